@@ -1,0 +1,208 @@
+//! Stage 4: emit Kubernetes and Istio objects from the model.
+//!
+//! Invariant: objects are built from typed structs (`k8s-openapi`, the
+//! typed Istio structs in `crate::istio`) and only then turned into JSON
+//! values, into which [`Out`] puts the install-time parts. Emitters know the
+//! model and the shape of the chart's values; they know nothing about files
+//! on disk, template syntax beyond the fragments they hand to `Out`, or
+//! Kustomize's layout.
+
+mod mesh;
+mod netpol;
+pub mod out;
+pub mod workload;
+
+use crate::model::{Model, Service};
+pub use out::{Fragment, Mode, Out, Part};
+use serde_json::{json, Map, Value};
+
+/// Which switch an object depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    /// Always rendered: workloads, Services, ServiceAccounts.
+    Base,
+    /// `istio.enabled`.
+    Istio,
+    /// `networkPolicy.enabled`.
+    NetworkPolicy,
+    /// Both: what the mesh itself needs once NetworkPolicies isolate pods.
+    IstioNetworkPolicy,
+}
+
+/// One object, with the template condition that guards it beyond its group.
+#[derive(Debug)]
+pub struct Doc {
+    pub when: Option<String>,
+    pub value: Value,
+}
+
+/// The objects of one chart template file.
+#[derive(Debug)]
+pub struct File {
+    /// Path under `templates/`, e.g. `api.yaml`, `istio/authz-api.yaml`.
+    pub path: String,
+    pub group: Group,
+    pub docs: Vec<Doc>,
+    pub out: Out,
+    /// Template lines before the objects (variable bindings).
+    pub prelude: Vec<String>,
+}
+
+impl File {
+    fn new(path: impl Into<String>, group: Group, mode: Mode) -> Self {
+        File {
+            path: path.into(),
+            group,
+            docs: vec![],
+            out: Out::new(mode),
+            prelude: vec![],
+        }
+    }
+
+    fn push(&mut self, value: Value) {
+        self.docs.push(Doc { when: None, value });
+    }
+}
+
+/// Emit every object of the model.
+pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
+    let mut files = vec![];
+    for s in &m.services {
+        files.push(workload::service_file(m, s, mode));
+    }
+    files.extend(mesh::files(m, mode));
+    files.extend(netpol::files(m, mode));
+    files
+}
+
+/// Names and labels as the chart's helpers make them.
+pub struct Names<'a> {
+    pub app: &'a str,
+    pub version: &'a str,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(m: &'a Model) -> Self {
+        Names {
+            app: &m.name,
+            version: &m.version,
+        }
+    }
+
+    /// `<fullname>-<suffix>`.
+    pub fn object(&self, out: &mut Out, suffix: &str) -> Value {
+        let full = format!("include \"{}.fullname\" $", self.app);
+        out.text(&[Part::Val(&full, self.app), Part::Lit(&format!("-{suffix}"))])
+    }
+
+    /// The same name, as it is after install with release name = app name.
+    pub fn plain(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.app)
+    }
+
+    /// `metadata` with name, namespace and the common labels.
+    pub fn meta(&self, out: &mut Out, suffix: &str, component: Option<&str>) -> Value {
+        let name = self.object(out, suffix);
+        let mut meta = Map::new();
+        meta.insert("name".into(), name);
+        if out.helm() {
+            meta.insert(
+                "namespace".into(),
+                out.scalar("$.Release.Namespace", Value::Null),
+            );
+        }
+        meta.insert("labels".into(), self.labels(out, component));
+        Value::Object(meta)
+    }
+
+    fn helper_lines(&self, helper: &str, component: Option<&str>) -> Vec<String> {
+        let arg = match component {
+            Some(c) => format!("(dict \"ctx\" $ \"component\" \"{c}\")"),
+            None => "(dict \"ctx\" $)".to_string(),
+        };
+        vec![format!(
+            "{{{{- include \"{}.{helper}\" {arg} | nindent {{0}} }}}}",
+            self.app
+        )]
+    }
+
+    pub fn labels(&self, out: &mut Out, component: Option<&str>) -> Value {
+        match out.lines(self.helper_lines("labels", component)) {
+            Some(m) => json!({ (m): null }),
+            None => {
+                let mut l = self.selector_map(component);
+                l.insert("app.kubernetes.io/version".into(), json!(self.version));
+                l.insert("app.kubernetes.io/part-of".into(), json!(self.app));
+                Value::Object(l)
+            }
+        }
+    }
+
+    pub fn selector(&self, out: &mut Out, component: Option<&str>) -> Value {
+        match out.lines(self.helper_lines("selectorLabels", component)) {
+            Some(m) => json!({ (m): null }),
+            None => Value::Object(self.selector_map(component)),
+        }
+    }
+
+    /// The selector labels with their install-time values as defaults.
+    pub fn selector_map(&self, component: Option<&str>) -> Map<String, Value> {
+        let mut l = Map::new();
+        l.insert("app.kubernetes.io/name".into(), json!(self.app));
+        l.insert("app.kubernetes.io/instance".into(), json!(self.app));
+        if let Some(c) = component {
+            l.insert("app.kubernetes.io/component".into(), json!(c));
+        }
+        l
+    }
+
+    /// The SPIFFE principal of a ServiceAccount of this release.
+    pub fn principal(&self, out: &mut Out, s: &Service) -> Value {
+        let full = format!("include \"{}.fullname\" $", self.app);
+        out.text(&[
+            Part::Val("$.Values.istio.trustDomain", "cluster.local"),
+            Part::Lit("/ns/"),
+            Part::Val("$.Release.Namespace", PLAIN_NAMESPACE),
+            Part::Lit("/sa/"),
+            Part::Val(&full, self.app),
+            Part::Lit(&format!("-{}", s.name)),
+        ])
+    }
+
+    /// `<fullname>-<service>.<namespace>.svc.cluster.local`.
+    pub fn fqdn(&self, out: &mut Out, s: &str) -> Value {
+        let full = format!("include \"{}.fullname\" $", self.app);
+        out.text(&[
+            Part::Val(&full, self.app),
+            Part::Lit(&format!("-{s}.")),
+            Part::Val("$.Release.Namespace", PLAIN_NAMESPACE),
+            Part::Lit(".svc.cluster.local"),
+        ])
+    }
+}
+
+/// The namespace the Kustomize base writes into strings the namespace
+/// transformer cannot reach; `package::kustomize` replaces it.
+pub const PLAIN_NAMESPACE: &str = "default";
+
+/// Index into `.Values.services` for a service (names may contain `-`).
+pub fn svc_values(s: &Service) -> String {
+    format!("(index $.Values.services \"{}\")", s.name)
+}
+
+/// Turn a typed object into JSON.
+pub fn to_value<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).expect("typed objects serialise")
+}
+
+/// Set `v[path...] = x`, creating objects on the way.
+pub fn set(v: &mut Value, path: &[&str], x: Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        if !cur.get(*k).is_some_and(Value::is_object) {
+            cur[*k] = json!({});
+        }
+        cur = &mut cur[*k];
+    }
+    cur[path[path.len() - 1]] = x;
+}

@@ -1,0 +1,208 @@
+//! Kubernetes NetworkPolicies: the allow graph at L3/L4, for clusters
+//! without a mesh and as a second layer under one.
+//!
+//! Default deny (ingress and egress) for the release's pods; then per
+//! destination an ingress policy, and per source an egress policy, so that
+//! both ends of every edge agree. NetworkPolicy cannot name a
+//! ServiceAccount or a host name: external sources are matched by namespace,
+//! egress hosts by `networkPolicy.egressCIDRs` on their port, and HTTP paths
+//! and methods are not enforced at this layer.
+//! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
+
+use super::{to_value, File, Group, Mode, Names, Out};
+use crate::model::{Model, Service, Source};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub fn files(m: &Model, mode: Mode) -> Vec<File> {
+    let mut f = File::new("network-policies.yaml", Group::NetworkPolicy, mode);
+    let n = Names::new(m);
+    let v = default_deny(&n, &mut f.out);
+    f.push(v);
+    let v = dns(&n, &mut f.out);
+    f.push(v);
+    for s in &m.services {
+        if let Some(v) = ingress(m, &n, &mut f.out, s) {
+            f.push(v);
+        }
+        if let Some(v) = egress(m, &n, &mut f.out, s) {
+            f.push(v);
+        }
+    }
+    let mut mesh = File::new(
+        "network-policies-istio.yaml",
+        Group::IstioNetworkPolicy,
+        mode,
+    );
+    let v = istio(&n, &mut mesh.out);
+    mesh.push(v);
+    vec![f, mesh]
+}
+
+fn policy(n: &Names, out: &mut Out, name: &str, component: Option<&str>, types: &[&str]) -> Value {
+    let mut v = to_value(&NetworkPolicy {
+        spec: Some(NetworkPolicySpec {
+            policy_types: Some(types.iter().map(|t| t.to_string()).collect()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    v["metadata"] = n.meta(out, name, component);
+    v["spec"]["podSelector"] = json!({ "matchLabels": n.selector(out, component) });
+    v
+}
+
+fn default_deny(n: &Names, out: &mut Out) -> Value {
+    policy(n, out, "default-deny", None, &["Ingress", "Egress"])
+}
+
+/// Every pod resolves names; DNS servers differ by distribution, so port 53
+/// is open to any destination.
+fn dns(n: &Names, out: &mut Out) -> Value {
+    let mut v = policy(n, out, "allow-dns", None, &["Egress"]);
+    v["spec"]["egress"] = json!([{ "ports": [
+        {"protocol": "UDP", "port": 53},
+        {"protocol": "TCP", "port": 53},
+    ]}]);
+    v
+}
+
+/// Sidecars reach istiod for configuration and certificates (15012).
+fn istio(n: &Names, out: &mut Out) -> Value {
+    let mut v = policy(n, out, "allow-istiod", None, &["Egress"]);
+    let ns = out.scalar(
+        "$.Values.istio.controlPlane.namespace | quote",
+        json!("istio-system"),
+    );
+    v["spec"]["egress"] = json!([{
+        "to": [{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }],
+        "ports": [{"protocol": "TCP", "port": 15012}],
+    }]);
+    v
+}
+
+fn ports_of(s: &Service, names: &[String]) -> Vec<Value> {
+    let mut ports: Vec<u16> = names
+        .iter()
+        .filter_map(|p| s.port(p))
+        .map(|p| p.target_port)
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ports
+        .into_iter()
+        .map(|p| json!({"protocol": "TCP", "port": p}))
+        .collect()
+}
+
+fn peer(n: &Names, out: &mut Out, src: &Source) -> Value {
+    match src {
+        Source::Service(name) => {
+            json!({ "podSelector": { "matchLabels": n.selector(out, Some(name)) } })
+        }
+        Source::Gateway(_) => json!({ "namespaceSelector": { "matchExpressions": [{
+            "key": "kubernetes.io/metadata.name",
+            "operator": "In",
+            "values": out.yaml("$.Values.networkPolicy.gatewayNamespaces", json!(["istio-ingress"])),
+        }]}}),
+        Source::External { namespace, .. } => json!({ "namespaceSelector": {
+            "matchLabels": { "kubernetes.io/metadata.name": namespace }
+        }}),
+    }
+}
+
+fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
+    // Group sources by the ports they may reach: one rule per port set.
+    let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
+    for e in m.edges.iter().filter(|e| e.dest == s.name) {
+        let mut ports: Vec<u16> = e
+            .ports
+            .iter()
+            .filter_map(|p| s.port(p))
+            .map(|p| p.target_port)
+            .collect();
+        ports.sort();
+        ports.dedup();
+        by_ports.entry(ports).or_default().push(&e.source);
+    }
+    if by_ports.is_empty() {
+        return None;
+    }
+    let mut v = policy(
+        n,
+        out,
+        &format!("{}-ingress", s.name),
+        Some(&s.name),
+        &["Ingress"],
+    );
+    let mut rules = vec![];
+    for (ports, mut sources) in by_ports {
+        sources.sort();
+        sources.dedup();
+        let from: Vec<Value> = sources.iter().map(|src| peer(n, out, src)).collect();
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|p| json!({"protocol": "TCP", "port": p}))
+            .collect();
+        rules.push(json!({ "from": from, "ports": ports }));
+    }
+    v["spec"]["ingress"] = json!(rules);
+    Some(v)
+}
+
+fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
+    let me = Source::Service(s.name.clone());
+    let mut rules = vec![];
+    let mut to: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in m.edges.iter().filter(|e| e.source == me) {
+        to.entry(&e.dest)
+            .or_default()
+            .extend(e.ports.iter().cloned());
+    }
+    for (dest, names) in to {
+        let d = m
+            .services
+            .iter()
+            .find(|x| x.name == dest)
+            .expect("resolved");
+        rules.push(json!({
+            "to": [{ "podSelector": { "matchLabels": n.selector(out, Some(dest)) } }],
+            "ports": ports_of(d, &names),
+        }));
+    }
+    let mut ext: Vec<u16> = m
+        .egress
+        .iter()
+        .filter(|e| e.from.contains(&s.name))
+        .map(|e| e.port)
+        .collect();
+    ext.sort();
+    ext.dedup();
+    if !ext.is_empty() {
+        // The chart builds one ipBlock per CIDR in `networkPolicy.egressCIDRs`.
+        let to = out.scalar(
+            &format!(
+                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
+                n.app
+            ),
+            json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
+        );
+        rules.push(json!({
+            "to": to,
+            "ports": ext.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
+        }));
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let mut v = policy(
+        n,
+        out,
+        &format!("{}-egress", s.name),
+        Some(&s.name),
+        &["Egress"],
+    );
+    v["spec"]["egress"] = json!(rules);
+    Some(v)
+}

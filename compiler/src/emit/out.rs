@@ -1,0 +1,190 @@
+//! Values that the chart decides at install time and Kustomize fixes at build
+//! time.
+//!
+//! Emitters build typed objects, turn them into JSON values, then put the
+//! install-time parts in through an [`Out`]. In `Helm` mode each such part
+//! becomes a marker string (`mpx3x`) recorded with the template text that
+//! replaces it after serialisation (`package::helm`); in `Plain` mode it is
+//! the default value itself. One emitter thus yields both outputs, which is
+//! what keeps the chart and the Kustomize tree equivalent.
+
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Helm,
+    Plain,
+}
+
+/// Template text that replaces a marker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fragment {
+    /// Replaces the marker inside a line: `replicas: {{ $svc.replicas }}`.
+    Inline(String),
+    /// Replaces the whole line `<indent>mpxNx: null` (a marker used as a
+    /// map key) with these lines, each indented like that line. `{N}` in a
+    /// line stands for the line's indentation plus N (for `nindent`).
+    Lines(Vec<String>),
+}
+
+/// A piece of a string value: literal text, or text from the values.
+pub enum Part<'a> {
+    Lit(&'a str),
+    /// Template expression (without braces) and its default.
+    Val(&'a str, &'a str),
+}
+
+#[derive(Debug)]
+pub struct Out {
+    pub mode: Mode,
+    pub fragments: Vec<Fragment>,
+}
+
+pub fn marker(i: usize) -> String {
+    format!("mpx{i}x")
+}
+
+impl Out {
+    pub fn new(mode: Mode) -> Self {
+        Out {
+            mode,
+            fragments: vec![],
+        }
+    }
+
+    pub fn helm(&self) -> bool {
+        self.mode == Mode::Helm
+    }
+
+    fn push(&mut self, f: Fragment) -> String {
+        self.fragments.push(f);
+        marker(self.fragments.len() - 1)
+    }
+
+    /// A scalar taken from the values (`expr` prints it as YAML).
+    pub fn scalar(&mut self, expr: &str, default: Value) -> Value {
+        match self.mode {
+            Mode::Plain => default,
+            Mode::Helm => Value::String(self.push(Fragment::Inline(format!("{{{{ {expr} }}}}")))),
+        }
+    }
+
+    /// A string assembled from literal text and values, always quoted.
+    pub fn text(&mut self, parts: &[Part]) -> Value {
+        match self.mode {
+            Mode::Plain => Value::String(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Lit(s) | Part::Val(_, s) => *s,
+                    })
+                    .collect(),
+            ),
+            Mode::Helm => {
+                let mut t = String::from("\"");
+                for p in parts {
+                    match p {
+                        Part::Lit(s) => t.push_str(&escape_template(&yaml_dq_escape(s))),
+                        Part::Val(e, _) => t.push_str(&format!("{{{{ {e} }}}}")),
+                    }
+                }
+                t.push('"');
+                Value::String(self.push(Fragment::Inline(t)))
+            }
+        }
+    }
+
+    /// A structured value from the values, rendered with `toYaml`.
+    pub fn yaml(&mut self, expr: &str, default: Value) -> Value {
+        match self.mode {
+            Mode::Plain => default,
+            Mode::Helm => {
+                let m = self.push(Fragment::Lines(vec![format!(
+                    "{{{{- toYaml {expr} | nindent {{0}} }}}}"
+                )]));
+                // The marker is a key, so the parent becomes `key:` plus lines.
+                let mut o = serde_json::Map::new();
+                o.insert(m, Value::Null);
+                Value::Object(o)
+            }
+        }
+    }
+
+    /// Lines of template inserted into a map in place of one key (used for
+    /// optional keys and conditional entries). Returns the marker key, or
+    /// `None` in plain mode, where such entries do not exist.
+    pub fn lines(&mut self, lines: Vec<String>) -> Option<String> {
+        match self.mode {
+            Mode::Plain => None,
+            Mode::Helm => Some(self.push(Fragment::Lines(lines))),
+        }
+    }
+
+    /// An optional key: `key: <toYaml expr>` when the value is non-empty.
+    pub fn optional(&mut self, map: &mut Value, key: &str, expr: &str, default: Option<Value>) {
+        match self.mode {
+            Mode::Plain => {
+                if let Some(v) = default {
+                    map[key] = v;
+                }
+            }
+            Mode::Helm => {
+                let m = self.push(Fragment::Lines(vec![
+                    format!("{{{{- with {expr} }}}}"),
+                    format!("{key}:"),
+                    "  {{- toYaml . | nindent {2} }}".to_string(),
+                    "{{- end }}".to_string(),
+                ]));
+                map[m.as_str()] = Value::Null;
+            }
+        }
+    }
+}
+
+/// Characters that would start template actions in Helm render literally.
+pub fn escape_template(s: &str) -> String {
+    s.replace("{{", "{{ \"{{\" }}")
+}
+
+fn yaml_dq_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            c if c.is_control() => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn plain_mode_uses_defaults() {
+        let mut o = Out::new(Mode::Plain);
+        assert_eq!(o.scalar("$svc.replicas", json!(2)), json!(2));
+        assert_eq!(
+            o.text(&[Part::Val(".Release.Namespace", "ns"), Part::Lit("/x")]),
+            json!("ns/x")
+        );
+        assert!(o.fragments.is_empty());
+    }
+
+    #[test]
+    fn helm_text_escapes_literals() {
+        let mut o = Out::new(Mode::Helm);
+        let v = o.text(&[Part::Lit("a{{b\"c"), Part::Val(".X", "")]);
+        assert_eq!(v, json!("mpx0x"));
+        assert_eq!(
+            o.fragments[0],
+            Fragment::Inline(r#""a{{ "{{" }}b\"c{{ .X }}""#.to_string())
+        );
+    }
+}

@@ -1,0 +1,1250 @@
+//! Stage 3: resolve a policy into a typed model: names checked, defaults
+//! applied, rules expanded to edges between known workloads and ports.
+//!
+//! Invariant: the model holds no Kubernetes or Istio types and nothing about
+//! output formats; every reference in it points at something that exists.
+//! All semantic errors of a policy are found here, each with the position
+//! of the node that caused it, and all of them are reported in one run.
+
+use crate::diag::{suggest, Diagnostic, Diagnostics};
+use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Longest `<application>-<service>` name: a StatefulSet's pods carry
+/// `controller-revision-hash: <name>-<10 chars>`, and label values stop at 63.
+pub const MAX_OBJECT_NAME: usize = 52;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub home: Option<String>,
+    pub maintainers: Vec<Maintainer>,
+    pub profile: String,
+    pub mtls: MtlsMode,
+    pub dry_run: bool,
+    pub pull_secrets: Vec<String>,
+    pub services: Vec<Service>,
+    pub gateways: Vec<Gateway>,
+    pub edges: Vec<Edge>,
+    pub egress: Vec<Egress>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maintainer {
+    pub name: String,
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Empty when the reference names none (Docker Hub by convention).
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Deployment,
+    StatefulSet,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub image: Image,
+    pub workload: Workload,
+    pub replicas: u32,
+    pub storage: Option<Volume>,
+    pub ports: Vec<Port>,
+    /// Service-wide mTLS mode, when it differs from the release's.
+    pub mtls: Option<MtlsMode>,
+    /// Port-level mTLS modes, by container port.
+    pub port_mtls: Vec<(u16, MtlsMode)>,
+    pub resources: Resources,
+    pub env: Vec<(String, String)>,
+    pub health_path: Option<String>,
+    pub read_only_root_filesystem: bool,
+    pub run_as_user: i64,
+}
+
+impl Service {
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resources {
+    pub requests: Vec<(String, String)>,
+    pub limits: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub size: String,
+    pub mount_path: String,
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    pub name: String,
+    pub port: u16,
+    pub target_port: u16,
+    pub protocol: Protocol,
+}
+
+/// Application protocols Istio selects from a port's name or `appProtocol`.
+/// <https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/>
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Https,
+    Grpc,
+    GrpcWeb,
+    Tcp,
+    Tls,
+    Mongo,
+    Mysql,
+    Redis,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 10] = [
+        Protocol::Http,
+        Protocol::Http2,
+        Protocol::Https,
+        Protocol::Grpc,
+        Protocol::GrpcWeb,
+        Protocol::Tcp,
+        Protocol::Tls,
+        Protocol::Mongo,
+        Protocol::Mysql,
+        Protocol::Redis,
+    ];
+
+    /// The name Istio gives it, also the Service port's `appProtocol`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Https => "https",
+            Protocol::Grpc => "grpc",
+            Protocol::GrpcWeb => "grpc-web",
+            Protocol::Tcp => "tcp",
+            Protocol::Tls => "tls",
+            Protocol::Mongo => "mongo",
+            Protocol::Mysql => "mysql",
+            Protocol::Redis => "redis",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        let l = s.to_ascii_lowercase();
+        Protocol::ALL.into_iter().find(|p| p.as_str() == l)
+    }
+
+    /// Istio's rule for a port name `<protocol>[-<suffix>]`; anything else is TCP.
+    pub fn from_port_name(name: &str) -> Protocol {
+        // `grpc-web` contains a dash itself, so try the longest match first.
+        if name == "grpc-web" || name.starts_with("grpc-web-") {
+            return Protocol::GrpcWeb;
+        }
+        let prefix = name.split('-').next().unwrap_or(name);
+        Protocol::parse(prefix).unwrap_or(Protocol::Tcp)
+    }
+
+    /// Whether the sidecar parses HTTP on it, so that AuthorizationPolicy
+    /// `paths` and `methods` can match. HTTPS and TLS pass through encrypted.
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            Protocol::Http | Protocol::Http2 | Protocol::Grpc | Protocol::GrpcWeb
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub tls: Option<GatewayTls>,
+    pub https_redirect: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayTls {
+    pub credential_name: String,
+    pub issuer: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub prefix: String,
+    pub service: String,
+    /// The destination's Service port number.
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Service(String),
+    Gateway(String),
+    External {
+        namespace: String,
+        service_account: String,
+    },
+}
+
+/// One allowed edge: `source` may reach `ports` of `dest`, optionally only
+/// with the given HTTP paths and methods.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edge {
+    pub source: Source,
+    pub dest: String,
+    /// Port names of `dest`, never empty.
+    pub ports: Vec<String>,
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Egress {
+    pub host: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub from: Vec<String>,
+}
+
+/// Resolve a loaded policy under a profile's settings.
+pub fn resolve(
+    doc: &policy::PolicyFile,
+    spans: &Spans,
+    profile_name: &str,
+    settings: &policy::Settings,
+) -> Result<Model, Vec<Diagnostic>> {
+    let mut r = Resolver {
+        spans,
+        diags: Diagnostics::default(),
+    };
+    let m = r.model(doc, profile_name, settings);
+    if r.diags.has_errors() {
+        Err(r.diags.sorted())
+    } else {
+        Ok(m)
+    }
+}
+
+struct Resolver<'a> {
+    spans: &'a Spans,
+    diags: Diagnostics,
+}
+
+impl Resolver<'_> {
+    fn err(&mut self, code: &'static str, path: &str, msg: String, help: String) {
+        let d = Diagnostic::error(code, msg)
+            .at(self.spans.value(path))
+            .help(help);
+        self.diags.push(d);
+    }
+
+    fn err_key(&mut self, code: &'static str, path: &str, msg: String, help: String) {
+        let d = Diagnostic::error(code, msg)
+            .at(self.spans.key(path))
+            .help(help);
+        self.diags.push(d);
+    }
+
+    fn model(&mut self, doc: &policy::PolicyFile, profile: &str, st: &policy::Settings) -> Model {
+        let spec = &doc.spec;
+        if doc.api_version != policy::API_VERSION {
+            self.err(
+                "E0201",
+                "apiVersion",
+                format!("unsupported apiVersion `{}`", doc.api_version),
+                format!("expected `{}`", policy::API_VERSION),
+            );
+        }
+        if doc.kind != "MeshPolicy" {
+            self.err(
+                "E0201",
+                "kind",
+                format!("unsupported kind `{}`", doc.kind),
+                "expected `MeshPolicy`".into(),
+            );
+        }
+        let name = doc.metadata.name.clone();
+        if !is_dns_label(&name) {
+            self.err(
+                "E0202",
+                "metadata.name",
+                format!("`{name}` is not a DNS-1035 label"),
+                "use lowercase letters, digits and `-`, starting with a letter, at most 63 characters".into(),
+            );
+        }
+        if !is_semver(&spec.version) {
+            self.err(
+                "E0203",
+                "spec.version",
+                format!("`{}` is not a SemVer 2 version", spec.version),
+                "Helm needs versions like `2.3.0` or `2.3.0-rc.1`".into(),
+            );
+        }
+        let defaults = st.defaults.clone().unwrap_or_default();
+        let default_registry = spec.images.as_ref().and_then(|i| i.registry.clone());
+        if spec.services.is_empty() {
+            self.err_key(
+                "E0204",
+                "spec.services",
+                "the policy declares no service".into(),
+                "add at least one service under `spec.services`".into(),
+            );
+        }
+        let services: Vec<Service> = spec
+            .services
+            .iter()
+            .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
+            .collect();
+        let index: BTreeMap<&str, &Service> =
+            services.iter().map(|s| (s.name.as_str(), s)).collect();
+        let gateways: Vec<Gateway> = spec
+            .gateways
+            .iter()
+            .map(|(n, g)| self.gateway(n, g, &index))
+            .collect();
+        let mut edges = BTreeSet::new();
+        for (i, rule) in spec.allow.iter().enumerate() {
+            for e in self.rule(i, rule, &index, &spec.gateways) {
+                edges.insert(e);
+            }
+        }
+        let edges: Vec<Edge> = edges.into_iter().collect();
+        self.check_routes_allowed(&gateways, &edges);
+        let egress = spec
+            .egress
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.egress(i, e, &index))
+            .collect();
+        let chart = spec.chart.as_ref();
+        Model {
+            description: chart
+                .and_then(|c| c.description.clone())
+                .unwrap_or_else(|| {
+                    format!("{name}, packaged by meshpack with an optional Istio mesh")
+                }),
+            home: chart.and_then(|c| c.home.clone()),
+            maintainers: chart
+                .map(|c| {
+                    c.maintainers
+                        .iter()
+                        .map(|m| Maintainer {
+                            name: m.name.clone(),
+                            email: m.email.clone(),
+                            url: m.url.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            name,
+            version: spec.version.clone(),
+            profile: profile.to_string(),
+            mtls: st.mtls.unwrap_or(MtlsMode::Strict),
+            dry_run: st
+                .authorization
+                .as_ref()
+                .and_then(|a| a.dry_run)
+                .unwrap_or(false),
+            pull_secrets: spec
+                .images
+                .as_ref()
+                .map(|i| i.pull_secrets.clone())
+                .unwrap_or_default(),
+            services,
+            gateways,
+            edges,
+            egress,
+        }
+    }
+
+    fn service(
+        &mut self,
+        app: &str,
+        name: &str,
+        s: &policy::Service,
+        defaults: &policy::ServiceDefaults,
+        registry: Option<&str>,
+    ) -> Service {
+        let path = format!("spec.services.{name}");
+        if !is_dns_label(name) {
+            self.err_key(
+                "E0210",
+                &path,
+                format!("service name `{name}` is not a DNS-1035 label"),
+                "use lowercase letters, digits and `-`, starting with a letter".into(),
+            );
+        } else if app.len() + 1 + name.len() > MAX_OBJECT_NAME {
+            self.err_key(
+                "E0211",
+                &path,
+                format!(
+                    "`{app}-{name}` is {} characters; object names stop at {MAX_OBJECT_NAME}",
+                    app.len() + 1 + name.len()
+                ),
+                "shorten the service name (objects are named `<release>-<service>`)".into(),
+            );
+        }
+        let image = match parse_image(&s.image, registry) {
+            Ok(i) => i,
+            Err(why) => {
+                self.err(
+                    "E0212",
+                    &format!("{path}.image"),
+                    why,
+                    "write `[registry/]repository:tag` or `repository@sha256:<64 hex digits>`"
+                        .into(),
+                );
+                Image {
+                    registry: String::new(),
+                    repository: s.image.clone(),
+                    tag: String::new(),
+                    digest: String::new(),
+                }
+            }
+        };
+        let workload = match s.workload {
+            policy::Workload::Deployment => Workload::Deployment,
+            policy::Workload::StatefulSet => Workload::StatefulSet,
+        };
+        let storage = s.storage.as_ref().map(|st| match st {
+            Storage::Size(size) => Volume {
+                size: size.clone(),
+                mount_path: "/data".into(),
+                storage_class: None,
+            },
+            Storage::Long(l) => Volume {
+                size: l.size.clone(),
+                mount_path: l.mount_path.clone().unwrap_or_else(|| "/data".into()),
+                storage_class: l.storage_class_name.clone(),
+            },
+        });
+        if let Some(v) = &storage {
+            if workload != Workload::StatefulSet {
+                self.err_key(
+                    "E0213",
+                    &format!("{path}.storage"),
+                    format!("`{name}` asks for storage but is a Deployment"),
+                    "add `workload: StatefulSet` so each replica keeps its own volume".into(),
+                );
+            }
+            if !is_quantity(&v.size) {
+                self.err(
+                    "E0214",
+                    &format!("{path}.storage"),
+                    format!("`{}` is not a storage size", v.size),
+                    "write a Kubernetes quantity such as `20Gi`".into(),
+                );
+            }
+        }
+        let ports = self.ports(&path, s);
+        let (mtls, port_mtls) = match &s.mtls {
+            None => (None, vec![]),
+            Some(ServiceMtls::Mode(m)) => (Some(*m), vec![]),
+            Some(ServiceMtls::Long(l)) => {
+                let mut pm = vec![];
+                for (pn, mode) in &l.ports {
+                    match ports.iter().find(|p| &p.name == pn) {
+                        Some(p) => pm.push((p.target_port, *mode)),
+                        None => self.unknown_port(
+                            &format!("{path}.mtls.ports.{pn}"),
+                            name,
+                            pn,
+                            &ports,
+                            true,
+                        ),
+                    }
+                }
+                (l.mode, pm)
+            }
+        };
+        let res = s.resources.as_ref().or(defaults.resources.as_ref());
+        let resources = res
+            .map(|r| Resources {
+                requests: r
+                    .requests
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect(),
+                limits: r
+                    .limits
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect(),
+            })
+            .unwrap_or_default();
+        if let Some(h) = &s.health_path {
+            if !h.starts_with('/') {
+                self.err(
+                    "E0215",
+                    &format!("{path}.healthPath"),
+                    format!("health path `{h}` does not start with `/`"),
+                    "write an absolute HTTP path such as `/healthz`".into(),
+                );
+            } else if !ports.iter().any(|p| p.protocol.is_http()) {
+                self.err_key(
+                    "E0215",
+                    &format!("{path}.healthPath"),
+                    format!("`{name}` has a health path but no HTTP port"),
+                    "name a port `http` or `http-<suffix>`, or remove healthPath".into(),
+                );
+            }
+        }
+        for k in s.env.keys() {
+            if k.is_empty() || k.contains('=') {
+                self.err_key(
+                    "E0216",
+                    &format!("{path}.env.{k}"),
+                    format!("`{k}` is not an environment variable name"),
+                    "use a name without `=`".into(),
+                );
+            }
+        }
+        Service {
+            name: name.to_string(),
+            image,
+            workload,
+            replicas: s.replicas.unwrap_or(1),
+            storage,
+            ports,
+            mtls,
+            port_mtls,
+            resources,
+            env: s
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
+            health_path: s.health_path.clone(),
+            read_only_root_filesystem: s
+                .read_only_root_filesystem
+                .or(defaults.read_only_root_filesystem)
+                .unwrap_or(true),
+            run_as_user: s.run_as_user.or(defaults.run_as_user).unwrap_or(10001),
+        }
+    }
+
+    fn ports(&mut self, path: &str, s: &policy::Service) -> Vec<Port> {
+        let mut out: Vec<Port> = vec![];
+        for (pname, spec) in &s.ports {
+            let ppath = format!("{path}.ports.{pname}");
+            if !is_port_name(pname) {
+                self.err_key(
+                    "E0220",
+                    &ppath,
+                    format!("port name `{pname}` is not an IANA service name"),
+                    "use at most 15 lowercase letters, digits and single `-`, with a letter, like `http-metrics`".into(),
+                );
+            }
+            let (num, proto, target) = match spec {
+                PortSpec::Number(n) => (*n, None, None),
+                PortSpec::Long(l) => (l.port, l.protocol.clone(), l.target_port),
+            };
+            let check = |r: &mut Self, n: u64, p: &str| -> u16 {
+                if (1..=65535).contains(&n) {
+                    n as u16
+                } else {
+                    r.err(
+                        "E0221",
+                        p,
+                        format!("port {n} is out of range"),
+                        "expected 1 to 65535".into(),
+                    );
+                    1
+                }
+            };
+            let port = check(self, num, &ppath_num(&ppath, spec));
+            let target_port = match target {
+                Some(t) => check(self, t, &format!("{ppath}.targetPort")),
+                None => port,
+            };
+            let protocol = match proto {
+                None => Protocol::from_port_name(pname),
+                Some(p) => match Protocol::parse(&p) {
+                    Some(pr) => pr,
+                    None => {
+                        let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+                        self.err(
+                            "E0222",
+                            &format!("{ppath}.protocol"),
+                            format!("unknown protocol `{p}`"),
+                            format!("expected one of {}", known.join(", ")),
+                        );
+                        Protocol::Tcp
+                    }
+                },
+            };
+            if let Some(other) = out.iter().find(|o| o.port == port) {
+                self.err(
+                    "E0223",
+                    &ppath_num(&ppath, spec),
+                    format!(
+                        "port {port} is declared twice (`{}` and `{pname}`)",
+                        other.name
+                    ),
+                    "give each port its own number".into(),
+                );
+            } else if let Some(other) = out.iter().find(|o| o.target_port == target_port) {
+                self.err(
+                    "E0223",
+                    &ppath_num(&ppath, spec),
+                    format!(
+                        "container port {target_port} is used by `{}` and `{pname}`",
+                        other.name
+                    ),
+                    "give each port its own targetPort".into(),
+                );
+            }
+            out.push(Port {
+                name: pname.clone(),
+                port,
+                target_port,
+                protocol,
+            });
+        }
+        out
+    }
+
+    fn unknown_port(&mut self, path: &str, svc: &str, port: &str, ports: &[Port], key: bool) {
+        let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        let help = match suggest(port, names.iter().copied()) {
+            Some(s) => format!(
+                "did you mean `{s}`? `{svc}` has ports: {}",
+                names.join(", ")
+            ),
+            None if names.is_empty() => format!("`{svc}` declares no ports"),
+            None => format!("`{svc}` has ports: {}", names.join(", ")),
+        };
+        let msg = format!("service `{svc}` has no port `{port}`");
+        if key {
+            self.err_key("E0230", path, msg, help)
+        } else {
+            self.err("E0230", path, msg, help)
+        }
+    }
+
+    fn unknown_service(&mut self, path: &str, name: &str, index: &BTreeMap<&str, &Service>) {
+        let help = match suggest(name, index.keys().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "known services: {}",
+                index.keys().copied().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        self.err("E0231", path, format!("unknown service `{name}`"), help);
+    }
+
+    fn gateway(
+        &mut self,
+        name: &str,
+        g: &policy::Gateway,
+        index: &BTreeMap<&str, &Service>,
+    ) -> Gateway {
+        let path = format!("spec.gateways.{name}");
+        if !is_dns_label(name) {
+            self.err_key(
+                "E0240",
+                &path,
+                format!("gateway name `{name}` is not a DNS-1035 label"),
+                "use lowercase letters, digits and `-`".into(),
+            );
+        }
+        if g.hosts.is_empty() {
+            self.err_key(
+                "E0241",
+                &format!("{path}.hosts"),
+                format!("gateway `{name}` lists no host"),
+                "add the host names it answers for".into(),
+            );
+        }
+        for (i, h) in g.hosts.iter().enumerate() {
+            if !is_host(h, true) {
+                self.err(
+                    "E0242",
+                    &format!("{path}.hosts[{i}]"),
+                    format!("`{h}` is not a host name"),
+                    "write a DNS name such as `app.example.com` or `*.example.com`".into(),
+                );
+            }
+        }
+        if g.https_redirect && g.tls.is_none() {
+            self.err_key(
+                "E0243",
+                &format!("{path}.httpsRedirect"),
+                format!("gateway `{name}` redirects to HTTPS but has no `tls`"),
+                "add `tls.credentialName`, or remove httpsRedirect".into(),
+            );
+        }
+        if let Some(t) = &g.tls {
+            if !is_dns_subdomain(&t.credential_name) {
+                self.err(
+                    "E0244",
+                    &format!("{path}.tls.credentialName"),
+                    format!("`{}` is not a Secret name", t.credential_name),
+                    "use a DNS-1123 subdomain".into(),
+                );
+            }
+            if let Some(cm) = &t.cert_manager {
+                if let Some(k) = &cm.kind {
+                    if k != "Issuer" && k != "ClusterIssuer" {
+                        self.err(
+                            "E0245",
+                            &format!("{path}.tls.certManager.kind"),
+                            format!("unknown issuer kind `{k}`"),
+                            "expected `Issuer` or `ClusterIssuer`".into(),
+                        );
+                    }
+                }
+            }
+        }
+        let mut routes = vec![];
+        for (i, r) in g.routes.iter().enumerate() {
+            let rp = format!("{path}.routes[{i}]");
+            if !r.prefix.starts_with('/') {
+                self.err(
+                    "E0246",
+                    &format!("{rp}.prefix"),
+                    format!("route prefix `{}` does not start with `/`", r.prefix),
+                    "write a URI path prefix such as `/api`".into(),
+                );
+            }
+            let Some(svc) = index.get(r.to.as_str()) else {
+                self.unknown_service(&format!("{rp}.to"), &r.to, index);
+                continue;
+            };
+            let port = match &r.port {
+                None => svc.ports.iter().find(|p| p.protocol.is_http()),
+                Some(pr) => self.port_ref(&format!("{rp}.port"), svc, pr),
+            };
+            match port {
+                Some(p) if p.protocol.is_http() => routes.push(Route {
+                    prefix: r.prefix.clone(),
+                    service: r.to.clone(),
+                    port: p.port,
+                }),
+                Some(p) => self.err(
+                    "E0247",
+                    &format!("{rp}.port"),
+                    format!(
+                        "route to `{}` port `{}`, which is {}, not HTTP",
+                        r.to,
+                        p.name,
+                        p.protocol.as_str()
+                    ),
+                    "route to an HTTP port".into(),
+                ),
+                None if r.port.is_none() => self.err(
+                    "E0247",
+                    &format!("{rp}.to"),
+                    format!("`{}` has no HTTP port to route to", r.to),
+                    "name one of its ports `http` or `http-<suffix>`".into(),
+                ),
+                None => {}
+            }
+        }
+        Gateway {
+            name: name.to_string(),
+            hosts: g.hosts.clone(),
+            tls: g.tls.as_ref().map(|t| GatewayTls {
+                credential_name: t.credential_name.clone(),
+                issuer: t.cert_manager.as_ref().map(|c| {
+                    (
+                        c.issuer.clone(),
+                        c.kind.clone().unwrap_or_else(|| "Issuer".into()),
+                    )
+                }),
+            }),
+            https_redirect: g.https_redirect,
+            routes,
+        }
+    }
+
+    fn port_ref<'s>(&mut self, path: &str, svc: &'s Service, p: &PortRef) -> Option<&'s Port> {
+        let found = match p {
+            PortRef::Name(n) => svc.port(n),
+            PortRef::Number(n) => svc.ports.iter().find(|x| u64::from(x.port) == *n),
+        };
+        if found.is_none() {
+            self.unknown_port(path, &svc.name, &p.to_string(), &svc.ports, false);
+        }
+        found
+    }
+
+    fn rule(
+        &mut self,
+        i: usize,
+        rule: &policy::AllowRule,
+        index: &BTreeMap<&str, &Service>,
+        gateways: &BTreeMap<String, policy::Gateway>,
+    ) -> Vec<Edge> {
+        let rp = format!("spec.allow[{i}]");
+        let at = |field: &str, idx: Option<usize>| match idx {
+            Some(j) => format!("{rp}.{field}[{j}]"),
+            None => format!("{rp}.{field}"),
+        };
+        let mut sources = vec![];
+        for (j, s) in rule.from.items() {
+            match s {
+                policy::SourceRef::Name(n) => {
+                    if let Some(g) = n.strip_prefix("gateway/") {
+                        if gateways.contains_key(g) {
+                            sources.push(Source::Gateway(g.to_string()));
+                        } else {
+                            let help = match suggest(g, gateways.keys().map(String::as_str)) {
+                                Some(s) => format!("did you mean `gateway/{s}`?"),
+                                None => "declare it under `spec.gateways`".into(),
+                            };
+                            self.err(
+                                "E0232",
+                                &at("from", j),
+                                format!("unknown gateway `{g}`"),
+                                help,
+                            );
+                        }
+                    } else if n == "*" {
+                        self.err("E0233", &at("from", j), "`*` is not allowed as a source".into(), "list the services that may connect; a wildcard source would defeat least privilege".into());
+                    } else if index.contains_key(n.as_str()) {
+                        sources.push(Source::Service(n.clone()));
+                    } else {
+                        self.unknown_service(&at("from", j), n, index);
+                    }
+                }
+                policy::SourceRef::External(e) => {
+                    if !is_dns_label(&e.namespace) || !is_dns_subdomain(&e.service_account) {
+                        self.err(
+                            "E0234",
+                            &at("from", j),
+                            format!(
+                                "`{}/{}` is not a namespace and ServiceAccount name",
+                                e.namespace, e.service_account
+                            ),
+                            "namespaces are DNS-1123 labels, ServiceAccounts DNS-1123 subdomains"
+                                .into(),
+                        );
+                    } else {
+                        sources.push(Source::External {
+                            namespace: e.namespace.clone(),
+                            service_account: e.service_account.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let mut dests: Vec<&Service> = vec![];
+        for (j, d) in rule.to.items() {
+            if d == "*" {
+                dests.extend(index.values());
+            } else if let Some(s) = index.get(d.as_str()) {
+                dests.push(s);
+            } else {
+                self.unknown_service(&at("to", j), d, index);
+            }
+        }
+        for (j, m) in rule.methods.iter().enumerate() {
+            if m.is_empty() || !m.chars().all(|c| c.is_ascii_uppercase()) {
+                self.err(
+                    "E0235",
+                    &format!("{rp}.methods[{j}]"),
+                    format!("`{m}` is not an HTTP method"),
+                    "write methods in upper case, e.g. GET, POST".into(),
+                );
+            }
+        }
+        for (j, p) in rule.paths.iter().enumerate() {
+            if !(p.starts_with('/') || p.starts_with('*'))
+                || p.matches('*').count() > 1
+                || (p.len() > 1 && p[1..p.len() - 1].contains('*'))
+            {
+                self.err(
+                    "E0236",
+                    &format!("{rp}.paths[{j}]"),
+                    format!("`{p}` is not a path Istio can match"),
+                    "write an exact path, a prefix `/api/*`, a suffix `*.js`, or `*`".into(),
+                );
+            }
+        }
+        let l7 = !rule.paths.is_empty() || !rule.methods.is_empty();
+        let mut edges = vec![];
+        for d in dests {
+            let ports: Vec<&Port> = if rule.ports.is_empty() {
+                d.ports.iter().collect()
+            } else {
+                let mut v = vec![];
+                for (j, p) in rule.ports.iter().enumerate() {
+                    let found = match p {
+                        PortRef::Name(n) => d.port(n),
+                        PortRef::Number(n) => d.ports.iter().find(|x| u64::from(x.port) == *n),
+                    };
+                    match found {
+                        Some(f) => v.push(f),
+                        None => self.unknown_port(
+                            &format!("{rp}.ports[{j}]"),
+                            &d.name,
+                            &p.to_string(),
+                            &d.ports,
+                            false,
+                        ),
+                    }
+                }
+                v
+            };
+            if ports.is_empty() && rule.ports.is_empty() {
+                self.err(
+                    "E0237",
+                    &format!("{rp}.to"),
+                    format!("`{}` declares no ports to allow", d.name),
+                    "add ports to the service".into(),
+                );
+                continue;
+            }
+            if l7 {
+                // Istio turns an ALLOW rule with HTTP fields on a TCP port
+                // into one that matches nothing, silently denying the traffic.
+                // https://istio.io/latest/docs/ops/common-problems/security-issues/#tcp-traffic
+                for p in &ports {
+                    if !p.protocol.is_http() {
+                        let field = if rule.paths.is_empty() {
+                            "methods"
+                        } else {
+                            "paths"
+                        };
+                        self.err_key(
+                            "E0238",
+                            &format!("{rp}.{field}"),
+                            format!("`{field}` on `{}` port `{}`, which is {}, not HTTP", d.name, p.name, p.protocol.as_str()),
+                            "Istio would silently deny this traffic; narrow the rule with `ports:` to HTTP ports, or split it".into(),
+                        );
+                    }
+                }
+            }
+            for s in &sources {
+                edges.push(Edge {
+                    source: s.clone(),
+                    dest: d.name.clone(),
+                    ports: ports.iter().map(|p| p.name.clone()).collect(),
+                    paths: rule.paths.clone(),
+                    methods: rule.methods.clone(),
+                });
+            }
+        }
+        edges
+    }
+
+    /// A route the gateway may not use would be denied by the destination's
+    /// AuthorizationPolicy: say so at compile time.
+    fn check_routes_allowed(&mut self, gateways: &[Gateway], edges: &[Edge]) {
+        for g in gateways {
+            for (i, r) in g.routes.iter().enumerate() {
+                let allowed = edges
+                    .iter()
+                    .any(|e| e.source == Source::Gateway(g.name.clone()) && e.dest == r.service);
+                if !allowed {
+                    self.err(
+                        "E0248",
+                        &format!("spec.gateways.{}.routes[{i}].to", g.name),
+                        format!(
+                            "gateway `{}` routes to `{}` but no allow rule lets it",
+                            g.name, r.service
+                        ),
+                        format!(
+                            "add `{{from: gateway/{}, to: {}}}` under `allow`",
+                            g.name, r.service
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn egress(&mut self, i: usize, e: &policy::Egress, index: &BTreeMap<&str, &Service>) -> Egress {
+        let p = format!("spec.egress[{i}]");
+        if !is_host(&e.host, true) {
+            self.err(
+                "E0250",
+                &format!("{p}.host"),
+                format!("`{}` is not a host name", e.host),
+                "write a DNS name such as `api.example.com` or `*.example.com`".into(),
+            );
+        }
+        let port = if (1..=65535).contains(&e.port) {
+            e.port as u16
+        } else {
+            self.err(
+                "E0221",
+                &format!("{p}.port"),
+                format!("port {} is out of range", e.port),
+                "expected 1 to 65535".into(),
+            );
+            1
+        };
+        let protocol = match &e.protocol {
+            Some(s) => match Protocol::parse(s) {
+                Some(pr) => pr,
+                None => {
+                    self.err(
+                        "E0222",
+                        &format!("{p}.protocol"),
+                        format!("unknown protocol `{s}`"),
+                        "expected TLS, HTTPS, HTTP or TCP".into(),
+                    );
+                    Protocol::Tcp
+                }
+            },
+            None => match port {
+                443 => Protocol::Tls,
+                80 => Protocol::Http,
+                _ => Protocol::Tcp,
+            },
+        };
+        let mut from = vec![];
+        for (j, s) in e.from.items() {
+            let path = match j {
+                Some(j) => format!("{p}.from[{j}]"),
+                None => format!("{p}.from"),
+            };
+            if index.contains_key(s.as_str()) {
+                from.push(s.clone());
+            } else {
+                self.unknown_service(&path, s, index);
+            }
+        }
+        from.sort();
+        from.dedup();
+        Egress {
+            host: e.host.clone(),
+            port,
+            protocol,
+            from,
+        }
+    }
+}
+
+fn ppath_num(ppath: &str, spec: &PortSpec) -> String {
+    match spec {
+        PortSpec::Number(_) => ppath.to_string(),
+        PortSpec::Long(_) => format!("{ppath}.port"),
+    }
+}
+
+/// DNS-1035 label: what Kubernetes requires of Service names.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+fn is_host(s: &str, wildcard: bool) -> bool {
+    let rest = if wildcard {
+        s.strip_prefix("*.").unwrap_or(s)
+    } else {
+        s
+    };
+    rest.contains('.') && is_dns_subdomain(rest)
+}
+
+/// IANA service name, as Kubernetes checks port names.
+fn is_port_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+fn is_semver(s: &str) -> bool {
+    let core = s.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
+        && s[core.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))
+}
+
+fn is_quantity(s: &str) -> bool {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.parse::<f64>().is_ok()
+        && [
+            "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E",
+        ]
+        .contains(&suffix)
+}
+
+/// `[registry/]repository[:tag][@sha256:digest]`, Docker's rule for what a
+/// registry is: a first component with `.` or `:`, or `localhost`.
+pub fn parse_image(reference: &str, default_registry: Option<&str>) -> Result<Image, String> {
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => {
+            let hex = d.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64
+                || !hex
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
+                return Err(format!("`{d}` is not a sha256 digest"));
+            }
+            (r, d.to_string())
+        }
+        None => (reference, String::new()),
+    };
+    let (name, tag) = match rest.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t.to_string()),
+        _ => (rest, String::new()),
+    };
+    if tag.is_empty() && digest.is_empty() {
+        return Err(format!("image `{reference}` has neither tag nor digest"));
+    }
+    if tag == "latest" && digest.is_empty() {
+        return Err(format!("image `{reference}` uses the movable tag `latest`"));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c))
+        || name.contains("//")
+    {
+        return Err(format!("`{reference}` is not an image reference"));
+    }
+    let first = name.split('/').next().unwrap_or("");
+    let explicit =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let (registry, repository) = if explicit {
+        let (r, repo) = name.split_once('/').unwrap_or((name, ""));
+        (r.to_string(), repo.to_string())
+    } else {
+        match default_registry {
+            Some(d) => {
+                // `quay.io/evalhub` names a registry and a repository prefix.
+                let (r, prefix) = d.split_once('/').unwrap_or((d, ""));
+                let repo = if prefix.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{}/{name}", prefix.trim_end_matches('/'))
+                };
+                (r.to_string(), repo)
+            }
+            None => (String::new(), name.to_string()),
+        }
+    };
+    Ok(Image {
+        registry,
+        repository,
+        tag,
+        digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_from_port_name() {
+        assert_eq!(Protocol::from_port_name("http"), Protocol::Http);
+        assert_eq!(Protocol::from_port_name("http-metrics"), Protocol::Http);
+        assert_eq!(Protocol::from_port_name("grpc-web"), Protocol::GrpcWeb);
+        assert_eq!(Protocol::from_port_name("grpc-web-x"), Protocol::GrpcWeb);
+        assert_eq!(Protocol::from_port_name("grpc-x"), Protocol::Grpc);
+        assert_eq!(Protocol::from_port_name("tcp-postgres"), Protocol::Tcp);
+        assert_eq!(Protocol::from_port_name("postgres"), Protocol::Tcp);
+        assert_eq!(Protocol::from_port_name("httpx"), Protocol::Tcp);
+        assert!(!Protocol::Https.is_http());
+    }
+
+    #[test]
+    fn images() {
+        let i = parse_image("frontend:2.3.0", Some("quay.io/evalhub")).unwrap();
+        assert_eq!(
+            (i.registry.as_str(), i.repository.as_str(), i.tag.as_str()),
+            ("quay.io", "evalhub/frontend", "2.3.0")
+        );
+        let i = parse_image("docker.io/library/postgres:16.4", Some("quay.io/evalhub")).unwrap();
+        assert_eq!(
+            (i.registry.as_str(), i.repository.as_str()),
+            ("docker.io", "library/postgres")
+        );
+        let i = parse_image("localhost:5000/a/b:1", None).unwrap();
+        assert_eq!(
+            (i.registry.as_str(), i.repository.as_str(), i.tag.as_str()),
+            ("localhost:5000", "a/b", "1")
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let i = parse_image(&format!("x/y@{d}"), None).unwrap();
+        assert_eq!(
+            (
+                i.registry.as_str(),
+                i.repository.as_str(),
+                i.tag.as_str(),
+                i.digest.as_str()
+            ),
+            ("", "x/y", "", d.as_str())
+        );
+        assert!(parse_image("x/y", None)
+            .unwrap_err()
+            .contains("neither tag nor digest"));
+        assert!(parse_image("x:latest", None)
+            .unwrap_err()
+            .contains("latest"));
+        assert!(parse_image("x@sha256:12", None).is_err());
+        assert!(parse_image("X:1", None).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_dns_label("api-2"));
+        assert!(!is_dns_label("2api"));
+        assert!(!is_dns_label("Api"));
+        assert!(!is_dns_label("../../etc"));
+        assert!(is_port_name("http-metrics"));
+        assert!(!is_port_name("http-metrics-long"));
+        assert!(!is_port_name("8080"));
+        assert!(
+            is_semver("2.3.0")
+                && is_semver("1.0.0-rc.1+b5")
+                && !is_semver("2.3")
+                && !is_semver("01.2.3")
+        );
+        assert!(is_quantity("20Gi") && is_quantity("0.5") && !is_quantity("20GB"));
+        assert!(is_host("*.s3.amazonaws.com", true) && !is_host("localhost", true));
+    }
+}

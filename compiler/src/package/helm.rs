@@ -1,0 +1,336 @@
+//! The Helm chart: Chart.yaml, values, schema, helpers, NOTES, README and
+//! one template file per emitted file.
+//!
+//! Object templates come from `emit` in Helm mode: each object is
+//! serialised to YAML, every `{{` in it is escaped (it is data: user text
+//! must never become template code), and only then are the markers replaced
+//! by the template text `Out` recorded for them. Chart text files are
+//! minijinja templates under `compiler/templates/chart/`, rendered with
+//! `{{{ }}}`/`{{% %}}` delimiters so Helm's `{{ }}` pass through untouched.
+
+use super::values::{self, Entry};
+use super::Tree;
+use crate::emit::{self, out, File, Fragment, Group, Mode};
+use crate::model::{Model, Source, Workload};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{context, Environment, UndefinedBehavior};
+use serde_json::Value;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "Chart.yaml",
+        include_str!("../../templates/chart/Chart.yaml"),
+    ),
+    (
+        "_helpers.tpl",
+        include_str!("../../templates/chart/_helpers.tpl"),
+    ),
+    (
+        "capabilities.yaml",
+        include_str!("../../templates/chart/capabilities.yaml"),
+    ),
+    ("NOTES.txt", include_str!("../../templates/chart/NOTES.txt")),
+    ("README.md", include_str!("../../templates/chart/README.md")),
+    (
+        "helmignore",
+        include_str!("../../templates/chart/helmignore"),
+    ),
+];
+
+fn env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .block_delimiters("{{%", "%}}")
+            .variable_delimiters("{{{", "}}}")
+            .comment_delimiters("{{#", "#}}")
+            .build()
+            .expect("valid delimiters"),
+    );
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    // A JSON string is a valid YAML scalar, quoted and escaped.
+    env.add_filter("yaml", |s: String| {
+        serde_json::to_string(&s).expect("string")
+    });
+    for (name, src) in TEMPLATES {
+        env.add_template(name, src).expect("chart templates parse");
+    }
+    env
+}
+
+/// The Helm condition of a group of objects.
+pub fn condition(g: Group) -> Option<&'static str> {
+    match g {
+        Group::Base => None,
+        Group::Istio => Some(".Values.istio.enabled"),
+        Group::NetworkPolicy => Some(".Values.networkPolicy.enabled"),
+        Group::IstioNetworkPolicy => {
+            Some("and .Values.networkPolicy.enabled .Values.istio.enabled")
+        }
+    }
+}
+
+/// Longest object-name suffix the chart appends to the fullname.
+fn longest_suffix(files: &[File]) -> usize {
+    let mut max = 0;
+    for f in files {
+        for d in &f.docs {
+            if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
+                if let Some(Fragment::Inline(t)) =
+                    marker_index(m).and_then(|i| f.out.fragments.get(i))
+                {
+                    // `"{{ include "x.fullname" $ }}-suffix"`
+                    if let Some(i) = t.rfind("}}") {
+                        max = max.max(t[i + 2..].trim_end_matches('"').len());
+                    }
+                }
+            }
+        }
+    }
+    max
+}
+
+pub fn chart(m: &Model) -> Tree {
+    let mut tree = Tree::new();
+    let files = emit::emit(m, Mode::Helm);
+    // Object names are "<fullname><suffix>": keep them within 63 characters,
+    // and StatefulSet names within 52 (see model::MAX_OBJECT_NAME).
+    let longest_service = m
+        .services
+        .iter()
+        .map(|s| s.name.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let fullname_max =
+        (63 - longest_suffix(&files)).min(crate::model::MAX_OBJECT_NAME - longest_service);
+
+    let entries = values::entries(m);
+    let env = env();
+    let cert_manager = m
+        .gateways
+        .iter()
+        .any(|g| g.tls.as_ref().is_some_and(|t| t.issuer.is_some()));
+    let images: Vec<Value> = m
+        .services
+        .iter()
+        .map(|s| serde_json::json!({"name": s.name, "image": emit::workload::image_ref(s)}))
+        .collect();
+    let ctx = context! {
+        name => &m.name,
+        version => &m.version,
+        description => &m.description,
+        home => &m.home,
+        maintainers => m.maintainers.iter().map(|x| context!{name => &x.name, email => &x.email, url => &x.url}).collect::<Vec<_>>(),
+        profile => &m.profile,
+        mtls => m.mtls.as_str(),
+        dry_run => m.dry_run,
+        images => images,
+        fullname_max => fullname_max,
+        cert_manager => cert_manager,
+        services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        service_rows => service_rows(m),
+        edge_rows => edge_rows(m),
+        egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
+        values => value_rows(&entries),
+    };
+    let render = |name: &str| {
+        env.get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .unwrap_or_else(|e| panic!("chart template {name}: {e:#}"))
+    };
+    let put = |tree: &mut Tree, path: &str, text: String| {
+        tree.insert(path.to_string(), text.into_bytes());
+    };
+    put(&mut tree, "Chart.yaml", render("Chart.yaml"));
+    put(&mut tree, "values.yaml", values::values_yaml(m, &entries));
+    let schema = serde_json::to_string_pretty(&values::schema(m, &entries)).expect("schema") + "\n";
+    put(&mut tree, "values.schema.json", schema);
+    put(&mut tree, ".helmignore", render("helmignore"));
+    put(&mut tree, "README.md", render("README.md"));
+    put(&mut tree, "templates/_helpers.tpl", render("_helpers.tpl"));
+    put(&mut tree, "templates/NOTES.txt", render("NOTES.txt"));
+    put(
+        &mut tree,
+        "templates/istio/capabilities.yaml",
+        render("capabilities.yaml"),
+    );
+    put(
+        &mut tree,
+        "ci/istio-values.yaml",
+        "# chart-testing: render with the mesh on.\nistio:\n  enabled: true\n".into(),
+    );
+    put(
+        &mut tree,
+        "ci/plain-values.yaml",
+        "# chart-testing: render without a mesh.\nistio:\n  enabled: false\n".into(),
+    );
+    for f in &files {
+        put(&mut tree, &format!("templates/{}", f.path), template(f));
+    }
+    tree
+}
+
+/// The text of one template file.
+pub fn template(f: &File) -> String {
+    let mut t = String::from("{{- /* Generated by meshpack; do not edit. */}}\n");
+    if let Some(c) = condition(f.group) {
+        t.push_str(&format!("{{{{- if {c} }}}}\n"));
+    }
+    for line in &f.prelude {
+        t.push_str(line);
+        t.push('\n');
+    }
+    for d in &f.docs {
+        let yaml = serde_yaml::to_string(&d.value).expect("objects serialise");
+        let body = substitute(&out::escape_template(&yaml), &f.out.fragments);
+        match &d.when {
+            Some(w) => t.push_str(&format!("{{{{- if {w} }}}}\n---\n{body}{{{{- end }}}}\n")),
+            None => t.push_str(&format!("---\n{body}")),
+        }
+    }
+    if condition(f.group).is_some() {
+        t.push_str("{{- end }}\n");
+    }
+    t
+}
+
+fn marker_index(s: &str) -> Option<usize> {
+    s.strip_prefix("mpx")?.strip_suffix('x')?.parse().ok()
+}
+
+/// Replace markers by their fragments, line by line.
+fn substitute(yaml: &str, fragments: &[Fragment]) -> String {
+    let mut out = String::with_capacity(yaml.len() * 2);
+    for line in yaml.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(key) = trimmed.strip_suffix(": null") {
+            if let Some(Fragment::Lines(lines)) = marker_index(key).and_then(|i| fragments.get(i)) {
+                for l in lines {
+                    let mut l = l.clone();
+                    for n in 0..=4 {
+                        l = l.replace(&format!("{{{n}}}"), &(indent + n).to_string());
+                    }
+                    out.push_str(&" ".repeat(indent));
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+                continue;
+            }
+        }
+        assert!(
+            !(trimmed.starts_with("- mpx") && trimmed.ends_with(": null")),
+            "a line marker as a list item's first key: {line}"
+        );
+        out.push_str(&replace_inline(line, fragments));
+        out.push('\n');
+    }
+    out
+}
+
+fn replace_inline(line: &str, fragments: &[Fragment]) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("mpx") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 3..];
+        let digits = tail.chars().take_while(char::is_ascii_digit).count();
+        let idx = tail[..digits].parse::<usize>().ok();
+        match (idx, tail[digits..].starts_with('x')) {
+            (Some(n), true) => {
+                match fragments.get(n) {
+                    Some(Fragment::Inline(t)) => out.push_str(t),
+                    _ => panic!("marker mpx{n}x has no inline fragment"),
+                }
+                rest = &tail[digits + 1..];
+            }
+            _ => {
+                out.push_str("mpx");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Markdown table cells: `|` would end the cell.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn service_rows(m: &Model) -> Vec<Value> {
+    m.services
+        .iter()
+        .map(|s| {
+            let ports: Vec<String> = s
+                .ports
+                .iter()
+                .map(|p| format!("{} {} ({})", p.name, p.port, p.protocol.as_str()))
+                .collect();
+            serde_json::json!({
+                "name": s.name,
+                "workload": match s.workload { Workload::Deployment => "Deployment", Workload::StatefulSet => "StatefulSet" },
+                "replicas": s.replicas,
+                "ports": md(&ports.join(", ")),
+            })
+        })
+        .collect()
+}
+
+pub fn source_label(s: &Source) -> String {
+    match s {
+        Source::Service(n) => n.clone(),
+        Source::Gateway(g) => format!("gateway/{g}"),
+        Source::External {
+            namespace,
+            service_account,
+        } => format!("{namespace}/{service_account} (outside)"),
+    }
+}
+
+fn edge_rows(m: &Model) -> Vec<Value> {
+    m.edges
+        .iter()
+        .map(|e| {
+            let mut http = vec![];
+            if !e.methods.is_empty() {
+                http.push(e.methods.join(" "));
+            }
+            if !e.paths.is_empty() {
+                http.push(e.paths.join(" "));
+            }
+            serde_json::json!({
+                "from": md(&source_label(&e.source)),
+                "to": e.dest,
+                "ports": e.ports.join(", "),
+                "http": md(&if http.is_empty() { "any".to_string() } else { http.join(" ") }),
+            })
+        })
+        .collect()
+}
+
+fn value_rows(entries: &[Entry]) -> Vec<Value> {
+    entries
+        .iter()
+        .map(|e| {
+            let ty = match &e.default {
+                Value::Bool(_) => "bool",
+                Value::Number(_) => "int",
+                Value::String(_) => "string",
+                Value::Array(_) => "list",
+                Value::Object(_) => "object",
+                Value::Null => "null",
+            };
+            serde_json::json!({
+                "path": e.path,
+                "type": ty,
+                "default": md(&serde_json::to_string(&e.default).expect("json")),
+                "description": md(&e.description),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,204 @@
+//! Stage 5: package emitted objects as files: the Helm chart, the Kustomize
+//! tree. Output is built in memory as a [`Tree`], then either swapped into
+//! place atomically or compared with what is on disk (`--check`).
+//!
+//! Invariant: nothing is written unless the whole output was built; a
+//! directory meshpack did not create is never overwritten without `--force`;
+//! no path leaves the output directory.
+
+pub mod helm;
+pub mod kustomize;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Files by path relative to an output root, with their bytes.
+pub type Tree = BTreeMap<String, Vec<u8>>;
+
+/// Marks a directory as meshpack's own, so it may be replaced.
+pub const MARKER: &str = ".meshpack";
+
+fn safe_relative(p: &str) -> bool {
+    let path = Path::new(p);
+    !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Files under `dir` (relative paths), skipping nothing but `.git`.
+fn list(dir: &Path) -> io::Result<Vec<String>> {
+    let mut out = vec![];
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let abs = dir.join(&rel);
+        if !abs.is_dir() {
+            continue;
+        }
+        for entry in fs::read_dir(&abs)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name == ".git" {
+                continue;
+            }
+            let r = rel.join(&name);
+            if entry.file_type()?.is_dir() {
+                stack.push(r);
+            } else {
+                out.push(r.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Write `files` as the whole content of `dir`, atomically: into a temporary
+/// directory beside it, then renamed into place.
+pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Result<()> {
+    for p in files.keys() {
+        if !safe_relative(p) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing to write `{p}`: not a path inside the output directory"),
+            ));
+        }
+    }
+    if dir.exists() && !force && !dir.join(MARKER).exists() && !list(dir)?.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and was not written by meshpack (no {MARKER} file); pass --force to replace it",
+                dir.display()
+            ),
+        ));
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".meshpack-new-")
+        .tempdir_in(&parent)?;
+    for (p, bytes) in files {
+        let path = tmp.path().join(p);
+        if let Some(d) = path.parent() {
+            fs::create_dir_all(d)?;
+        }
+        fs::write(&path, bytes)?;
+    }
+    fs::write(tmp.path().join(MARKER), marker)?;
+    // Swap: move the old directory aside, the new one in, then drop the old.
+    let old = tempfile::Builder::new()
+        .prefix(".meshpack-old-")
+        .tempdir_in(&parent)?;
+    let aside = old.path().join("d");
+    if dir.exists() {
+        fs::rename(dir, &aside)?;
+    }
+    if let Err(e) = fs::rename(tmp.path(), dir) {
+        if aside.exists() {
+            let _ = fs::rename(&aside, dir);
+        }
+        return Err(e);
+    }
+    // `tmp` was moved; forget it so its drop does not remove the new dir.
+    let _ = tmp.keep();
+    drop(old);
+    Ok(())
+}
+
+/// Differences between `files` and the content of `dir`, as a report.
+pub fn check_dir(dir: &Path, files: &Tree) -> io::Result<Vec<String>> {
+    let mut problems = vec![];
+    let on_disk: Vec<String> = if dir.exists() { list(dir)? } else { vec![] };
+    for (p, want) in files {
+        let path = dir.join(p);
+        match fs::read(&path) {
+            Ok(have) if &have == want => {}
+            Ok(have) => {
+                let diff = similar::TextDiff::from_lines(
+                    &*String::from_utf8_lossy(&have),
+                    &*String::from_utf8_lossy(want),
+                )
+                .unified_diff()
+                .context_radius(2)
+                .header(
+                    &format!("{} (committed)", path.display()),
+                    &format!("{} (compiled)", path.display()),
+                )
+                .to_string();
+                problems.push(format!("changed: {}\n{diff}", path.display()));
+            }
+            Err(_) => problems.push(format!("missing: {}", path.display())),
+        }
+    }
+    for p in on_disk {
+        if p != MARKER && !files.contains_key(&p) {
+            problems.push(format!(
+                "stale: {} (no longer generated)",
+                dir.join(p).display()
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn writes_and_checks() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("chart");
+        let t = tree(&[("a.yaml", "a\n"), ("t/b.yaml", "b\n")]);
+        write_dir(&out, &t, "m", false).unwrap();
+        assert_eq!(fs::read_to_string(out.join("t/b.yaml")).unwrap(), "b\n");
+        assert!(check_dir(&out, &t).unwrap().is_empty());
+        let t2 = tree(&[("a.yaml", "A\n"), ("c.yaml", "c\n")]);
+        let p = check_dir(&out, &t2).unwrap();
+        assert!(
+            p[0].starts_with("changed:") && p[0].contains("-a\n+A"),
+            "{p:?}"
+        );
+        assert!(p[1].starts_with("missing:"), "{p:?}");
+        assert!(
+            p[2].starts_with("stale:") && p[2].contains("t/b.yaml"),
+            "{p:?}"
+        );
+        // Rewriting replaces the whole directory: no stale files remain.
+        write_dir(&out, &t2, "m", false).unwrap();
+        assert!(!out.join("t/b.yaml").exists());
+        let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary directories were removed");
+    }
+
+    #[test]
+    fn refuses_foreign_directories_and_escaping_paths() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("precious.txt"), "keep").unwrap();
+        let e = write_dir(d.path(), &tree(&[("a", "a")]), "m", false).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(
+            fs::read_to_string(d.path().join("precious.txt")).unwrap(),
+            "keep"
+        );
+        let out = d.path().join("o");
+        for bad in ["../x", "/etc/x", "a/../../x", ""] {
+            assert!(
+                write_dir(&out, &tree(&[(bad, "x")]), "m", false).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(!out.exists());
+    }
+}

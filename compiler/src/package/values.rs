@@ -1,0 +1,336 @@
+//! The chart's values: one list of entries from which `values.yaml` (with
+//! helm-docs `# --` comments), `values.schema.json` and the README's values
+//! table are all made, so the three cannot drift apart.
+
+use crate::emit::workload as wd;
+use crate::model::{Model, Workload};
+use serde_json::{json, Map, Value};
+
+pub struct Entry {
+    /// Dotted path, e.g. `services.api.replicas`.
+    pub path: String,
+    pub default: Value,
+    pub description: String,
+    /// Extra JSON Schema keywords (enum, pattern, minimum...).
+    pub schema: Option<Value>,
+}
+
+fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
+    Entry {
+        path: path.into(),
+        default,
+        description: description.to_string(),
+        schema: None,
+    }
+}
+
+fn es(path: impl Into<String>, default: Value, description: &str, schema: Value) -> Entry {
+    Entry {
+        schema: Some(schema),
+        ..e(path, default, description)
+    }
+}
+
+const STRING_MAP: &str = "string-map";
+
+pub fn entries(m: &Model) -> Vec<Entry> {
+    let smap = || json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP });
+    let mut v = vec![
+        e("nameOverride", json!(""), "Replaces the chart name in object names."),
+        e("fullnameOverride", json!(""), "Replaces `<release>-<chart>` in object names."),
+        e("global.imageRegistry", json!(""), "Registry that replaces every image's registry, e.g. a private mirror."),
+        es("global.imagePullSecrets", json!(m.pull_secrets), "Names of Secrets every pod pulls images with.", json!({"items": {"type": "string"}})),
+        e("istio.enabled", json!(false), "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."),
+        es("istio.injection", json!("true"), "Value of the `sidecar.istio.io/inject` pod label and annotation.", json!({"enum": ["true", "false"]})),
+        es("istio.annotations", json!({}), "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
+        es("istio.trustDomain", json!("cluster.local"), "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
+        e("istio.namespaceWide", json!(false), "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
+        es("istio.gateway.namespace", json!("istio-ingress"), "Namespace of the Istio ingress gateway (its TLS Secrets live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        es("istio.gateway.serviceAccount", json!("istio-ingressgateway"), "ServiceAccount of the Istio ingress gateway, allowed by rules `from: gateway/<name>`.", json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"})),
+        es("istio.gateway.selector", json!({"istio": "ingressgateway"}), "Labels selecting the ingress gateway pods.", smap()),
+        es("istio.controlPlane.namespace", json!("istio-system"), "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        e("networkPolicy.enabled", json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
+        es("networkPolicy.gatewayNamespaces", json!(["istio-ingress"]), "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
+        es("networkPolicy.egressCIDRs", json!(["0.0.0.0/0"]), "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
+    ];
+    for g in &m.gateways {
+        let p = format!("gateways.{}", g.name);
+        v.push(es(
+            format!("{p}.hosts"),
+            json!(g.hosts),
+            "Host names the gateway answers for.",
+            json!({"items": {"type": "string"}, "minItems": 1}),
+        ));
+        if let Some(t) = &g.tls {
+            v.push(e(
+                format!("{p}.tls.credentialName"),
+                json!(t.credential_name),
+                "Secret with the TLS certificate, in `istio.gateway.namespace`.",
+            ));
+            if let Some((issuer, kind)) = &t.issuer {
+                v.push(e(
+                    format!("{p}.tls.certManager.enabled"),
+                    json!(true),
+                    "Have cert-manager issue the Secret.",
+                ));
+                v.push(e(
+                    format!("{p}.tls.certManager.issuer"),
+                    json!(issuer),
+                    "cert-manager issuer name.",
+                ));
+                v.push(es(
+                    format!("{p}.tls.certManager.kind"),
+                    json!(kind),
+                    "`Issuer` or `ClusterIssuer`.",
+                    json!({"enum": ["Issuer", "ClusterIssuer"]}),
+                ));
+            }
+        }
+    }
+    for s in &m.services {
+        let p = format!("services.{}", s.name);
+        v.push(e(
+            format!("{p}.image.registry"),
+            json!(s.image.registry),
+            "Image registry (`global.imageRegistry` wins).",
+        ));
+        v.push(e(
+            format!("{p}.image.repository"),
+            json!(s.image.repository),
+            "Image repository.",
+        ));
+        v.push(e(
+            format!("{p}.image.tag"),
+            json!(s.image.tag),
+            "Image tag; empty means the chart's appVersion.",
+        ));
+        v.push(es(
+            format!("{p}.image.digest"),
+            json!(s.image.digest),
+            "Image digest (`sha256:...`); wins over the tag.",
+            json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
+        ));
+        v.push(es(
+            format!("{p}.replicas"),
+            json!(s.replicas),
+            "Pod replicas.",
+            json!({"minimum": 0}),
+        ));
+        v.push(e(
+            format!("{p}.resources"),
+            wd::resources_value(s),
+            "Container resource requests and limits.",
+        ));
+        v.push(e(
+            format!("{p}.podSecurityContext"),
+            wd::pod_security_context(s),
+            "Pod security context.",
+        ));
+        v.push(e(
+            format!("{p}.securityContext"),
+            wd::container_security_context(s),
+            "Container security context.",
+        ));
+        v.push(es(
+            format!("{p}.nodeSelector"),
+            json!({}),
+            "Node labels the pods must run on.",
+            smap(),
+        ));
+        v.push(e(
+            format!("{p}.tolerations"),
+            json!([]),
+            "Tolerations of the pods.",
+        ));
+        v.push(e(
+            format!("{p}.affinity"),
+            json!({}),
+            "Affinity rules of the pods.",
+        ));
+        v.push(es(
+            format!("{p}.podAnnotations"),
+            json!({}),
+            "Extra pod annotations.",
+            smap(),
+        ));
+        if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
+            v.push(e(
+                format!("{p}.storage.size"),
+                json!(vol.size),
+                "Size of each replica's volume.",
+            ));
+            v.push(e(
+                format!("{p}.storage.storageClassName"),
+                json!(vol.storage_class.clone().unwrap_or_default()),
+                "StorageClass of the volumes; empty means the cluster default.",
+            ));
+        }
+    }
+    v
+}
+
+// ---- values.yaml ----
+
+enum Node {
+    Leaf(usize),
+    Map(Vec<(String, Node)>),
+}
+
+fn tree(entries: &[Entry]) -> Node {
+    let mut root = Node::Map(vec![]);
+    for (i, en) in entries.iter().enumerate() {
+        let mut cur = &mut root;
+        let parts: Vec<&str> = en.path.split('.').collect();
+        for (j, k) in parts.iter().enumerate() {
+            let Node::Map(children) = cur else {
+                unreachable!("leaf above {}", en.path)
+            };
+            let pos = match children.iter().position(|(n, _)| n == k) {
+                Some(p) => p,
+                None => {
+                    let node = if j + 1 == parts.len() {
+                        Node::Leaf(i)
+                    } else {
+                        Node::Map(vec![])
+                    };
+                    children.push((k.to_string(), node));
+                    children.len() - 1
+                }
+            };
+            cur = &mut children[pos].1;
+        }
+    }
+    root
+}
+
+fn yaml_value(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Object(o) if o.is_empty() => " {}".into(),
+        Value::Array(a) if a.is_empty() => " []".into(),
+        Value::Object(_) | Value::Array(_) => {
+            let text = serde_yaml::to_string(v).expect("values serialise");
+            let pad = " ".repeat(indent);
+            let mut s = String::new();
+            for line in text.lines() {
+                s.push('\n');
+                s.push_str(&pad);
+                s.push_str(line);
+            }
+            s
+        }
+        _ => format!(" {}", serde_yaml::to_string(v).expect("scalar").trim_end()),
+    }
+}
+
+fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
+    let Node::Map(children) = node else { return };
+    for (i, (k, child)) in children.iter().enumerate() {
+        let pad = "  ".repeat(depth);
+        if depth == 0 && i > 0 {
+            out.push('\n');
+        }
+        match child {
+            Node::Leaf(ix) => {
+                let en = &entries[*ix];
+                out.push_str(&format!("{pad}# -- {}\n", en.description));
+                out.push_str(&format!(
+                    "{pad}{}:{}\n",
+                    yaml_key(k),
+                    yaml_value(&en.default, (depth + 1) * 2)
+                ));
+            }
+            Node::Map(_) => {
+                out.push_str(&format!("{pad}{}:\n", yaml_key(k)));
+                write(child, entries, depth + 1, out);
+            }
+        }
+    }
+}
+
+fn yaml_key(k: &str) -> String {
+    serde_yaml::to_string(k)
+        .expect("key")
+        .trim_end()
+        .to_string()
+}
+
+pub fn values_yaml(m: &Model, entries: &[Entry]) -> String {
+    let mut out = format!(
+        "# Default values for {}, generated by meshpack from the policy; do not edit.\n# Override them with `--set` or `-f my-values.yaml`.\n\n",
+        m.name
+    );
+    write(&tree(entries), entries, 0, &mut out);
+    out
+}
+
+// ---- values.schema.json ----
+
+fn leaf_schema(en: &Entry) -> Value {
+    let ty = match &en.default {
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    };
+    let mut s = Map::new();
+    s.insert("description".into(), json!(en.description));
+    s.insert("type".into(), json!(ty));
+    if let Some(Value::Object(extra)) = &en.schema {
+        for (k, v) in extra {
+            if k != "x-kind" {
+                s.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(s)
+}
+
+fn node_schema(node: &Node, entries: &[Entry]) -> Value {
+    match node {
+        Node::Leaf(i) => leaf_schema(&entries[*i]),
+        Node::Map(children) => {
+            let props: Map<String, Value> = children
+                .iter()
+                .map(|(k, c)| (k.clone(), node_schema(c, entries)))
+                .collect();
+            json!({ "type": "object", "additionalProperties": false, "properties": props })
+        }
+    }
+}
+
+/// Draft-07, self-contained, closed: every Helm 3 and 4 validates it alike.
+pub fn schema(m: &Model, entries: &[Entry]) -> Value {
+    let mut s = node_schema(&tree(entries), entries);
+    let o = s.as_object_mut().expect("root is a map");
+    o.insert(
+        "$schema".into(),
+        json!("http://json-schema.org/draft-07/schema#"),
+    );
+    o.insert(
+        "title".into(),
+        json!(format!("Values of the {} chart", m.name)),
+    );
+    // `global` must stay open: a parent chart passes its own globals down.
+    // https://github.com/helm/helm/issues/10392
+    if let Some(g) = o["properties"]
+        .get_mut("global")
+        .and_then(Value::as_object_mut)
+    {
+        g.insert("additionalProperties".into(), json!(true));
+    }
+    let mut ordered = Map::new();
+    for k in [
+        "$schema",
+        "title",
+        "type",
+        "additionalProperties",
+        "properties",
+    ] {
+        if let Some(v) = o.remove(k) {
+            ordered.insert(k.into(), v);
+        }
+    }
+    Value::Object(ordered)
+}

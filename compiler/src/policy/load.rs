@@ -1,0 +1,379 @@
+//! Load a YAML document into typed values, keeping source positions.
+//!
+//! Invariant: this is the only module that knows the YAML crates. serde_yaml
+//! gives positions only for syntax and type errors, so a first pass over
+//! yaml-rust2's events builds a table from a node's path
+//! (`spec.allow[3].from[0]`) to its position; later stages look positions up
+//! by path. The same pass rejects what serde_yaml would accept silently or
+//! too late: duplicate keys, several documents, deep nesting and alias bombs.
+
+use crate::diag::{Diagnostic, Pos};
+use serde::de::DeserializeOwned;
+use std::collections::{HashMap, HashSet};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// Largest policy accepted; real policies are a few kilobytes.
+pub const MAX_BYTES: usize = 4 << 20;
+/// Deepest nesting accepted; the policy language needs about eight levels.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes a document may expand to once aliases are resolved.
+pub const MAX_NODES: usize = 200_000;
+
+/// Positions of the nodes of one document, by path.
+#[derive(Debug, Default)]
+pub struct Spans {
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+}
+
+impl Spans {
+    /// Where the value at `path` starts.
+    pub fn value(&self, path: &str) -> Option<Pos> {
+        self.values.get(path).copied()
+    }
+    /// Where the key naming `path` starts (falls back to the value).
+    pub fn key(&self, path: &str) -> Option<Pos> {
+        self.keys.get(path).copied().or_else(|| self.value(path))
+    }
+}
+
+#[derive(Debug)]
+pub struct Loaded<T> {
+    pub doc: T,
+    pub spans: Spans,
+}
+
+pub fn load<T: DeserializeOwned>(text: &str) -> Result<Loaded<T>, Vec<Diagnostic>> {
+    if text.len() > MAX_BYTES {
+        return Err(vec![Diagnostic::error(
+            "E0001",
+            format!(
+                "file is {} bytes; at most {MAX_BYTES} are accepted",
+                text.len()
+            ),
+        )
+        .help(
+            "a policy describes services and rules; split generated data out of it",
+        )]);
+    }
+    let spans = scan(text)?;
+    match serde_yaml::from_str::<T>(text) {
+        Ok(doc) => Ok(Loaded { doc, spans }),
+        Err(e) => Err(vec![serde_error(&e)]),
+    }
+}
+
+fn serde_error(e: &serde_yaml::Error) -> Diagnostic {
+    let pos = e.location().map(|l| Pos {
+        line: l.line(),
+        col: l.column(),
+    });
+    // serde_yaml appends " at line L column C"; the position is shown apart.
+    let mut msg = e.to_string();
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    let (msg, help) = split_expected(msg);
+    let d = Diagnostic::error("E0010", msg).at(pos);
+    match help {
+        Some(h) => d.help(h),
+        None => d,
+    }
+}
+
+/// serde says "unknown field `x`, expected one of ..."; the second half is help.
+fn split_expected(msg: String) -> (String, Option<String>) {
+    if msg.contains("unknown field") || msg.contains("unknown variant") {
+        if let Some(i) = msg.find(", expected") {
+            return (msg[..i].to_string(), Some(msg[i + 2..].to_string()));
+        }
+    }
+    if msg.contains("missing field") {
+        return (
+            msg,
+            Some("add the field; `meshpack schema` prints every field".into()),
+        );
+    }
+    (msg, None)
+}
+
+fn pos(m: &Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashSet<String>,
+        anchor: usize,
+        nodes: usize,
+    },
+    Seq {
+        path: String,
+        next: usize,
+        anchor: usize,
+        nodes: usize,
+    },
+}
+
+#[derive(Default)]
+struct Scan {
+    spans: Spans,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, usize>,
+    documents: usize,
+    nodes: usize,
+    errors: Vec<Diagnostic>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl Scan {
+    /// The path of the node that starts now, advancing the parent.
+    fn next_path(&mut self) -> String {
+        match self.stack.last_mut() {
+            None => String::new(),
+            Some(Frame::Map { path, key, .. }) => join(path, &key.take().unwrap_or_default()),
+            Some(Frame::Seq { path, next, .. }) => {
+                *next += 1;
+                format!("{path}[{}]", *next - 1)
+            }
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// Count `n` expanded nodes towards the document and the open containers.
+    fn count(&mut self, n: usize) {
+        self.nodes = self.nodes.saturating_add(n);
+        if let Some(Frame::Map { nodes, .. } | Frame::Seq { nodes, .. }) = self.stack.last_mut() {
+            *nodes = nodes.saturating_add(n);
+        }
+    }
+
+    fn push(&mut self, f: Frame, at: Pos) {
+        self.stack.push(f);
+        if self.stack.len() == MAX_DEPTH + 1 {
+            self.errors.push(
+                Diagnostic::error("E0005", format!("nesting deeper than {MAX_DEPTH} levels"))
+                    .at(Some(at))
+                    .help("the policy language needs only a few levels"),
+            );
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some(Frame::Map { anchor, nodes, .. } | Frame::Seq { anchor, nodes, .. }) =
+            self.stack.pop()
+        {
+            if anchor != 0 {
+                self.anchors.insert(anchor, nodes + 1);
+            }
+            if let Some(Frame::Map { nodes: n, .. } | Frame::Seq { nodes: n, .. }) =
+                self.stack.last_mut()
+            {
+                *n = n.saturating_add(nodes);
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Scan {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let at = pos(&mark);
+        match ev {
+            Event::DocumentStart => self.documents += 1,
+            Event::Scalar(value, _, anchor, _) => {
+                if self.expecting_key() {
+                    if let Some(Frame::Map {
+                        path, key, seen, ..
+                    }) = self.stack.last_mut()
+                    {
+                        let full = join(path, &value);
+                        if !seen.insert(value.clone()) {
+                            self.errors.push(
+                                Diagnostic::error("E0003", format!("duplicate key `{value}`"))
+                                    .at(Some(at))
+                                    .help(format!(
+                                        "`{full}` is already set above; keep one of the two"
+                                    )),
+                            );
+                        }
+                        self.spans.keys.insert(full, at);
+                        *key = Some(value);
+                    }
+                } else {
+                    let p = self.next_path();
+                    self.spans.values.insert(p, at);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, 1);
+                    }
+                }
+                self.count(1);
+            }
+            Event::Alias(id) => {
+                if !self.expecting_key() {
+                    let p = self.next_path();
+                    self.spans.values.insert(p, at);
+                } else if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    *key = Some("*alias".into());
+                }
+                let n = self.anchors.get(&id).copied().unwrap_or(1);
+                self.count(n);
+                if self.nodes > MAX_NODES && !self.errors.iter().any(|e| e.code == "E0006") {
+                    self.errors.push(
+                        Diagnostic::error(
+                            "E0006",
+                            format!("aliases expand the document past {MAX_NODES} nodes"),
+                        )
+                        .at(Some(at))
+                        .help("write the values out, or use fewer nested aliases"),
+                    );
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let path = if self.expecting_key() {
+                    // A complex key: serde rejects it later; keep paths sane.
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some("?".into());
+                    }
+                    "?".to_string()
+                } else {
+                    self.next_path()
+                };
+                self.spans.values.insert(path.clone(), at);
+                let frame = if is_map {
+                    Frame::Map {
+                        path,
+                        key: None,
+                        seen: HashSet::new(),
+                        anchor,
+                        nodes: 0,
+                    }
+                } else {
+                    Frame::Seq {
+                        path,
+                        next: 0,
+                        anchor,
+                        nodes: 0,
+                    }
+                };
+                self.nodes += 1;
+                self.push(frame, at);
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.pop(),
+            _ => {}
+        }
+    }
+}
+
+fn scan(text: &str) -> Result<Spans, Vec<Diagnostic>> {
+    let mut s = Scan::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut s, true) {
+        let m = e.marker();
+        return Err(vec![Diagnostic::error(
+            "E0002",
+            format!("YAML syntax error: {}", e.info()),
+        )
+        .at(Some(pos(m)))
+        .help("check indentation and quoting near this position")]);
+    }
+    if s.documents == 0 || (s.nodes == 1 && s.spans.value("").is_some() && text.trim().is_empty()) {
+        s.errors.push(
+            Diagnostic::error("E0004", "the file holds no document")
+                .help("a policy starts with `apiVersion: meshpack.dev/v1alpha1`"),
+        );
+    } else if s.documents > 1 {
+        s.errors.push(
+            Diagnostic::error(
+                "E0004",
+                format!("the file holds {} YAML documents", s.documents),
+            )
+            .help("put one policy in each file"),
+        );
+    }
+    if s.errors.is_empty() {
+        Ok(s.spans)
+    } else {
+        Err(s.errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(text: &str) -> Vec<(&'static str, Option<Pos>)> {
+        match scan(text) {
+            Ok(_) => vec![],
+            Err(d) => d.into_iter().map(|d| (d.code, d.pos)).collect(),
+        }
+    }
+
+    #[test]
+    fn paths_and_positions() {
+        let s = scan("spec:\n  allow:\n    - {from: api, to: [a, b]}\n").unwrap();
+        assert_eq!(
+            s.value("spec.allow[0].from"),
+            Some(Pos { line: 3, col: 14 })
+        );
+        assert_eq!(
+            s.value("spec.allow[0].to[1]"),
+            Some(Pos { line: 3, col: 27 })
+        );
+        assert_eq!(s.key("spec.allow"), Some(Pos { line: 2, col: 3 }));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        assert_eq!(
+            codes("a: 1\nb: {c: 1, c: 2}\n"),
+            vec![("E0003", Some(Pos { line: 2, col: 11 }))]
+        );
+    }
+
+    #[test]
+    fn several_documents_are_rejected() {
+        assert_eq!(codes("a: 1\n---\nb: 2\n")[0].0, "E0004");
+    }
+
+    #[test]
+    fn alias_bomb_is_stopped() {
+        let mut y = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            y.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert_eq!(codes(&y)[0].0, "E0006");
+    }
+
+    #[test]
+    fn deep_nesting_is_stopped() {
+        let y = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(codes(&y)[0].0, "E0005");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let c = codes("a: [1, 2\nb: 3\n");
+        assert_eq!(c[0].0, "E0002");
+        assert!(c[0].1.is_some());
+    }
+}

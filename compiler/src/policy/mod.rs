@@ -1,0 +1,23 @@
+//! Stage 1: the policy language: its types, the loader with positions, and
+//! its JSON Schema.
+//!
+//! Depends on nothing else in the crate but `diag`. Knows nothing of
+//! Kubernetes or Istio.
+
+pub mod load;
+pub mod types;
+
+pub use load::{load, Loaded, Spans};
+pub use types::*;
+
+/// The JSON Schema of the policy language (`meshpack schema`).
+pub fn schema() -> serde_json::Value {
+    let mut s = serde_json::to_value(schemars::schema_for!(PolicyFile)).expect("schema is JSON");
+    if let Some(o) = s.as_object_mut() {
+        o.insert(
+            "$id".into(),
+            "https://meshpack.dev/schemas/v1alpha1/meshpolicy.json".into(),
+        );
+    }
+    s
+}

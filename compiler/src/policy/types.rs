@@ -1,0 +1,506 @@
+//! The policy language, v1alpha1, as Rust types.
+//!
+//! These types say what a policy file may contain; they resolve nothing (that
+//! is `model`'s job) and hold no output types. Doc comments become the
+//! descriptions of `meshpack schema`. Short forms (`storage: 20Gi`,
+//! `http: 8080`, `from: api`) are accepted through hand-written
+//! `Deserialize` impls so that a wrong shape says what was expected instead of
+//! serde's "did not match any variant".
+
+use schemars::JsonSchema;
+use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+pub const API_VERSION: &str = "meshpack.dev/v1alpha1";
+
+/// A meshpack policy: the services of one application and who may talk to whom.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "MeshPolicy")]
+pub struct PolicyFile {
+    /// Always `meshpack.dev/v1alpha1`.
+    #[schemars(extend("const" = API_VERSION))]
+    pub api_version: String,
+    /// Always `MeshPolicy`.
+    #[schemars(extend("const" = "MeshPolicy"))]
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Name of the application: the chart's name and the prefix of every object.
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// Chart version and appVersion (SemVer 2).
+    pub version: String,
+    /// A built-in profile (`profiles/<name>.yaml`) merged under this file's settings.
+    pub profile: Option<String>,
+    /// Mutual TLS mode for the whole release.
+    pub mtls: Option<MtlsMode>,
+    pub authorization: Option<AuthorizationSettings>,
+    /// Defaults for every service.
+    pub defaults: Option<ServiceDefaults>,
+    /// Chart metadata for Chart.yaml.
+    pub chart: Option<ChartMeta>,
+    pub images: Option<Images>,
+    /// The services of the application, by name (a DNS-1035 label).
+    pub services: BTreeMap<String, Service>,
+    /// Entry points into the release from outside the cluster.
+    #[serde(default)]
+    pub gateways: BTreeMap<String, Gateway>,
+    /// Who may talk to whom. Everything not allowed here is denied.
+    #[serde(default)]
+    pub allow: Vec<AllowRule>,
+    /// Outbound traffic leaving the cluster; anything else is blocked.
+    #[serde(default)]
+    pub egress: Vec<Egress>,
+}
+
+/// A built-in profile: settings merged under a policy's own.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProfileFile {
+    #[schemars(extend("const" = API_VERSION))]
+    pub api_version: String,
+    #[schemars(extend("const" = "MeshProfile"))]
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: Settings,
+}
+
+/// Settings a profile may provide; the policy's own value wins over the profile's.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    /// Mutual TLS mode for the whole release.
+    pub mtls: Option<MtlsMode>,
+    pub authorization: Option<AuthorizationSettings>,
+    /// Defaults for every service.
+    pub defaults: Option<ServiceDefaults>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MtlsMode {
+    Strict,
+    Permissive,
+    Disable,
+}
+
+impl MtlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MtlsMode::Strict => "STRICT",
+            MtlsMode::Permissive => "PERMISSIVE",
+            MtlsMode::Disable => "DISABLE",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthorizationSettings {
+    /// Annotate AuthorizationPolicies `istio.io/dry-run: "true"`: Istio logs
+    /// what they would deny but enforces nothing (for migrating a live install).
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceDefaults {
+    pub resources: Option<Resources>,
+    /// Mount the root filesystem read-only (default true).
+    pub read_only_root_filesystem: Option<bool>,
+    /// User ID the containers run as (default 10001).
+    pub run_as_user: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartMeta {
+    pub description: Option<String>,
+    pub home: Option<String>,
+    #[serde(default)]
+    pub maintainers: Vec<Maintainer>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Maintainer {
+    pub name: String,
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Images {
+    /// Registry for images given without one, e.g. `quay.io/evalhub`.
+    pub registry: Option<String>,
+    /// Names of image pull Secrets every pod uses.
+    #[serde(default)]
+    pub pull_secrets: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    /// `[registry/]repository[:tag][@sha256:digest]`; without a registry, `images.registry`.
+    pub image: String,
+    #[serde(default)]
+    pub workload: Workload,
+    /// Pod replicas (default 1).
+    pub replicas: Option<u32>,
+    /// Persistent storage (StatefulSet only): a size such as `20Gi`, or the long form.
+    pub storage: Option<Storage>,
+    /// Ports by name. The name's prefix selects the protocol as Istio does
+    /// (`http`, `http2`, `grpc`, `grpc-web`, `tcp`, `tls`, `mongo`, `mysql`, `redis`, ...).
+    #[serde(default)]
+    pub ports: BTreeMap<String, PortSpec>,
+    /// Override the release's mutual TLS mode for this service, or for some of its ports.
+    pub mtls: Option<ServiceMtls>,
+    pub resources: Option<Resources>,
+    /// Environment variables of the container.
+    #[serde(default)]
+    pub env: BTreeMap<String, Scalar>,
+    /// HTTP path answering health checks; without it probes open a TCP connection.
+    pub health_path: Option<String>,
+    pub read_only_root_filesystem: Option<bool>,
+    pub run_as_user: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Workload {
+    #[default]
+    Deployment,
+    StatefulSet,
+}
+
+/// `20Gi`, or `{size: 20Gi, mountPath: /var/lib/data, storageClassName: fast}`.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+pub enum Storage {
+    Size(String),
+    Long(StorageLong),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StorageLong {
+    pub size: String,
+    /// Where the volume is mounted (default `/data`).
+    pub mount_path: Option<String>,
+    pub storage_class_name: Option<String>,
+}
+
+/// A port number, or `{port: 5432, protocol: TCP, targetPort: 5433}`.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+pub enum PortSpec {
+    Number(u64),
+    Long(PortLong),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PortLong {
+    pub port: u64,
+    /// Application protocol, overriding the one the name selects (HTTP, HTTP2, GRPC, TCP, TLS, ...).
+    pub protocol: Option<String>,
+    /// Container port, if it differs from `port`.
+    pub target_port: Option<u64>,
+}
+
+/// A mode for the whole service, or `{mode: STRICT, ports: {http-metrics: PERMISSIVE}}`.
+#[derive(Debug, JsonSchema)]
+#[schemars(untagged)]
+pub enum ServiceMtls {
+    Mode(MtlsMode),
+    Long(ServiceMtlsLong),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceMtlsLong {
+    pub mode: Option<MtlsMode>,
+    /// Port-level modes, by port name.
+    #[serde(default)]
+    pub ports: BTreeMap<String, MtlsMode>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default)]
+    pub requests: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub limits: BTreeMap<String, Scalar>,
+}
+
+/// A string, number or boolean, kept as the text written.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(with = "ScalarSchema")]
+pub struct Scalar(pub String);
+
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum ScalarSchema {
+    S(String),
+    N(f64),
+    B(bool),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Gateway {
+    /// Host names the gateway answers for.
+    pub hosts: Vec<String>,
+    pub tls: Option<GatewayTls>,
+    /// Answer plain HTTP with a redirect to HTTPS.
+    #[serde(default)]
+    pub https_redirect: bool,
+    /// Routes in the order they are tried.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayTls {
+    /// Secret holding the certificate, in the ingress gateway's namespace.
+    pub credential_name: String,
+    /// Have cert-manager issue that Secret.
+    pub cert_manager: Option<CertManager>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertManager {
+    pub issuer: String,
+    /// `Issuer` or `ClusterIssuer` (default `Issuer`).
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// URI prefix, e.g. `/api`.
+    pub prefix: String,
+    /// Destination service.
+    pub to: String,
+    /// Destination port (name or number); default the service's first HTTP port.
+    pub port: Option<PortRef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowRule {
+    /// Sources: a service, `gateway/<name>`, `{namespace, serviceAccount}`, or a list of them.
+    pub from: OneOrMany<SourceRef>,
+    /// Destinations: a service, a list of services, or `"*"` for every service.
+    pub to: OneOrMany<String>,
+    /// Destination ports, by name or number (default all).
+    #[serde(default)]
+    pub ports: Vec<PortRef>,
+    /// HTTP paths (`/api/*`, `*.js`, exact); HTTP ports only.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// HTTP methods; HTTP ports only.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// A service name, `gateway/<name>`, or a workload outside the release.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
+pub enum SourceRef {
+    Name(String),
+    External(ExternalSource),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExternalSource {
+    pub namespace: String,
+    pub service_account: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum PortRef {
+    Number(u64),
+    Name(String),
+}
+
+impl fmt::Display for PortRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortRef::Number(n) => write!(f, "{n}"),
+            PortRef::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// External host name; `*.example.com` matches its subdomains.
+    pub host: String,
+    pub port: u64,
+    /// Services allowed to reach it.
+    pub from: OneOrMany<String>,
+    /// TLS, HTTPS, HTTP or TCP (default TLS on 443, HTTP on 80, TCP otherwise).
+    pub protocol: Option<String>,
+}
+
+/// One item or a list of them.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    /// The items with their index in the list (`None` for the single form).
+    pub fn items(&self) -> Vec<(Option<usize>, &T)> {
+        match self {
+            OneOrMany::One(t) => vec![(None, t)],
+            OneOrMany::Many(v) => v.iter().enumerate().map(|(i, t)| (Some(i), t)).collect(),
+        }
+    }
+}
+
+// ---- hand-written Deserialize impls for the short forms ----
+
+/// Visits the scalar form of a type; maps go to the long form.
+macro_rules! scalar_or_map {
+    ($ty:ident, $expecting:literal, $long:ident => $long_ctor:expr, $($visit:ident($arg:ty) => $body:expr),* $(,)?) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    $(fn $visit<E: de::Error>(self, v: $arg) -> Result<$ty, E> {
+                        #[allow(clippy::redundant_closure_call)]
+                        ($body)(v)
+                    })*
+                    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<$ty, A::Error> {
+                        let long = $long::deserialize(MapAccessDeserializer::new(m))?;
+                        #[allow(clippy::redundant_closure_call)]
+                        Ok(($long_ctor)(long))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+scalar_or_map!(Storage, "a size such as `20Gi` or a map with `size`",
+    StorageLong => Storage::Long,
+    visit_str(&str) => |v: &str| Ok(Storage::Size(v.to_string())),
+);
+
+scalar_or_map!(PortSpec, "a port number or a map with `port`",
+    PortLong => PortSpec::Long,
+    visit_u64(u64) => |v| Ok(PortSpec::Number(v)),
+    visit_i64(i64) => |v: i64| Err(E::custom(format!("port {v} is out of range; expected 1 to 65535"))),
+);
+
+scalar_or_map!(SourceRef, "a service name, `gateway/<name>`, or a map with `namespace` and `serviceAccount`",
+    ExternalSource => SourceRef::External,
+    visit_str(&str) => |v: &str| Ok(SourceRef::Name(v.to_string())),
+);
+
+scalar_or_map!(ServiceMtls, "STRICT, PERMISSIVE, DISABLE, or a map with `mode` and `ports`",
+    ServiceMtlsLong => ServiceMtls::Long,
+    visit_str(&str) => |v: &str| MtlsMode::deserialize(de::value::StrDeserializer::<E>::new(v)).map(ServiceMtls::Mode),
+);
+
+impl<'de> Deserialize<'de> for PortRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PortRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port name or number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortRef, E> {
+                Ok(PortRef::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortRef, E> {
+                Ok(PortRef::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("one item or a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(t) = s.next_element()? {
+                    v.push(t);
+                }
+                Ok(OneOrMany::Many(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::new(v)).map(OneOrMany::One)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(m)).map(OneOrMany::One)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}

@@ -1,0 +1,176 @@
+//! Shared helpers of the integration tests: the fetched tools, rendering
+//! with real Helm, and the upstream schemas in `../shared/schemas`.
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Folder of the tools `tests/tools.sh` fetched.
+pub fn tools() -> PathBuf {
+    let dir = std::env::var_os("MESHPACK_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".cache/tools"));
+    for t in ["helm3/helm", "helm4/helm", "helm4/kubectl"] {
+        assert!(
+            dir.join(t).is_file(),
+            "{} is missing: run `bash tests/tools.sh` first (the README's test command does)",
+            dir.join(t).display()
+        );
+    }
+    dir
+}
+
+pub const HELMS: [&str; 2] = ["helm3", "helm4"];
+
+pub fn helm(version: &str) -> PathBuf {
+    tools().join(version).join("helm")
+}
+
+/// The Istio and cert-manager APIs an offline render must be told about.
+pub const MESH_APIS: [&str; 3] = [
+    "security.istio.io/v1",
+    "networking.istio.io/v1",
+    "cert-manager.io/v1",
+];
+
+/// Run a command; return stdout, or panic with its stderr.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// `helm template` of a chart; `istio` adds the mesh APIs and the switch.
+pub fn template(version: &str, chart: &Path, namespace: &str, args: &[&str]) -> String {
+    let mut c = Command::new(helm(version));
+    c.args(["template", "evalhub"])
+        .arg(chart)
+        .args(["--namespace", namespace])
+        .args(args);
+    run(&mut c)
+}
+
+pub fn mesh_api_args() -> Vec<&'static str> {
+    MESH_APIS
+        .iter()
+        .flat_map(|a| ["--api-versions", a])
+        .collect()
+}
+
+/// Parse a multi-document YAML stream into objects (empty documents skipped).
+pub fn parse(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .filter_map(|d| {
+            let v = Value::deserialize(d).expect("rendered YAML parses");
+            (!v.is_null()).then_some(v)
+        })
+        .collect()
+}
+
+/// `Kind/name` of an object.
+pub fn id(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        o["kind"].as_str().unwrap_or("?"),
+        o["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+/// Objects by `Kind/name`; duplicates are a failure.
+pub fn by_id(objs: &[Value]) -> BTreeMap<String, Value> {
+    let mut m = BTreeMap::new();
+    for o in objs {
+        assert!(
+            m.insert(id(o), o.clone()).is_none(),
+            "duplicate object {}",
+            id(o)
+        );
+    }
+    m
+}
+
+pub fn shared_schemas() -> PathBuf {
+    let p = root().join("../shared/schemas");
+    assert!(
+        p.is_dir(),
+        "{} is missing: CI puts shared/ beside the project",
+        p.display()
+    );
+    p
+}
+
+/// Path of the upstream schema for an object, following kubeconform's names.
+pub fn schema_path(o: &Value) -> PathBuf {
+    let api = o["apiVersion"].as_str().expect("apiVersion");
+    let kind = o["kind"].as_str().expect("kind").to_lowercase();
+    let (group, version) = api.split_once('/').unwrap_or(("", api));
+    let base = shared_schemas();
+    if group.ends_with("istio.io") {
+        base.join("istio")
+            .join(group)
+            .join(format!("{kind}_{version}.json"))
+    } else {
+        let g = group.split('.').next().unwrap_or("");
+        let name = if g.is_empty() {
+            format!("{kind}-{version}.json")
+        } else {
+            format!("{kind}-{g}-{version}.json")
+        };
+        base.join("kubernetes/v1.34-standalone-strict").join(name)
+    }
+}
+
+fn validators(
+) -> &'static std::sync::Mutex<BTreeMap<PathBuf, std::sync::Arc<jsonschema::Validator>>> {
+    static V: OnceLock<std::sync::Mutex<BTreeMap<PathBuf, std::sync::Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    V.get_or_init(Default::default)
+}
+
+/// Kinds with no upstream schema in shared/ (cert-manager's).
+pub const NO_UPSTREAM_SCHEMA: [&str; 1] = ["cert-manager.io/v1/Certificate"];
+
+/// Validate every object against its upstream schema; returns the errors.
+pub fn schema_errors(objs: &[Value]) -> Vec<String> {
+    let mut errors = vec![];
+    for o in objs {
+        let gvk = format!(
+            "{}/{}",
+            o["apiVersion"].as_str().unwrap_or(""),
+            o["kind"].as_str().unwrap_or("")
+        );
+        if NO_UPSTREAM_SCHEMA.contains(&gvk.as_str()) {
+            continue;
+        }
+        let path = schema_path(o);
+        let v = {
+            let mut cache = validators().lock().unwrap();
+            if !cache.contains_key(&path) {
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("no schema for {gvk} at {}: {e}", path.display()));
+                let schema: Value = serde_json::from_str(&text).expect("schema JSON");
+                let v = jsonschema::validator_for(&schema).expect("schema compiles");
+                cache.insert(path.clone(), std::sync::Arc::new(v));
+            }
+            cache[&path].clone()
+        };
+        for e in v.iter_errors(o) {
+            errors.push(format!("{}: {} at {}", id(o), e, e.instance_path()));
+        }
+    }
+    errors
+}

@@ -1,0 +1,645 @@
+//! The generated chart, rendered with real Helm 3 and Helm 4.
+//!
+//! Needs the tools `tests/tools.sh` fetches (the README's test command runs
+//! it first). Golden files: `UPDATE_GOLDEN=1 cargo test --test helm`
+//! regenerates them; review the diff before committing.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SERVICES: [&str; 9] = [
+    "api",
+    "clickhouse",
+    "frontend",
+    "kafka",
+    "minio",
+    "postgres",
+    "scheduler",
+    "taskrunner",
+    "websocket",
+];
+
+fn chart() -> PathBuf {
+    root().join("charts/evalhub")
+}
+
+fn render_plain(h: &str) -> Vec<Value> {
+    parse(&template(h, &chart(), "evalhub", &[]))
+}
+
+fn render_istio(h: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--set", "istio.enabled=true"];
+    args.extend(mesh_api_args());
+    args.extend(extra);
+    parse(&template(h, &chart(), "evalhub", &args))
+}
+
+fn is_mesh_kind(o: &Value) -> bool {
+    let api = o["apiVersion"].as_str().unwrap_or("");
+    api.contains("istio.io") || api.starts_with("cert-manager.io")
+}
+
+fn principal(sa: &str) -> String {
+    format!("cluster.local/ns/evalhub/sa/evalhub-{sa}")
+}
+
+fn selector(component: Option<&str>) -> Value {
+    let mut l =
+        json!({"app.kubernetes.io/name": "evalhub", "app.kubernetes.io/instance": "evalhub"});
+    if let Some(c) = component {
+        l["app.kubernetes.io/component"] = json!(c);
+    }
+    json!({ "matchLabels": l })
+}
+
+/// Every key of every `labels` and `annotations` map in an object.
+fn label_keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if k == "labels" || k == "annotations" {
+                    if let Value::Object(m) = x {
+                        out.extend(m.keys().cloned());
+                    }
+                }
+                label_keys(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| label_keys(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn committed_output_is_fresh() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshpack"))
+        .args(["compile", "--check"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "charts/ is stale:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn lint_strict_passes_in_both_modes() {
+    for h in HELMS {
+        for set in ["istio.enabled=false", "istio.enabled=true"] {
+            let mut c = Command::new(helm(h));
+            c.args(["lint", "--strict"])
+                .arg(chart())
+                .args(["--set", set]);
+            let out = run(&mut c);
+            assert!(out.contains("0 chart(s) failed"), "{h} {set}: {out}");
+        }
+    }
+}
+
+#[test]
+fn without_istio_no_mesh_object_label_or_annotation() {
+    for h in HELMS {
+        let objs = render_plain(h);
+        for o in &objs {
+            assert!(
+                !is_mesh_kind(o),
+                "{h}: {} rendered with istio.enabled=false",
+                id(o)
+            );
+            let mut keys = vec![];
+            label_keys(o, &mut keys);
+            for k in keys {
+                assert!(
+                    !k.contains("istio"),
+                    "{h}: {} has label/annotation {k}",
+                    id(o)
+                );
+            }
+        }
+        let ids: BTreeSet<String> = objs.iter().map(id).collect();
+        for s in SERVICES {
+            for kind in ["ServiceAccount", "Service"] {
+                assert!(
+                    ids.contains(&format!("{kind}/evalhub-{s}")),
+                    "{h}: {kind} of {s}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn network_policies_encode_the_allow_graph() {
+    for h in HELMS {
+        let objs = by_id(&render_plain(h));
+        let np = |n: &str| {
+            objs.get(&format!("NetworkPolicy/evalhub-{n}"))
+                .unwrap_or_else(|| panic!("{h}: no NetworkPolicy {n}"))["spec"]
+                .clone()
+        };
+
+        assert_eq!(
+            np("default-deny"),
+            json!({"podSelector": selector(None), "policyTypes": ["Ingress", "Egress"]})
+        );
+        assert_eq!(
+            np("allow-dns")["egress"],
+            json!([{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}])
+        );
+        // postgres: api, scheduler and taskrunner on 5432, nothing else.
+        assert_eq!(
+            np("postgres-ingress"),
+            json!({
+                "podSelector": selector(Some("postgres")),
+                "policyTypes": ["Ingress"],
+                "ingress": [{
+                    "from": [
+                        {"podSelector": selector(Some("api"))},
+                        {"podSelector": selector(Some("scheduler"))},
+                        {"podSelector": selector(Some("taskrunner"))},
+                    ],
+                    "ports": [{"protocol": "TCP", "port": 5432}],
+                }],
+            })
+        );
+        // api: frontend on http; the gateway's namespaces on both ports;
+        // prometheus's namespace on http-metrics.
+        assert_eq!(
+            np("api-ingress")["ingress"],
+            json!([
+                {"from": [{"podSelector": selector(Some("frontend"))}], "ports": [{"protocol": "TCP", "port": 8080}]},
+                {"from": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-ingress"]}]}}],
+                 "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 9090}]},
+                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": 9090}]},
+            ])
+        );
+        // taskrunner reaches its four stores and, on 443, the outside.
+        assert_eq!(
+            np("taskrunner-egress")["egress"],
+            json!([
+                {"to": [{"podSelector": selector(Some("clickhouse"))}], "ports": [{"protocol": "TCP", "port": 8123}, {"protocol": "TCP", "port": 9000}]},
+                {"to": [{"podSelector": selector(Some("kafka"))}], "ports": [{"protocol": "TCP", "port": 9092}]},
+                {"to": [{"podSelector": selector(Some("minio"))}], "ports": [{"protocol": "TCP", "port": 9000}]},
+                {"to": [{"podSelector": selector(Some("postgres"))}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+            ])
+        );
+        // frontend only talks to api and websocket on http.
+        assert_eq!(
+            np("frontend-egress")["egress"],
+            json!([
+                {"to": [{"podSelector": selector(Some("api"))}], "ports": [{"protocol": "TCP", "port": 8080}]},
+                {"to": [{"podSelector": selector(Some("websocket"))}], "ports": [{"protocol": "TCP", "port": 8081}]},
+            ])
+        );
+        // Nothing sends to frontend but the gateway; nothing leaves postgres.
+        assert!(!objs.contains_key("NetworkPolicy/evalhub-postgres-egress"));
+        assert!(
+            !objs.contains_key("NetworkPolicy/evalhub-allow-istiod"),
+            "{h}: istiod rule without Istio"
+        );
+    }
+}
+
+#[test]
+fn network_policies_can_be_switched_off() {
+    for h in HELMS {
+        let objs = parse(&template(
+            h,
+            &chart(),
+            "evalhub",
+            &["--set", "networkPolicy.enabled=false"],
+        ));
+        assert!(objs.iter().all(|o| o["kind"] != "NetworkPolicy"), "{h}");
+    }
+}
+
+/// The exact set of mesh objects for evalhub.
+fn expected_mesh_ids() -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for s in SERVICES {
+        for kind in [
+            "PeerAuthentication",
+            "AuthorizationPolicy",
+            "DestinationRule",
+            "Sidecar",
+        ] {
+            ids.insert(format!("{kind}/evalhub-{s}"));
+        }
+    }
+    ids.insert("AuthorizationPolicy/evalhub-allow-nothing".into());
+    ids.insert("Gateway/evalhub-public".into());
+    ids.insert("VirtualService/evalhub-public".into());
+    ids.insert("Certificate/evalhub-public".into());
+    ids.insert("ServiceEntry/evalhub-egress-api-openai-com".into());
+    ids.insert("ServiceEntry/evalhub-egress-wildcard-s3-amazonaws-com".into());
+    ids
+}
+
+#[test]
+fn with_istio_exactly_the_expected_mesh_objects() {
+    for h in HELMS {
+        let objs = render_istio(h, &[]);
+        let mesh: BTreeSet<String> = objs.iter().filter(|o| is_mesh_kind(o)).map(id).collect();
+        assert_eq!(mesh, expected_mesh_ids(), "{h}");
+        let by = by_id(&objs);
+        let spec = |i: &str| by[i]["spec"].clone();
+
+        assert_eq!(
+            spec("AuthorizationPolicy/evalhub-allow-nothing"),
+            json!({"selector": selector(None)})
+        );
+        assert_eq!(
+            spec("PeerAuthentication/evalhub-postgres"),
+            json!({"selector": selector(Some("postgres")), "mtls": {"mode": "STRICT"}})
+        );
+        assert_eq!(
+            spec("AuthorizationPolicy/evalhub-postgres"),
+            json!({
+                "selector": selector(Some("postgres")),
+                "action": "ALLOW",
+                "rules": [{
+                    "from": [{"source": {"principals": [principal("api"), principal("scheduler"), principal("taskrunner")]}}],
+                    "to": [{"operation": {"ports": ["5432"]}}],
+                }],
+            })
+        );
+        assert_eq!(
+            spec("AuthorizationPolicy/evalhub-api")["rules"],
+            json!([
+                {"from": [{"source": {"principals": [principal("frontend")]}}], "to": [{"operation": {"ports": ["8080"]}}]},
+                {"from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
+                 "to": [{"operation": {"ports": ["8080", "9090"], "methods": ["GET", "POST", "PUT", "DELETE"], "paths": ["/api/*"]}}]},
+                {"from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/prometheus"]}}], "to": [{"operation": {"ports": ["9090"]}}]},
+            ])
+        );
+        assert_eq!(
+            spec("DestinationRule/evalhub-kafka"),
+            json!({"host": "evalhub-kafka", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}, "exportTo": ["."]})
+        );
+        assert_eq!(
+            spec("Gateway/evalhub-public"),
+            json!({
+                "selector": {"istio": "ingressgateway"},
+                "servers": [
+                    {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["evalhub.example.com"],
+                     "tls": {"mode": "SIMPLE", "credentialName": "evalhub-tls"}},
+                    {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["evalhub.example.com"],
+                     "tls": {"httpsRedirect": true}},
+                ],
+            })
+        );
+        let route = |prefix: &str, host: &str, port: u16| json!({"match": [{"uri": {"prefix": prefix}}], "route": [{"destination": {"host": host, "port": {"number": port}}}]});
+        assert_eq!(
+            spec("VirtualService/evalhub-public"),
+            json!({
+                "hosts": ["evalhub.example.com"],
+                "gateways": ["evalhub-public"],
+                "http": [route("/api", "evalhub-api", 8080), route("/ws", "evalhub-websocket", 8081), route("/", "evalhub-frontend", 3000)],
+            })
+        );
+        let cert = &by["Certificate/evalhub-public"];
+        assert_eq!(
+            cert["metadata"]["namespace"], "istio-ingress",
+            "{h}: TLS Secret must be in the gateway's namespace"
+        );
+        assert_eq!(
+            cert["spec"],
+            json!({"secretName": "evalhub-tls", "dnsNames": ["evalhub.example.com"],
+                   "issuerRef": {"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"}})
+        );
+        assert_eq!(
+            spec("ServiceEntry/evalhub-egress-wildcard-s3-amazonaws-com"),
+            json!({"hosts": ["*.s3.amazonaws.com"], "ports": [{"number": 443, "name": "tls-443", "protocol": "TLS"}],
+                   "location": "MESH_EXTERNAL", "resolution": "NONE", "exportTo": ["."]})
+        );
+        assert_eq!(
+            spec("ServiceEntry/evalhub-egress-api-openai-com")["resolution"],
+            "DNS"
+        );
+        assert_eq!(
+            spec("Sidecar/evalhub-taskrunner"),
+            json!({
+                "workloadSelector": {"labels": selector(Some("taskrunner"))["matchLabels"]},
+                "egress": [{"hosts": [
+                    "istio-system/*",
+                    "./evalhub-clickhouse.evalhub.svc.cluster.local",
+                    "./evalhub-kafka.evalhub.svc.cluster.local",
+                    "./evalhub-minio.evalhub.svc.cluster.local",
+                    "./evalhub-postgres.evalhub.svc.cluster.local",
+                    "./*.s3.amazonaws.com",
+                    "./api.openai.com",
+                ]}],
+                "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+            })
+        );
+        // Every pod template is injected, by label and annotation.
+        for s in SERVICES {
+            let w = by
+                .get(&format!("Deployment/evalhub-{s}"))
+                .or_else(|| by.get(&format!("StatefulSet/evalhub-{s}")))
+                .unwrap();
+            let meta = &w["spec"]["template"]["metadata"];
+            assert_eq!(meta["labels"]["sidecar.istio.io/inject"], "true", "{h} {s}");
+            assert_eq!(
+                meta["annotations"]["sidecar.istio.io/inject"], "true",
+                "{h} {s}"
+            );
+        }
+        assert_eq!(
+            by["NetworkPolicy/evalhub-allow-istiod"]["spec"]["egress"],
+            json!([{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}}}],
+                    "ports": [{"protocol": "TCP", "port": 15012}]}])
+        );
+    }
+}
+
+fn golden(name: &str) -> PathBuf {
+    root().join("tests/golden").join(name)
+}
+
+/// Compare objects with a golden file object by object; regenerate with
+/// UPDATE_GOLDEN=1.
+fn check_golden(name: &str, objs: &[Value]) {
+    let mut objs: Vec<Value> = objs.to_vec();
+    objs.sort_by_key(id);
+    let path = golden(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let text: String = objs
+            .iter()
+            .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+            .collect();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = by_id(&parse(&std::fs::read_to_string(&path).unwrap_or_else(
+        |_| panic!("{} missing; run with UPDATE_GOLDEN=1", path.display()),
+    )));
+    let have = by_id(&objs);
+    let mut diffs = vec![];
+    for (k, w) in &want {
+        match have.get(k) {
+            None => diffs.push(format!("missing {k}")),
+            Some(h) if h != w => diffs.push(format!(
+                "{k} differs:\n{}",
+                similar::TextDiff::from_lines(
+                    &serde_yaml::to_string(w).unwrap(),
+                    &serde_yaml::to_string(h).unwrap()
+                )
+                .unified_diff()
+                .header("golden", "rendered")
+            )),
+            _ => {}
+        }
+    }
+    for k in have.keys().filter(|k| !want.contains_key(*k)) {
+        diffs.push(format!("unexpected {k}"));
+    }
+    assert!(
+        diffs.is_empty(),
+        "{name} (UPDATE_GOLDEN=1 regenerates):\n{}",
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn renders_match_golden_files_in_both_helms() {
+    for h in HELMS {
+        check_golden("evalhub-istio.yaml", &render_istio(h, &[]));
+        check_golden("evalhub-plain.yaml", &render_plain(h));
+    }
+}
+
+#[test]
+fn every_rendered_object_validates_against_upstream_schemas() {
+    for h in HELMS {
+        for objs in [
+            render_plain(h),
+            render_istio(h, &[]),
+            render_istio(h, &["--set", "istio.namespaceWide=true"]),
+        ] {
+            let errors = schema_errors(&objs);
+            assert!(errors.is_empty(), "{h}:\n{}", errors.join("\n"));
+        }
+    }
+}
+
+#[test]
+fn namespace_wide_mode_drops_selectors() {
+    for h in HELMS {
+        let by = by_id(&render_istio(h, &["--set", "istio.namespaceWide=true"]));
+        assert_eq!(
+            by["PeerAuthentication/evalhub-mtls"]["spec"],
+            json!({"mtls": {"mode": "STRICT"}})
+        );
+        assert_eq!(
+            by["AuthorizationPolicy/evalhub-allow-nothing"]["spec"],
+            json!({})
+        );
+        for s in SERVICES {
+            assert!(
+                !by.contains_key(&format!("PeerAuthentication/evalhub-{s}")),
+                "{h}: {s} would conflict"
+            );
+        }
+    }
+}
+
+#[test]
+fn values_schema_rejects_wrong_types_and_unknown_keys() {
+    for h in HELMS {
+        for (set, want) in [
+            ("istio.enabled=yes", "istio.enabled"),
+            ("services.api.replicas=two", "services.api.replicas"),
+            ("istio.injection=maybe", "istio.injection"),
+            ("unknownKey=1", "unknownKey"),
+            (
+                "services.api.image.digest=sha256:abc",
+                "services.api.image.digest",
+            ),
+        ] {
+            let out = Command::new(helm(h))
+                .args(["template", "evalhub"])
+                .arg(chart())
+                .args(["--set", set])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{h}: --set {set} was accepted");
+            // Helm 3 names the field `a.b`, Helm 4 `/a/b`.
+            let slashed = format!("/{}", want.replace('.', "/"));
+            assert!(
+                err.contains(want) || err.contains(&slashed),
+                "{h}: --set {set}: {err}"
+            );
+        }
+        // A parent chart's globals pass through a closed schema.
+        template(h, &chart(), "evalhub", &["--set", "global.parentSetting=1"]);
+    }
+}
+
+#[test]
+fn istio_without_istio_apis_fails_saying_what_to_install() {
+    for h in HELMS {
+        let out = Command::new(helm(h))
+            .args(["template", "evalhub"])
+            .arg(chart())
+            .args(["--set", "istio.enabled=true"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{h}");
+        assert!(
+            err.contains("does not serve security.istio.io/v1") && err.contains("Install Istio"),
+            "{h}: {err}"
+        );
+    }
+}
+
+#[test]
+fn global_registry_digest_and_pull_secrets() {
+    for h in HELMS {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let objs = by_id(&parse(&template(
+            h,
+            &chart(),
+            "evalhub",
+            &[
+                "--set",
+                "global.imageRegistry=mirror.corp:5000",
+                "--set",
+                &format!("services.api.image.digest={digest}"),
+                "--set",
+                "global.imagePullSecrets[0]=regcred",
+            ],
+        )));
+        let pod = &objs["Deployment/evalhub-api"]["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["containers"][0]["image"],
+            json!(format!("mirror.corp:5000/evalhub/api@{digest}"))
+        );
+        assert_eq!(pod["imagePullSecrets"], json!([{"name": "regcred"}]));
+        let pg = &objs["StatefulSet/evalhub-postgres"]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(pg["image"], "mirror.corp:5000/library/postgres:16.4");
+    }
+}
+
+#[test]
+fn workloads_follow_security_defaults() {
+    for h in HELMS {
+        for o in render_plain(h)
+            .iter()
+            .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+        {
+            let pod = &o["spec"]["template"]["spec"];
+            let n = id(o);
+            assert_eq!(pod["automountServiceAccountToken"], false, "{n}");
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{n}");
+            assert_eq!(
+                pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+                "{n}"
+            );
+            for c in pod["containers"].as_array().unwrap() {
+                let sc = &c["securityContext"];
+                assert_eq!(sc["allowPrivilegeEscalation"], false, "{n}");
+                assert_eq!(sc["readOnlyRootFilesystem"], true, "{n}");
+                assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{n}");
+                for k in ["cpu", "memory"] {
+                    assert!(
+                        c["resources"]["requests"][k].is_string(),
+                        "{n}: requests.{k}"
+                    );
+                    assert!(c["resources"]["limits"][k].is_string(), "{n}: limits.{k}");
+                }
+                assert_ne!(
+                    c["readinessProbe"], c["livenessProbe"],
+                    "{n}: probes must differ"
+                );
+                let image = c["image"].as_str().unwrap();
+                assert!(
+                    !image.ends_with(":latest") && image.contains(':'),
+                    "{n}: {image}"
+                );
+            }
+        }
+    }
+}
+
+fn compile_to(dir: &Path, args: &[&str]) {
+    run(Command::new(env!("CARGO_BIN_EXE_meshpack"))
+        .arg("compile")
+        .arg(root().join("policies/evalhub.yaml"))
+        .arg("-o")
+        .arg(dir)
+        .args(args));
+}
+
+#[test]
+fn permissive_profile_dry_runs_authorization_under_the_policys_own_mtls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("evalhub");
+    compile_to(&out, &["--profile", "permissive"]);
+    for h in HELMS {
+        let mut args = vec!["--set", "istio.enabled=true"];
+        args.extend(mesh_api_args());
+        let by = by_id(&parse(&template(h, &out, "evalhub", &args)));
+        for (k, o) in &by {
+            if k.starts_with("AuthorizationPolicy/") {
+                assert_eq!(
+                    o["metadata"]["annotations"]["istio.io/dry-run"], "true",
+                    "{h} {k}"
+                );
+            }
+            // evalhub sets `mtls: STRICT` itself, which wins over the profile.
+            if k.starts_with("PeerAuthentication/") {
+                assert_eq!(o["spec"]["mtls"]["mode"], "STRICT", "{h} {k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn compiling_twice_gives_identical_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    compile_to(&a, &[]);
+    compile_to(&b, &[]);
+    let read = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files = vec![];
+        let mut stack = vec![d.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    files.push((
+                        e.path().strip_prefix(d).unwrap().display().to_string(),
+                        std::fs::read(e.path()).unwrap(),
+                    ));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    assert_eq!(read(&a), read(&b));
+    assert_eq!(
+        read(&a)
+            .into_iter()
+            .filter(|(p, _)| p != ".meshpack")
+            .collect::<Vec<_>>(),
+        read(&chart())
+            .into_iter()
+            .filter(|(p, _)| p != ".meshpack")
+            .collect::<Vec<_>>()
+    );
+}
