@@ -9,7 +9,7 @@
 //! namespace out of them.
 //! <https://istio.io/latest/docs/reference/config/networking/destination-rule/#DestinationRule>
 
-use super::{to_value, Doc, File, Group, Mode, Names, Out, Part};
+use super::{out, to_value, Doc, File, Group, Mode, Names, Out, Part};
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::certificate::{Certificate, CertificateSpec, IssuerRef};
 use crate::istio::destination_rule::{
@@ -42,6 +42,10 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     }
     files
 }
+
+/// Annotation naming the namespace an object must stay in whatever
+/// namespace the release is installed into.
+pub const FIXED_NAMESPACE: &str = "meshpack.dev/namespace";
 
 const NOT_WIDE: &str = "not $.Values.istio.namespaceWide";
 const WIDE: &str = "$.Values.istio.namespaceWide";
@@ -296,7 +300,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
             Part::Lit("./"),
             Part::Val(&full, n.app),
             Part::Lit(&format!("-{d}.")),
-            Part::Val("$.Release.Namespace", super::PLAIN_NAMESPACE),
+            Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
             Part::Lit(".svc.cluster.local"),
         ]));
     }
@@ -424,6 +428,11 @@ fn gateway_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         c["metadata"] = n.meta(out, &g.name, None);
         c["metadata"]["namespace"] =
             out.scalar("$.Values.istio.gateway.namespace", json!("istio-ingress"));
+        // Kustomize's namespace transformer moves every object into the
+        // overlay's namespace; the overlay moves this one back from here.
+        c["metadata"]["annotations"] = json!({
+            FIXED_NAMESPACE: out.scalar("$.Values.istio.gateway.namespace | quote", json!("istio-ingress"))
+        });
         c["spec"]["secretName"] = out.scalar(
             &format!("{gv}.tls.credentialName | quote"),
             json!(t.credential_name),

@@ -7,7 +7,7 @@
 //! on disk, template syntax beyond the fragments they hand to `Out`, or
 //! Kustomize's layout.
 
-mod mesh;
+pub mod mesh;
 mod netpol;
 pub mod out;
 pub mod workload;
@@ -108,7 +108,7 @@ impl<'a> Names<'a> {
         if out.helm() {
             meta.insert(
                 "namespace".into(),
-                out.scalar("$.Release.Namespace", Value::Null),
+                out.scalar(out::RELEASE_NAMESPACE, Value::Null),
             );
         }
         meta.insert("labels".into(), self.labels(out, component));
@@ -162,7 +162,7 @@ impl<'a> Names<'a> {
         out.text(&[
             Part::Val("$.Values.istio.trustDomain", "cluster.local"),
             Part::Lit("/ns/"),
-            Part::Val("$.Release.Namespace", PLAIN_NAMESPACE),
+            Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
             Part::Lit("/sa/"),
             Part::Val(&full, self.app),
             Part::Lit(&format!("-{}", s.name)),
@@ -175,7 +175,7 @@ impl<'a> Names<'a> {
         out.text(&[
             Part::Val(&full, self.app),
             Part::Lit(&format!("-{s}.")),
-            Part::Val("$.Release.Namespace", PLAIN_NAMESPACE),
+            Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
             Part::Lit(".svc.cluster.local"),
         ])
     }

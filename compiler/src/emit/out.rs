@@ -34,10 +34,26 @@ pub enum Part<'a> {
     Val(&'a str, &'a str),
 }
 
+/// A string that embeds the release namespace in one `delimiter`-separated
+/// segment (`cluster.local/ns/<ns>/sa/x`: `/`, segment 2). Kustomize's
+/// namespace transformer cannot reach inside strings; `package::kustomize`
+/// turns these into `replacements`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespacedString {
+    pub value: String,
+    pub delimiter: char,
+    pub index: usize,
+}
+
+/// The template expression for the release namespace.
+pub const RELEASE_NAMESPACE: &str = "$.Release.Namespace";
+
 #[derive(Debug)]
 pub struct Out {
     pub mode: Mode,
     pub fragments: Vec<Fragment>,
+    /// Plain mode: strings embedding the namespace, and where.
+    pub namespaced: Vec<NamespacedString>,
 }
 
 pub fn marker(i: usize) -> String {
@@ -49,6 +65,7 @@ impl Out {
         Out {
             mode,
             fragments: vec![],
+            namespaced: vec![],
         }
     }
 
@@ -72,14 +89,33 @@ impl Out {
     /// A string assembled from literal text and values, always quoted.
     pub fn text(&mut self, parts: &[Part]) -> Value {
         match self.mode {
-            Mode::Plain => Value::String(
-                parts
-                    .iter()
-                    .map(|p| match p {
-                        Part::Lit(s) | Part::Val(_, s) => *s,
-                    })
-                    .collect(),
-            ),
+            Mode::Plain => {
+                let mut text = String::new();
+                for (i, p) in parts.iter().enumerate() {
+                    if let Part::Val(RELEASE_NAMESPACE, _) = p {
+                        let next = match parts.get(i + 1) {
+                            Some(Part::Lit(l)) => l.chars().next(),
+                            _ => None,
+                        };
+                        let delimiter = next
+                            .filter(|c| *c == '/' || *c == '.')
+                            .expect("the namespace is followed by a `/` or `.` literal");
+                        self.namespaced.push(NamespacedString {
+                            value: String::new(),
+                            delimiter,
+                            index: text.matches(delimiter).count(),
+                        });
+                    }
+                    match p {
+                        Part::Lit(s) | Part::Val(_, s) => text.push_str(s),
+                    }
+                }
+                // The entries just pushed learn the whole string now.
+                for ns in self.namespaced.iter_mut().filter(|x| x.value.is_empty()) {
+                    ns.value = text.clone();
+                }
+                Value::String(text)
+            }
             Mode::Helm => {
                 let mut t = String::from("\"");
                 for p in parts {

@@ -1,0 +1,238 @@
+//! The Kustomize tree, built with the kubectl 1.34 `tests/tools.sh` fetches
+//! (kustomize 5.7), and its equivalence with the chart.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The name of every policy in policies/ (= its chart and Kustomize dirs).
+fn policy_names() -> Vec<String> {
+    let mut names = vec![];
+    for e in std::fs::read_dir(root().join("policies")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            let m = meshpack::compile_model(&std::fs::read_to_string(&p).unwrap(), None).unwrap();
+            names.push(m.name);
+        }
+    }
+    names.sort();
+    assert!(!names.is_empty());
+    names
+}
+
+/// `kubectl kustomize DIR`; warnings on stderr fail the build too.
+fn build(dir: &Path) -> Vec<Value> {
+    let out = Command::new(tools().join("helm4/kubectl"))
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "kubectl kustomize {}:\n{err}",
+        dir.display()
+    );
+    parse(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// Objects by id, without the labels only Helm sets.
+fn normalised(objs: Vec<Value>) -> BTreeMap<String, Value> {
+    let mut objs = objs;
+    for o in &mut objs {
+        if let Some(l) = o["metadata"]
+            .get_mut("labels")
+            .and_then(Value::as_object_mut)
+        {
+            l.remove("helm.sh/chart");
+            l.remove("app.kubernetes.io/managed-by");
+        }
+    }
+    by_id(&objs)
+}
+
+fn assert_same(what: &str, helm: BTreeMap<String, Value>, kust: BTreeMap<String, Value>) {
+    let mut diffs = vec![];
+    for (k, h) in &helm {
+        match kust.get(k) {
+            None => diffs.push(format!("only in helm: {k}")),
+            Some(x) if x != h => diffs.push(format!(
+                "{k} differs:\n{}",
+                similar::TextDiff::from_lines(
+                    &serde_yaml::to_string(h).unwrap(),
+                    &serde_yaml::to_string(x).unwrap()
+                )
+                .unified_diff()
+                .header("helm template", "kubectl kustomize")
+            )),
+            _ => {}
+        }
+    }
+    for k in kust.keys().filter(|k| !helm.contains_key(*k)) {
+        diffs.push(format!("only in kustomize: {k}"));
+    }
+    assert!(diffs.is_empty(), "{what}:\n{}", diffs.join("\n"));
+}
+
+fn kdir(name: &str) -> PathBuf {
+    root().join("kustomize").join(name)
+}
+
+#[test]
+fn overlays_build_and_equal_the_chart() {
+    for name in policy_names() {
+        let chart = root().join("charts").join(&name);
+        let plain = build(&kdir(&name).join("overlays/plain"));
+        let istio = build(&kdir(&name).join("overlays/istio"));
+        for objs in [&plain, &istio] {
+            let errors = schema_errors(objs);
+            assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
+        }
+        for h in HELMS {
+            let helm_plain = parse(&template(h, &chart, &name, &[]));
+            assert_same(
+                &format!("{name} plain ({h})"),
+                normalised(helm_plain),
+                normalised(plain.clone()),
+            );
+            let mut args = vec!["--set", "istio.enabled=true"];
+            args.extend(mesh_api_args());
+            let helm_istio = parse(&template(h, &chart, &name, &args));
+            assert_same(
+                &format!("{name} istio ({h})"),
+                normalised(helm_istio),
+                normalised(istio.clone()),
+            );
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// A customer's own overlay in another namespace: principals and hosts
+/// follow, nothing names the old namespace, and the result equals
+/// `helm template -n customer-prod`.
+#[test]
+fn a_customer_overlay_moves_every_namespace_string() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("evalhub");
+    copy_dir(&kdir("evalhub"), &tree);
+    let overlay = tree.join("overlays/customer");
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::copy(
+        tree.join("overlays/istio/namespace-replacements.yaml"),
+        overlay.join("namespace-replacements.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: customer-prod\n\
+         resources: [../../base]\n\
+         components: [../../components/istio, ../../components/network-policy, ../../components/istio-network-policy]\n\
+         replacements:\n- path: namespace-replacements.yaml\n",
+    )
+    .unwrap();
+    let objs = build(&overlay);
+    let by = by_id(&objs);
+    let principals = &by["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"][0]
+        ["source"]["principals"];
+    assert_eq!(
+        principals,
+        &serde_json::json!([
+            "cluster.local/ns/customer-prod/sa/evalhub-api",
+            "cluster.local/ns/customer-prod/sa/evalhub-scheduler",
+            "cluster.local/ns/customer-prod/sa/evalhub-taskrunner",
+        ])
+    );
+    assert_eq!(
+        by["Sidecar/evalhub-frontend"]["spec"]["egress"][0]["hosts"],
+        serde_json::json!([
+            "istio-system/*",
+            "./evalhub-api.customer-prod.svc.cluster.local",
+            "./evalhub-websocket.customer-prod.svc.cluster.local",
+        ])
+    );
+    // The gateway's identity and the TLS Secret stay in the gateway's namespace.
+    assert_eq!(
+        by["AuthorizationPolicy/evalhub-frontend"]["spec"]["rules"][0]["from"][0]["source"]
+            ["principals"][0],
+        "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
+    );
+    assert_eq!(
+        by["Certificate/evalhub-public"]["metadata"]["namespace"],
+        "istio-ingress"
+    );
+    for o in &objs {
+        if o["kind"] != "Certificate" {
+            assert_eq!(o["metadata"]["namespace"], "customer-prod", "{}", id(o));
+        }
+        let mut all = vec![];
+        strings(o, &mut all);
+        for s in all {
+            for old in ["evalhub", "default"] {
+                assert!(
+                    !s.contains(&format!("/ns/{old}/")) && !s.contains(&format!(".{old}.svc")),
+                    "{} still names namespace {old}: {s}",
+                    id(o)
+                );
+            }
+        }
+    }
+    for h in HELMS {
+        let mut args = vec!["--set", "istio.enabled=true"];
+        args.extend(mesh_api_args());
+        let helm = parse(&template(
+            h,
+            &root().join("charts/evalhub"),
+            "customer-prod",
+            &args,
+        ));
+        assert_same(
+            &format!("customer-prod ({h})"),
+            normalised(helm),
+            normalised(objs.clone()),
+        );
+    }
+}
+
+#[test]
+fn base_holds_nothing_of_the_mesh() {
+    for name in policy_names() {
+        for o in build(&kdir(&name).join("base")) {
+            let api = o["apiVersion"].as_str().unwrap();
+            assert!(
+                !api.contains("istio.io") && !api.starts_with("cert-manager"),
+                "{}",
+                id(&o)
+            );
+            assert!(
+                !serde_json::to_string(&o).unwrap().contains("istio"),
+                "{} mentions istio",
+                id(&o)
+            );
+        }
+    }
+}
