@@ -4,7 +4,8 @@
 //! Stages, each depending only on the ones before it:
 //! `policy` (load with positions) -> `profile` (merge settings) -> `model`
 //! (resolve) -> `emit` (typed Kubernetes and Istio objects) -> `package`
-//! (chart, Kustomize tree). `diag` serves them all.
+//! (chart, Kustomize tree). `diag` serves them all. `validate` checks
+//! rendered manifests and never uses the compiler's model.
 
 pub mod diag;
 pub mod emit;
@@ -13,6 +14,7 @@ pub mod model;
 pub mod package;
 pub mod policy;
 pub mod profile;
+pub mod validate;
 
 use diag::Diagnostic;
 use model::Model;

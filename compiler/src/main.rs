@@ -1,7 +1,7 @@
 //! The `meshpack` command line.
 
 use clap::{Parser, Subcommand};
-use meshpack::{compile_model, package, policy};
+use meshpack::{compile_model, package, policy, validate};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,6 +45,39 @@ enum Command {
     },
     /// Print the JSON Schema of the policy language.
     Schema,
+    /// Validate rendered manifests: schemas (with CEL rules) and mesh checks.
+    ///
+    /// Exit 0 when valid, 1 when invalid, 2 when it could not run.
+    Validate {
+        /// Files or folders (`*.yaml`, `*.yml`, `*.json`); `-` for standard input.
+        #[arg(default_value = "-")]
+        paths: Vec<PathBuf>,
+        /// Output: text, json or junit.
+        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "junit"])]
+        output: String,
+        /// Kubernetes version of the built-in schemas.
+        #[arg(long, default_value = "1.34")]
+        kubernetes_version: String,
+        /// kubeconform-style schema location template, tried in order
+        /// (`default` = built-in), e.g. `dir/{{.ResourceKind}}{{.KindSuffix}}.json`.
+        #[arg(long = "schema-location")]
+        schema_locations: Vec<String>,
+        /// CustomResourceDefinitions whose kinds to validate (schema and CEL rules).
+        #[arg(long = "crd")]
+        crds: Vec<PathBuf>,
+        /// Skip objects without a schema instead of failing on them.
+        #[arg(long)]
+        ignore_missing_schemas: bool,
+        /// Allow fields the schemas do not list.
+        #[arg(long)]
+        no_strict: bool,
+        /// Skip the mesh checks (schemas only).
+        #[arg(long)]
+        no_mesh_checks: bool,
+        /// Namespace of objects that name none.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
 }
 
 /// Where the committed JSON Schema of the policy language lives.
@@ -53,6 +86,38 @@ const SCHEMA_PATH: &str = "policies/meshpolicy.schema.json";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Validate {
+            paths,
+            output,
+            kubernetes_version,
+            schema_locations,
+            crds,
+            ignore_missing_schemas,
+            no_strict,
+            no_mesh_checks,
+            namespace,
+        } => {
+            let version = kubernetes_version.trim_start_matches('v');
+            let minor = version.split('.').take(2).collect::<Vec<_>>().join(".");
+            if !validate::schemas::KUBERNETES_VERSIONS.contains(&minor.as_str()) {
+                eprintln!(
+                    "error: no built-in schemas for Kubernetes {kubernetes_version}; built in: {}. Use --schema-location for others.",
+                    validate::schemas::KUBERNETES_VERSIONS.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            let opts = validate::Options {
+                schemas: validate::schemas::Options {
+                    strict: !no_strict,
+                    locations: schema_locations,
+                    crd_files: crds,
+                },
+                ignore_missing_schemas,
+                default_namespace: namespace,
+                mesh_checks: !no_mesh_checks,
+            };
+            run_validate(&paths, &output, &opts)
+        }
         Command::Schema => {
             println!("{}", schema_text().trim_end());
             ExitCode::SUCCESS
@@ -216,4 +281,42 @@ fn policy_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+fn run_validate(paths: &[PathBuf], output: &str, opts: &validate::Options) -> ExitCode {
+    let files = match validate::input::expand(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut sources = vec![];
+    for f in &files {
+        match validate::input::read_source(f) {
+            Ok(s) => sources.push(s),
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let report = match validate::validate(&sources, opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match output {
+        "json" => validate::report::json(&report),
+        "junit" => validate::report::junit(&report),
+        _ => validate::report::text(&report),
+    };
+    print!("{text}");
+    if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -64,6 +64,12 @@ pub fn load<T: DeserializeOwned>(text: &str) -> Result<Loaded<T>, Vec<Diagnostic
     }
 }
 
+/// Positions of the nodes of a YAML document, by path (`spec.ports[0].name`),
+/// for callers that read YAML another way but want to point at a line.
+pub fn positions(text: &str) -> Option<Spans> {
+    scan(text).ok()
+}
+
 fn serde_error(e: &serde_yaml::Error) -> Diagnostic {
     let pos = e.location().map(|l| Pos {
         line: l.line(),

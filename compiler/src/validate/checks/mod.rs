@@ -1,0 +1,396 @@
+//! Mesh checks over the whole set of objects, one per file, each with a
+//! stable code, a severity and a one-line summary (after `istioctl
+//! analyze`'s messages). They read manifests only; protocol detection and
+//! host resolution are written again here on purpose, so a mistake in the
+//! compiler's own logic is not repeated by its checker.
+
+mod authz_selects_nothing;
+mod credential_missing;
+mod dr_host_unknown;
+mod dr_subset_no_pods;
+mod duplicate_object;
+mod http_fields_on_tcp;
+mod injection_without_peer_authentication;
+mod mtls_conflict;
+mod port_protocol_unknown;
+mod principal_unknown_service_account;
+mod vs_destination_unknown;
+
+use super::input::Object;
+use crate::diag::Severity;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// Index of the object in the set.
+    pub object: usize,
+    pub message: String,
+}
+
+pub struct Check {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub run: fn(&Set) -> Vec<(usize, String)>,
+}
+
+use Severity::{Error, Warning};
+
+/// Every mesh check, by code.
+pub const CHECKS: &[Check] = &[
+    Check {
+        code: "M001",
+        severity: Error,
+        summary: "AuthorizationPolicy selects no workload",
+        run: authz_selects_nothing::run,
+    },
+    Check {
+        code: "M002",
+        severity: Error,
+        summary: "DestinationRule host matches no Service or ServiceEntry",
+        run: dr_host_unknown::run,
+    },
+    Check {
+        code: "M003",
+        severity: Error,
+        summary: "principal names a ServiceAccount no workload uses",
+        run: principal_unknown_service_account::run,
+    },
+    Check {
+        code: "M004",
+        severity: Error,
+        summary: "VirtualService routes to a host or port no Service has",
+        run: vs_destination_unknown::run,
+    },
+    Check {
+        code: "M005",
+        severity: Error,
+        summary: "DestinationRule subset matches no pods",
+        run: dr_subset_no_pods::run,
+    },
+    Check {
+        code: "M006",
+        severity: Warning,
+        summary: "Gateway credentialName has no Certificate or Secret in the set",
+        run: credential_missing::run,
+    },
+    Check {
+        code: "M007",
+        severity: Error,
+        summary: "PeerAuthentication STRICT beside DestinationRule tls DISABLE",
+        run: mtls_conflict::run,
+    },
+    Check {
+        code: "M008",
+        severity: Warning,
+        summary: "Service port leaves Istio guessing the protocol",
+        run: port_protocol_unknown::run,
+    },
+    Check {
+        code: "M009",
+        severity: Error,
+        summary: "HTTP-only rule fields on a TCP port",
+        run: http_fields_on_tcp::run,
+    },
+    Check {
+        code: "M010",
+        severity: Warning,
+        summary: "sidecar injection without any PeerAuthentication",
+        run: injection_without_peer_authentication::run,
+    },
+    Check {
+        code: "M011",
+        severity: Error,
+        summary: "duplicate object",
+        run: duplicate_object::run,
+    },
+];
+
+pub fn run_all(set: &Set) -> Vec<Finding> {
+    let mut out = vec![];
+    for c in CHECKS {
+        for (object, message) in (c.run)(set) {
+            out.push(Finding {
+                code: c.code,
+                severity: c.severity,
+                object,
+                message,
+            });
+        }
+    }
+    out
+}
+
+/// A pod template (or Pod) with what the checks need of it.
+pub struct Workload {
+    pub object: usize,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub service_account: String,
+    /// Container ports: (name, number).
+    pub ports: Vec<(String, u64)>,
+}
+
+pub struct ServicePort {
+    pub name: String,
+    pub port: u64,
+    pub target: Value,
+    pub app_protocol: Option<String>,
+}
+
+pub struct Svc {
+    pub object: usize,
+    pub namespace: String,
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    pub ports: Vec<ServicePort>,
+}
+
+/// The objects under check, with indexes built once.
+pub struct Set<'a> {
+    pub objects: &'a [Object],
+    pub default_namespace: &'a str,
+    pub workloads: Vec<Workload>,
+    pub services: Vec<Svc>,
+}
+
+fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl<'a> Set<'a> {
+    pub fn new(objects: &'a [Object], default_namespace: &'a str) -> Self {
+        let mut workloads = vec![];
+        let mut services = vec![];
+        for (i, o) in objects.iter().enumerate() {
+            let ns = o.namespace(default_namespace).to_string();
+            let template = match o.kind() {
+                "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
+                    &o.value["spec"]["template"]["metadata"],
+                    &o.value["spec"]["template"]["spec"],
+                )),
+                "CronJob" => {
+                    let t = &o.value["spec"]["jobTemplate"]["spec"]["template"];
+                    Some((&t["metadata"], &t["spec"]))
+                }
+                _ => None,
+            };
+            if let Some((meta, spec)) = template {
+                let mut ports = vec![];
+                for c in spec["containers"].as_array().into_iter().flatten() {
+                    for p in c["ports"].as_array().into_iter().flatten() {
+                        ports.push((
+                            p["name"].as_str().unwrap_or("").to_string(),
+                            p["containerPort"].as_u64().unwrap_or(0),
+                        ));
+                    }
+                }
+                workloads.push(Workload {
+                    object: i,
+                    namespace: ns.clone(),
+                    labels: string_map(&meta["labels"]),
+                    annotations: string_map(&meta["annotations"]),
+                    service_account: spec["serviceAccountName"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .to_string(),
+                    ports,
+                });
+            }
+            if o.kind() == "Service" && o.api_version() == "v1" {
+                services.push(Svc {
+                    object: i,
+                    namespace: ns,
+                    name: o.name().to_string(),
+                    selector: string_map(&o.value["spec"]["selector"]),
+                    ports: o.value["spec"]["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| ServicePort {
+                            name: p["name"].as_str().unwrap_or("").to_string(),
+                            port: p["port"].as_u64().unwrap_or(0),
+                            target: p
+                                .get("targetPort")
+                                .cloned()
+                                .unwrap_or_else(|| p["port"].clone()),
+                            app_protocol: p["appProtocol"].as_str().map(str::to_string),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Set {
+            objects,
+            default_namespace,
+            workloads,
+            services,
+        }
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        self.objects[i].namespace(self.default_namespace)
+    }
+
+    /// Objects of one kind in an Istio or Kubernetes group.
+    pub fn of_kind(
+        &self,
+        group_suffix: &str,
+        kind: &str,
+    ) -> impl Iterator<Item = (usize, &'a Object)> + '_ {
+        let suffix = group_suffix.to_string();
+        let kind = kind.to_string();
+        self.objects
+            .iter()
+            .enumerate()
+            .filter(move |(_, o)| o.kind() == kind && o.group().ends_with(&suffix))
+    }
+
+    /// Workloads in `ns` whose labels include all of `selector`.
+    pub fn selected<'s>(
+        &'s self,
+        ns: &'s str,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'s Workload> + 's {
+        self.workloads.iter().filter(move |w| {
+            w.namespace == ns && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+        })
+    }
+
+    /// The Service a mesh host names, read relative to `ns` as Istio does:
+    /// a short name is in the rule's namespace; `name.ns` and
+    /// `name.ns.svc.<domain>` name their namespace.
+    pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
+        let (name, namespace) = split_host(host, ns)?;
+        self.services
+            .iter()
+            .find(|s| s.name == name && s.namespace == namespace)
+    }
+
+    /// Whether a ServiceEntry in the set declares this host.
+    pub fn service_entry_host(&self, host: &str) -> bool {
+        self.of_kind("istio.io", "ServiceEntry").any(|(_, o)| {
+            o.value["spec"]["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|h| host_matches(h, host))
+        })
+    }
+}
+
+/// In-cluster hosts: a short `name` (Istio reads it in the rule's
+/// namespace) or `name.ns.svc[.<domain>]`; anything else is external.
+pub fn split_host<'h>(host: &'h str, ns: &'h str) -> Option<(&'h str, &'h str)> {
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        [name] => Some((name, ns)),
+        [name, namespace, "svc", ..] => Some((name, namespace)),
+        _ => None,
+    }
+}
+
+/// Whether a host names a Kubernetes Service.
+pub fn is_cluster_host(host: &str) -> bool {
+    split_host(host, "").is_some()
+}
+
+/// `*.example.com` matches `a.example.com`.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => host.ends_with(suffix),
+        None => pattern == host,
+    }
+}
+
+/// Istio's protocol from a port name or appProtocol: Some(is_http) when
+/// recognised, None when Istio would have to guess.
+/// <https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/>
+pub fn protocol(name: &str, app_protocol: Option<&str>) -> Option<bool> {
+    const HTTP: [&str; 4] = ["http", "http2", "grpc", "grpc-web"];
+    const OTHER: [&str; 6] = ["https", "tcp", "tls", "mongo", "mysql", "redis"];
+    let classify = |p: &str| {
+        let p = p.to_ascii_lowercase();
+        if HTTP.contains(&p.as_str()) || p == "kubernetes.io/h2c" || p == "kubernetes.io/ws" {
+            Some(true)
+        } else if OTHER.contains(&p.as_str()) || p == "kubernetes.io/wss" {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    if let Some(a) = app_protocol {
+        return classify(a);
+    }
+    if name.starts_with("grpc-web") {
+        return Some(true);
+    }
+    classify(name.split('-').next().unwrap_or(name))
+}
+
+pub fn selector_of(v: &Value) -> Option<BTreeMap<String, String>> {
+    v.get("matchLabels").map(string_map)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::super::input::{parse, Object};
+
+    pub fn objects(yaml: &str) -> Vec<Object> {
+        let (mut o, mut e) = (vec![], vec![]);
+        parse("t.yaml", yaml, &mut o, &mut e);
+        assert!(e.is_empty(), "{e:?}");
+        o
+    }
+
+    /// Run one check; return (object id, message) pairs.
+    pub fn run(
+        check: fn(&super::Set) -> Vec<(usize, String)>,
+        yaml: &str,
+    ) -> Vec<(String, String)> {
+        let objs = objects(yaml);
+        let set = super::Set::new(&objs, "default");
+        check(&set)
+            .into_iter()
+            .map(|(i, m)| (objs[i].id(), m))
+            .collect()
+    }
+
+    pub const APP: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: api, version: v1}}
+    spec:
+      serviceAccountName: api
+      containers: [{name: api, image: x:1, ports: [{name: http, containerPort: 8080}, {name: tcp-db, containerPort: 5432}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}, {name: tcp-db, port: 5432}]
+";
+}

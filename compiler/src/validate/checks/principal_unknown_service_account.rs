@@ -1,0 +1,64 @@
+//! M003: a principal `<td>/ns/<ns>/sa/<sa>` naming a namespace whose
+//! workloads the set holds, but a ServiceAccount none of them runs as: the
+//! rule admits nobody, usually a typo that becomes an outage. Namespaces
+//! without workloads in the set (an ingress gateway's, a monitoring
+//! namespace) are not judged.
+
+use super::Set;
+
+pub fn run(set: &Set) -> Vec<(usize, String)> {
+    let namespaces: std::collections::BTreeSet<&str> =
+        set.workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let mut out = vec![];
+    for (i, o) in set.of_kind("security.istio.io", "AuthorizationPolicy") {
+        for rule in o.value["spec"]["rules"].as_array().into_iter().flatten() {
+            for from in rule["from"].as_array().into_iter().flatten() {
+                for p in from["source"]["principals"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str())
+                {
+                    let parts: Vec<&str> = p.split('/').collect();
+                    let [_, "ns", ns, "sa", sa] = parts.as_slice() else {
+                        continue;
+                    };
+                    if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
+                        continue;
+                    }
+                    if !set
+                        .workloads
+                        .iter()
+                        .any(|w| w.namespace == *ns && w.service_account == *sa)
+                    {
+                        out.push((i, format!("principal {p}: no workload in namespace {ns} runs as ServiceAccount {sa}")));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{run as check, APP};
+
+    #[test]
+    fn only_namespaces_of_the_set_are_judged() {
+        let y = format!("{APP}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: p, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: api}}}}
+  rules:
+  - from:
+    - source: {{principals: [cluster.local/ns/shop/sa/api, cluster.local/ns/shop/sa/apj, cluster.local/ns/monitoring/sa/prometheus]}}
+");
+        assert_eq!(
+            check(super::run, &y),
+            vec![("AuthorizationPolicy/shop/p".to_string(), "principal cluster.local/ns/shop/sa/apj: no workload in namespace shop runs as ServiceAccount apj".to_string())]
+        );
+    }
+}

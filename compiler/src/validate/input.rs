@@ -1,0 +1,336 @@
+//! Read manifests: multi-document YAML or JSON from files, folders and
+//! standard input, each object with the file and line it starts at.
+//!
+//! Invariant: this module and the checks below it read rendered manifests
+//! only; they never use the compiler's model, so they can catch the
+//! compiler's own mistakes.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One object of the input.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub file: String,
+    /// 1-based line where its document starts.
+    pub line: usize,
+    pub value: Value,
+    /// The source text and the byte range of this object's document (None
+    /// for items of a `List`, which share one document).
+    pub text: Option<(Arc<str>, Range<usize>)>,
+}
+
+impl Object {
+    pub fn api_version(&self) -> &str {
+        self.value["apiVersion"].as_str().unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+    /// The object's namespace, or `default_ns` when it names none.
+    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+        self.value["metadata"]["namespace"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default_ns)
+    }
+    pub fn group(&self) -> &str {
+        self.api_version()
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
+    }
+    /// `Kind/name`, or `Kind/namespace/name` when namespaced.
+    pub fn id(&self) -> String {
+        match self.value["metadata"]["namespace"].as_str() {
+            Some(ns) if !ns.is_empty() => format!("{}/{}/{}", self.kind(), ns, self.name()),
+            _ => format!("{}/{}", self.kind(), self.name()),
+        }
+    }
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// The line of the node at a JSON pointer (`/spec/replicas`), or of the
+    /// nearest ancestor found; the document's first line otherwise.
+    pub fn line_of(&self, pointer: &str) -> usize {
+        let Some((text, range)) = &self.text else {
+            return self.line;
+        };
+        let Some(spans) = crate::policy::load::positions(&text[range.clone()]) else {
+            return self.line;
+        };
+        let mut parts: Vec<String> = pointer
+            .split('/')
+            .skip(1)
+            .map(|p| p.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        while !parts.is_empty() {
+            let mut path = String::new();
+            for p in &parts {
+                if p.chars().all(|c| c.is_ascii_digit()) && !path.is_empty() {
+                    path.push_str(&format!("[{p}]"));
+                } else {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(p);
+                }
+            }
+            if let Some(pos) = spans.key(&path) {
+                return self.line + pos.line - 1;
+            }
+            parts.pop();
+        }
+        self.line
+    }
+}
+
+/// A document that could not be read as an object.
+#[derive(Debug, Clone)]
+pub struct ReadError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Files to read: the paths given, folders searched for `*.yaml|*.yml|*.json`.
+pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    for p in paths {
+        if p.is_dir() {
+            let mut found = vec![];
+            walk(p, &mut found)?;
+            found.sort();
+            out.extend(found);
+        } else if p.exists() || p.as_os_str() == "-" {
+            out.push(p.clone());
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no such file or folder", p.display()),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+pub fn read_source(path: &Path) -> std::io::Result<(String, String)> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(("stdin".into(), s))
+    } else {
+        Ok((path.display().to_string(), std::fs::read_to_string(path)?))
+    }
+}
+
+/// Split a YAML stream at `---` lines, keeping each document's first line.
+fn documents(text: &str) -> Vec<(usize, Range<usize>)> {
+    let mut docs = vec![];
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let l = line.trim_end();
+        if l == "---" || l.starts_with("--- ") || l == "..." {
+            docs.push((start_line, start..offset));
+            start = offset + line.len();
+            start_line = i + 2;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, start..text.len()));
+    docs
+}
+
+/// Parse one source into objects; `List` kinds are flattened.
+pub fn parse(file: &str, text: &str, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
+    let shared: Arc<str> = Arc::from(text);
+    for (line, range) in documents(text) {
+        let doc = &text[range.clone()];
+        let parsed = match serde_yaml::Deserializer::from_str(doc).next() {
+            None => continue,
+            Some(d) => Strict::deserialize(d).map(|s| s.0),
+        };
+        match parsed {
+            Ok(Value::Null) => {}
+            Ok(value @ Value::Object(_)) => {
+                push(file, line, value, Some((shared.clone(), range)), objects)
+            }
+            Ok(other) => errors.push(ReadError {
+                file: file.into(),
+                line,
+                message: format!("expected an object, found {}", kind_of(&other)),
+            }),
+            Err(e) => errors.push(ReadError {
+                file: file.into(),
+                line: e.location().map(|l| line + l.line() - 1).unwrap_or(line),
+                message: strip_location(&e.to_string()),
+            }),
+        }
+    }
+}
+
+fn push(
+    file: &str,
+    line: usize,
+    value: Value,
+    text: Option<(Arc<str>, Range<usize>)>,
+    objects: &mut Vec<Object>,
+) {
+    let is_list = value["kind"]
+        .as_str()
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && value["items"].is_array();
+    if is_list {
+        for item in value["items"].as_array().into_iter().flatten() {
+            push(file, line, item.clone(), None, objects);
+        }
+        return;
+    }
+    objects.push(Object {
+        file: file.into(),
+        line,
+        value,
+        text,
+    });
+}
+
+/// A JSON value read from YAML that refuses duplicate keys (serde_json's
+/// own `Value` keeps the last one silently; the API server rejects them).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Strict;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
+                Ok(Strict(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
+                Ok(Strict(
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Strict, D::Error> {
+                Strict::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0));
+                while let Some(Strict(x)) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Strict(Value::Array(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+                let mut m = serde_json::Map::new();
+                while let Some(Strict(k)) = a.next_key()? {
+                    let key = match k {
+                        Value::String(s) => s,
+                        Value::Null => "null".to_string(),
+                        other => other.to_string(),
+                    };
+                    let Strict(v) = a.next_value()?;
+                    if m.insert(key.clone(), v).is_some() {
+                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                    }
+                }
+                Ok(Strict(Value::Object(m)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn strip_location(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_keep_their_lines_and_lists_flatten() {
+        let text =
+            "# c\n---\na: 1\nkind: X\n---\n\n---\nkind: List\nitems:\n- {kind: A}\n- {kind: B}\n";
+        let (mut o, mut e) = (vec![], vec![]);
+        parse("f", text, &mut o, &mut e);
+        assert!(e.is_empty());
+        let got: Vec<(usize, &str)> = o.iter().map(|x| (x.line, x.kind())).collect();
+        assert_eq!(got, vec![(3, "X"), (8, "A"), (8, "B")]);
+    }
+
+    #[test]
+    fn duplicate_keys_and_scalars_are_errors() {
+        let (mut o, mut e) = (vec![], vec![]);
+        parse("f", "kind: A\nkind: B\n---\n- 1\n", &mut o, &mut e);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].message.contains("duplicate"), "{}", e[0].message);
+        assert_eq!(
+            (e[1].line, e[1].message.as_str()),
+            (4, "expected an object, found a list")
+        );
+    }
+}

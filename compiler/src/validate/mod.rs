@@ -1,0 +1,241 @@
+//! `meshpack validate`: schema validation (JSON Schema plus CEL rules) and
+//! mesh checks of rendered manifests, offline.
+//!
+//! Invariant: reads manifests only. Nothing here may use `model`, `emit` or
+//! `package`; the schemas of meshpack's own Istio structs are the one thing
+//! shared, and only as schemas.
+
+pub mod cel;
+pub mod checks;
+pub mod input;
+pub mod report;
+pub mod schemas;
+
+use crate::diag::Severity;
+use input::Object;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub file: String,
+    pub line: usize,
+    /// `Kind/namespace/name`, when the finding is about an object.
+    pub object: Option<String>,
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub files: usize,
+    pub resources: usize,
+    pub valid: usize,
+    pub invalid: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+pub struct Options {
+    pub schemas: schemas::Options,
+    pub ignore_missing_schemas: bool,
+    /// Namespace of objects that name none.
+    pub default_namespace: String,
+    pub mesh_checks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            schemas: schemas::Options {
+                strict: true,
+                ..Default::default()
+            },
+            ignore_missing_schemas: false,
+            default_namespace: "default".into(),
+            mesh_checks: true,
+        }
+    }
+}
+
+enum Verdict {
+    Valid,
+    Invalid,
+    Missing,
+}
+
+/// Schema findings of one object.
+fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Finding>), String> {
+    let mk = |code, severity, message: String, pointer: &str| Finding {
+        file: o.file.clone(),
+        line: o.line_of(pointer),
+        object: Some(o.id()),
+        code,
+        severity,
+        message,
+    };
+    if o.api_version().is_empty() || o.kind().is_empty() {
+        return Ok((
+            Verdict::Invalid,
+            vec![mk(
+                "V002",
+                Severity::Error,
+                "object has no apiVersion or kind".into(),
+                "",
+            )],
+        ));
+    }
+    let Some(c) = reg.get(o.api_version(), o.kind())? else {
+        return Ok((Verdict::Missing, vec![]));
+    };
+    let mut out = vec![];
+    for e in c.validator.iter_errors(&o.value) {
+        let path = e.instance_path().to_string();
+        let at = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
+        let mut msg = format!("{at}: {e}");
+        if c.partial && msg.contains("Additional properties") {
+            msg.push_str(" (meshpack's built-in schema covers the fields meshpack emits; pass --crd with the CRDs to check every field)");
+        }
+        out.push(mk("V004", Severity::Error, msg, &at));
+    }
+    for outcome in cel::check(&c.schema, &o.value) {
+        out.push(match outcome {
+            cel::Outcome::Violated { path, message } => mk(
+                "V005",
+                Severity::Error,
+                format!("{path}: {message} (CEL rule)"),
+                &path,
+            ),
+            cel::Outcome::NotEvaluated { path, rule, why } => mk(
+                "V006",
+                Severity::Warning,
+                format!("{path}: CEL rule `{rule}` not evaluated: {why}"),
+                &path,
+            ),
+        });
+    }
+    let verdict = if out.iter().any(|f| f.severity == Severity::Error) {
+        Verdict::Invalid
+    } else {
+        Verdict::Valid
+    };
+    Ok((verdict, out))
+}
+
+/// Validate every object of the sources (`(name, text)` pairs).
+pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, String> {
+    let reg = Arc::new(schemas::Registry::new(&opts.schemas)?);
+    let mut objects = vec![];
+    let mut read_errors = vec![];
+    for (name, text) in sources {
+        input::parse(name, text, &mut objects, &mut read_errors);
+    }
+    let mut report = Report {
+        files: sources.len(),
+        resources: objects.len(),
+        ..Default::default()
+    };
+    for e in read_errors {
+        report.errors += 1;
+        report.findings.push(Finding {
+            file: e.file,
+            line: e.line,
+            object: None,
+            code: "V001",
+            severity: Severity::Error,
+            message: e.message,
+        });
+    }
+
+    // Schema validation, spread over the cores in contiguous chunks so the
+    // findings keep input order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = objects.len().div_ceil(threads).max(64);
+    type Part = Result<Vec<(Verdict, Vec<Finding>)>, String>;
+    let results: Vec<Part> = std::thread::scope(|s| {
+        let handles: Vec<_> = objects
+            .chunks(chunk)
+            .map(|part| {
+                let reg = reg.clone();
+                s.spawn(move || {
+                    part.iter()
+                        .map(|o| check_object(&reg, o))
+                        .collect::<Result<Vec<_>, String>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("validator thread"))
+            .collect()
+    });
+    let mut invalid = vec![false; objects.len()];
+    let mut idx = 0;
+    for part in results {
+        for (verdict, findings) in part? {
+            match verdict {
+                Verdict::Invalid => invalid[idx] = true,
+                Verdict::Valid => {}
+                Verdict::Missing if opts.ignore_missing_schemas => report.skipped += 1,
+                Verdict::Missing => {
+                    let o = &objects[idx];
+                    report.errors += 1;
+                    report.findings.push(Finding {
+                        file: o.file.clone(),
+                        line: o.line,
+                        object: Some(o.id()),
+                        code: "V003",
+                        severity: Severity::Error,
+                        message: format!(
+                            "no schema for {} {}; pass --crd or --schema-location, or --ignore-missing-schemas",
+                            o.api_version(),
+                            o.kind()
+                        ),
+                    });
+                }
+            }
+            report.findings.extend(findings);
+            idx += 1;
+        }
+    }
+
+    if opts.mesh_checks {
+        let set = checks::Set::new(&objects, &opts.default_namespace);
+        for f in checks::run_all(&set) {
+            let o = &objects[f.object];
+            if f.severity == Severity::Error {
+                invalid[f.object] = true;
+            }
+            report.findings.push(Finding {
+                file: o.file.clone(),
+                line: o.line,
+                object: Some(o.id()),
+                code: f.code,
+                severity: f.severity,
+                message: f.message,
+            });
+        }
+    }
+    report.invalid = invalid.iter().filter(|b| **b).count();
+    report.valid = report.resources
+        - report.invalid
+        - report.skipped
+        - report.findings.iter().filter(|f| f.code == "V003").count();
+    report
+        .findings
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(report)
+}

@@ -1,0 +1,270 @@
+//! `meshpack validate`: the manifest corpus in tests/manifests, agreement
+//! with the upstream schemas, and the project's own renderings.
+
+mod common;
+
+use common::*;
+use meshpack::validate::{self, input, Options};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn istio_crds() -> PathBuf {
+    shared_schemas().join("istio/crd-all.gen.yaml")
+}
+
+fn options() -> Options {
+    let mut o = Options::default();
+    o.schemas.crd_files = vec![istio_crds()];
+    o
+}
+
+fn corpus(dir: &str) -> Vec<(PathBuf, String)> {
+    let d = root().join("tests/manifests").join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let t = std::fs::read_to_string(&p).unwrap();
+            (p, t)
+        })
+        .collect()
+}
+
+/// (code, object) of every finding; `-` when about no object.
+fn findings(name: &str, text: &str) -> Vec<String> {
+    let r = validate::validate(&[(name.to_string(), text.to_string())], &options()).unwrap();
+    let mut v: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("{} {}", f.code, f.object.as_deref().unwrap_or("-")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn invalid_corpus_reports_exactly_the_expected_findings() {
+    let files = corpus("invalid");
+    assert!(
+        files.len() >= 40,
+        "the corpus needs at least 40 invalid cases"
+    );
+    let mut failures = vec![];
+    for (path, text) in &files {
+        let mut want: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .map(str::to_string)
+            .collect();
+        want.sort();
+        assert!(
+            !want.is_empty(),
+            "{} has no `# expect:` line",
+            path.display()
+        );
+        let got = findings(&path.display().to_string(), text);
+        if got != want {
+            failures.push(format!(
+                "{}:\n  want {want:?}\n  got  {got:?}",
+                path.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn valid_corpus_has_no_findings() {
+    for (path, text) in corpus("valid") {
+        assert_eq!(
+            findings(&path.display().to_string(), &text),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// meshpack's JSON Schema verdict (V004) for every corpus object equals the
+/// verdict of the upstream schemas in ../shared/schemas applied directly.
+#[test]
+fn schema_verdicts_agree_with_upstream_schemas() {
+    let mut compared = 0;
+    for dir in ["valid", "invalid"] {
+        for (path, text) in corpus(dir) {
+            let (mut objs, mut errs) = (vec![], vec![]);
+            input::parse(&path.display().to_string(), &text, &mut objs, &mut errs);
+            for o in objs {
+                if o.kind().is_empty()
+                    || NO_UPSTREAM_SCHEMA
+                        .contains(&format!("{}/{}", o.api_version(), o.kind()).as_str())
+                {
+                    continue;
+                }
+                if !schema_path(&o.value).is_file() {
+                    continue; // no upstream schema: meshpack must say V003, covered above
+                }
+                let upstream_valid = schema_errors(std::slice::from_ref(&o.value)).is_empty();
+                let text = serde_yaml::to_string(&o.value).unwrap();
+                let mut opts = options();
+                opts.mesh_checks = false;
+                let r = validate::validate(&[("x".into(), text)], &opts).unwrap();
+                let ours_valid = !r.findings.iter().any(|f| f.code == "V004");
+                assert_eq!(
+                    ours_valid,
+                    upstream_valid,
+                    "{} {}: meshpack {:?}",
+                    path.display(),
+                    o.id(),
+                    r.findings
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 60, "only {compared} objects compared");
+}
+
+fn meshpack_validate(input: &str, args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshpack"))
+        .arg("validate")
+        .args(args)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn generated_charts_and_overlays_validate_clean() {
+    for e in std::fs::read_dir(root().join("charts")).unwrap() {
+        let chart = e.unwrap().path();
+        for h in HELMS {
+            let mut istio = vec!["--set", "istio.enabled=true"];
+            istio.extend(mesh_api_args());
+            for args in [vec![], istio] {
+                let rendered = template(h, &chart, "evalhub", &args);
+                for crd in [vec![], vec!["--crd", istio_crds().to_str().unwrap()]] {
+                    let (code, out) = meshpack_validate(&rendered, &crd);
+                    assert_eq!(code, 0, "{} {h} {args:?} {crd:?}:\n{out}", chart.display());
+                    assert!(
+                        out.lines().count() == 1 && out.starts_with("Summary: "),
+                        "{out}"
+                    );
+                }
+            }
+        }
+    }
+    for e in std::fs::read_dir(root().join("kustomize")).unwrap() {
+        for overlay in ["plain", "istio"] {
+            let dir = e.as_ref().unwrap().path().join("overlays").join(overlay);
+            let out = Command::new(tools().join("helm4/kubectl"))
+                .arg("kustomize")
+                .arg(&dir)
+                .output()
+                .unwrap();
+            let (code, report) = meshpack_validate(
+                &String::from_utf8(out.stdout).unwrap(),
+                &["--crd", istio_crds().to_str().unwrap()],
+            );
+            assert_eq!(code, 0, "{}:\n{report}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn exit_codes_and_output_formats() {
+    let bad = std::fs::read_to_string(
+        root().join("tests/manifests/invalid/deployment-replicas-string.yaml"),
+    )
+    .unwrap();
+    let (code, out) = meshpack_validate(&bad, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stdin:6: Deployment/shop/web: error[V004] /spec/replicas:"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "Summary: 1 resource found in 1 file - Valid: 0, Invalid: 1, Errors: 0, Skipped: 0\n"
+        ),
+        "{out}"
+    );
+
+    let (code, out) = meshpack_validate(&bad, &["-o", "json"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["findings"][0]["code"], "V004");
+    assert_eq!(v["findings"][0]["object"], "Deployment/shop/web");
+    assert_eq!(v["summary"]["invalid"], 1);
+
+    let (_, out) = meshpack_validate(&bad, &["-o", "junit"]);
+    assert!(
+        out.contains("<testcase name=\"Deployment/shop/web\" classname=\"stdin\">")
+            && out.contains("<failure type=\"V004\""),
+        "{out}"
+    );
+
+    let (code, out) = meshpack_validate(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+        &["--ignore-missing-schemas"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Skipped: 1"), "{out}");
+
+    let (code, out) = meshpack_validate("", &["--kubernetes-version", "1.20"]);
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = meshpack_validate("", &["--crd", "/nonexistent.yaml"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+/// kubeconform's templates point meshpack at the same upstream folders.
+#[test]
+fn schema_locations_use_kubeconform_templates() {
+    let k = shared_schemas()
+        .join("kubernetes/v1.34-standalone-strict/{{.ResourceKind}}{{.KindSuffix}}.json");
+    let i =
+        shared_schemas().join("istio/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json");
+    let rendered = template("helm4", &root().join("charts/evalhub"), "evalhub", &{
+        let mut a = vec!["--set", "istio.enabled=true"];
+        a.extend(mesh_api_args());
+        a
+    });
+    let (code, out) = meshpack_validate(
+        &rendered,
+        &[
+            "--schema-location",
+            k.to_str().unwrap(),
+            "--schema-location",
+            i.to_str().unwrap(),
+            "--schema-location",
+            "default",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let bad = std::fs::read_to_string(root().join("tests/manifests/invalid/pa-mode-invalid.yaml"))
+        .unwrap();
+    let (code, out) = meshpack_validate(&bad, &["--schema-location", i.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("V004"), "{out}");
+    let _ = Path::new("");
+}
