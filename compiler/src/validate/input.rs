@@ -169,29 +169,59 @@ fn documents(text: &str) -> Vec<(usize, Range<usize>)> {
 
 /// Parse one source into objects; `List` kinds are flattened.
 pub fn parse(file: &str, text: &str, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
+    for doc in split(file, text) {
+        parse_doc(&doc, objects, errors);
+    }
+}
+
+/// One YAML document of a source, not parsed yet.
+pub struct Doc {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub text: Arc<str>,
+    pub range: Range<usize>,
+}
+
+/// Cut a source into documents (cheap; parsing them can then run in parallel).
+pub fn split(file: &str, text: &str) -> Vec<Doc> {
     let shared: Arc<str> = Arc::from(text);
-    for (line, range) in documents(text) {
-        let doc = &text[range.clone()];
-        let parsed = match serde_yaml::Deserializer::from_str(doc).next() {
-            None => continue,
-            Some(d) => Strict::deserialize(d).map(|s| s.0),
-        };
-        match parsed {
-            Ok(Value::Null) => {}
-            Ok(value @ Value::Object(_)) => {
-                push(file, line, value, Some((shared.clone(), range)), objects)
-            }
-            Ok(other) => errors.push(ReadError {
-                file: file.into(),
-                line,
-                message: format!("expected an object, found {}", kind_of(&other)),
-            }),
-            Err(e) => errors.push(ReadError {
-                file: file.into(),
-                line: e.location().map(|l| line + l.line() - 1).unwrap_or(line),
-                message: strip_location(&e.to_string()),
-            }),
-        }
+    let file: Arc<str> = Arc::from(file);
+    documents(text)
+        .into_iter()
+        .map(|(line, range)| Doc {
+            file: file.clone(),
+            line,
+            text: shared.clone(),
+            range,
+        })
+        .collect()
+}
+
+pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
+    let (file, line) = (&*d.file, d.line);
+    let parsed = match serde_yaml::Deserializer::from_str(&d.text[d.range.clone()]).next() {
+        None => return,
+        Some(de) => Strict::deserialize(de).map(|s| s.0),
+    };
+    match parsed {
+        Ok(Value::Null) => {}
+        Ok(value @ Value::Object(_)) => push(
+            file,
+            line,
+            value,
+            Some((d.text.clone(), d.range.clone())),
+            objects,
+        ),
+        Ok(other) => errors.push(ReadError {
+            file: file.into(),
+            line,
+            message: format!("expected an object, found {}", kind_of(&other)),
+        }),
+        Err(e) => errors.push(ReadError {
+            file: file.into(),
+            line: e.location().map(|l| line + l.line() - 1).unwrap_or(line),
+            message: strip_location(&e.to_string()),
+        }),
     }
 }
 

@@ -109,7 +109,12 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
         }
         out.push(mk("V004", Severity::Error, msg, &at));
     }
-    for outcome in cel::check(&c.schema, &o.value) {
+    let rules = if c.has_cel {
+        cel::check(&c.schema, &o.value)
+    } else {
+        vec![]
+    };
+    for outcome in rules {
         out.push(match outcome {
             cel::Outcome::Violated { path, message } => mk(
                 "V005",
@@ -136,44 +141,40 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
 /// Validate every object of the sources (`(name, text)` pairs).
 pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, String> {
     let reg = Arc::new(schemas::Registry::new(&opts.schemas)?);
-    let mut objects = vec![];
-    let mut read_errors = vec![];
-    for (name, text) in sources {
-        input::parse(name, text, &mut objects, &mut read_errors);
-    }
-    let mut report = Report {
-        files: sources.len(),
-        resources: objects.len(),
-        ..Default::default()
-    };
-    for e in read_errors {
-        report.errors += 1;
-        report.findings.push(Finding {
-            file: e.file,
-            line: e.line,
-            object: None,
-            code: "V001",
-            severity: Severity::Error,
-            message: e.message,
-        });
-    }
+    let docs: Vec<input::Doc> = sources
+        .iter()
+        .flat_map(|(name, text)| input::split(name, text))
+        .collect();
 
-    // Schema validation, spread over the cores in contiguous chunks so the
-    // findings keep input order.
+    // Parse and validate in parallel, in contiguous chunks of documents so
+    // that objects and findings keep input order.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let chunk = objects.len().div_ceil(threads).max(64);
-    type Part = Result<Vec<(Verdict, Vec<Finding>)>, String>;
-    let results: Vec<Part> = std::thread::scope(|s| {
-        let handles: Vec<_> = objects
-            .chunks(chunk)
+    let chunk = docs.len().div_ceil(threads).max(32);
+    type Part = Result<
+        (
+            Vec<Object>,
+            Vec<input::ReadError>,
+            Vec<(Verdict, Vec<Finding>)>,
+        ),
+        String,
+    >;
+    let parts: Vec<Part> = std::thread::scope(|s| {
+        let handles: Vec<_> = docs
+            .chunks(chunk.max(1))
             .map(|part| {
                 let reg = reg.clone();
                 s.spawn(move || {
-                    part.iter()
+                    let (mut objects, mut errors) = (vec![], vec![]);
+                    for d in part {
+                        input::parse_doc(d, &mut objects, &mut errors);
+                    }
+                    let results = objects
+                        .iter()
                         .map(|o| check_object(&reg, o))
-                        .collect::<Result<Vec<_>, String>>()
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Ok((objects, errors, results))
                 })
             })
             .collect();
@@ -182,34 +183,54 @@ pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, 
             .map(|h| h.join().expect("validator thread"))
             .collect()
     });
-    let mut invalid = vec![false; objects.len()];
-    let mut idx = 0;
-    for part in results {
-        for (verdict, findings) in part? {
-            match verdict {
-                Verdict::Invalid => invalid[idx] = true,
-                Verdict::Valid => {}
-                Verdict::Missing if opts.ignore_missing_schemas => report.skipped += 1,
-                Verdict::Missing => {
-                    let o = &objects[idx];
-                    report.errors += 1;
-                    report.findings.push(Finding {
-                        file: o.file.clone(),
-                        line: o.line,
-                        object: Some(o.id()),
-                        code: "V003",
-                        severity: Severity::Error,
-                        message: format!(
-                            "no schema for {} {}; pass --crd or --schema-location, or --ignore-missing-schemas",
-                            o.api_version(),
-                            o.kind()
-                        ),
-                    });
-                }
-            }
-            report.findings.extend(findings);
-            idx += 1;
+
+    let mut objects = vec![];
+    let mut results = vec![];
+    let mut report = Report {
+        files: sources.len(),
+        ..Default::default()
+    };
+    for part in parts {
+        let (objs, errors, res) = part?;
+        objects.extend(objs);
+        results.extend(res);
+        for e in errors {
+            report.errors += 1;
+            report.findings.push(Finding {
+                file: e.file,
+                line: e.line,
+                object: None,
+                code: "V001",
+                severity: Severity::Error,
+                message: e.message,
+            });
         }
+    }
+    report.resources = objects.len();
+    let mut invalid = vec![false; objects.len()];
+    for (idx, (verdict, findings)) in results.into_iter().enumerate() {
+        match verdict {
+            Verdict::Invalid => invalid[idx] = true,
+            Verdict::Valid => {}
+            Verdict::Missing if opts.ignore_missing_schemas => report.skipped += 1,
+            Verdict::Missing => {
+                let o = &objects[idx];
+                report.errors += 1;
+                report.findings.push(Finding {
+                    file: o.file.clone(),
+                    line: o.line,
+                    object: Some(o.id()),
+                    code: "V003",
+                    severity: Severity::Error,
+                    message: format!(
+                        "no schema for {} {}; pass --crd or --schema-location, or --ignore-missing-schemas",
+                        o.api_version(),
+                        o.kind()
+                    ),
+                });
+            }
+        }
+        report.findings.extend(findings);
     }
 
     if opts.mesh_checks {

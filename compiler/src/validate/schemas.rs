@@ -24,6 +24,8 @@ pub struct Compiled {
     pub source: String,
     /// Built-in Istio schemas cover only the fields meshpack emits.
     pub partial: bool,
+    /// Whether any CEL rule stands in it (most Kubernetes kinds: none).
+    pub has_cel: bool,
 }
 
 #[derive(Default)]
@@ -80,11 +82,13 @@ impl Registry {
             Some((schema, source, partial)) => {
                 let validator = jsonschema::validator_for(&schema)
                     .map_err(|e| format!("schema for {key} from {source} does not compile: {e}"))?;
+                let has_cel = schema.to_string().contains("x-kubernetes-validations");
                 Some(Arc::new(Compiled {
                     validator,
                     schema,
                     source,
                     partial,
+                    has_cel,
                 }))
             }
         };

@@ -14,7 +14,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         // Container ports of the selected pods, with Istio's protocol as the
         // Services fronting them declare it.
         let mut ports: Vec<(u64, String, bool)> = vec![];
-        for s in set.services.iter().filter(|s| s.namespace == ns) {
+        for s in set.services_in(ns) {
             for p in &s.ports {
                 let target = match &p.target {
                     serde_json::Value::Number(n) => n.as_u64(),

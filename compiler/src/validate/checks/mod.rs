@@ -19,7 +19,7 @@ mod vs_destination_unknown;
 use super::input::Object;
 use crate::diag::Severity;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -156,6 +156,12 @@ pub struct Set<'a> {
     pub default_namespace: &'a str,
     pub workloads: Vec<Workload>,
     pub services: Vec<Svc>,
+    /// Indexes into `workloads` by namespace, and into `services` by
+    /// (namespace, name): checks stay linear on large sets.
+    workloads_by_ns: HashMap<String, Vec<usize>>,
+    services_by_name: HashMap<(String, String), usize>,
+    services_by_ns: HashMap<String, Vec<usize>>,
+    service_entry_hosts: Vec<String>,
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -238,11 +244,40 @@ impl<'a> Set<'a> {
                 });
             }
         }
+        let mut workloads_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, w) in workloads.iter().enumerate() {
+            workloads_by_ns
+                .entry(w.namespace.clone())
+                .or_default()
+                .push(i);
+        }
+        let services_by_name = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.namespace.clone(), s.name.clone()), i))
+            .collect();
+        let mut services_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in services.iter().enumerate() {
+            services_by_ns
+                .entry(s.namespace.clone())
+                .or_default()
+                .push(i);
+        }
+        let service_entry_hosts = objects
+            .iter()
+            .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
+            .flat_map(|o| o.value["spec"]["hosts"].as_array().into_iter().flatten())
+            .filter_map(|h| h.as_str().map(str::to_string))
+            .collect();
         Set {
             objects,
             default_namespace,
             workloads,
             services,
+            workloads_by_ns,
+            services_by_name,
+            services_by_ns,
+            service_entry_hosts,
         }
     }
 
@@ -270,9 +305,21 @@ impl<'a> Set<'a> {
         ns: &'s str,
         selector: &'s BTreeMap<String, String>,
     ) -> impl Iterator<Item = &'s Workload> + 's {
-        self.workloads.iter().filter(move |w| {
-            w.namespace == ns && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
-        })
+        self.workloads_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.workloads[*i])
+            .filter(move |w| selector.iter().all(|(k, v)| w.labels.get(k) == Some(v)))
+    }
+
+    /// The Services of a namespace.
+    pub fn services_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Svc> + 's {
+        self.services_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.services[*i])
     }
 
     /// The Service a mesh host names, read relative to `ns` as Istio does:
@@ -280,21 +327,16 @@ impl<'a> Set<'a> {
     /// `name.ns.svc.<domain>` name their namespace.
     pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
         let (name, namespace) = split_host(host, ns)?;
-        self.services
-            .iter()
-            .find(|s| s.name == name && s.namespace == namespace)
+        self.services_by_name
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|i| &self.services[*i])
     }
 
     /// Whether a ServiceEntry in the set declares this host.
     pub fn service_entry_host(&self, host: &str) -> bool {
-        self.of_kind("istio.io", "ServiceEntry").any(|(_, o)| {
-            o.value["spec"]["hosts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .any(|h| host_matches(h, host))
-        })
+        self.service_entry_hosts
+            .iter()
+            .any(|h| host_matches(h, host))
     }
 }
 

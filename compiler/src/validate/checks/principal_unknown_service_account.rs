@@ -5,10 +5,15 @@
 //! namespace) are not judged.
 
 use super::Set;
+use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let namespaces: std::collections::BTreeSet<&str> =
-        set.workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let namespaces: HashSet<&str> = set.workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let accounts: HashSet<(&str, &str)> = set
+        .workloads
+        .iter()
+        .map(|w| (w.namespace.as_str(), w.service_account.as_str()))
+        .collect();
     let mut out = vec![];
     for (i, o) in set.of_kind("security.istio.io", "AuthorizationPolicy") {
         for rule in o.value["spec"]["rules"].as_array().into_iter().flatten() {
@@ -26,11 +31,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
                         continue;
                     }
-                    if !set
-                        .workloads
-                        .iter()
-                        .any(|w| w.namespace == *ns && w.service_account == *sa)
-                    {
+                    if !accounts.contains(&(*ns, *sa)) {
                         out.push((i, format!("principal {p}: no workload in namespace {ns} runs as ServiceAccount {sa}")));
                     }
                 }
