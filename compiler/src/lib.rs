@@ -15,6 +15,7 @@ pub mod package;
 pub mod policy;
 pub mod profile;
 pub mod validate;
+pub mod verify;
 
 use diag::Diagnostic;
 use model::Model;

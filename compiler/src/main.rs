@@ -1,7 +1,7 @@
 //! The `meshpack` command line.
 
 use clap::{Parser, Subcommand};
-use meshpack::{compile_model, package, policy, validate};
+use meshpack::{compile_model, package, policy, validate, verify};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -78,6 +78,50 @@ enum Command {
         #[arg(long, default_value = "default")]
         namespace: String,
     },
+    /// Print who can reach whom in rendered manifests (Istio, NetworkPolicy or both).
+    Matrix {
+        /// Files or folders; `-` for standard input.
+        #[arg(default_value = "-")]
+        paths: Vec<PathBuf>,
+        /// Output: text, json, csv or markdown.
+        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "csv", "markdown"])]
+        output: String,
+        #[command(flatten)]
+        mesh: MeshArgs,
+    },
+    /// Check that rendered manifests allow exactly what a policy intends.
+    ///
+    /// Lists every edge allowed but not intended (a security bug) and
+    /// intended but not allowed (an outage); exit 1 on any.
+    Verify {
+        /// The policy the manifests were compiled from.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Profile to use instead of the policy's `spec.profile`.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Files or folders; `-` for standard input.
+        #[arg(default_value = "-")]
+        paths: Vec<PathBuf>,
+        /// Also print the rendered matrix.
+        #[arg(long)]
+        show_matrix: bool,
+        #[command(flatten)]
+        mesh: MeshArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct MeshArgs {
+    /// Trust domain of the principals.
+    #[arg(long, default_value = "cluster.local")]
+    trust_domain: String,
+    /// Namespace of objects that name none.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Identity (`namespace/serviceAccount`) of the ingress gateway behind `gateway/<name>` sources.
+    #[arg(long, default_value = "istio-ingress/istio-ingressgateway")]
+    gateway_identity: String,
 }
 
 /// Where the committed JSON Schema of the policy language lives.
@@ -118,6 +162,34 @@ fn main() -> ExitCode {
             };
             run_validate(&paths, &output, &opts)
         }
+        Command::Matrix {
+            paths,
+            output,
+            mesh,
+        } => {
+            let Some(set) = read_set(&paths, &mesh) else {
+                return ExitCode::from(2);
+            };
+            let m = verify::output::matrix_of_set(&set);
+            let mode = mode_name(&set);
+            print!(
+                "{}",
+                match output.as_str() {
+                    "json" => verify::output::json(&m, &mode),
+                    "csv" => verify::output::csv(&m),
+                    "markdown" => verify::output::markdown(&m, &mode),
+                    _ => verify::output::text(&m, &mode),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Verify {
+            policy,
+            profile,
+            paths,
+            show_matrix,
+            mesh,
+        } => run_verify(&policy, profile.as_deref(), &paths, show_matrix, &mesh),
         Command::Schema => {
             println!("{}", schema_text().trim_end());
             ExitCode::SUCCESS
@@ -318,5 +390,107 @@ fn run_validate(paths: &[PathBuf], output: &str, opts: &validate::Options) -> Ex
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Set> {
+    let files = validate::input::expand(paths)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()?;
+    let (mut objects, mut errors) = (vec![], vec![]);
+    for f in &files {
+        let (name, text) = validate::input::read_source(f)
+            .map_err(|e| eprintln!("error: {}: {e}", f.display()))
+            .ok()?;
+        validate::input::parse(&name, &text, &mut objects, &mut errors);
+    }
+    if let Some(e) = errors.first() {
+        eprintln!("error: {}:{}: {}", e.file, e.line, e.message);
+        return None;
+    }
+    Some(verify::Set::new(
+        objects,
+        &mesh.namespace,
+        &mesh.trust_domain,
+    ))
+}
+
+fn mode_name(set: &verify::Set) -> String {
+    match set.layers() {
+        verify::Layers {
+            istio: true,
+            netpol: true,
+        } => "Istio and NetworkPolicy".into(),
+        verify::Layers {
+            istio: true,
+            netpol: false,
+        } => "Istio".into(),
+        verify::Layers {
+            istio: false,
+            netpol: true,
+        } => "NetworkPolicy".into(),
+        _ => "no policy: everything is open".into(),
+    }
+}
+
+fn run_verify(
+    policy: &Path,
+    profile: Option<&str>,
+    paths: &[PathBuf],
+    show: bool,
+    mesh: &MeshArgs,
+) -> ExitCode {
+    let text = match std::fs::read_to_string(policy) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", policy.display());
+            return ExitCode::from(2);
+        }
+    };
+    let model = match compile_model(&text, profile) {
+        Ok(m) => m,
+        Err(diags) => {
+            for d in &diags {
+                eprint!("{}", d.render(&policy.display().to_string(), &text));
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let Some((ns, sa)) = mesh.gateway_identity.split_once('/') else {
+        eprintln!("error: --gateway-identity takes namespace/serviceAccount");
+        return ExitCode::from(2);
+    };
+    let gw = verify::intent::GatewayIdentity {
+        namespace: ns.into(),
+        service_account: sa.into(),
+    };
+    let Some(set) = read_set(paths, mesh) else {
+        return ExitCode::from(2);
+    };
+    let mode = mode_name(&set);
+    let c = verify::intent::compare(&model, &set, &gw);
+    if show {
+        print!("{}", verify::output::text(&c.actual, &mode));
+    }
+    for s in &c.missing {
+        println!("missing: service `{s}` of the policy has no workload in the manifests");
+    }
+    for d in &c.differences {
+        println!("{d}");
+    }
+    let cells = c.intended.len();
+    if c.differences.is_empty() && c.missing.is_empty() {
+        println!(
+            "verified ({mode}): {cells} source/destination pairs allow exactly what {} intends",
+            policy.display()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "FAILED ({mode}): {} difference(s) between {} and the manifests",
+            c.differences.len() + c.missing.len(),
+            policy.display()
+        );
+        ExitCode::from(1)
     }
 }

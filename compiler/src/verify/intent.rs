@@ -1,0 +1,314 @@
+//! The matrix a policy intends, and its comparison with a rendered one.
+//!
+//! This side reads the policy (through the model); the evaluators read only
+//! manifests. Workloads are matched to services by the
+//! `app.kubernetes.io/component` label, identities of gateways by
+//! `--gateway-identity`.
+
+use super::{
+    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe, Set,
+    Source,
+};
+use crate::model::{self, Model};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The identity a `gateway/<name>` source has in the mesh.
+#[derive(Debug, Clone)]
+pub struct GatewayIdentity {
+    pub namespace: String,
+    pub service_account: String,
+}
+
+impl Default for GatewayIdentity {
+    fn default() -> Self {
+        GatewayIdentity {
+            namespace: "istio-ingress".into(),
+            service_account: "istio-ingressgateway".into(),
+        }
+    }
+}
+
+pub fn source_of(s: &model::Source, gw: &GatewayIdentity) -> Source {
+    match s {
+        model::Source::Service(n) => Source::Workload(n.clone()),
+        model::Source::Gateway(_) => Source::Identity {
+            namespace: gw.namespace.clone(),
+            service_account: gw.service_account.clone(),
+        },
+        model::Source::External {
+            namespace,
+            service_account,
+        } => Source::Identity {
+            namespace: namespace.clone(),
+            service_account: service_account.clone(),
+        },
+    }
+}
+
+/// A host standing for an egress pattern (`*.s3.amazonaws.com` -> `meshpack-probe.s3.amazonaws.com`).
+pub fn probe_host(pattern: &str) -> String {
+    match pattern.strip_prefix("*.") {
+        Some(rest) => format!("meshpack-probe.{rest}"),
+        None => pattern.to_string(),
+    }
+}
+
+/// A host no policy lists, to catch egress left open.
+pub const UNLISTED_HOST: &str = "meshpack-unlisted.example.org";
+
+/// Everything a comparison evaluates: sources, destinations, probes.
+pub struct Plan {
+    pub sources: Vec<Source>,
+    pub dests: Vec<Dest>,
+    pub probes: BTreeMap<Dest, Vec<Probe>>,
+}
+
+pub fn plan(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Plan {
+    let mut sources: BTreeSet<Source> = m
+        .services
+        .iter()
+        .map(|s| Source::Workload(s.name.clone()))
+        .collect();
+    for e in &m.edges {
+        sources.insert(source_of(&e.source, gw));
+    }
+    sources.extend(set.outside_identities());
+    sources.insert(Source::Stranger);
+    if layers.istio {
+        sources.insert(Source::Plaintext);
+    }
+    // Path and method patterns from both sides, so probes tell them apart.
+    let (mut paths, mut methods) = set.http_patterns();
+    paths.extend(m.edges.iter().flat_map(|e| e.paths.iter().cloned()));
+    methods.extend(m.edges.iter().flat_map(|e| e.methods.iter().cloned()));
+    let probe_paths = probe_paths(paths.iter().map(String::as_str));
+    let mut dests = vec![];
+    let mut probe_map = BTreeMap::new();
+    for s in &m.services {
+        for p in &s.ports {
+            let d = Dest::Port {
+                workload: s.name.clone(),
+                port: p.target_port,
+                name: p.name.clone(),
+            };
+            // HTTP-ness as the rendered Service declares it (the evaluator's view).
+            let http = set
+                .workload(&s.name)
+                .and_then(|w| w.ports.get(&p.target_port))
+                .is_some_and(|(_, h)| *h);
+            probe_map.insert(
+                d.clone(),
+                probes(http && layers.istio, &methods, &probe_paths),
+            );
+            dests.push(d);
+        }
+    }
+    let mut ports: BTreeSet<u16> = BTreeSet::new();
+    for e in &m.egress {
+        let d = Dest::External {
+            host: e.host.clone(),
+            port: e.port,
+        };
+        probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+        dests.push(d);
+        ports.insert(e.port);
+    }
+    ports.insert(443);
+    for p in ports {
+        let d = Dest::External {
+            host: UNLISTED_HOST.into(),
+            port: p,
+        };
+        probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+        dests.push(d);
+    }
+    Plan {
+        sources: sources.into_iter().collect(),
+        dests,
+        probes: probe_map,
+    }
+}
+
+fn edge_allows(e: &model::Edge, probe: &Probe) -> bool {
+    let (Some(m), Some(p)) = (&probe.method, &probe.path) else {
+        return true;
+    };
+    (e.methods.is_empty() || e.methods.contains(m))
+        && (e.paths.is_empty() || e.paths.iter().any(|x| string_match(x, p)))
+}
+
+/// The policy's intent for one cell. NetworkPolicies alone cannot see
+/// HTTP, ServiceAccounts or host names: with Istio off the intent is
+/// projected onto what they can express.
+pub fn intended(
+    m: &Model,
+    gw: &GatewayIdentity,
+    layers: Layers,
+    src: &Source,
+    dest: &Dest,
+    probe: &Probe,
+) -> bool {
+    match dest {
+        Dest::Port { workload, name, .. } => m.edges.iter().any(|e| {
+            e.dest == *workload
+                && e.ports.contains(name)
+                && (source_of(&e.source, gw) == *src
+                    || (!layers.istio && same_namespace_level(&source_of(&e.source, gw), src)))
+                && (!layers.istio || edge_allows(e, probe))
+        }),
+        Dest::External { host, port } => {
+            let Source::Workload(w) = src else {
+                return false;
+            };
+            m.egress.iter().any(|e| {
+                e.from.contains(w) && e.port == *port && (e.host == *host || !layers.istio)
+            })
+        }
+    }
+}
+
+/// NetworkPolicies see a namespace, not a ServiceAccount: identities
+/// outside the release are the same party when their namespaces are.
+fn same_namespace_level(a: &Source, b: &Source) -> bool {
+    matches!((a, b), (Source::Identity { namespace: x, .. }, Source::Identity { namespace: y, .. }) if x == y)
+}
+
+/// The rendered decision for one cell: every layer present must allow.
+pub fn actual(set: &Set, layers: Layers, src: &Source, dest: &Dest, probe: &Probe) -> Option<bool> {
+    if let Source::Workload(n) = src {
+        set.workload(n)?;
+    }
+    let facts = set.source_facts(src);
+    match dest {
+        Dest::Port { workload, port, .. } => {
+            let w = set.workload(workload)?;
+            let http = w.ports.get(port).is_some_and(|(_, h)| *h);
+            let istio_ok = !layers.istio || istio::allowed(set, &facts, w, *port, http, probe);
+            let np_ok = !layers.netpol || netpol::allowed(set, &facts, w, *port);
+            Some(istio_ok && np_ok)
+        }
+        Dest::External { host, port } => {
+            let Some(w) = &facts.workload else {
+                return Some(false);
+            };
+            let istio_ok = !layers.istio || istio::egress_allowed(set, w, &probe_host(host), *port);
+            let np_ok = !layers.netpol || netpol::egress_allowed(set, w, *port);
+            Some(istio_ok && np_ok)
+        }
+    }
+}
+
+/// One disagreement between intent and rendering.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Difference {
+    /// true: allowed but not intended (a security bug); false: intended but
+    /// not allowed (an outage).
+    pub extra: bool,
+    pub source: Source,
+    pub dest: Dest,
+    /// The probes concerned; empty when the whole cell differs.
+    pub probes: Vec<Probe>,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.extra {
+            "allowed but not intended"
+        } else {
+            "intended but not allowed"
+        };
+        write!(f, "{what}: {} -> {}", self.source, self.dest)?;
+        if !self.probes.is_empty() {
+            let shown: Vec<String> = self
+                .probes
+                .iter()
+                .take(4)
+                .map(|p| {
+                    format!(
+                        "{} {}",
+                        p.method.as_deref().unwrap_or(""),
+                        p.path.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            write!(f, " for {}", shown.join(", "))?;
+            if self.probes.len() > 4 {
+                write!(f, " (+{} more)", self.probes.len() - 4)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct Comparison {
+    pub intended: Matrix,
+    pub actual: Matrix,
+    pub differences: Vec<Difference>,
+    /// Services of the policy with no workload in the rendered set.
+    pub missing: Vec<String>,
+}
+
+pub fn compare(m: &Model, set: &Set, gw: &GatewayIdentity) -> Comparison {
+    let layers = set.layers();
+    let plan = plan(m, set, gw, layers);
+    let missing: Vec<String> = m
+        .services
+        .iter()
+        .filter(|s| set.workload(&s.name).is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    let mut intended_m = Matrix::new();
+    let mut actual_m = Matrix::new();
+    let mut differences = vec![];
+    for src in &plan.sources {
+        for dest in &plan.dests {
+            let probes = &plan.probes[dest];
+            let mut want = BTreeSet::new();
+            let mut have = BTreeSet::new();
+            let mut known = true;
+            for p in probes {
+                if intended(m, gw, layers, src, dest, p) {
+                    want.insert(p.clone());
+                }
+                match actual(set, layers, src, dest, p) {
+                    Some(true) => {
+                        have.insert(p.clone());
+                    }
+                    Some(false) => {}
+                    None => known = false,
+                }
+            }
+            if !known {
+                continue;
+            }
+            let extra: Vec<Probe> = have.difference(&want).cloned().collect();
+            let lacking: Vec<Probe> = want.difference(&have).cloned().collect();
+            for (list, is_extra) in [(extra, true), (lacking, false)] {
+                if !list.is_empty() {
+                    let whole = list.len() == probes.len();
+                    differences.push(Difference {
+                        extra: is_extra,
+                        source: src.clone(),
+                        dest: dest.clone(),
+                        probes: if whole { vec![] } else { list },
+                    });
+                }
+            }
+            intended_m.insert(
+                (src.clone(), dest.clone()),
+                Access::from_probes(probes, want),
+            );
+            actual_m.insert(
+                (src.clone(), dest.clone()),
+                Access::from_probes(probes, have),
+            );
+        }
+    }
+    differences.sort();
+    Comparison {
+        intended: intended_m,
+        actual: actual_m,
+        differences,
+        missing,
+    }
+}

@@ -1,0 +1,394 @@
+//! Who can talk to whom, read from rendered manifests: an evaluator of
+//! Istio AuthorizationPolicy and PeerAuthentication, Istio egress
+//! (Sidecar + ServiceEntry) and Kubernetes NetworkPolicy semantics.
+//!
+//! Invariant: reads manifests only (through `validate::input`); it never
+//! uses the compiler's model, so `meshpack verify` checks the compiler's
+//! output independently. Only the *intent* side (`intent.rs`) reads the
+//! policy, through the model.
+//!
+//! Requests are probed concretely: for each source, destination workload
+//! and port, a set of (method, path) probes derived from every pattern that
+//! appears on either side is evaluated, and the allowed probes are compared.
+
+pub mod intent;
+pub mod istio;
+pub mod netpol;
+pub mod output;
+
+use crate::validate::checks::protocol;
+use crate::validate::input::Object;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A party that opens connections.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// A workload of the set, by its label (service) name.
+    Workload(String),
+    /// A workload outside the set, known by namespace and ServiceAccount.
+    Identity {
+        namespace: String,
+        service_account: String,
+    },
+    /// Any other pod in another namespace, with an identity no rule names.
+    Stranger,
+    /// A client without mTLS (no identity).
+    Plaintext,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Workload(w) => f.write_str(w),
+            Source::Identity {
+                namespace,
+                service_account,
+            } => write!(f, "{namespace}/{service_account}"),
+            Source::Stranger => f.write_str("(any other workload)"),
+            Source::Plaintext => f.write_str("(plaintext client)"),
+        }
+    }
+}
+
+/// A workload of the set, as the evaluators need it.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// `app.kubernetes.io/component`, else the object name.
+    pub name: String,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub service_account: String,
+    /// Container ports: number -> (name, is HTTP as its Service declares).
+    pub ports: BTreeMap<u16, (String, bool)>,
+    pub injected: bool,
+}
+
+/// An HTTP request probe; `None` fields for TCP.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Probe {
+    pub method: Option<String>,
+    pub path: Option<String>,
+}
+
+/// The rendered set, read once.
+pub struct Set {
+    pub objects: Vec<Object>,
+    pub workloads: Vec<Workload>,
+    pub trust_domain: String,
+}
+
+/// Which layers the set holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers {
+    pub istio: bool,
+    pub netpol: bool,
+}
+
+impl Set {
+    pub fn new(objects: Vec<Object>, default_namespace: &str, trust_domain: &str) -> Self {
+        let cset = crate::validate::checks::Set::new(&objects, default_namespace);
+        let mut workloads = vec![];
+        for w in &cset.workloads {
+            let o = &objects[w.object];
+            let name = w
+                .labels
+                .get("app.kubernetes.io/component")
+                .cloned()
+                .unwrap_or_else(|| o.name().to_string());
+            let mut ports = BTreeMap::new();
+            for (pname, num) in &w.ports {
+                // Istio reads the protocol from the Service port that targets
+                // this container port.
+                let http = cset.services_in(&w.namespace).any(|s| {
+                    !s.selector.is_empty()
+                        && s.selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+                        && s.ports.iter().any(|sp| {
+                            let targets = match &sp.target {
+                                Value::String(t) => t == pname,
+                                Value::Number(n) => n.as_u64() == Some(*num),
+                                _ => sp.port == *num,
+                            };
+                            targets && protocol(&sp.name, sp.app_protocol.as_deref()) == Some(true)
+                        })
+                });
+                ports.insert(*num as u16, (pname.clone(), http));
+            }
+            let injected = w.labels.get("sidecar.istio.io/inject").map(String::as_str)
+                == Some("true")
+                || w.annotations
+                    .get("sidecar.istio.io/inject")
+                    .map(String::as_str)
+                    == Some("true");
+            workloads.push(Workload {
+                name,
+                namespace: w.namespace.clone(),
+                labels: w.labels.clone(),
+                service_account: w.service_account.clone(),
+                ports,
+                injected,
+            });
+        }
+        Set {
+            objects,
+            workloads,
+            trust_domain: trust_domain.to_string(),
+        }
+    }
+
+    pub fn layers(&self) -> Layers {
+        let has = |g: &str, k: &str| {
+            self.objects
+                .iter()
+                .any(|o| o.kind() == k && o.group().ends_with(g))
+        };
+        Layers {
+            istio: has("security.istio.io", "AuthorizationPolicy")
+                || has("security.istio.io", "PeerAuthentication"),
+            netpol: has("networking.k8s.io", "NetworkPolicy"),
+        }
+    }
+
+    pub fn workload(&self, name: &str) -> Option<&Workload> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// Identities outside the set that some rule names, so the matrix shows them.
+    pub fn outside_identities(&self) -> BTreeSet<Source> {
+        let mut out = BTreeSet::new();
+        for o in self
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "AuthorizationPolicy")
+        {
+            for rule in o.value["spec"]["rules"].as_array().into_iter().flatten() {
+                for from in rule["from"].as_array().into_iter().flatten() {
+                    for p in from["source"]["principals"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        let parts: Vec<&str> = p.split('/').collect();
+                        if let [_, "ns", ns, "sa", sa] = parts.as_slice() {
+                            let known = self
+                                .workloads
+                                .iter()
+                                .any(|w| w.namespace == *ns && w.service_account == *sa);
+                            if !known && !ns.contains('*') && !sa.contains('*') {
+                                out.insert(Source::Identity {
+                                    namespace: ns.to_string(),
+                                    service_account: sa.to_string(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every path and method pattern the set's AuthorizationPolicies name.
+    pub fn http_patterns(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let (mut paths, mut methods) = (BTreeSet::new(), BTreeSet::new());
+        for o in self
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "AuthorizationPolicy")
+        {
+            for r in o.value["spec"]["rules"].as_array().into_iter().flatten() {
+                for t in r["to"].as_array().into_iter().flatten() {
+                    let op = &t["operation"];
+                    for k in ["paths", "notPaths"] {
+                        paths.extend(
+                            op[k]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string),
+                        );
+                    }
+                    for k in ["methods", "notMethods"] {
+                        methods.extend(
+                            op[k]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string),
+                        );
+                    }
+                }
+            }
+        }
+        (paths, methods)
+    }
+
+    /// Source facts for the evaluators.
+    pub fn source_facts(&self, s: &Source) -> SourceFacts {
+        match s {
+            Source::Workload(n) => {
+                let w = self.workload(n).expect("source workload");
+                SourceFacts {
+                    principal: Some(format!(
+                        "{}/ns/{}/sa/{}",
+                        self.trust_domain, w.namespace, w.service_account
+                    )),
+                    namespace: Some(w.namespace.clone()),
+                    labels: Some(w.labels.clone()),
+                    workload: Some(w.clone()),
+                }
+            }
+            Source::Identity {
+                namespace,
+                service_account,
+            } => SourceFacts {
+                principal: Some(format!(
+                    "{}/ns/{namespace}/sa/{service_account}",
+                    self.trust_domain
+                )),
+                namespace: Some(namespace.clone()),
+                labels: None,
+                workload: None,
+            },
+            Source::Stranger => SourceFacts {
+                principal: Some(format!(
+                    "{}/ns/meshpack-stranger/sa/stranger",
+                    self.trust_domain
+                )),
+                namespace: Some("meshpack-stranger".into()),
+                labels: None,
+                workload: None,
+            },
+            Source::Plaintext => SourceFacts {
+                principal: None,
+                namespace: None,
+                labels: None,
+                workload: None,
+            },
+        }
+    }
+}
+
+/// What a destination can know about a source.
+#[derive(Debug, Clone)]
+pub struct SourceFacts {
+    /// SPIFFE principal when it speaks mTLS.
+    pub principal: Option<String>,
+    pub namespace: Option<String>,
+    /// Pod labels, when the pod is in the set (NetworkPolicy podSelectors).
+    pub labels: Option<BTreeMap<String, String>>,
+    pub workload: Option<Workload>,
+}
+
+/// Istio's string match: exact, `prefix*`, `*suffix`, or `*`.
+/// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule>
+pub fn string_match(pattern: &str, value: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        return value.starts_with(prefix);
+    }
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        return value.ends_with(suffix);
+    }
+    pattern == value
+}
+
+/// Concrete paths that tell patterns apart.
+pub fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = ["/".to_string(), "/meshpack-unlisted".to_string()].into();
+    for p in patterns {
+        if p == "*" {
+            continue;
+        } else if let Some(prefix) = p.strip_suffix('*') {
+            out.insert(prefix.to_string());
+            out.insert(format!("{prefix}meshpack-probe"));
+            out.insert(prefix.trim_end_matches('/').to_string());
+        } else if let Some(suffix) = p.strip_prefix('*') {
+            out.insert(format!("/meshpack-probe{suffix}"));
+        } else {
+            out.insert(p.to_string());
+            out.insert(format!("{p}/meshpack-probe"));
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+pub fn probes(http: bool, methods: &BTreeSet<String>, paths: &BTreeSet<String>) -> Vec<Probe> {
+    if !http {
+        return vec![Probe {
+            method: None,
+            path: None,
+        }];
+    }
+    let mut ms: BTreeSet<String> = METHODS.iter().map(|m| m.to_string()).collect();
+    ms.extend(methods.iter().cloned());
+    let mut out = vec![];
+    for m in &ms {
+        for p in paths {
+            out.push(Probe {
+                method: Some(m.clone()),
+                path: Some(p.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// One cell of the matrix: which probes of (source, destination, port) pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    Denied,
+    /// Every probe passes.
+    Any,
+    /// Only these probes pass.
+    Some(BTreeSet<Probe>),
+}
+
+impl Access {
+    pub fn from_probes(all: &[Probe], allowed: BTreeSet<Probe>) -> Self {
+        if allowed.is_empty() {
+            Access::Denied
+        } else if allowed.len() == all.len() {
+            Access::Any
+        } else {
+            Access::Some(allowed)
+        }
+    }
+}
+
+/// A destination column: a workload's port, or an external host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Dest {
+    Port {
+        workload: String,
+        port: u16,
+        name: String,
+    },
+    External {
+        host: String,
+        port: u16,
+    },
+}
+
+impl std::fmt::Display for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Port {
+                workload,
+                port,
+                name,
+            } => write!(f, "{workload}:{port} ({name})"),
+            Dest::External { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+pub type Matrix = BTreeMap<(Source, Dest), Access>;
