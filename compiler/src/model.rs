@@ -327,6 +327,7 @@ impl Resolver<'_> {
         }
         let edges: Vec<Edge> = edges.into_iter().collect();
         self.check_routes_allowed(&gateways, &edges);
+        self.check_mtls_for_rules(st.mtls.unwrap_or(MtlsMode::Strict), &services, &edges);
         let egress = spec
             .egress
             .iter()
@@ -966,6 +967,40 @@ impl Resolver<'_> {
                             "add `{{from: gateway/{}, to: {}}}` under `allow`",
                             g.name, r.service
                         ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rules name identities (SPIFFE principals), which exist only over
+    /// mutual TLS: a port with mTLS DISABLE would deny every allowed edge.
+    fn check_mtls_for_rules(&mut self, release: MtlsMode, services: &[Service], edges: &[Edge]) {
+        let mut reported = BTreeSet::new();
+        for e in edges {
+            let Some(s) = services.iter().find(|s| s.name == e.dest) else {
+                continue;
+            };
+            for pname in &e.ports {
+                let Some(p) = s.port(pname) else { continue };
+                let mode = s
+                    .port_mtls
+                    .iter()
+                    .find(|(t, _)| *t == p.target_port)
+                    .map(|(_, m)| *m)
+                    .or(s.mtls)
+                    .unwrap_or(release);
+                if mode == MtlsMode::Disable && reported.insert((s.name.clone(), p.name.clone())) {
+                    let path = if s.mtls.is_some() || !s.port_mtls.is_empty() {
+                        format!("spec.services.{}.mtls", s.name)
+                    } else {
+                        "spec.mtls".to_string()
+                    };
+                    self.err_key(
+                        "E0260",
+                        &path,
+                        format!("`{}` port `{}` has mTLS DISABLE, but allow rules admit callers to it by identity", s.name, p.name),
+                        "identities travel in mutual TLS: use STRICT or PERMISSIVE for ports that rules protect".into(),
                     );
                 }
             }
