@@ -8,7 +8,9 @@
 //! rendered manifests and never uses the compiler's model.
 
 pub mod diag;
+pub mod diff;
 pub mod emit;
+pub mod graph;
 pub mod istio;
 pub mod model;
 pub mod package;

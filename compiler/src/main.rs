@@ -1,7 +1,7 @@
 //! The `meshpack` command line.
 
 use clap::{Parser, Subcommand};
-use meshpack::{compile_model, package, policy, validate, verify};
+use meshpack::{compile_model, diff, graph, package, policy, validate, verify};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -109,6 +109,32 @@ enum Command {
         #[command(flatten)]
         mesh: MeshArgs,
     },
+    /// Draw the intended graph of a policy.
+    Graph {
+        policy: PathBuf,
+        /// mermaid, dot or svg (laid out by meshpack; no Graphviz needed).
+        #[arg(short, long, default_value = "mermaid", value_parser = ["mermaid", "dot", "svg"])]
+        format: String,
+        #[command(flatten)]
+        args: PolicyArgs,
+    },
+    /// What changes between two versions of a policy (for pull-request review).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// text or markdown (a PR comment).
+        #[arg(short, long, default_value = "text", value_parser = ["text", "markdown"])]
+        output: String,
+        #[command(flatten)]
+        args: PolicyArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// Profile to use instead of the policy's `spec.profile`.
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -190,6 +216,48 @@ fn main() -> ExitCode {
             show_matrix,
             mesh,
         } => run_verify(&policy, profile.as_deref(), &paths, show_matrix, &mesh),
+        Command::Graph {
+            policy,
+            format,
+            args,
+        } => {
+            let Some(m) = load_model(&policy, args.profile.as_deref()) else {
+                return ExitCode::from(1);
+            };
+            let g = graph::build(&m);
+            print!(
+                "{}",
+                match format.as_str() {
+                    "dot" => graph::dot(&g),
+                    "svg" => graph::svg(&g),
+                    _ => graph::mermaid(&g),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Diff {
+            old,
+            new,
+            output,
+            args,
+        } => {
+            let (Some(a), Some(b)) = (
+                load_model(&old, args.profile.as_deref()),
+                load_model(&new, args.profile.as_deref()),
+            ) else {
+                return ExitCode::from(1);
+            };
+            let d = diff::diff(&a, &b);
+            print!(
+                "{}",
+                if output == "markdown" {
+                    diff::markdown(&d)
+                } else {
+                    diff::text(&d)
+                }
+            );
+            ExitCode::SUCCESS
+        }
         Command::Schema => {
             println!("{}", schema_text().trim_end());
             ExitCode::SUCCESS
@@ -440,21 +508,8 @@ fn run_verify(
     show: bool,
     mesh: &MeshArgs,
 ) -> ExitCode {
-    let text = match std::fs::read_to_string(policy) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", policy.display());
-            return ExitCode::from(2);
-        }
-    };
-    let model = match compile_model(&text, profile) {
-        Ok(m) => m,
-        Err(diags) => {
-            for d in &diags {
-                eprint!("{}", d.render(&policy.display().to_string(), &text));
-            }
-            return ExitCode::from(2);
-        }
+    let Some(model) = load_model(policy, profile) else {
+        return ExitCode::from(2);
     };
     let Some((ns, sa)) = mesh.gateway_identity.split_once('/') else {
         eprintln!("error: --gateway-identity takes namespace/serviceAccount");
@@ -492,5 +547,21 @@ fn run_verify(
             policy.display()
         );
         ExitCode::from(1)
+    }
+}
+
+/// Compile a policy to its model, printing diagnostics on failure.
+fn load_model(path: &Path, profile: Option<&str>) -> Option<meshpack::model::Model> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))
+        .ok()?;
+    match compile_model(&text, profile) {
+        Ok(m) => Some(m),
+        Err(diags) => {
+            for d in &diags {
+                eprint!("{}", d.render(&path.display().to_string(), &text));
+            }
+            None
+        }
     }
 }

@@ -135,6 +135,7 @@ pub fn chart(m: &Model) -> Tree {
         edge_rows => edge_rows(m),
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
         values => value_rows(&entries),
+        graph => crate::graph::mermaid(&crate::graph::build(m)),
     };
     let render = |name: &str| {
         env.get_template(name)

@@ -1,0 +1,203 @@
+//! What changes between two versions of a policy, for pull-request review:
+//! edges, ports, mTLS modes, gateways and egress hosts added and removed.
+
+use crate::model::{Model, Source};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Section {
+    pub title: &'static str,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+fn source(s: &Source) -> String {
+    match s {
+        Source::Service(n) => n.clone(),
+        Source::Gateway(g) => format!("gateway/{g}"),
+        Source::External {
+            namespace,
+            service_account,
+        } => format!("{namespace}/{service_account}"),
+    }
+}
+
+fn section(title: &'static str, old: BTreeSet<String>, new: BTreeSet<String>) -> Section {
+    Section {
+        title,
+        added: new.difference(&old).cloned().collect(),
+        removed: old.difference(&new).cloned().collect(),
+    }
+}
+
+/// One line per (source, destination, port) with its HTTP limits, so a
+/// change of limits shows as one removed and one added line.
+fn edges(m: &Model) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for e in &m.edges {
+        for p in &e.ports {
+            let mut s = format!("{} -> {}:{p}", source(&e.source), e.dest);
+            if !e.methods.is_empty() {
+                s.push_str(&format!(" methods {}", e.methods.join(",")));
+            }
+            if !e.paths.is_empty() {
+                s.push_str(&format!(" paths {}", e.paths.join(" ")));
+            }
+            out.insert(s);
+        }
+    }
+    out
+}
+
+fn ports(m: &Model) -> BTreeSet<String> {
+    m.services
+        .iter()
+        .flat_map(|s| {
+            s.ports
+                .iter()
+                .map(move |p| format!("{} {} {} ({})", s.name, p.name, p.port, p.protocol.as_str()))
+        })
+        .collect()
+}
+
+fn mtls(m: &Model) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = [format!("release: {}", m.mtls.as_str())].into();
+    for s in &m.services {
+        if let Some(md) = s.mtls {
+            out.insert(format!("{}: {}", s.name, md.as_str()));
+        }
+        for (p, md) in &s.port_mtls {
+            out.insert(format!("{} port {p}: {}", s.name, md.as_str()));
+        }
+    }
+    if m.dry_run {
+        out.insert("authorization: dry-run".into());
+    }
+    out
+}
+
+fn gateways(m: &Model) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for g in &m.gateways {
+        out.insert(format!("{} hosts {}", g.name, g.hosts.join(",")));
+        if let Some(t) = &g.tls {
+            out.insert(format!("{} tls {}", g.name, t.credential_name));
+        }
+        for (i, r) in g.routes.iter().enumerate() {
+            out.insert(format!(
+                "{} route #{} {} -> {}:{}",
+                g.name,
+                i + 1,
+                r.prefix,
+                r.service,
+                r.port
+            ));
+        }
+    }
+    out
+}
+
+fn egress(m: &Model) -> BTreeSet<String> {
+    m.egress
+        .iter()
+        .flat_map(|e| {
+            e.from
+                .iter()
+                .map(move |f| format!("{f} -> {}:{} ({})", e.host, e.port, e.protocol.as_str()))
+        })
+        .collect()
+}
+
+pub fn diff(old: &Model, new: &Model) -> Vec<Section> {
+    let services = |m: &Model| m.services.iter().map(|s| s.name.clone()).collect();
+    vec![
+        section("services", services(old), services(new)),
+        section("ports", ports(old), ports(new)),
+        section("edges", edges(old), edges(new)),
+        section("mTLS", mtls(old), mtls(new)),
+        section("gateways", gateways(old), gateways(new)),
+        section("egress", egress(old), egress(new)),
+    ]
+}
+
+pub fn is_empty(d: &[Section]) -> bool {
+    d.iter().all(|s| s.added.is_empty() && s.removed.is_empty())
+}
+
+pub fn text(d: &[Section]) -> String {
+    if is_empty(d) {
+        return "no change in services, ports, edges, mTLS, gateways or egress\n".into();
+    }
+    let mut out = String::new();
+    for s in d
+        .iter()
+        .filter(|s| !s.added.is_empty() || !s.removed.is_empty())
+    {
+        out.push_str(&format!("{}:\n", s.title));
+        for a in &s.added {
+            out.push_str(&format!("  + {a}\n"));
+        }
+        for r in &s.removed {
+            out.push_str(&format!("  - {r}\n"));
+        }
+    }
+    out
+}
+
+pub fn markdown(d: &[Section]) -> String {
+    if is_empty(d) {
+        return "**meshpack**: no change in who may talk to whom.\n".into();
+    }
+    let added: usize = d.iter().map(|s| s.added.len()).sum();
+    let removed: usize = d.iter().map(|s| s.removed.len()).sum();
+    let mut out = format!("### meshpack policy diff: {added} added, {removed} removed\n");
+    for s in d
+        .iter()
+        .filter(|s| !s.added.is_empty() || !s.removed.is_empty())
+    {
+        out.push_str(&format!("\n**{}**\n\n```diff\n", s.title));
+        for a in &s.added {
+            out.push_str(&format!("+ {a}\n"));
+        }
+        for r in &s.removed {
+            out.push_str(&format!("- {r}\n"));
+        }
+        out.push_str("```\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evalhub() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/evalhub.yaml"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reports_edges_mtls_and_egress() {
+        let old = crate::compile_model(&evalhub(), None).unwrap();
+        let changed = evalhub()
+            .replace("    - {from: websocket, to: kafka}\n", "")
+            .replace("mtls: STRICT ", "mtls: PERMISSIVE ")
+            .replace(
+                "{host: api.openai.com, port: 443, from: [taskrunner]}",
+                "{host: api.openai.com, port: 443, from: [taskrunner, api]}",
+            );
+        let new = crate::compile_model(&changed, None).unwrap();
+        let d = diff(&old, &new);
+        let get = |t: &str| d.iter().find(|s| s.title == t).unwrap();
+        assert_eq!(get("edges").removed, vec!["websocket -> kafka:tcp-kafka"]);
+        assert!(get("edges").added.is_empty());
+        assert_eq!(get("mTLS").added, vec!["release: PERMISSIVE"]);
+        assert_eq!(get("mTLS").removed, vec!["release: STRICT"]);
+        assert_eq!(get("egress").added, vec!["api -> api.openai.com:443 (tls)"]);
+        assert!(markdown(&d).starts_with("### meshpack policy diff: 2 added, 2 removed\n"));
+        assert!(is_empty(&diff(&old, &old)));
+    }
+}
