@@ -25,7 +25,8 @@ use package::Tree;
 
 /// Load, merge and resolve a policy. `profile` overrides `spec.profile`.
 pub fn compile_model(text: &str, profile: Option<&str>) -> Result<Model, Vec<Diagnostic>> {
-    let loaded = policy::load::<policy::PolicyFile>(text)?;
+    let (validator, schema) = policy::validator();
+    let loaded = policy::load::load_checked::<policy::PolicyFile>(text, Some((validator, schema)))?;
     let spec = &loaded.doc.spec;
     let (name, at) = match profile {
         Some(p) => (p.to_string(), None),

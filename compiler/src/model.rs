@@ -14,6 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// `controller-revision-hash: <name>-<10 chars>`, and label values stop at 63.
 pub const MAX_OBJECT_NAME: usize = 52;
 
+/// Suffixes of release-wide objects that a service of the same name would
+/// collide with (the allow-nothing AuthorizationPolicy, the namespace-wide
+/// PeerAuthentication).
+pub const RESERVED: [&str; 2] = ["allow-nothing", "mtls"];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub name: String,
@@ -390,6 +395,15 @@ impl Resolver<'_> {
                 &path,
                 format!("service name `{name}` is not a DNS-1035 label"),
                 "use lowercase letters, digits and `-`, starting with a letter".into(),
+            );
+        } else if RESERVED.contains(&name) {
+            self.err_key(
+                "E0217",
+                &path,
+                format!("service name `{name}` is reserved"),
+                format!(
+                    "meshpack names release-wide objects `<release>-{name}`; choose another name"
+                ),
             );
         } else if app.len() + 1 + name.len() > MAX_OBJECT_NAME {
             self.err_key(

@@ -45,6 +45,15 @@ pub struct Loaded<T> {
 }
 
 pub fn load<T: DeserializeOwned>(text: &str) -> Result<Loaded<T>, Vec<Diagnostic>> {
+    load_checked(text, None)
+}
+
+/// Load, first checking the document against a JSON Schema so that every
+/// structural mistake is reported at once (serde stops at the first).
+pub fn load_checked<T: DeserializeOwned>(
+    text: &str,
+    schema: Option<(&jsonschema::Validator, &serde_json::Value)>,
+) -> Result<Loaded<T>, Vec<Diagnostic>> {
     if text.len() > MAX_BYTES {
         return Err(vec![Diagnostic::error(
             "E0001",
@@ -58,9 +67,29 @@ pub fn load<T: DeserializeOwned>(text: &str) -> Result<Loaded<T>, Vec<Diagnostic
         )]);
     }
     let spans = scan(text)?;
+    let (mut diags, deferred) = match schema {
+        Some((v, s)) => match serde_yaml::from_str::<serde_json::Value>(text) {
+            Ok(value) => super::check::schema_errors(v, s, &value, &spans),
+            Err(e) => return Err(vec![serde_error(&e)]),
+        },
+        None => (vec![], true),
+    };
     match serde_yaml::from_str::<T>(text) {
-        Ok(doc) => Ok(Loaded { doc, spans }),
-        Err(e) => Err(vec![serde_error(&e)]),
+        Ok(doc) if diags.is_empty() => Ok(Loaded { doc, spans }),
+        Ok(_) => Err(diags),
+        Err(e) => {
+            // serde's message adds to the schema's only where it says
+            // something new (the short forms' own messages).
+            let d = serde_error(&e);
+            let new_line = !diags
+                .iter()
+                .any(|x| x.pos.map(|p| p.line) == d.pos.map(|p| p.line));
+            if (deferred || diags.is_empty()) && new_line {
+                diags.push(d);
+            }
+            diags.sort_by_key(|d| d.pos);
+            Err(diags)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! Depends on nothing else in the crate but `diag`. Knows nothing of
 //! Kubernetes or Istio.
 
+mod check;
 pub mod load;
 pub mod types;
 
@@ -20,4 +21,17 @@ pub fn schema() -> serde_json::Value {
         );
     }
     s
+}
+
+/// The policy schema, compiled once, for `load_checked`.
+pub fn validator() -> &'static (jsonschema::Validator, serde_json::Value) {
+    static V: std::sync::OnceLock<(jsonschema::Validator, serde_json::Value)> =
+        std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let s = schema();
+        (
+            jsonschema::validator_for(&s).expect("the policy schema compiles"),
+            s,
+        )
+    })
 }
