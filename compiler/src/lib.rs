@@ -16,6 +16,7 @@ pub mod model;
 pub mod package;
 pub mod policy;
 pub mod profile;
+pub mod synthetic;
 pub mod validate;
 pub mod verify;
 

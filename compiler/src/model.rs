@@ -8,7 +8,7 @@
 
 use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Longest `<application>-<service>` name: a StatefulSet's pods carry
 /// `controller-revision-hash: <name>-<10 chars>`, and label values stop at 63.
@@ -34,6 +34,72 @@ pub struct Model {
     pub gateways: Vec<Gateway>,
     pub edges: Vec<Edge>,
     pub egress: Vec<Egress>,
+    /// Lookups built once, so emitters stay linear in the policy's size.
+    index: Index,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Index {
+    services: HashMap<String, usize>,
+    edges_to: HashMap<String, Vec<usize>>,
+    edges_from: HashMap<String, Vec<usize>>,
+    egress_from: HashMap<String, Vec<usize>>,
+}
+
+impl Model {
+    fn with_index(mut self) -> Self {
+        let mut ix = Index::default();
+        for (i, s) in self.services.iter().enumerate() {
+            ix.services.insert(s.name.clone(), i);
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            ix.edges_to.entry(e.dest.clone()).or_default().push(i);
+            if let Source::Service(src) = &e.source {
+                ix.edges_from.entry(src.clone()).or_default().push(i);
+            }
+        }
+        for (i, e) in self.egress.iter().enumerate() {
+            for f in &e.from {
+                ix.egress_from.entry(f.clone()).or_default().push(i);
+            }
+        }
+        self.index = ix;
+        self
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.index.services.get(name).map(|i| &self.services[*i])
+    }
+
+    /// Edges into a service, in the model's order.
+    pub fn edges_to(&self, name: &str) -> impl Iterator<Item = &Edge> {
+        self.index
+            .edges_to
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.edges[*i])
+    }
+
+    /// Edges out of a service of the release.
+    pub fn edges_from(&self, name: &str) -> impl Iterator<Item = &Edge> {
+        self.index
+            .edges_from
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.edges[*i])
+    }
+
+    /// Egress hosts a service may reach.
+    pub fn egress_from(&self, name: &str) -> impl Iterator<Item = &Egress> {
+        self.index
+            .egress_from
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.egress[*i])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -377,7 +443,9 @@ impl Resolver<'_> {
             gateways,
             edges,
             egress,
+            index: Index::default(),
         }
+        .with_index()
     }
 
     fn service(
@@ -991,8 +1059,10 @@ impl Resolver<'_> {
     /// mutual TLS: a port with mTLS DISABLE would deny every allowed edge.
     fn check_mtls_for_rules(&mut self, release: MtlsMode, services: &[Service], edges: &[Edge]) {
         let mut reported = BTreeSet::new();
+        let by_name: HashMap<&str, &Service> =
+            services.iter().map(|s| (s.name.as_str(), s)).collect();
         for e in edges {
-            let Some(s) = services.iter().find(|s| s.name == e.dest) else {
+            let Some(s) = by_name.get(e.dest.as_str()) else {
                 continue;
             };
             for pname in &e.ports {

@@ -141,7 +141,7 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
         guarded(&mut f, NOT_WIDE, true, v);
     }
 
-    let edges: Vec<&Edge> = m.edges.iter().filter(|e| e.dest == s.name).collect();
+    let edges: Vec<&Edge> = m.edges_to(&s.name).collect();
     if !edges.is_empty() {
         let v = authorization_policy(m, &n, &mut f.out, s, &edges);
         f.push(v);
@@ -217,11 +217,7 @@ fn authorization_policy(
 fn source_principal(m: &Model, n: &Names, out: &mut Out, src: &Source) -> Value {
     match src {
         Source::Service(name) => {
-            let svc = m
-                .services
-                .iter()
-                .find(|x| &x.name == name)
-                .expect("resolved");
+            let svc = m.service(name).expect("resolved");
             n.principal(out, svc)
         }
         Source::Gateway(_) => out.text(&[
@@ -265,20 +261,10 @@ fn destination_rule(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
 /// Each sidecar sees only the services and external hosts it may reach,
 /// and `REGISTRY_ONLY` blocks every host not in the mesh's registry.
 fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
-    let mut dests: Vec<&str> = m
-        .edges
-        .iter()
-        .filter(|e| e.source == Source::Service(s.name.clone()))
-        .map(|e| e.dest.as_str())
-        .collect();
+    let mut dests: Vec<&str> = m.edges_from(&s.name).map(|e| e.dest.as_str()).collect();
     dests.sort();
     dests.dedup();
-    let mut external: Vec<&str> = m
-        .egress
-        .iter()
-        .filter(|e| e.from.contains(&s.name))
-        .map(|e| e.host.as_str())
-        .collect();
+    let mut external: Vec<&str> = m.egress_from(&s.name).map(|e| e.host.as_str()).collect();
     external.sort();
     external.dedup();
     let spec = SidecarSpec {

@@ -115,7 +115,7 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Value {
 fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     // Group sources by the ports they may reach: one rule per port set.
     let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
-    for e in m.edges.iter().filter(|e| e.dest == s.name) {
+    for e in m.edges_to(&s.name) {
         let mut ports: Vec<u16> = e
             .ports
             .iter()
@@ -152,31 +152,21 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
 }
 
 fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
-    let me = Source::Service(s.name.clone());
     let mut rules = vec![];
     let mut to: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for e in m.edges.iter().filter(|e| e.source == me) {
+    for e in m.edges_from(&s.name) {
         to.entry(&e.dest)
             .or_default()
             .extend(e.ports.iter().cloned());
     }
     for (dest, names) in to {
-        let d = m
-            .services
-            .iter()
-            .find(|x| x.name == dest)
-            .expect("resolved");
+        let d = m.service(dest).expect("resolved");
         rules.push(json!({
             "to": [{ "podSelector": { "matchLabels": n.selector(out, Some(dest)) } }],
             "ports": ports_of(d, &names),
         }));
     }
-    let mut ext: Vec<u16> = m
-        .egress
-        .iter()
-        .filter(|e| e.from.contains(&s.name))
-        .map(|e| e.port)
-        .collect();
+    let mut ext: Vec<u16> = m.egress_from(&s.name).map(|e| e.port).collect();
     ext.sort();
     ext.dedup();
     if !ext.is_empty() {

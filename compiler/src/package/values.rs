@@ -5,6 +5,7 @@
 use crate::emit::workload as wd;
 use crate::model::{Model, Workload};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 pub struct Entry {
     /// Dotted path, e.g. `services.api.replicas`.
@@ -173,27 +174,29 @@ pub fn entries(m: &Model) -> Vec<Entry> {
 
 enum Node {
     Leaf(usize),
-    Map(Vec<(String, Node)>),
+    /// Children in insertion order, with an index by name.
+    Map(Vec<(String, Node)>, HashMap<String, usize>),
 }
 
 fn tree(entries: &[Entry]) -> Node {
-    let mut root = Node::Map(vec![]);
+    let mut root = Node::Map(vec![], HashMap::new());
     for (i, en) in entries.iter().enumerate() {
         let mut cur = &mut root;
         let parts: Vec<&str> = en.path.split('.').collect();
         for (j, k) in parts.iter().enumerate() {
-            let Node::Map(children) = cur else {
+            let Node::Map(children, index) = cur else {
                 unreachable!("leaf above {}", en.path)
             };
-            let pos = match children.iter().position(|(n, _)| n == k) {
-                Some(p) => p,
+            let pos = match index.get(*k) {
+                Some(p) => *p,
                 None => {
                     let node = if j + 1 == parts.len() {
                         Node::Leaf(i)
                     } else {
-                        Node::Map(vec![])
+                        Node::Map(vec![], HashMap::new())
                     };
                     children.push((k.to_string(), node));
+                    index.insert(k.to_string(), children.len() - 1);
                     children.len() - 1
                 }
             };
@@ -223,7 +226,7 @@ fn yaml_value(v: &Value, indent: usize) -> String {
 }
 
 fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
-    let Node::Map(children) = node else { return };
+    let Node::Map(children, _) = node else { return };
     for (i, (k, child)) in children.iter().enumerate() {
         let pad = "  ".repeat(depth);
         if depth == 0 && i > 0 {
@@ -239,7 +242,7 @@ fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
                     yaml_value(&en.default, (depth + 1) * 2)
                 ));
             }
-            Node::Map(_) => {
+            Node::Map(..) => {
                 out.push_str(&format!("{pad}{}:\n", yaml_key(k)));
                 write(child, entries, depth + 1, out);
             }
@@ -290,7 +293,7 @@ fn leaf_schema(en: &Entry) -> Value {
 fn node_schema(node: &Node, entries: &[Entry]) -> Value {
     match node {
         Node::Leaf(i) => leaf_schema(&entries[*i]),
-        Node::Map(children) => {
+        Node::Map(children, _) => {
             let props: Map<String, Value> = children
                 .iter()
                 .map(|(k, c)| (k.clone(), node_schema(c, entries)))

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One table for synthetic policies of N services (default 10 100 1000
+# 10000; set NS to change): compile time, peak RSS and bytes written; the
+# physical-limit references (copying the output tree, parsing and
+# re-serialising the rendered YAML); validate throughput; and peers in the
+# same run: helm template of the generated chart and of a chart holding the
+# same objects as plain YAML, kubectl kustomize of the overlay, and
+# kubeconform when on PATH. Writes nothing outside a temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NS=${NS:-"10 100 1000 10000"}
+RUNS=${RUNS:-3}
+cargo build --release -q -p meshpack --bin meshpack --example reserialize
+TOOLS=$(bash tests/tools.sh 2>/dev/null)
+M=target/release/meshpack
+R=target/release/examples/reserialize
+HELM=$TOOLS/helm4/helm
+KUBECTL=$TOOLS/helm4/kubectl
+SHARED=$(cd .. && pwd)/shared/schemas
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+measure() { python3 bench/measure.py "$RUNS" "$@"; }
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.1f}x' if b > 0 else '-')" "$1" "$2"; }
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; commit $(git rev-parse --short HEAD)"
+echo
+echo "| services | rules | compile | peak RSS | bytes | cp -r | reserialize | compile / cp | compile / reserialize | validate obj/s | helm template | helm plain YAML | template / plain | kustomize | kubeconform obj/s |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for n in $NS; do
+  d=$work/$n
+  mkdir -p "$d"
+  $M synthesize --services "$n" > "$d/policy.yaml"
+  edges=$(grep -c "^  - from:\|^    - from:\|- from:" "$d/policy.yaml" || true)
+  read -r t_compile rss < <(measure $M compile "$d/policy.yaml" -o "$d/chart" --kustomize "$d/kustomize" --force)
+  bytes=$(du -sb "$d/chart" "$d/kustomize" | awk '{s += $1} END {print s}')
+  read -r t_cp _ < <(measure bash -c "rm -rf '$d/copy' && cp -r '$d/chart' '$d/kustomize' '$d/copy' 2>/dev/null || (mkdir -p '$d/copy' && cp -r '$d/chart' '$d/kustomize' '$d/copy')")
+  api="--api-versions security.istio.io/v1 --api-versions networking.istio.io/v1 --api-versions cert-manager.io/v1"
+  $HELM template bench "$d/chart" --set istio.enabled=true $api > "$d/rendered.yaml"
+  objects=$(grep -c "^kind:" "$d/rendered.yaml")
+  read -r t_reser _ < <(measure $R "$d/rendered.yaml")
+  read -r t_val _ < <(measure $M validate "$d/rendered.yaml")
+  read -r t_helm _ < <(measure $HELM template bench "$d/chart" --set istio.enabled=true $api)
+  # The same objects as a chart without template logic.
+  mkdir -p "$d/plain/templates"
+  printf 'apiVersion: v2\nname: bench\nversion: 1.0.0\n' > "$d/plain/Chart.yaml"
+  sed 's/{{/{{ "{{" }}/g' "$d/rendered.yaml" > "$d/plain/templates/all.yaml"
+  read -r t_plain _ < <(measure $HELM template bench "$d/plain")
+  read -r t_kust _ < <(measure $KUBECTL kustomize "$d/kustomize/overlays/istio")
+  kc="-"
+  if command -v kubeconform > /dev/null; then
+    read -r t_kc _ < <(measure kubeconform -strict -schema-location "$SHARED/kubernetes/v1.34-standalone-strict/{{.ResourceKind}}{{.KindSuffix}}.json" \
+      -schema-location "$SHARED/istio/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json" -skip Certificate "$d/rendered.yaml")
+    kc=$(python3 -c "print(f'{$objects / $t_kc:.0f}')")
+  fi
+  val=$(python3 -c "print(f'{$objects / $t_val:.0f}')")
+  echo "| $n | $edges | ${t_compile} s | ${rss} MiB | $bytes | ${t_cp} s | ${t_reser} s | $(ratio "$t_compile" "$t_cp") | $(ratio "$t_compile" "$t_reser") | $val | ${t_helm} s | ${t_plain} s | $(ratio "$t_helm" "$t_plain") | ${t_kust} s | $kc |"
+done
