@@ -123,6 +123,32 @@ enum Command {
         #[command(flatten)]
         args: PolicyArgs,
     },
+    /// List every image a policy's chart can render, as mirroring tools take them.
+    Images {
+        policy: PathBuf,
+        /// Rewrite every reference to this registry (a private mirror).
+        #[arg(long)]
+        registry: Option<String>,
+        /// text (one per line) or json.
+        #[arg(short, long, default_value = "text", value_parser = ["text", "json"])]
+        output: String,
+        #[command(flatten)]
+        args: PolicyArgs,
+    },
+    /// Pack chart, Kustomize tree, images.txt, policy and SHA256SUMS into a
+    /// reproducible archive; or check one with --verify.
+    Bundle {
+        /// The policy (not with --verify).
+        policy: Option<PathBuf>,
+        /// The archive to write, e.g. evalhub-2.3.0.tgz.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Check every sum of an archive and that its chart still compiles from its policy.
+        #[arg(long, conflicts_with_all = ["policy", "output"])]
+        verify: Option<PathBuf>,
+        #[command(flatten)]
+        args: PolicyArgs,
+    },
     /// Print a synthetic policy (benchmarks): N services, fan-out k, a share of HTTP rules.
     Synthesize {
         #[arg(long, default_value_t = 100)]
@@ -290,6 +316,31 @@ fn main() -> ExitCode {
             print!("{}", meshpack::synthetic::policy(&shape));
             ExitCode::SUCCESS
         }
+        Command::Images {
+            policy,
+            registry,
+            output,
+            args,
+        } => {
+            let Some(m) = load_model(&policy, args.profile.as_deref()) else {
+                return ExitCode::from(1);
+            };
+            let list = package::bundle::images(&m, registry.as_deref());
+            if output == "json" {
+                println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+            } else {
+                for i in list {
+                    println!("{i}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Bundle {
+            policy,
+            output,
+            verify,
+            args,
+        } => run_bundle(policy, output, verify, args.profile.as_deref()),
         Command::Schema => {
             println!("{}", schema_text().trim_end());
             ExitCode::SUCCESS
@@ -596,4 +647,86 @@ fn load_model(path: &Path, profile: Option<&str>) -> Option<meshpack::model::Mod
             None
         }
     }
+}
+
+fn run_bundle(
+    policy: Option<PathBuf>,
+    output: Option<PathBuf>,
+    verify: Option<PathBuf>,
+    profile: Option<&str>,
+) -> ExitCode {
+    if let Some(archive) = verify {
+        let bytes = match std::fs::read(&archive) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", archive.display());
+                return ExitCode::from(2);
+            }
+        };
+        return match package::bundle::verify(&bytes) {
+            Err(e) => {
+                eprintln!("error: {}: {e}", archive.display());
+                ExitCode::from(2)
+            }
+            Ok(problems) if problems.is_empty() => {
+                println!("verified: {} (every sum matches; the chart and Kustomize tree compile from its policy)", archive.display());
+                ExitCode::SUCCESS
+            }
+            Ok(problems) => {
+                for p in &problems {
+                    println!("{p}");
+                }
+                println!(
+                    "FAILED: {} problem(s) in {}",
+                    problems.len(),
+                    archive.display()
+                );
+                ExitCode::from(1)
+            }
+        };
+    }
+    let (Some(policy), Some(output)) = (policy, output) else {
+        eprintln!("error: give a policy and -o ARCHIVE, or --verify ARCHIVE");
+        return ExitCode::from(2);
+    };
+    let Some(m) = load_model(&policy, profile) else {
+        return ExitCode::from(1);
+    };
+    let text = std::fs::read_to_string(&policy).unwrap_or_default();
+    let out = package(&m);
+    let files = package::bundle::files(&m, &text, &out.chart, &out.kustomize);
+    let bytes = match package::bundle::archive(&files) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Write beside the target, then rename: no half-written archive.
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let result = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(&bytes)?;
+        f.persist(&output).map_err(|e| e.error)?;
+        Ok(())
+    });
+    if let Err(e) = result {
+        eprintln!("error: {}: {e}", output.display());
+        return ExitCode::from(2);
+    }
+    let digest: String =
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    println!(
+        "wrote {} ({} files, {} bytes)\nsha256:{digest}",
+        output.display(),
+        files.len(),
+        bytes.len()
+    );
+    ExitCode::SUCCESS
 }
