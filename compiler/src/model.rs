@@ -30,6 +30,8 @@ pub struct Model {
     pub mtls: MtlsMode,
     pub dry_run: bool,
     pub pull_secrets: Vec<String>,
+    /// What every service gets unless it says otherwise (policy over profile).
+    pub defaults: Defaults,
     pub services: Vec<Service>,
     pub gateways: Vec<Gateway>,
     pub edges: Vec<Edge>,
@@ -100,6 +102,13 @@ impl Model {
             .flatten()
             .map(|i| &self.egress[*i])
     }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    pub resources: Resources,
+    pub run_as_user: i64,
+    pub read_only_root_filesystem: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -439,6 +448,15 @@ impl Resolver<'_> {
                 .as_ref()
                 .map(|i| i.pull_secrets.clone())
                 .unwrap_or_default(),
+            defaults: Defaults {
+                resources: defaults
+                    .resources
+                    .as_ref()
+                    .map(resources_of)
+                    .unwrap_or_default(),
+                run_as_user: defaults.run_as_user.unwrap_or(10001),
+                read_only_root_filesystem: defaults.read_only_root_filesystem.unwrap_or(true),
+            },
             services,
             gateways,
             edges,
@@ -557,20 +575,11 @@ impl Resolver<'_> {
                 (l.mode, pm)
             }
         };
-        let res = s.resources.as_ref().or(defaults.resources.as_ref());
-        let resources = res
-            .map(|r| Resources {
-                requests: r
-                    .requests
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.0.clone()))
-                    .collect(),
-                limits: r
-                    .limits
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.0.clone()))
-                    .collect(),
-            })
+        let resources = s
+            .resources
+            .as_ref()
+            .or(defaults.resources.as_ref())
+            .map(resources_of)
             .unwrap_or_default();
         if let Some(h) = &s.health_path {
             if !h.starts_with('/') {
@@ -1151,6 +1160,21 @@ impl Resolver<'_> {
             protocol,
             from,
         }
+    }
+}
+
+fn resources_of(r: &policy::Resources) -> Resources {
+    Resources {
+        requests: r
+            .requests
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        limits: r
+            .limits
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
     }
 }
 

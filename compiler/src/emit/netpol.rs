@@ -16,18 +16,30 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub fn files(m: &Model, mode: Mode) -> Vec<File> {
-    let mut f = File::new("network-policies.yaml", Group::NetworkPolicy, mode);
     let n = Names::new(m);
-    let v = default_deny(&n, &mut f.out);
-    f.push(v);
-    let v = dns(&n, &mut f.out);
-    f.push(v);
+    // One file for the release-wide policies, one per service: Helm
+    // refuses template files over 5 MiB, which one file would pass for a
+    // few thousand services.
+    let mut release = File::new("network-policies.yaml", Group::NetworkPolicy, mode);
+    let v = default_deny(&n, &mut release.out);
+    release.push(v);
+    let v = dns(&n, &mut release.out);
+    release.push(v);
+    let mut files = vec![release];
     for s in &m.services {
+        let mut f = File::new(
+            format!("network-policies/{}.yaml", s.name),
+            Group::NetworkPolicy,
+            mode,
+        );
         if let Some(v) = ingress(m, &n, &mut f.out, s) {
             f.push(v);
         }
         if let Some(v) = egress(m, &n, &mut f.out, s) {
             f.push(v);
+        }
+        if !f.docs.is_empty() {
+            files.push(f);
         }
     }
     let mut mesh = File::new(
@@ -37,7 +49,8 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     );
     let v = istio(&n, &mut mesh.out);
     mesh.push(v);
-    vec![f, mesh]
+    files.push(mesh);
+    files
 }
 
 fn policy(n: &Names, out: &mut Out, name: &str, component: Option<&str>, types: &[&str]) -> Value {

@@ -7,7 +7,7 @@
 //! limits, distinct readiness and liveness probes, no automounted token.
 
 use super::{set, svc_values, to_value, File, Group, Mode, Names, Out};
-use crate::model::{Model, Service, Workload};
+use crate::model::{Model, Resources, Service, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PersistentVolumeClaim,
@@ -89,35 +89,42 @@ fn quantities(kv: &[(String, String)]) -> Value {
     Value::Object(kv.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
-/// Default values of a service's `resources`.
-pub fn resources_value(s: &Service) -> Value {
-    let mut r = Map::new();
-    if !s.resources.requests.is_empty() {
-        r.insert("requests".into(), quantities(&s.resources.requests));
+/// `resources` as values.
+pub fn resources_value(r: &Resources) -> Value {
+    let mut o = Map::new();
+    if !r.requests.is_empty() {
+        o.insert("requests".into(), quantities(&r.requests));
     }
-    if !s.resources.limits.is_empty() {
-        r.insert("limits".into(), quantities(&s.resources.limits));
+    if !r.limits.is_empty() {
+        o.insert("limits".into(), quantities(&r.limits));
     }
-    Value::Object(r)
+    Value::Object(o)
 }
 
-pub fn pod_security_context(s: &Service) -> Value {
+pub fn pod_security_context(run_as_user: i64) -> Value {
     json!({
         "runAsNonRoot": true,
-        "runAsUser": s.run_as_user,
-        "runAsGroup": s.run_as_user,
-        "fsGroup": s.run_as_user,
+        "runAsUser": run_as_user,
+        "runAsGroup": run_as_user,
+        "fsGroup": run_as_user,
         "seccompProfile": {"type": "RuntimeDefault"},
     })
 }
 
-pub fn container_security_context(s: &Service) -> Value {
+pub fn container_security_context(read_only_root_filesystem: bool) -> Value {
     json!({
         "allowPrivilegeEscalation": false,
-        "readOnlyRootFilesystem": s.read_only_root_filesystem,
+        "readOnlyRootFilesystem": read_only_root_filesystem,
         "runAsNonRoot": true,
         "capabilities": {"drop": ["ALL"]},
     })
+}
+
+/// The service's own value, else `serviceDefaults`' (the chart keeps
+/// per-service values small: a 10,000-service chart must stay under Helm's
+/// 5 MiB limit per file).
+pub fn own_or_default(sv: &str, key: &str) -> String {
+    format!("({sv}.{key} | default $.Values.serviceDefaults.{key})")
 }
 
 /// The full image reference as the chart's image helper prints it by default.
@@ -312,9 +319,12 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
             .map(|s| json!({ "name": s }))
             .collect::<Vec<_>>());
     }
-    pod["securityContext"] = out.yaml(&format!("{sv}.podSecurityContext"), pod_security_context(s));
+    pod["securityContext"] = out.yaml(
+        &own_or_default(&sv, "podSecurityContext"),
+        pod_security_context(s.run_as_user),
+    );
     for key in ["nodeSelector", "affinity", "tolerations"] {
-        out.optional(pod, key, &format!("{sv}.{key}"), None);
+        out.optional(pod, key, &own_or_default(&sv, key), None);
     }
     let c = &mut pod["containers"][0];
     c["image"] = out.scalar(
@@ -325,10 +335,13 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
         json!(image_ref(s)),
     );
     c["securityContext"] = out.yaml(
-        &format!("{sv}.securityContext"),
-        container_security_context(s),
+        &own_or_default(&sv, "securityContext"),
+        container_security_context(s.read_only_root_filesystem),
     );
-    c["resources"] = out.yaml(&format!("{sv}.resources"), resources_value(s));
+    c["resources"] = out.yaml(
+        &own_or_default(&sv, "resources"),
+        resources_value(&s.resources),
+    );
     set(pod, &["terminationGracePeriodSeconds"], json!(30));
     v
 }
@@ -360,7 +373,10 @@ fn pod_annotation_lines(sv: &str) -> Vec<String> {
         "{{- $_ := set $annotations \"sidecar.istio.io/inject\" ($.Values.istio.injection | toString) }}".into(),
         "{{- $annotations = merge $annotations ($.Values.istio.annotations | default dict) }}".into(),
         "{{- end }}".into(),
-        format!("{{{{- $annotations = merge (deepCopy ({sv}.podAnnotations | default dict)) $annotations }}}}"),
+        format!(
+            "{{{{- $annotations = merge (deepCopy ({} | default dict)) $annotations }}}}",
+            own_or_default(sv, "podAnnotations")
+        ),
         "{{- with $annotations }}".into(),
         "annotations:".into(),
         "  {{- toYaml . | nindent {2} }}".into(),

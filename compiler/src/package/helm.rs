@@ -109,6 +109,9 @@ pub fn chart(m: &Model) -> Tree {
 
     let entries = values::entries(m);
     let env = env();
+    // Helm refuses chart files over 5 MiB: large policies get no graph and
+    // no edge table in the README (`meshpack graph` and `matrix` print them).
+    let small = m.edges.len() <= 300;
     let cert_manager = m
         .gateways
         .iter()
@@ -132,10 +135,11 @@ pub fn chart(m: &Model) -> Tree {
         cert_manager => cert_manager,
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         service_rows => service_rows(m),
-        edge_rows => edge_rows(m),
+        edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
         values => value_rows(&entries),
-        graph => crate::graph::mermaid(&crate::graph::build(m)),
+        graph => small.then(|| crate::graph::mermaid(&crate::graph::build(m))),
+        edge_count => m.edges.len(),
     };
     let render = |name: &str| {
         env.get_template(name)
@@ -274,6 +278,7 @@ fn service_rows(m: &Model) -> Vec<Value> {
                 .collect();
             serde_json::json!({
                 "name": s.name,
+                "image": md(&crate::emit::workload::image_ref(s)),
                 "workload": match s.workload { Workload::Deployment => "Deployment", Workload::StatefulSet => "StatefulSet" },
                 "replicas": s.replicas,
                 "ports": md(&ports.join(", ")),
@@ -314,24 +319,52 @@ fn edge_rows(m: &Model) -> Vec<Value> {
         .collect()
 }
 
+/// One row per value; per-service and per-gateway values once, with
+/// `<name>` for the name (the services table lists each one).
 fn value_rows(entries: &[Entry]) -> Vec<Value> {
-    entries
-        .iter()
-        .map(|e| {
-            let ty = match &e.default {
-                Value::Bool(_) => "bool",
-                Value::Number(_) => "int",
-                Value::String(_) => "string",
-                Value::Array(_) => "list",
-                Value::Object(_) => "object",
-                Value::Null => "null",
-            };
-            serde_json::json!({
-                "path": e.path,
-                "type": ty,
-                "default": md(&serde_json::to_string(&e.default).expect("json")),
-                "description": md(&e.description),
-            })
-        })
-        .collect()
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = vec![];
+    for e in entries {
+        let parts: Vec<&str> = e.path.splitn(3, '.').collect();
+        let (path, default) = match parts.as_slice() {
+            ["services" | "gateways", _, rest] => (
+                format!("{}.<name>.{rest}", parts[0]),
+                if e.listed {
+                    "per service, from the policy".to_string()
+                } else {
+                    "serviceDefaults".to_string()
+                },
+            ),
+            _ => (
+                e.path.clone(),
+                format!(
+                    "`{}`",
+                    md(&serde_json::to_string(&e.default).expect("json"))
+                ),
+            ),
+        };
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let default = if parts[0] == "gateways" {
+            "per gateway, from the policy".to_string()
+        } else {
+            default
+        };
+        let ty = match &e.default {
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "int",
+            Value::String(_) => "string",
+            Value::Array(_) => "list",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        };
+        rows.push(serde_json::json!({
+            "path": path,
+            "type": ty,
+            "default": default,
+            "description": md(&e.description),
+        }));
+    }
+    rows
 }

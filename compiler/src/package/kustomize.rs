@@ -45,9 +45,10 @@ fn yaml(v: &Value) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// File name inside its directory: `istio/api.yaml` -> `api.yaml`.
+/// File name inside its Kustomize folder: the chart template's path with
+/// `/` made `-` (`istio/api.yaml` -> `istio-api.yaml`), unique as those are.
 fn file_name(f: &File) -> String {
-    f.path.rsplit('/').next().unwrap_or(&f.path).to_string()
+    f.path.replace('/', "-")
 }
 
 pub fn tree(m: &Model) -> Tree {

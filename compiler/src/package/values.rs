@@ -14,6 +14,8 @@ pub struct Entry {
     pub description: String,
     /// Extra JSON Schema keywords (enum, pattern, minimum...).
     pub schema: Option<Value>,
+    /// Written to values.yaml and the README; otherwise only the schema knows it.
+    pub listed: bool,
 }
 
 fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
@@ -22,6 +24,7 @@ fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
         default,
         description: description.to_string(),
         schema: None,
+        listed: true,
     }
 }
 
@@ -88,6 +91,44 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             }
         }
     }
+    let d = &m.defaults;
+    v.push(e(
+        "serviceDefaults.resources",
+        wd::resources_value(&d.resources),
+        "Container resource requests and limits of every service.",
+    ));
+    v.push(e(
+        "serviceDefaults.podSecurityContext",
+        wd::pod_security_context(d.run_as_user),
+        "Pod security context of every service.",
+    ));
+    v.push(e(
+        "serviceDefaults.securityContext",
+        wd::container_security_context(d.read_only_root_filesystem),
+        "Container security context of every service.",
+    ));
+    v.push(es(
+        "serviceDefaults.nodeSelector",
+        json!({}),
+        "Node labels every service's pods must run on.",
+        smap(),
+    ));
+    v.push(e(
+        "serviceDefaults.tolerations",
+        json!([]),
+        "Tolerations of every service's pods.",
+    ));
+    v.push(e(
+        "serviceDefaults.affinity",
+        json!({}),
+        "Affinity rules of every service's pods.",
+    ));
+    v.push(es(
+        "serviceDefaults.podAnnotations",
+        json!({}),
+        "Extra pod annotations of every service.",
+        smap(),
+    ));
     for s in &m.services {
         let p = format!("services.{}", s.name);
         v.push(e(
@@ -117,43 +158,61 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             "Pod replicas.",
             json!({"minimum": 0}),
         ));
-        v.push(e(
-            format!("{p}.resources"),
-            wd::resources_value(s),
-            "Container resource requests and limits.",
-        ));
-        v.push(e(
-            format!("{p}.podSecurityContext"),
-            wd::pod_security_context(s),
-            "Pod security context.",
-        ));
-        v.push(e(
-            format!("{p}.securityContext"),
-            wd::container_security_context(s),
-            "Container security context.",
-        ));
-        v.push(es(
-            format!("{p}.nodeSelector"),
-            json!({}),
-            "Node labels the pods must run on.",
-            smap(),
-        ));
-        v.push(e(
-            format!("{p}.tolerations"),
-            json!([]),
-            "Tolerations of the pods.",
-        ));
-        v.push(e(
-            format!("{p}.affinity"),
-            json!({}),
-            "Affinity rules of the pods.",
-        ));
-        v.push(es(
-            format!("{p}.podAnnotations"),
-            json!({}),
-            "Extra pod annotations.",
-            smap(),
-        ));
+        // Overrides of serviceDefaults: listed only where the policy sets
+        // them for this service; the schema accepts them everywhere.
+        let d = &m.defaults;
+        let own: [(&str, Value, bool, &str); 7] = [
+            (
+                "resources",
+                wd::resources_value(&s.resources),
+                s.resources != d.resources,
+                "Container resource requests and limits (default: serviceDefaults).",
+            ),
+            (
+                "podSecurityContext",
+                wd::pod_security_context(s.run_as_user),
+                s.run_as_user != d.run_as_user,
+                "Pod security context (default: serviceDefaults).",
+            ),
+            (
+                "securityContext",
+                wd::container_security_context(s.read_only_root_filesystem),
+                s.read_only_root_filesystem != d.read_only_root_filesystem,
+                "Container security context (default: serviceDefaults).",
+            ),
+            (
+                "nodeSelector",
+                json!({}),
+                false,
+                "Node labels the pods must run on (default: serviceDefaults).",
+            ),
+            (
+                "tolerations",
+                json!([]),
+                false,
+                "Tolerations of the pods (default: serviceDefaults).",
+            ),
+            (
+                "affinity",
+                json!({}),
+                false,
+                "Affinity rules of the pods (default: serviceDefaults).",
+            ),
+            (
+                "podAnnotations",
+                json!({}),
+                false,
+                "Extra pod annotations (default: serviceDefaults).",
+            ),
+        ];
+        for (key, default, listed, desc) in own {
+            let mut en = e(format!("{p}.{key}"), default, desc);
+            en.listed = listed;
+            if key == "nodeSelector" || key == "podAnnotations" {
+                en.schema = Some(smap());
+            }
+            v.push(en);
+        }
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
             v.push(e(
                 format!("{p}.storage.size"),
@@ -178,9 +237,9 @@ enum Node {
     Map(Vec<(String, Node)>, HashMap<String, usize>),
 }
 
-fn tree(entries: &[Entry]) -> Node {
+fn tree(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Node {
     let mut root = Node::Map(vec![], HashMap::new());
-    for (i, en) in entries.iter().enumerate() {
+    for (i, en) in entries.iter().enumerate().filter(|(_, e)| keep(e)) {
         let mut cur = &mut root;
         let parts: Vec<&str> = en.path.split('.').collect();
         for (j, k) in parts.iter().enumerate() {
@@ -262,7 +321,7 @@ pub fn values_yaml(m: &Model, entries: &[Entry]) -> String {
         "# Default values for {}, generated by meshpack from the policy; do not edit.\n# Override them with `--set` or `-f my-values.yaml`.\n\n",
         m.name
     );
-    write(&tree(entries), entries, 0, &mut out);
+    write(&tree(entries, |e| e.listed), entries, 0, &mut out);
     out
 }
 
@@ -305,7 +364,7 @@ fn node_schema(node: &Node, entries: &[Entry]) -> Value {
 
 /// Draft-07, self-contained, closed: every Helm 3 and 4 validates it alike.
 pub fn schema(m: &Model, entries: &[Entry]) -> Value {
-    let mut s = node_schema(&tree(entries), entries);
+    let mut s = node_schema(&tree(entries, |_| true), entries);
     let o = s.as_object_mut().expect("root is a map");
     o.insert(
         "$schema".into(),
@@ -323,6 +382,34 @@ pub fn schema(m: &Model, entries: &[Entry]) -> Value {
     {
         g.insert("additionalProperties".into(), json!(true));
     }
+    // Services (and gateways) share a few shapes: define each once and
+    // refer to it, or a large policy's schema passes Helm's 5 MiB limit.
+    // Internal `#/definitions` refs keep the schema self-contained.
+    let mut definitions = Map::new();
+    for key in ["services", "gateways"] {
+        let Some(children) = o["properties"]
+            .get_mut(key)
+            .and_then(|n| n.get_mut("properties"))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let mut shapes: HashMap<String, String> = HashMap::new();
+        for child in children.values_mut() {
+            let text = child.to_string();
+            let name = shapes
+                .entry(text)
+                .or_insert_with_key(|_| format!("{key}-{}", definitions.len()))
+                .clone();
+            definitions
+                .entry(name.clone())
+                .or_insert_with(|| child.take());
+            *child = json!({ "$ref": format!("#/definitions/{name}") });
+        }
+    }
+    if !definitions.is_empty() {
+        o.insert("definitions".into(), Value::Object(definitions));
+    }
     let mut ordered = Map::new();
     for k in [
         "$schema",
@@ -330,6 +417,7 @@ pub fn schema(m: &Model, entries: &[Entry]) -> Value {
         "type",
         "additionalProperties",
         "properties",
+        "definitions",
     ] {
         if let Some(v) = o.remove(k) {
             ordered.insert(k.into(), v);
