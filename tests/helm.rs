@@ -612,25 +612,7 @@ fn compiling_twice_gives_identical_bytes() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     compile_to(&a, &[]);
     compile_to(&b, &[]);
-    let read = |d: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut files = vec![];
-        let mut stack = vec![d.to_path_buf()];
-        while let Some(p) = stack.pop() {
-            for e in std::fs::read_dir(&p).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    files.push((
-                        e.path().strip_prefix(d).unwrap().display().to_string(),
-                        std::fs::read(e.path()).unwrap(),
-                    ));
-                }
-            }
-        }
-        files.sort();
-        files
-    };
+    let read = |d: &Path| read_tree(d);
     assert_eq!(read(&a), read(&b));
     assert_eq!(
         read(&a)

@@ -113,7 +113,7 @@ fn failed_compile_changes_nothing() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{msg}");
-    let before = snapshot(&out);
+    let before = read_tree(&out);
     let bad = tmp.path().join("bad.yaml");
     std::fs::write(
         &bad,
@@ -130,7 +130,7 @@ fn failed_compile_changes_nothing() {
     ]);
     assert_eq!(code, 1, "{msg}");
     assert!(msg.contains("did you mean `postgres`?"), "{msg}");
-    assert_eq!(snapshot(&out), before);
+    assert_eq!(read_tree(&out), before);
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -189,24 +189,4 @@ fn path_names_never_leave_the_output() {
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     let _ = Path::new("");
-}
-
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push((
-                    e.path().display().to_string(),
-                    std::fs::read(e.path()).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -4,8 +4,7 @@
 mod common;
 
 use common::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn block(text: &str, name: &str) -> (usize, usize) {
     let open = format!("<!-- meshpack:{name} -->\n");
@@ -29,19 +28,7 @@ fn readme_shows_the_current_graph_and_matrix() {
     let mut args = vec!["--set", "istio.enabled=true"];
     args.extend(mesh_api_args());
     let rendered = template("helm4", &root().join("charts/evalhub"), "evalhub", &args);
-    let mut child = Command::new(bin)
-        .args(["matrix", "-o", "markdown", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rendered.as_bytes())
-        .unwrap();
-    let matrix = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let (_, matrix) = meshpack_stdin(&["matrix", "-o", "markdown", "-"], &rendered);
 
     let path = root().join("README.md");
     let mut text = std::fs::read_to_string(&path).unwrap();

@@ -6,9 +6,8 @@ mod common;
 use common::*;
 use meshpack::validate::{self, input, Options};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn istio_crds() -> PathBuf {
     shared_schemas().join("istio/crd-all.gen.yaml")
@@ -132,26 +131,10 @@ fn schema_verdicts_agree_with_upstream_schemas() {
 }
 
 fn meshpack_validate(input: &str, args: &[&str]) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshpack"))
-        .arg("validate")
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let mut all = vec!["validate"];
+    all.extend(args);
+    all.push("-");
+    meshpack_stdin(&all, input)
 }
 
 #[test]

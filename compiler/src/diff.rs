@@ -1,7 +1,7 @@
 //! What changes between two versions of a policy, for pull-request review:
 //! edges, ports, mTLS modes, gateways and egress hosts added and removed.
 
-use crate::model::{Model, Source};
+use crate::model::Model;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -9,17 +9,6 @@ pub struct Section {
     pub title: &'static str,
     pub added: Vec<String>,
     pub removed: Vec<String>,
-}
-
-fn source(s: &Source) -> String {
-    match s {
-        Source::Service(n) => n.clone(),
-        Source::Gateway(g) => format!("gateway/{g}"),
-        Source::External {
-            namespace,
-            service_account,
-        } => format!("{namespace}/{service_account}"),
-    }
 }
 
 fn section(title: &'static str, old: BTreeSet<String>, new: BTreeSet<String>) -> Section {
@@ -36,7 +25,7 @@ fn edges(m: &Model) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for e in &m.edges {
         for p in &e.ports {
-            let mut s = format!("{} -> {}:{p}", source(&e.source), e.dest);
+            let mut s = format!("{} -> {}:{p}", e.source, e.dest);
             if !e.methods.is_empty() {
                 s.push_str(&format!(" methods {}", e.methods.join(",")));
             }

@@ -283,6 +283,20 @@ pub enum Source {
     },
 }
 
+impl std::fmt::Display for Source {
+    /// As the policy writes it: `api`, `gateway/public`, `monitoring/prometheus`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Service(n) => f.write_str(n),
+            Source::Gateway(g) => write!(f, "gateway/{g}"),
+            Source::External {
+                namespace,
+                service_account,
+            } => write!(f, "{namespace}/{service_account}"),
+        }
+    }
+}
+
 /// One allowed edge: `source` may reach `ports` of `dest`, optionally only
 /// with the given HTTP paths and methods.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -287,17 +287,6 @@ fn service_rows(m: &Model) -> Vec<Value> {
         .collect()
 }
 
-pub fn source_label(s: &Source) -> String {
-    match s {
-        Source::Service(n) => n.clone(),
-        Source::Gateway(g) => format!("gateway/{g}"),
-        Source::External {
-            namespace,
-            service_account,
-        } => format!("{namespace}/{service_account} (outside)"),
-    }
-}
-
 fn edge_rows(m: &Model) -> Vec<Value> {
     m.edges
         .iter()
@@ -310,7 +299,7 @@ fn edge_rows(m: &Model) -> Vec<Value> {
                 http.push(e.paths.join(" "));
             }
             serde_json::json!({
-                "from": md(&source_label(&e.source)),
+                "from": md(&match &e.source { Source::External { .. } => format!("{} (outside)", e.source), other => other.to_string() }),
                 "to": e.dest,
                 "ports": e.ports.join(", "),
                 "http": md(&if http.is_empty() { "any".to_string() } else { http.join(" ") }),

@@ -20,6 +20,7 @@
 //! <https://istio.io/latest/docs/reference/config/security/peer_authentication/>
 
 use super::{string_match, Probe, Set, SourceFacts, Workload};
+use crate::validate::checks::host_matches;
 use crate::validate::input::Object;
 use serde_json::Value;
 
@@ -279,14 +280,6 @@ pub fn allowed(
             .flatten()
             .any(|r| rule_matches(r, &src, port, http, probe, Action::Allow))
     })
-}
-
-fn host_matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix("*") {
-        Some("") => true,
-        Some(suffix) => host.ends_with(suffix),
-        None => pattern == host,
-    }
 }
 
 /// Whether an injected workload can reach an external host: its Sidecar's
