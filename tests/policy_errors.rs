@@ -96,10 +96,7 @@ fn example_policies_compile() {
 #[test]
 fn a_50_megabyte_file_is_refused_before_parsing() {
     let big = format!("{}\n", "# padding\n".repeat(5 << 20));
-    let start = std::time::Instant::now();
     let e = compile_model(&big, None).unwrap_err();
     assert_eq!(e[0].code, "E0001");
     assert!(e[0].message.contains("bytes; at most"), "{}", e[0].message);
-    // Not a timing assertion on purpose: only that it never parsed.
-    let _ = start;
 }
