@@ -20,7 +20,7 @@
 //! <https://istio.io/latest/docs/reference/config/security/peer_authentication/>
 
 use super::{string_match, Probe, Set, SourceFacts, Workload};
-use crate::validate::checks::host_matches;
+use crate::validate::checks::{host_matches, principal_parts};
 use crate::validate::input::Object;
 use serde_json::Value;
 
@@ -143,10 +143,11 @@ fn source_matches(s: &Value, src: &SourceFacts, action: Action) -> bool {
         }
     }
     if let Some(sas) = list(s, "serviceAccounts") {
-        let hit = src.principal.as_deref().is_some_and(|p| {
-            let parts: Vec<&str> = p.split('/').collect();
-            matches!(parts.as_slice(), [_, "ns", ns, "sa", sa] if sas.iter().any(|x| *x == format!("{ns}/{sa}")))
-        });
+        let hit = src
+            .principal
+            .as_deref()
+            .and_then(principal_parts)
+            .is_some_and(|(ns, sa)| sas.iter().any(|x| *x == format!("{ns}/{sa}")));
         if !hit {
             return false;
         }

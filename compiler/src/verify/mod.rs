@@ -16,7 +16,7 @@ pub mod istio;
 pub mod netpol;
 pub mod output;
 
-use crate::validate::checks::protocol;
+use crate::validate::checks::{principal_parts, principals, protocol};
 use crate::validate::input::Object;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,28 +161,16 @@ impl Set {
             .iter()
             .filter(|o| o.kind() == "AuthorizationPolicy")
         {
-            for rule in o.value["spec"]["rules"].as_array().into_iter().flatten() {
-                for from in rule["from"].as_array().into_iter().flatten() {
-                    for p in from["source"]["principals"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        let parts: Vec<&str> = p.split('/').collect();
-                        if let [_, "ns", ns, "sa", sa] = parts.as_slice() {
-                            let known = self
-                                .workloads
-                                .iter()
-                                .any(|w| w.namespace == *ns && w.service_account == *sa);
-                            if !known && !ns.contains('*') && !sa.contains('*') {
-                                out.insert(Source::Identity {
-                                    namespace: ns.to_string(),
-                                    service_account: sa.to_string(),
-                                });
-                            }
-                        }
-                    }
+            for (ns, sa) in principals(o).filter_map(principal_parts) {
+                let known = self
+                    .workloads
+                    .iter()
+                    .any(|w| w.namespace == ns && w.service_account == sa);
+                if !known && !ns.contains('*') && !sa.contains('*') {
+                    out.insert(Source::Identity {
+                        namespace: ns.to_string(),
+                        service_account: sa.to_string(),
+                    });
                 }
             }
         }

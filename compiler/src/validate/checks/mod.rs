@@ -389,6 +389,26 @@ pub fn protocol(name: &str, app_protocol: Option<&str>) -> Option<bool> {
     classify(name.split('-').next().unwrap_or(name))
 }
 
+/// Every principal the rules of an AuthorizationPolicy name.
+pub fn principals(o: &Object) -> impl Iterator<Item = &str> {
+    o.value["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["from"].as_array().into_iter().flatten())
+        .flat_map(|f| f["source"]["principals"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+}
+
+/// `<trust domain>/ns/<namespace>/sa/<serviceAccount>` -> (namespace, serviceAccount).
+pub fn principal_parts(p: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = p.split('/').collect();
+    match parts.as_slice() {
+        [_, "ns", ns, "sa", sa] => Some((ns, sa)),
+        _ => None,
+    }
+}
+
 pub fn selector_of(v: &Value) -> Option<BTreeMap<String, String>> {
     v.get("matchLabels").map(string_map)
 }

@@ -4,7 +4,7 @@
 //! without workloads in the set (an ingress gateway's, a monitoring
 //! namespace) are not judged.
 
-use super::Set;
+use super::{principal_parts, principals, Set};
 use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
@@ -16,25 +16,20 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         .collect();
     let mut out = vec![];
     for (i, o) in set.of_kind("security.istio.io", "AuthorizationPolicy") {
-        for rule in o.value["spec"]["rules"].as_array().into_iter().flatten() {
-            for from in rule["from"].as_array().into_iter().flatten() {
-                for p in from["source"]["principals"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str())
-                {
-                    let parts: Vec<&str> = p.split('/').collect();
-                    let [_, "ns", ns, "sa", sa] = parts.as_slice() else {
-                        continue;
-                    };
-                    if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
-                        continue;
-                    }
-                    if !accounts.contains(&(*ns, *sa)) {
-                        out.push((i, format!("principal {p}: no workload in namespace {ns} runs as ServiceAccount {sa}")));
-                    }
-                }
+        for p in principals(o) {
+            let Some((ns, sa)) = principal_parts(p) else {
+                continue;
+            };
+            if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
+                continue;
+            }
+            if !accounts.contains(&(ns, sa)) {
+                out.push((
+                    i,
+                    format!(
+                        "principal {p}: no workload in namespace {ns} runs as ServiceAccount {sa}"
+                    ),
+                ));
             }
         }
     }
