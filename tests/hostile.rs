@@ -64,7 +64,7 @@ fn user_strings_render_literally() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("p.yaml");
     std::fs::write(&file, policy(&env, path)).unwrap();
-    let chart = tmp.path().join("chart");
+    let chart = tmp.path().join("prop");
     let (code, out) = meshpack(&[
         "compile",
         file.to_str().unwrap(),
@@ -76,7 +76,7 @@ fn user_strings_render_literally() {
         let mut args = vec!["--set", "istio.enabled=true"];
         args.extend(mesh_api_args());
         let objs = by_id(&parse(&template(h, &chart, "prop", &args)));
-        let c = &objs["Deployment/evalhub-prop-web"]["spec"]["template"]["spec"]["containers"][0];
+        let c = &objs["Deployment/prop-web"]["spec"]["template"]["spec"]["containers"][0];
         for (k, v) in &env {
             let got = c["env"]
                 .as_array()
@@ -86,8 +86,7 @@ fn user_strings_render_literally() {
                 .unwrap_or_else(|| panic!("{h}: no env {k}"));
             assert_eq!(got["value"], Value::String(v.to_string()), "{h}: {k}");
         }
-        let rule =
-            &objs["AuthorizationPolicy/evalhub-prop-web"]["spec"]["rules"][0]["to"][0]["operation"];
+        let rule = &objs["AuthorizationPolicy/prop-web"]["spec"]["rules"][0]["to"][0]["operation"];
         assert_eq!(rule["paths"][0], path, "{h}");
     }
     let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();

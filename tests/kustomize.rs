@@ -88,8 +88,18 @@ fn overlays_build_and_equal_the_chart() {
         let chart = root().join("charts").join(&name);
         let plain = build(&kdir(&name).join("overlays/plain"));
         let istio = build(&kdir(&name).join("overlays/istio"));
-        for objs in [&plain, &istio] {
-            let errors = schema_errors(objs);
+        let gateway_api = build(&kdir(&name).join("overlays/istio-gateway-api"));
+        for objs in [&plain, &istio, &gateway_api] {
+            let upstream: Vec<Value> = objs
+                .iter()
+                .filter(|o| {
+                    !NO_UPSTREAM_SCHEMA_GROUPS
+                        .iter()
+                        .any(|g| o["apiVersion"].as_str().unwrap_or("").starts_with(g))
+                })
+                .cloned()
+                .collect();
+            let errors = schema_errors(&upstream);
             assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
         }
         for h in HELMS {
@@ -106,6 +116,13 @@ fn overlays_build_and_equal_the_chart() {
                 &format!("{name} istio ({h})"),
                 normalised(helm_istio),
                 normalised(istio.clone()),
+            );
+            args.extend(["--set", "gatewayApi.enabled=true"]);
+            let helm_gateway_api = parse(&template(h, &chart, &name, &args));
+            assert_same(
+                &format!("{name} istio with Gateway API ({h})"),
+                normalised(helm_gateway_api),
+                normalised(gateway_api.clone()),
             );
         }
     }
@@ -151,7 +168,7 @@ fn a_customer_overlay_moves_every_namespace_string() {
         overlay.join("kustomization.yaml"),
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: customer-prod\n\
          resources: [../../base]\n\
-         components: [../../components/istio, ../../components/network-policy, ../../components/istio-network-policy]\n\
+         components: [../../components/istio, ../../components/istio-gateway, ../../components/network-policy, ../../components/istio-network-policy]\n\
          replacements:\n- path: namespace-replacements.yaml\n",
     )
     .unwrap();

@@ -74,10 +74,14 @@ fn gateways(m: &Model) -> BTreeSet<String> {
         }
         for (i, r) in g.routes.iter().enumerate() {
             out.insert(format!(
-                "{} route #{} {} -> {}:{}",
+                "{} route #{} {}{} -> {}:{}",
                 g.name,
                 i + 1,
-                r.prefix,
+                r.path.describe(),
+                r.host
+                    .as_ref()
+                    .map(|h| format!(" host {h}"))
+                    .unwrap_or_default(),
                 r.service,
                 r.port
             ));

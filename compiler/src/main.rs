@@ -188,9 +188,14 @@ struct MeshArgs {
     /// Namespace of objects that name none.
     #[arg(long, default_value = "default")]
     namespace: String,
-    /// Identity (`namespace/serviceAccount`) of the ingress gateway behind `gateway/<name>` sources.
-    #[arg(long, default_value = "istio-ingress/istio-ingressgateway")]
-    gateway_identity: String,
+    /// Namespace of the ingress gateways behind `gateway/<name>` sources
+    /// (their ServiceAccounts are the policy's, as the chart's defaults).
+    #[arg(long, default_value = "istio-ingress")]
+    gateway_namespace: String,
+    /// Identity of one gateway, when installed with other values:
+    /// `<gateway>=<namespace>/<serviceAccount>` (repeatable).
+    #[arg(long)]
+    gateway_identity: Vec<String>,
 }
 
 /// Helm's limit on one file of a chart (`chart file ... is larger than the maximum file size`).
@@ -606,14 +611,20 @@ fn run_verify(
     let Some(model) = load_model(policy, profile) else {
         return ExitCode::from(2);
     };
-    let Some((ns, sa)) = mesh.gateway_identity.split_once('/') else {
-        eprintln!("error: --gateway-identity takes namespace/serviceAccount");
-        return ExitCode::from(2);
+    let mut gw = verify::intent::GatewayIdentity {
+        namespace: mesh.gateway_namespace.clone(),
+        overrides: Default::default(),
     };
-    let gw = verify::intent::GatewayIdentity {
-        namespace: ns.into(),
-        service_account: sa.into(),
-    };
+    for id in &mesh.gateway_identity {
+        let parsed = id
+            .split_once('=')
+            .and_then(|(g, rest)| Some((g, rest.split_once('/')?)));
+        let Some((g, (ns, sa))) = parsed else {
+            eprintln!("error: --gateway-identity takes <gateway>=<namespace>/<serviceAccount>, not `{id}`");
+            return ExitCode::from(2);
+        };
+        gw.overrides.insert(g.into(), (ns.into(), sa.into()));
+    }
     let Some(set) = read_set(paths, mesh) else {
         return ExitCode::from(2);
     };

@@ -37,9 +37,11 @@ pub fn helm(version: &str) -> PathBuf {
 }
 
 /// The Istio and cert-manager APIs an offline render must be told about.
-pub const MESH_APIS: [&str; 3] = [
+pub const MESH_APIS: [&str; 5] = [
     "security.istio.io/v1",
     "networking.istio.io/v1",
+    "telemetry.istio.io/v1",
+    "gateway.networking.k8s.io/v1",
     "cert-manager.io/v1",
 ];
 
@@ -55,10 +57,15 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// `helm template` of a chart; `istio` adds the mesh APIs and the switch.
+/// `helm template` of a chart, released under the chart directory's name
+/// (so objects are named `<app>-<service>`, as the Kustomize tree names them).
 pub fn template(version: &str, chart: &Path, namespace: &str, args: &[&str]) -> String {
+    let release = chart
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("release");
     let mut c = Command::new(helm(version));
-    c.args(["template", "evalhub"])
+    c.args(["template", release])
         .arg(chart)
         .args(["--namespace", namespace])
         .args(args);
@@ -144,6 +151,10 @@ fn validators(
 
 /// Kinds with no upstream schema in shared/ (cert-manager's).
 pub const NO_UPSTREAM_SCHEMA: [&str; 1] = ["cert-manager.io/v1/Certificate"];
+
+/// API groups with no upstream schema in shared/: the Gateway API's CRDs are
+/// not among them (its objects are checked field by field instead).
+pub const NO_UPSTREAM_SCHEMA_GROUPS: [&str; 1] = ["gateway.networking.k8s.io/"];
 
 /// Validate every object against its upstream schema; returns the errors.
 pub fn schema_errors(objs: &[Value]) -> Vec<String> {

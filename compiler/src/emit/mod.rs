@@ -7,9 +7,13 @@
 //! on disk, template syntax beyond the fragments they hand to `Out`, or
 //! Kustomize's layout.
 
+mod external;
+pub mod gateway;
 pub mod mesh;
 mod netpol;
 pub mod out;
+mod routing;
+mod telemetry;
 pub mod workload;
 
 use crate::model::{Model, Service};
@@ -27,6 +31,11 @@ pub enum Group {
     NetworkPolicy,
     /// Both: what the mesh itself needs once NetworkPolicies isolate pods.
     IstioNetworkPolicy,
+    /// `istio.enabled` without `gatewayApi.enabled`: Istio Gateways and
+    /// their VirtualServices.
+    IstioGateway,
+    /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
+    GatewayApi,
 }
 
 /// One object, with the template condition that guards it beyond its group.
@@ -71,6 +80,9 @@ pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
         files.push(workload::service_file(m, s, mode));
     }
     files.extend(mesh::files(m, mode));
+    for g in &m.gateways {
+        files.push(gateway::gateway_api_file(m, g, mode));
+    }
     files.extend(netpol::files(m, mode));
     files
 }
@@ -188,6 +200,16 @@ pub const PLAIN_NAMESPACE: &str = "default";
 /// Index into `.Values.services` for a service (names may contain `-`).
 pub fn svc_values(s: &Service) -> String {
     format!("(index $.Values.services \"{}\")", s.name)
+}
+
+/// A percentage as JSON: whole numbers as integers, so Helm (which prints
+/// `10.0` from values as `10`) and Kustomize render the same.
+pub fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
 }
 
 /// Turn a typed object into JSON.

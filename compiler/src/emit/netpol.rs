@@ -10,7 +10,7 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
 use super::{to_value, File, Group, Mode, Names, Out};
-use crate::model::{Model, Service, Source};
+use crate::model::{Model, Service, Source, Tracing};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -49,6 +49,10 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     );
     let v = istio(&n, &mut mesh.out);
     mesh.push(v);
+    if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
+        let v = tracing(&n, &mut mesh.out, tr);
+        mesh.push(v);
+    }
     files.push(mesh);
     files
 }
@@ -92,6 +96,28 @@ fn istio(n: &Names, out: &mut Out) -> Value {
         "to": [{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }],
         "ports": [{"protocol": "TCP", "port": 15012}],
     }]);
+    v
+}
+
+/// Sidecars send spans to the collector themselves: let them, to its
+/// namespace when it is a cluster Service, else to the egress ranges.
+fn tracing(n: &Names, out: &mut Out, tr: &Tracing) -> Value {
+    let mut v = policy(n, out, "allow-tracing", None, &["Egress"]);
+    let port = out.scalar("$.Values.telemetry.tracing.port", json!(tr.port));
+    let to = match &tr.namespace {
+        Some(ns) => {
+            let ns = out.scalar("$.Values.telemetry.tracing.namespace | quote", json!(ns));
+            json!([{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }])
+        }
+        None => out.scalar(
+            &format!(
+                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
+                n.app
+            ),
+            json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
+        ),
+    };
+    v["spec"]["egress"] = json!([{ "to": to, "ports": [{"protocol": "TCP", "port": port}] }]);
     v
 }
 

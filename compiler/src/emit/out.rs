@@ -97,9 +97,13 @@ impl Out {
                             Some(Part::Lit(l)) => l.chars().next(),
                             _ => None,
                         };
-                        let delimiter = next
-                            .filter(|c| *c == '/' || *c == '.')
-                            .expect("the namespace is followed by a `/` or `.` literal");
+                        // A namespace that ends the string (or is all of
+                        // it) is the last `.`-separated segment.
+                        let delimiter = match next {
+                            Some(c @ ('/' | '.')) => c,
+                            None if i + 1 == parts.len() => '.',
+                            _ => panic!("the namespace is followed by a `/` or `.` literal"),
+                        };
                         self.namespaced.push(NamespacedString {
                             value: String::new(),
                             delimiter,

@@ -7,7 +7,7 @@
 //! limits, distinct readiness and liveness probes, no automounted token.
 
 use super::{set, svc_values, to_value, File, Group, Mode, Names, Out};
-use crate::model::{Model, Resources, Service, Workload};
+use crate::model::{Image, Model, Resources, Service, Version, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PersistentVolumeClaim,
@@ -28,23 +28,55 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let out = &mut f.out;
     let sa = service_account(&n, out, s);
     let svc = (!s.ports.is_empty()).then(|| service(&n, out, s));
-    let wl = workload(m, &n, out, s);
+    let workloads: Vec<Value> = if s.versions.is_empty() {
+        vec![workload(m, &n, out, s, None)]
+    } else {
+        s.versions
+            .iter()
+            .map(|v| workload(m, &n, out, s, Some(v)))
+            .collect()
+    };
     let pdb = pdb(&n, out, s);
     f.push(sa);
     if let Some(v) = svc {
         f.push(v);
     }
-    f.push(wl);
+    for w in workloads {
+        f.push(w);
+    }
+    // One budget over all the service's pods (every version).
+    let sv = svc_values(s);
+    let (when, total) = if s.versions.is_empty() {
+        (format!("gt (int {sv}.replicas) 1"), s.replicas)
+    } else {
+        let terms: Vec<String> = s
+            .versions
+            .iter()
+            .map(|v| format!("(int {}.replicas)", version_values(&sv, v)))
+            .collect();
+        (
+            format!("gt (add 0 {}) 1", terms.join(" ")),
+            s.versions.iter().map(|v| v.replicas).sum(),
+        )
+    };
     match mode {
         Mode::Helm => f.docs.push(super::Doc {
-            when: Some(format!("gt (int {}.replicas) 1", svc_values(s))),
+            when: Some(when),
             value: pdb,
         }),
-        Mode::Plain if s.replicas > 1 => f.push(pdb),
+        Mode::Plain if total > 1 => f.push(pdb),
         Mode::Plain => {}
     }
     f
 }
+
+/// Index into the service's values for one version.
+pub fn version_values(sv: &str, v: &Version) -> String {
+    format!("(index {sv}.versions \"{}\")", v.name)
+}
+
+/// The label that tells versions apart (Istio's convention).
+pub const VERSION_LABEL: &str = "version";
 
 fn service_account(n: &Names, out: &mut Out, s: &Service) -> Value {
     let sa = ServiceAccount {
@@ -129,7 +161,10 @@ pub fn own_or_default(sv: &str, key: &str) -> String {
 
 /// The full image reference as the chart's image helper prints it by default.
 pub fn image_ref(s: &Service) -> String {
-    let i = &s.image;
+    image_text(&s.image)
+}
+
+pub fn image_text(i: &Image) -> String {
     let repo = if i.registry.is_empty() {
         i.repository.clone()
     } else {
@@ -185,8 +220,19 @@ fn probes(s: &Service) -> (Option<Probe>, Option<Probe>) {
     (Some(readiness), Some(liveness))
 }
 
-fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
+fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&Version>) -> Value {
     let sv = svc_values(s);
+    // Values of this workload: the service's, or its version's.
+    let wv = match version {
+        Some(v) => version_values(&sv, v),
+        None => sv.clone(),
+    };
+    let object = match version {
+        Some(v) => format!("{}-{}", s.name, v.name),
+        None => s.name.clone(),
+    };
+    let replicas = version.map_or(s.replicas, |v| v.replicas);
+    let image = version.map_or(&s.image, |v| &v.image);
     let mut mounts = vec![VolumeMount {
         name: "tmp".into(),
         mount_path: "/tmp".into(),
@@ -246,7 +292,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let mut v = match s.workload {
         Workload::Deployment => to_value(&Deployment {
             spec: Some(DeploymentSpec {
-                replicas: Some(s.replicas as i32),
+                replicas: Some(replicas as i32),
                 selector: LabelSelector::default(),
                 template,
                 ..Default::default()
@@ -284,9 +330,9 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
             ..Default::default()
         }),
     };
-    v["metadata"] = n.meta(out, &s.name, Some(&s.name));
+    v["metadata"] = n.meta(out, &object, Some(&s.name));
     let spec = &mut v["spec"];
-    spec["replicas"] = out.scalar(&format!("{sv}.replicas"), json!(s.replicas));
+    spec["replicas"] = out.scalar(&format!("{wv}.replicas"), json!(replicas));
     if s.workload == Workload::StatefulSet {
         spec["serviceName"] = n.object(out, &s.name);
         if let Some(vol) = &s.storage {
@@ -301,9 +347,15 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
             );
         }
     }
-    spec["selector"] = json!({ "matchLabels": n.selector(out, Some(&s.name)) });
+    let mut selector = n.selector(out, Some(&s.name));
+    let mut labels = pod_labels(n, out, s);
+    if let Some(v) = version {
+        selector[VERSION_LABEL] = json!(v.name);
+        labels[VERSION_LABEL] = json!(v.name);
+    }
+    spec["selector"] = json!({ "matchLabels": selector });
     let tpl = &mut spec["template"];
-    tpl["metadata"] = json!({ "labels": pod_labels(n, out, s) });
+    tpl["metadata"] = json!({ "labels": labels });
     if let Some(marker) = out.lines(pod_annotation_lines(&sv)) {
         tpl["metadata"][marker.as_str()] = Value::Null;
     }
@@ -329,10 +381,10 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let c = &mut pod["containers"][0];
     c["image"] = out.scalar(
         &format!(
-            "include \"{}.image\" (dict \"image\" {sv}.image \"ctx\" $) | quote",
+            "include \"{}.image\" (dict \"image\" {wv}.image \"ctx\" $) | quote",
             n.app
         ),
-        json!(image_ref(s)),
+        json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
         &own_or_default(&sv, "securityContext"),

@@ -12,7 +12,9 @@ pub mod gateway;
 pub mod peer_authentication;
 pub mod service_entry;
 pub mod sidecar;
+pub mod telemetry;
 pub mod virtual_service;
+pub mod workload_entry;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -27,4 +29,14 @@ pub struct WorkloadSelector {
 
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// Percentages print as integers when whole (`5`, not `5.0`): Kustomize's
+/// YAML writer does so, and the chart and the Kustomize tree must agree.
+pub(crate) fn percent<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        s.serialize_i64(*x as i64)
+    } else {
+        s.serialize_f64(*x)
+    }
 }

@@ -16,11 +16,16 @@ use std::io::{Read, Write};
 
 /// Every image a chart can render, as mirroring tools take them.
 pub fn images(m: &Model, registry: Option<&str>) -> Vec<String> {
-    let mut out: Vec<String> = m
-        .services
-        .iter()
-        .map(|s| {
-            let i = &s.image;
+    // Every version's image: a versioned service has no image of its own.
+    let all = m.services.iter().flat_map(|s| {
+        if s.versions.is_empty() {
+            vec![&s.image]
+        } else {
+            s.versions.iter().map(|v| &v.image).collect()
+        }
+    });
+    let mut out: Vec<String> = all
+        .map(|i| {
             let reg = registry
                 .map(str::to_string)
                 .unwrap_or_else(|| i.registry.clone());

@@ -70,6 +70,8 @@ pub fn condition(g: Group) -> Option<&'static str> {
         Group::IstioNetworkPolicy => {
             Some("and .Values.networkPolicy.enabled .Values.istio.enabled")
         }
+        Group::IstioGateway => Some("and .Values.istio.enabled (not .Values.gatewayApi.enabled)"),
+        Group::GatewayApi => Some(".Values.gatewayApi.enabled"),
     }
 }
 
@@ -119,8 +121,18 @@ pub fn chart(m: &Model) -> Tree {
     let images: Vec<Value> = m
         .services
         .iter()
-        .map(|s| serde_json::json!({"name": s.name, "image": emit::workload::image_ref(s)}))
+        .flat_map(|s| {
+            if s.versions.is_empty() {
+                vec![serde_json::json!({"name": s.name, "image": emit::workload::image_ref(s)})]
+            } else {
+                s.versions
+                    .iter()
+                    .map(|v| serde_json::json!({"name": format!("{} ({})", s.name, v.name), "image": emit::workload::image_text(&v.image)}))
+                    .collect()
+            }
+        })
         .collect();
+    let tracing = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref());
     let ctx = context! {
         name => &m.name,
         version => &m.version,
@@ -133,6 +145,10 @@ pub fn chart(m: &Model) -> Tree {
         images => images,
         fullname_max => fullname_max,
         cert_manager => cert_manager,
+        telemetry => m.telemetry.is_some(),
+        tracing_provider => tracing.map(|t| t.provider),
+        fault_injection => m.services.iter().any(|s| s.traffic.fault.is_some()),
+        gateways => !m.gateways.is_empty(),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         service_rows => service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },

@@ -3,7 +3,7 @@
 //! table are all made, so the three cannot drift apart.
 
 use crate::emit::workload as wd;
-use crate::model::{Model, Workload};
+use crate::model::{Image, Model, Workload};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -49,14 +49,46 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         es("istio.annotations", json!({}), "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
         es("istio.trustDomain", json!("cluster.local"), "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
         e("istio.namespaceWide", json!(false), "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
-        es("istio.gateway.namespace", json!("istio-ingress"), "Namespace of the Istio ingress gateway (its TLS Secrets live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        es("istio.gateway.serviceAccount", json!("istio-ingressgateway"), "ServiceAccount of the Istio ingress gateway, allowed by rules `from: gateway/<name>`.", json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"})),
-        es("istio.gateway.selector", json!({"istio": "ingressgateway"}), "Labels selecting the ingress gateway pods.", smap()),
+        es("istio.gateway.namespace", json!("istio-ingress"), "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         es("istio.controlPlane.namespace", json!("istio-system"), "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        e("gatewayApi.enabled", json!(false), "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
+        e("gatewayApi.className", json!("istio"), "GatewayClass of the Gateways."),
+        e("faultInjection.enabled", json!(false), "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
         e("networkPolicy.enabled", json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
         es("networkPolicy.gatewayNamespaces", json!(["istio-ingress"]), "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
         es("networkPolicy.egressCIDRs", json!(["0.0.0.0/0"]), "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
     ];
+    if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
+        v.push(e(
+            "telemetry.tracing.provider",
+            json!(tr.provider),
+            "Name of the tracing provider in the mesh config's `extensionProviders` (see the chart's NOTES).",
+        ));
+        v.push(es(
+            "telemetry.tracing.sampling",
+            crate::emit::number(tr.sampling),
+            "Share of requests traced, in percent.",
+            json!({"minimum": 0, "maximum": 100}),
+        ));
+        v.push(e(
+            "telemetry.tracing.host",
+            json!(tr.host),
+            "Host of the trace collector (for the provider's definition and egress to it).",
+        ));
+        v.push(es(
+            "telemetry.tracing.port",
+            json!(tr.port),
+            "Port of the trace collector.",
+            json!({"minimum": 1, "maximum": 65535}),
+        ));
+        if let Some(ns) = &tr.namespace {
+            v.push(e(
+                "telemetry.tracing.namespace",
+                json!(ns),
+                "Namespace of the trace collector; NetworkPolicies allow the sidecars egress to it.",
+            ));
+        }
+    }
     for g in &m.gateways {
         let p = format!("gateways.{}", g.name);
         v.push(es(
@@ -64,6 +96,27 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             json!(g.hosts),
             "Host names the gateway answers for.",
             json!({"items": {"type": "string"}, "minItems": 1}),
+        ));
+        let selector: Map<String, Value> = g
+            .selector
+            .iter()
+            .map(|(k, val)| (k.clone(), json!(val)))
+            .collect();
+        v.push(es(
+            format!("{p}.selector"),
+            Value::Object(selector),
+            if g.internal {
+                "Labels selecting the internal ingress gateway pods (Istio Gateway)."
+            } else {
+                "Labels selecting the ingress gateway pods (Istio Gateway)."
+            },
+            smap(),
+        ));
+        v.push(es(
+            format!("{p}.serviceAccount"),
+            json!(g.service_account),
+            "ServiceAccount of the gateway pods in `istio.gateway.namespace`, allowed by rules `from: gateway/<name>` (with Gateway API, Istio deploys the gateway under it).",
+            json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}),
         ));
         if let Some(t) = &g.tls {
             v.push(e(
@@ -131,33 +184,33 @@ pub fn entries(m: &Model) -> Vec<Entry> {
     ));
     for s in &m.services {
         let p = format!("services.{}", s.name);
-        v.push(e(
-            format!("{p}.image.registry"),
-            json!(s.image.registry),
-            "Image registry (`global.imageRegistry` wins).",
-        ));
-        v.push(e(
-            format!("{p}.image.repository"),
-            json!(s.image.repository),
-            "Image repository.",
-        ));
-        v.push(e(
-            format!("{p}.image.tag"),
-            json!(s.image.tag),
-            "Image tag; empty means the chart's appVersion.",
-        ));
-        v.push(es(
-            format!("{p}.image.digest"),
-            json!(s.image.digest),
-            "Image digest (`sha256:...`); wins over the tag.",
-            json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
-        ));
-        v.push(es(
-            format!("{p}.replicas"),
-            json!(s.replicas),
-            "Pod replicas.",
-            json!({"minimum": 0}),
-        ));
+        if s.versions.is_empty() {
+            image_entries(&mut v, &p, &s.image);
+            v.push(es(
+                format!("{p}.replicas"),
+                json!(s.replicas),
+                "Pod replicas.",
+                json!({"minimum": 0}),
+            ));
+        }
+        for ver in &s.versions {
+            let vp = format!("{p}.versions.{}", ver.name);
+            image_entries(&mut v, &vp, &ver.image);
+            v.push(es(
+                format!("{vp}.replicas"),
+                json!(ver.replicas),
+                "Pod replicas of this version.",
+                json!({"minimum": 0}),
+            ));
+        }
+        for (ver, w) in &s.traffic.split {
+            v.push(es(
+                format!("{p}.traffic.split.{ver}"),
+                json!(w),
+                "Percent of requests to this version (the weights must add up to 100).",
+                json!({"minimum": 0, "maximum": 100}),
+            ));
+        }
         // Overrides of serviceDefaults: listed only where the policy sets
         // them for this service; the schema accepts them everywhere.
         let d = &m.defaults;
@@ -227,6 +280,30 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
     }
     v
+}
+
+fn image_entries(v: &mut Vec<Entry>, p: &str, image: &Image) {
+    v.push(e(
+        format!("{p}.image.registry"),
+        json!(image.registry),
+        "Image registry (`global.imageRegistry` wins).",
+    ));
+    v.push(e(
+        format!("{p}.image.repository"),
+        json!(image.repository),
+        "Image repository.",
+    ));
+    v.push(e(
+        format!("{p}.image.tag"),
+        json!(image.tag),
+        "Image tag; empty means the chart's appVersion.",
+    ));
+    v.push(es(
+        format!("{p}.image.digest"),
+        json!(image.digest),
+        "Image digest (`sha256:...`); wins over the tag.",
+        json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
+    ));
 }
 
 // ---- values.yaml ----

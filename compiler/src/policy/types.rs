@@ -64,6 +64,8 @@ pub struct Spec {
     /// Outbound traffic leaving the cluster; anything else is blocked.
     #[serde(default)]
     pub egress: Vec<Egress>,
+    /// Tracing and access logs of the release's sidecars (Istio `Telemetry`).
+    pub telemetry: Option<Telemetry>,
 }
 
 /// A built-in profile: settings merged under a policy's own.
@@ -155,8 +157,21 @@ pub struct Images {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Service {
-    /// `[registry/]repository[:tag][@sha256:digest]`; without a registry, `images.registry`.
-    pub image: String,
+    /// `[registry/]repository[:tag][@sha256:digest]`; without a registry,
+    /// `images.registry`. Required unless every version names its own, or
+    /// the service is `external`.
+    pub image: Option<String>,
+    /// Versions deployed side by side (Deployments only), each labelled
+    /// `version: <name>`: the subsets that `traffic.split`, `traffic.routes`
+    /// and `traffic.mirror` send requests to.
+    #[serde(default)]
+    pub versions: BTreeMap<String, Version>,
+    /// Routing and resilience of requests to this service (Istio only).
+    pub traffic: Option<Traffic>,
+    /// A service outside the cluster (not deployed): a host name, or a VM
+    /// joined to the mesh when `address` is set. Other services may be
+    /// allowed to reach it; it cannot be a source.
+    pub external: Option<External>,
     #[serde(default)]
     pub workload: Workload,
     /// Pod replicas (default 1).
@@ -177,6 +192,154 @@ pub struct Service {
     pub health_path: Option<String>,
     pub read_only_root_filesystem: Option<bool>,
     pub run_as_user: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Version {
+    /// Image of this version (default the service's).
+    pub image: Option<String>,
+    /// Pod replicas of this version (default the service's).
+    pub replicas: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Traffic {
+    /// Request timeout on HTTP ports, e.g. `5s`.
+    pub timeout: Option<String>,
+    pub retries: Option<Retries>,
+    pub connection_pool: Option<ConnectionPool>,
+    /// Eject hosts that keep failing from the load-balancing pool (circuit breaking).
+    pub outlier_detection: Option<OutlierDetection>,
+    pub load_balancer: Option<LoadBalancer>,
+    /// Weights by version, summing to 100, e.g. `{stable: 90, canary: 10}`.
+    #[serde(default)]
+    pub split: BTreeMap<String, u32>,
+    /// HTTP requests matching headers go to a version, before the split applies.
+    #[serde(default)]
+    pub routes: Vec<VersionRoute>,
+    /// Copy a share of HTTP requests to a version; its answers are dropped.
+    pub mirror: Option<Mirror>,
+    /// Delays and errors injected for resilience testing; rendered only
+    /// when the chart value `faultInjection.enabled` is true.
+    pub fault: Option<Fault>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retries {
+    pub attempts: u32,
+    /// Timeout of each attempt, e.g. `2s`.
+    pub per_try_timeout: Option<String>,
+    /// Envoy retry conditions, e.g. `5xx,reset,connect-failure`.
+    pub retry_on: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectionPool {
+    /// Most TCP connections to all hosts of the service.
+    pub max_connections: Option<u32>,
+    /// TCP connect timeout, e.g. `3s`.
+    pub connect_timeout: Option<String>,
+    /// Most HTTP requests waiting for a connection.
+    pub max_pending_requests: Option<u32>,
+    /// Most concurrent HTTP/2 requests.
+    pub max_requests: Option<u32>,
+    /// Requests per connection before it is closed (1 disables keep-alive).
+    pub max_requests_per_connection: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutlierDetection {
+    /// Consecutive 5xx answers (or connection errors) that eject a host (default 5).
+    pub consecutive_errors: Option<u32>,
+    /// How often hosts are checked, e.g. `10s` (default 10s).
+    pub interval: Option<String>,
+    /// Minimum ejection time, e.g. `30s` (default 30s).
+    pub base_ejection_time: Option<String>,
+    /// Most hosts ejected at once, in percent (default 10).
+    pub max_ejection_percent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LoadBalancer {
+    RoundRobin,
+    LeastRequest,
+    Random,
+    Passthrough,
+}
+
+impl LoadBalancer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadBalancer::RoundRobin => "ROUND_ROBIN",
+            LoadBalancer::LeastRequest => "LEAST_REQUEST",
+            LoadBalancer::Random => "RANDOM",
+            LoadBalancer::Passthrough => "PASSTHROUGH",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRoute {
+    /// Request headers and the exact values they must have, e.g. `{x-canary: "true"}`.
+    pub headers: BTreeMap<String, String>,
+    /// The version these requests go to.
+    pub version: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    pub version: String,
+    /// Share of requests copied, in percent (default 100).
+    pub percent: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub delay: Option<FaultDelay>,
+    pub abort: Option<FaultAbort>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultDelay {
+    /// Delay added, e.g. `2s`.
+    pub fixed: String,
+    /// Share of requests delayed, in percent.
+    pub percent: f64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultAbort {
+    /// HTTP status returned, e.g. 503.
+    pub status: u16,
+    /// Share of requests aborted, in percent.
+    pub percent: f64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct External {
+    /// DNS name the clients use, e.g. `db.corp.internal`.
+    pub host: String,
+    /// IP address of a VM joined to the mesh: meshpack adds a WorkloadEntry,
+    /// and the service is reached over mutual TLS as a member of the mesh.
+    pub address: Option<String>,
+    /// Ports by name, as for services.
+    pub ports: BTreeMap<String, PortSpec>,
+    /// Clients speak plain HTTP; their sidecar opens TLS to the port's
+    /// `targetPort` (egress TLS origination). HTTP ports only.
+    #[serde(default)]
+    pub originate_tls: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -266,6 +429,17 @@ enum ScalarSchema {
 pub struct Gateway {
     /// Host names the gateway answers for.
     pub hosts: Vec<String>,
+    /// Served by an internal ingress gateway (a ClusterIP Service, for
+    /// clients inside the customer's network) instead of the public one.
+    #[serde(default)]
+    pub internal: bool,
+    /// Labels selecting the gateway pods (default `istio: ingressgateway`,
+    /// or `istio: internal-ingressgateway` when internal).
+    pub selector: Option<BTreeMap<String, String>>,
+    /// ServiceAccount of the gateway pods, the identity `from: gateway/<name>`
+    /// rules allow (default `istio-ingressgateway`, or
+    /// `istio-internal-ingressgateway` when internal).
+    pub service_account: Option<String>,
     pub tls: Option<GatewayTls>,
     /// Answer plain HTTP with a redirect to HTTPS.
     #[serde(default)]
@@ -278,10 +452,21 @@ pub struct Gateway {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewayTls {
+    /// `SIMPLE` (server certificate only, the default) or `MUTUAL` (clients
+    /// must present a certificate signed by the CA in the Secret's `ca.crt`).
+    pub mode: Option<TlsMode>,
     /// Secret holding the certificate, in the ingress gateway's namespace.
     pub credential_name: String,
     /// Have cert-manager issue that Secret.
     pub cert_manager: Option<CertManager>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum TlsMode {
+    #[serde(rename = "SIMPLE")]
+    Simple,
+    #[serde(rename = "MUTUAL")]
+    Mutual,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -295,12 +480,40 @@ pub struct CertManager {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
-    /// URI prefix, e.g. `/api`.
-    pub prefix: String,
+    /// URI prefix, e.g. `/api`. One of `prefix`, `exact` and `regex`.
+    pub prefix: Option<String>,
+    /// Exact URI path, e.g. `/healthz`.
+    pub exact: Option<String>,
+    /// URI regular expression (RE2), e.g. `^/reports/[0-9]+$`.
+    pub regex: Option<String>,
+    /// Only requests for this host (one of the gateway's hosts).
+    pub host: Option<String>,
+    /// Only requests with these headers, at these exact values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Replace the matched prefix with this before forwarding (with `prefix` only).
+    pub rewrite: Option<String>,
+    /// Cross-origin resource sharing answered at the gateway.
+    pub cors: Option<Cors>,
     /// Destination service.
     pub to: String,
     /// Destination port (name or number); default the service's first HTTP port.
     pub port: Option<PortRef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cors {
+    /// Allowed origins, exact, e.g. `https://app.example.com`.
+    pub allow_origins: Vec<String>,
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// How long browsers may cache the answer, e.g. `24h`.
+    pub max_age: Option<String>,
+    #[serde(default)]
+    pub allow_credentials: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -362,6 +575,32 @@ pub struct Egress {
     pub from: OneOrMany<String>,
     /// TLS, HTTPS, HTTP or TCP (default TLS on 443, HTTP on 80, TCP otherwise).
     pub protocol: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Telemetry {
+    pub tracing: Option<Tracing>,
+    /// Envoy access logs of every sidecar of the release, to standard output.
+    #[serde(default)]
+    pub access_logging: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    pub provider: TracingProvider,
+    /// The collector's `host:port`, e.g. `otel-collector.observability.svc.cluster.local:4317`.
+    pub endpoint: String,
+    /// Share of requests traced, in percent (default 1).
+    pub sampling: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TracingProvider {
+    Opentelemetry,
+    Zipkin,
 }
 
 /// One item or a list of them.

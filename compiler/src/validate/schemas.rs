@@ -6,7 +6,7 @@
 //! standalone schemas kubeconform uses (objects closed, every type
 //! nullable, quantities and int-or-strings as `oneOf`), so verdicts agree.
 
-use crate::istio;
+use crate::{gateway_api, istio};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -299,6 +299,10 @@ crd_kinds! {
     "networking.istio.io/v1", "VirtualService" => istio::virtual_service::VirtualServiceSpec;
     "networking.istio.io/v1", "ServiceEntry" => istio::service_entry::ServiceEntrySpec;
     "networking.istio.io/v1", "Sidecar" => istio::sidecar::SidecarSpec;
+    "networking.istio.io/v1", "WorkloadEntry" => istio::workload_entry::WorkloadEntrySpec;
+    "telemetry.istio.io/v1", "Telemetry" => istio::telemetry::TelemetrySpec;
+    "gateway.networking.k8s.io/v1", "Gateway" => gateway_api::GatewaySpec;
+    "gateway.networking.k8s.io/v1", "HTTPRoute" => gateway_api::HttpRouteSpec;
     "cert-manager.io/v1", "Certificate" => istio::certificate::CertificateSpec;
 }
 

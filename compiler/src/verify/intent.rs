@@ -12,29 +12,50 @@ use super::{
 use crate::model::{self, Model};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The identity a `gateway/<name>` source has in the mesh.
+/// Where the identities of `gateway/<name>` sources come from: the
+/// gateways' namespace, and each gateway's ServiceAccount as the policy
+/// says (the chart's default) unless overridden.
 #[derive(Debug, Clone)]
 pub struct GatewayIdentity {
     pub namespace: String,
-    pub service_account: String,
+    /// Gateway name -> (namespace, ServiceAccount).
+    pub overrides: BTreeMap<String, (String, String)>,
 }
 
 impl Default for GatewayIdentity {
     fn default() -> Self {
         GatewayIdentity {
             namespace: "istio-ingress".into(),
-            service_account: "istio-ingressgateway".into(),
+            overrides: BTreeMap::new(),
         }
     }
 }
 
-pub fn source_of(s: &model::Source, gw: &GatewayIdentity) -> Source {
+impl GatewayIdentity {
+    fn of(&self, m: &Model, name: &str) -> Source {
+        if let Some((namespace, sa)) = self.overrides.get(name) {
+            return Source::Identity {
+                namespace: namespace.clone(),
+                service_account: sa.clone(),
+            };
+        }
+        let sa = m
+            .gateways
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.service_account.clone())
+            .unwrap_or_default();
+        Source::Identity {
+            namespace: self.namespace.clone(),
+            service_account: sa,
+        }
+    }
+}
+
+pub fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> Source {
     match s {
         model::Source::Service(n) => Source::Workload(n.clone()),
-        model::Source::Gateway(_) => Source::Identity {
-            namespace: gw.namespace.clone(),
-            service_account: gw.service_account.clone(),
-        },
+        model::Source::Gateway(g) => gw.of(m, g),
         model::Source::External {
             namespace,
             service_account,
@@ -70,7 +91,7 @@ pub fn plan(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Plan 
         .map(|s| Source::Workload(s.name.clone()))
         .collect();
     for e in &m.edges {
-        sources.insert(source_of(&e.source, gw));
+        sources.insert(source_of(m, &e.source, gw));
     }
     sources.extend(set.outside_identities());
     sources.insert(Source::Stranger);
@@ -152,8 +173,8 @@ pub fn intended(
         Dest::Port { workload, name, .. } => m.edges.iter().any(|e| {
             e.dest == *workload
                 && e.ports.contains(name)
-                && (source_of(&e.source, gw) == *src
-                    || (!layers.istio && same_namespace_level(&source_of(&e.source, gw), src)))
+                && (source_of(m, &e.source, gw) == *src
+                    || (!layers.istio && same_namespace_level(&source_of(m, &e.source, gw), src)))
                 && (!layers.istio || edge_allows(e, probe))
         }),
         Dest::External { host, port } => {

@@ -15,6 +15,7 @@ mod mtls_conflict;
 mod port_protocol_unknown;
 mod principal_unknown_service_account;
 mod vs_destination_unknown;
+mod vs_subset_undefined;
 
 use super::input::Object;
 use crate::diag::Severity;
@@ -106,6 +107,12 @@ pub const CHECKS: &[Check] = &[
         severity: Error,
         summary: "duplicate object",
         run: duplicate_object::run,
+    },
+    Check {
+        code: "M012",
+        severity: Error,
+        summary: "VirtualService routes to an undefined subset, or weights not adding up to 100",
+        run: vs_subset_undefined::run,
     },
 ];
 
@@ -219,6 +226,27 @@ impl<'a> Set<'a> {
                         .unwrap_or("default")
                         .to_string(),
                     ports,
+                });
+            }
+            // A WorkloadEntry (a VM in the mesh) is a workload to Istio's
+            // selectors and identities, though no pod template describes it.
+            if o.kind() == "WorkloadEntry" && o.group() == "networking.istio.io" {
+                let spec = &o.value["spec"];
+                workloads.push(Workload {
+                    object: i,
+                    namespace: ns.clone(),
+                    labels: string_map(&spec["labels"]),
+                    annotations: BTreeMap::new(),
+                    service_account: spec["serviceAccount"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .to_string(),
+                    ports: spec["ports"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect(),
                 });
             }
             if o.kind() == "Service" && o.api_version() == "v1" {

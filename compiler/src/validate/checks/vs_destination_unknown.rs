@@ -1,5 +1,8 @@
 //! M004: a VirtualService route to an in-cluster host or port that no
 //! Service in the set has: requests get 503s (Istio's "no healthy upstream").
+//! A route bound to a gateway must name the port when the Service has
+//! several; inside the mesh a route without one keeps the port the client
+//! called (Istio uses the listener's port).
 
 use super::{is_cluster_host, Set};
 use serde_json::Value;
@@ -8,6 +11,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "VirtualService") {
         let spec = &o.value["spec"];
+        let at_gateway = spec["gateways"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|x| x.as_str() != Some("mesh")));
         let routes = ["http", "tcp", "tls"]
             .iter()
             .flat_map(|k| spec[*k].as_array().into_iter().flatten())
@@ -38,7 +44,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                                 ),
                             ));
                         }
-                    } else if svc.ports.len() > 1 && d["port"] == Value::Null {
+                    } else if at_gateway && svc.ports.len() > 1 && d["port"] == Value::Null {
                         out.push((
                             i,
                             format!("routes to {host} without a port, but the Service has several"),
@@ -64,6 +70,7 @@ kind: VirtualService
 metadata: {{name: v, namespace: shop}}
 spec:
   hosts: [shop.example.com]
+  gateways: [gw]
   http:
   - route: [{{destination: {{host: api, port: {{number: 80}}}}}}]
   - route: [{{destination: {{host: api, port: {{number: 8080}}}}}}]

@@ -6,9 +6,20 @@
 //! All semantic errors of a policy are found here, each with the position
 //! of the node that caused it, and all of them are reported in one run.
 
+mod external;
+mod gateway;
+mod traffic;
+
 use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub use external::External;
+pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
+pub use traffic::{
+    ConnectionPool, Fault, OutlierDetection, Retries, Telemetry, Tracing, Traffic, Version,
+    VersionRoute,
+};
 
 /// Longest `<application>-<service>` name: a StatefulSet's pods carry
 /// `controller-revision-hash: <name>-<10 chars>`, and label values stop at 63.
@@ -35,7 +46,12 @@ pub struct Model {
     pub services: Vec<Service>,
     pub gateways: Vec<Gateway>,
     pub edges: Vec<Edge>,
+    /// Hosts outside the cluster services may reach: the `egress` list and
+    /// the edges to external services.
     pub egress: Vec<Egress>,
+    /// Services outside the cluster (not deployed).
+    pub externals: Vec<External>,
+    pub telemetry: Option<Telemetry>,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -118,7 +134,7 @@ pub struct Maintainer {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Image {
     /// Empty when the reference names none (Docker Hub by convention).
     pub registry: String,
@@ -136,9 +152,13 @@ pub enum Workload {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
+    /// The image of the service; with versions, the first version's.
     pub image: Image,
     pub workload: Workload,
     pub replicas: u32,
+    /// Versions deployed side by side; empty for one unversioned workload.
+    pub versions: Vec<Version>,
+    pub traffic: Traffic,
     pub storage: Option<Volume>,
     pub ports: Vec<Port>,
     /// Service-wide mTLS mode, when it differs from the release's.
@@ -155,6 +175,10 @@ pub struct Service {
 impl Service {
     pub fn port(&self, name: &str) -> Option<&Port> {
         self.ports.iter().find(|p| p.name == name)
+    }
+
+    pub fn has_http(&self) -> bool {
+        self.ports.iter().any(|p| p.protocol.is_http())
     }
 }
 
@@ -250,29 +274,6 @@ impl Protocol {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gateway {
-    pub name: String,
-    pub hosts: Vec<String>,
-    pub tls: Option<GatewayTls>,
-    pub https_redirect: bool,
-    pub routes: Vec<Route>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatewayTls {
-    pub credential_name: String,
-    pub issuer: Option<(String, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    pub prefix: String,
-    pub service: String,
-    /// The destination's Service port number.
-    pub port: u16,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     Service(String),
@@ -315,6 +316,9 @@ pub struct Egress {
     pub port: u16,
     pub protocol: Protocol,
     pub from: Vec<String>,
+    /// The external service this entry reaches, if it comes from an allow
+    /// rule rather than `egress`.
+    pub service: Option<String>,
 }
 
 /// Resolve a loaded policy under a profile's settings.
@@ -401,33 +405,44 @@ impl Resolver<'_> {
                 "add at least one service under `spec.services`".into(),
             );
         }
+        let externals: Vec<External> = spec
+            .services
+            .iter()
+            .filter_map(|(n, s)| self.external(n, s))
+            .collect();
         let services: Vec<Service> = spec
             .services
             .iter()
+            .filter(|(_, s)| s.external.is_none())
             .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
             .collect();
         let index: BTreeMap<&str, &Service> =
             services.iter().map(|s| (s.name.as_str(), s)).collect();
+        let ext_index: BTreeMap<&str, &External> =
+            externals.iter().map(|e| (e.name.as_str(), e)).collect();
         let gateways: Vec<Gateway> = spec
             .gateways
             .iter()
             .map(|(n, g)| self.gateway(n, g, &index))
             .collect();
         let mut edges = BTreeSet::new();
+        let mut to_externals = vec![];
         for (i, rule) in spec.allow.iter().enumerate() {
-            for e in self.rule(i, rule, &index, &spec.gateways) {
-                edges.insert(e);
-            }
+            let (es, xs) = self.rule(i, rule, &index, &ext_index, &spec.gateways);
+            edges.extend(es);
+            to_externals.extend(xs);
         }
         let edges: Vec<Edge> = edges.into_iter().collect();
         self.check_routes_allowed(&gateways, &edges);
         self.check_mtls_for_rules(st.mtls.unwrap_or(MtlsMode::Strict), &services, &edges);
-        let egress = spec
+        let mut egress: Vec<Egress> = spec
             .egress
             .iter()
             .enumerate()
             .map(|(i, e)| self.egress(i, e, &index))
             .collect();
+        egress.extend(merge_external_egress(to_externals));
+        let telemetry = spec.telemetry.as_ref().map(|t| self.telemetry(t));
         let chart = spec.chart.as_ref();
         Model {
             description: chart
@@ -475,6 +490,8 @@ impl Resolver<'_> {
             gateways,
             edges,
             egress,
+            externals,
+            telemetry,
             index: Index::default(),
         }
         .with_index()
@@ -516,27 +533,37 @@ impl Resolver<'_> {
                 "shorten the service name (objects are named `<release>-<service>`)".into(),
             );
         }
-        let image = match parse_image(&s.image, registry) {
-            Ok(i) => i,
-            Err(why) => {
-                self.err(
-                    "E0212",
-                    &format!("{path}.image"),
-                    why,
-                    "write `[registry/]repository:tag` or `repository@sha256:<64 hex digits>`"
-                        .into(),
-                );
-                Image {
-                    registry: String::new(),
-                    repository: s.image.clone(),
-                    tag: String::new(),
-                    digest: String::new(),
-                }
-            }
-        };
         let workload = match s.workload {
             policy::Workload::Deployment => Workload::Deployment,
             policy::Workload::StatefulSet => Workload::StatefulSet,
+        };
+        let versions = self.versions(app, name, s, workload == Workload::Deployment, registry);
+        let image = match (&s.image, versions.first()) {
+            (Some(reference), _) => match parse_image(reference, registry) {
+                Ok(i) => i,
+                Err(why) => {
+                    self.err(
+                        "E0212",
+                        &format!("{path}.image"),
+                        why,
+                        "write `[registry/]repository:tag` or `repository@sha256:<64 hex digits>`"
+                            .into(),
+                    );
+                    Image::default()
+                }
+            },
+            (None, Some(v)) => v.image.clone(),
+            (None, None) => {
+                if s.versions.is_empty() {
+                    self.err_key(
+                        "E0218",
+                        &path,
+                        format!("service `{name}` has no image"),
+                        "add `image: repository:tag`, or `external:` for a service outside the cluster".into(),
+                    );
+                }
+                Image::default()
+            }
         };
         let storage = s.storage.as_ref().map(|st| match st {
             Storage::Size(size) => Volume {
@@ -568,7 +595,7 @@ impl Resolver<'_> {
                 );
             }
         }
-        let ports = self.ports(&path, s);
+        let ports = self.port_list(&path, &s.ports);
         let (mtls, port_mtls) = match &s.mtls {
             None => (None, vec![]),
             Some(ServiceMtls::Mode(m)) => (Some(*m), vec![]),
@@ -622,11 +649,15 @@ impl Resolver<'_> {
                 );
             }
         }
+        let has_http = ports.iter().any(|p| p.protocol.is_http());
+        let traffic = self.traffic(name, s.traffic.as_ref(), &versions, has_http);
         Service {
             name: name.to_string(),
             image,
             workload,
             replicas: s.replicas.unwrap_or(1),
+            versions,
+            traffic,
             storage,
             ports,
             mtls,
@@ -646,9 +677,9 @@ impl Resolver<'_> {
         }
     }
 
-    fn ports(&mut self, path: &str, s: &policy::Service) -> Vec<Port> {
+    fn port_list(&mut self, path: &str, ports: &BTreeMap<String, PortSpec>) -> Vec<Port> {
         let mut out: Vec<Port> = vec![];
-        for (pname, spec) in &s.ports {
+        for (pname, spec) in ports {
             let ppath = format!("{path}.ports.{pname}");
             if !is_port_name(pname) {
                 self.err_key(
@@ -746,139 +777,16 @@ impl Resolver<'_> {
     }
 
     fn unknown_service(&mut self, path: &str, name: &str, index: &BTreeMap<&str, &Service>) {
-        let help = match suggest(name, index.keys().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "known services: {}",
-                index.keys().copied().collect::<Vec<_>>().join(", ")
-            ),
-        };
-        self.err("E0231", path, format!("unknown service `{name}`"), help);
+        let names: Vec<&str> = index.keys().copied().collect();
+        self.unknown_name(path, name, &names);
     }
 
-    fn gateway(
-        &mut self,
-        name: &str,
-        g: &policy::Gateway,
-        index: &BTreeMap<&str, &Service>,
-    ) -> Gateway {
-        let path = format!("spec.gateways.{name}");
-        if !is_dns_label(name) {
-            self.err_key(
-                "E0240",
-                &path,
-                format!("gateway name `{name}` is not a DNS-1035 label"),
-                "use lowercase letters, digits and `-`".into(),
-            );
-        }
-        if g.hosts.is_empty() {
-            self.err_key(
-                "E0241",
-                &format!("{path}.hosts"),
-                format!("gateway `{name}` lists no host"),
-                "add the host names it answers for".into(),
-            );
-        }
-        for (i, h) in g.hosts.iter().enumerate() {
-            if !is_host(h, true) {
-                self.err(
-                    "E0242",
-                    &format!("{path}.hosts[{i}]"),
-                    format!("`{h}` is not a host name"),
-                    "write a DNS name such as `app.example.com` or `*.example.com`".into(),
-                );
-            }
-        }
-        if g.https_redirect && g.tls.is_none() {
-            self.err_key(
-                "E0243",
-                &format!("{path}.httpsRedirect"),
-                format!("gateway `{name}` redirects to HTTPS but has no `tls`"),
-                "add `tls.credentialName`, or remove httpsRedirect".into(),
-            );
-        }
-        if let Some(t) = &g.tls {
-            if !is_dns_subdomain(&t.credential_name) {
-                self.err(
-                    "E0244",
-                    &format!("{path}.tls.credentialName"),
-                    format!("`{}` is not a Secret name", t.credential_name),
-                    "use a DNS-1123 subdomain".into(),
-                );
-            }
-            if let Some(cm) = &t.cert_manager {
-                if let Some(k) = &cm.kind {
-                    if k != "Issuer" && k != "ClusterIssuer" {
-                        self.err(
-                            "E0245",
-                            &format!("{path}.tls.certManager.kind"),
-                            format!("unknown issuer kind `{k}`"),
-                            "expected `Issuer` or `ClusterIssuer`".into(),
-                        );
-                    }
-                }
-            }
-        }
-        let mut routes = vec![];
-        for (i, r) in g.routes.iter().enumerate() {
-            let rp = format!("{path}.routes[{i}]");
-            if !r.prefix.starts_with('/') {
-                self.err(
-                    "E0246",
-                    &format!("{rp}.prefix"),
-                    format!("route prefix `{}` does not start with `/`", r.prefix),
-                    "write a URI path prefix such as `/api`".into(),
-                );
-            }
-            let Some(svc) = index.get(r.to.as_str()) else {
-                self.unknown_service(&format!("{rp}.to"), &r.to, index);
-                continue;
-            };
-            let port = match &r.port {
-                None => svc.ports.iter().find(|p| p.protocol.is_http()),
-                Some(pr) => self.port_ref(&format!("{rp}.port"), svc, pr),
-            };
-            match port {
-                Some(p) if p.protocol.is_http() => routes.push(Route {
-                    prefix: r.prefix.clone(),
-                    service: r.to.clone(),
-                    port: p.port,
-                }),
-                Some(p) => self.err(
-                    "E0247",
-                    &format!("{rp}.port"),
-                    format!(
-                        "route to `{}` port `{}`, which is {}, not HTTP",
-                        r.to,
-                        p.name,
-                        p.protocol.as_str()
-                    ),
-                    "route to an HTTP port".into(),
-                ),
-                None if r.port.is_none() => self.err(
-                    "E0247",
-                    &format!("{rp}.to"),
-                    format!("`{}` has no HTTP port to route to", r.to),
-                    "name one of its ports `http` or `http-<suffix>`".into(),
-                ),
-                None => {}
-            }
-        }
-        Gateway {
-            name: name.to_string(),
-            hosts: g.hosts.clone(),
-            tls: g.tls.as_ref().map(|t| GatewayTls {
-                credential_name: t.credential_name.clone(),
-                issuer: t.cert_manager.as_ref().map(|c| {
-                    (
-                        c.issuer.clone(),
-                        c.kind.clone().unwrap_or_else(|| "Issuer".into()),
-                    )
-                }),
-            }),
-            https_redirect: g.https_redirect,
-            routes,
-        }
+    fn unknown_name(&mut self, path: &str, name: &str, names: &[&str]) {
+        let help = match suggest(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("known services: {}", names.join(", ")),
+        };
+        self.err("E0231", path, format!("unknown service `{name}`"), help);
     }
 
     fn port_ref<'s>(&mut self, path: &str, svc: &'s Service, p: &PortRef) -> Option<&'s Port> {
@@ -897,8 +805,9 @@ impl Resolver<'_> {
         i: usize,
         rule: &policy::AllowRule,
         index: &BTreeMap<&str, &Service>,
+        externals: &BTreeMap<&str, &External>,
         gateways: &BTreeMap<String, policy::Gateway>,
-    ) -> Vec<Edge> {
+    ) -> (Vec<Edge>, Vec<Egress>) {
         let rp = format!("spec.allow[{i}]");
         let at = |field: &str, idx: Option<usize>| match idx {
             Some(j) => format!("{rp}.{field}[{j}]"),
@@ -927,6 +836,13 @@ impl Resolver<'_> {
                         self.err("E0233", &at("from", j), "`*` is not allowed as a source".into(), "list the services that may connect; a wildcard source would defeat least privilege".into());
                     } else if index.contains_key(n.as_str()) {
                         sources.push(Source::Service(n.clone()));
+                    } else if externals.contains_key(n.as_str()) {
+                        self.err(
+                            "E0283",
+                            &at("from", j),
+                            format!("the external service `{n}` cannot be a source"),
+                            "meshpack controls what leaves the release's pods, not what an outside host sends; allow it by identity with `{namespace, serviceAccount}` if it is in the mesh".into(),
+                        );
                     } else {
                         self.unknown_service(&at("from", j), n, index);
                     }
@@ -953,13 +869,17 @@ impl Resolver<'_> {
             }
         }
         let mut dests: Vec<&Service> = vec![];
+        let mut ext_dests: Vec<&External> = vec![];
         for (j, d) in rule.to.items() {
             if d == "*" {
                 dests.extend(index.values());
             } else if let Some(s) = index.get(d.as_str()) {
                 dests.push(s);
+            } else if let Some(x) = externals.get(d.as_str()) {
+                ext_dests.push(x);
             } else {
-                self.unknown_service(&at("to", j), d, index);
+                let names: Vec<&str> = index.keys().chain(externals.keys()).copied().collect();
+                self.unknown_name(&at("to", j), d, &names);
             }
         }
         for (j, m) in rule.methods.iter().enumerate() {
@@ -1049,7 +969,81 @@ impl Resolver<'_> {
                 });
             }
         }
-        edges
+        let egress = self.rule_to_externals(&rp, rule, &sources, &ext_dests);
+        (edges, egress)
+    }
+
+    /// Edges to external services are egress from each source service.
+    fn rule_to_externals(
+        &mut self,
+        rp: &str,
+        rule: &policy::AllowRule,
+        sources: &[Source],
+        dests: &[&External],
+    ) -> Vec<Egress> {
+        if dests.is_empty() {
+            return vec![];
+        }
+        if !rule.paths.is_empty() || !rule.methods.is_empty() {
+            let field = if rule.paths.is_empty() {
+                "methods"
+            } else {
+                "paths"
+            };
+            self.err_key(
+                "E0284",
+                &format!("{rp}.{field}"),
+                format!("`{field}` on a rule to an external service"),
+                "no sidecar runs at an external service to check them; allow its ports, or split the rule".into(),
+            );
+        }
+        let mut from = vec![];
+        for s in sources {
+            match s {
+                Source::Service(n) => from.push(n.clone()),
+                other => self.err(
+                    "E0283",
+                    &format!("{rp}.from"),
+                    format!("`{other}` is not a service of the release, so it cannot be allowed to an external service"),
+                    "only the release's services have sidecars and NetworkPolicies meshpack controls".into(),
+                ),
+            }
+        }
+        let mut out = vec![];
+        for x in dests {
+            let ports: Vec<&Port> = if rule.ports.is_empty() {
+                x.ports.iter().collect()
+            } else {
+                let mut v = vec![];
+                for (j, p) in rule.ports.iter().enumerate() {
+                    let found = match p {
+                        PortRef::Name(n) => x.port(n),
+                        PortRef::Number(n) => x.ports.iter().find(|q| u64::from(q.port) == *n),
+                    };
+                    match found {
+                        Some(f) => v.push(f),
+                        None => self.unknown_port(
+                            &format!("{rp}.ports[{j}]"),
+                            &x.name,
+                            &p.to_string(),
+                            &x.ports,
+                            false,
+                        ),
+                    }
+                }
+                v
+            };
+            for p in ports {
+                out.push(Egress {
+                    host: x.host.clone(),
+                    port: p.port,
+                    protocol: p.protocol,
+                    from: from.clone(),
+                    service: Some(x.name.clone()),
+                });
+            }
+        }
+        out
     }
 
     /// A route the gateway may not use would be denied by the destination's
@@ -1173,8 +1167,31 @@ impl Resolver<'_> {
             port,
             protocol,
             from,
+            service: None,
         }
     }
+}
+
+/// One entry per external service port, listing every service allowed to it.
+fn merge_external_egress(entries: Vec<Egress>) -> Vec<Egress> {
+    let mut merged: BTreeMap<(String, u16), Egress> = BTreeMap::new();
+    for e in entries {
+        let key = (e.service.clone().unwrap_or_default(), e.port);
+        match merged.get_mut(&key) {
+            Some(m) => m.from.extend(e.from),
+            None => {
+                merged.insert(key, e);
+            }
+        }
+    }
+    merged
+        .into_values()
+        .map(|mut e| {
+            e.from.sort();
+            e.from.dedup();
+            e
+        })
+        .collect()
 }
 
 fn resources_of(r: &policy::Resources) -> Resources {
@@ -1207,6 +1224,38 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A Go duration (`1h30m`, `500ms`, `2.5s`), as Istio and CEL read them;
+/// in seconds.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let mut rest = s;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let (unit, len) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .map(|(u, f)| (*f, u.len()))?;
+        total += n * unit;
+        rest = &rest[len..];
+    }
+    Some(total)
 }
 
 fn is_dns_subdomain(s: &str) -> bool {
@@ -1384,6 +1433,18 @@ mod tests {
             .contains("latest"));
         assert!(parse_image("x@sha256:12", None).is_err());
         assert!(parse_image("X:1", None).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Some(5.0));
+        assert_eq!(parse_duration("1h30m"), Some(5400.0));
+        assert_eq!(parse_duration("500ms"), Some(0.5));
+        assert_eq!(parse_duration("1.5s"), Some(1.5));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5 s"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("s"), None);
     }
 
     #[test]

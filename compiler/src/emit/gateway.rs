@@ -1,0 +1,458 @@
+//! Gateways, in two forms selected by `gatewayApi.enabled`:
+//!
+//! - Istio `Gateway` + `VirtualService`, served by an ingress gateway the
+//!   customer runs (selected by labels; the internal one for `internal: true`);
+//! - Kubernetes Gateway API `Gateway` + `HTTPRoute`, whose Gateway lives in
+//!   the gateway namespace (where TLS Secrets are) and, with Istio's class,
+//!   gets its pods deployed under the ServiceAccount rules allow.
+//!
+//! Both carry a cert-manager Certificate when the policy asks for one.
+
+use super::mesh::{guarded, FIXED_NAMESPACE};
+use super::{out, to_value, File, Group, Mode, Names, Out, Part};
+use crate::gateway_api as gapi;
+use crate::istio::certificate::{Certificate, CertificateSpec, IssuerRef};
+use crate::istio::gateway::{Gateway, GatewaySpec, Server, ServerPort, ServerTls};
+use crate::istio::virtual_service::{
+    CorsPolicy, Destination, HttpMatch, HttpRoute, PortSelector, Rewrite, RouteDestination,
+    StringMatch, VirtualService, VirtualServiceSpec,
+};
+use crate::model::{self, Model, PathMatch};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Values of one gateway.
+pub fn gateway_values(name: &str) -> String {
+    format!("(index $.Values.gateways \"{name}\")")
+}
+
+const GATEWAY_NAMESPACE: &str = "$.Values.istio.gateway.namespace";
+const DEFAULT_GATEWAY_NAMESPACE: &str = "istio-ingress";
+
+/// Istio's Gateway + VirtualService for one gateway.
+pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
+    let mut f = File::new(
+        format!("istio/gateway-{}.yaml", g.name),
+        Group::IstioGateway,
+        mode,
+    );
+    let n = Names::new(m);
+    let out = &mut f.out;
+    let gv = gateway_values(&g.name);
+    let hosts = || json!(g.hosts);
+
+    let mut servers = vec![];
+    if let Some(tls) = &g.tls {
+        servers.push(Server {
+            port: ServerPort {
+                number: 443,
+                name: "https".into(),
+                protocol: "HTTPS".into(),
+            },
+            hosts: vec![],
+            // MUTUAL: the Secret also holds `ca.crt`, the CA client
+            // certificates must chain to.
+            // https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/#configure-a-mutual-tls-ingress-gateway
+            tls: Some(ServerTls {
+                mode: Some(if tls.mutual { "MUTUAL" } else { "SIMPLE" }.into()),
+                credential_name: Some(tls.credential_name.clone()),
+                ..Default::default()
+            }),
+        });
+    }
+    if g.tls.is_none() || g.https_redirect {
+        servers.push(Server {
+            port: ServerPort {
+                number: 80,
+                name: "http".into(),
+                protocol: "HTTP".into(),
+            },
+            hosts: vec![],
+            tls: g.https_redirect.then(|| ServerTls {
+                https_redirect: true,
+                ..Default::default()
+            }),
+        });
+    }
+    let mut gw = to_value(&Gateway::new(
+        "",
+        GatewaySpec {
+            selector: BTreeMap::new(),
+            servers,
+        },
+    ));
+    gw["metadata"] = n.meta(out, &g.name, None);
+    let selector: serde_json::Map<String, Value> = g
+        .selector
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    gw["spec"]["selector"] = out.yaml(&format!("{gv}.selector"), Value::Object(selector));
+    let servers = gw["spec"]["servers"].as_array_mut().expect("servers");
+    for srv in servers.iter_mut() {
+        srv["hosts"] = out.yaml(&format!("{gv}.hosts"), hosts());
+        if srv["tls"].get("credentialName").is_some() {
+            srv["tls"]["credentialName"] = out.scalar(
+                &format!("{gv}.tls.credentialName | quote"),
+                json!(g.tls.as_ref().map(|t| &t.credential_name)),
+            );
+        }
+    }
+
+    let routes = g.routes.iter().map(|r| istio_route(&n, r)).collect();
+    let mut vs = to_value(&VirtualService::new(
+        "",
+        VirtualServiceSpec {
+            hosts: vec![],
+            gateways: vec![n.plain(&g.name)],
+            http: routes,
+            ..Default::default()
+        },
+    ));
+    vs["metadata"] = n.meta(out, &g.name, None);
+    vs["spec"]["hosts"] = out.yaml(&format!("{gv}.hosts"), hosts());
+    vs["spec"]["gateways"] = json!([n.object(out, &g.name)]);
+    for (i, r) in g.routes.iter().enumerate() {
+        vs["spec"]["http"][i]["route"][0]["destination"]["host"] = n.object(out, &r.service);
+    }
+    f.push(gw);
+    f.push(vs);
+    certificate(&n, &mut f, g);
+    f
+}
+
+fn string_match(p: &PathMatch) -> StringMatch {
+    match p {
+        PathMatch::Prefix(x) => StringMatch {
+            prefix: Some(x.clone()),
+            ..Default::default()
+        },
+        PathMatch::Exact(x) => StringMatch::exact(x),
+        PathMatch::Regex(x) => StringMatch {
+            regex: Some(x.clone()),
+            ..Default::default()
+        },
+    }
+}
+
+fn istio_route(n: &Names, r: &model::Route) -> HttpRoute {
+    HttpRoute {
+        matches: vec![HttpMatch {
+            uri: Some(string_match(&r.path)),
+            authority: r.host.as_deref().map(StringMatch::exact),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), StringMatch::exact(v)))
+                .collect(),
+        }],
+        route: vec![RouteDestination {
+            destination: Destination {
+                host: n.plain(&r.service),
+                subset: None,
+                port: Some(PortSelector { number: r.port }),
+            },
+            weight: None,
+        }],
+        rewrite: r.rewrite.as_ref().map(|uri| Rewrite { uri: uri.clone() }),
+        cors_policy: r.cors.as_ref().map(|c| CorsPolicy {
+            allow_origins: c
+                .allow_origins
+                .iter()
+                .map(|o| StringMatch::exact(o))
+                .collect(),
+            allow_methods: c.allow_methods.clone(),
+            allow_headers: c.allow_headers.clone(),
+            max_age: c.max_age.clone(),
+            allow_credentials: c.allow_credentials.then_some(true),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The cert-manager Certificate of a gateway, in the gateway's namespace:
+/// Istio reads `credentialName` from the gateway workload's namespace.
+/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/>
+fn certificate(n: &Names, f: &mut File, g: &model::Gateway) {
+    let Some(t) = &g.tls else { return };
+    let Some((issuer, kind)) = &t.issuer else {
+        return;
+    };
+    let out = &mut f.out;
+    let gv = gateway_values(&g.name);
+    let mut c = to_value(&Certificate::new(
+        "",
+        CertificateSpec {
+            secret_name: t.credential_name.clone(),
+            dns_names: g.hosts.clone(),
+            issuer_ref: IssuerRef {
+                name: issuer.clone(),
+                kind: kind.clone(),
+                group: "cert-manager.io".into(),
+            },
+        },
+    ));
+    c["metadata"] = n.meta(out, &g.name, None);
+    fixed_namespace(out, &mut c);
+    c["spec"]["secretName"] = out.scalar(
+        &format!("{gv}.tls.credentialName | quote"),
+        json!(t.credential_name),
+    );
+    c["spec"]["dnsNames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+    c["spec"]["issuerRef"]["name"] = out.scalar(
+        &format!("{gv}.tls.certManager.issuer | quote"),
+        json!(issuer),
+    );
+    c["spec"]["issuerRef"]["kind"] =
+        out.scalar(&format!("{gv}.tls.certManager.kind | quote"), json!(kind));
+    guarded(f, &format!("{gv}.tls.certManager.enabled"), true, c);
+}
+
+/// Put an object into the gateway namespace. Kustomize's namespace
+/// transformer moves every object into the overlay's namespace; the
+/// overlay moves this one back from the annotation.
+fn fixed_namespace(out: &mut Out, v: &mut Value) {
+    v["metadata"]["namespace"] = out.scalar(GATEWAY_NAMESPACE, json!(DEFAULT_GATEWAY_NAMESPACE));
+    let mut ann = v["metadata"]["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    ann.insert(
+        FIXED_NAMESPACE.into(),
+        out.scalar(
+            &format!("{GATEWAY_NAMESPACE} | quote"),
+            json!(DEFAULT_GATEWAY_NAMESPACE),
+        ),
+    );
+    v["metadata"]["annotations"] = Value::Object(ann);
+}
+
+/// Gateway API: a Gateway with one listener per host (and port), and an
+/// HTTPRoute per host set. Rules within an HTTPRoute are ordered by the
+/// Gateway API's precedence (host, then longest path), not by position.
+/// <https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule>
+pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
+    let mut f = File::new(
+        format!("gateway-api/{}.yaml", g.name),
+        Group::GatewayApi,
+        mode,
+    );
+    let n = Names::new(m);
+    let out = &mut f.out;
+    let gv = gateway_values(&g.name);
+
+    let mut listeners = vec![];
+    for (i, h) in g.hosts.iter().enumerate() {
+        let allowed = gapi::AllowedRoutes {
+            namespaces: gapi::RouteNamespaces {
+                from: "Selector".into(),
+                selector: Some(gapi::LabelSelector {
+                    match_labels: BTreeMap::new(),
+                }),
+            },
+        };
+        if let Some(t) = &g.tls {
+            listeners.push(gapi::Listener {
+                name: format!("https-{i}"),
+                hostname: h.clone(),
+                port: 443,
+                protocol: "HTTPS".into(),
+                tls: Some(gapi::ListenerTls {
+                    mode: "Terminate".into(),
+                    certificate_refs: vec![gapi::SecretRef {
+                        name: t.credential_name.clone(),
+                    }],
+                    // Istio's option for client certificates, checked against
+                    // the Secret's `ca.crt`.
+                    // https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/
+                    options: if t.mutual {
+                        BTreeMap::from([(
+                            "gateway.istio.io/tls-terminate-mode".to_string(),
+                            "MUTUAL".to_string(),
+                        )])
+                    } else {
+                        BTreeMap::new()
+                    },
+                }),
+                allowed_routes: allowed.clone(),
+            });
+        }
+        if g.tls.is_none() || g.https_redirect {
+            listeners.push(gapi::Listener {
+                name: format!("http-{i}"),
+                hostname: h.clone(),
+                port: 80,
+                protocol: "HTTP".into(),
+                tls: None,
+                allowed_routes: allowed,
+            });
+        }
+    }
+    let mut gw = to_value(&gapi::Gateway::new(
+        "",
+        gapi::GatewaySpec {
+            gateway_class_name: String::new(),
+            listeners,
+        },
+    ));
+    gw["metadata"] = n.meta(out, &g.name, None);
+    // Istio deploys the gateway's pods under this ServiceAccount, the
+    // identity `from: gateway/<name>` rules allow; an internal gateway gets
+    // a ClusterIP Service.
+    // https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment
+    let mut ann = serde_json::Map::new();
+    ann.insert(
+        "gateway.istio.io/service-account".into(),
+        out.scalar(
+            &format!("{gv}.serviceAccount | quote"),
+            json!(g.service_account),
+        ),
+    );
+    if g.internal {
+        ann.insert(
+            "networking.istio.io/service-type".into(),
+            json!("ClusterIP"),
+        );
+    }
+    gw["metadata"]["annotations"] = Value::Object(ann);
+    fixed_namespace(out, &mut gw);
+    gw["spec"]["gatewayClassName"] =
+        out.scalar("$.Values.gatewayApi.className | quote", json!("istio"));
+    let count = gw["spec"]["listeners"].as_array().map_or(0, Vec::len);
+    for i in 0..count {
+        let l = &mut gw["spec"]["listeners"][i];
+        l["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] = json!({
+            "kubernetes.io/metadata.name": out.text(&[Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE)]),
+        });
+        if l.get("tls").is_some() {
+            l["tls"]["certificateRefs"][0]["name"] = out.scalar(
+                &format!("{gv}.tls.credentialName | quote"),
+                json!(g.tls.as_ref().map(|t| &t.credential_name)),
+            );
+        }
+    }
+    let mut docs = vec![gw];
+
+    let section = if g.tls.is_some() { "https" } else { "http" };
+    // Each listener serves one host; a route for one host attaches to its own.
+    let parents = |out: &mut Out, section: &str, host: Option<usize>| -> Vec<Value> {
+        (0..g.hosts.len())
+            .filter(|i| host.is_none_or(|h| h == *i))
+            .map(|i| {
+                let mut p = to_value(&gapi::ParentRef {
+                    name: String::new(),
+                    namespace: String::new(),
+                    section_name: Some(format!("{section}-{i}")),
+                });
+                p["name"] = n.object(out, &g.name);
+                p["namespace"] = out.scalar(GATEWAY_NAMESPACE, json!(DEFAULT_GATEWAY_NAMESPACE));
+                p
+            })
+            .collect()
+    };
+    // Routes for a single host go to an HTTPRoute of that host; the rest
+    // share one for all the gateway's hosts.
+    let mut by_host: BTreeMap<Option<&str>, Vec<&model::Route>> = BTreeMap::new();
+    for r in &g.routes {
+        by_host.entry(r.host.as_deref()).or_default().push(r);
+    }
+    for (host, routes) in by_host {
+        let rules: Vec<gapi::HttpRouteRule> =
+            routes.iter().map(|r| http_route_rule(&n, r)).collect();
+        let index = host.map(|h| g.hosts.iter().position(|x| x == h).unwrap_or(0));
+        let suffix = match index {
+            None => g.name.clone(),
+            Some(i) => format!("{}-host-{i}", g.name),
+        };
+        let mut hr = to_value(&gapi::HTTPRoute::new(
+            "",
+            gapi::HttpRouteSpec {
+                parent_refs: vec![],
+                hostnames: host.map(|h| vec![h.to_string()]).unwrap_or_default(),
+                rules,
+            },
+        ));
+        hr["metadata"] = n.meta(out, &suffix, None);
+        hr["spec"]["parentRefs"] = json!(parents(out, section, index));
+        if host.is_none() {
+            hr["spec"]["hostnames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+        }
+        let rules = hr["spec"]["rules"].as_array_mut().expect("rules");
+        for (rule, r) in rules.iter_mut().zip(&routes) {
+            rule["backendRefs"][0]["name"] = n.object(out, &r.service);
+        }
+        docs.push(hr);
+    }
+    if g.tls.is_some() && g.https_redirect {
+        let mut hr = to_value(&gapi::HTTPRoute::new(
+            "",
+            gapi::HttpRouteSpec {
+                parent_refs: vec![],
+                hostnames: vec![],
+                rules: vec![gapi::HttpRouteRule {
+                    filters: vec![gapi::HttpRouteFilter {
+                        kind: "RequestRedirect".into(),
+                        request_redirect: Some(gapi::RequestRedirect {
+                            scheme: "https".into(),
+                            status_code: 301,
+                        }),
+                        url_rewrite: None,
+                    }],
+                    ..Default::default()
+                }],
+            },
+        ));
+        hr["metadata"] = n.meta(out, &format!("{}-redirect", g.name), None);
+        hr["spec"]["parentRefs"] = json!(parents(out, "http", None));
+        hr["spec"]["hostnames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+        docs.push(hr);
+    }
+    for d in docs {
+        f.push(d);
+    }
+    certificate(&n, &mut f, g);
+    f
+}
+
+fn http_route_rule(n: &Names, r: &model::Route) -> gapi::HttpRouteRule {
+    let (kind, value) = match &r.path {
+        PathMatch::Prefix(p) => ("PathPrefix", p),
+        PathMatch::Exact(p) => ("Exact", p),
+        PathMatch::Regex(p) => ("RegularExpression", p),
+    };
+    gapi::HttpRouteRule {
+        matches: vec![gapi::HttpRouteMatch {
+            path: gapi::PathMatch {
+                kind: kind.into(),
+                value: value.clone(),
+            },
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| gapi::HeaderMatch {
+                    kind: "Exact".into(),
+                    name: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        }],
+        filters: r
+            .rewrite
+            .iter()
+            .map(|rw| gapi::HttpRouteFilter {
+                kind: "URLRewrite".into(),
+                url_rewrite: Some(gapi::UrlRewrite {
+                    path: gapi::PathModifier {
+                        kind: "ReplacePrefixMatch".into(),
+                        replace_prefix_match: rw.clone(),
+                    },
+                }),
+                request_redirect: None,
+            })
+            .collect(),
+        backend_refs: vec![gapi::BackendRef {
+            name: n.plain(&r.service),
+            port: r.port,
+        }],
+    }
+}

@@ -1,0 +1,384 @@
+//! Gateways: hosts, TLS, the ingress workload that serves them, and their
+//! routes.
+
+use super::{is_dns_label, is_dns_subdomain, is_host, parse_duration, Resolver, Service};
+use crate::policy;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    pub name: String,
+    pub hosts: Vec<String>,
+    /// Served by an internal (ClusterIP) ingress gateway.
+    pub internal: bool,
+    /// Labels selecting the gateway pods (Istio `Gateway.spec.selector`).
+    pub selector: Vec<(String, String)>,
+    /// ServiceAccount of the gateway pods: the identity rules allow.
+    pub service_account: String,
+    pub tls: Option<GatewayTls>,
+    pub https_redirect: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayTls {
+    /// Clients must present a certificate (Istio `MUTUAL`).
+    pub mutual: bool,
+    pub credential_name: String,
+    pub issuer: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    Prefix(String),
+    Exact(String),
+    Regex(String),
+}
+
+impl PathMatch {
+    /// As the policy writes it: `prefix /api`.
+    pub fn describe(&self) -> String {
+        match self {
+            PathMatch::Prefix(p) => format!("prefix {p}"),
+            PathMatch::Exact(p) => format!("exact {p}"),
+            PathMatch::Regex(p) => format!("regex {p}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub path: PathMatch,
+    /// Only this one of the gateway's hosts.
+    pub host: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub rewrite: Option<String>,
+    pub cors: Option<Cors>,
+    pub service: String,
+    /// The destination's Service port number.
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub max_age: Option<String>,
+    pub allow_credentials: bool,
+}
+
+/// HTTP header names are tokens; Istio and Gateway API take them lower-case.
+pub fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 256
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
+}
+
+impl Resolver<'_> {
+    pub(super) fn gateway(
+        &mut self,
+        name: &str,
+        g: &policy::Gateway,
+        index: &BTreeMap<&str, &Service>,
+    ) -> Gateway {
+        let path = format!("spec.gateways.{name}");
+        if !is_dns_label(name) {
+            self.err_key(
+                "E0240",
+                &path,
+                format!("gateway name `{name}` is not a DNS-1035 label"),
+                "use lowercase letters, digits and `-`".into(),
+            );
+        }
+        if g.hosts.is_empty() {
+            self.err_key(
+                "E0241",
+                &format!("{path}.hosts"),
+                format!("gateway `{name}` lists no host"),
+                "add the host names it answers for".into(),
+            );
+        }
+        for (i, h) in g.hosts.iter().enumerate() {
+            if !is_host(h, true) {
+                self.err(
+                    "E0242",
+                    &format!("{path}.hosts[{i}]"),
+                    format!("`{h}` is not a host name"),
+                    "write a DNS name such as `app.example.com` or `*.example.com`".into(),
+                );
+            }
+        }
+        if g.https_redirect && g.tls.is_none() {
+            self.err_key(
+                "E0243",
+                &format!("{path}.httpsRedirect"),
+                format!("gateway `{name}` redirects to HTTPS but has no `tls`"),
+                "add `tls.credentialName`, or remove httpsRedirect".into(),
+            );
+        }
+        if let Some(t) = &g.tls {
+            if !is_dns_subdomain(&t.credential_name) {
+                self.err(
+                    "E0244",
+                    &format!("{path}.tls.credentialName"),
+                    format!("`{}` is not a Secret name", t.credential_name),
+                    "use a DNS-1123 subdomain".into(),
+                );
+            }
+            if let Some(cm) = &t.cert_manager {
+                if let Some(k) = &cm.kind {
+                    if k != "Issuer" && k != "ClusterIssuer" {
+                        self.err(
+                            "E0245",
+                            &format!("{path}.tls.certManager.kind"),
+                            format!("unknown issuer kind `{k}`"),
+                            "expected `Issuer` or `ClusterIssuer`".into(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(sa) = &g.service_account {
+            if !is_dns_subdomain(sa) {
+                self.err(
+                    "E0244",
+                    &format!("{path}.serviceAccount"),
+                    format!("`{sa}` is not a ServiceAccount name"),
+                    "use a DNS-1123 subdomain".into(),
+                );
+            }
+        }
+        let mut routes = vec![];
+        for (i, r) in g.routes.iter().enumerate() {
+            if let Some(route) = self.route(&format!("{path}.routes[{i}]"), g, r, index) {
+                routes.push(route);
+            }
+        }
+        let (selector, service_account) = if g.internal {
+            ("internal-ingressgateway", "istio-internal-ingressgateway")
+        } else {
+            ("ingressgateway", "istio-ingressgateway")
+        };
+        Gateway {
+            name: name.to_string(),
+            hosts: g.hosts.clone(),
+            internal: g.internal,
+            selector: match &g.selector {
+                Some(s) => s.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                None => vec![("istio".into(), selector.into())],
+            },
+            service_account: g
+                .service_account
+                .clone()
+                .unwrap_or_else(|| service_account.into()),
+            tls: g.tls.as_ref().map(|t| GatewayTls {
+                mutual: t.mode == Some(policy::TlsMode::Mutual),
+                credential_name: t.credential_name.clone(),
+                issuer: t.cert_manager.as_ref().map(|c| {
+                    (
+                        c.issuer.clone(),
+                        c.kind.clone().unwrap_or_else(|| "Issuer".into()),
+                    )
+                }),
+            }),
+            https_redirect: g.https_redirect,
+            routes,
+        }
+    }
+
+    fn route(
+        &mut self,
+        rp: &str,
+        g: &policy::Gateway,
+        r: &policy::Route,
+        index: &BTreeMap<&str, &Service>,
+    ) -> Option<Route> {
+        let given: Vec<PathMatch> = [
+            r.prefix.clone().map(PathMatch::Prefix),
+            r.exact.clone().map(PathMatch::Exact),
+            r.regex.clone().map(PathMatch::Regex),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let path = match given.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                self.err_key(
+                    "E0246",
+                    rp,
+                    "route matches no path".into(),
+                    "add one of `prefix: /api`, `exact: /healthz` or `regex: ^/v[0-9]+/`".into(),
+                );
+                PathMatch::Prefix("/".into())
+            }
+            _ => {
+                self.err_key(
+                    "E0246",
+                    rp,
+                    "route has more than one of `prefix`, `exact` and `regex`".into(),
+                    "keep one; write a second route for another match".into(),
+                );
+                given[0].clone()
+            }
+        };
+        match &path {
+            PathMatch::Prefix(p) | PathMatch::Exact(p) if !p.starts_with('/') => {
+                let field = if r.prefix.is_some() {
+                    "prefix"
+                } else {
+                    "exact"
+                };
+                self.err(
+                    "E0246",
+                    &format!("{rp}.{field}"),
+                    format!("route path `{p}` does not start with `/`"),
+                    "write a URI path such as `/api`".into(),
+                );
+            }
+            PathMatch::Regex(x) => {
+                if let Err(e) = regex::Regex::new(x) {
+                    let first = e.to_string().lines().last().unwrap_or("").to_string();
+                    self.err(
+                        "E0246",
+                        &format!("{rp}.regex"),
+                        format!("`{x}` is not a regular expression: {}", first.trim()),
+                        "Envoy matches RE2 syntax against the whole path".into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let Some(h) = &r.host {
+            if !g.hosts.contains(h) {
+                self.err(
+                    "E0249",
+                    &format!("{rp}.host"),
+                    format!("route host `{h}` is not one of the gateway's hosts"),
+                    format!("the gateway answers for: {}", g.hosts.join(", ")),
+                );
+            }
+        }
+        for k in r.headers.keys() {
+            if !is_header_name(k) {
+                self.err_key(
+                    "E0249",
+                    &format!("{rp}.headers.{k}"),
+                    format!("`{k}` is not a lower-case HTTP header name"),
+                    "write header names in lower case, e.g. `x-team`".into(),
+                );
+            }
+        }
+        if let Some(rw) = &r.rewrite {
+            if r.prefix.is_none() {
+                self.err_key(
+                    "E0249",
+                    &format!("{rp}.rewrite"),
+                    "`rewrite` replaces a matched prefix, but the route has none".into(),
+                    "match with `prefix:`, or remove rewrite".into(),
+                );
+            } else if !rw.starts_with('/') {
+                self.err(
+                    "E0249",
+                    &format!("{rp}.rewrite"),
+                    format!("rewrite `{rw}` does not start with `/`"),
+                    "write the new prefix, e.g. `/`".into(),
+                );
+            }
+        }
+        let cors = r.cors.as_ref().map(|c| {
+            if c.allow_origins.is_empty() {
+                self.err_key(
+                    "E0249",
+                    &format!("{rp}.cors.allowOrigins"),
+                    "CORS allows no origin".into(),
+                    "list the origins, e.g. `https://app.example.com`".into(),
+                );
+            }
+            if let Some(d) = &c.max_age {
+                self.duration(&format!("{rp}.cors.maxAge"), d);
+            }
+            Cors {
+                allow_origins: c.allow_origins.clone(),
+                allow_methods: c.allow_methods.clone(),
+                allow_headers: c.allow_headers.clone(),
+                max_age: c.max_age.clone(),
+                allow_credentials: c.allow_credentials,
+            }
+        });
+        let Some(svc) = index.get(r.to.as_str()) else {
+            self.unknown_service(&format!("{rp}.to"), &r.to, index);
+            return None;
+        };
+        // Browsers speak HTTP/1.1: prefer a port named `http*` over gRPC.
+        let port = match &r.port {
+            None => svc
+                .ports
+                .iter()
+                .find(|p| p.protocol == super::Protocol::Http)
+                .or_else(|| svc.ports.iter().find(|p| p.protocol.is_http())),
+            Some(pr) => self.port_ref(&format!("{rp}.port"), svc, pr),
+        };
+        match port {
+            Some(p) if p.protocol.is_http() => Some(Route {
+                path,
+                host: r.host.clone(),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                rewrite: r.rewrite.clone(),
+                cors,
+                service: r.to.clone(),
+                port: p.port,
+            }),
+            Some(p) => {
+                self.err(
+                    "E0247",
+                    &format!("{rp}.port"),
+                    format!(
+                        "route to `{}` port `{}`, which is {}, not HTTP",
+                        r.to,
+                        p.name,
+                        p.protocol.as_str()
+                    ),
+                    "route to an HTTP port".into(),
+                );
+                None
+            }
+            None if r.port.is_none() => {
+                self.err(
+                    "E0247",
+                    &format!("{rp}.to"),
+                    format!("`{}` has no HTTP port to route to", r.to),
+                    "name one of its ports `http` or `http-<suffix>`".into(),
+                );
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// An Istio duration (`500ms`, `5s`, `1m`, `1h`), over 1ms as the CRDs'
+    /// CEL rules require.
+    pub(super) fn duration(&mut self, path: &str, d: &str) {
+        match parse_duration(d) {
+            Some(s) if s > 0.001 => {}
+            Some(_) => self.err(
+                "E0270",
+                path,
+                format!("duration `{d}` is too short"),
+                "Istio requires durations longer than 1ms".into(),
+            ),
+            None => self.err(
+                "E0270",
+                path,
+                format!("`{d}` is not a duration"),
+                "write a number and a unit: `500ms`, `5s`, `1m`, `1h`".into(),
+            ),
+        }
+    }
+}
