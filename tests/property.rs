@@ -8,7 +8,6 @@
 mod common;
 
 use common::*;
-use meshpack::verify::{self, intent::GatewayIdentity};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::{json, Value};
@@ -221,23 +220,10 @@ fn check(policy: &str, helm_version: &str) -> Result<(), String> {
     istio.extend(mesh_api_args());
     for args in [vec![], istio] {
         let objs = parse(&template(helm_version, &chart, "prop", &args));
-        let objects = objs
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| meshpack::validate::input::Object {
-                file: "rendered".into(),
-                line: i + 1,
-                value,
-                text: None,
-            })
-            .collect();
-        let set = verify::Set::new(objects, "default", "cluster.local");
-        let c = verify::intent::compare(&model, &set, &GatewayIdentity::default());
-        if !c.differences.is_empty() || !c.missing.is_empty() {
-            let diffs: Vec<String> = c.differences.iter().map(|d| d.to_string()).collect();
+        let diffs = verify_differences(&model, objs, "default");
+        if !diffs.is_empty() {
             return Err(format!(
-                "{helm_version} {args:?}: {:?} {}\n{policy}",
-                c.missing,
+                "{helm_version} {args:?}: {}\n{policy}",
                 diffs.join("\n")
             ));
         }

@@ -8,7 +8,6 @@
 mod common;
 
 use common::*;
-use meshpack::verify::{self, intent::GatewayIdentity};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,38 +45,12 @@ fn check(objs: &BTreeMap<String, Value>) {
 
 fn check_in(objs: &BTreeMap<String, Value>, ns: &str) {
     let list: Vec<Value> = objs.values().cloned().collect();
-    let upstream: Vec<Value> = list
-        .iter()
-        .filter(|o| {
-            !NO_UPSTREAM_SCHEMA_GROUPS
-                .iter()
-                .any(|g| o["apiVersion"].as_str().unwrap_or("").starts_with(g))
-        })
-        .cloned()
-        .collect();
-    let errors = schema_errors(&upstream);
+    let errors = upstream_schema_errors(&list);
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     let text = std::fs::read_to_string(root().join("policies/orderflow.yaml")).unwrap();
     let model = meshpack::compile_model(&text, None).expect("policy compiles");
-    let objects = list
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| meshpack::validate::input::Object {
-            file: "rendered".into(),
-            line: i + 1,
-            value,
-            text: None,
-        })
-        .collect();
-    let set = verify::Set::new(objects, ns, "cluster.local");
-    let c = verify::intent::compare(&model, &set, &GatewayIdentity::default());
-    let diffs: Vec<String> = c.differences.iter().map(|d| d.to_string()).collect();
-    assert!(
-        c.missing.is_empty() && diffs.is_empty(),
-        "{:?}\n{}",
-        c.missing,
-        diffs.join("\n")
-    );
+    let diffs = verify_differences(&model, list, ns);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
 #[test]
@@ -543,17 +516,6 @@ fn kustomize_overlays_match_the_chart() {
         // The same objects as the chart renders with the same switches.
         let ids = |m: &BTreeMap<String, Value>| m.keys().cloned().collect::<Vec<_>>();
         assert_eq!(ids(&built), ids(&rendered), "{overlay}");
-        let list: Vec<Value> = built
-            .values()
-            .filter(|o| {
-                !NO_UPSTREAM_SCHEMA_GROUPS
-                    .iter()
-                    .any(|g| o["apiVersion"].as_str().unwrap_or("").starts_with(g))
-            })
-            .cloned()
-            .collect();
-        let errors = schema_errors(&list);
-        assert!(errors.is_empty(), "{overlay}: {}", errors.join("\n"));
         check_in(&built, "orderflow");
     }
 }

@@ -230,3 +230,45 @@ pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// `schema_errors` over the objects whose group has upstream schemas.
+pub fn upstream_schema_errors(objs: &[Value]) -> Vec<String> {
+    let checked: Vec<Value> = objs
+        .iter()
+        .filter(|o| {
+            let api = o["apiVersion"].as_str().unwrap_or("");
+            !NO_UPSTREAM_SCHEMA_GROUPS.iter().any(|g| api.starts_with(g))
+        })
+        .cloned()
+        .collect();
+    schema_errors(&checked)
+}
+
+/// `meshpack verify` in process: the differences between what `model`
+/// intends and what the rendered objects allow (empty when they agree).
+pub fn verify_differences(
+    model: &meshpack::model::Model,
+    objs: Vec<Value>,
+    namespace: &str,
+) -> Vec<String> {
+    use meshpack::verify;
+    let objects = objs
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| meshpack::validate::input::Object {
+            file: "rendered".into(),
+            line: i + 1,
+            value,
+            text: None,
+        })
+        .collect();
+    let set = verify::Set::new(objects, namespace, "cluster.local");
+    let c = verify::intent::compare(model, &set, &verify::intent::GatewayIdentity::default());
+    let mut out: Vec<String> = c
+        .missing
+        .iter()
+        .map(|m| format!("missing workload {m}"))
+        .collect();
+    out.extend(c.differences.iter().map(|d| d.to_string()));
+    out
+}

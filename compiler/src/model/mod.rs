@@ -908,28 +908,7 @@ impl Resolver<'_> {
         let l7 = !rule.paths.is_empty() || !rule.methods.is_empty();
         let mut edges = vec![];
         for d in dests {
-            let ports: Vec<&Port> = if rule.ports.is_empty() {
-                d.ports.iter().collect()
-            } else {
-                let mut v = vec![];
-                for (j, p) in rule.ports.iter().enumerate() {
-                    let found = match p {
-                        PortRef::Name(n) => d.port(n),
-                        PortRef::Number(n) => d.ports.iter().find(|x| u64::from(x.port) == *n),
-                    };
-                    match found {
-                        Some(f) => v.push(f),
-                        None => self.unknown_port(
-                            &format!("{rp}.ports[{j}]"),
-                            &d.name,
-                            &p.to_string(),
-                            &d.ports,
-                            false,
-                        ),
-                    }
-                }
-                v
-            };
+            let ports = self.rule_ports(&rp, rule, &d.name, &d.ports);
             if ports.is_empty() && rule.ports.is_empty() {
                 self.err(
                     "E0237",
@@ -973,6 +952,37 @@ impl Resolver<'_> {
         (edges, egress)
     }
 
+    /// The destination ports a rule names (all without `ports:`).
+    fn rule_ports<'p>(
+        &mut self,
+        rp: &str,
+        rule: &policy::AllowRule,
+        dest: &str,
+        ports: &'p [Port],
+    ) -> Vec<&'p Port> {
+        if rule.ports.is_empty() {
+            return ports.iter().collect();
+        }
+        let mut v = vec![];
+        for (j, p) in rule.ports.iter().enumerate() {
+            let found = match p {
+                PortRef::Name(n) => ports.iter().find(|x| x.name == *n),
+                PortRef::Number(n) => ports.iter().find(|x| u64::from(x.port) == *n),
+            };
+            match found {
+                Some(f) => v.push(f),
+                None => self.unknown_port(
+                    &format!("{rp}.ports[{j}]"),
+                    dest,
+                    &p.to_string(),
+                    ports,
+                    false,
+                ),
+            }
+        }
+        v
+    }
+
     /// Edges to external services are egress from each source service.
     fn rule_to_externals(
         &mut self,
@@ -1011,28 +1021,7 @@ impl Resolver<'_> {
         }
         let mut out = vec![];
         for x in dests {
-            let ports: Vec<&Port> = if rule.ports.is_empty() {
-                x.ports.iter().collect()
-            } else {
-                let mut v = vec![];
-                for (j, p) in rule.ports.iter().enumerate() {
-                    let found = match p {
-                        PortRef::Name(n) => x.port(n),
-                        PortRef::Number(n) => x.ports.iter().find(|q| u64::from(q.port) == *n),
-                    };
-                    match found {
-                        Some(f) => v.push(f),
-                        None => self.unknown_port(
-                            &format!("{rp}.ports[{j}]"),
-                            &x.name,
-                            &p.to_string(),
-                            &x.ports,
-                            false,
-                        ),
-                    }
-                }
-                v
-            };
+            let ports = self.rule_ports(rp, rule, &x.name, &x.ports);
             for p in ports {
                 out.push(Egress {
                     host: x.host.clone(),
