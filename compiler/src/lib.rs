@@ -13,6 +13,7 @@ pub mod emit;
 pub mod gateway_api;
 pub mod graph;
 pub mod istio;
+pub mod lock;
 pub mod model;
 pub mod package;
 pub mod policy;
@@ -42,6 +43,78 @@ pub fn compile_model(text: &str, profile: Option<&str>) -> Result<Model, Vec<Dia
     let settings = profile::find(&name, at).map_err(|d| vec![d])?;
     let settings = profile::merge(spec, settings);
     model::resolve(&loaded.doc, &loaded.spans, &name, &settings)
+}
+
+/// Diagnostics of one file.
+#[derive(Debug)]
+pub struct Failure {
+    pub file: String,
+    pub text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Failure {
+    /// The diagnostics as a person reads them.
+    pub fn render(&self) -> String {
+        self.diagnostics
+            .iter()
+            .map(|d| d.render(&self.file, &self.text))
+            .collect()
+    }
+}
+
+/// A compiled policy and the image lock it read (file name, text).
+pub struct Compiled {
+    pub model: Model,
+    pub lock: Option<(String, String)>,
+}
+
+/// Compile a policy named `file` and pin the digests of the image lock it
+/// names; `read` reads a file named relative to the policy.
+pub fn compile_policy(
+    file: &str,
+    text: &str,
+    profile: Option<&str>,
+    read: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Compiled, Failure> {
+    let fail = |file: &str, text: &str, diagnostics| Failure {
+        file: file.to_string(),
+        text: text.to_string(),
+        diagnostics,
+    };
+    let mut model = compile_model(text, profile).map_err(|d| fail(file, text, d))?;
+    let Some(name) = model.image_lock.clone() else {
+        return Ok(Compiled { model, lock: None });
+    };
+    // A plain file name: the lock travels beside the policy, in bundles too.
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(fail(
+            file,
+            text,
+            vec![Diagnostic::error(
+                "E0300",
+                format!("`{name}` is not a file name beside the policy"),
+            )
+            .help("keep the lock next to the policy, e.g. `lock: images.lock`")],
+        ));
+    }
+    let lock_text = read(&name).map_err(|e| {
+        fail(
+            file,
+            text,
+            vec![Diagnostic::error("E0300", format!("cannot read the image lock `{name}`: {e}"))
+                .help("the lock is read relative to the policy file; create it with `meshpack images --lock`")],
+        )
+    })?;
+    let shown = std::path::Path::new(file)
+        .parent()
+        .map(|d| d.join(&name).display().to_string())
+        .unwrap_or_else(|| name.clone());
+    lock::apply(&mut model, &lock_text).map_err(|d| fail(&shown, &lock_text, d))?;
+    Ok(Compiled {
+        model,
+        lock: Some((name, lock_text)),
+    })
 }
 
 /// Everything `compile` writes for one model, by output root.

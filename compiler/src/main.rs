@@ -6,7 +6,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use meshpack::{compile_model, diff, graph, package, policy, validate, verify};
+use meshpack::{compile_policy, diff, graph, package, policy, validate, verify};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -129,8 +129,8 @@ enum Command {
         /// Rewrite every reference to this registry (a private mirror).
         #[arg(long)]
         registry: Option<String>,
-        /// text (one per line) or json.
-        #[arg(short, long, default_value = "text", value_parser = ["text", "json"])]
+        /// text (one per line), json, or lock (an image lock to fill with digests).
+        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "lock"])]
         output: String,
         #[command(flatten)]
         args: PolicyArgs,
@@ -334,7 +334,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             };
             let list = package::bundle::images(&m, registry.as_deref());
-            if output == "json" {
+            if output == "lock" {
+                print!("{}", meshpack::lock::template(&m));
+            } else if output == "json" {
                 println!("{}", serde_json::to_string_pretty(&list).expect("json"));
             } else {
                 for i in list {
@@ -413,17 +415,17 @@ fn compile(
             }
         };
         let shown = path.display().to_string();
-        let model = match compile_model(&text, profile.as_deref()) {
-            Ok(m) => m,
-            Err(diags) => {
-                for d in &diags {
-                    eprint!("{}", d.render(&shown, &text));
-                }
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let read = move |name: &str| std::fs::read_to_string(dir.join(name));
+        let model = match compile_policy(&shown, &text, profile.as_deref(), &read) {
+            Ok(c) => c.model,
+            Err(f) => {
+                eprint!("{}", f.render());
+                let n = f.diagnostics.len();
                 eprintln!(
-                    "error: {} could not be compiled ({} error{})",
+                    "error: {} could not be compiled ({n} error{})",
                     shown,
-                    diags.len(),
-                    if diags.len() == 1 { "" } else { "s" }
+                    if n == 1 { "" } else { "s" }
                 );
                 failed = true;
                 continue;
@@ -658,15 +660,20 @@ fn run_verify(
 
 /// Compile a policy to its model, printing diagnostics on failure.
 fn load_model(path: &Path, profile: Option<&str>) -> Option<meshpack::model::Model> {
+    load_compiled(path, profile).map(|c| c.model)
+}
+
+/// Read and compile a policy with the image lock it names (read next to it).
+fn load_compiled(path: &Path, profile: Option<&str>) -> Option<meshpack::Compiled> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))
         .ok()?;
-    match compile_model(&text, profile) {
-        Ok(m) => Some(m),
-        Err(diags) => {
-            for d in &diags {
-                eprint!("{}", d.render(&path.display().to_string(), &text));
-            }
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let read = move |name: &str| std::fs::read_to_string(dir.join(name));
+    match compile_policy(&path.display().to_string(), &text, profile, &read) {
+        Ok(c) => Some(c),
+        Err(f) => {
+            eprint!("{}", f.render());
             None
         }
     }
@@ -712,12 +719,19 @@ fn run_bundle(
         eprintln!("error: give a policy and -o ARCHIVE, or --verify ARCHIVE");
         return ExitCode::from(2);
     };
-    let Some(m) = load_model(&policy, profile) else {
+    let Some(compiled) = load_compiled(&policy, profile) else {
         return ExitCode::from(1);
     };
+    let m = compiled.model;
     let text = std::fs::read_to_string(&policy).unwrap_or_default();
     let out = package(&m);
-    let files = package::bundle::files(&m, &text, &out.chart, &out.kustomize);
+    let files = package::bundle::files(
+        &m,
+        &text,
+        compiled.lock.as_ref(),
+        &out.chart,
+        &out.kustomize,
+    );
     let bytes = match package::bundle::archive(&files) {
         Ok(b) => b,
         Err(e) => {

@@ -10,6 +10,7 @@ use crate::policy::{self, ProfileFile, ServiceDefaults, Settings, Spec};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("strict", include_str!("../../profiles/strict.yaml")),
     ("permissive", include_str!("../../profiles/permissive.yaml")),
+    ("ambient", include_str!("../../profiles/ambient.yaml")),
 ];
 
 pub const DEFAULT: &str = "strict";
@@ -43,6 +44,7 @@ pub fn merge(spec: &Spec, profile: Settings) -> Settings {
     Settings {
         mtls: spec.mtls.or(profile.mtls),
         authorization: spec.authorization.clone().or(profile.authorization),
+        dataplane: spec.dataplane.or(profile.dataplane),
         defaults: Some(ServiceDefaults {
             resources: d.resources.or(p.resources),
             read_only_root_filesystem: d.read_only_root_filesystem.or(p.read_only_root_filesystem),

@@ -356,7 +356,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     spec["selector"] = json!({ "matchLabels": selector });
     let tpl = &mut spec["template"];
     tpl["metadata"] = json!({ "labels": labels });
-    if let Some(marker) = out.lines(pod_annotation_lines(&sv)) {
+    if let Some(marker) = out.lines(pod_annotation_lines(n.app, &sv)) {
         tpl["metadata"][marker.as_str()] = Value::Null;
     }
     let pod = &mut tpl["spec"];
@@ -407,7 +407,14 @@ fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
             n.app, s.name
         ),
         "{{- if $.Values.istio.enabled }}".into(),
+        "{{- if eq $.Values.istio.dataplane \"ambient\" }}".into(),
+        "istio.io/dataplane-mode: ambient".into(),
+        "{{- else }}".into(),
         "sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}".into(),
+        "{{- end }}".into(),
+        "{{- with $.Values.istio.revision }}".into(),
+        "istio.io/rev: {{ . | quote }}".into(),
+        "{{- end }}".into(),
         "{{- end }}".into(),
     ];
     match out.lines(lines) {
@@ -416,13 +423,46 @@ fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
     }
 }
 
+/// What the mesh adds to a pod template with `istio.enabled=true`, as the
+/// chart's defaults render it: (labels, annotations). Kustomize patches
+/// pods with these.
+pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) {
+    let mut labels = Map::new();
+    let mut annotations = Map::new();
+    match m.mesh.dataplane {
+        crate::policy::Dataplane::Ambient => {
+            labels.insert("istio.io/dataplane-mode".into(), json!("ambient"));
+        }
+        crate::policy::Dataplane::Sidecar => {
+            labels.insert("sidecar.istio.io/inject".into(), json!("true"));
+            annotations.insert("sidecar.istio.io/inject".into(), json!("true"));
+            if let Some(p) = &m.mesh.proxy {
+                annotations.insert(PROXY_IMAGE.into(), json!(image_text(p)));
+            }
+        }
+    }
+    if let Some(r) = &m.mesh.revision {
+        labels.insert("istio.io/rev".into(), json!(r));
+    }
+    (labels, annotations)
+}
+
+/// Pins the sidecar's image per pod.
+/// <https://istio.io/latest/docs/reference/config/annotations/#SidecarProxyImage>
+pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
+
 /// The pod's own annotations, then with Istio the injection annotation (for
 /// Istio before 1.16) and `istio.annotations`; the pod's own win.
-fn pod_annotation_lines(sv: &str) -> Vec<String> {
+fn pod_annotation_lines(app: &str, sv: &str) -> Vec<String> {
     vec![
         "{{- $annotations := dict }}".into(),
-        "{{- if $.Values.istio.enabled }}".into(),
+        "{{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane \"ambient\") }}".into(),
         "{{- $_ := set $annotations \"sidecar.istio.io/inject\" ($.Values.istio.injection | toString) }}".into(),
+        "{{- if $.Values.istio.proxyImage.repository }}".into(),
+        format!("{{{{- $_ := set $annotations \"{PROXY_IMAGE}\" (include \"{app}.image\" (dict \"image\" $.Values.istio.proxyImage \"ctx\" $)) }}}}"),
+        "{{- end }}".into(),
+        "{{- end }}".into(),
+        "{{- if $.Values.istio.enabled }}".into(),
         "{{- $annotations = merge $annotations ($.Values.istio.annotations | default dict) }}".into(),
         "{{- end }}".into(),
         format!(

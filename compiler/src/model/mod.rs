@@ -52,6 +52,9 @@ pub struct Model {
     /// Services outside the cluster (not deployed).
     pub externals: Vec<External>,
     pub telemetry: Option<Telemetry>,
+    pub mesh: MeshRuntime,
+    /// The image lock file the policy names, relative to the policy.
+    pub image_lock: Option<String>,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -65,6 +68,60 @@ struct Index {
 }
 
 impl Model {
+    /// Every image the chart can render or the mesh needs, with what it is
+    /// for: each service (each version), then the mesh runtime.
+    pub fn images(&self) -> Vec<(String, &Image)> {
+        let mut out = vec![];
+        for s in &self.services {
+            if s.versions.is_empty() {
+                out.push((s.name.clone(), &s.image));
+            }
+            for v in &s.versions {
+                out.push((format!("{} ({})", s.name, v.name), &v.image));
+            }
+        }
+        let mesh = [
+            ("istio proxy", &self.mesh.proxy),
+            ("istio control plane", &self.mesh.control_plane),
+            ("istio ztunnel", &self.mesh.ztunnel),
+        ];
+        for (what, i) in mesh {
+            if let Some(i) = i {
+                out.push((what.to_string(), i));
+            }
+        }
+        out
+    }
+
+    /// The same images, to pin digests in.
+    pub fn images_mut(&mut self) -> Vec<(String, &mut Image)> {
+        let mut out = vec![];
+        for s in &mut self.services {
+            if s.versions.is_empty() {
+                out.push((s.name.clone(), &mut s.image));
+            } else {
+                // The service's own image is its first version's: keep it in step.
+                if let Some(v) = s.versions.first() {
+                    s.image = v.image.clone();
+                }
+            }
+            for v in &mut s.versions {
+                out.push((format!("{} ({})", s.name, v.name), &mut v.image));
+            }
+        }
+        let m = &mut self.mesh;
+        for (what, i) in [
+            ("istio proxy", &mut m.proxy),
+            ("istio control plane", &mut m.control_plane),
+            ("istio ztunnel", &mut m.ztunnel),
+        ] {
+            if let Some(i) = i {
+                out.push((what.to_string(), i));
+            }
+        }
+        out
+    }
+
     fn with_index(mut self) -> Self {
         let mut ix = Index::default();
         for (i, s) in self.services.iter().enumerate() {
@@ -125,6 +182,16 @@ pub struct Defaults {
     pub resources: Resources,
     pub run_as_user: i64,
     pub read_only_root_filesystem: bool,
+}
+
+/// The mesh the vendor tested the release with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshRuntime {
+    pub dataplane: policy::Dataplane,
+    pub revision: Option<String>,
+    pub proxy: Option<Image>,
+    pub control_plane: Option<Image>,
+    pub ztunnel: Option<Image>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -443,6 +510,7 @@ impl Resolver<'_> {
             .collect();
         egress.extend(merge_external_egress(to_externals));
         let telemetry = spec.telemetry.as_ref().map(|t| self.telemetry(t));
+        let mesh = self.mesh(spec, st);
         let chart = spec.chart.as_ref();
         Model {
             description: chart
@@ -492,6 +560,8 @@ impl Resolver<'_> {
             egress,
             externals,
             telemetry,
+            mesh,
+            image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
             index: Index::default(),
         }
         .with_index()
@@ -674,6 +744,51 @@ impl Resolver<'_> {
                 .or(defaults.read_only_root_filesystem)
                 .unwrap_or(true),
             run_as_user: s.run_as_user.or(defaults.run_as_user).unwrap_or(10001),
+        }
+    }
+
+    fn mesh(&mut self, spec: &policy::Spec, st: &policy::Settings) -> MeshRuntime {
+        let m = spec.mesh.as_ref();
+        let mut image = |field: &str, reference: Option<&String>| {
+            let reference = reference?;
+            match parse_image(reference, None) {
+                Ok(i) => Some(i),
+                Err(why) => {
+                    self.err(
+                        "E0212",
+                        &format!("spec.mesh.{field}"),
+                        why,
+                        "write the full reference, e.g. `docker.io/istio/proxyv2:1.24.2`".into(),
+                    );
+                    None
+                }
+            }
+        };
+        let proxy = image("proxy", m.and_then(|m| m.proxy.as_ref()));
+        let control_plane = image("controlPlane", m.and_then(|m| m.control_plane.as_ref()));
+        let ztunnel = image("ztunnel", m.and_then(|m| m.ztunnel.as_ref()));
+        let revision = m.and_then(|m| m.revision.clone());
+        if let Some(r) = &revision {
+            let label_value = r.len() <= 63
+                && !r.starts_with('-')
+                && !r.ends_with('-')
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if r.is_empty() || !label_value {
+                self.err(
+                    "E0206",
+                    "spec.mesh.revision",
+                    format!("`{r}` is not an Istio revision name"),
+                    "revisions are label values such as `1-24-2` or `canary`".into(),
+                );
+            }
+        }
+        MeshRuntime {
+            dataplane: st.dataplane.unwrap_or(policy::Dataplane::Sidecar),
+            revision,
+            proxy,
+            control_plane,
+            ztunnel,
         }
     }
 

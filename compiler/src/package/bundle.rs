@@ -16,16 +16,10 @@ use std::io::{Read, Write};
 
 /// Every image a chart can render, as mirroring tools take them.
 pub fn images(m: &Model, registry: Option<&str>) -> Vec<String> {
-    // Every version's image: a versioned service has no image of its own.
-    let all = m.services.iter().flat_map(|s| {
-        if s.versions.is_empty() {
-            vec![&s.image]
-        } else {
-            s.versions.iter().map(|v| &v.image).collect()
-        }
-    });
-    let mut out: Vec<String> = all
-        .map(|i| {
+    let mut out: Vec<String> = m
+        .images()
+        .into_iter()
+        .map(|(_, i)| {
             let reg = registry
                 .map(str::to_string)
                 .unwrap_or_else(|| i.registry.clone());
@@ -56,7 +50,13 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// The files of a bundle, by path inside the archive.
-pub fn files(m: &Model, policy_text: &str, chart: &Tree, kustomize: &Tree) -> Tree {
+pub fn files(
+    m: &Model,
+    policy_text: &str,
+    lock: Option<&(String, String)>,
+    chart: &Tree,
+    kustomize: &Tree,
+) -> Tree {
     let root = format!("{}-{}", m.name, m.version);
     let mut t = Tree::new();
     for (p, b) in chart {
@@ -73,6 +73,10 @@ pub fn files(m: &Model, policy_text: &str, chart: &Tree, kustomize: &Tree) -> Tr
         format!("{root}/policy.yaml"),
         policy_text.as_bytes().to_vec(),
     );
+    // The lock travels under the name the policy gives it, beside the policy.
+    if let Some((name, text)) = lock {
+        t.insert(format!("{root}/{name}"), text.as_bytes().to_vec());
+    }
     // What verify needs to compile the policy again as it was compiled.
     let meta = serde_json::json!({ "policy": "policy.yaml", "profile": m.profile, "meshpack": env!("CARGO_PKG_VERSION") });
     t.insert(
@@ -204,14 +208,20 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<String>, String> {
         .get(&format!("{root}meshpack.json"))
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
         .and_then(|v| v["profile"].as_str().map(str::to_string));
-    match crate::compile_model(&text, profile.as_deref()) {
-        Err(d) => problems.push(format!(
-            "{root}policy.yaml does not compile: {}",
-            d[0].message
+    let read = |name: &str| {
+        t.get(&format!("{root}{name}"))
+            .map(|b| String::from_utf8_lossy(b).to_string())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not in the bundle"))
+    };
+    match crate::compile_policy("policy.yaml", &text, profile.as_deref(), &read) {
+        Err(f) => problems.push(format!(
+            "{root}{} does not compile: {}",
+            f.file, f.diagnostics[0].message
         )),
-        Ok(m) => {
+        Ok(c) => {
+            let m = c.model;
             let out = crate::package(&m);
-            let again = files(&m, &text, &out.chart, &out.kustomize);
+            let again = files(&m, &text, c.lock.as_ref(), &out.chart, &out.kustomize);
             for (p, b) in &again {
                 if p.ends_with("SHA256SUMS") {
                     continue;
@@ -263,7 +273,7 @@ mod tests {
     fn archives_verify_and_tampering_is_named() {
         let (m, text) = evalhub();
         let out = crate::package(&m);
-        let f = files(&m, &text, &out.chart, &out.kustomize);
+        let f = files(&m, &text, None, &out.chart, &out.kustomize);
         let a = archive(&f).unwrap();
         assert_eq!(a, archive(&f).unwrap(), "same bytes twice");
         assert_eq!(verify(&a).unwrap(), Vec::<String>::new());

@@ -119,18 +119,9 @@ pub fn chart(m: &Model) -> Tree {
         .iter()
         .any(|g| g.tls.as_ref().is_some_and(|t| t.issuer.is_some()));
     let images: Vec<Value> = m
-        .services
-        .iter()
-        .flat_map(|s| {
-            if s.versions.is_empty() {
-                vec![serde_json::json!({"name": s.name, "image": emit::workload::image_ref(s)})]
-            } else {
-                s.versions
-                    .iter()
-                    .map(|v| serde_json::json!({"name": format!("{} ({})", s.name, v.name), "image": emit::workload::image_text(&v.image)}))
-                    .collect()
-            }
-        })
+        .images()
+        .into_iter()
+        .map(|(what, i)| serde_json::json!({"name": what, "image": emit::workload::image_text(i)}))
         .collect();
     let tracing = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref());
     let ctx = context! {

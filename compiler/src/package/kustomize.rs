@@ -188,7 +188,11 @@ fn injection_patches(m: &Model, s: &crate::model::Service) -> Vec<(String, Value
             .map(|v| format!("{}-{}", s.name, v.name))
             .collect()
     };
-    let inject = json!({ "sidecar.istio.io/inject": "true" });
+    let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
+    let mut metadata = json!({ "labels": labels });
+    if !annotations.is_empty() {
+        metadata["annotations"] = Value::Object(annotations);
+    }
     objects
         .into_iter()
         .map(|o| {
@@ -196,7 +200,7 @@ fn injection_patches(m: &Model, s: &crate::model::Service) -> Vec<(String, Value
                 "apiVersion": "apps/v1",
                 "kind": kind,
                 "metadata": { "name": format!("{}-{o}", m.name) },
-                "spec": { "template": { "metadata": { "labels": inject, "annotations": inject } } },
+                "spec": { "template": { "metadata": metadata } },
             });
             (o, patch)
         })

@@ -66,6 +66,41 @@ pub struct Spec {
     pub egress: Vec<Egress>,
     /// Tracing and access logs of the release's sidecars (Istio `Telemetry`).
     pub telemetry: Option<Telemetry>,
+    /// The mesh runtime the vendor tested: images and revision.
+    pub mesh: Option<Mesh>,
+    /// How pods join the mesh with Istio on: `sidecar` (an Envoy per pod) or
+    /// `ambient` (ztunnel per node, waypoints for L7 rules).
+    pub dataplane: Option<Dataplane>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mesh {
+    /// Istio revision that injects the pods (label `istio.io/rev`), e.g. `1-24-2`.
+    pub revision: Option<String>,
+    /// The sidecar image (`proxyv2`); pods pin it with the annotation
+    /// `sidecar.istio.io/proxyImage`. Also the image of gateways and waypoints.
+    pub proxy: Option<String>,
+    /// istiod's image (`pilot`), listed for mirroring; meshpack does not install istiod.
+    pub control_plane: Option<String>,
+    /// ztunnel's image (ambient mode), listed for mirroring.
+    pub ztunnel: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataplane {
+    Sidecar,
+    Ambient,
+}
+
+impl Dataplane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataplane::Sidecar => "sidecar",
+            Dataplane::Ambient => "ambient",
+        }
+    }
 }
 
 /// A built-in profile: settings merged under a policy's own.
@@ -89,6 +124,8 @@ pub struct Settings {
     pub authorization: Option<AuthorizationSettings>,
     /// Defaults for every service.
     pub defaults: Option<ServiceDefaults>,
+    /// How pods join the mesh: `sidecar` or `ambient`.
+    pub dataplane: Option<Dataplane>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -152,6 +189,9 @@ pub struct Images {
     /// Names of image pull Secrets every pod uses.
     #[serde(default)]
     pub pull_secrets: Vec<String>,
+    /// An image lock file next to the policy (e.g. `images.lock`): the
+    /// `sha256:` digest of every image, which the chart then renders.
+    pub lock: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
