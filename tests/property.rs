@@ -203,7 +203,7 @@ fn to_yaml(
     serde_yaml::to_string(&json!({"apiVersion": "meshpack.dev/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "prop"}, "spec": spec})).unwrap()
 }
 
-/// Compile, render with Helm in both modes, and compare with the intent.
+/// Compile, render with Helm without Istio, with sidecars and ambient, and compare with the intent.
 fn check(policy: &str, helm_version: &str) -> Result<(), String> {
     let model = meshpack::compile_model(policy, None)
         .map_err(|d| format!("generated policy does not compile: {d:?}\n{policy}"))?;
@@ -218,7 +218,10 @@ fn check(policy: &str, helm_version: &str) -> Result<(), String> {
     .unwrap();
     let mut istio = vec!["--set", "istio.enabled=true"];
     istio.extend(mesh_api_args());
-    for args in [vec![], istio] {
+    // Ambient too: ztunnel, a waypoint for L7 rules, HBONE through NetworkPolicies.
+    let mut ambient = istio.clone();
+    ambient.extend(["--set", "istio.dataplane=ambient"]);
+    for args in [vec![], istio, ambient] {
         let objs = parse(&template(helm_version, &chart, "prop", &args));
         let diffs = verify_differences(&model, objs, "default");
         if !diffs.is_empty() {

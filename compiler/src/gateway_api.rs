@@ -24,13 +24,15 @@ pub struct GatewaySpec {
 #[serde(rename_all = "camelCase")]
 pub struct Listener {
     pub name: String,
-    pub hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     pub port: u16,
-    /// `HTTP` or `HTTPS`.
+    /// `HTTP`, `HTTPS`, or (a waypoint) `HBONE`.
     pub protocol: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
-    pub allowed_routes: AllowedRoutes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_routes: Option<AllowedRoutes>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

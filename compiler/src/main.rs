@@ -586,19 +586,12 @@ fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Set> {
 }
 
 fn mode_name(set: &verify::Set) -> String {
-    match set.layers() {
-        verify::Layers {
-            istio: true,
-            netpol: true,
-        } => "Istio and NetworkPolicy".into(),
-        verify::Layers {
-            istio: true,
-            netpol: false,
-        } => "Istio".into(),
-        verify::Layers {
-            istio: false,
-            netpol: true,
-        } => "NetworkPolicy".into(),
+    let l = set.layers();
+    let istio = if l.ambient { "Istio ambient" } else { "Istio" };
+    match (l.istio, l.netpol) {
+        (true, true) => format!("{istio} and NetworkPolicy"),
+        (true, false) => istio.into(),
+        (false, true) => "NetworkPolicy".into(),
         _ => "no policy: everything is open".into(),
     }
 }

@@ -254,7 +254,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         if let Some(t) = &g.tls {
             listeners.push(gapi::Listener {
                 name: format!("https-{i}"),
-                hostname: h.clone(),
+                hostname: Some(h.clone()),
                 port: 443,
                 protocol: "HTTPS".into(),
                 tls: Some(gapi::ListenerTls {
@@ -274,17 +274,17 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                         BTreeMap::new()
                     },
                 }),
-                allowed_routes: allowed.clone(),
+                allowed_routes: Some(allowed.clone()),
             });
         }
         if g.tls.is_none() || g.https_redirect {
             listeners.push(gapi::Listener {
                 name: format!("http-{i}"),
-                hostname: h.clone(),
+                hostname: Some(h.clone()),
                 port: 80,
                 protocol: "HTTP".into(),
                 tls: None,
-                allowed_routes: allowed,
+                allowed_routes: Some(allowed),
             });
         }
     }

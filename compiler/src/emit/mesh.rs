@@ -7,7 +7,8 @@
 //! namespace with other software) unless `istio.namespaceWide` is set.
 
 use super::{
-    external, gateway, out, routing, telemetry, to_value, Doc, File, Group, Mode, Names, Out, Part,
+    ambient, external, gateway, out, routing, telemetry, to_value, Doc, File, Group, Mode, Names,
+    Out, Part,
 };
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::peer_authentication::{Mtls, PeerAuthentication, PeerAuthenticationSpec};
@@ -92,6 +93,10 @@ fn release_file(m: &Model, mode: Mode) -> File {
         }
         guarded(&mut f, when, !wide, v);
     }
+    if ambient::any_waypoint(m) {
+        let v = ambient::waypoint(&n, &mut f.out);
+        ambient::only(&mut f, true, ambient::ambient_by_default(m), v);
+    }
     f
 }
 
@@ -130,7 +135,15 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     }
 
     let edges: Vec<&Edge> = m.edges_to(&s.name).collect();
-    if !edges.is_empty() {
+    let default_ambient = ambient::ambient_by_default(m);
+    if m.needs_waypoint(&s.name) {
+        let v = authorization_policy(m, &n, &mut f.out, s, &edges);
+        ambient::only(&mut f, false, default_ambient, v);
+        for v in ambient_policies(m, &n, &mut f.out, s, &edges) {
+            ambient::only(&mut f, true, default_ambient, v);
+        }
+    } else if !edges.is_empty() {
+        // L4 rules only: the same policy serves a sidecar and ztunnel.
         let v = authorization_policy(m, &n, &mut f.out, s, &edges);
         f.push(v);
     }
@@ -139,42 +152,38 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     if let Some(v) = routing::virtual_service(&n, &mut f.out, s) {
         f.push(v);
     }
+    // Ambient has no sidecars to scope; egress is not limited by Istio there.
     let v = sidecar(m, &n, &mut f.out, s);
-    f.push(v);
+    ambient::only(&mut f, false, default_ambient, v);
     f
 }
 
-fn authorization_policy(
-    m: &Model,
-    n: &Names,
-    out: &mut Out,
-    s: &Service,
-    edges: &[&Edge],
-) -> Value {
-    // One rule per distinct operation, listing every source allowed it.
+/// The target ports of `s` an edge names, sorted by number.
+fn target_ports(s: &Service, names: &[String]) -> Vec<String> {
+    let mut ports: Vec<u16> = names
+        .iter()
+        .filter_map(|p| s.port(p))
+        .map(|p| p.target_port)
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ports.iter().map(u16::to_string).collect()
+}
+
+/// One rule per distinct operation, listing every source allowed it.
+fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> Vec<Value> {
     // (ports, methods, paths) -> sources
     type Op = (Vec<String>, Vec<String>, Vec<String>);
     let mut ops: BTreeMap<Op, Vec<&Source>> = BTreeMap::new();
     for e in edges {
-        let mut ports: Vec<String> = e
-            .ports
-            .iter()
-            .filter_map(|p| s.port(p))
-            .map(|p| p.target_port.to_string())
-            .collect();
-        ports.sort_by_key(|p| p.parse::<u32>().unwrap_or(0));
-        ports.dedup();
-        ops.entry((ports, e.methods.clone(), e.paths.clone()))
-            .or_default()
-            .push(&e.source);
+        ops.entry((
+            target_ports(s, &e.ports),
+            e.methods.clone(),
+            e.paths.clone(),
+        ))
+        .or_default()
+        .push(&e.source);
     }
-    let mut v = to_value(&AuthorizationPolicy::new(
-        "",
-        ap::AuthorizationPolicySpec {
-            action: Some("ALLOW".into()),
-            ..Default::default()
-        },
-    ));
     let mut rules = vec![];
     for ((ports, methods, paths), mut sources) in ops {
         sources.sort();
@@ -195,14 +204,86 @@ fn authorization_policy(
         rule["from"] = json!([{ "source": { "principals": principals } }]);
         rules.push(rule);
     }
-    v["metadata"] = n.meta(out, &s.name, Some(&s.name));
+    rules
+}
+
+/// An ALLOW policy named `<service>[-suffix]`, attached by `attach`
+/// (`selector` or `targetRefs`).
+fn allow_policy(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    suffix: &str,
+    attach: (&str, Value),
+    rules: Vec<Value>,
+) -> Value {
+    let mut v = to_value(&AuthorizationPolicy::new(
+        "",
+        ap::AuthorizationPolicySpec {
+            action: Some("ALLOW".into()),
+            ..Default::default()
+        },
+    ));
+    v["metadata"] = n.meta(out, &format!("{}{suffix}", s.name), Some(&s.name));
     dry_run(m, &mut v);
-    v["spec"] = json!({
-        "selector": selector(n, out, Some(&s.name)),
-        "action": "ALLOW",
-        "rules": rules,
-    });
+    let mut spec = serde_json::Map::new();
+    spec.insert(attach.0.into(), attach.1);
+    spec.insert("action".into(), json!("ALLOW"));
+    spec.insert("rules".into(), json!(rules));
+    v["spec"] = Value::Object(spec);
     v
+}
+
+fn authorization_policy(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    edges: &[&Edge],
+) -> Value {
+    let rules = rules(m, n, out, s, edges);
+    let sel = selector(n, out, Some(&s.name));
+    allow_policy(m, n, out, s, "", ("selector", sel), rules)
+}
+
+/// Ambient: the waypoint's policy on the Service (every rule, callers'
+/// identities) and ztunnel's on the pods (the waypoint, and the L4-only rules
+/// for callers that address pods directly).
+fn ambient_policies(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    edges: &[&Edge],
+) -> [Value; 2] {
+    let all = rules(m, n, out, s, edges);
+    let target = json!([{ "group": "", "kind": "Service", "name": n.object(out, &s.name) }]);
+    let at_waypoint = allow_policy(m, n, out, s, "-waypoint", ("targetRefs", target), all);
+
+    let l4: Vec<&Edge> = edges
+        .iter()
+        .copied()
+        .filter(|e| e.paths.is_empty() && e.methods.is_empty())
+        .collect();
+    let mut at_pods = rules(m, n, out, s, &l4);
+    let mut ports: Vec<String> = edges.iter().flat_map(|e| e.ports.iter().cloned()).collect();
+    ports.sort();
+    ports.dedup();
+    let mut rule = to_value(&ap::Rule {
+        to: vec![ap::To {
+            operation: ap::Operation {
+                ports: target_ports(s, &ports),
+                ..Default::default()
+            },
+        }],
+        ..Default::default()
+    });
+    rule["from"] = json!([{ "source": { "principals": [ambient::waypoint_principal(n, out)] } }]);
+    at_pods.insert(0, rule);
+    let sel = selector(n, out, Some(&s.name));
+    let at_pods = allow_policy(m, n, out, s, "", ("selector", sel), at_pods);
+    [at_waypoint, at_pods]
 }
 
 fn source_principal(m: &Model, n: &Names, out: &mut Out, src: &Source) -> Value {

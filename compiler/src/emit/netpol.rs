@@ -53,6 +53,8 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         let v = tracing(&n, &mut mesh.out, tr);
         mesh.push(v);
     }
+    let v = hbone(m, &n, &mut mesh.out);
+    super::ambient::only(&mut mesh, true, super::ambient::ambient_by_default(m), v);
     files.push(mesh);
     files
 }
@@ -96,6 +98,44 @@ fn istio(n: &Names, out: &mut Out) -> Value {
         "to": [{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }],
         "ports": [{"protocol": "TCP", "port": 15012}],
     }]);
+    v
+}
+
+/// Ambient: ztunnel carries every connection as HBONE to port 15008 of the
+/// destination pod (or its waypoint), so the per-port rules above never
+/// match. Release pods may exchange HBONE with each other, their waypoint
+/// and the sources the policy names; kubelet probes arrive from ztunnel's
+/// link-local address. Which identity reaches which port is then ztunnel's
+/// and the waypoint's to enforce.
+/// <https://istio.io/latest/docs/ambient/usage/networkpolicy/>
+fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
+    let mut v = policy(n, out, "allow-hbone", None, &["Ingress", "Egress"]);
+    let release = json!({ "podSelector": { "matchLabels": n.selector(out, None) } });
+    let waypoint = json!({ "podSelector": { "matchLabels": {
+        "gateway.networking.k8s.io/gateway-name": n.object(out, super::ambient::WAYPOINT)
+    } } });
+    let hbone_port = json!([{"protocol": "TCP", "port": 15008}]);
+    let mut from = vec![release.clone(), waypoint.clone()];
+    let mut outside: Vec<&Source> = m
+        .edges
+        .iter()
+        .map(|e| &e.source)
+        .filter(|s| !matches!(s, Source::Service(_)))
+        .collect();
+    outside.sort();
+    // Every gateway source is one peer (the gateway namespaces).
+    outside.dedup_by(|a, b| {
+        let both_gateways = matches!((&**a, &**b), (Source::Gateway(_), Source::Gateway(_)));
+        both_gateways || a == b
+    });
+    for src in outside {
+        from.push(peer(n, out, src));
+    }
+    v["spec"]["ingress"] = json!([
+        { "from": from, "ports": hbone_port },
+        { "from": [{ "ipBlock": { "cidr": "169.254.7.127/32" } }] },
+    ]);
+    v["spec"]["egress"] = json!([{ "to": [release, waypoint], "ports": hbone_port }]);
     v
 }
 

@@ -27,7 +27,7 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let n = Names::new(m);
     let out = &mut f.out;
     let sa = service_account(&n, out, s);
-    let svc = (!s.ports.is_empty()).then(|| service(&n, out, s));
+    let svc = (!s.ports.is_empty()).then(|| service(m, &n, out, s));
     let workloads: Vec<Value> = if s.versions.is_empty() {
         vec![workload(m, &n, out, s, None)]
     } else {
@@ -88,7 +88,7 @@ fn service_account(n: &Names, out: &mut Out, s: &Service) -> Value {
     v
 }
 
-fn service(n: &Names, out: &mut Out, s: &Service) -> Value {
+fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let svc = K8sService {
         spec: Some(ServiceSpec {
             // A StatefulSet's Service is headless: each replica gets a stable
@@ -114,7 +114,52 @@ fn service(n: &Names, out: &mut Out, s: &Service) -> Value {
     let mut v = to_value(&svc);
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     v["spec"]["selector"] = n.selector(out, Some(&s.name));
+    if m.needs_waypoint(&s.name) {
+        waypoint_labels(m, n, out, &mut v["metadata"]["labels"], s);
+    }
     v
+}
+
+/// Ambient: requests to the Service go through the release's waypoint,
+/// from ingress gateways too when a gateway's rule names paths or methods
+/// (gateways bypass waypoints unless told).
+/// <https://istio.io/latest/docs/ambient/usage/waypoint/#useawaypoint>
+fn waypoint_labels(m: &Model, n: &Names, out: &mut Out, labels: &mut Value, s: &Service) {
+    let from_gateway = waypoint_service_labels(m, s).contains_key("istio.io/ingress-use-waypoint");
+    let mut lines = vec![
+        "{{- if and $.Values.istio.enabled (eq $.Values.istio.dataplane \"ambient\") }}"
+            .to_string(),
+        format!(
+            "istio.io/use-waypoint: {{{{ include \"{}.fullname\" $ }}}}-{}",
+            n.app,
+            super::ambient::WAYPOINT
+        ),
+    ];
+    if from_gateway {
+        lines.push("istio.io/ingress-use-waypoint: \"true\"".into());
+    }
+    lines.push("{{- end }}".into());
+    // Kustomize: the istio component patches these in (`waypoint_service_labels`).
+    if let Some(marker) = out.lines(lines) {
+        labels[marker.as_str()] = Value::Null;
+    }
+}
+
+/// The waypoint labels of a Service in ambient mode, as the chart renders them.
+pub fn waypoint_service_labels(m: &Model, s: &Service) -> Map<String, Value> {
+    let mut l = Map::new();
+    l.insert(
+        "istio.io/use-waypoint".into(),
+        json!(format!("{}-{}", m.name, super::ambient::WAYPOINT)),
+    );
+    let from_gateway = m.edges_to(&s.name).any(|e| {
+        matches!(e.source, crate::model::Source::Gateway(_))
+            && (!e.paths.is_empty() || !e.methods.is_empty())
+    });
+    if from_gateway {
+        l.insert("istio.io/ingress-use-waypoint".into(), json!("true"));
+    }
+    l
 }
 
 fn quantities(kv: &[(String, String)]) -> Value {

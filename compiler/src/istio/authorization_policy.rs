@@ -17,12 +17,24 @@ use serde::{Deserialize, Serialize};
 pub struct AuthorizationPolicySpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<WorkloadSelector>,
+    /// What the policy attaches to instead of a selector (ambient: a
+    /// Service, enforced by its waypoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_refs: Vec<TargetRef>,
     /// ALLOW when absent. An ALLOW policy without rules matches nothing, so
     /// it denies every request to the workloads it selects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct TargetRef {
+    /// `""` for the core group (a Service).
+    pub group: String,
+    pub kind: String,
+    pub name: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

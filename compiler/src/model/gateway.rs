@@ -91,6 +91,13 @@ impl Resolver<'_> {
                 format!("gateway name `{name}` is not a DNS-1035 label"),
                 "use lowercase letters, digits and `-`".into(),
             );
+        } else if name == "waypoint" {
+            self.err_key(
+                "E0240",
+                &path,
+                "gateway name `waypoint` is reserved".into(),
+                "the ambient waypoint is `<release>-waypoint`; choose another name".into(),
+            );
         }
         if g.hosts.is_empty() {
             self.err_key(

@@ -27,8 +27,9 @@ pub const MAX_OBJECT_NAME: usize = 52;
 
 /// Suffixes of release-wide objects that a service of the same name would
 /// collide with (the allow-nothing AuthorizationPolicy, the namespace-wide
-/// PeerAuthentication).
-pub const RESERVED: [&str; 2] = ["allow-nothing", "mtls"];
+/// PeerAuthentication, the ambient waypoint and the Deployment, Service and
+/// ServiceAccount Istio deploys for it).
+pub const RESERVED: [&str; 3] = ["allow-nothing", "mtls", "waypoint"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -164,6 +165,13 @@ impl Model {
             .into_iter()
             .flatten()
             .map(|i| &self.edges[*i])
+    }
+
+    /// Whether requests to a service need a waypoint in ambient mode: some
+    /// rule into it names paths or methods, which ztunnel cannot check.
+    pub fn needs_waypoint(&self, name: &str) -> bool {
+        self.edges_to(name)
+            .any(|e| !e.paths.is_empty() || !e.methods.is_empty())
     }
 
     /// Egress hosts a service may reach.

@@ -140,6 +140,7 @@ pub fn chart(m: &Model) -> Tree {
         tracing_provider => tracing.map(|t| t.provider),
         fault_injection => m.services.iter().any(|s| s.traffic.fault.is_some()),
         gateways => !m.gateways.is_empty(),
+        waypoint => emit::ambient::any_waypoint(m),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         service_rows => service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },

@@ -123,6 +123,19 @@ pub fn tree(m: &Model) -> Tree {
                     t.insert(format!("components/{dir}/{path}"), yaml(&patch));
                     patches.push(json!({ "path": path }));
                 }
+                if emit::ambient::ambient_by_default(m) && m.needs_waypoint(&s.name) {
+                    let path = format!("patches/waypoint-{}.yaml", s.name);
+                    let patch = json!({
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {
+                            "name": format!("{}-{}", m.name, s.name),
+                            "labels": emit::workload::waypoint_service_labels(m, s),
+                        },
+                    });
+                    t.insert(format!("components/{dir}/{path}"), yaml(&patch));
+                    patches.push(json!({ "path": path }));
+                }
             }
             k["patches"] = json!(patches);
         }

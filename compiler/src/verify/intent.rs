@@ -74,6 +74,9 @@ pub fn probe_host(pattern: &str) -> String {
     }
 }
 
+/// The port ztunnel tunnels ambient traffic to.
+const HBONE: u16 = 15008;
+
 /// A host no policy lists, to catch egress left open.
 pub const UNLISTED_HOST: &str = "meshpack-unlisted.example.org";
 
@@ -182,7 +185,9 @@ pub fn intended(
                 return false;
             };
             m.egress.iter().any(|e| {
-                e.from.contains(w) && e.port == *port && (e.host == *host || !layers.istio)
+                e.from.contains(w)
+                    && e.port == *port
+                    && (e.host == *host || !layers.istio || layers.ambient)
             })
         }
     }
@@ -205,7 +210,16 @@ pub fn actual(set: &Set, layers: Layers, src: &Source, dest: &Dest, probe: &Prob
             let w = set.workload(workload)?;
             let http = w.ports.get(port).is_some_and(|(_, h)| *h);
             let istio_ok = !layers.istio || istio::allowed(set, &facts, w, *port, http, probe);
-            let np_ok = !layers.netpol || netpol::allowed(set, &facts, w, *port);
+            // Ambient carries mesh traffic as HBONE to port 15008 of the pod
+            // (the waypoint hop is not modelled at L3).
+            let from_mesh = facts.workload.as_ref().is_some_and(|s| s.in_mesh())
+                || matches!(src, Source::Identity { .. });
+            let l3_port = if w.ambient && layers.istio && from_mesh {
+                HBONE
+            } else {
+                *port
+            };
+            let np_ok = !layers.netpol || netpol::allowed(set, &facts, w, l3_port);
             Some(istio_ok && np_ok)
         }
         Dest::External { host, port } => {

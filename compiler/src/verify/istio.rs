@@ -228,13 +228,30 @@ pub fn allowed(
     http: bool,
     probe: &Probe,
 ) -> bool {
-    if !dst.injected {
-        return true; // no sidecar: Istio enforces nothing on this pod
+    if !dst.in_mesh() {
+        return true; // neither sidecar nor ztunnel: Istio enforces nothing on this pod
     }
     let mut src = src.clone();
-    if src.workload.as_ref().is_some_and(|w| !w.injected) {
-        src.principal = None; // a pod without sidecar speaks plaintext
+    if src.workload.as_ref().is_some_and(|w| !w.in_mesh()) {
+        src.principal = None; // a pod outside the mesh speaks plaintext
     }
+    if dst.ambient {
+        return ambient_allowed(set, &src, dst, port, http, probe);
+    }
+    enforce(set, &src, dst, port, http, probe)
+}
+
+/// The sidecar's (or ztunnel's) decision: PeerAuthentication, then the
+/// selector-based AuthorizationPolicies of the pod.
+fn enforce(
+    set: &Set,
+    src: &SourceFacts,
+    dst: &Workload,
+    port: u16,
+    http: bool,
+    probe: &Probe,
+) -> bool {
+    let mut src = src.clone();
     match mtls_mode(set, dst, port).as_str() {
         "STRICT" if src.principal.is_none() => return false,
         "DISABLE" => src.principal = None,
@@ -283,11 +300,198 @@ pub fn allowed(
     })
 }
 
+/// Ambient: requests to a Service that uses a waypoint pass the waypoint's
+/// policies (attached by `targetRefs`, with the caller's identity and L7),
+/// then ztunnel's at the pod with the waypoint's identity; other requests
+/// meet ztunnel alone, which sees no HTTP: an ALLOW policy with L7 fields
+/// fails safe into denying.
+/// <https://istio.io/latest/docs/ambient/usage/l7-features/>
+fn ambient_allowed(
+    set: &Set,
+    src: &SourceFacts,
+    dst: &Workload,
+    port: u16,
+    http: bool,
+    probe: &Probe,
+) -> bool {
+    let at_pods = |src: &SourceFacts| -> bool {
+        let l7_allow = set.objects.iter().any(|o| {
+            is_authz(o)
+                && o.value["spec"]["action"].as_str().unwrap_or("ALLOW") == "ALLOW"
+                && o.value["spec"].get("targetRefs").is_none()
+                && applies(o, "selector", dst)
+                && has_l7(o)
+        });
+        !l7_allow
+            && enforce(
+                set,
+                src,
+                dst,
+                port,
+                false,
+                &Probe {
+                    method: None,
+                    path: None,
+                },
+            )
+    };
+    match waypoint_of(set, dst) {
+        Some((service, waypoint)) => {
+            let attached: Vec<&Object> = set
+                .objects
+                .iter()
+                .filter(|o| is_authz(o) && not_dry_run(o))
+                .filter(|o| {
+                    o.value["metadata"]["namespace"].as_str() == Some(dst.namespace.as_str())
+                })
+                .filter(|o| {
+                    o.value["spec"]["targetRefs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|t| {
+                            (t["kind"] == "Service" && t["name"].as_str() == Some(service.as_str()))
+                                || (t["kind"] == "Gateway"
+                                    && t["name"].as_str() == Some(waypoint.0.as_str()))
+                        })
+                })
+                .collect();
+            if src.principal.is_none() && mtls_mode(set, dst, port) == "STRICT" {
+                return false;
+            }
+            if !decide(&attached, src, port, http, probe) {
+                return false;
+            }
+            let via = SourceFacts {
+                principal: Some(format!(
+                    "{}/ns/{}/sa/{}",
+                    set.trust_domain, dst.namespace, waypoint.1
+                )),
+                namespace: Some(dst.namespace.clone()),
+                labels: None,
+                workload: None,
+            };
+            at_pods(&via)
+        }
+        None => at_pods(src),
+    }
+}
+
+fn is_authz(o: &Object) -> bool {
+    o.kind() == "AuthorizationPolicy" && o.group() == "security.istio.io"
+}
+
+fn not_dry_run(o: &Object) -> bool {
+    o.value["metadata"]["annotations"]["istio.io/dry-run"].as_str() != Some("true")
+}
+
+/// Whether a policy names HTTP attributes ztunnel cannot see.
+fn has_l7(o: &Object) -> bool {
+    const L7: [&str; 8] = [
+        "methods",
+        "notMethods",
+        "paths",
+        "notPaths",
+        "hosts",
+        "notHosts",
+        "requestPrincipals",
+        "notRequestPrincipals",
+    ];
+    o.value["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r["to"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| L7.iter().any(|k| t["operation"].get(*k).is_some()))
+                || r["from"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|f| L7.iter().any(|k| f["source"].get(*k).is_some()))
+                || r.get("when").is_some()
+        })
+}
+
+/// DENY policies first, then ALLOW (none: allowed).
+fn decide(policies: &[&Object], src: &SourceFacts, port: u16, http: bool, probe: &Probe) -> bool {
+    let action_of = |o: &Object| {
+        o.value["spec"]["action"]
+            .as_str()
+            .unwrap_or("ALLOW")
+            .to_string()
+    };
+    let any_rule = |p: &Object, action: Action| {
+        p.value["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| rule_matches(r, src, port, http, probe, action))
+    };
+    if policies
+        .iter()
+        .filter(|o| action_of(o) == "DENY")
+        .any(|p| any_rule(p, Action::Deny))
+    {
+        return false;
+    }
+    let allows: Vec<&&Object> = policies
+        .iter()
+        .filter(|o| action_of(o) == "ALLOW")
+        .collect();
+    allows.is_empty() || allows.iter().any(|p| any_rule(p, Action::Allow))
+}
+
+/// The Service selecting `w` that uses a waypoint, and that waypoint's
+/// (name, ServiceAccount): a Gateway of class `istio-waypoint` in the set.
+fn waypoint_of(set: &Set, w: &Workload) -> Option<(String, (String, String))> {
+    let services = set
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "Service" && o.api_version() == "v1");
+    for svc in services {
+        if svc.value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(&w.namespace)
+            != w.namespace
+        {
+            continue;
+        }
+        let sel = &svc.value["spec"]["selector"];
+        if !sel.is_object() || !labels_match(sel, &w.labels) {
+            continue;
+        }
+        let Some(wp) = svc.value["metadata"]["labels"]["istio.io/use-waypoint"].as_str() else {
+            continue;
+        };
+        let gateway = set.objects.iter().find(|o| {
+            o.kind() == "Gateway"
+                && o.group() == "gateway.networking.k8s.io"
+                && o.name() == wp
+                && o.value["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or(&w.namespace)
+                    == w.namespace
+                && o.value["spec"]["gatewayClassName"] == "istio-waypoint"
+        })?;
+        let sa = gateway.value["metadata"]["annotations"]["gateway.istio.io/service-account"]
+            .as_str()
+            .unwrap_or(wp)
+            .to_string();
+        return Some((svc.name().to_string(), (wp.to_string(), sa)));
+    }
+    None
+}
+
 /// Whether an injected workload can reach an external host: its Sidecar's
 /// outbound policy, a ServiceEntry declaring host and port, and the
 /// Sidecar's egress hosts listing it.
 /// <https://istio.io/latest/docs/reference/config/networking/sidecar/>
 pub fn egress_allowed(set: &Set, w: &Workload, host: &str, port: u16) -> bool {
+    // Without a sidecar (ambient, or outside the mesh) nothing limits hosts.
     if !w.injected {
         return true;
     }

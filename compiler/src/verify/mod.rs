@@ -61,7 +61,17 @@ pub struct Workload {
     pub service_account: String,
     /// Container ports: number -> (name, is HTTP as its Service declares).
     pub ports: BTreeMap<u16, (String, bool)>,
+    /// An Envoy sidecar is injected.
     pub injected: bool,
+    /// Enrolled in Istio's ambient data plane (ztunnel; no sidecar).
+    pub ambient: bool,
+}
+
+impl Workload {
+    /// Whether the workload speaks mTLS with a mesh identity.
+    pub fn in_mesh(&self) -> bool {
+        self.injected || self.ambient
+    }
 }
 
 /// An HTTP request probe; `None` fields for TCP.
@@ -83,6 +93,10 @@ pub struct Set {
 pub struct Layers {
     pub istio: bool,
     pub netpol: bool,
+    /// Some workload is on the ambient data plane: Istio does not limit its
+    /// egress by host (there is no sidecar), so egress intent is projected
+    /// onto ports as for NetworkPolicies.
+    pub ambient: bool,
 }
 
 impl Set {
@@ -120,13 +134,16 @@ impl Set {
                     .get("sidecar.istio.io/inject")
                     .map(String::as_str)
                     == Some("true");
+            let ambient =
+                w.labels.get("istio.io/dataplane-mode").map(String::as_str) == Some("ambient");
             workloads.push(Workload {
                 name,
                 namespace: w.namespace.clone(),
                 labels: w.labels.clone(),
                 service_account: w.service_account.clone(),
                 ports,
-                injected,
+                injected: injected && !ambient,
+                ambient,
             });
         }
         Set {
@@ -146,6 +163,7 @@ impl Set {
             istio: has("security.istio.io", "AuthorizationPolicy")
                 || has("security.istio.io", "PeerAuthentication"),
             netpol: has("networking.k8s.io", "NetworkPolicy"),
+            ambient: self.workloads.iter().any(|w| w.ambient),
         }
     }
 

@@ -249,6 +249,37 @@ impl<'a> Set<'a> {
                         .collect(),
                 });
             }
+            // Istio deploys the pods of its Gateway API Gateways (ingress
+            // gateways and ambient waypoints) under a ServiceAccount of
+            // their own: `<name>-istio`, a waypoint's `<name>`, or the
+            // annotation's.
+            // https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment
+            if o.kind() == "Gateway" && o.group() == "gateway.networking.k8s.io" {
+                let class = o.value["spec"]["gatewayClassName"].as_str().unwrap_or("");
+                let sa = o.value["metadata"]["annotations"]["gateway.istio.io/service-account"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| match class {
+                        "istio-waypoint" => Some(o.name().to_string()),
+                        "istio" => Some(format!("{}-istio", o.name())),
+                        _ => None,
+                    });
+                if let Some(sa) = sa {
+                    let mut labels = string_map(&o.value["metadata"]["labels"]);
+                    labels.insert(
+                        "gateway.networking.k8s.io/gateway-name".into(),
+                        o.name().to_string(),
+                    );
+                    workloads.push(Workload {
+                        object: i,
+                        namespace: ns.clone(),
+                        labels,
+                        annotations: BTreeMap::new(),
+                        service_account: sa,
+                        ports: vec![],
+                    });
+                }
+            }
             if o.kind() == "Service" && o.api_version() == "v1" {
                 services.push(Svc {
                     object: i,
