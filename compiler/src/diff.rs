@@ -1,5 +1,6 @@
 //! What changes between two versions of a policy, for pull-request review:
-//! edges, ports, mTLS modes, gateways and egress hosts added and removed.
+//! edges, ports, mTLS modes, gateways, egress hosts, versions and traffic,
+//! and images added and removed.
 
 use crate::model::Model;
 use std::collections::BTreeSet;
@@ -101,8 +102,60 @@ fn egress(m: &Model) -> BTreeSet<String> {
         .collect()
 }
 
+/// Versions, their weights and the traffic settings that change behaviour.
+fn traffic(m: &Model) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in &m.services {
+        let t = &s.traffic;
+        for (v, w) in &t.split {
+            out.insert(format!("{} split {v} {w}%", s.name));
+        }
+        for r in &t.routes {
+            let h: Vec<String> = r.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.insert(format!("{} route {} -> {}", s.name, h.join(","), r.version));
+        }
+        if let Some((v, p)) = &t.mirror {
+            out.insert(format!("{} mirror {p}% -> {v}", s.name));
+        }
+        if let Some(x) = &t.timeout {
+            out.insert(format!("{} timeout {x}", s.name));
+        }
+        if let Some(r) = &t.retries {
+            out.insert(format!("{} retries {}", s.name, r.attempts));
+        }
+        if t.fault.is_some() {
+            out.insert(format!("{} fault injection", s.name));
+        }
+    }
+    out
+}
+
+/// Every image reference with its digest, and the mesh's revision.
+fn images(m: &Model) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = m
+        .images()
+        .into_iter()
+        .map(|(what, i)| format!("{what}: {}", crate::emit::workload::image_text(i)))
+        .collect();
+    if let Some(r) = &m.mesh.revision {
+        out.insert(format!("istio revision {r}"));
+    }
+    out.insert(format!("dataplane {}", m.mesh.dataplane.as_str()));
+    out
+}
+
 pub fn diff(old: &Model, new: &Model) -> Vec<Section> {
-    let services = |m: &Model| m.services.iter().map(|s| s.name.clone()).collect();
+    let services = |m: &Model| {
+        m.services
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(
+                m.externals
+                    .iter()
+                    .map(|x| format!("{} (external {})", x.name, x.host)),
+            )
+            .collect()
+    };
     vec![
         section("services", services(old), services(new)),
         section("ports", ports(old), ports(new)),
@@ -110,6 +163,8 @@ pub fn diff(old: &Model, new: &Model) -> Vec<Section> {
         section("mTLS", mtls(old), mtls(new)),
         section("gateways", gateways(old), gateways(new)),
         section("egress", egress(old), egress(new)),
+        section("traffic", traffic(old), traffic(new)),
+        section("images", images(old), images(new)),
     ]
 }
 

@@ -355,9 +355,20 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
         hosts.push(json!(format!("./{h}")));
     }
     // Envoy sends spans to the collector itself: it must be visible.
+    // The collector's address is a value: the operator may move it.
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
-        let ns = tr.namespace.as_deref().unwrap_or("*");
-        hosts.push(json!(format!("{ns}/{}", tr.host)));
+        let host = match &tr.namespace {
+            Some(ns) => out.text(&[
+                Part::Val("$.Values.telemetry.tracing.namespace", ns),
+                Part::Lit("/"),
+                Part::Val("$.Values.telemetry.tracing.host", &tr.host),
+            ]),
+            None => out.text(&[
+                Part::Lit("*/"),
+                Part::Val("$.Values.telemetry.tracing.host", &tr.host),
+            ]),
+        };
+        hosts.push(host);
     }
     v["spec"] = json!({
         "workloadSelector": { "labels": n.selector(out, Some(&s.name)) },

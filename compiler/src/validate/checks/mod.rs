@@ -10,6 +10,7 @@ mod dr_host_unknown;
 mod dr_subset_no_pods;
 mod duplicate_object;
 mod http_fields_on_tcp;
+mod httproute_backend_unknown;
 mod injection_without_peer_authentication;
 mod mtls_conflict;
 mod port_protocol_unknown;
@@ -113,6 +114,12 @@ pub const CHECKS: &[Check] = &[
         severity: Error,
         summary: "VirtualService routes to an undefined subset, or weights not adding up to 100",
         run: vs_subset_undefined::run,
+    },
+    Check {
+        code: "M013",
+        severity: Error,
+        summary: "HTTPRoute backend names a Service or port not in the set",
+        run: httproute_backend_unknown::run,
     },
 ];
 
