@@ -117,12 +117,23 @@ pub fn tree(m: &Model) -> Tree {
         });
         if group == Group::Istio {
             let mut patches = vec![];
+            // One patch per workload kind, applied by label selector: a patch
+            // per workload made kustomize match every patch against every
+            // resource (minutes at a thousand services).
+            for (kind, patch) in injection_patches(m) {
+                let path = format!("patches/inject-{}.yaml", kind.to_lowercase());
+                t.insert(format!("components/{dir}/{path}"), yaml(&patch));
+                patches.push(json!({
+                    "path": path,
+                    "target": {
+                        "group": "apps",
+                        "version": "v1",
+                        "kind": kind,
+                        "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
+                    },
+                }));
+            }
             for s in &m.services {
-                for (object, patch) in injection_patches(m, s) {
-                    let path = format!("patches/inject-{object}.yaml");
-                    t.insert(format!("components/{dir}/{path}"), yaml(&patch));
-                    patches.push(json!({ "path": path }));
-                }
                 if emit::ambient::ambient_by_default(m) && m.needs_waypoint(&s.name) {
                     let path = format!("patches/waypoint-{}.yaml", s.name);
                     let patch = json!({
@@ -186,36 +197,35 @@ fn docs(f: &File) -> Vec<Value> {
     f.docs.iter().map(|d| d.value.clone()).collect()
 }
 
-/// What the chart adds to each pod template of a service with
-/// `istio.enabled=true`, by workload object.
-fn injection_patches(m: &Model, s: &crate::model::Service) -> Vec<(String, Value)> {
-    let kind = match s.workload {
-        Workload::Deployment => "Deployment",
-        Workload::StatefulSet => "StatefulSet",
-    };
-    let objects: Vec<String> = if s.versions.is_empty() {
-        vec![s.name.clone()]
-    } else {
-        s.versions
-            .iter()
-            .map(|v| format!("{}-{}", s.name, v.name))
-            .collect()
-    };
+/// What the chart adds to every pod template with `istio.enabled=true`, one
+/// patch per workload kind the release has.
+fn injection_patches(m: &Model) -> Vec<(&'static str, Value)> {
     let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
     let mut metadata = json!({ "labels": labels });
     if !annotations.is_empty() {
         metadata["annotations"] = Value::Object(annotations);
     }
-    objects
+    let mut kinds: Vec<&'static str> = m
+        .services
+        .iter()
+        .map(|s| match s.workload {
+            Workload::Deployment => "Deployment",
+            Workload::StatefulSet => "StatefulSet",
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
         .into_iter()
-        .map(|o| {
+        .map(|kind| {
             let patch = json!({
                 "apiVersion": "apps/v1",
                 "kind": kind,
-                "metadata": { "name": format!("{}-{o}", m.name) },
+                // Replaced by each target's name.
+                "metadata": { "name": "istio-injection" },
                 "spec": { "template": { "metadata": metadata } },
             });
-            (o, patch)
+            (kind, patch)
         })
         .collect()
 }

@@ -87,7 +87,12 @@ pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Res
         if let Some(d) = path.parent() {
             fs::create_dir_all(d)?;
         }
-        fs::write(&path, bytes)?;
+        // An unchanged file is linked from the previous output instead of
+        // written: creating thousands of inodes is most of a large compile's
+        // time on ext4, and a link creates none.
+        if !unchanged(&dir.join(p), bytes) || fs::hard_link(dir.join(p), &path).is_err() {
+            fs::write(&path, bytes)?;
+        }
     }
     fs::write(tmp.path().join(MARKER), marker)?;
     // Swap: move the old directory aside, the new one in, then drop the old.
@@ -108,6 +113,16 @@ pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Res
     let _ = tmp.keep();
     drop(old);
     Ok(())
+}
+
+/// Whether `path` is a regular file (not a link) holding exactly `bytes`.
+fn unchanged(path: &Path, bytes: &[u8]) -> bool {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() && m.len() == bytes.len() as u64 => {
+            fs::read(path).is_ok_and(|b| b == bytes)
+        }
+        _ => false,
+    }
 }
 
 /// Differences between `files` and the content of `dir`, as a report.
@@ -155,6 +170,43 @@ mod tests {
             .iter()
             .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
             .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unchanged_files_are_linked_not_rewritten_and_links_never_followed() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("chart");
+        write_dir(
+            &out,
+            &tree(&[("a.yaml", "a\n"), ("b.yaml", "b\n")]),
+            "m",
+            false,
+        )
+        .unwrap();
+        let ino = |p: &str| fs::metadata(out.join(p)).unwrap().ino();
+        let (a, b) = (ino("a.yaml"), ino("b.yaml"));
+        write_dir(
+            &out,
+            &tree(&[("a.yaml", "a\n"), ("b.yaml", "B\n")]),
+            "m",
+            false,
+        )
+        .unwrap();
+        assert_eq!(ino("a.yaml"), a, "unchanged: the same file, linked");
+        assert_ne!(ino("b.yaml"), b, "changed: a new file");
+        assert_eq!(fs::read_to_string(out.join("b.yaml")).unwrap(), "B\n");
+        // A symlink left in the output with the same content is not linked:
+        // the new file is a regular file of its own.
+        let secret = d.path().join("secret");
+        fs::write(&secret, "a\n").unwrap();
+        fs::remove_file(out.join("a.yaml")).unwrap();
+        std::os::unix::fs::symlink(&secret, out.join("a.yaml")).unwrap();
+        write_dir(&out, &tree(&[("a.yaml", "a\n")]), "m", false).unwrap();
+        let m = fs::symlink_metadata(out.join("a.yaml")).unwrap();
+        assert!(m.file_type().is_file());
+        assert_ne!(m.ino(), fs::metadata(&secret).unwrap().ino());
     }
 
     #[test]
