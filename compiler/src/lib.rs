@@ -124,8 +124,13 @@ pub struct Output {
 }
 
 pub fn package(m: &Model) -> Output {
-    Output {
-        chart: package::helm::chart(m),
-        kustomize: package::kustomize::tree(m),
-    }
+    // The two outputs share nothing but the model: build them side by side.
+    std::thread::scope(|s| {
+        let kustomize = s.spawn(|| package::kustomize::tree(m));
+        let chart = package::helm::chart(m);
+        Output {
+            chart,
+            kustomize: kustomize.join().expect("the Kustomize tree builds"),
+        }
+    })
 }

@@ -197,7 +197,7 @@ pub fn template(f: &File) -> String {
         t.push('\n');
     }
     for d in &f.docs {
-        let yaml = serde_yaml::to_string(&d.value).expect("objects serialise");
+        let yaml = super::yaml::to_string(&d.value);
         let body = substitute(&out::escape_template(&yaml), &f.out.fragments);
         match &d.when {
             Some(w) => t.push_str(&format!("{{{{- if {w} }}}}\n---\n{body}{{{{- end }}}}\n")),

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod helm;
 pub mod kustomize;
 pub mod values;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::fs;

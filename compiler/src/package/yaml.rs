@@ -1,0 +1,264 @@
+//! YAML text of JSON values, written directly: block style as kubectl and
+//! Helm print it, sequences not indented under their key, and a string
+//! plain only when every YAML 1.1 and 1.2 reader (Helm's go-yaml, kyaml,
+//! libyaml) reads it back as that same string; otherwise double-quoted.
+//!
+//! Written here rather than through serde_yaml because serialising every
+//! object through libyaml's event emitter was a quarter of a large
+//! compile's time. The golden, equivalence and hostile-input tests read the
+//! output back with Helm, kustomize and serde_yaml.
+
+use serde_json::{Map, Value};
+
+/// One document, ending in a newline.
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::with_capacity(1024);
+    match v {
+        Value::Object(m) if !m.is_empty() => map(&mut out, m, 0, false),
+        Value::Array(a) if !a.is_empty() => seq(&mut out, a, 0, false),
+        other => {
+            scalar(&mut out, other);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// A mapping at `ind`; `inline` when the first key follows a `- ` already written.
+fn map(out: &mut String, m: &Map<String, Value>, ind: usize, inline: bool) {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 || !inline {
+            indent(out, ind);
+        }
+        string(out, k);
+        out.push(':');
+        after_key(out, v, ind);
+    }
+}
+
+fn after_key(out: &mut String, v: &Value, ind: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            map(out, m, ind + 2, false);
+        }
+        // Kubernetes style: a sequence's dashes at its key's indentation.
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            seq(out, a, ind, false);
+        }
+        other => {
+            out.push(' ');
+            scalar(out, other);
+            out.push('\n');
+        }
+    }
+}
+
+fn seq(out: &mut String, a: &[Value], ind: usize, inline: bool) {
+    for (i, item) in a.iter().enumerate() {
+        if i > 0 || !inline {
+            indent(out, ind);
+        }
+        out.push('-');
+        match item {
+            Value::Object(m) if !m.is_empty() => {
+                out.push(' ');
+                map(out, m, ind + 2, true);
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push(' ');
+                seq(out, inner, ind + 2, true);
+            }
+            other => {
+                out.push(' ');
+                scalar(out, other);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn scalar(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => string(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn string(out: &mut String, s: &str) {
+    if plain_is_safe(s) {
+        out.push_str(s);
+    } else {
+        quoted(out, s);
+    }
+}
+
+/// Words YAML 1.1 or 1.2 resolves to null or a boolean, and its value and merge keys.
+const RESERVED: [&str; 12] = [
+    "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", "=", "<<",
+];
+
+/// Whether `s` written plain reads back as the string `s` everywhere.
+fn plain_is_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    // Indicators; a leading `.` is only a problem for numbers (`.5`, `.inf`).
+    if "-?:,[]{}#&*!|>'\"%@` ".contains(first) {
+        return false;
+    }
+    if s.ends_with(' ') || s.ends_with(':') {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || s.contains('#') {
+        return false;
+    }
+    if s.chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}')
+    {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    if RESERVED.contains(&lower.as_str()) {
+        return false;
+    }
+    // Anything a reader might take for a number, a date or a time
+    // (YAML 1.1 has hex, octal, binary, base 60, underscores; .inf, .nan).
+    let numberish = s
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || "+-._:xXoObBtTzZ ".contains(c));
+    let starts_numeric = first.is_ascii_digit() || "+-.".contains(first);
+    if numberish && starts_numeric && s != "." {
+        return false;
+    }
+    let special_float = lower.trim_start_matches(['+', '-']);
+    if special_float == ".inf" || special_float == ".nan" {
+        return false;
+    }
+    true
+}
+
+/// A double-quoted scalar: `"` and `\` escaped, and every character YAML
+/// does not allow printed raw (C0, DEL, C1, line and paragraph separators,
+/// the byte-order mark) as `\u` escapes.
+fn quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn block_style_like_kubectl() {
+        let v = json!({
+            "apiVersion": "v1",
+            "metadata": {"name": "a", "labels": {"app.kubernetes.io/name": "x"}},
+            "spec": {"ports": [{"name": "http", "port": 80}, {"port": 81}], "empty": {}, "none": [], "n": null},
+            "list": [["a", "b"], "c"],
+        });
+        assert_eq!(
+            to_string(&v),
+            "apiVersion: v1\nmetadata:\n  name: a\n  labels:\n    app.kubernetes.io/name: x\nspec:\n  ports:\n  - name: http\n    port: 80\n  - port: 81\n  empty: {}\n  none: []\n  \"n\": null\nlist:\n- - a\n  - b\n- c\n"
+        );
+    }
+
+    /// Every string reads back as itself, whatever the reader.
+    #[test]
+    fn strings_round_trip() {
+        let tricky = [
+            "",
+            " ",
+            "a ",
+            " a",
+            "true",
+            "True",
+            "yes",
+            "NO",
+            "on",
+            "y",
+            "~",
+            "null",
+            "8080",
+            "2.3.0",
+            "1e3",
+            "0x1F",
+            "0o17",
+            "1_000",
+            "1:20",
+            ".5",
+            ".inf",
+            "-.inf",
+            ".NaN",
+            "2024-10-13",
+            "2001-12-14t21:59:43.10-05:00",
+            "-",
+            "- a",
+            "a: b",
+            "a:",
+            "#c",
+            "a #c",
+            "a#c",
+            "*",
+            "&a",
+            "!t",
+            "|",
+            ">",
+            "'q",
+            "\"q",
+            "%x",
+            "@x",
+            "`x",
+            "{a}",
+            "[a]",
+            "?",
+            ",",
+            "a\nb",
+            "tab\there",
+            "\u{7f}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{feff}x",
+            "ünïcode",
+            "./api.ns.svc.cluster.local",
+            "istio-system/*",
+            "cluster.local/ns/x/sa/y",
+            "mpx12x",
+            "=",
+            "<<",
+        ];
+        for s in tricky {
+            let text = to_string(&json!({ "k": s, s: 1 }));
+            let back: Value =
+                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
+            assert_eq!(back["k"], json!(s), "{text}");
+            assert_eq!(back[s], json!(1), "{text}");
+        }
+        assert_eq!(to_string(&json!({"k": "mpx3x"})), "k: mpx3x\n");
+        assert_eq!(to_string(&json!({"k": "8080"})), "k: \"8080\"\n");
+    }
+}
