@@ -280,6 +280,14 @@ fn namespace_replacements(m: &Model, files: &[&File]) -> Vec<Value> {
             .iter()
             .map(|n| (n.value.as_str(), (n.delimiter, n.index)))
             .collect();
+        let fixed_here = f.docs.iter().any(|d| {
+            d.value["metadata"]["annotations"]
+                .get(FIXED_NAMESPACE)
+                .is_some()
+        });
+        if wanted.is_empty() && !fixed_here {
+            continue;
+        }
         for d in &f.docs {
             let obj = &d.value;
             let kind = obj["kind"].as_str().unwrap_or_default();

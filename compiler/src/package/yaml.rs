@@ -127,8 +127,7 @@ fn plain_is_safe(s: &str) -> bool {
     {
         return false;
     }
-    let lower = s.to_ascii_lowercase();
-    if RESERVED.contains(&lower.as_str()) {
+    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
     // Anything a reader might take for a number, a date or a time
@@ -140,8 +139,8 @@ fn plain_is_safe(s: &str) -> bool {
     if numberish && starts_numeric && s != "." {
         return false;
     }
-    let special_float = lower.trim_start_matches(['+', '-']);
-    if special_float == ".inf" || special_float == ".nan" {
+    let special_float = s.trim_start_matches(['+', '-']);
+    if special_float.eq_ignore_ascii_case(".inf") || special_float.eq_ignore_ascii_case(".nan") {
         return false;
     }
     true
