@@ -77,15 +77,25 @@ impl File {
 /// Emit every object of the model.
 pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
     let mut files = vec![];
-    for s in &m.services {
-        files.push(workload::service_file(m, s, mode));
-    }
-    files.extend(mesh::files(m, mode));
-    for g in &m.gateways {
-        files.push(gateway::gateway_api_file(m, g, mode));
-    }
-    files.extend(netpol::files(m, mode));
+    each(m, mode, &mut |f| files.push(f));
     files
+}
+
+/// Emit the files one at a time: packagers turn each into text and drop
+/// its objects, so a large policy's value trees never all exist at once.
+pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
+    for s in &m.services {
+        sink(workload::service_file(m, s, mode));
+    }
+    for f in mesh::files(m, mode) {
+        sink(f);
+    }
+    for g in &m.gateways {
+        sink(gateway::gateway_api_file(m, g, mode));
+    }
+    for f in netpol::files(m, mode) {
+        sink(f);
+    }
 }
 
 /// Names and labels as the chart's helpers make them.

@@ -76,9 +76,9 @@ pub fn condition(g: Group) -> Option<&'static str> {
 }
 
 /// Longest object-name suffix the chart appends to the fullname.
-fn longest_suffix(files: &[File]) -> usize {
+fn longest_suffix(f: &File) -> usize {
     let mut max = 0;
-    for f in files {
+    {
         for d in &f.docs {
             if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
                 if let Some(Fragment::Inline(t)) =
@@ -97,7 +97,11 @@ fn longest_suffix(files: &[File]) -> usize {
 
 pub fn chart(m: &Model) -> Tree {
     let mut tree = Tree::new();
-    let files = emit::emit(m, Mode::Helm);
+    let mut suffix = 0;
+    emit::each(m, Mode::Helm, &mut |f| {
+        suffix = suffix.max(longest_suffix(&f));
+        tree.insert(format!("templates/{}", f.path), template(&f).into_bytes());
+    });
     // Object names are "<fullname><suffix>": keep them within 63 characters,
     // and StatefulSet names within 52 (see model::MAX_OBJECT_NAME).
     let longest_service = m
@@ -106,8 +110,7 @@ pub fn chart(m: &Model) -> Tree {
         .map(|s| s.name.len() + 1)
         .max()
         .unwrap_or(0);
-    let fullname_max =
-        (63 - longest_suffix(&files)).min(crate::model::MAX_OBJECT_NAME - longest_service);
+    let fullname_max = (63 - suffix).min(crate::model::MAX_OBJECT_NAME - longest_service);
 
     let entries = values::entries(m);
     let env = env();
@@ -180,9 +183,6 @@ pub fn chart(m: &Model) -> Tree {
         "ci/plain-values.yaml",
         "# chart-testing: render without a mesh.\nistio:\n  enabled: false\n".into(),
     );
-    for f in &files {
-        put(&mut tree, &format!("templates/{}", f.path), template(f));
-    }
     tree
 }
 

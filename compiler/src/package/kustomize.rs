@@ -85,15 +85,33 @@ fn file_name(f: &File) -> String {
 }
 
 pub fn tree(m: &Model) -> Tree {
-    let files = emit::emit(m, Mode::Plain);
     let mut t = Tree::new();
-
-    let mut base = vec![];
-    for f in files.iter().filter(|f| f.group == Group::Base) {
-        let name = file_name(f);
-        t.insert(format!("base/{name}"), yaml_docs(&docs(f)));
-        base.push(name);
-    }
+    // What the kustomizations and replacements need of each file, kept
+    // while the file itself is written and dropped.
+    let mut names: Vec<(Group, String)> = vec![];
+    let mut targets: Vec<FileTargets> = vec![];
+    emit::each(m, Mode::Plain, &mut |f| {
+        let name = file_name(&f);
+        let dir = match f.group {
+            Group::Base => "base".to_string(),
+            g => format!("components/{}", component_dir(g)),
+        };
+        t.insert(format!("{dir}/{name}"), yaml_docs(&docs(&f)));
+        let (tg, fixed) = replacement_targets(&f);
+        if !tg.is_empty() || !fixed.is_empty() {
+            targets.push(FileTargets {
+                group: f.group,
+                targets: tg,
+                fixed,
+            });
+        }
+        names.push((f.group, name));
+    });
+    let base: Vec<&String> = names
+        .iter()
+        .filter(|(g, _)| *g == Group::Base)
+        .map(|(_, n)| n)
+        .collect();
     t.insert(
         "base/kustomization.yaml".into(),
         yaml(&json!({
@@ -104,12 +122,11 @@ pub fn tree(m: &Model) -> Tree {
     );
 
     for (group, dir) in COMPONENTS {
-        let mut resources = vec![];
-        for f in files.iter().filter(|f| f.group == group) {
-            let name = file_name(f);
-            t.insert(format!("components/{dir}/{name}"), yaml_docs(&docs(f)));
-            resources.push(name);
-        }
+        let resources: Vec<&String> = names
+            .iter()
+            .filter(|(g, _)| *g == group)
+            .map(|(_, n)| n)
+            .collect();
         let mut k = json!({
             "apiVersion": "kustomize.config.k8s.io/v1alpha1",
             "kind": "Component",
@@ -155,11 +172,10 @@ pub fn tree(m: &Model) -> Tree {
 
     for (overlay, groups) in OVERLAYS {
         // Replacements may only name objects the overlay has.
-        let included: Vec<&File> = files
+        let included = targets
             .iter()
-            .filter(|f| f.group == Group::Base || groups.contains(&f.group))
-            .collect();
-        let replacements = namespace_replacements(m, &included);
+            .filter(|x| x.group == Group::Base || groups.contains(&x.group));
+        let replacements = namespace_replacements(m, included);
         t.insert(
             format!("overlays/{overlay}/namespace-replacements.yaml"),
             yaml(&json!(replacements)),
@@ -266,7 +282,60 @@ fn find_strings(
     }
 }
 
-fn namespace_replacements(m: &Model, files: &[&File]) -> Vec<Value> {
+/// What one file adds to the namespace replacements.
+struct FileTargets {
+    group: Group,
+    targets: Vec<Value>,
+    /// Objects pinned to a namespace of their own: (kind, name).
+    fixed: Vec<(String, String)>,
+}
+
+/// A file's replacement targets (strings embedding the namespace, by
+/// object and field) and its objects pinned to a namespace of their own.
+fn replacement_targets(f: &File) -> (Vec<Value>, Vec<(String, String)>) {
+    let mut targets = vec![];
+    let mut fixed = vec![];
+    let wanted: BTreeMap<&str, (char, usize)> = f
+        .out
+        .namespaced
+        .iter()
+        .map(|n| (n.value.as_str(), (n.delimiter, n.index)))
+        .collect();
+    for d in &f.docs {
+        let obj = &d.value;
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if obj["metadata"]["annotations"]
+            .get(FIXED_NAMESPACE)
+            .is_some()
+        {
+            fixed.push((kind.to_string(), name.to_string()));
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let mut found = vec![];
+        find_strings(&obj["spec"], &mut vec!["spec".into()], &wanted, &mut found);
+        // One target per (delimiter, index), listing its field paths.
+        let mut grouped: BTreeMap<(char, usize), Vec<String>> = BTreeMap::new();
+        for (p, dl, i) in found {
+            grouped.entry((dl, i)).or_default().push(p);
+        }
+        for ((dl, i), paths) in grouped {
+            targets.push(json!({
+                "select": { "kind": kind, "name": name },
+                "fieldPaths": paths,
+                "options": { "delimiter": dl.to_string(), "index": i },
+            }));
+        }
+    }
+    (targets, fixed)
+}
+
+fn namespace_replacements<'a>(
+    m: &Model,
+    files: impl Iterator<Item = &'a FileTargets>,
+) -> Vec<Value> {
     let first = m.services.first().map(|s| format!("{}-{}", m.name, s.name));
     let Some(source_sa) = first else {
         return vec![];
@@ -274,45 +343,8 @@ fn namespace_replacements(m: &Model, files: &[&File]) -> Vec<Value> {
     let mut targets = vec![];
     let mut fixed = vec![];
     for f in files {
-        let wanted: BTreeMap<&str, (char, usize)> = f
-            .out
-            .namespaced
-            .iter()
-            .map(|n| (n.value.as_str(), (n.delimiter, n.index)))
-            .collect();
-        let fixed_here = f.docs.iter().any(|d| {
-            d.value["metadata"]["annotations"]
-                .get(FIXED_NAMESPACE)
-                .is_some()
-        });
-        if wanted.is_empty() && !fixed_here {
-            continue;
-        }
-        for d in &f.docs {
-            let obj = &d.value;
-            let kind = obj["kind"].as_str().unwrap_or_default();
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-            if obj["metadata"]["annotations"]
-                .get(FIXED_NAMESPACE)
-                .is_some()
-            {
-                fixed.push((kind.to_string(), name.to_string()));
-            }
-            let mut found = vec![];
-            find_strings(&obj["spec"], &mut vec!["spec".into()], &wanted, &mut found);
-            // One target per (delimiter, index), listing its field paths.
-            let mut grouped: BTreeMap<(char, usize), Vec<String>> = BTreeMap::new();
-            for (p, dl, i) in found {
-                grouped.entry((dl, i)).or_default().push(p);
-            }
-            for ((dl, i), paths) in grouped {
-                targets.push(json!({
-                    "select": { "kind": kind, "name": name },
-                    "fieldPaths": paths,
-                    "options": { "delimiter": dl.to_string(), "index": i },
-                }));
-            }
-        }
+        targets.extend(f.targets.iter().cloned());
+        fixed.extend(f.fixed.iter().cloned());
     }
     let mut out = vec![];
     if !targets.is_empty() {
