@@ -47,7 +47,7 @@ for n in $NS; do
   sed 's/{{/{{ "{{" }}/g' "$d/rendered.yaml" | awk -v dir="$d/plain/templates" '/^---$/ {n++} {print > (dir "/part-" int(n / 500) ".yaml")}'
   read -r t_plain _ < <(measure $HELM template bench "$d/plain")
   # kubectl kustomize grows quadratically with meshpack's per-object
-  # replacements and patches (8.5 minutes at 1,000 services); see BENCHMARKS.md.
+  # namespace replacements (22 s at 300 services); see BENCHMARKS.md.
   t_kust="skipped"
   if [ "$n" -le "${KUSTOMIZE_MAX:-300}" ]; then
     read -r t_kust _ < <(measure $KUBECTL kustomize "$d/kustomize/overlays/istio")
