@@ -64,13 +64,13 @@ pub fn waypoint(n: &Names, out: &mut Out) -> Value {
 
 /// The waypoint's identity, which ztunnel policies admit.
 pub fn waypoint_principal(n: &Names, out: &mut Out) -> Value {
-    let full = format!("include \"{}.fullname\" $", n.app);
+    let full = super::FULLNAME;
     out.text(&[
         Part::Val("$.Values.istio.trustDomain", "cluster.local"),
         Part::Lit("/ns/"),
         Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
         Part::Lit("/sa/"),
-        Part::Val(&full, n.app),
+        Part::Val(full, n.app),
         Part::Lit(&format!("-{WAYPOINT}")),
     ])
 }

@@ -337,7 +337,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     };
     let mut v = to_value(&Sidecar::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
-    let full = format!("include \"{}.fullname\" $", n.app);
+    let full = super::FULLNAME;
     let mut hosts = vec![out.text(&[
         Part::Val("$.Values.istio.controlPlane.namespace", "istio-system"),
         Part::Lit("/*"),
@@ -345,7 +345,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     for d in dests {
         hosts.push(out.text(&[
             Part::Lit("./"),
-            Part::Val(&full, n.app),
+            Part::Val(full, n.app),
             Part::Lit(&format!("-{d}.")),
             Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
             Part::Lit(".svc.cluster.local"),

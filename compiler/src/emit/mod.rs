@@ -114,8 +114,8 @@ impl<'a> Names<'a> {
 
     /// `<fullname>-<suffix>`.
     pub fn object(&self, out: &mut Out, suffix: &str) -> Value {
-        let full = format!("include \"{}.fullname\" $", self.app);
-        out.text(&[Part::Val(&full, self.app), Part::Lit(&format!("-{suffix}"))])
+        let full = FULLNAME;
+        out.text(&[Part::Val(full, self.app), Part::Lit(&format!("-{suffix}"))])
     }
 
     /// The same name, as it is after install with release name = app name.
@@ -138,19 +138,18 @@ impl<'a> Names<'a> {
         Value::Object(meta)
     }
 
-    fn helper_lines(&self, helper: &str, component: Option<&str>) -> Vec<String> {
-        let arg = match component {
-            Some(c) => format!("(dict \"ctx\" $ \"component\" \"{c}\")"),
-            None => "(dict \"ctx\" $)".to_string(),
-        };
-        vec![format!(
-            "{{{{- include \"{}.{helper}\" {arg} | nindent {{0}} }}}}",
-            self.app
-        )]
+    /// The file's label block (`$labels` or `$selector`, see [`helm_prelude`])
+    /// plus the component, quoted: a service may be called `on` or `y`.
+    fn helper_lines(&self, var: &str, component: Option<&str>) -> Vec<String> {
+        let mut lines = vec![format!("{{{{- {var} | nindent {{0}} }}}}")];
+        if let Some(c) = component {
+            lines.push(format!("app.kubernetes.io/component: \"{c}\""));
+        }
+        lines
     }
 
     pub fn labels(&self, out: &mut Out, component: Option<&str>) -> Value {
-        match out.lines(self.helper_lines("labels", component)) {
+        match out.lines(self.helper_lines("$labels", component)) {
             Some(m) => json!({ (m): null }),
             None => {
                 let mut l = self.selector_map(component);
@@ -162,7 +161,7 @@ impl<'a> Names<'a> {
     }
 
     pub fn selector(&self, out: &mut Out, component: Option<&str>) -> Value {
-        match out.lines(self.helper_lines("selectorLabels", component)) {
+        match out.lines(self.helper_lines("$selector", component)) {
             Some(m) => json!({ (m): null }),
             None => Value::Object(self.selector_map(component)),
         }
@@ -181,27 +180,41 @@ impl<'a> Names<'a> {
 
     /// The SPIFFE principal of a ServiceAccount of this release.
     pub fn principal(&self, out: &mut Out, s: &Service) -> Value {
-        let full = format!("include \"{}.fullname\" $", self.app);
+        let full = FULLNAME;
         out.text(&[
             Part::Val("$.Values.istio.trustDomain", "cluster.local"),
             Part::Lit("/ns/"),
             Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
             Part::Lit("/sa/"),
-            Part::Val(&full, self.app),
+            Part::Val(full, self.app),
             Part::Lit(&format!("-{}", s.name)),
         ])
     }
 
     /// `<fullname>-<service>.<namespace>.svc.cluster.local`.
     pub fn fqdn(&self, out: &mut Out, s: &str) -> Value {
-        let full = format!("include \"{}.fullname\" $", self.app);
+        let full = FULLNAME;
         out.text(&[
-            Part::Val(&full, self.app),
+            Part::Val(full, self.app),
             Part::Lit(&format!("-{s}.")),
             Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
             Part::Lit(".svc.cluster.local"),
         ])
     }
+}
+
+/// The release's object-name prefix, bound once per template file.
+pub const FULLNAME: &str = "$fullname";
+
+/// Lines opening every chart template: the helpers each object needs,
+/// called once per file instead of once per object (the calls were most of
+/// `helm template`'s time).
+pub fn helm_prelude(app: &str) -> Vec<String> {
+    vec![
+        format!("{{{{- $fullname := include \"{app}.fullname\" $ }}}}"),
+        format!("{{{{- $labels := include \"{app}.labels\" (dict \"ctx\" $) }}}}"),
+        format!("{{{{- $selector := include \"{app}.selectorLabels\" (dict \"ctx\" $) }}}}"),
+    ]
 }
 
 /// The namespace the Kustomize base writes into strings the namespace

@@ -115,7 +115,7 @@ fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     v["spec"]["selector"] = n.selector(out, Some(&s.name));
     if m.needs_waypoint(&s.name) {
-        waypoint_labels(m, n, out, &mut v["metadata"]["labels"], s);
+        waypoint_labels(m, out, &mut v["metadata"]["labels"], s);
     }
     v
 }
@@ -124,14 +124,13 @@ fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
 /// from ingress gateways too when a gateway's rule names paths or methods
 /// (gateways bypass waypoints unless told).
 /// <https://istio.io/latest/docs/ambient/usage/waypoint/#useawaypoint>
-fn waypoint_labels(m: &Model, n: &Names, out: &mut Out, labels: &mut Value, s: &Service) {
+fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
     let from_gateway = waypoint_service_labels(m, s).contains_key("istio.io/ingress-use-waypoint");
     let mut lines = vec![
         "{{- if and $.Values.istio.enabled (eq $.Values.istio.dataplane \"ambient\") }}"
             .to_string(),
         format!(
-            "istio.io/use-waypoint: {{{{ include \"{}.fullname\" $ }}}}-{}",
-            n.app,
+            "istio.io/use-waypoint: {{{{ $fullname }}}}-{}",
             super::ambient::WAYPOINT
         ),
     ];
@@ -447,10 +446,8 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
 /// injection webhook matches in a namespace without an injection label).
 fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
     let lines = vec![
-        format!(
-            "{{{{- include \"{}.selectorLabels\" (dict \"ctx\" $ \"component\" \"{}\") | nindent {{0}} }}}}",
-            n.app, s.name
-        ),
+        "{{- $selector | nindent {0} }}".to_string(),
+        format!("app.kubernetes.io/component: \"{}\"", s.name),
         "{{- if $.Values.istio.enabled }}".into(),
         "{{- if eq $.Values.istio.dataplane \"ambient\" }}".into(),
         "istio.io/dataplane-mode: ambient".into(),
