@@ -158,16 +158,9 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     f
 }
 
-/// The target ports of `s` an edge names, sorted by number.
+/// The target ports of `s` an edge names, sorted by number, as Istio writes them.
 fn target_ports(s: &Service, names: &[String]) -> Vec<String> {
-    let mut ports: Vec<u16> = names
-        .iter()
-        .filter_map(|p| s.port(p))
-        .map(|p| p.target_port)
-        .collect();
-    ports.sort();
-    ports.dedup();
-    ports.iter().map(u16::to_string).collect()
+    s.target_ports(names).iter().map(u16::to_string).collect()
 }
 
 /// One rule per distinct operation, listing every source allowed it.

@@ -162,14 +162,7 @@ fn tracing(n: &Names, out: &mut Out, tr: &Tracing) -> Value {
 }
 
 fn ports_of(s: &Service, names: &[String]) -> Vec<Value> {
-    let mut ports: Vec<u16> = names
-        .iter()
-        .filter_map(|p| s.port(p))
-        .map(|p| p.target_port)
-        .collect();
-    ports.sort();
-    ports.dedup();
-    ports
+    s.target_ports(names)
         .into_iter()
         .map(|p| json!({"protocol": "TCP", "port": p}))
         .collect()
@@ -195,15 +188,10 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     // Group sources by the ports they may reach: one rule per port set.
     let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
     for e in m.edges_to(&s.name) {
-        let mut ports: Vec<u16> = e
-            .ports
-            .iter()
-            .filter_map(|p| s.port(p))
-            .map(|p| p.target_port)
-            .collect();
-        ports.sort();
-        ports.dedup();
-        by_ports.entry(ports).or_default().push(&e.source);
+        by_ports
+            .entry(s.target_ports(&e.ports))
+            .or_default()
+            .push(&e.source);
     }
     if by_ports.is_empty() {
         return None;

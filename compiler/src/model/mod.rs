@@ -252,6 +252,18 @@ impl Service {
         self.ports.iter().find(|p| p.name == name)
     }
 
+    /// The container ports of the named ports, sorted, without repeats.
+    pub fn target_ports(&self, names: &[String]) -> Vec<u16> {
+        let mut ports: Vec<u16> = names
+            .iter()
+            .filter_map(|p| self.port(p))
+            .map(|p| p.target_port)
+            .collect();
+        ports.sort();
+        ports.dedup();
+        ports
+    }
+
     pub fn has_http(&self) -> bool {
         self.ports.iter().any(|p| p.protocol.is_http())
     }

@@ -260,44 +260,14 @@ fn enforce(
     let policies: Vec<&Object> = set
         .objects
         .iter()
-        .filter(|o| o.kind() == "AuthorizationPolicy" && o.group() == "security.istio.io")
-        .filter(|o| o.value["metadata"]["annotations"]["istio.io/dry-run"].as_str() != Some("true"))
+        .filter(|o| is_authz(o) && not_dry_run(o))
         .filter(|o| {
             o.value["spec"].get("targetRef").is_none()
                 && o.value["spec"].get("targetRefs").is_none()
         })
         .filter(|o| applies(o, "selector", dst))
         .collect();
-    let action_of = |o: &Object| {
-        o.value["spec"]["action"]
-            .as_str()
-            .unwrap_or("ALLOW")
-            .to_string()
-    };
-    for p in policies.iter().filter(|o| action_of(o) == "DENY") {
-        if p.value["spec"]["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| rule_matches(r, &src, port, http, probe, Action::Deny))
-        {
-            return false;
-        }
-    }
-    let allows: Vec<&&Object> = policies
-        .iter()
-        .filter(|o| action_of(o) == "ALLOW")
-        .collect();
-    if allows.is_empty() {
-        return true;
-    }
-    allows.iter().any(|p| {
-        p.value["spec"]["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| rule_matches(r, &src, port, http, probe, Action::Allow))
-    })
+    decide(&policies, &src, port, http, probe)
 }
 
 /// Ambient: requests to a Service that uses a waypoint pass the waypoint's
