@@ -56,7 +56,9 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
             .collect();
         (
             format!("gt (add 0 {}) 1", terms.join(" ")),
-            s.versions.iter().map(|v| v.replicas).sum(),
+            s.versions
+                .iter()
+                .fold(0u32, |a, v| a.saturating_add(v.replicas)),
         )
     };
     match mode {

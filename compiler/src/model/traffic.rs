@@ -320,7 +320,7 @@ impl Resolver<'_> {
             version_ref(self, &format!("{path}.split.{v}"), v);
             split.push((v.clone(), *w));
         }
-        let sum: u32 = t.split.values().sum();
+        let sum: u64 = t.split.values().map(|w| u64::from(*w)).sum();
         if !t.split.is_empty() && sum != 100 {
             self.err_key(
                 "E0272",
