@@ -192,3 +192,36 @@ fn the_ambient_profile_compiles_chart_and_kustomize_alike() {
     let diffs = verify_differences(&m, rendered, NS);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// Routing and connection settings need the waypoint too (ztunnel applies
+/// neither), except on a StatefulSet, whose pods clients reach directly.
+#[test]
+fn traffic_settings_take_the_waypoint() {
+    let mut args = vec![
+        "--set",
+        "istio.enabled=true",
+        "--set",
+        "istio.dataplane=ambient",
+    ];
+    args.extend(mesh_api_args());
+    let objs = parse(&template(
+        "helm4",
+        &root().join("charts/orderflow"),
+        "shop",
+        &args,
+    ));
+    let by = by_id(&objs);
+    let uses = |svc: &str| {
+        by[&format!("Service/orderflow-{svc}")]["metadata"]["labels"]
+            .get("istio.io/use-waypoint")
+            .cloned()
+    };
+    assert_eq!(uses("api"), Some(json!("orderflow-waypoint")));
+    assert_eq!(uses("web"), Some(json!("orderflow-waypoint")));
+    assert_eq!(uses("queue"), None);
+    assert_eq!(uses("worker"), None);
+    let text = std::fs::read_to_string(root().join("policies/orderflow.yaml")).unwrap();
+    let m = meshpack::compile_model(&text, None).unwrap();
+    let diffs = verify_differences(&m, objs, "shop");
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

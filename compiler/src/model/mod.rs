@@ -168,10 +168,19 @@ impl Model {
     }
 
     /// Whether requests to a service need a waypoint in ambient mode: some
-    /// rule into it names paths or methods, which ztunnel cannot check.
+    /// rule into it names paths or methods, which ztunnel cannot check, or
+    /// its traffic settings (routes, splits, retries, connection limits)
+    /// need a proxy to apply them. A StatefulSet's headless Service has no
+    /// address a waypoint could take over: clients reach its pods directly.
     pub fn needs_waypoint(&self, name: &str) -> bool {
-        self.edges_to(name)
-            .any(|e| !e.paths.is_empty() || !e.methods.is_empty())
+        let l7_rules = self
+            .edges_to(name)
+            .any(|e| !e.paths.is_empty() || !e.methods.is_empty());
+        let traffic = self.service(name).is_some_and(|s| {
+            s.workload == Workload::Deployment
+                && (s.traffic.routes_requests() || s.traffic.shapes_connections())
+        });
+        l7_rules || traffic
     }
 
     /// Egress hosts a service may reach.
