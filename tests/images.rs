@@ -248,3 +248,17 @@ fn lock_errors_point_into_the_lock_file() {
         "{out}"
     );
 }
+
+/// `meshpack images | head -1` ends quietly when head stops reading.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let script = format!(
+        "{} images {} | head -1",
+        env!("CARGO_BIN_EXE_meshpack"),
+        root().join("policies/orderflow.yaml").display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}

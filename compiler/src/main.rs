@@ -205,6 +205,14 @@ const HELM_MAX_FILE: usize = 5 << 20;
 const SCHEMA_PATH: &str = "policies/meshpolicy.schema.json";
 
 fn main() -> ExitCode {
+    // `meshpack images ... | head` must end quietly when the reader stops,
+    // as Unix tools do, not panic on a broken pipe (Rust ignores SIGPIPE).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Validate {
