@@ -46,27 +46,22 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     }
     // One budget over all the service's pods (every version).
     let sv = svc_values(s);
-    let (when, total) = if s.versions.is_empty() {
-        (format!("gt (int {sv}.replicas) 1"), s.replicas)
+    let when = if s.versions.is_empty() {
+        format!("gt (int {sv}.replicas) 1")
     } else {
         let terms: Vec<String> = s
             .versions
             .iter()
             .map(|v| format!("(int {}.replicas)", version_values(&sv, v)))
             .collect();
-        (
-            format!("gt (add 0 {}) 1", terms.join(" ")),
-            s.versions
-                .iter()
-                .fold(0u32, |a, v| a.saturating_add(v.replicas)),
-        )
+        format!("gt (add 0 {}) 1", terms.join(" "))
     };
     match mode {
         Mode::Helm => f.docs.push(super::Doc {
             when: Some(when),
             value: pdb,
         }),
-        Mode::Plain if total > 1 => f.push(pdb),
+        Mode::Plain if s.total_replicas() > 1 => f.push(pdb),
         Mode::Plain => {}
     }
     f
@@ -206,8 +201,13 @@ pub fn own_or_default(sv: &str, key: &str) -> String {
 }
 
 /// The full image reference as the chart's image helper prints it by default.
+/// The image a service runs, or its versions' (comma-separated).
 pub fn image_ref(s: &Service) -> String {
-    image_text(&s.image)
+    if s.versions.is_empty() {
+        return image_text(&s.image);
+    }
+    let all: Vec<String> = s.versions.iter().map(|v| image_text(&v.image)).collect();
+    all.join(", ")
 }
 
 pub fn image_text(i: &Image) -> String {

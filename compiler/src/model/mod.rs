@@ -100,11 +100,6 @@ impl Model {
         for s in &mut self.services {
             if s.versions.is_empty() {
                 out.push((s.name.clone(), &mut s.image));
-            } else {
-                // The service's own image is its first version's: keep it in step.
-                if let Some(v) = s.versions.first() {
-                    s.image = v.image.clone();
-                }
             }
             for v in &mut s.versions {
                 out.push((format!("{} ({})", s.name, v.name), &mut v.image));
@@ -236,7 +231,7 @@ pub enum Workload {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
-    /// The image of the service; with versions, the first version's.
+    /// The image of an unversioned service; versions carry their own.
     pub image: Image,
     pub workload: Workload,
     pub replicas: u32,
@@ -259,6 +254,16 @@ pub struct Service {
 impl Service {
     pub fn port(&self, name: &str) -> Option<&Port> {
         self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// Pods of the service, all versions together.
+    pub fn total_replicas(&self) -> u32 {
+        if self.versions.is_empty() {
+            return self.replicas;
+        }
+        self.versions
+            .iter()
+            .fold(0, |a, v| a.saturating_add(v.replicas))
     }
 
     /// The container ports of the named ports, sorted, without repeats.
@@ -637,8 +642,11 @@ impl Resolver<'_> {
             policy::Workload::StatefulSet => Workload::StatefulSet,
         };
         let versions = self.versions(app, name, s, workload == Workload::Deployment, registry);
-        let image = match (&s.image, versions.first()) {
-            (Some(reference), _) => match parse_image(reference, registry) {
+        // A versioned service's images are its versions' (which parse the
+        // service's `image` as their default).
+        let image = match &s.image {
+            _ if !s.versions.is_empty() => Image::default(),
+            Some(reference) => match parse_image(reference, registry) {
                 Ok(i) => i,
                 Err(why) => {
                     self.err(
@@ -651,16 +659,14 @@ impl Resolver<'_> {
                     Image::default()
                 }
             },
-            (None, Some(v)) => v.image.clone(),
-            (None, None) => {
-                if s.versions.is_empty() {
-                    self.err_key(
-                        "E0218",
-                        &path,
-                        format!("service `{name}` has no image"),
-                        "add `image: repository:tag`, or `external:` for a service outside the cluster".into(),
-                    );
-                }
+            None => {
+                self.err_key(
+                    "E0218",
+                    &path,
+                    format!("service `{name}` has no image"),
+                    "add `image: repository:tag`, or `external:` for a service outside the cluster"
+                        .into(),
+                );
                 Image::default()
             }
         };

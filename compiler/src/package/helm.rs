@@ -295,7 +295,7 @@ fn service_rows(m: &Model) -> Vec<Value> {
                 "name": s.name,
                 "image": md(&crate::emit::workload::image_ref(s)),
                 "workload": match s.workload { Workload::Deployment => "Deployment", Workload::StatefulSet => "StatefulSet" },
-                "replicas": s.replicas,
+                "replicas": s.total_replicas(),
                 "ports": md(&ports.join(", ")),
             })
         })
