@@ -18,15 +18,15 @@ fn model(profile: Option<&str>) -> meshpack::model::Model {
     meshpack::compile_model(&text, profile).unwrap()
 }
 
-fn ambient_render(h: &str) -> Vec<Value> {
-    let mut args = vec![
-        "--set",
-        "istio.enabled=true",
-        "--set",
-        "istio.dataplane=ambient",
-    ];
-    args.extend(mesh_api_args());
-    parse(&template(h, &root().join("charts/evalhub"), NS, &args))
+/// A committed chart rendered with Istio on the ambient data plane.
+fn ambient_render(h: &str, chart: &str, namespace: &str) -> Vec<Value> {
+    let args = istio_args(&["istio.dataplane=ambient"]);
+    parse(&template(
+        h,
+        &root().join("charts").join(chart),
+        namespace,
+        &args,
+    ))
 }
 
 fn spec<'a>(by: &'a BTreeMap<String, Value>, id: &str) -> &'a Value {
@@ -40,7 +40,7 @@ fn principal(ns: &str, sa: &str) -> Value {
 #[test]
 fn the_chart_switches_to_ambient() {
     for h in HELMS {
-        let objs = ambient_render(h);
+        let objs = ambient_render(h, "evalhub", NS);
         let by = by_id(&objs);
         // Pods are labelled, not injected; no Sidecar resources.
         let pod = &by["Deployment/evalhub-api"]["spec"]["template"]["metadata"];
@@ -123,8 +123,7 @@ fn the_chart_switches_to_ambient() {
 
 #[test]
 fn sidecar_mode_renders_none_of_it() {
-    let mut args = vec!["--set", "istio.enabled=true"];
-    args.extend(mesh_api_args());
+    let args = istio_args(&[]);
     let by = by_id(&parse(&template(
         "helm4",
         &root().join("charts/evalhub"),
@@ -142,7 +141,7 @@ fn sidecar_mode_renders_none_of_it() {
 
 #[test]
 fn a_split_that_skips_the_waypoint_is_caught() {
-    let mut objs = ambient_render("helm4");
+    let mut objs = ambient_render("helm4", "evalhub", NS);
     for o in &mut objs {
         if o["kind"] == "AuthorizationPolicy" && o["metadata"]["name"] == "evalhub-api" {
             // Drop the rule that admits the waypoint at the pods.
@@ -186,8 +185,7 @@ fn the_ambient_profile_compiles_chart_and_kustomize_alike() {
     let diffs = verify_differences(&m, objs, "evalhub");
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     // The chart's default is ambient too.
-    let mut args = vec!["--set", "istio.enabled=true"];
-    args.extend(mesh_api_args());
+    let args = istio_args(&[]);
     let rendered = parse(&template("helm3", &chart, NS, &args));
     let diffs = verify_differences(&m, rendered, NS);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
@@ -197,19 +195,7 @@ fn the_ambient_profile_compiles_chart_and_kustomize_alike() {
 /// neither), except on a StatefulSet, whose pods clients reach directly.
 #[test]
 fn traffic_settings_take_the_waypoint() {
-    let mut args = vec![
-        "--set",
-        "istio.enabled=true",
-        "--set",
-        "istio.dataplane=ambient",
-    ];
-    args.extend(mesh_api_args());
-    let objs = parse(&template(
-        "helm4",
-        &root().join("charts/orderflow"),
-        "shop",
-        &args,
-    ));
+    let objs = ambient_render("helm4", "orderflow", "shop");
     let by = by_id(&objs);
     let uses = |svc: &str| {
         by[&format!("Service/orderflow-{svc}")]["metadata"]["labels"]

@@ -33,8 +33,7 @@ fn render_plain(h: &str) -> Vec<Value> {
 }
 
 fn render_istio(h: &str, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["--set", "istio.enabled=true"];
-    args.extend(mesh_api_args());
+    let mut args = istio_args(&[]);
     args.extend(extra);
     parse(&template(h, &chart(), "evalhub", &args))
 }
@@ -588,8 +587,7 @@ fn permissive_profile_dry_runs_authorization_under_the_policys_own_mtls() {
     let out = tmp.path().join("evalhub");
     compile_to(&out, &["--profile", "permissive"]);
     for h in HELMS {
-        let mut args = vec!["--set", "istio.enabled=true"];
-        args.extend(mesh_api_args());
+        let args = istio_args(&[]);
         let by = by_id(&parse(&template(h, &out, "evalhub", &args)));
         for (k, o) in &by {
             if k.starts_with("AuthorizationPolicy/") {

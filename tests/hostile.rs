@@ -7,17 +7,6 @@ use common::*;
 use serde_json::Value;
 use std::process::Command;
 
-fn meshpack(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meshpack"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 const NASTY: &[&str] = &[
     "{{ .Release.Name }}",
     "{{- include \"prop.fullname\" . }}",
@@ -73,8 +62,7 @@ fn user_strings_render_literally() {
     ]);
     assert_eq!(code, 0, "{out}");
     for h in HELMS {
-        let mut args = vec!["--set", "istio.enabled=true"];
-        args.extend(mesh_api_args());
+        let args = istio_args(&[]);
         let objs = by_id(&parse(&template(h, &chart, "prop", &args)));
         let c = &objs["Deployment/prop-web"]["spec"]["template"]["spec"]["containers"][0];
         for (k, v) in &env {

@@ -8,16 +8,6 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 
-fn meshpack(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meshpack"))
-        .args(args)
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
-}
-
 fn containers_and_pins(objs: &[Value]) -> Vec<String> {
     let mut out = vec![];
     for o in objs {
@@ -73,8 +63,7 @@ fn images_lists_every_version_and_the_mesh_runtime() {
 fn revision_and_proxy_image_are_pinned_and_follow_the_mirror() {
     let chart = root().join("charts/orderflow");
     for h in HELMS {
-        let mut istio = vec!["--set", "istio.enabled=true"];
-        istio.extend(mesh_api_args());
+        let istio = istio_args(&[]);
         let objs = parse(&template(h, &chart, "shop", &istio));
         let by = by_id(&objs);
         let pod = &by["Deployment/orderflow-web"]["spec"]["template"]["metadata"];
@@ -175,8 +164,7 @@ fn a_lock_pins_every_image_by_digest() {
     let (code, out) = meshpack(&["compile", &policy, "-o", chart.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     for h in HELMS {
-        let mut istio = vec!["--set", "istio.enabled=true"];
-        istio.extend(mesh_api_args());
+        let istio = istio_args(&[]);
         let pins = containers_and_pins(&parse(&template(h, &chart, "shop", &istio)));
         assert_eq!(
             pins,

@@ -109,8 +109,7 @@ fn overlays_build_and_equal_the_chart() {
                 normalised(helm_plain),
                 normalised(plain.clone()),
             );
-            let mut args = vec!["--set", "istio.enabled=true"];
-            args.extend(mesh_api_args());
+            let mut args = istio_args(&[]);
             let helm_istio = parse(&template(h, &chart, &name, &args));
             assert_same(
                 &format!("{name} istio ({h})"),
@@ -219,8 +218,7 @@ fn a_customer_overlay_moves_every_namespace_string() {
         }
     }
     for h in HELMS {
-        let mut args = vec!["--set", "istio.enabled=true"];
-        args.extend(mesh_api_args());
+        let args = istio_args(&[]);
         let helm = parse(&template(
             h,
             &root().join("charts/evalhub"),

@@ -216,8 +216,7 @@ fn check(policy: &str, helm_version: &str) -> Result<(), String> {
         false,
     )
     .unwrap();
-    let mut istio = vec!["--set", "istio.enabled=true"];
-    istio.extend(mesh_api_args());
+    let istio = istio_args(&[]);
     // Ambient too: ztunnel, a waypoint for L7 rules, HBONE through NetworkPolicies.
     let mut ambient = istio.clone();
     ambient.extend(["--set", "istio.dataplane=ambient"]);

@@ -25,8 +25,7 @@ fn readme_shows_the_current_graph_and_matrix() {
     let bin = env!("CARGO_BIN_EXE_meshpack");
     let policy = root().join("policies/evalhub.yaml");
     let graph = run(Command::new(bin).args(["graph"]).arg(&policy));
-    let mut args = vec!["--set", "istio.enabled=true"];
-    args.extend(mesh_api_args());
+    let args = istio_args(&[]);
     let rendered = template("helm4", &root().join("charts/evalhub"), "evalhub", &args);
     let (_, matrix) = meshpack_stdin(&["matrix", "-o", "markdown", "-"], &rendered);
 

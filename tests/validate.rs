@@ -147,8 +147,7 @@ fn generated_charts_and_overlays_validate_clean() {
     for e in std::fs::read_dir(root().join("charts")).unwrap() {
         let chart = e.unwrap().path();
         for h in HELMS {
-            let mut istio = vec!["--set", "istio.enabled=true"];
-            istio.extend(mesh_api_args());
+            let istio = istio_args(&[]);
             let mut gateway_api = istio.clone();
             gateway_api.extend([
                 "--set",
@@ -241,11 +240,12 @@ fn schema_locations_use_kubeconform_templates() {
         .join("kubernetes/v1.34-standalone-strict/{{.ResourceKind}}{{.KindSuffix}}.json");
     let i =
         shared_schemas().join("istio/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json");
-    let rendered = template("helm4", &root().join("charts/evalhub"), "evalhub", &{
-        let mut a = vec!["--set", "istio.enabled=true"];
-        a.extend(mesh_api_args());
-        a
-    });
+    let rendered = template(
+        "helm4",
+        &root().join("charts/evalhub"),
+        "evalhub",
+        &istio_args(&[]),
+    );
     let (code, out) = meshpack_validate(
         &rendered,
         &[

@@ -19,13 +19,6 @@ fn verify(policy: &Path, rendered: &str) -> (i32, String) {
     )
 }
 
-fn istio_args(extra: &[&'static str]) -> Vec<&'static str> {
-    let mut a = vec!["--set", "istio.enabled=true"];
-    a.extend(mesh_api_args());
-    a.extend(extra);
-    a
-}
-
 /// Every policy's chart in every mode, with both Helms, and its overlays.
 #[test]
 fn every_rendering_allows_exactly_the_intent() {
@@ -42,8 +35,8 @@ fn every_rendering_allows_exactly_the_intent() {
             for args in [
                 vec![],
                 istio_args(&[]),
-                istio_args(&["--set", "networkPolicy.enabled=false"]),
-                istio_args(&["--set", "istio.namespaceWide=true"]),
+                istio_args(&["networkPolicy.enabled=false"]),
+                istio_args(&["istio.namespaceWide=true"]),
             ] {
                 let (code, out) = verify(&policy, &template(h, &chart, &name, &args));
                 assert_eq!(code, 0, "{name} {h} {args:?}:\n{out}");

@@ -187,6 +187,30 @@ pub fn schema_errors(objs: &[Value]) -> Vec<String> {
     errors
 }
 
+/// Run `meshpack ARGS`; exit code (-1 if killed) and all it printed
+/// (stdout, then stderr).
+pub fn meshpack(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshpack"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `--set istio.enabled=true`, each of `sets`, and the mesh APIs: the
+/// arguments of an offline `helm template` with Istio on.
+pub fn istio_args(sets: &[&'static str]) -> Vec<&'static str> {
+    let mut args = vec!["--set", "istio.enabled=true"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    args.extend(mesh_api_args());
+    args
+}
+
 /// Run `meshpack ARGS` with `input` on standard input; exit code and all
 /// it printed (stdout, then stderr).
 pub fn meshpack_stdin(args: &[&str], input: &str) -> (i32, String) {
