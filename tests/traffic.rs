@@ -519,3 +519,43 @@ fn kustomize_overlays_match_the_chart() {
         check_in(&built, "orderflow");
     }
 }
+
+/// A split also shares a service's TCP ports (weights still values); a
+/// TCP-only service gets no HTTP route.
+#[test]
+fn a_split_covers_tcp_ports() {
+    let policy = "apiVersion: meshpack.dev/v1alpha1
+kind: MeshPolicy
+metadata: {name: x}
+spec:
+  version: 1.0.0
+  services:
+    db:
+      ports: {tcp-pg: 5432}
+      versions: {v1: {image: a:1}, v2: {image: a:2}}
+      traffic: {split: {v1: 70, v2: 30}}
+";
+    let m = meshpack::compile_model(policy, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("x");
+    meshpack::package::write_dir(&chart, &meshpack::package(&m).chart, "test", false).unwrap();
+    for h in HELMS {
+        let args = istio_args(&[
+            "services.db.traffic.split.v1=60",
+            "services.db.traffic.split.v2=40",
+        ]);
+        let by = by_id(&parse(&template(h, &chart, "shop", &args)));
+        assert_eq!(
+            spec(&by, "VirtualService/x-db"),
+            &json!({
+                "hosts": ["x-db"],
+                "tcp": [{"route": [
+                    {"destination": {"host": "x-db", "subset": "v1"}, "weight": 60},
+                    {"destination": {"host": "x-db", "subset": "v2"}, "weight": 40},
+                ]}],
+                "exportTo": ["."],
+            }),
+            "{h}"
+        );
+    }
+}

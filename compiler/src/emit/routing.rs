@@ -166,17 +166,24 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     v["spec"]["hosts"] = json!([n.object(out, &s.name)]);
     let sv = svc_values(s);
-    let routes = v["spec"]["http"].as_array().map_or(0, Vec::len);
-    for i in 0..routes {
-        let route = &mut v["spec"]["http"][i];
+    // Install-time parts: the host (the release's name), split weights.
+    let destination = |out: &mut Out, d: &mut Value| {
+        d["destination"]["host"] = n.object(out, &s.name);
+        let subset = d["destination"]["subset"].as_str().map(str::to_string);
+        if let (Some(w), Some(subset)) = (d.get("weight").cloned(), subset) {
+            d["weight"] = out.scalar(&format!("index {sv}.traffic.split \"{subset}\""), w);
+        }
+    };
+    // `get_mut`: indexing would add the absent lists as nulls.
+    let spec = &mut v["spec"];
+    for route in spec
+        .get_mut("http")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         for d in route["route"].as_array_mut().into_iter().flatten() {
-            d["destination"]["host"] = n.object(out, &s.name);
-            if let (Some(w), Some(subset)) = (
-                d.get("weight").cloned(),
-                d["destination"].get("subset").and_then(Value::as_str),
-            ) {
-                d["weight"] = out.scalar(&format!("index {sv}.traffic.split \"{subset}\""), w);
-            }
+            destination(out, d);
         }
         if route.get("mirror").is_some() {
             route["mirror"]["host"] = n.object(out, &s.name);
@@ -185,22 +192,13 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
             fault(out, route, f);
         }
     }
-    let tcp_routes = v["spec"]
+    let tcp = spec
         .get_mut("tcp")
-        .and_then(|t| t.get_mut(0))
-        .and_then(|r| r.get_mut("route"));
-    for d in tcp_routes
         .and_then(Value::as_array_mut)
         .into_iter()
-        .flatten()
-    {
-        d["destination"]["host"] = n.object(out, &s.name);
-        if let (Some(w), Some(subset)) = (
-            d.get("weight").cloned(),
-            d["destination"].get("subset").and_then(Value::as_str),
-        ) {
-            d["weight"] = out.scalar(&format!("index {sv}.traffic.split \"{subset}\""), w);
-        }
+        .flatten();
+    for d in tcp.flat_map(|r| r["route"].as_array_mut().into_iter().flatten()) {
+        destination(out, d);
     }
     Some(v)
 }
