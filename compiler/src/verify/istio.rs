@@ -446,7 +446,9 @@ fn waypoint_of(set: &Set, w: &Workload) -> Option<(String, (String, String))> {
                     .unwrap_or(&w.namespace)
                     == w.namespace
                 && o.value["spec"]["gatewayClassName"] == "istio-waypoint"
-        })?;
+        });
+        // A label naming no waypoint in the set: Istio routes directly.
+        let Some(gateway) = gateway else { continue };
         let sa = gateway.value["metadata"]["annotations"]["gateway.istio.io/service-account"]
             .as_str()
             .unwrap_or(wp)
