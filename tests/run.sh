@@ -10,6 +10,6 @@ MESHPACK_TOOLS="$(bash tests/tools.sh)"
 export MESHPACK_TOOLS
 
 cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked --workspace
+cargo clippy --locked --all-targets --features meshpack/tools -- -D warnings
+cargo test --locked --workspace --features meshpack/tools
 cargo run --locked -q -p meshpack -- compile --check
