@@ -127,6 +127,11 @@ fn vendor_chart() -> tempfile::TempDir {
 }
 
 fn render(h: &str, chart: &Path, istio: bool) -> String {
+    render_with(h, chart, istio, &[])
+}
+
+/// `sets` are the mesh chart's values (prefixed with its name here).
+fn render_with(h: &str, chart: &Path, istio: bool, sets: &[&str]) -> String {
     let mut c = Command::new(helm(h));
     c.args(["template", "ob"])
         .arg(chart)
@@ -135,7 +140,83 @@ fn render(h: &str, chart: &Path, istio: bool) -> String {
         c.args(["--set", &format!("{MESH}.istio.enabled=true")]);
         c.args(mesh_api_args());
     }
+    for s in sets {
+        c.args(["--set", &format!("{MESH}.{s}")]);
+    }
     run(&mut c)
+}
+
+/// Gateway API instead of Istio's gateway objects, and the ambient data
+/// plane, on the vendor's chart.
+#[test]
+fn vendor_chart_with_gateway_api_and_ambient() {
+    let dir = vendor_chart();
+    let chart = dir.path().join("onlineboutique");
+    for h in HELMS {
+        let rendered = render_with(h, &chart, true, &["gatewayApi.enabled=true"]);
+        let objs = parse(&rendered);
+        let route = objs
+            .iter()
+            .find(|o| o["kind"] == "HTTPRoute")
+            .expect("an HTTPRoute");
+        assert_eq!(
+            route["spec"]["rules"][0]["backendRefs"][0]["name"],
+            "frontend"
+        );
+        assert!(!objs
+            .iter()
+            .any(|o| o["kind"] == "Gateway" && o["apiVersion"] == "networking.istio.io/v1"));
+        validate_clean(&format!("{h} gateway API"), &rendered);
+        verify_exact(
+            &format!("{h} gateway API"),
+            &rendered,
+            "Istio and NetworkPolicy",
+        );
+
+        let rendered = render_with(h, &chart, true, &["istio.dataplane=ambient"]);
+        let objs = parse(&rendered);
+        for (name, l) in pod_labels(&objs) {
+            assert_eq!(
+                l.get("istio.io/dataplane-mode").map(String::as_str),
+                Some("ambient"),
+                "{name}"
+            );
+            assert_ne!(
+                l.get("sidecar.istio.io/inject").map(String::as_str),
+                Some("true"),
+                "{name}"
+            );
+        }
+        validate_clean(&format!("{h} ambient"), &rendered);
+        verify_exact(
+            &format!("{h} ambient"),
+            &rendered,
+            "Istio ambient and NetworkPolicy",
+        );
+    }
+}
+
+/// The shipped policy is the imported draft plus the ingress gateway:
+/// `meshpack diff` says exactly that.
+#[test]
+fn shipped_policy_is_the_import_plus_the_gateway() {
+    let mut input = meshpack::import::Input::detect(&boutique().join("helm-chart"), vec![], vec![]);
+    if let meshpack::import::Input::Chart { helm: h, .. } = &mut input {
+        *h = helm("helm4");
+    }
+    let d = meshpack::import::import(&input, None).unwrap();
+    let draft = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(draft.path(), &d.text).unwrap();
+    let (code, out) = meshpack(&[
+        "diff",
+        draft.path().to_str().unwrap(),
+        policy().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        "edges:\n  + gateway/public -> frontend:http\ngateways:\n  + public hosts shop.example.com\n  + public route #1 prefix / -> frontend:80\n"
+    );
 }
 
 fn validate_clean(what: &str, rendered: &str) {
