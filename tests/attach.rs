@@ -617,3 +617,166 @@ fn hand_written_layer_against_the_intent() {
     want.sort();
     assert_eq!(got, want);
 }
+
+const AMBIENT_POLICY: &str = r#"apiVersion: meshpack.dev/v1alpha1
+kind: MeshPolicy
+metadata:
+  name: tiny-mesh
+spec:
+  version: 1.0.0
+  profile: ambient
+  services:
+    api:
+      attach: {selector: {app.kubernetes.io/name: api}, serviceAccount: api-sa}
+      ports: {http: 8080}
+    web:
+      attach: {}
+  allow:
+    - {from: web, to: api, methods: [GET], paths: ["/v1/*"]}
+"#;
+
+/// A vendor chart of two workloads that includes the mesh chart's pod
+/// labels and, on the Service, its service labels.
+const TINY_CHART: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: api}}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: api
+        {{- include "tiny-mesh.podLabels" (dict "ctx" $ "service" "api") | nindent 8 }}
+    spec:
+      serviceAccountName: api-sa
+      containers: [{name: api, image: "example.com/api:1.0", ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api-sa}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  labels:
+    app.kubernetes.io/name: api
+    {{- include "tiny-mesh.serviceLabels" (dict "ctx" $ "service" "api") | nindent 4 }}
+spec:
+  selector: {app.kubernetes.io/name: api}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels:
+        app: web
+        {{- include "tiny-mesh.podLabels" (dict "ctx" $ "service" "web") | nindent 8 }}
+    spec:
+      serviceAccountName: web
+      containers: [{name: web, image: "example.com/web:1.0"}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+"#;
+
+/// Ambient with an L7 rule: the vendor's Service takes the waypoint label
+/// through `serviceLabels` (Helm) or a patch by name (Kustomize).
+#[test]
+fn ambient_rules_send_the_vendors_service_through_the_waypoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tiny.yaml");
+    std::fs::write(&policy, AMBIENT_POLICY).unwrap();
+    let mesh = dir.path().join("tiny-mesh");
+    let kust = dir.path().join("kustomize");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        mesh.to_str().unwrap(),
+        "--kustomize",
+        kust.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let vendor = dir.path().join("vendor");
+    std::fs::create_dir_all(vendor.join("templates")).unwrap();
+    std::fs::write(
+        vendor.join("Chart.yaml"),
+        "apiVersion: v2\nname: vendor\nversion: 1.0.0\ndependencies:\n  - name: tiny-mesh\n    version: 1.0.0\n    repository: file://../tiny-mesh\n",
+    )
+    .unwrap();
+    std::fs::write(vendor.join("templates/app.yaml"), TINY_CHART).unwrap();
+    run(Command::new(helm("helm4"))
+        .args(["dependency", "update"])
+        .arg(&vendor));
+    for h in HELMS {
+        let rendered = run(Command::new(helm(h))
+            .args(["template", "ob"])
+            .arg(&vendor)
+            .args(["--namespace", NS, "--set", "tiny-mesh.istio.enabled=true"])
+            .args(mesh_api_args()));
+        let objs = parse(&rendered);
+        let waypoint = objs
+            .iter()
+            .find(|o| o["kind"] == "Gateway" && o["apiVersion"] == "gateway.networking.k8s.io/v1")
+            .expect("the waypoint");
+        let svc = objs
+            .iter()
+            .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "api")
+            .unwrap();
+        assert_eq!(
+            svc["metadata"]["labels"]["istio.io/use-waypoint"], waypoint["metadata"]["name"],
+            "{h}"
+        );
+        assert_eq!(svc["metadata"]["labels"]["app.kubernetes.io/name"], "api");
+        for (name, l) in pod_labels(&objs) {
+            assert_eq!(
+                l.get("istio.io/dataplane-mode").map(String::as_str),
+                Some("ambient"),
+                "{h} {name}"
+            );
+        }
+        let (code, out) = meshpack_stdin(
+            &[
+                "verify",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--namespace",
+                NS,
+                "-",
+            ],
+            &rendered,
+        );
+        assert_eq!(code, 0, "{h}:\n{out}");
+        assert!(
+            out.starts_with("verified (Istio ambient and NetworkPolicy): "),
+            "{out}"
+        );
+    }
+    let patch =
+        std::fs::read_to_string(kust.join("components/istio/patches/waypoint-api.yaml")).unwrap();
+    let patch: Value = serde_yaml::from_str(&patch).unwrap();
+    assert_eq!(
+        patch,
+        serde_json::json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "api", "labels": {"istio.io/use-waypoint": "tiny-mesh-waypoint"}}})
+    );
+    let k: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(kust.join("components/istio/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        k["patches"].as_array().unwrap().iter().any(|p| p
+            == &serde_json::json!({
+                "path": "patches/waypoint-api.yaml",
+                "target": {"version": "v1", "kind": "Service", "name": "api"}
+            })),
+        "{k}"
+    );
+}

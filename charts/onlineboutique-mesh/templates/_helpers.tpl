@@ -106,13 +106,20 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
 
 {{- define "onlineboutique-mesh.podLabels" -}}
 {{- include "onlineboutique-mesh.attachContext" . }}
-{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "onlineboutique-mesh")) "Release" .ctx.Release "Chart" .ctx.Chart "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}
+{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "onlineboutique-mesh")) "Release" .ctx.Release "Chart" (dict "Name" "onlineboutique-mesh" "Version" "0.10.6" "AppVersion" "0.10.6") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}
 {{- include (printf "onlineboutique-mesh.podLabels.%s" .service) $ctx }}
+{{- end }}
+
+{{- /* Labels of the vendor's Service (ambient: the waypoint it uses). */}}
+{{- define "onlineboutique-mesh.serviceLabels" -}}
+{{- include "onlineboutique-mesh.attachContext" . }}
+{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "onlineboutique-mesh")) "Release" .ctx.Release "Chart" (dict "Name" "onlineboutique-mesh" "Version" "0.10.6" "AppVersion" "0.10.6") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}
+{{- include (printf "onlineboutique-mesh.serviceLabels.%s" .service) $ctx }}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations" -}}
 {{- include "onlineboutique-mesh.attachContext" . }}
-{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "onlineboutique-mesh")) "Release" .ctx.Release "Chart" .ctx.Chart "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}
+{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "onlineboutique-mesh")) "Release" .ctx.Release "Chart" (dict "Name" "onlineboutique-mesh" "Version" "0.10.6" "AppVersion" "0.10.6") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}
 {{- include (printf "onlineboutique-mesh.podAnnotations.%s" .service) $ctx }}
 {{- end }}
 
@@ -128,6 +135,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.adservice" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.adservice" -}}
@@ -162,6 +172,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.cartservice" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.cartservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -192,6 +205,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.checkoutservice" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.checkoutservice" -}}
@@ -226,6 +242,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.currencyservice" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.currencyservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -256,6 +275,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.emailservice" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.emailservice" -}}
@@ -290,6 +312,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.frontend" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.frontend" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -320,6 +345,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.loadgenerator" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.loadgenerator" -}}
@@ -354,6 +382,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.paymentservice" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.paymentservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -384,6 +415,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.productcatalogservice" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.productcatalogservice" -}}
@@ -418,6 +452,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.recommendationservice" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.recommendationservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -450,6 +487,9 @@ istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
 
+{{- define "onlineboutique-mesh.serviceLabels.redis-cart" -}}
+{{- end }}
+
 {{- define "onlineboutique-mesh.podAnnotations.redis-cart" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
@@ -480,6 +520,9 @@ sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "onlineboutique-mesh.serviceLabels.shippingservice" -}}
 {{- end }}
 
 {{- define "onlineboutique-mesh.podAnnotations.shippingservice" -}}

@@ -121,7 +121,7 @@ fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
 /// from ingress gateways too when a gateway's rule names paths or methods
 /// (gateways bypass waypoints unless told).
 /// <https://istio.io/latest/docs/ambient/usage/waypoint/#useawaypoint>
-fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
+pub fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
     let from_gateway = waypoint_service_labels(m, s).contains_key("istio.io/ingress-use-waypoint");
     let mut lines = vec![
         "{{- if and $.Values.istio.enabled (eq $.Values.istio.dataplane \"ambient\") }}"

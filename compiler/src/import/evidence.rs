@@ -56,8 +56,8 @@ fn url_re() -> &'static Regex {
 fn host_port_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        // host:port, or a cluster DNS name with or without a port.
-        Regex::new(r"(?i)(?:^|[\s,;=(\[{'\x22])([a-z]([a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?(?:$|[\s,;)\]}'\x22/])")
+        // One token: host, optional port, optional path.
+        Regex::new(r"(?i)^([a-z]([a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?(?:/.*)?$")
             .expect("regex")
     })
 }
@@ -80,14 +80,14 @@ pub fn addresses(text: &str) -> Vec<(String, Option<u16>)> {
         out.push((host, port));
         rest = rest.replace(&c[0], " ");
     }
-    for c in host_port_re().captures_iter(&rest) {
+    let tokens = rest.split(|c: char| c.is_whitespace() || ",;=()[]{}'\"".contains(c));
+    for c in tokens.filter_map(|t| host_port_re().captures(t)) {
         let host = c[1].to_ascii_lowercase();
         let port: Option<u16> = c.get(3).and_then(|p| p.as_str().parse().ok());
         // A bare word without a port is no address; a cluster name is.
         if port.is_none() && !host.contains(".svc") {
             continue;
         }
-        // A port on a plain word only counts when the word is a label.
         out.push((host, port));
     }
     out

@@ -61,18 +61,26 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
 
 {{{{- define "{app}.podLabels" -}}}}
 {{{{- include "{app}.attachContext" . }}}}
-{{{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "{app}")) "Release" .ctx.Release "Chart" .ctx.Chart "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}}}
+{{{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "{app}")) "Release" .ctx.Release "Chart" (dict "Name" "{app}" "Version" "{version}" "AppVersion" "{version}") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}}}
 {{{{- include (printf "{app}.podLabels.%s" .service) $ctx }}}}
+{{{{- end }}}}
+
+{{{{- /* Labels of the vendor's Service (ambient: the waypoint it uses). */}}}}
+{{{{- define "{app}.serviceLabels" -}}}}
+{{{{- include "{app}.attachContext" . }}}}
+{{{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "{app}")) "Release" .ctx.Release "Chart" (dict "Name" "{app}" "Version" "{version}" "AppVersion" "{version}") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}}}
+{{{{- include (printf "{app}.serviceLabels.%s" .service) $ctx }}}}
 {{{{- end }}}}
 
 {{{{- define "{app}.podAnnotations" -}}}}
 {{{{- include "{app}.attachContext" . }}}}
-{{{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "{app}")) "Release" .ctx.Release "Chart" .ctx.Chart "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}}}
+{{{{- $ctx := dict "Values" (index .ctx.Values (.dependency | default "{app}")) "Release" .ctx.Release "Chart" (dict "Name" "{app}" "Version" "{version}" "AppVersion" "{version}") "Capabilities" .ctx.Capabilities "Template" .ctx.Template }}}}
 {{{{- include (printf "{app}.podAnnotations.%s" .service) $ctx }}}}
 {{{{- end }}}}
 "#,
         list = quoted.join(" "),
         names = services.join(", "),
+        version = m.version,
     ));
     for s in m.services.iter().filter(|s| s.attach.is_some()) {
         let mut out = Out::new(Mode::Helm);
@@ -90,6 +98,25 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
         for l in labels {
             t.push_str(&l);
             t.push('\n');
+        }
+        t.push_str("{{- end }}\n");
+        // Ambient: requests to the Service go through the waypoint when
+        // rules need one; the same lines as a generated Service's.
+        t.push_str(&format!(
+            "\n{{{{- define \"{app}.serviceLabels.{}\" -}}}}\n",
+            s.name
+        ));
+        if m.needs_waypoint(&s.name) {
+            let mut out = Out::new(Mode::Helm);
+            let mut labels = Value::Null;
+            emit::workload::waypoint_labels(m, &mut out, &mut labels, s);
+            t.push_str(&format!(
+                "{{{{- $fullname := include \"{app}.fullname\" $ }}}}\n"
+            ));
+            for l in lines(&out) {
+                t.push_str(&l);
+                t.push('\n');
+            }
         }
         t.push_str("{{- end }}\n");
         let annotations = emit::workload::pod_annotation_lines(app, &svc_values(s));
@@ -124,6 +151,36 @@ fn indent(l: &str) -> String {
         l = l.replace(&format!("{{{n}}}"), &n.to_string());
     }
     l
+}
+
+/// Ambient: patches labelling the vendor's Services that rules send
+/// through the waypoint (file name, patch, target).
+pub fn waypoint_patches(m: &Model) -> Vec<(String, Value, Value)> {
+    if !emit::ambient::ambient_by_default(m) {
+        return vec![];
+    }
+    let mut out = vec![];
+    for s in &m.services {
+        let Some(a) = &s.attach else { continue };
+        if !m.needs_waypoint(&s.name) {
+            continue;
+        }
+        let patch = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": a.service,
+                "labels": emit::workload::waypoint_service_labels(m, s),
+            },
+        });
+        let target = json!({ "version": "v1", "kind": "Service", "name": a.service });
+        out.push((
+            format!("patches/waypoint-{}.yaml", a.service),
+            patch,
+            target,
+        ));
+    }
+    out
 }
 
 /// (group, version) of a workload kind, for patch targets.

@@ -140,7 +140,11 @@ pub fn tree(m: &Model) -> Tree {
         if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
             // The vendor's workloads, each by kind and name.
             let mut patches = vec![];
-            for (path, patch, target) in super::attach::patches(m, group == Group::Istio) {
+            let mut all = super::attach::patches(m, group == Group::Istio);
+            if group == Group::Istio {
+                all.extend(super::attach::waypoint_patches(m));
+            }
+            for (path, patch, target) in all {
                 t.insert(format!("components/{dir}/{path}"), yaml(&patch));
                 patches.push(json!({ "path": path, "target": target }));
             }
