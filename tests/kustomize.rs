@@ -16,7 +16,9 @@ fn policy_names() -> Vec<String> {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "yaml") {
             let m = meshpack::compile_model(&std::fs::read_to_string(&p).unwrap(), None).unwrap();
-            names.push(m.name);
+            if !attach_output(&m.name) {
+                names.push(m.name);
+            }
         }
     }
     names.sort();

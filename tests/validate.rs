@@ -146,6 +146,9 @@ const EXPECTED_FINDINGS: [&str; 1] =
 fn generated_charts_and_overlays_validate_clean() {
     for e in std::fs::read_dir(root().join("charts")).unwrap() {
         let chart = e.unwrap().path();
+        if attach_output(chart.file_name().unwrap().to_str().unwrap()) {
+            continue;
+        }
         for h in HELMS {
             let istio = istio_args(&[]);
             let mut gateway_api = istio.clone();
@@ -171,6 +174,9 @@ fn generated_charts_and_overlays_validate_clean() {
         }
     }
     for e in std::fs::read_dir(root().join("kustomize")).unwrap() {
+        if attach_output(e.as_ref().unwrap().file_name().to_str().unwrap()) {
+            continue;
+        }
         for overlay in ["plain", "istio", "istio-gateway-api"] {
             let dir = e.as_ref().unwrap().path().join("overlays").join(overlay);
             let out = Command::new(tools().join("helm4/kubectl"))

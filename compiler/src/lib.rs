@@ -13,6 +13,7 @@ pub mod diff;
 pub mod emit;
 pub mod gateway_api;
 pub mod graph;
+pub mod import;
 pub mod istio;
 pub mod lock;
 pub mod model;

@@ -171,6 +171,29 @@ enum Command {
         #[command(flatten)]
         args: PolicyArgs,
     },
+    /// Draft an attach-mode policy from an existing chart, manifests folder
+    /// or `kustomize build` output (see docs/attach.md).
+    ///
+    /// Services, ports, selectors and ServiceAccounts come from the
+    /// manifests; allow rules only from evidence (env values, args and
+    /// ConfigMap values naming a Service), each with that evidence quoted.
+    Import {
+        /// A chart folder (rendered with `helm template`; helm on PATH), a
+        /// folder of manifests, a YAML file, or `-` for standard input.
+        input: PathBuf,
+        /// Values file for the chart (repeatable).
+        #[arg(short = 'f', long = "values")]
+        values: Vec<PathBuf>,
+        /// `--set` for the chart (repeatable).
+        #[arg(long)]
+        set: Vec<String>,
+        /// Policy name (default `<chart>-mesh`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write the draft here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -215,6 +238,13 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Import {
+            input,
+            values,
+            set,
+            name,
+            output,
+        } => run_import(&input, values, set, name.as_deref(), output.as_deref()),
         Command::Validate {
             paths,
             output,
@@ -766,5 +796,60 @@ fn run_bundle(
         files.len(),
         bytes.len()
     );
+    ExitCode::SUCCESS
+}
+
+/// `meshpack import`: the draft to a file or standard output; what was not
+/// drafted to standard error as well.
+fn run_import(
+    input: &Path,
+    values: Vec<PathBuf>,
+    set: Vec<String>,
+    name: Option<&str>,
+    output: Option<&Path>,
+) -> ExitCode {
+    let input = meshpack::import::Input::detect(input, values, set);
+    let d = match meshpack::import::import(&input, name) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for u in &d.unresolved {
+        let addr = match u.port {
+            Some(p) => format!("{}:{p}", u.host),
+            None => u.host.clone(),
+        };
+        eprintln!(
+            "warning: {}: {} {} names `{addr}`, which is no Service of the input; not drafted",
+            u.file, u.from, u.place
+        );
+    }
+    for e in &d.wrong_port {
+        eprintln!(
+            "warning: {}: {} {} names port {} of `{}`, which has no such port; not drafted",
+            e.file,
+            e.from,
+            e.place,
+            e.port.unwrap_or(0),
+            e.service
+        );
+    }
+    match output {
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, &d.text) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "drafted {} services and {} allow rules into {}",
+                d.services.len(),
+                d.rules.len(),
+                p.display()
+            );
+        }
+        None => print!("{}", d.text),
+    }
     ExitCode::SUCCESS
 }

@@ -296,3 +296,14 @@ pub fn verify_differences(
     out.extend(c.differences.iter().map(|d| d.to_string()));
     out
 }
+
+/// Whether a generated output (by policy name) is an attach-mode mesh layer:
+/// it renders no workloads of its own, so `tests/attach.rs` checks it with
+/// the vendor's chart and manifests instead of alone.
+pub fn attach_output(name: &str) -> bool {
+    root()
+        .join("kustomize")
+        .join(name)
+        .join("replacements")
+        .is_dir()
+}

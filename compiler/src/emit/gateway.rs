@@ -113,7 +113,7 @@ pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     vs["spec"]["hosts"] = out.yaml(&format!("{gv}.hosts"), hosts());
     vs["spec"]["gateways"] = json!([n.object(out, &g.name)]);
     for (i, r) in g.routes.iter().enumerate() {
-        vs["spec"]["http"][i]["route"][0]["destination"]["host"] = n.object(out, &r.service);
+        vs["spec"]["http"][i]["route"][0]["destination"]["host"] = n.host(out, &r.service);
     }
     f.push(gw);
     f.push(vs);
@@ -148,7 +148,7 @@ fn istio_route(n: &Names, r: &model::Route) -> HttpRoute {
         }],
         route: vec![RouteDestination {
             destination: Destination {
-                host: n.plain(&r.service),
+                host: n.host_plain(&r.service),
                 subset: None,
                 port: Some(PortSelector { number: r.port }),
             },
@@ -379,7 +379,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         }
         let rules = hr["spec"]["rules"].as_array_mut().expect("rules");
         for (rule, r) in rules.iter_mut().zip(&routes) {
-            rule["backendRefs"][0]["name"] = n.object(out, &r.service);
+            rule["backendRefs"][0]["name"] = n.host(out, &r.service);
         }
         docs.push(hr);
     }
@@ -451,7 +451,7 @@ fn http_route_rule(n: &Names, r: &model::Route) -> gapi::HttpRouteRule {
             })
             .collect(),
         backend_refs: vec![gapi::BackendRef {
-            name: n.plain(&r.service),
+            name: n.host_plain(&r.service),
             port: r.port,
         }],
     }

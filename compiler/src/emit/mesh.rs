@@ -147,10 +147,13 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
         let v = authorization_policy(m, &n, &mut f.out, s, &edges);
         f.push(v);
     }
-    let v = routing::destination_rule(m, &n, &mut f.out, s);
-    f.push(v);
-    if let Some(v) = routing::virtual_service(&n, &mut f.out, s) {
+    // A service without ports has no Service: no host to route to.
+    if !s.ports.is_empty() {
+        let v = routing::destination_rule(m, &n, &mut f.out, s);
         f.push(v);
+        if let Some(v) = routing::virtual_service(&n, &mut f.out, s) {
+            f.push(v);
+        }
     }
     // Ambient has no sidecars to scope; egress is not limited by Istio there.
     let v = sidecar(m, &n, &mut f.out, s);
@@ -251,7 +254,7 @@ fn ambient_policies(
     edges: &[&Edge],
 ) -> [Value; 2] {
     let all = rules(m, n, out, s, edges);
-    let target = json!([{ "group": "", "kind": "Service", "name": n.object(out, &s.name) }]);
+    let target = json!([{ "group": "", "kind": "Service", "name": n.host(out, &s.name) }]);
     let at_waypoint = allow_policy(m, n, out, s, "-waypoint", ("targetRefs", target), all);
 
     let l4: Vec<&Edge> = edges
@@ -336,13 +339,20 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
         Part::Lit("/*"),
     ])];
     for d in dests {
-        hosts.push(out.text(&[
-            Part::Lit("./"),
-            Part::Val(full, n.app),
-            Part::Lit(&format!("-{d}.")),
-            Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
-            Part::Lit(".svc.cluster.local"),
-        ]));
+        hosts.push(match n.attached(d) {
+            Some(a) => out.text(&[
+                Part::Lit(&format!("./{}.", a.service)),
+                Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
+                Part::Lit(".svc.cluster.local"),
+            ]),
+            None => out.text(&[
+                Part::Lit("./"),
+                Part::Val(full, n.app),
+                Part::Lit(&format!("-{d}.")),
+                Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
+                Part::Lit(".svc.cluster.local"),
+            ]),
+        });
     }
     for h in external {
         hosts.push(json!(format!("./{h}")));

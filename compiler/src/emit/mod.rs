@@ -84,7 +84,8 @@ pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
 /// Emit the files one at a time: packagers turn each into text and drop
 /// its objects, so a large policy's value trees never all exist at once.
 pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
-    for s in &m.services {
+    // Attached services are deployed by someone else: no workload file.
+    for s in m.services.iter().filter(|s| s.attach.is_none()) {
         sink(workload::service_file(m, s, mode));
     }
     for f in mesh::files(m, mode) {
@@ -102,13 +103,47 @@ pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
 pub struct Names<'a> {
     pub app: &'a str,
     pub version: &'a str,
+    model: &'a Model,
 }
+
+/// Attach mode's release-wide pod label: the vendor's pods carry it through
+/// the chart's `podLabels` template or the Kustomize patches, so the
+/// release-wide NetworkPolicies (default deny, DNS, istiod) can select them.
+pub const ATTACH_LABEL: &str = "meshpack.dev/mesh";
 
 impl<'a> Names<'a> {
     pub fn new(m: &'a Model) -> Self {
         Names {
             app: &m.name,
             version: &m.version,
+            model: m,
+        }
+    }
+
+    /// How an attached service is found, if `svc` is one.
+    pub fn attached(&self, svc: &str) -> Option<&'a crate::model::Attach> {
+        self.model.service(svc).and_then(|s| s.attach.as_ref())
+    }
+
+    /// Whether the release's services are attached (never mixed: see model).
+    pub fn attach_mode(&self) -> bool {
+        self.model.services.iter().any(|s| s.attach.is_some())
+    }
+
+    /// The Service name clients call: `<fullname>-<svc>`, or an attached
+    /// service's own Service.
+    pub fn host(&self, out: &mut Out, svc: &str) -> Value {
+        match self.attached(svc) {
+            Some(a) => json!(a.service),
+            None => self.object(out, svc),
+        }
+    }
+
+    /// The same, as it is after install with release name = app name.
+    pub fn host_plain(&self, svc: &str) -> String {
+        match self.attached(svc) {
+            Some(a) => a.service.clone(),
+            None => self.plain(svc),
         }
     }
 
@@ -161,6 +196,17 @@ impl<'a> Names<'a> {
     }
 
     pub fn selector(&self, out: &mut Out, component: Option<&str>) -> Value {
+        if let Some(a) = component.and_then(|c| self.attached(c)) {
+            return Value::Object(
+                a.selector
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect(),
+            );
+        }
+        if component.is_none() && self.attach_mode() {
+            return json!({ ATTACH_LABEL: self.app });
+        }
         match out.lines(self.helper_lines("$selector", component)) {
             Some(m) => json!({ (m): null }),
             None => Value::Object(self.selector_map(component)),
@@ -181,6 +227,14 @@ impl<'a> Names<'a> {
     /// The SPIFFE principal of a ServiceAccount of this release.
     pub fn principal(&self, out: &mut Out, s: &Service) -> Value {
         let full = FULLNAME;
+        if let Some(a) = &s.attach {
+            return out.text(&[
+                Part::Val("$.Values.istio.trustDomain", "cluster.local"),
+                Part::Lit("/ns/"),
+                Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
+                Part::Lit(&format!("/sa/{}", a.service_account)),
+            ]);
+        }
         out.text(&[
             Part::Val("$.Values.istio.trustDomain", "cluster.local"),
             Part::Lit("/ns/"),
@@ -194,6 +248,13 @@ impl<'a> Names<'a> {
     /// `<fullname>-<service>.<namespace>.svc.cluster.local`.
     pub fn fqdn(&self, out: &mut Out, s: &str) -> Value {
         let full = FULLNAME;
+        if let Some(a) = self.attached(s) {
+            return out.text(&[
+                Part::Lit(&format!("{}.", a.service)),
+                Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
+                Part::Lit(".svc.cluster.local"),
+            ]);
+        }
         out.text(&[
             Part::Val(full, self.app),
             Part::Lit(&format!("-{s}.")),

@@ -62,7 +62,7 @@ pub fn destination_rule(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Val
         _ => "ISTIO_MUTUAL",
     };
     let spec = DestinationRuleSpec {
-        host: n.plain(&s.name),
+        host: n.host_plain(&s.name),
         traffic_policy: Some(TrafficPolicy {
             tls: Some(ClientTls {
                 mode: mode.into(),
@@ -82,7 +82,7 @@ pub fn destination_rule(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Val
     };
     let mut v = to_value(&DestinationRule::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
-    v["spec"]["host"] = n.object(out, &s.name);
+    v["spec"]["host"] = n.host(out, &s.name);
     v
 }
 
@@ -92,7 +92,7 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     if !t.routes_requests() {
         return None;
     }
-    let host = n.plain(&s.name);
+    let host = n.host_plain(&s.name);
     let dest = |subset: Option<&str>| Destination {
         host: host.clone(),
         subset: subset.map(str::to_string),
@@ -164,11 +164,11 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     };
     let mut v = to_value(&VirtualService::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
-    v["spec"]["hosts"] = json!([n.object(out, &s.name)]);
+    v["spec"]["hosts"] = json!([n.host(out, &s.name)]);
     let sv = svc_values(s);
     // Install-time parts: the host (the release's name), split weights.
     let destination = |out: &mut Out, d: &mut Value| {
-        d["destination"]["host"] = n.object(out, &s.name);
+        d["destination"]["host"] = n.host(out, &s.name);
         let subset = d["destination"]["subset"].as_str().map(str::to_string);
         if let (Some(w), Some(subset)) = (d.get("weight").cloned(), subset) {
             d["weight"] = out.scalar(&format!("index {sv}.traffic.split \"{subset}\""), w);
@@ -186,7 +186,7 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
             destination(out, d);
         }
         if route.get("mirror").is_some() {
-            route["mirror"]["host"] = n.object(out, &s.name);
+            route["mirror"]["host"] = n.host(out, &s.name);
         }
         if let Some(f) = &t.fault {
             fault(out, route, f);

@@ -121,7 +121,7 @@ fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
 /// from ingress gateways too when a gateway's rule names paths or methods
 /// (gateways bypass waypoints unless told).
 /// <https://istio.io/latest/docs/ambient/usage/waypoint/#useawaypoint>
-fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
+pub fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
     let from_gateway = waypoint_service_labels(m, s).contains_key("istio.io/ingress-use-waypoint");
     let mut lines = vec![
         "{{- if and $.Values.istio.enabled (eq $.Values.istio.dataplane \"ambient\") }}"
@@ -446,7 +446,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
 
 /// Selector labels plus, with Istio, the injection label (the only form the
 /// injection webhook matches in a namespace without an injection label).
-fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
+pub fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
     let lines = vec![
         "{{- $selector | nindent {0} }}".to_string(),
         format!("app.kubernetes.io/component: \"{}\"", s.name),
@@ -497,7 +497,7 @@ pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
 
 /// The pod's own annotations, then with Istio the injection annotation (for
 /// Istio before 1.16) and `istio.annotations`; the pod's own win.
-fn pod_annotation_lines(app: &str, sv: &str) -> Vec<String> {
+pub fn pod_annotation_lines(app: &str, sv: &str) -> Vec<String> {
     vec![
         "{{- $annotations := dict }}".into(),
         "{{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane \"ambient\") }}".into(),

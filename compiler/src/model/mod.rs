@@ -6,6 +6,7 @@
 //! All semantic errors of a policy are found here, each with the position
 //! of the node that caused it, and all of them are reported in one run.
 
+mod attach;
 mod external;
 mod gateway;
 mod traffic;
@@ -14,6 +15,7 @@ use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+pub use attach::Attach;
 pub use external::External;
 pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
 pub use traffic::{
@@ -74,7 +76,7 @@ impl Model {
     pub fn images(&self) -> Vec<(String, &Image)> {
         let mut out = vec![];
         for s in &self.services {
-            if s.versions.is_empty() {
+            if s.versions.is_empty() && s.attach.is_none() {
                 out.push((s.name.clone(), &s.image));
             }
             for v in &s.versions {
@@ -98,7 +100,7 @@ impl Model {
     pub fn images_mut(&mut self) -> Vec<(String, &mut Image)> {
         let mut out = vec![];
         for s in &mut self.services {
-            if s.versions.is_empty() {
+            if s.versions.is_empty() && s.attach.is_none() {
                 out.push((s.name.clone(), &mut s.image));
             }
             for v in &mut s.versions {
@@ -249,6 +251,9 @@ pub struct Service {
     pub health_path: Option<String>,
     pub read_only_root_filesystem: bool,
     pub run_as_user: i64,
+    /// Set when the service already exists (attach mode): meshpack renders
+    /// its mesh layer only.
+    pub attach: Option<Attach>,
 }
 
 impl Service {
@@ -517,6 +522,7 @@ impl Resolver<'_> {
             .filter(|(_, s)| s.external.is_none())
             .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
             .collect();
+        self.check_attach_not_mixed(&services);
         let index: BTreeMap<&str, &Service> =
             services.iter().map(|s| (s.name.as_str(), s)).collect();
         let ext_index: BTreeMap<&str, &External> =
@@ -641,6 +647,12 @@ impl Resolver<'_> {
             policy::Workload::Deployment => Workload::Deployment,
             policy::Workload::StatefulSet => Workload::StatefulSet,
         };
+        let attach = self.attach(name, s);
+        let workload = match &attach {
+            Some(a) if a.kind == policy::AttachKind::StatefulSet => Workload::StatefulSet,
+            Some(_) => Workload::Deployment,
+            None => workload,
+        };
         let versions = self.versions(app, name, s, workload == Workload::Deployment, registry);
         // A versioned service's images are its versions' (which parse the
         // service's `image` as their default).
@@ -659,6 +671,7 @@ impl Resolver<'_> {
                     Image::default()
                 }
             },
+            None if attach.is_some() => Image::default(),
             None => {
                 self.err_key(
                     "E0218",
@@ -779,6 +792,7 @@ impl Resolver<'_> {
                 .or(defaults.read_only_root_filesystem)
                 .unwrap_or(true),
             run_as_user: s.run_as_user.or(defaults.run_as_user).unwrap_or(10001),
+            attach,
         }
     }
 
@@ -1397,7 +1411,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     Some(total)
 }
 
-fn is_dns_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {

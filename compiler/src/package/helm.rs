@@ -169,7 +169,11 @@ pub fn chart(m: &Model) -> Tree {
     put(&mut tree, "values.schema.json", schema);
     put(&mut tree, ".helmignore", render("helmignore"));
     put(&mut tree, "README.md", render("README.md"));
-    put(&mut tree, "templates/_helpers.tpl", render("_helpers.tpl"));
+    let mut helpers = render("_helpers.tpl");
+    if m.services.iter().any(|s| s.attach.is_some()) {
+        helpers.push_str(&super::attach::helpers(m));
+    }
+    put(&mut tree, "templates/_helpers.tpl", helpers);
     put(&mut tree, "templates/NOTES.txt", render("NOTES.txt"));
     put(
         &mut tree,
@@ -293,8 +297,15 @@ fn service_rows(m: &Model) -> Vec<Value> {
                 .collect();
             serde_json::json!({
                 "name": s.name,
-                "image": md(&crate::emit::workload::image_ref(s)),
-                "workload": match s.workload { Workload::Deployment => "Deployment", Workload::StatefulSet => "StatefulSet" },
+                "image": match &s.attach {
+                    Some(_) => "(attached: deployed by your chart)".to_string(),
+                    None => md(&crate::emit::workload::image_ref(s)),
+                },
+                "workload": match (&s.attach, s.workload) {
+                    (Some(a), _) => format!("{} {}", a.kind.as_str(), a.workload),
+                    (None, Workload::Deployment) => "Deployment".to_string(),
+                    (None, Workload::StatefulSet) => "StatefulSet".to_string(),
+                },
                 "replicas": s.total_replicas(),
                 "ports": md(&ports.join(", ")),
             })

@@ -113,14 +113,18 @@ pub fn tree(m: &Model) -> Tree {
         .filter(|(g, _)| *g == Group::Base)
         .map(|(_, n)| n)
         .collect();
-    t.insert(
-        "base/kustomization.yaml".into(),
-        yaml(&json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": base,
-        })),
-    );
+    // Attach mode: the vendor's manifests are the base.
+    let attach = m.services.iter().any(|s| s.attach.is_some());
+    if !attach {
+        t.insert(
+            "base/kustomization.yaml".into(),
+            yaml(&json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": base,
+            })),
+        );
+    }
 
     for (group, dir) in COMPONENTS {
         let resources: Vec<&String> = names
@@ -133,7 +137,19 @@ pub fn tree(m: &Model) -> Tree {
             "kind": "Component",
             "resources": resources,
         });
-        if group == Group::Istio {
+        if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
+            // The vendor's workloads, each by kind and name.
+            let mut patches = vec![];
+            let mut all = super::attach::patches(m, group == Group::Istio);
+            if group == Group::Istio {
+                all.extend(super::attach::waypoint_patches(m));
+            }
+            for (path, patch, target) in all {
+                t.insert(format!("components/{dir}/{path}"), yaml(&patch));
+                patches.push(json!({ "path": path, "target": target }));
+            }
+            k["patches"] = json!(patches);
+        } else if group == Group::Istio {
             let mut patches = vec![];
             // One patch per workload kind, applied by label selector: a patch
             // per workload made kustomize match every patch against every
@@ -177,6 +193,15 @@ pub fn tree(m: &Model) -> Tree {
             .iter()
             .filter(|x| x.group == Group::Base || groups.contains(&x.group));
         let replacements = namespace_replacements(m, included);
+        if attach {
+            // No base to overlay: the vendor's kustomization that sets
+            // `namespace:` lists this file under `replacements`.
+            t.insert(
+                format!("replacements/{overlay}.yaml"),
+                yaml(&json!(replacements)),
+            );
+            continue;
+        }
         t.insert(
             format!("overlays/{overlay}/namespace-replacements.yaml"),
             yaml(&json!(replacements)),
@@ -196,6 +221,9 @@ pub fn tree(m: &Model) -> Tree {
                 "replacements": [{ "path": "namespace-replacements.yaml" }],
             })),
         );
+    }
+    if attach {
+        return t;
     }
     t.insert(
         "overlays/plain/kustomization.yaml".into(),
@@ -333,7 +361,10 @@ fn namespace_replacements<'a>(
     m: &Model,
     files: impl Iterator<Item = &'a FileTargets>,
 ) -> Vec<Value> {
-    let first = m.services.first().map(|s| format!("{}-{}", m.name, s.name));
+    let first = m.services.first().map(|s| match &s.attach {
+        Some(a) => a.service_account.clone(),
+        None => format!("{}-{}", m.name, s.name),
+    });
     let Some(source_sa) = first else {
         return vec![];
     };

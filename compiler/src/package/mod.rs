@@ -6,6 +6,7 @@
 //! directory meshpack did not create is never overwritten without `--force`;
 //! no path leaves the output directory.
 
+pub mod attach;
 pub mod bundle;
 pub mod helm;
 pub mod kustomize;

@@ -190,6 +190,18 @@ pub fn entries(m: &Model) -> Vec<Entry> {
     ));
     for s in &m.services {
         let p = format!("services.{}", s.name);
+        if s.attach.is_some() {
+            // The vendor renders the pods; only the annotations the
+            // `podAnnotations` template merges are meshpack's.
+            let mut en = e(
+                format!("{p}.podAnnotations"),
+                json!({}),
+                "Extra pod annotations (default: serviceDefaults), through the `podAnnotations` template.",
+            );
+            en.schema = Some(smap());
+            v.push(en);
+            continue;
+        }
         if s.versions.is_empty() {
             image_entries(&mut v, &p, &s.image);
             v.push(es(

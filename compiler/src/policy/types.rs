@@ -232,6 +232,54 @@ pub struct Service {
     pub health_path: Option<String>,
     pub read_only_root_filesystem: Option<bool>,
     pub run_as_user: Option<i64>,
+    /// A service that already exists, rendered by the vendor's own chart or
+    /// manifests: meshpack writes only its mesh layer (no workload, Service
+    /// or ServiceAccount) and finds its pods by `selector`.
+    pub attach: Option<Attach>,
+}
+
+/// How meshpack finds a service that someone else deploys.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Attach {
+    /// The workload the Kustomize component patches with the injection
+    /// metadata (default a Deployment named like the service).
+    pub workload: Option<AttachWorkload>,
+    /// Labels of its pods, as its Service selects them (default `app: <service>`).
+    pub selector: Option<BTreeMap<String, String>>,
+    /// ServiceAccount its pods run as: their mesh identity (default the service's name).
+    pub service_account: Option<String>,
+    /// Name of its Kubernetes Service, the host clients call (default the service's name).
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachWorkload {
+    pub kind: AttachKind,
+    /// Object name of the workload (default the service's name).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum AttachKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+}
+
+impl AttachKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachKind::Deployment => "Deployment",
+            AttachKind::StatefulSet => "StatefulSet",
+            AttachKind::DaemonSet => "DaemonSet",
+            AttachKind::Job => "Job",
+            AttachKind::CronJob => "CronJob",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

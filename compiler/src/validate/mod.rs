@@ -251,10 +251,13 @@ pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, 
         }
     }
     report.invalid = invalid.iter().filter(|b| **b).count();
-    report.valid = report.resources
-        - report.invalid
-        - report.skipped
-        - report.findings.iter().filter(|f| f.code == "V003").count();
+    // Saturating: an object can be both invalid and reported V003, and
+    // a count must not panic the run.
+    report.valid = report
+        .resources
+        .saturating_sub(report.invalid)
+        .saturating_sub(report.skipped)
+        .saturating_sub(report.findings.iter().filter(|f| f.code == "V003").count());
     report
         .findings
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
