@@ -10,6 +10,7 @@
 pub mod diag;
 pub mod diff;
 pub mod emit;
+pub mod fsread;
 pub mod gateway_api;
 pub mod graph;
 pub mod istio;
