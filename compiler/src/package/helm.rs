@@ -137,6 +137,8 @@ pub fn chart(m: &Model) -> Tree {
         dry_run => m.dry_run,
         images => images,
         fullname_max => fullname_max,
+        // Room for `<prefix>-<5 hex digits>` with a prefix of 2 or more.
+        fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
         cert_manager => cert_manager,
         telemetry => m.telemetry.is_some(),
         tracing_provider => tracing.map(|t| t.provider),
