@@ -712,14 +712,15 @@ fn run_bundle(
     profile: Option<&str>,
 ) -> ExitCode {
     if let Some(archive) = verify {
-        let bytes = match std::fs::read(&archive) {
-            Ok(b) => b,
+        // Streamed: a small archive may claim huge entries.
+        let file = match std::fs::File::open(&archive) {
+            Ok(f) => std::io::BufReader::new(f),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", archive.display());
                 return ExitCode::from(2);
             }
         };
-        return match package::bundle::verify(&bytes) {
+        return match package::bundle::verify(file) {
             Err(e) => {
                 eprintln!("error: {}: {e}", archive.display());
                 ExitCode::from(2)
