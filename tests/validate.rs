@@ -110,7 +110,7 @@ fn schema_verdicts_agree_with_upstream_schemas() {
                     continue; // no upstream schema: meshpack must say V003, covered above
                 }
                 let upstream_valid = schema_errors(std::slice::from_ref(&o.value)).is_empty();
-                let text = serde_yaml::to_string(&o.value).unwrap();
+                let text = serde_json::to_string(&o.value).unwrap();
                 let mut opts = options();
                 opts.mesh_checks = false;
                 let r = validate::validate(&[("x".into(), text)], &opts).unwrap();

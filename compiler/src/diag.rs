@@ -66,9 +66,10 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let msg = visible(&self.message);
         match self.pos {
-            Some(p) => format!("{file}:{p}: {sev}[{}]: {}", self.code, self.message),
-            None => format!("{file}: {sev}[{}]: {}", self.code, self.message),
+            Some(p) => format!("{file}:{p}: {sev}[{}]: {msg}", self.code),
+            None => format!("{file}: {sev}[{}]: {msg}", self.code),
         }
     }
 
@@ -80,7 +81,7 @@ impl Diagnostic {
             Severity::Warning => CsDiagnostic::warning(),
         }
         .with_code(self.code)
-        .with_message(&self.message);
+        .with_message(visible(&self.message));
         let mut d = base;
         if let Some(p) = self.pos {
             if let Some(range) = token_range(source, p) {
@@ -88,7 +89,7 @@ impl Diagnostic {
             }
         }
         if let Some(h) = &self.help {
-            d = d.with_notes(vec![format!("help: {h}")]);
+            d = d.with_notes(vec![format!("help: {}", visible(h))]);
         }
         let config = term::Config::default();
         let mut out = term::emit_into_string(&config, &sf, &d)
@@ -137,6 +138,41 @@ fn token_range(source: &str, pos: Pos) -> Option<std::ops::Range<usize>> {
     }
     let start = line_start + col_byte;
     Some(start..start + len.max(1).min(line.len().saturating_sub(col_byte).max(1)))
+}
+
+/// Whether a person cannot see `c` where it is printed: control and
+/// format characters (zero-width spaces and joiners, bidirectional
+/// overrides, the byte-order mark, soft hyphen), and line separators.
+fn invisible(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+/// Text for a terminal: every invisible character as a `\u{..}` escape,
+/// so `a\u{200b}b` does not print as `ab`.
+pub fn visible(s: &str) -> String {
+    if !s.chars().any(invisible) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if invisible(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// User text in a message: in backticks, line breaks and invisible
+/// characters escaped; the empty string said in words.
+pub fn quoted(s: &str) -> String {
+    if s.is_empty() {
+        return "the empty string".into();
+    }
+    format!("`{}`", visible(&s.replace('\n', "\\n")))
 }
 
 /// "did you mean" for a name close to one of `known`.
@@ -192,6 +228,22 @@ mod tests {
         let src = "x: {to: apii, y: \"a b\"}\n";
         assert_eq!(token_range(src, Pos { line: 1, col: 9 }), Some(8..12));
         assert_eq!(token_range(src, Pos { line: 1, col: 18 }), Some(17..22));
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped() {
+        let d = Diagnostic::error(
+            "E0210",
+            format!("service name {} is bad", quoted("a\u{200b}b\n")),
+        )
+        .help("not \u{202e}this");
+        let out = d.render("p.yaml", "");
+        assert!(
+            out.contains("service name `a\\u{200b}b\\n` is bad"),
+            "{out}"
+        );
+        assert!(out.contains("help: not \\u{202e}this"), "{out}");
+        assert_eq!(quoted(""), "the empty string");
     }
 
     #[test]

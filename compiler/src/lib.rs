@@ -11,6 +11,7 @@ pub mod codes;
 pub mod diag;
 pub mod diff;
 pub mod emit;
+pub mod fsread;
 pub mod gateway_api;
 pub mod graph;
 pub mod import;

@@ -310,8 +310,9 @@ fn main() -> ExitCode {
             format,
             args,
         } => {
-            let Some(m) = load_model(&policy, args.profile.as_deref()) else {
-                return ExitCode::from(1);
+            let m = match load_model(&policy, args.profile.as_deref()) {
+                Ok(m) => m,
+                Err(code) => return code,
             };
             let g = graph::build(&m);
             print!(
@@ -330,11 +331,12 @@ fn main() -> ExitCode {
             output,
             args,
         } => {
-            let (Some(a), Some(b)) = (
+            let (a, b) = match (
                 load_model(&old, args.profile.as_deref()),
                 load_model(&new, args.profile.as_deref()),
-            ) else {
-                return ExitCode::from(1);
+            ) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(code), _) | (_, Err(code)) => return code,
             };
             let d = diff::diff(&a, &b);
             print!(
@@ -368,8 +370,9 @@ fn main() -> ExitCode {
             output,
             args,
         } => {
-            let Some(m) = load_model(&policy, args.profile.as_deref()) else {
-                return ExitCode::from(1);
+            let m = match load_model(&policy, args.profile.as_deref()) {
+                Ok(m) => m,
+                Err(code) => return code,
             };
             let list = package::bundle::images(&m, registry.as_deref());
             if output == "lock" {
@@ -445,16 +448,13 @@ fn compile(
     let mut failed = false;
     let mut problems = vec![];
     for path in &policies {
-        let text = match std::fs::read_to_string(path) {
+        // Policies found in policies/ are not read through links.
+        let text = match read_policy(path, repo_mode) {
             Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         };
         let shown = path.display().to_string();
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let read = move |name: &str| std::fs::read_to_string(dir.join(name));
+        let read = lock_reader(path);
         let model = match compile_policy(&shown, &text, profile.as_deref(), &read) {
             Ok(c) => c.model,
             Err(f) => {
@@ -641,7 +641,8 @@ fn run_verify(
     show: bool,
     mesh: &MeshArgs,
 ) -> ExitCode {
-    let Some(model) = load_model(policy, profile) else {
+    // Exit 2 for a policy that cannot be read or compiled: verify could not run.
+    let Ok(model) = load_model(policy, profile) else {
         return ExitCode::from(2);
     };
     let mut gw = verify::intent::GatewayIdentity {
@@ -690,22 +691,46 @@ fn run_verify(
 }
 
 /// Compile a policy to its model, printing diagnostics on failure.
-fn load_model(path: &Path, profile: Option<&str>) -> Option<meshpack::model::Model> {
-    load_compiled(path, profile).map(|c| c.model)
+/// Exit 2 when the file cannot be read, 1 when it does not compile.
+fn load_model(path: &Path, profile: Option<&str>) -> Result<meshpack::model::Model, ExitCode> {
+    load_compiled(path, profile).map(|(c, _)| c.model)
+}
+
+/// Read a policy, at most the loader's limit; a file that cannot be read is
+/// exit 2 in every command ("could not run").
+fn read_policy(path: &Path, found: bool) -> Result<String, ExitCode> {
+    let max = policy::load::MAX_BYTES;
+    let r = if found {
+        meshpack::fsread::read_found(path, max)
+    } else {
+        meshpack::fsread::read_text(path, max)
+    };
+    r.map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        ExitCode::from(2)
+    })
+}
+
+/// Reads the files a policy names (its image lock) beside it: regular files
+/// only, never through a link, at most the loader's limit.
+fn lock_reader(policy: &Path) -> impl Fn(&str) -> std::io::Result<String> {
+    let dir = policy.parent().unwrap_or(Path::new(".")).to_path_buf();
+    move |name: &str| meshpack::fsread::read_found(&dir.join(name), policy::load::MAX_BYTES)
 }
 
 /// Read and compile a policy with the image lock it names (read next to it).
-fn load_compiled(path: &Path, profile: Option<&str>) -> Option<meshpack::Compiled> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))
-        .ok()?;
-    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let read = move |name: &str| std::fs::read_to_string(dir.join(name));
+/// Returns the policy's text too.
+fn load_compiled(
+    path: &Path,
+    profile: Option<&str>,
+) -> Result<(meshpack::Compiled, String), ExitCode> {
+    let text = read_policy(path, false)?;
+    let read = lock_reader(path);
     match compile_policy(&path.display().to_string(), &text, profile, &read) {
-        Ok(c) => Some(c),
+        Ok(c) => Ok((c, text)),
         Err(f) => {
             eprint!("{}", f.render());
-            None
+            Err(ExitCode::from(1))
         }
     }
 }
@@ -717,14 +742,15 @@ fn run_bundle(
     profile: Option<&str>,
 ) -> ExitCode {
     if let Some(archive) = verify {
-        let bytes = match std::fs::read(&archive) {
-            Ok(b) => b,
+        // Streamed: a small archive may claim huge entries.
+        let file = match std::fs::File::open(&archive) {
+            Ok(f) => std::io::BufReader::new(f),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", archive.display());
                 return ExitCode::from(2);
             }
         };
-        return match package::bundle::verify(&bytes) {
+        return match package::bundle::verify(file) {
             Err(e) => {
                 eprintln!("error: {}: {e}", archive.display());
                 ExitCode::from(2)
@@ -750,11 +776,11 @@ fn run_bundle(
         eprintln!("error: give a policy and -o ARCHIVE, or --verify ARCHIVE");
         return ExitCode::from(2);
     };
-    let Some(compiled) = load_compiled(&policy, profile) else {
-        return ExitCode::from(1);
+    let (compiled, text) = match load_compiled(&policy, profile) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let m = compiled.model;
-    let text = std::fs::read_to_string(&policy).unwrap_or_default();
     let out = package(&m);
     let files = package::bundle::files(
         &m,

@@ -217,7 +217,7 @@ fn fault(out: &mut Out, route: &mut Value, f: &model::Fault) {
             percentage: pct(*p),
         }),
     };
-    let yaml = serde_yaml::to_string(&json!({ "fault": to_value(&typed) })).expect("yaml");
+    let yaml = crate::package::yaml::to_string(&json!({ "fault": to_value(&typed) }));
     let mut lines = vec![format!("{{{{- if {FAULT_VALUE} }}}}")];
     lines.extend(yaml.lines().map(super::out::escape_template));
     lines.push("{{- end }}".into());

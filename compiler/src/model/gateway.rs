@@ -135,6 +135,13 @@ impl Resolver<'_> {
                 );
             }
             if let Some(cm) = &t.cert_manager {
+                self.name(
+                    super::names::Rule::Dns1123Subdomain,
+                    "E0245",
+                    &format!("{path}.tls.certManager.issuer"),
+                    &cm.issuer,
+                    "cert-manager issuer name",
+                );
                 if let Some(k) = &cm.kind {
                     if k != "Issuer" && k != "ClusterIssuer" {
                         self.err(

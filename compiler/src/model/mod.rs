@@ -9,6 +9,7 @@
 mod attach;
 mod external;
 mod gateway;
+pub mod names;
 mod traffic;
 
 use crate::diag::{suggest, Diagnostic, Diagnostics};
@@ -26,6 +27,10 @@ pub use traffic::{
 /// Longest `<application>-<service>` name: a StatefulSet's pods carry
 /// `controller-revision-hash: <name>-<10 chars>`, and label values stop at 63.
 pub const MAX_OBJECT_NAME: usize = 52;
+/// Characters an object name keeps for the release (`<fullname>`) however
+/// long the service name: the chart cuts a longer release name to its
+/// first characters and a hash, which needs room to tell releases apart.
+pub const MIN_FULLNAME: usize = 8;
 
 /// Suffixes of release-wide objects that a service of the same name would
 /// collide with (the allow-nothing AuthorizationPolicy, the namespace-wide
@@ -466,6 +471,31 @@ impl Resolver<'_> {
         self.diags.push(d);
     }
 
+    /// Check a name against the rule of the Kubernetes field it lands in
+    /// (the value at `path`); `what` names it for the message.
+    fn name(&mut self, rule: names::Rule, code: &'static str, path: &str, s: &str, what: &str) {
+        if !names::check(rule, s) {
+            self.err(
+                code,
+                path,
+                format!("{} is not a {what}", crate::diag::quoted(s)),
+                format!("write {}", rule.expected()),
+            );
+        }
+    }
+
+    /// [`Self::name`] for a name that is a key (pointed at as a key).
+    fn name_key(&mut self, rule: names::Rule, code: &'static str, path: &str, s: &str, what: &str) {
+        if !names::check(rule, s) {
+            self.err_key(
+                code,
+                path,
+                format!("{} is not a {what}", crate::diag::quoted(s)),
+                format!("write {}", rule.expected()),
+            );
+        }
+    }
+
     fn model(&mut self, doc: &policy::PolicyFile, profile: &str, st: &policy::Settings) -> Model {
         let spec = &doc.spec;
         if doc.api_version != policy::API_VERSION {
@@ -503,6 +533,24 @@ impl Resolver<'_> {
         }
         let defaults = st.defaults.clone().unwrap_or_default();
         let default_registry = spec.images.as_ref().and_then(|i| i.registry.clone());
+        if let Some(r) = &default_registry {
+            self.name(
+                names::Rule::Registry,
+                "E0207",
+                "spec.images.registry",
+                r,
+                "registry",
+            );
+        }
+        for (i, p) in spec.images.iter().flat_map(|i| &i.pull_secrets).enumerate() {
+            self.name(
+                names::Rule::Dns1123Subdomain,
+                "E0207",
+                &format!("spec.images.pullSecrets[{i}]"),
+                p,
+                "Secret name",
+            );
+        }
         if spec.services.is_empty() {
             self.err_key(
                 "E0204",
@@ -523,6 +571,7 @@ impl Resolver<'_> {
             .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
             .collect();
         self.check_attach_not_mixed(&services);
+        self.check_workload_names(&services);
         let index: BTreeMap<&str, &Service> =
             services.iter().map(|s| (s.name.as_str(), s)).collect();
         let ext_index: BTreeMap<&str, &External> =
@@ -607,6 +656,42 @@ impl Resolver<'_> {
         .with_index()
     }
 
+    /// A service's objects are `<release>-<service>`, a version's
+    /// `<release>-<service>-<version>`: service `web-canary` and version
+    /// `canary` of `web` would be two Deployments of one name.
+    fn check_workload_names(&mut self, services: &[Service]) {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut workloads = vec![];
+        // Every service, versioned or not: its Service, ServiceAccount and
+        // Istio objects take `<release>-<service>` too.
+        for s in services {
+            workloads.push((
+                s.name.clone(),
+                format!("service `{}`", s.name),
+                format!("spec.services.{}", s.name),
+            ));
+            for v in &s.versions {
+                workloads.push((
+                    format!("{}-{}", s.name, v.name),
+                    format!("version `{}` of service `{}`", v.name, s.name),
+                    format!("spec.services.{}.versions.{}", s.name, v.name),
+                ));
+            }
+        }
+        for (name, what, path) in workloads {
+            if let Some(first) = seen.get(&name) {
+                self.err_key(
+                    "E0221",
+                    &path,
+                    format!("{what} and {first} would both be the workload `<release>-{name}`"),
+                    "rename the service or the version; object names must be unique".into(),
+                );
+            } else {
+                seen.insert(name, what);
+            }
+        }
+    }
+
     fn service(
         &mut self,
         app: &str,
@@ -632,12 +717,12 @@ impl Resolver<'_> {
                     "meshpack names release-wide objects `<release>-{name}`; choose another name"
                 ),
             );
-        } else if app.len() + 1 + name.len() > MAX_OBJECT_NAME {
+        } else if app.len().max(MIN_FULLNAME) + 1 + name.len() > MAX_OBJECT_NAME {
             self.err_key(
                 "E0211",
                 &path,
                 format!(
-                    "`{app}-{name}` is {} characters; object names stop at {MAX_OBJECT_NAME}",
+                    "`{app}-{name}` is {} characters; object names stop at {MAX_OBJECT_NAME}, and the release part keeps at least {MIN_FULLNAME}",
                     app.len() + 1 + name.len()
                 ),
                 "shorten the service name (objects are named `<release>-<service>`)".into(),
@@ -704,6 +789,15 @@ impl Resolver<'_> {
                     "add `workload: StatefulSet` so each replica keeps its own volume".into(),
                 );
             }
+            if let Some(class) = &v.storage_class {
+                self.name(
+                    names::Rule::Dns1123Subdomain,
+                    "E0214",
+                    &format!("{path}.storage.storageClassName"),
+                    class,
+                    "StorageClass name",
+                );
+            }
             if !is_quantity(&v.size) {
                 self.err(
                     "E0214",
@@ -758,14 +852,13 @@ impl Resolver<'_> {
             }
         }
         for k in s.env.keys() {
-            if k.is_empty() || k.contains('=') {
-                self.err_key(
-                    "E0216",
-                    &format!("{path}.env.{k}"),
-                    format!("`{k}` is not an environment variable name"),
-                    "use a name without `=`".into(),
-                );
-            }
+            self.name_key(
+                names::Rule::EnvVarName,
+                "E0216",
+                &format!("{path}.env.{k}"),
+                k,
+                "environment variable name",
+            );
         }
         let has_http = ports.iter().any(|p| p.protocol.is_http());
         let traffic = self.traffic(name, s.traffic.as_ref(), &versions, has_http);
@@ -977,6 +1070,29 @@ impl Resolver<'_> {
             Some(j) => format!("{rp}.{field}[{j}]"),
             None => format!("{rp}.{field}"),
         };
+        // An empty list is a mistake either way: `ports: []` would mean
+        // every port (as no `ports`), `from: []` or `to: []` nothing at all.
+        for (field, empty) in [
+            ("from", rule.from.items().is_empty()),
+            ("to", rule.to.items().is_empty()),
+            (
+                "ports",
+                rule.ports.is_empty() && self.spans.value(&format!("{rp}.ports")).is_some(),
+            ),
+        ] {
+            if empty {
+                self.err(
+                    "E0239",
+                    &format!("{rp}.{field}"),
+                    format!("`{field}: []` lists nothing"),
+                    if field == "ports" {
+                        "name the ports to allow, or remove `ports` to allow every port of the destination".into()
+                    } else {
+                        format!("name at least one {}, or remove the rule", if field == "from" { "source" } else { "destination" })
+                    },
+                );
+            }
+        }
         let mut sources = vec![];
         for (j, s) in rule.from.items() {
             match s {
@@ -1371,12 +1487,7 @@ fn ppath_num(ppath: &str, spec: &PortSpec) -> String {
 
 /// DNS-1035 label: what Kubernetes requires of Service names.
 pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && !s.ends_with('-')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    names::check(names::Rule::Dns1035Label, s)
 }
 
 /// A Go duration (`1h30m`, `500ms`, `2.5s`), as Istio and CEL read them;
@@ -1412,15 +1523,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
 }
 
 pub(crate) fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        })
+    names::check(names::Rule::Dns1123Subdomain, s)
 }
 
 fn is_host(s: &str, wildcard: bool) -> bool {
@@ -1449,7 +1552,8 @@ fn is_semver(s: &str) -> bool {
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
         && parts.iter().all(|p| {
-            !p.is_empty()
+            // Helm (Masterminds/semver) reads each part as a uint64.
+            p.parse::<u64>().is_ok()
                 && p.chars().all(|c| c.is_ascii_digit())
                 && (p.len() == 1 || !p.starts_with('0'))
         })

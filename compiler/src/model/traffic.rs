@@ -154,7 +154,9 @@ impl Resolver<'_> {
                     format!("version name `{v}` is not a DNS-1035 label"),
                     "use lowercase letters, digits and `-`, e.g. `stable`, `canary`, `v2`".into(),
                 );
-            } else if app.len() + name.len() + v.len() + 2 > MAX_OBJECT_NAME {
+            } else if app.len().max(super::MIN_FULLNAME) + name.len() + v.len() + 2
+                > MAX_OBJECT_NAME
+            {
                 self.err_key(
                     "E0219",
                     &vp,

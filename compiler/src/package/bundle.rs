@@ -5,6 +5,10 @@
 //! Reproducible: entries sorted, every mtime 0, owner 0/0 without names,
 //! modes 0644/0755, gzip header without a time or name, fixed compression.
 //! The same policy gives the same bytes on any machine and under any umask.
+//!
+//! Invariant: `verify` trusts nothing in an archive: it reads it as a
+//! stream with bounded memory, reads no entry but plain files, and reports
+//! every link, device, odd mode or path outside the bundle.
 
 use super::Tree;
 use crate::model::Model;
@@ -147,50 +151,172 @@ pub fn archive(files: &Tree) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The regular files of an archive.
-pub fn read(bytes: &[u8]) -> std::io::Result<Tree> {
-    let mut a = tar::Archive::new(GzDecoder::new(bytes));
-    let mut t = Tree::new();
-    for e in a.entries()? {
-        let mut e = e?;
-        if e.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
-        let path = e.path()?.to_string_lossy().to_string();
-        let mut b = vec![];
-        e.read_to_end(&mut b)?;
-        t.insert(path, b);
-    }
-    Ok(t)
+/// Largest entry a bundle can hold: Helm loads no chart file over 5 MiB,
+/// and the policy and its lock stop at 4 MiB.
+pub const MAX_ENTRY: u64 = 5 << 20;
+/// Most entries read from an archive: a large policy's bundle has a few
+/// tens of thousands.
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// What verify keeps of one file of an archive: its digest, and its bytes
+/// only when it sits at the bundle's top (policy, lock, sums, metadata).
+struct Seen {
+    sha256: String,
+    top: Option<Vec<u8>>,
 }
 
-/// Check a bundle: every sum, no file unlisted, and the chart and
-/// Kustomize tree still what its policy compiles to. Returns the problems.
-pub fn verify(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let t = read(bytes).map_err(|e| format!("not a meshpack bundle: {e}"))?;
+/// A writer that hashes what passes, keeping it only when asked.
+struct Sink {
+    hash: Sha256,
+    keep: Option<Vec<u8>>,
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(b);
+        if let Some(k) = &mut self.keep {
+            k.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Read an archive as a stream: every entry must be what [`archive`]
+/// writes (a regular file 0644 or a folder 0755, inside the bundle); any
+/// other entry (a symlink, hardlink, device, FIFO, setuid or odd mode) is
+/// a problem and is not read. Memory stays bounded whatever the entry
+/// sizes claim: files are hashed as they stream by.
+fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, Seen>, String> {
+    let bad = |e: std::io::Error| format!("not a meshpack bundle: {e}");
+    let mut a = tar::Archive::new(GzDecoder::new(r));
+    let mut seen = BTreeMap::new();
+    for (n, e) in a.entries().map_err(bad)?.enumerate() {
+        if n >= MAX_ENTRIES {
+            return Err(format!(
+                "not a meshpack bundle: more than {MAX_ENTRIES} entries"
+            ));
+        }
+        let mut e = e.map_err(bad)?;
+        let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let h = e.header();
+        let (ty, mode, size) = (
+            h.entry_type(),
+            h.mode().map_err(bad)?,
+            h.size().map_err(bad)?,
+        );
+        let inside = !path.starts_with('/')
+            && path
+                .trim_end_matches('/')
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
+        if !inside {
+            problems.push(format!("{path}: a path outside the bundle"));
+            continue;
+        }
+        match ty {
+            tar::EntryType::Directory => {
+                if mode != 0o755 {
+                    problems.push(format!(
+                        "{path}: folder mode {mode:o}; bundles hold folders 755"
+                    ));
+                }
+                continue;
+            }
+            tar::EntryType::Regular => {}
+            other => {
+                let what = match other {
+                    tar::EntryType::Symlink => "a symbolic link",
+                    tar::EntryType::Link => "a hard link",
+                    tar::EntryType::Char | tar::EntryType::Block => "a device node",
+                    tar::EntryType::Fifo => "a FIFO",
+                    _ => "an entry of an unexpected type",
+                };
+                problems.push(format!(
+                    "{path}: {what}; a bundle holds only regular files and folders"
+                ));
+                continue;
+            }
+        }
+        if mode != 0o644 {
+            problems.push(format!(
+                "{path}: file mode {mode:o}; bundles hold files 644"
+            ));
+        }
+        if size > MAX_ENTRY {
+            return Err(format!(
+                "not a meshpack bundle: {path} claims {size} bytes; no file of a bundle is over {MAX_ENTRY}"
+            ));
+        }
+        let top = path.matches('/').count() == 1;
+        let mut sink = Sink {
+            hash: Sha256::new(),
+            keep: top.then(Vec::new),
+        };
+        // At most the declared size plus one byte is read: tar ends the
+        // entry at its size; the +1 guards a reader that would not.
+        let copied = std::io::copy(&mut (&mut e).take(MAX_ENTRY + 1), &mut sink).map_err(bad)?;
+        if copied > MAX_ENTRY {
+            return Err(format!(
+                "not a meshpack bundle: {path} is over {MAX_ENTRY} bytes"
+            ));
+        }
+        let sha256 = sink
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if seen
+            .insert(
+                path.clone(),
+                Seen {
+                    sha256,
+                    top: sink.keep,
+                },
+            )
+            .is_some()
+        {
+            problems.push(format!("{path}: appears twice in the archive"));
+        }
+    }
+    Ok(seen)
+}
+
+/// Check a bundle: every entry a plain file or folder, every sum, no file
+/// unlisted, and the chart and Kustomize tree still what its policy
+/// compiles to. Returns the problems.
+pub fn verify(r: impl Read) -> Result<Vec<String>, String> {
+    let mut problems = vec![];
+    let t = scan(r, &mut problems)?;
     let Some((sums_path, sums)) = t
         .iter()
         .find(|(p, _)| p.ends_with("/SHA256SUMS") && p.matches('/').count() == 1)
+        .and_then(|(p, s)| Some((p.clone(), s.top.clone()?)))
     else {
         return Err("not a meshpack bundle: no SHA256SUMS at its top".into());
     };
     let root = sums_path.trim_end_matches("SHA256SUMS").to_string();
-    let mut problems = vec![];
     let mut listed = BTreeMap::new();
-    for line in String::from_utf8_lossy(sums).lines() {
+    for line in String::from_utf8_lossy(&sums).lines() {
         let Some((sum, path)) = line.split_once("  ") else {
-            problems.push(format!("SHA256SUMS: malformed line `{line}`"));
+            problems.push(format!(
+                "SHA256SUMS: malformed line `{}`",
+                crate::diag::visible(line)
+            ));
             continue;
         };
         listed.insert(format!("{root}{path}"), sum.to_string());
     }
-    for (p, b) in &t {
-        if p == sums_path {
+    for (p, f) in &t {
+        if *p == sums_path {
             continue;
         }
         match listed.get(p) {
             None => problems.push(format!("{p}: not listed in SHA256SUMS")),
-            Some(sum) if *sum != sha256(b) => {
+            Some(sum) if *sum != f.sha256 => {
                 problems.push(format!("{p}: checksum differs from SHA256SUMS"))
             }
             _ => {}
@@ -200,23 +326,22 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<String>, String> {
         problems.push(format!("{p}: listed in SHA256SUMS but missing"));
     }
     // The chart and Kustomize tree must still be what the policy compiles to.
-    let policy = t
-        .get(&format!("{root}policy.yaml"))
-        .ok_or("not a meshpack bundle: no policy.yaml")?;
+    let top = |name: &str| t.get(&format!("{root}{name}")).and_then(|f| f.top.as_ref());
+    let policy = top("policy.yaml").ok_or("not a meshpack bundle: no policy.yaml")?;
     let text = String::from_utf8_lossy(policy).to_string();
-    let profile = t
-        .get(&format!("{root}meshpack.json"))
+    let profile = top("meshpack.json")
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
         .and_then(|v| v["profile"].as_str().map(str::to_string));
     let read = |name: &str| {
-        t.get(&format!("{root}{name}"))
+        top(name)
             .map(|b| String::from_utf8_lossy(b).to_string())
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not in the bundle"))
     };
     match crate::compile_policy("policy.yaml", &text, profile.as_deref(), &read) {
         Err(f) => problems.push(format!(
             "{root}{} does not compile: {}",
-            f.file, f.diagnostics[0].message
+            f.file,
+            crate::diag::visible(&f.diagnostics[0].message)
         )),
         Ok(c) => {
             let m = c.model;
@@ -227,7 +352,7 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<String>, String> {
                     continue;
                 }
                 match t.get(p) {
-                    Some(x) if x == b => {}
+                    Some(x) if x.sha256 == sha256(b) => {}
                     Some(_) => {
                         problems.push(format!("{p}: differs from what policy.yaml compiles to"))
                     }
@@ -276,11 +401,11 @@ mod tests {
         let f = files(&m, &text, None, &out.chart, &out.kustomize);
         let a = archive(&f).unwrap();
         assert_eq!(a, archive(&f).unwrap(), "same bytes twice");
-        assert_eq!(verify(&a).unwrap(), Vec::<String>::new());
+        assert_eq!(verify(a.as_slice()).unwrap(), Vec::<String>::new());
         let mut bad = f.clone();
         let k = "evalhub-2.3.0/chart/evalhub/templates/istio/postgres.yaml".to_string();
         bad.get_mut(&k).unwrap().extend_from_slice(b"# tampered\n");
-        let problems = verify(&archive(&bad).unwrap()).unwrap();
+        let problems = verify(archive(&bad).unwrap().as_slice()).unwrap();
         assert!(
             problems
                 .iter()

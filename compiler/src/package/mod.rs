@@ -4,12 +4,16 @@
 //!
 //! Invariant: nothing is written unless the whole output was built; a
 //! directory meshpack did not create is never overwritten without `--force`;
-//! no path leaves the output directory.
+//! no path leaves the output directory; the output directory is replaced in
+//! one step (Linux: `renameat2(RENAME_EXCHANGE)`), so a kill at any moment
+//! leaves the old or the new output, and the next run removes what a killed
+//! run left beside it; nothing in the output is read through a link.
 
 pub mod attach;
 pub mod bundle;
 pub mod helm;
 pub mod kustomize;
+mod swap;
 pub mod values;
 pub mod yaml;
 
@@ -29,15 +33,16 @@ fn safe_relative(p: &str) -> bool {
     !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// Files under `dir` (relative paths), skipping nothing but `.git`.
+/// Files under `dir` (relative paths), skipping nothing but `.git`. Links
+/// are listed as files, never followed into.
 fn list(dir: &Path) -> io::Result<Vec<String>> {
     let mut out = vec![];
+    if !dir.is_dir() {
+        return Ok(out);
+    }
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let abs = dir.join(&rel);
-        if !abs.is_dir() {
-            continue;
-        }
         for entry in fs::read_dir(&abs)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -81,8 +86,9 @@ pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Res
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent)?;
+    swap::remove_leftovers(&parent);
     let tmp = tempfile::Builder::new()
-        .prefix(".meshpack-new-")
+        .prefix(&swap::prefix(swap::NEW))
         .tempdir_in(&parent)?;
     for (p, bytes) in files {
         let path = tmp.path().join(p);
@@ -97,24 +103,10 @@ pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Res
         }
     }
     fs::write(tmp.path().join(MARKER), marker)?;
-    // Swap: move the old directory aside, the new one in, then drop the old.
-    let old = tempfile::Builder::new()
-        .prefix(".meshpack-old-")
-        .tempdir_in(&parent)?;
-    let aside = old.path().join("d");
-    if dir.exists() {
-        fs::rename(dir, &aside)?;
-    }
-    if let Err(e) = fs::rename(tmp.path(), dir) {
-        if aside.exists() {
-            let _ = fs::rename(&aside, dir);
-        }
-        return Err(e);
-    }
-    // `tmp` was moved; forget it so its drop does not remove the new dir.
-    let _ = tmp.keep();
-    drop(old);
-    Ok(())
+    // `tmp` is handed over: from here its path holds the new output until
+    // the swap, then the old one (removed below, or by the next run).
+    let tmp = tmp.keep();
+    swap::replace(&tmp, dir, &parent)
 }
 
 /// Whether `path` is a regular file (not a link) holding exactly `bytes`.
@@ -133,7 +125,9 @@ pub fn check_dir(dir: &Path, files: &Tree) -> io::Result<Vec<String>> {
     let on_disk: Vec<String> = if dir.exists() { list(dir)? } else { vec![] };
     for (p, want) in files {
         let path = dir.join(p);
-        match fs::read(&path) {
+        // Never through a link: a link to /proc/self/environ must not get
+        // its target printed in the diff. Nothing past the wanted size is read.
+        match crate::fsread::read_found_bytes(&path, want.len()) {
             Ok(have) if &have == want => {}
             Ok(have) => {
                 let diff = similar::TextDiff::from_lines(
@@ -149,7 +143,10 @@ pub fn check_dir(dir: &Path, files: &Tree) -> io::Result<Vec<String>> {
                 .to_string();
                 problems.push(format!("changed: {}\n{diff}", path.display()));
             }
-            Err(_) => problems.push(format!("missing: {}", path.display())),
+            Err(_) if fs::symlink_metadata(&path).is_err() => {
+                problems.push(format!("missing: {}", path.display()))
+            }
+            Err(e) => problems.push(format!("changed: {}: {e}", path.display())),
         }
     }
     for p in on_disk {

@@ -1,6 +1,8 @@
 //! The chart's values: one list of entries from which `values.yaml` (with
 //! helm-docs `# --` comments), `values.schema.json` and the README's values
-//! table are all made, so the three cannot drift apart.
+//! table are all made, so the three cannot drift apart. values.yaml is
+//! written with `package::yaml`, the writer of every YAML file meshpack
+//! emits.
 
 use crate::emit::workload as wd;
 use crate::model::{Image, Model, Workload};
@@ -365,7 +367,7 @@ fn yaml_value(v: &Value, indent: usize) -> String {
         Value::Object(o) if o.is_empty() => " {}".into(),
         Value::Array(a) if a.is_empty() => " []".into(),
         Value::Object(_) | Value::Array(_) => {
-            let text = serde_yaml::to_string(v).expect("values serialise");
+            let text = super::yaml::to_string(v);
             let pad = " ".repeat(indent);
             let mut s = String::new();
             for line in text.lines() {
@@ -375,7 +377,7 @@ fn yaml_value(v: &Value, indent: usize) -> String {
             }
             s
         }
-        _ => format!(" {}", serde_yaml::to_string(v).expect("scalar").trim_end()),
+        _ => format!(" {}", super::yaml::to_string(v).trim_end()),
     }
 }
 
@@ -404,9 +406,10 @@ fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
     }
 }
 
+/// A key as the one YAML writer writes it: quoted wherever YAML 1.1 (Helm's
+/// reader) would take it for a boolean, a number or null (`on`, `no`, `y`).
 fn yaml_key(k: &str) -> String {
-    serde_yaml::to_string(k)
-        .expect("key")
+    super::yaml::to_string(&Value::String(k.to_string()))
         .trim_end()
         .to_string()
 }

@@ -51,11 +51,45 @@ fn after_key(out: &mut String, v: &Value, ind: usize) {
             out.push('\n');
             seq(out, a, ind, false);
         }
+        Value::String(s) if literal_is_safe(s) => literal(out, s, ind + 2),
         other => {
             out.push(' ');
             scalar(out, other);
             out.push('\n');
         }
+    }
+}
+
+/// Whether a multi-line string can be written as a literal block (`|`,
+/// or `|-` without a final newline) and read back unchanged by every
+/// reader: only printable characters and `\n` (YAML 1.1 also breaks lines
+/// at U+0085, U+2028, U+2029), no trailing blanks on a line, no leading
+/// blank on the first non-empty line (it sets the indentation), one final
+/// newline at most (chomping).
+fn literal_is_safe(s: &str) -> bool {
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    let first = body.split('\n').find(|l| !l.is_empty()).unwrap_or("");
+    body.contains('\n')
+        && !body.ends_with('\n')
+        && !first.starts_with([' ', '\t'])
+        && body.split('\n').all(|l| {
+            l.trim_end_matches([' ', '\t']) == l
+                && !l
+                    .chars()
+                    .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
+        })
+}
+
+/// A literal block at indentation `ind`, after its key.
+fn literal(out: &mut String, s: &str, ind: usize) {
+    let body = s.strip_suffix('\n');
+    out.push_str(if body.is_some() { " |\n" } else { " |-\n" });
+    for line in body.unwrap_or(s).split('\n') {
+        if !line.is_empty() {
+            indent(out, ind);
+            out.push_str(line);
+        }
+        out.push('\n');
     }
 }
 
@@ -237,6 +271,18 @@ mod tests {
             "?",
             ",",
             "a\nb",
+            "a\nb\n",
+            "a\n\nb\n",
+            "a\nb\n\n",
+            " a\nb\n",
+            "\n a\nb\n",
+            "a\n  b\n\tc\n",
+            "a \nb",
+            "a\n b\n",
+            "\na",
+            "a\n",
+            "a\r\nb\n",
+            "a\n#b\n- c\n{{ x }}: y\n",
             "tab\there",
             "\u{7f}",
             "\u{85}",
@@ -258,6 +304,10 @@ mod tests {
             assert_eq!(back[s], json!(1), "{text}");
         }
         assert_eq!(to_string(&json!({"k": "mpx3x"})), "k: mpx3x\n");
+        assert_eq!(
+            to_string(&json!({"k": {"l": "a\n\nb: c\n"}, "m": "x\ny"})),
+            "k:\n  l: |\n    a\n\n    b: c\nm: |-\n  x\n  y\n"
+        );
         assert_eq!(to_string(&json!({"k": "8080"})), "k: \"8080\"\n");
     }
 }

@@ -81,6 +81,12 @@ pub fn schema_errors(
     let mut deferred = false;
     for e in validator.iter_errors(doc) {
         let path = dotted(&e.instance_path().to_string());
+        // The root has no path: say what it is rather than print "``".
+        let shown = if path.is_empty() {
+            "the document".to_string()
+        } else {
+            format!("`{path}`")
+        };
         let at = |p: &str| spans.value(p).or_else(|| spans.value(""));
         let d = match e.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -127,7 +133,7 @@ pub fn schema_errors(
             ValidationErrorKind::Type { kind } => Diagnostic::error(
                 "E0013",
                 format!(
-                    "`{path}` is {}, expected {}",
+                    "{shown} is {}, expected {}",
                     type_name(e.instance()),
                     kind_name(kind)
                 ),
@@ -157,13 +163,13 @@ pub fn schema_errors(
                     Some(s) => format!("did you mean `{s}`? expected one of {}", opts.join(", ")),
                     None => format!("expected one of {}", opts.join(", ")),
                 };
-                Diagnostic::error("E0014", format!("`{found}` is not allowed for `{path}`"))
+                Diagnostic::error("E0014", format!("`{found}` is not allowed for {shown}"))
                     .at(at(&path))
                     .help(help)
             }
             ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
                 "E0014",
-                format!("`{path}` must be {expected_value}, found {}", e.instance()),
+                format!("{shown} must be {expected_value}, found {}", e.instance()),
             )
             .at(at(&path)),
             // anyOf and the like: the short forms; serde's own message,
@@ -172,7 +178,7 @@ pub fn schema_errors(
                 deferred = true;
                 continue;
             }
-            _ => Diagnostic::error("E0015", format!("`{path}`: {e}")).at(at(&path)),
+            _ => Diagnostic::error("E0015", format!("{shown}: {e}")).at(at(&path)),
         };
         out.push(d);
     }

@@ -10,7 +10,7 @@
 use crate::diag::{Diagnostic, Pos};
 use serde::de::DeserializeOwned;
 use std::collections::{HashMap, HashSet};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::Marker;
 
 /// Largest policy accepted; real policies are a few kilobytes.
@@ -19,6 +19,10 @@ pub const MAX_BYTES: usize = 4 << 20;
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to once aliases are resolved.
 pub const MAX_NODES: usize = 200_000;
+/// Most bytes of scalar text aliases may add to a document: a few
+/// aliases of one long string stay under [`MAX_NODES`] yet copy it
+/// thousands of times, so nodes alone do not bound memory.
+pub const MAX_ALIAS_BYTES: usize = MAX_BYTES;
 
 /// Positions of the nodes of one document, by path.
 #[derive(Debug, Default)]
@@ -54,6 +58,7 @@ pub fn load_checked<T: DeserializeOwned>(
     text: &str,
     schema: Option<(&jsonschema::Validator, &serde_json::Value)>,
 ) -> Result<Loaded<T>, Vec<Diagnostic>> {
+    let text = strip_bom(text);
     if text.len() > MAX_BYTES {
         return Err(vec![Diagnostic::error(
             "E0001",
@@ -65,6 +70,9 @@ pub fn load_checked<T: DeserializeOwned>(
         .help(
             "a policy describes services and rules; split generated data out of it",
         )]);
+    }
+    if let Some(d) = forbidden_char(text) {
+        return Err(vec![d]);
     }
     let spans = scan(text)?;
     let (mut diags, deferred) = match schema {
@@ -97,6 +105,45 @@ pub fn load_checked<T: DeserializeOwned>(
 /// for callers that read YAML another way but want to point at a line.
 pub fn positions(text: &str) -> Option<Spans> {
     scan(text).ok()
+}
+
+/// The text without a leading UTF-8 byte-order mark, which YAML allows at
+/// the start of a stream (YAML 1.2 section 5.2) and editors on Windows write.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Whether YAML allows `c` in a stream: its printable set (YAML 1.2
+/// section 5.1, `c-printable`), line breaks included.
+pub fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{85}')
+        || (' '..='\u{7e}').contains(&c)
+        || ('\u{a0}'..='\u{d7ff}').contains(&c)
+        || ('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}'
+        || c >= '\u{10000}'
+}
+
+/// The first character YAML does not allow, with its position: a NUL or
+/// other control byte is reported where it is, not at 1:1.
+pub fn forbidden_char(text: &str) -> Option<Diagnostic> {
+    for (i, line) in text.split('\n').enumerate() {
+        if let Some((col, c)) = line.chars().enumerate().find(|(_, c)| !yaml_printable(*c)) {
+            return Some(
+                Diagnostic::error(
+                    "E0008",
+                    format!("the character U+{:04X} is not allowed in YAML", c as u32),
+                )
+                .at(Some(Pos {
+                    line: i + 1,
+                    col: col + 1,
+                }))
+                .help(
+                    "remove it; a file with NUL bytes is binary or UTF-16, save it as UTF-8 text",
+                ),
+            );
+        }
+    }
+    None
 }
 
 fn serde_error(e: &serde_yaml::Error) -> Diagnostic {
@@ -147,12 +194,14 @@ enum Frame {
         seen: HashSet<String>,
         anchor: usize,
         nodes: usize,
+        bytes: usize,
     },
     Seq {
         path: String,
         next: usize,
         anchor: usize,
         nodes: usize,
+        bytes: usize,
     },
 }
 
@@ -160,9 +209,12 @@ enum Frame {
 struct Scan {
     spans: Spans,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, usize>,
+    /// Expanded size of each anchored node: (nodes, scalar bytes).
+    anchors: HashMap<usize, (usize, usize)>,
     documents: usize,
     nodes: usize,
+    /// Scalar bytes added by aliases.
+    alias_bytes: usize,
     errors: Vec<Diagnostic>,
 }
 
@@ -191,11 +243,35 @@ impl Scan {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
 
-    /// Count `n` expanded nodes towards the document and the open containers.
-    fn count(&mut self, n: usize) {
+    /// Count `n` expanded nodes of `b` scalar bytes towards the document
+    /// and the open containers.
+    fn count(&mut self, n: usize, b: usize) {
         self.nodes = self.nodes.saturating_add(n);
-        if let Some(Frame::Map { nodes, .. } | Frame::Seq { nodes, .. }) = self.stack.last_mut() {
+        if let Some(Frame::Map { nodes, bytes, .. } | Frame::Seq { nodes, bytes, .. }) =
+            self.stack.last_mut()
+        {
             *nodes = nodes.saturating_add(n);
+            *bytes = bytes.saturating_add(b);
+        }
+    }
+
+    /// A tag other than YAML's own (`!!str`...) means nothing to serde but
+    /// "an enum"; say so where it is.
+    fn tag(&mut self, tag: Option<&Tag>, at: Pos) {
+        if let Some(t) = tag {
+            if t.handle != "tag:yaml.org,2002:" {
+                self.errors.push(
+                    Diagnostic::error(
+                        "E0007",
+                        format!(
+                            "the YAML tag `{}{}` has no meaning here",
+                            t.handle, t.suffix
+                        ),
+                    )
+                    .at(Some(at))
+                    .help("remove the tag; quote the value if it is meant as text"),
+                );
+            }
         }
     }
 
@@ -211,16 +287,35 @@ impl Scan {
     }
 
     fn pop(&mut self) {
-        if let Some(Frame::Map { anchor, nodes, .. } | Frame::Seq { anchor, nodes, .. }) =
-            self.stack.pop()
+        if let Some(
+            Frame::Map {
+                anchor,
+                nodes,
+                bytes,
+                ..
+            }
+            | Frame::Seq {
+                anchor,
+                nodes,
+                bytes,
+                ..
+            },
+        ) = self.stack.pop()
         {
             if anchor != 0 {
-                self.anchors.insert(anchor, nodes + 1);
+                self.anchors.insert(anchor, (nodes + 1, bytes));
             }
-            if let Some(Frame::Map { nodes: n, .. } | Frame::Seq { nodes: n, .. }) =
-                self.stack.last_mut()
+            if let Some(
+                Frame::Map {
+                    nodes: n, bytes: b, ..
+                }
+                | Frame::Seq {
+                    nodes: n, bytes: b, ..
+                },
+            ) = self.stack.last_mut()
             {
                 *n = n.saturating_add(nodes);
+                *b = b.saturating_add(bytes);
             }
         }
     }
@@ -231,7 +326,9 @@ impl MarkedEventReceiver for Scan {
         let at = pos(&mark);
         match ev {
             Event::DocumentStart => self.documents += 1,
-            Event::Scalar(value, _, anchor, _) => {
+            Event::Scalar(value, _, anchor, tag) => {
+                self.tag(tag.as_ref(), at);
+                let len = value.len();
                 if self.expecting_key() {
                     if let Some(Frame::Map {
                         path, key, seen, ..
@@ -254,10 +351,10 @@ impl MarkedEventReceiver for Scan {
                     let p = self.next_path();
                     self.spans.values.insert(p, at);
                     if anchor != 0 {
-                        self.anchors.insert(anchor, 1);
+                        self.anchors.insert(anchor, (1, len));
                     }
                 }
-                self.count(1);
+                self.count(1, len);
             }
             Event::Alias(id) => {
                 if !self.expecting_key() {
@@ -266,20 +363,31 @@ impl MarkedEventReceiver for Scan {
                 } else if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                     *key = Some("*alias".into());
                 }
-                let n = self.anchors.get(&id).copied().unwrap_or(1);
-                self.count(n);
-                if self.nodes > MAX_NODES && !self.errors.iter().any(|e| e.code == "E0006") {
-                    self.errors.push(
-                        Diagnostic::error(
-                            "E0006",
-                            format!("aliases expand the document past {MAX_NODES} nodes"),
-                        )
-                        .at(Some(at))
-                        .help("write the values out, or use fewer nested aliases"),
-                    );
+                let (n, b) = self.anchors.get(&id).copied().unwrap_or((1, 0));
+                self.count(n, b);
+                self.alias_bytes = self.alias_bytes.saturating_add(b);
+                let past = if self.nodes > MAX_NODES {
+                    Some(format!("{MAX_NODES} nodes"))
+                } else if self.alias_bytes > MAX_ALIAS_BYTES {
+                    Some(format!("{MAX_ALIAS_BYTES} bytes of copied text"))
+                } else {
+                    None
+                };
+                if let Some(past) = past {
+                    if !self.errors.iter().any(|e| e.code == "E0006") {
+                        self.errors.push(
+                            Diagnostic::error(
+                                "E0006",
+                                format!("aliases expand the document past {past}"),
+                            )
+                            .at(Some(at))
+                            .help("write the values out, or use fewer nested aliases"),
+                        );
+                    }
                 }
             }
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
+                self.tag(tag.as_ref(), at);
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let path = if self.expecting_key() {
                     // A complex key: serde rejects it later; keep paths sane.
@@ -298,6 +406,7 @@ impl MarkedEventReceiver for Scan {
                         seen: HashSet::new(),
                         anchor,
                         nodes: 0,
+                        bytes: 0,
                     }
                 } else {
                     Frame::Seq {
@@ -305,6 +414,7 @@ impl MarkedEventReceiver for Scan {
                         next: 0,
                         anchor,
                         nodes: 0,
+                        bytes: 0,
                     }
                 };
                 self.nodes += 1;

@@ -5,9 +5,7 @@
 //! only; they never use the compiler's model, so they can catch the
 //! compiler's own mistakes.
 
-use serde::Deserialize;
 use serde_json::Value;
-use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -122,10 +120,24 @@ pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Most bytes read from one manifest file or standard input.
+pub const MAX_SOURCE_BYTES: usize = 128 << 20;
+
+/// Files under a folder. Links inside it are refused, not followed: a
+/// folder from a pull request must not make CI read (and print) files
+/// outside it, nor loop forever.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
+        let e = e?;
+        let p = e.path();
+        let ty = e.file_type()?;
+        if ty.is_symlink() {
+            return Err(std::io::Error::other(format!(
+                "{}: a symbolic link inside a folder; meshpack does not follow them (name the file itself)",
+                p.display()
+            )));
+        }
+        if ty.is_dir() {
             walk(&p, out)?;
         } else if p
             .extension()
@@ -138,13 +150,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A file's name and text, at most [`MAX_SOURCE_BYTES`].
 pub fn read_source(path: &Path) -> std::io::Result<(String, String)> {
+    let text = crate::fsread::read_text(path, MAX_SOURCE_BYTES)?;
     if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        Ok(("stdin".into(), s))
+        Ok(("stdin".into(), text))
     } else {
-        Ok((path.display().to_string(), std::fs::read_to_string(path)?))
+        Ok((path.display().to_string(), text))
     }
 }
 
@@ -155,7 +167,8 @@ fn documents(text: &str) -> Vec<(usize, Range<usize>)> {
     let mut start_line = 1;
     let mut offset = 0;
     for (i, line) in text.split_inclusive('\n').enumerate() {
-        let l = line.trim_end();
+        // A byte-order mark may open the stream (YAML 1.2 section 5.2).
+        let l = line.trim_start_matches('\u{feff}').trim_end();
         if l == "---" || l.starts_with("--- ") || l == "..." {
             docs.push((start_line, start..offset));
             start = offset + line.len();
@@ -199,11 +212,7 @@ pub fn split(file: &str, text: &str) -> Vec<Doc> {
 
 pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
     let (file, line) = (&*d.file, d.line);
-    let parsed = match serde_yaml::Deserializer::from_str(&d.text[d.range.clone()]).next() {
-        None => return,
-        Some(de) => Strict::deserialize(de).map(|s| s.0),
-    };
-    match parsed {
+    match super::yaml11::parse(&d.text[d.range.clone()]) {
         Ok(Value::Null) => {}
         Ok(value @ Value::Object(_)) => push(
             file,
@@ -219,8 +228,8 @@ pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>
         }),
         Err(e) => errors.push(ReadError {
             file: file.into(),
-            line: e.location().map(|l| line + l.line() - 1).unwrap_or(line),
-            message: strip_location(&e.to_string()),
+            line: line + e.line - 1,
+            message: format!("column {}: {}", e.col, e.message),
         }),
     }
 }
@@ -250,75 +259,6 @@ fn push(
     });
 }
 
-/// A JSON value read from YAML that refuses duplicate keys (serde_json's
-/// own `Value` keeps the last one silently; the API server rejects them).
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{self, MapAccess, SeqAccess, Visitor};
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Strict;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
-                Ok(Strict(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
-                Ok(Strict(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
-                Ok(Strict(v.into()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
-                Ok(Strict(
-                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
-                ))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
-                Ok(Strict(Value::String(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Strict, E> {
-                Ok(Strict(Value::String(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Strict, E> {
-                Ok(Strict(Value::Null))
-            }
-            fn visit_none<E>(self) -> Result<Strict, E> {
-                Ok(Strict(Value::Null))
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Strict, D::Error> {
-                Strict::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-                let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0));
-                while let Some(Strict(x)) = a.next_element()? {
-                    v.push(x);
-                }
-                Ok(Strict(Value::Array(v)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-                let mut m = serde_json::Map::new();
-                while let Some(Strict(k)) = a.next_key()? {
-                    let key = match k {
-                        Value::String(s) => s,
-                        Value::Null => "null".to_string(),
-                        other => other.to_string(),
-                    };
-                    let Strict(v) = a.next_value()?;
-                    if m.insert(key.clone(), v).is_some() {
-                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
-                    }
-                }
-                Ok(Strict(Value::Object(m)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -327,13 +267,6 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
-    }
-}
-
-fn strip_location(s: &str) -> String {
-    match s.find(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod input;
 pub mod report;
 pub mod schemas;
+pub mod yaml11;
 
 use crate::diag::Severity;
 use input::Object;

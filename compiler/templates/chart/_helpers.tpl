@@ -9,21 +9,35 @@ Chart name, truncated to 63 characters (a label value's limit).
 {{- end }}
 
 {{/*
-Prefix of every object name. Truncated to {{{ fullname_max }}} characters so that
+Prefix of every object name, at most {{{ fullname_max }}} characters so that
 "<fullname>-<longest suffix>" stays a valid name: StatefulSet pods carry
 "controller-revision-hash: <name>-<hash>", whose value stops at 63.
+{{% if fullname_cut %}}
+A longer name keeps its first {{{ fullname_cut }}} characters and ends in 5 hex digits of
+its SHA-256, so two long release names get different prefixes (but for a 1 in 2^20 chance).
+{{% endif %}}
 */}}
 {{- define "{{{ name }}}.fullname" -}}
+{{- $full := "" }}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{- $full = .Values.fullnameOverride }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{- $full = .Release.Name }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
 {{- end }}
+{{% if fullname_cut %}}
+{{- if le (len $full) {{{ fullname_max }}} }}
+{{- $full | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" ($full | trunc {{{ fullname_cut }}} | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- end }}
+{{% else %}}
+{{- $full | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{% endif %}}
 {{- end }}
 
 {{/*

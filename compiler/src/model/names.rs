@@ -1,0 +1,128 @@
+//! Every name of a policy that becomes a Kubernetes name or value goes
+//! through [`check`] with the rule Kubernetes applies to the field it
+//! lands in, so a name that compiles also installs.
+//!
+//! Invariant: the resolver never tests a name's shape another way; each
+//! [`Rule`] cites the Kubernetes validation it mirrors
+//! (k8s.io/apimachinery/pkg/util/validation, validation.go).
+//! https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
+
+/// What Kubernetes requires of a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// `IsDNS1035Label`: Service names, and so service, gateway and release names.
+    Dns1035Label,
+    /// `IsDNS1123Label`: namespaces.
+    Dns1123Label,
+    /// `IsDNS1123Subdomain`: most object names (Secrets, ServiceAccounts,
+    /// StorageClasses, cert-manager issuers).
+    Dns1123Subdomain,
+    /// `IsEnvVarName` under RelaxedEnvironmentVariableValidation (GA in
+    /// Kubernetes 1.34): printable ASCII but `=`. A newline or other control
+    /// character is refused by every version.
+    EnvVarName,
+    /// An image registry: `host[:port][/path]` as Docker reads references.
+    Registry,
+}
+
+impl Rule {
+    /// What the rule accepts, said for a person (the diagnostic's help).
+    pub fn expected(self) -> &'static str {
+        match self {
+            Rule::Dns1035Label => "a DNS-1035 label: lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit, at most 63 characters",
+            Rule::Dns1123Label => "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters",
+            Rule::Dns1123Subdomain => "a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, each dot-separated part starting and ending with a letter or digit, at most 253 characters",
+            Rule::EnvVarName => "printable ASCII characters except `=`, at least one",
+            Rule::Registry => "a registry host with an optional port and path, e.g. `registry.example.com:5000/team`",
+        }
+    }
+}
+
+/// Whether `s` satisfies `rule`.
+pub fn check(rule: Rule, s: &str) -> bool {
+    match rule {
+        Rule::Dns1035Label => label(s, 63) && s.starts_with(|c: char| c.is_ascii_lowercase()),
+        Rule::Dns1123Label => label(s, 63),
+        Rule::Dns1123Subdomain => s.len() <= 253 && s.split('.').all(|l| label(l, 63)),
+        Rule::EnvVarName => {
+            !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=')
+        }
+        Rule::Registry => registry(s),
+    }
+}
+
+/// Lowercase letters, digits and `-`, starting and ending with a letter or digit.
+fn label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `host[:port][/path]`: a host of DNS labels (letters of any case, as
+/// registries are case-insensitive) or `localhost`, an optional numeric
+/// port, path components of lowercase letters, digits and `._-`.
+/// https://github.com/distribution/reference/blob/main/reference.go
+fn registry(s: &str) -> bool {
+    let (hostport, path) = s.split_once('/').unwrap_or((s, ""));
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, ""));
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let port_ok = !hostport.contains(':') || port.parse::<u16>().is_ok_and(|p| p > 0);
+    let path_ok = !s.contains('/')
+        || path.split('/').all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        });
+    host_ok && port_ok && path_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(check(Rule::Dns1035Label, "api-2"));
+        for bad in ["2api", "Api", "a-", "", "a\nb", "a_b", &"a".repeat(64)] {
+            assert!(!check(Rule::Dns1035Label, bad), "{bad:?}");
+        }
+        assert!(check(Rule::Dns1123Label, "2api"));
+        assert!(check(Rule::Dns1123Subdomain, "fast.ssd-1"));
+        for bad in ["no\n", "a..b", ".a", "A", "a b", &"a".repeat(254)] {
+            assert!(!check(Rule::Dns1123Subdomain, bad), "{bad:?}");
+        }
+        assert!(check(Rule::EnvVarName, "KEY: WITH {{ braces }}"));
+        for bad in ["", "A=B", "A\nB", "A\tB", "É"] {
+            assert!(!check(Rule::EnvVarName, bad), "{bad:?}");
+        }
+        for good in [
+            "quay.io",
+            "quay.io/evalhub",
+            "localhost:5000/a/b",
+            "Registry.Example.com",
+        ] {
+            assert!(check(Rule::Registry, good), "{good:?}");
+        }
+        for bad in [
+            "quay.io\ndependencies:",
+            "quay.io/",
+            "a:b",
+            "a:0",
+            "a/B",
+            "a b",
+            "",
+        ] {
+            assert!(!check(Rule::Registry, bad), "{bad:?}");
+        }
+    }
+}
