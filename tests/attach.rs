@@ -780,3 +780,145 @@ fn ambient_rules_send_the_vendors_service_through_the_waypoint() {
         "{k}"
     );
 }
+
+const KINDS_POLICY: &str = r#"apiVersion: meshpack.dev/v1alpha1
+kind: MeshPolicy
+metadata:
+  name: kinds-mesh
+spec:
+  version: 1.0.0
+  services:
+    web:
+      attach: {}
+      ports: {http: 8080}
+    db:
+      attach: {workload: {kind: StatefulSet, name: postgres}, selector: {role: db}}
+      ports: {tcp-postgres: 5432}
+    agent:
+      attach: {workload: {kind: DaemonSet}}
+    migrate:
+      attach: {workload: {kind: Job}}
+    report:
+      attach: {workload: {kind: CronJob}}
+  allow:
+    - {from: [web, migrate, report], to: db}
+    - {from: agent, to: web}
+"#;
+
+const KINDS_MANIFESTS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "web:1"}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: postgres}
+spec:
+  serviceName: postgres
+  selector: {matchLabels: {role: db}}
+  template:
+    metadata: {labels: {role: db}}
+    spec: {containers: [{name: db, image: "postgres:16"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "agent:1"}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    metadata: {labels: {app: migrate}}
+    spec: {restartPolicy: Never, containers: [{name: migrate, image: "migrate:1"}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata: {labels: {app: report}}
+        spec: {restartPolicy: Never, containers: [{name: report, image: "report:1"}]}
+"#;
+
+/// The Kustomize components patch each kind of workload by kind and name
+/// (a CronJob's pod template sits under `jobTemplate`).
+#[test]
+fn kustomize_patches_every_workload_kind_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("kinds.yaml");
+    std::fs::write(&policy, KINDS_POLICY).unwrap();
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        dir.path().join("chart").to_str().unwrap(),
+        "--kustomize",
+        dir.path().join("k").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(dir.path().join("app.yaml"), KINDS_MANIFESTS).unwrap();
+    for (components, istio) in [
+        ("[k/components/istio, k/components/network-policy]", true),
+        ("[k/components/network-policy]", false),
+    ] {
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            format!("resources: [app.yaml]\ncomponents: {components}\n"),
+        )
+        .unwrap();
+        let built = run(Command::new(tools().join("helm4/kubectl"))
+            .arg("kustomize")
+            .arg(dir.path()));
+        let objs = parse(&built);
+        let mut seen = vec![];
+        for o in objs
+            .iter()
+            .filter(|o| o["apiVersion"] == "apps/v1" || o["apiVersion"] == "batch/v1")
+        {
+            let pod = if o["kind"] == "CronJob" {
+                &o["spec"]["jobTemplate"]["spec"]["template"]
+            } else {
+                &o["spec"]["template"]
+            };
+            let labels = &pod["metadata"]["labels"];
+            let what = format!("{}/{} istio={istio}", o["kind"], o["metadata"]["name"]);
+            assert_eq!(labels["meshpack.dev/mesh"], "kinds-mesh", "{what}");
+            if istio {
+                assert_eq!(labels["sidecar.istio.io/inject"], "true", "{what}");
+                assert_eq!(
+                    pod["metadata"]["annotations"]["sidecar.istio.io/inject"], "true",
+                    "{what}"
+                );
+            } else {
+                assert!(labels.get("sidecar.istio.io/inject").is_none(), "{what}");
+            }
+            seen.push(what);
+        }
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        // The NetworkPolicies select the vendor's pods by their own labels.
+        let db_ingress = objs
+            .iter()
+            .find(|o| {
+                o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "kinds-mesh-db-ingress"
+            })
+            .expect("db's ingress policy");
+        assert_eq!(
+            db_ingress["spec"]["podSelector"]["matchLabels"],
+            serde_json::json!({"role": "db"})
+        );
+    }
+}

@@ -426,6 +426,28 @@ metadata: {name: web}
 spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      serviceAccountName: agent
+      containers: [{name: agent, image: "agent:1", env: [{name: SINK, value: "http://web:80/ingest"}]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    metadata: {labels: {app: migrate}}
+    spec:
+      restartPolicy: Never
+      serviceAccountName: migrate
+      containers: [{name: migrate, image: "migrate:1", command: ["migrate", "database:5432"]}]
 "#;
 
 #[test]
@@ -442,12 +464,14 @@ fn evidence_from_urls_cluster_names_and_config_maps() {
     assert_eq!(
         names,
         vec![
+            ("agent", "DaemonSet", "agent"),
             ("db", "StatefulSet", "db-sa"),
+            ("migrate", "Job", "migrate"),
             ("report", "CronJob", "default"),
             ("web", "Deployment", "default")
         ]
     );
-    let db = &d.services[0].1;
+    let db = &d.services[1].1;
     let s = db.service.as_ref().unwrap();
     assert_eq!(s.name, "database");
     assert_eq!(s.ports.len(), 1);
@@ -461,7 +485,7 @@ fn evidence_from_urls_cluster_names_and_config_maps() {
         ("postgres", 5432, 5433, Some("tcp"))
     );
     // An unnamed Service port is named by its number.
-    let web = d.services[2].1.service.as_ref().unwrap();
+    let web = d.services[4].1.service.as_ref().unwrap();
     assert_eq!(
         (
             web.ports[0].name.as_str(),
@@ -485,6 +509,18 @@ fn evidence_from_urls_cluster_names_and_config_maps() {
     assert_eq!(
         rules,
         vec![
+            (
+                "agent".into(),
+                "web".into(),
+                vec!["tcp-80".into()],
+                vec!["container agent env SINK".into()]
+            ),
+            (
+                "migrate".into(),
+                "db".into(),
+                vec!["postgres".into()],
+                vec!["container migrate command[1]".into()]
+            ),
             (
                 "report".into(),
                 "db".into(),
@@ -542,6 +578,18 @@ fn evidence_from_urls_cluster_names_and_config_maps() {
     );
     assert!(
         d.text.contains("# No evidence of calls made by: db."),
+        "{}",
+        d.text
+    );
+    assert!(
+        d.text
+            .contains("      attach: {workload: {kind: DaemonSet, name: \"agent\"}}\n"),
+        "{}",
+        d.text
+    );
+    assert!(
+        d.text
+            .contains("      attach: {workload: {kind: Job, name: \"migrate\"}}\n"),
         "{}",
         d.text
     );
