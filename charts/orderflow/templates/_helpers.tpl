@@ -8,19 +8,19 @@ Chart name, truncated to 63 characters (a label value's limit).
 {{- end }}
 
 {{/*
-Prefix of every object name. Truncated to 45 characters so that
+Prefix of every object name. Truncated to 40 characters so that
 "<fullname>-<longest suffix>" stays a valid name: StatefulSet pods carry
 "controller-revision-hash: <name>-<hash>", whose value stops at 63.
 */}}
 {{- define "orderflow.fullname" -}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 45 | trimSuffix "-" }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 45 | trimSuffix "-" }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 45 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -98,8 +98,10 @@ fn longest_suffix(f: &File) -> usize {
 pub fn chart(m: &Model) -> Tree {
     let mut tree = Tree::new();
     let mut suffix = 0;
+    let mut istio_kinds = std::collections::BTreeSet::new();
     emit::each(m, Mode::Helm, &mut |f| {
         suffix = suffix.max(longest_suffix(&f));
+        istio_kinds.extend(f.docs.iter().filter_map(|d| istio_kind(&d.value)));
         tree.insert(
             format!("templates/{}", f.path),
             template(&f, &m.name).into_bytes(),
@@ -142,6 +144,7 @@ pub fn chart(m: &Model) -> Tree {
         images => images,
         fullname_max => fullname_max,
         cert_manager => cert_manager,
+        istio_kinds => security_first(istio_kinds),
         telemetry => m.telemetry.is_some(),
         tracing_provider => tracing.map(|t| t.provider),
         fault_injection => m.services.iter().any(|s| s.traffic.fault.is_some()),
@@ -187,6 +190,30 @@ pub fn chart(m: &Model) -> Tree {
         "# chart-testing: render without a mesh.\nistio:\n  enabled: false\n".into(),
     );
     tree
+}
+
+/// `<group>/<version>/<Kind>` of an Istio object, as Helm's capabilities
+/// list a served resource.
+fn istio_kind(v: &Value) -> Option<String> {
+    let api = v["apiVersion"].as_str()?;
+    let kind = v["kind"].as_str()?;
+    api.split_once('/')
+        .is_some_and(|(g, _)| g.ends_with("istio.io"))
+        .then(|| format!("{api}/{kind}"))
+}
+
+/// The kinds in the order the chart checks them: security first, so a
+/// cluster with Istio 1.18 to 1.21 hears about PeerAuthentication.
+fn security_first(kinds: std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut v: Vec<String> = kinds.into_iter().collect();
+    v.sort_by_key(|k| {
+        (
+            !k.ends_with("/PeerAuthentication"),
+            !k.starts_with("security."),
+            k.clone(),
+        )
+    });
+    v
 }
 
 /// The text of one template file.
