@@ -33,10 +33,6 @@ fn spec<'a>(by: &'a BTreeMap<String, Value>, id: &str) -> &'a Value {
     &by.get(id).unwrap_or_else(|| panic!("{id} not rendered"))["spec"]
 }
 
-fn principal(ns: &str, sa: &str) -> Value {
-    json!(format!("cluster.local/ns/{ns}/sa/{sa}"))
-}
-
 #[test]
 fn the_chart_switches_to_ambient() {
     for h in HELMS {
@@ -85,8 +81,8 @@ fn the_chart_switches_to_ambient() {
             .unwrap()
             .iter()
             .find(|r| {
-                r["from"][0]["source"]["principals"]
-                    == json!([principal("istio-ingress", "istio-ingressgateway")])
+                r["from"][0]["source"]["serviceAccounts"]
+                    == json!(["istio-ingress/istio-ingressgateway"])
             })
             .expect("gateway rule");
         assert_eq!(
@@ -97,7 +93,7 @@ fn the_chart_switches_to_ambient() {
         let at_pods = spec(&by, "AuthorizationPolicy/evalhub-api");
         assert_eq!(
             at_pods["rules"][0],
-            json!({"from": [{"source": {"principals": [principal(NS, "evalhub-waypoint")]}}],
+            json!({"from": [{"source": {"serviceAccounts": ["evalhub-waypoint"]}}],
                    "to": [{"operation": {"ports": ["8080", "9090"]}}]})
         );
         assert!(!at_pods.to_string().contains("paths") && !at_pods.to_string().contains("methods"));

@@ -43,8 +43,10 @@ fn is_mesh_kind(o: &Value) -> bool {
     api.contains("istio.io") || api.starts_with("cert-manager.io")
 }
 
-fn principal(sa: &str) -> String {
-    format!("cluster.local/ns/evalhub/sa/evalhub-{sa}")
+/// A ServiceAccount of the release as a rule names it (Istio 1.25+'s bare
+/// `source.serviceAccounts` entry: the policy's own namespace).
+fn account(sa: &str) -> String {
+    format!("evalhub-{sa}")
 }
 
 fn selector(component: Option<&str>) -> Value {
@@ -112,11 +114,35 @@ fn without_istio_no_mesh_object_label_or_annotation() {
                 "{h}: {} rendered with istio.enabled=false",
                 id(o)
             );
+            // Pods opt out of a namespace labelled for injection and name
+            // their canonical service: the only Istio keys without the mesh.
+            let allowed = [
+                "sidecar.istio.io/inject",
+                "istio.io/dataplane-mode",
+                "service.istio.io/canonical-name",
+                "service.istio.io/canonical-revision",
+            ];
+            let pod_labels = &o["spec"]["template"]["metadata"]["labels"];
+            if pod_labels.is_object() {
+                assert_eq!(
+                    pod_labels["sidecar.istio.io/inject"],
+                    "false",
+                    "{h}: {}",
+                    id(o)
+                );
+                assert_eq!(
+                    pod_labels["istio.io/dataplane-mode"],
+                    "none",
+                    "{h}: {}",
+                    id(o)
+                );
+            }
             let mut keys = vec![];
             label_keys(o, &mut keys);
             for k in keys {
                 assert!(
-                    !k.contains("istio"),
+                    !k.contains("istio")
+                        || (pod_labels.is_object() && allowed.contains(&k.as_str())),
                     "{h}: {} has label/annotation {k}",
                     id(o)
                 );
@@ -265,7 +291,7 @@ fn with_istio_exactly_the_expected_mesh_objects() {
                 "selector": selector(Some("postgres")),
                 "action": "ALLOW",
                 "rules": [{
-                    "from": [{"source": {"principals": [principal("api"), principal("scheduler"), principal("taskrunner")]}}],
+                    "from": [{"source": {"serviceAccounts": [account("api"), account("scheduler"), account("taskrunner")]}}],
                     "to": [{"operation": {"ports": ["5432"]}}],
                 }],
             })
@@ -273,10 +299,10 @@ fn with_istio_exactly_the_expected_mesh_objects() {
         assert_eq!(
             spec("AuthorizationPolicy/evalhub-api")["rules"],
             json!([
-                {"from": [{"source": {"principals": [principal("frontend")]}}], "to": [{"operation": {"ports": ["8080"]}}]},
-                {"from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
+                {"from": [{"source": {"serviceAccounts": [account("frontend")]}}], "to": [{"operation": {"ports": ["8080"]}}]},
+                {"from": [{"source": {"serviceAccounts": ["istio-ingress/istio-ingressgateway"]}}],
                  "to": [{"operation": {"ports": ["8080", "9090"], "methods": ["GET", "POST", "PUT", "DELETE"], "paths": ["/api/*"]}}]},
-                {"from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/prometheus"]}}], "to": [{"operation": {"ports": ["9090"]}}]},
+                {"from": [{"source": {"serviceAccounts": ["monitoring/prometheus"]}}], "to": [{"operation": {"ports": ["9090"]}}]},
             ])
         );
         assert_eq!(
@@ -329,17 +355,16 @@ fn with_istio_exactly_the_expected_mesh_objects() {
                 "workloadSelector": {"labels": selector(Some("taskrunner"))["matchLabels"]},
                 "egress": [{"hosts": [
                     "istio-system/*",
-                    "./evalhub-clickhouse.evalhub.svc.cluster.local",
-                    "./evalhub-kafka.evalhub.svc.cluster.local",
-                    "./evalhub-minio.evalhub.svc.cluster.local",
-                    "./evalhub-postgres.evalhub.svc.cluster.local",
+                    "./*.svc.cluster.local",
                     "./*.s3.amazonaws.com",
                     "./api.openai.com",
                 ]}],
                 "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
             })
         );
-        // Every pod template is injected, by label and annotation.
+        // Every pod template is injected by label (the annotation is
+        // deprecated and could contradict the label) and is its own
+        // canonical service.
         for s in SERVICES {
             let w = by
                 .get(&format!("Deployment/evalhub-{s}"))
@@ -348,7 +373,13 @@ fn with_istio_exactly_the_expected_mesh_objects() {
             let meta = &w["spec"]["template"]["metadata"];
             assert_eq!(meta["labels"]["sidecar.istio.io/inject"], "true", "{h} {s}");
             assert_eq!(
-                meta["annotations"]["sidecar.istio.io/inject"], "true",
+                meta["labels"]["service.istio.io/canonical-name"],
+                json!(format!("evalhub-{s}")),
+                "{h} {s}"
+            );
+            assert!(
+                meta.get("annotations")
+                    .is_none_or(|a| a.get("sidecar.istio.io/inject").is_none()),
                 "{h} {s}"
             );
         }

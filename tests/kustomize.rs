@@ -175,29 +175,23 @@ fn a_customer_overlay_moves_every_namespace_string() {
     .unwrap();
     let objs = build(&overlay);
     let by = by_id(&objs);
-    let principals = &by["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"][0]
-        ["source"]["principals"];
+    // Bare ServiceAccounts mean the policy's own namespace (Istio 1.25+),
+    // Sidecars name the namespace's Services by `./`: nothing to rewrite.
+    let accounts = &by["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"][0]
+        ["source"]["serviceAccounts"];
     assert_eq!(
-        principals,
-        &serde_json::json!([
-            "cluster.local/ns/customer-prod/sa/evalhub-api",
-            "cluster.local/ns/customer-prod/sa/evalhub-scheduler",
-            "cluster.local/ns/customer-prod/sa/evalhub-taskrunner",
-        ])
+        accounts,
+        &serde_json::json!(["evalhub-api", "evalhub-scheduler", "evalhub-taskrunner"])
     );
     assert_eq!(
         by["Sidecar/evalhub-frontend"]["spec"]["egress"][0]["hosts"],
-        serde_json::json!([
-            "istio-system/*",
-            "./evalhub-api.customer-prod.svc.cluster.local",
-            "./evalhub-websocket.customer-prod.svc.cluster.local",
-        ])
+        serde_json::json!(["istio-system/*", "./*.svc.cluster.local"])
     );
     // The gateway's identity and the TLS Secret stay in the gateway's namespace.
     assert_eq!(
         by["AuthorizationPolicy/evalhub-frontend"]["spec"]["rules"][0]["from"][0]["source"]
-            ["principals"][0],
-        "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
+            ["serviceAccounts"][0],
+        "istio-ingress/istio-ingressgateway"
     );
     assert_eq!(
         by["Certificate/evalhub-public"]["metadata"]["namespace"],
@@ -245,6 +239,18 @@ fn base_holds_nothing_of_the_mesh() {
                 "{}",
                 id(&o)
             );
+            // Pods opt out of a namespace's injection and name their
+            // canonical service; nothing else of Istio.
+            let mut o = o.clone();
+            if let Some(l) = o
+                .pointer_mut("/spec/template/metadata/labels")
+                .and_then(Value::as_object_mut)
+            {
+                assert_eq!(l.remove("sidecar.istio.io/inject"), Some("false".into()));
+                assert_eq!(l.remove("istio.io/dataplane-mode"), Some("none".into()));
+                assert!(l.remove("service.istio.io/canonical-name").is_some());
+                assert!(l.remove("service.istio.io/canonical-revision").is_some());
+            }
             assert!(
                 !serde_json::to_string(&o).unwrap().contains("istio"),
                 "{} mentions istio",

@@ -34,8 +34,10 @@ fn spec<'a>(objs: &'a BTreeMap<String, Value>, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{id} not rendered; have {:?}", objs.keys()))["spec"]
 }
 
-fn principal(sa: &str) -> String {
-    format!("cluster.local/ns/{NS}/sa/orderflow-{sa}")
+/// A ServiceAccount of the release as a rule names it (bare: the
+/// policy's own namespace, Istio 1.25+).
+fn account(sa: &str) -> String {
+    format!("orderflow-{sa}")
 }
 
 /// Schema-check against ../shared/schemas, then verify against the policy.
@@ -67,7 +69,13 @@ fn versions_are_deployments_side_by_side() {
                 "version": v,
             });
             assert_eq!(d["selector"]["matchLabels"], labels);
-            assert_eq!(d["template"]["metadata"]["labels"], labels);
+            // Each version is its own canonical revision of one service.
+            let mut pod = labels.clone();
+            pod["service.istio.io/canonical-name"] = json!("orderflow-api");
+            pod["service.istio.io/canonical-revision"] = json!(v);
+            pod["sidecar.istio.io/inject"] = json!("false");
+            pod["istio.io/dataplane-mode"] = json!("none");
+            assert_eq!(d["template"]["metadata"]["labels"], pod);
             assert_eq!(
                 d["template"]["spec"]["containers"][0]["image"],
                 json!(format!("registry.example.com/orderflow/api:{tag}"))
@@ -297,13 +305,15 @@ fn gateways_internal_mutual_tls_matches_rewrite_cors() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|r| r["from"][0]["source"]["principals"].as_array().unwrap())
+            .flat_map(|r| {
+                r["from"][0]["source"]["serviceAccounts"]
+                    .as_array()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
             sources,
-            vec![&json!(
-                "cluster.local/ns/istio-ingress/sa/istio-internal-ingressgateway"
-            )]
+            vec![&json!("istio-ingress/istio-internal-ingressgateway")]
         );
         // Selector and identity are values.
         let objs = render(
@@ -320,8 +330,8 @@ fn gateways_internal_mutual_tls_matches_rewrite_cors() {
         );
         assert_eq!(
             spec(&objs, "AuthorizationPolicy/orderflow-admin")["rules"][0]["from"][0]["source"]
-                ["principals"],
-            json!(["cluster.local/ns/istio-ingress/sa/corp-gw"])
+                ["serviceAccounts"],
+            json!(["istio-ingress/corp-gw"])
         );
     }
 }
@@ -426,7 +436,7 @@ fn external_services_vm_and_tls_origination() {
         assert_eq!(
             spec(&objs, "AuthorizationPolicy/orderflow-ledger-db")["rules"],
             json!([{
-                "from": [{"source": {"principals": [principal("admin"), principal("api"), principal("worker")]}}],
+                "from": [{"source": {"serviceAccounts": [account("admin"), account("api"), account("worker")]}}],
                 "to": [{"operation": {"ports": ["5432"]}}],
             }])
         );
@@ -449,7 +459,7 @@ fn external_services_vm_and_tls_origination() {
             spec(&objs, "Sidecar/orderflow-worker")["egress"][0]["hosts"],
             json!([
                 "istio-system/*",
-                format!("./orderflow-queue.{NS}.svc.cluster.local"),
+                "./*.svc.cluster.local",
                 "./api.payments.example.net",
                 "./ledger-db.corp.internal",
                 "observability/otel-collector.observability.svc.cluster.local",

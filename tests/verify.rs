@@ -102,7 +102,7 @@ fn assert_caught(objs: &[Value], lines: &[&str]) {
 fn removed_principal_is_an_outage() {
     let mut objs = rendered(true);
     mutate(&mut objs, "AuthorizationPolicy", "evalhub-postgres", |o| {
-        o["spec"]["rules"][0]["from"][0]["source"]["principals"]
+        o["spec"]["rules"][0]["from"][0]["source"]["serviceAccounts"]
             .as_array_mut()
             .unwrap()
             .remove(1);
@@ -121,34 +121,31 @@ fn removed_principal_is_an_outage() {
     );
 }
 
-/// Widening a rule: a security bug on exactly the new edge. (With the
-/// NetworkPolicies in place the edge stays closed at L3, so they go.)
+/// Widening a rule: a security bug on exactly the new edge. With the
+/// NetworkPolicies in place the combined matrix stays closed at L3, but
+/// the Istio layer alone no longer enforces the edge: verify fails there.
 #[test]
 fn added_principal_is_a_security_bug() {
     let mut objs = rendered(true);
-    let (code, out) = {
-        let mut with_np = objs.clone();
-        mutate(
-            &mut with_np,
-            "AuthorizationPolicy",
-            "evalhub-postgres",
-            |o| {
-                o["spec"]["rules"][0]["from"][0]["source"]["principals"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push("cluster.local/ns/evalhub/sa/evalhub-websocket".into());
-            },
-        );
-        verify(&evalhub(), &to_yaml(&with_np))
-    };
-    assert_eq!(code, 0, "NetworkPolicies still block it: {out}");
-    objs.retain(|o| o["kind"] != "NetworkPolicy");
-    mutate(&mut objs, "AuthorizationPolicy", "evalhub-postgres", |o| {
-        o["spec"]["rules"][0]["from"][0]["source"]["principals"]
+    let widen = |o: &mut Value| {
+        o["spec"]["rules"][0]["from"][0]["source"]["serviceAccounts"]
             .as_array_mut()
             .unwrap()
-            .push("cluster.local/ns/evalhub/sa/evalhub-websocket".into());
-    });
+            .push("evalhub-websocket".into());
+    };
+    let mut with_np = objs.clone();
+    mutate(
+        &mut with_np,
+        "AuthorizationPolicy",
+        "evalhub-postgres",
+        widen,
+    );
+    assert_caught(
+        &with_np,
+        &["Istio alone: allowed but not intended: websocket -> postgres:5432 (tcp-postgres)"],
+    );
+    objs.retain(|o| o["kind"] != "NetworkPolicy");
+    mutate(&mut objs, "AuthorizationPolicy", "evalhub-postgres", widen);
     assert_caught(
         &objs,
         &["allowed but not intended: websocket -> postgres:5432 (tcp-postgres)"],

@@ -647,7 +647,7 @@ fn run_verify(
     };
     let mut gw = verify::intent::GatewayIdentity {
         namespace: mesh.gateway_namespace.clone(),
-        overrides: Default::default(),
+        ..Default::default()
     };
     for id in &mesh.gateway_identity {
         let parsed = id
@@ -673,17 +673,26 @@ fn run_verify(
     for d in &c.differences {
         println!("{d}");
     }
+    let gaps = verify::intent::layer_gaps(&model, &set, &gw);
+    for g in &gaps {
+        println!("{}: {}", g.layer, g.difference);
+    }
     let cells = c.intended.len();
-    if c.differences.is_empty() && c.missing.is_empty() {
+    if c.differences.is_empty() && c.missing.is_empty() && gaps.is_empty() {
+        let each = if set.layers().istio && set.layers().netpol {
+            "; each layer alone allows nothing more"
+        } else {
+            ""
+        };
         println!(
-            "verified ({mode}): {cells} source/destination pairs allow exactly what {} intends",
+            "verified ({mode}): {cells} source/destination pairs allow exactly what {} intends{each}",
             policy.display()
         );
         ExitCode::SUCCESS
     } else {
         println!(
             "FAILED ({mode}): {} difference(s) between {} and the manifests",
-            c.differences.len() + c.missing.len(),
+            c.differences.len() + c.missing.len() + gaps.len(),
             policy.display()
         );
         ExitCode::from(1)

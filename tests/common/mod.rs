@@ -36,13 +36,23 @@ pub fn helm(version: &str) -> PathBuf {
     tools().join(version).join("helm")
 }
 
-/// The Istio and cert-manager APIs an offline render must be told about.
-pub const MESH_APIS: [&str; 5] = [
+/// The Istio and cert-manager APIs an offline render must be told about:
+/// Istio by kind, as the chart checks it.
+pub const MESH_APIS: &[&str] = &[
     "security.istio.io/v1",
     "networking.istio.io/v1",
     "telemetry.istio.io/v1",
     "gateway.networking.k8s.io/v1",
     "cert-manager.io/v1",
+    "security.istio.io/v1/PeerAuthentication",
+    "security.istio.io/v1/AuthorizationPolicy",
+    "networking.istio.io/v1/DestinationRule",
+    "networking.istio.io/v1/VirtualService",
+    "networking.istio.io/v1/Sidecar",
+    "networking.istio.io/v1/Gateway",
+    "networking.istio.io/v1/ServiceEntry",
+    "networking.istio.io/v1/WorkloadEntry",
+    "telemetry.istio.io/v1/Telemetry",
 ];
 
 /// Run a command; return stdout, or panic with its stderr.

@@ -8,20 +8,28 @@ Chart name, truncated to 63 characters (a label value's limit).
 {{- end }}
 
 {{/*
-Prefix of every object name. Truncated to 30 characters so that
+Prefix of every object name, at most 30 characters so that
 "<fullname>-<longest suffix>" stays a valid name: StatefulSet pods carry
 "controller-revision-hash: <name>-<hash>", whose value stops at 63.
+A longer name keeps its first 24 characters and ends in 5 hex digits of
+its SHA-256, so two long release names get different prefixes (but for a 1 in 2^20 chance).
 */}}
 {{- define "onlineboutique-mesh.fullname" -}}
+{{- $full := "" }}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 30 | trimSuffix "-" }}
+{{- $full = .Values.fullnameOverride }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 30 | trimSuffix "-" }}
+{{- $full = .Release.Name }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 30 | trimSuffix "-" }}
+{{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
+{{- end }}
+{{- if le (len $full) 30 }}
+{{- $full | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" ($full | trunc 24 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
 {{- end }}
 {{- end }}
 
@@ -125,12 +133,20 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
 
 {{- define "onlineboutique-mesh.podLabels.adservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-adservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "adservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -143,7 +159,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.adservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -160,12 +175,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.cartservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-cartservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "cartservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -178,7 +201,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.cartservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -195,12 +217,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.checkoutservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-checkoutservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "checkoutservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -213,7 +243,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.checkoutservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -230,12 +259,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.currencyservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-currencyservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "currencyservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -248,7 +285,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.currencyservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -265,12 +301,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.emailservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-emailservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "emailservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -283,7 +327,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.emailservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -300,12 +343,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.frontend" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-frontend"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "frontend") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -318,7 +369,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.frontend" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -335,12 +385,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.loadgenerator" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-loadgenerator"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "loadgenerator") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -353,7 +411,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.loadgenerator" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -370,12 +427,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.paymentservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-paymentservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "paymentservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -388,7 +453,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.paymentservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -405,12 +469,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.productcatalogservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-productcatalogservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "productcatalogservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -423,7 +495,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.productcatalogservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -440,12 +511,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.recommendationservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-recommendationservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "recommendationservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -458,7 +537,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.recommendationservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -475,12 +553,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.redis-cart" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-redis-cart"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "redis-cart") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -493,7 +579,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.redis-cart" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}
@@ -510,12 +595,20 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.shippingservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-{{- if $.Values.istio.enabled }}
-{{- if eq $.Values.istio.dataplane "ambient" }}
-istio.io/dataplane-mode: ambient
+service.istio.io/canonical-name: "{{ $fullname }}-shippingservice"
+service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "shippingservice") | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
 {{- else }}
-sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}
+sidecar.istio.io/inject: {{ $inject | quote }}
 {{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
 {{- with $.Values.istio.revision }}
 istio.io/rev: {{ . | quote }}
 {{- end }}
@@ -528,7 +621,6 @@ istio.io/rev: {{ . | quote }}
 {{- define "onlineboutique-mesh.podAnnotations.shippingservice" -}}
 {{- $annotations := dict }}
 {{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
-{{- $_ := set $annotations "sidecar.istio.io/inject" ($.Values.istio.injection | toString) }}
 {{- if $.Values.istio.proxyImage.repository }}
 {{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
 {{- end }}

@@ -8,10 +8,10 @@ Chart name, truncated to 63 characters (a label value's limit).
 {{- end }}
 
 {{/*
-Prefix of every object name, at most 45 characters so that
+Prefix of every object name, at most 40 characters so that
 "<fullname>-<longest suffix>" stays a valid name: StatefulSet pods carry
 "controller-revision-hash: <name>-<hash>", whose value stops at 63.
-A longer name keeps its first 39 characters and ends in 5 hex digits of
+A longer name keeps its first 34 characters and ends in 5 hex digits of
 its SHA-256, so two long release names get different prefixes (but for a 1 in 2^20 chance).
 */}}
 {{- define "orderflow.fullname" -}}
@@ -26,10 +26,10 @@ its SHA-256, so two long release names get different prefixes (but for a 1 in 2^
 {{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
 {{- end }}
-{{- if le (len $full) 45 }}
+{{- if le (len $full) 40 }}
 {{- $full | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" ($full | trunc 39 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- printf "%s-%s" ($full | trunc 34 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
 {{- end }}
 {{- end }}
 

@@ -13,7 +13,7 @@
 //! <https://istio.io/latest/docs/ambient/usage/l7-features/>
 //! <https://istio.io/latest/docs/ambient/usage/l4-policy/>
 
-use super::{out, to_value, File, Names, Out, Part};
+use super::{to_value, File, Names, Out};
 use crate::gateway_api as gapi;
 use crate::model::Model;
 use serde_json::{json, Value};
@@ -63,16 +63,8 @@ pub fn waypoint(n: &Names, out: &mut Out) -> Value {
 }
 
 /// The waypoint's identity, which ztunnel policies admit.
-pub fn waypoint_principal(n: &Names, out: &mut Out) -> Value {
-    let full = super::FULLNAME;
-    out.text(&[
-        Part::Val("$.Values.istio.trustDomain", "cluster.local"),
-        Part::Lit("/ns/"),
-        Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
-        Part::Lit("/sa/"),
-        Part::Val(full, n.app),
-        Part::Lit(&format!("-{WAYPOINT}")),
-    ])
+pub fn waypoint_identity(n: &Names) -> super::identity::Identity {
+    super::identity::Identity::release(n, WAYPOINT)
 }
 
 /// Add a document rendered only in one data plane (Helm decides at install

@@ -219,11 +219,11 @@ fn vm_authorization(m: &Model, n: &Names, out: &mut Out, x: &External) -> Value 
         let Some(p) = x.ports.iter().find(|p| p.port == e.port) else {
             continue;
         };
-        let principals: Vec<Value> = e
+        let ids: Vec<super::identity::Identity> = e
             .from
             .iter()
             .filter_map(|s| m.service(s))
-            .map(|s| n.principal(out, s))
+            .map(|s| super::identity::Identity::release(n, &s.name))
             .collect();
         let mut rule = to_value(&ap::Rule {
             to: vec![ap::To {
@@ -234,7 +234,7 @@ fn vm_authorization(m: &Model, n: &Names, out: &mut Out, x: &External) -> Value 
             }],
             ..Default::default()
         });
-        rule["from"] = json!([{ "source": { "principals": principals } }]);
+        super::identity::set_from(out, &mut rule, &ids);
         rules.push(rule);
     }
     let mut v = to_value(&AuthorizationPolicy::new(

@@ -6,9 +6,9 @@
 //! Everything here selects the release's own pods (a customer may share the
 //! namespace with other software) unless `istio.namespaceWide` is set.
 
+use super::identity::{self, lit, val, Identity, Piece};
 use super::{
-    ambient, external, gateway, out, routing, telemetry, to_value, Doc, File, Group, Mode, Names,
-    Out, Part,
+    ambient, external, gateway, routing, telemetry, to_value, Doc, File, Group, Mode, Names, Out,
 };
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::peer_authentication::{Mtls, PeerAuthentication, PeerAuthenticationSpec};
@@ -147,7 +147,8 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
         let v = authorization_policy(m, &n, &mut f.out, s, &edges);
         f.push(v);
     }
-    // A service without ports has no Service: no host to route to.
+    // Without ports there is no Service: a DestinationRule or
+    // VirtualService for its host would name nothing (validate M002).
     if !s.ports.is_empty() {
         let v = routing::destination_rule(m, &n, &mut f.out, s);
         f.push(v);
@@ -184,9 +185,9 @@ fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> V
     for ((ports, methods, paths), mut sources) in ops {
         sources.sort();
         sources.dedup();
-        let principals: Vec<Value> = sources
+        let ids: Vec<Identity> = sources
             .iter()
-            .map(|src| source_principal(m, n, out, src))
+            .map(|src| source_identity(m, n, src))
             .collect();
         let op = ap::Operation {
             ports,
@@ -197,7 +198,7 @@ fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> V
             to: vec![ap::To { operation: op }],
             ..Default::default()
         });
-        rule["from"] = json!([{ "source": { "principals": principals } }]);
+        identity::set_from(out, &mut rule, &ids);
         rules.push(rule);
     }
     rules
@@ -275,50 +276,46 @@ fn ambient_policies(
         }],
         ..Default::default()
     });
-    rule["from"] = json!([{ "source": { "principals": [ambient::waypoint_principal(n, out)] } }]);
+    identity::set_from(out, &mut rule, &[ambient::waypoint_identity(n)]);
     at_pods.insert(0, rule);
     let sel = selector(n, out, Some(&s.name));
     let at_pods = allow_policy(m, n, out, s, "", ("selector", sel), at_pods);
     [at_waypoint, at_pods]
 }
 
-fn source_principal(m: &Model, n: &Names, out: &mut Out, src: &Source) -> Value {
+fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
     match src {
-        Source::Service(name) => {
-            let svc = m.service(name).expect("resolved");
-            n.principal(out, svc)
-        }
+        Source::Service(name) => Identity::release(n, name),
         Source::Gateway(name) => {
             let g = m
                 .gateways
                 .iter()
                 .find(|g| &g.name == name)
                 .expect("resolved");
-            out.text(&[
-                Part::Val("$.Values.istio.trustDomain", "cluster.local"),
-                Part::Lit("/ns/"),
-                Part::Val("$.Values.istio.gateway.namespace", "istio-ingress"),
-                Part::Lit("/sa/"),
-                Part::Val(
+            Identity::from_values(
+                ("$.Values.istio.gateway.namespace", "istio-ingress"),
+                (
                     &format!("{}.serviceAccount", gateway::gateway_values(name)),
                     &g.service_account,
                 ),
-            ])
+            )
         }
         Source::External {
             namespace,
             service_account,
-        } => out.text(&[
-            Part::Val("$.Values.istio.trustDomain", "cluster.local"),
-            Part::Lit(&format!("/ns/{namespace}/sa/{service_account}")),
-        ]),
+        } => Identity::fixed(namespace, service_account),
     }
 }
 
 /// Each sidecar sees only the services and external hosts it may reach,
 /// and `REGISTRY_ONLY` blocks every host not in the mesh's registry.
 fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
-    let mut dests: Vec<&str> = m.edges_from(&s.name).map(|e| e.dest.as_str()).collect();
+    // A service without ports has no Service, hence no host.
+    let mut dests: Vec<&str> = m
+        .edges_from(&s.name)
+        .map(|e| e.dest.as_str())
+        .filter(|d| m.service(d).is_some_and(|x| !x.ports.is_empty()))
+        .collect();
     dests.sort();
     dests.dedup();
     let mut external: Vec<&str> = m.egress_from(&s.name).map(|e| e.host.as_str()).collect();
@@ -333,50 +330,30 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     };
     let mut v = to_value(&Sidecar::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
-    let full = super::FULLNAME;
-    let mut hosts = vec![out.text(&[
-        Part::Val("$.Values.istio.controlPlane.namespace", "istio-system"),
-        Part::Lit("/*"),
-    ])];
-    for d in dests {
-        hosts.push(match n.attached(d) {
-            Some(a) => out.text(&[
-                Part::Lit(&format!("./{}.", a.service)),
-                Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
-                Part::Lit(".svc.cluster.local"),
-            ]),
-            None => out.text(&[
-                Part::Lit("./"),
-                Part::Val(full, n.app),
-                Part::Lit(&format!("-{d}.")),
-                Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE),
-                Part::Lit(".svc.cluster.local"),
-            ]),
-        });
-    }
-    for h in external {
-        hosts.push(json!(format!("./{h}")));
-    }
+    let before = vec![vec![
+        val("$.Values.istio.controlPlane.namespace", "istio-system"),
+        lit("/*"),
+    ]];
+    let mut after: Vec<Vec<Piece>> = external
+        .iter()
+        .map(|h| vec![lit(format!("./{h}"))])
+        .collect();
     // Envoy sends spans to the collector itself: it must be visible.
     // The collector's address is a value: the operator may move it.
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         let host = match &tr.namespace {
-            Some(ns) => out.text(&[
-                Part::Val("$.Values.telemetry.tracing.namespace", ns),
-                Part::Lit("/"),
-                Part::Val("$.Values.telemetry.tracing.host", &tr.host),
-            ]),
-            None => out.text(&[
-                Part::Lit("*/"),
-                Part::Val("$.Values.telemetry.tracing.host", &tr.host),
-            ]),
+            Some(ns) => vec![
+                val("$.Values.telemetry.tracing.namespace", ns),
+                lit("/"),
+                val("$.Values.telemetry.tracing.host", &tr.host),
+            ],
+            None => vec![lit("*/"), val("$.Values.telemetry.tracing.host", &tr.host)],
         };
-        hosts.push(host);
+        after.push(host);
     }
-    v["spec"] = json!({
-        "workloadSelector": { "labels": n.selector(out, Some(&s.name)) },
-        "egress": [{ "hosts": hosts }],
-        "outboundTrafficPolicy": { "mode": "REGISTRY_ONLY" },
-    });
+    let mut spec = json!({ "workloadSelector": { "labels": n.selector(out, Some(&s.name)) } });
+    identity::set_sidecar_egress(n, out, &mut spec, &before, &dests, &after);
+    spec["outboundTrafficPolicy"] = json!({ "mode": "REGISTRY_ONLY" });
+    v["spec"] = spec;
     v
 }

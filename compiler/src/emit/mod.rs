@@ -10,7 +10,10 @@
 pub mod ambient;
 mod external;
 pub mod gateway;
+pub mod identity;
+pub mod injection;
 pub mod mesh;
+pub mod metrics;
 mod netpol;
 pub mod out;
 mod routing;
@@ -59,7 +62,7 @@ pub struct File {
 }
 
 impl File {
-    fn new(path: impl Into<String>, group: Group, mode: Mode) -> Self {
+    pub(crate) fn new(path: impl Into<String>, group: Group, mode: Mode) -> Self {
         File {
             path: path.into(),
             group,
@@ -95,6 +98,10 @@ pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
         sink(gateway::gateway_api_file(m, g, mode));
     }
     for f in netpol::files(m, mode) {
+        sink(f);
+    }
+    let f = metrics::monitors_file(m, mode);
+    if !f.docs.is_empty() {
         sink(f);
     }
 }
@@ -222,27 +229,6 @@ impl<'a> Names<'a> {
             l.insert("app.kubernetes.io/component".into(), json!(c));
         }
         l
-    }
-
-    /// The SPIFFE principal of a ServiceAccount of this release.
-    pub fn principal(&self, out: &mut Out, s: &Service) -> Value {
-        let full = FULLNAME;
-        if let Some(a) = &s.attach {
-            return out.text(&[
-                Part::Val("$.Values.istio.trustDomain", "cluster.local"),
-                Part::Lit("/ns/"),
-                Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
-                Part::Lit(&format!("/sa/{}", a.service_account)),
-            ]);
-        }
-        out.text(&[
-            Part::Val("$.Values.istio.trustDomain", "cluster.local"),
-            Part::Lit("/ns/"),
-            Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
-            Part::Lit("/sa/"),
-            Part::Val(full, self.app),
-            Part::Lit(&format!("-{}", s.name)),
-        ])
     }
 
     /// `<fullname>-<service>.<namespace>.svc.cluster.local`.

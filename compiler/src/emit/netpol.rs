@@ -38,6 +38,9 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         if let Some(v) = egress(m, &n, &mut f.out, s) {
             f.push(v);
         }
+        if let Some(v) = super::metrics::service_policy(&n, &mut f.out, s) {
+            f.push(v);
+        }
         if !f.docs.is_empty() {
             files.push(f);
         }
@@ -48,6 +51,8 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         mode,
     );
     let v = istio(&n, &mut mesh.out);
+    mesh.push(v);
+    let v = super::metrics::envoy_policy(&n, &mut mesh.out);
     mesh.push(v);
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         let v = tracing(&n, &mut mesh.out, tr);

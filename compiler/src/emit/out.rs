@@ -121,14 +121,7 @@ impl Out {
                 Value::String(text)
             }
             Mode::Helm => {
-                let mut t = String::from("\"");
-                for p in parts {
-                    match p {
-                        Part::Lit(s) => t.push_str(&escape_template(&yaml_dq_escape(s))),
-                        Part::Val(e, _) => t.push_str(&format!("{{{{ {e} }}}}")),
-                    }
-                }
-                t.push('"');
+                let t = template_text(parts);
                 Value::String(self.push(Fragment::Inline(t)))
             }
         }
@@ -179,6 +172,20 @@ impl Out {
             }
         }
     }
+}
+
+/// The Helm template of a string assembled from parts: a double-quoted
+/// YAML scalar, literals escaped, values as `{{ expr }}`.
+pub fn template_text(parts: &[Part]) -> String {
+    let mut t = String::from("\"");
+    for p in parts {
+        match p {
+            Part::Lit(s) => t.push_str(&escape_template(&yaml_dq_escape(s))),
+            Part::Val(e, _) => t.push_str(&format!("{{{{ {e} }}}}")),
+        }
+    }
+    t.push('"');
+    t
 }
 
 /// Characters that would start template actions in Helm render literally.

@@ -6,7 +6,7 @@
 //! escalation, all capabilities dropped, seccomp RuntimeDefault, requests and
 //! limits, distinct readiness and liveness probes, no automounted token.
 
-use super::{set, svc_values, to_value, File, Group, Mode, Names, Out};
+use super::{injection, set, svc_values, to_value, File, Group, Mode, Names, Out};
 use crate::model::{Image, Model, Resources, Service, Version, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -394,7 +394,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         }
     }
     let mut selector = n.selector(out, Some(&s.name));
-    let mut labels = pod_labels(n, out, s);
+    let mut labels = pod_labels(m, n, out, s, version);
     if let Some(v) = version {
         selector[VERSION_LABEL] = json!(v.name);
         labels[VERSION_LABEL] = json!(v.name);
@@ -402,8 +402,11 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     spec["selector"] = json!({ "matchLabels": selector });
     let tpl = &mut spec["template"];
     tpl["metadata"] = json!({ "labels": labels });
-    if let Some(marker) = out.lines(pod_annotation_lines(n.app, &sv)) {
-        tpl["metadata"][marker.as_str()] = Value::Null;
+    let metrics = super::metrics::pod_annotations(s);
+    match out.lines(pod_annotation_lines(n.app, &sv, &metrics)) {
+        Some(marker) => tpl["metadata"][marker.as_str()] = Value::Null,
+        None if !metrics.is_empty() => tpl["metadata"]["annotations"] = Value::Object(metrics),
+        None => {}
     }
     let pod = &mut tpl["spec"];
     pod["serviceAccountName"] = n.object(out, &s.name);
@@ -444,49 +447,41 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     v
 }
 
-/// Selector labels plus, with Istio, the injection label (the only form the
-/// injection webhook matches in a namespace without an injection label).
-pub fn pod_labels(n: &Names, out: &mut Out, s: &Service) -> Value {
-    let lines = vec![
+/// Selector labels, the canonical service and the injection labels
+/// (`injection::decide`; Kustomize's base takes its mesh-off answer).
+pub fn pod_labels(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    version: Option<&Version>,
+) -> Value {
+    let mut lines = vec![
         "{{- $selector | nindent {0} }}".to_string(),
         format!("app.kubernetes.io/component: \"{}\"", s.name),
-        "{{- if $.Values.istio.enabled }}".into(),
-        "{{- if eq $.Values.istio.dataplane \"ambient\" }}".into(),
-        "istio.io/dataplane-mode: ambient".into(),
-        "{{- else }}".into(),
-        "sidecar.istio.io/inject: {{ $.Values.istio.injection | quote }}".into(),
-        "{{- end }}".into(),
-        "{{- with $.Values.istio.revision }}".into(),
-        "istio.io/rev: {{ . | quote }}".into(),
-        "{{- end }}".into(),
-        "{{- end }}".into(),
     ];
+    lines.extend(injection::helm_label_lines(s, version, &svc_values(s)));
     match out.lines(lines) {
-        Some(m) => json!({ (m): null }),
-        None => Value::Object(n.selector_map(Some(&s.name))),
+        Some(mk) => json!({ (mk): null }),
+        None => {
+            let mut l = n.selector_map(Some(&s.name));
+            l.extend(injection::canonical(m, s, version));
+            l.extend(injection::decide(&injection::Inputs::defaults(m, false)));
+            Value::Object(l)
+        }
     }
 }
 
-/// What the mesh adds to a pod template with `istio.enabled=true`, as the
-/// chart's defaults render it: (labels, annotations). Kustomize patches
-/// pods with these.
+/// What the mesh changes in a pod template with `istio.enabled=true`, as
+/// the chart's defaults render it: (labels, annotations), `null` removing
+/// a base label. Kustomize patches pods with these.
 pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) {
-    let mut labels = Map::new();
+    let labels = injection::kustomize_patch_labels(m);
     let mut annotations = Map::new();
-    match m.mesh.dataplane {
-        crate::policy::Dataplane::Ambient => {
-            labels.insert("istio.io/dataplane-mode".into(), json!("ambient"));
+    if m.mesh.dataplane == crate::policy::Dataplane::Sidecar {
+        if let Some(p) = &m.mesh.proxy {
+            annotations.insert(PROXY_IMAGE.into(), json!(image_text(p)));
         }
-        crate::policy::Dataplane::Sidecar => {
-            labels.insert("sidecar.istio.io/inject".into(), json!("true"));
-            annotations.insert("sidecar.istio.io/inject".into(), json!("true"));
-            if let Some(p) = &m.mesh.proxy {
-                annotations.insert(PROXY_IMAGE.into(), json!(image_text(p)));
-            }
-        }
-    }
-    if let Some(r) = &m.mesh.revision {
-        labels.insert("istio.io/rev".into(), json!(r));
     }
     (labels, annotations)
 }
@@ -495,13 +490,22 @@ pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) 
 /// <https://istio.io/latest/docs/reference/config/annotations/#SidecarProxyImage>
 pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
 
-/// The pod's own annotations, then with Istio the injection annotation (for
-/// Istio before 1.16) and `istio.annotations`; the pod's own win.
-pub fn pod_annotation_lines(app: &str, sv: &str) -> Vec<String> {
-    vec![
-        "{{- $annotations := dict }}".into(),
+/// The scrape annotations, the pod's own annotations, then with Istio the pinned proxy image and
+/// `istio.annotations`; the pod's own win. No injection annotation: the
+/// label decides (see `injection`), and an annotation disagreeing with it
+/// misled readers of the manifests.
+pub fn pod_annotation_lines(app: &str, sv: &str, metrics: &Map<String, Value>) -> Vec<String> {
+    let mut lines = vec!["{{- $annotations := dict }}".to_string()];
+    // Scrape annotations (`metrics`): Istio rewrites them to its merged
+    // metrics port on injected pods.
+    for (k, v) in metrics {
+        lines.push(format!(
+            "{{{{- $_ := set $annotations {k:?} {} }}}}",
+            serde_json::to_string(v).expect("string")
+        ));
+    }
+    lines.extend::<Vec<String>>(vec![
         "{{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane \"ambient\") }}".into(),
-        "{{- $_ := set $annotations \"sidecar.istio.io/inject\" ($.Values.istio.injection | toString) }}".into(),
         "{{- if $.Values.istio.proxyImage.repository }}".into(),
         format!("{{{{- $_ := set $annotations \"{PROXY_IMAGE}\" (include \"{app}.image\" (dict \"image\" $.Values.istio.proxyImage \"ctx\" $)) }}}}"),
         "{{- end }}".into(),
@@ -517,7 +521,8 @@ pub fn pod_annotation_lines(app: &str, sv: &str) -> Vec<String> {
         "annotations:".into(),
         "  {{- toYaml . | nindent {2} }}".into(),
         "{{- end }}".into(),
-    ]
+    ]);
+    lines
 }
 
 fn pull_secret_lines() -> Vec<String> {

@@ -54,6 +54,15 @@ pub struct From {
 pub struct Source {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<String>,
+    /// Istio 1.25+: `<ns>/<sa>`, or a bare `<sa>` in the policy's own
+    /// namespace; at most 16, not beside `principals` (CRD CEL rules).
+    #[serde(
+        default,
+        rename = "serviceAccounts",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(length(max = 16))]
+    pub service_accounts: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -84,7 +84,7 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
     ));
     for s in m.services.iter().filter(|s| s.attach.is_some()) {
         let mut out = Out::new(Mode::Helm);
-        emit::workload::pod_labels(&n, &mut out, s);
+        emit::workload::pod_labels(m, &n, &mut out, s, None);
         // The vendor's pods keep their own selector labels: drop the chart's.
         let labels: Vec<String> = lines(&out)
             .into_iter()
@@ -119,7 +119,8 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
             }
         }
         t.push_str("{{- end }}\n");
-        let annotations = emit::workload::pod_annotation_lines(app, &svc_values(s));
+        let metrics = emit::metrics::pod_annotations(s);
+        let annotations = emit::workload::pod_annotation_lines(app, &svc_values(s), &metrics);
         t.push_str(&format!(
             "\n{{{{- define \"{app}.podAnnotations.{}\" -}}}}\n",
             s.name

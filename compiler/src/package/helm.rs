@@ -94,8 +94,10 @@ fn longest_suffix(f: &File) -> usize {
 pub fn chart(m: &Model) -> Tree {
     let mut tree = Tree::new();
     let mut suffix = 0;
+    let mut istio_kinds = std::collections::BTreeSet::new();
     emit::each(m, Mode::Helm, &mut |f| {
         suffix = suffix.max(longest_suffix(&f));
+        istio_kinds.extend(f.docs.iter().filter_map(|d| istio_kind(&d.value)));
         tree.insert(
             format!("templates/{}", f.path),
             template(&f, &m.name).into_bytes(),
@@ -140,6 +142,7 @@ pub fn chart(m: &Model) -> Tree {
         // Room for `<prefix>-<5 hex digits>` with a prefix of 2 or more.
         fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
         cert_manager => cert_manager,
+        istio_kinds => security_first(istio_kinds),
         telemetry => m.telemetry.is_some(),
         tracing_provider => tracing.map(|t| t.provider),
         fault_injection => m.services.iter().any(|s| s.traffic.fault.is_some()),
@@ -242,6 +245,30 @@ pub fn chart_yaml(m: &Model, images: &[Value]) -> String {
         m.name,
         super::yaml::to_string(&Value::Object(c))
     )
+}
+
+/// `<group>/<version>/<Kind>` of an Istio object, as Helm's capabilities
+/// list a served resource.
+fn istio_kind(v: &Value) -> Option<String> {
+    let api = v["apiVersion"].as_str()?;
+    let kind = v["kind"].as_str()?;
+    api.split_once('/')
+        .is_some_and(|(g, _)| g.ends_with("istio.io"))
+        .then(|| format!("{api}/{kind}"))
+}
+
+/// The kinds in the order the chart checks them: security first, so a
+/// cluster with Istio 1.18 to 1.21 hears about PeerAuthentication.
+fn security_first(kinds: std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut v: Vec<String> = kinds.into_iter().collect();
+    v.sort_by_key(|k| {
+        (
+            !k.ends_with("/PeerAuthentication"),
+            !k.starts_with("security."),
+            k.clone(),
+        )
+    });
+    v
 }
 
 /// The text of one template file.

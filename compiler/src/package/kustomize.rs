@@ -10,13 +10,14 @@
 //! ```
 //!
 //! The objects are `emit`'s in plain mode (the chart's defaults), so a
-//! Kustomize build equals `helm template` with the same namespace. Strings
-//! that embed the namespace (principals, FQDN hosts) are out of reach of
-//! the namespace transformer: the istio overlay's
-//! `namespace-replacements.yaml` rewrites exactly those fields, reading the
-//! namespace from a ServiceAccount after the transformer ran (replacements
-//! run last within a kustomization, so they belong in the overlay that sets
-//! `namespace:`, not in a component).
+//! Kustomize build equals `helm template` with the same namespace. In that
+//! mode the Istio objects embed no namespace in strings (`emit::identity`);
+//! strings that still do (a Gateway API listener's namespace selector) and
+//! objects pinned to the gateway's namespace get an overlay's
+//! `namespace-replacements.yaml`, which rewrites exactly those fields after
+//! the namespace transformer ran (replacements run last within a
+//! kustomization, so they belong in the overlay that sets `namespace:`, not
+//! in a component). No such fields, no file.
 
 use super::Tree;
 use crate::emit::{self, mesh::FIXED_NAMESPACE, File, Group, Mode};
@@ -195,32 +196,37 @@ pub fn tree(m: &Model) -> Tree {
         let replacements = namespace_replacements(m, included);
         if attach {
             // No base to overlay: the vendor's kustomization that sets
-            // `namespace:` lists this file under `replacements`.
-            t.insert(
-                format!("replacements/{overlay}.yaml"),
-                yaml(&json!(replacements)),
-            );
+            // `namespace:` lists this file under `replacements` (only
+            // objects pinned to another namespace need one).
+            if !replacements.is_empty() {
+                t.insert(
+                    format!("replacements/{overlay}.yaml"),
+                    yaml(&json!(replacements)),
+                );
+            }
             continue;
         }
-        t.insert(
-            format!("overlays/{overlay}/namespace-replacements.yaml"),
-            yaml(&json!(replacements)),
-        );
         let components: Vec<String> = groups
             .iter()
             .map(|g| format!("../../components/{}", component_dir(*g)))
             .collect();
-        t.insert(
-            format!("overlays/{overlay}/kustomization.yaml"),
-            yaml(&json!({
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": m.name,
-                "resources": ["../../base"],
-                "components": components,
-                "replacements": [{ "path": "namespace-replacements.yaml" }],
-            })),
-        );
+        let mut k = json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": m.name,
+            "resources": ["../../base"],
+            "components": components,
+        });
+        // Nothing to replace (no pinned objects, no namespace in strings):
+        // no file, and nothing a customer overlay needs to copy.
+        if !replacements.is_empty() {
+            t.insert(
+                format!("overlays/{overlay}/namespace-replacements.yaml"),
+                yaml(&json!(replacements)),
+            );
+            k["replacements"] = json!([{ "path": "namespace-replacements.yaml" }]);
+        }
+        t.insert(format!("overlays/{overlay}/kustomization.yaml"), yaml(&k));
     }
     if attach {
         return t;

@@ -47,7 +47,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         e("global.imageRegistry", json!(""), "Registry that replaces every image's registry, e.g. a private mirror."),
         es("global.imagePullSecrets", json!(m.pull_secrets), "Names of Secrets every pod pulls images with.", json!({"items": {"type": "string"}})),
         e("istio.enabled", json!(false), "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."),
-        es("istio.injection", json!("true"), "Value of the `sidecar.istio.io/inject` pod label and annotation.", json!({"enum": ["true", "false"]})),
+        es("istio.injection", json!(true), "Sidecar injection of the pods with the mesh on: `true`, `false`, or `namespace` to write no `sidecar.istio.io/inject` label and leave it to the namespace's. With the mesh off pods are labelled `\"false\"` unless `namespace`.", injection_schema()),
         es("istio.dataplane", json!(m.mesh.dataplane.as_str()), "How pods join the mesh: `sidecar` (injected Envoy) or `ambient` (ztunnel, waypoints for L7 rules).", json!({"enum": ["sidecar", "ambient"]})),
         es("istio.revision", json!(m.mesh.revision.clone().unwrap_or_default()), "Istio revision that injects the pods (label `istio.io/rev`); empty for the default revision.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
         e("istio.proxyImage.registry", json!(m.mesh.proxy.as_ref().map(|i| i.registry.clone()).unwrap_or_default()), "Registry of the pinned sidecar image (`global.imageRegistry` wins)."),
@@ -56,6 +56,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         es("istio.proxyImage.digest", json!(m.mesh.proxy.as_ref().map(|i| i.digest.clone()).unwrap_or_default()), "Digest of the pinned sidecar image; wins over the tag.", json!({"pattern": "^(sha256:[a-f0-9]{64})?$"})),
         es("istio.annotations", json!({}), "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
         es("istio.trustDomain", json!("cluster.local"), "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
+        es("istio.version", json!("1.25"), "Oldest Istio (`1.<minor>`, a string: quote it in values files) the release must work with. From 1.25 on, AuthorizationPolicies name ServiceAccounts (`source.serviceAccounts`) and Sidecars the namespace's Services, so the objects carry no namespace and install anywhere; before 1.25 they name principals and FQDNs with the release namespace (see docs/istio-versions.md).", json!({"pattern": "^1\\.[0-9]+$"})),
         e("istio.namespaceWide", json!(false), "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
         es("istio.gateway.namespace", json!("istio-ingress"), "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         es("istio.controlPlane.namespace", json!("istio-system"), "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
@@ -65,6 +66,10 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         e("networkPolicy.enabled", json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
         es("networkPolicy.gatewayNamespaces", json!(["istio-ingress"]), "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
         es("networkPolicy.egressCIDRs", json!(["0.0.0.0/0"]), "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
+        es("metrics.prometheus.namespace", json!("monitoring"), "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        es("metrics.prometheus.podLabels", json!({}), "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
+        e("metrics.serviceMonitor.enabled", json!(false), "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
+        e("metrics.podMonitor.enabled", json!(false), "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
     ];
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         v.push(e(
@@ -286,6 +291,14 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             }
             v.push(en);
         }
+        let mut inject = es(
+            format!("{p}.istio.inject"),
+            json!(true),
+            "This service's `istio.injection` (default: istio.injection).",
+            injection_schema(),
+        );
+        inject.listed = false;
+        v.push(inject);
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
             v.push(e(
                 format!("{p}.storage.size"),
@@ -300,6 +313,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
     }
     v
+}
+
+/// `true`, `false` or `namespace`; booleans too, since `--set x=false`
+/// passes one (`crate::emit::injection::Injection`).
+fn injection_schema() -> Value {
+    json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "namespace"]})
 }
 
 fn image_entries(v: &mut Vec<Entry>, p: &str, image: &Image) {

@@ -20,6 +20,10 @@ pub struct GatewayIdentity {
     pub namespace: String,
     /// Gateway name -> (namespace, ServiceAccount).
     pub overrides: BTreeMap<String, (String, String)>,
+    /// The chart's `metrics.prometheus.namespace`: NetworkPolicies admit
+    /// it to every metrics port (`emit::metrics`), which the policy thereby
+    /// intends at L3/L4.
+    pub prometheus_namespace: String,
 }
 
 impl Default for GatewayIdentity {
@@ -27,8 +31,14 @@ impl Default for GatewayIdentity {
         GatewayIdentity {
             namespace: "istio-ingress".into(),
             overrides: BTreeMap::new(),
+            prometheus_namespace: "monitoring".into(),
         }
     }
+}
+
+/// A metrics port, by name, as the chart admits Prometheus to it.
+fn is_metrics_port(name: &str) -> bool {
+    name == "metrics" || name.ends_with("-metrics")
 }
 
 impl GatewayIdentity {
@@ -173,6 +183,13 @@ pub fn intended(
     probe: &Probe,
 ) -> bool {
     match dest {
+        Dest::Port { workload, name, .. }
+            if !layers.istio
+                && is_metrics_port(name)
+                && matches!(src, Source::Identity { namespace, .. } if *namespace == gw.prometheus_namespace) =>
+        {
+            true
+        }
         Dest::Port { workload, name, .. } => m.edges.iter().any(|e| {
             e.dest == *workload
                 && e.ports.contains(name)
@@ -262,7 +279,10 @@ impl std::fmt::Display for Difference {
                     format!(
                         "{} {}",
                         p.method.as_deref().unwrap_or(""),
-                        p.path.as_deref().unwrap_or("")
+                        p.path
+                            .as_deref()
+                            .map(super::output::path_pattern)
+                            .unwrap_or_default()
                     )
                 })
                 .collect();
@@ -284,7 +304,63 @@ pub struct Comparison {
 }
 
 pub fn compare(m: &Model, set: &Set, gw: &GatewayIdentity) -> Comparison {
-    let layers = set.layers();
+    compare_layers(m, set, gw, set.layers())
+}
+
+/// A layer evaluated on its own: its name as reports print it, and what it
+/// lets through that the policy does not intend.
+pub struct LayerGap {
+    pub layer: &'static str,
+    pub difference: Difference,
+}
+
+/// With both layers rendered, each is meant to enforce the policy alone:
+/// Istio all of it (a CNI that ignores NetworkPolicies leaves only Istio),
+/// NetworkPolicies its L3/L4 projection (pods outside the mesh, a broken
+/// sidecar). Whatever one layer alone allows beyond that is a gap the
+/// combined matrix hides, since the other layer still blocks it.
+pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
+    let all = set.layers();
+    if !(all.istio && all.netpol) {
+        return vec![];
+    }
+    let mut gaps = vec![];
+    let alone = [
+        (
+            "Istio alone",
+            Layers {
+                netpol: false,
+                ..all
+            },
+        ),
+        (
+            "NetworkPolicy alone",
+            Layers {
+                istio: false,
+                ..all
+            },
+        ),
+    ];
+    for (layer, layers) in alone {
+        // Ambient NetworkPolicies admit HBONE between the release's pods
+        // and leave ports to ztunnel: they enforce no edge alone.
+        if !layers.istio && all.ambient {
+            continue;
+        }
+        for d in compare_layers(m, set, gw, layers).differences {
+            if d.extra {
+                gaps.push(LayerGap {
+                    layer,
+                    difference: d,
+                });
+            }
+        }
+    }
+    gaps
+}
+
+/// Compare intent and rendering with the given layers in force.
+pub fn compare_layers(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Comparison {
     let plan = plan(m, set, gw, layers);
     let missing: Vec<String> = m
         .services

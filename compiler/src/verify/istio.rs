@@ -113,7 +113,7 @@ fn list<'a>(v: &'a Value, k: &str) -> Option<Vec<&'a str>> {
 
 /// Does a `source` match? Fields meshpack cannot know (JWT, IPs) match for
 /// DENY and not for ALLOW: the evaluator never over-reports access.
-fn source_matches(s: &Value, src: &SourceFacts, action: Action) -> bool {
+fn source_matches(s: &Value, src: &SourceFacts, action: Action, policy_ns: &str) -> bool {
     let unknown = action == Action::Deny;
     for k in [
         "requestPrincipals",
@@ -142,12 +142,20 @@ fn source_matches(s: &Value, src: &SourceFacts, action: Action) -> bool {
             }
         }
     }
+    // `<ns>/<sa>`, or a bare `<sa>` in the policy's own namespace (Istio
+    // 1.25+, istio/api#3417); matched exactly, whatever the trust domain.
+    // <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
     if let Some(sas) = list(s, "serviceAccounts") {
         let hit = src
             .principal
             .as_deref()
             .and_then(principal_parts)
-            .is_some_and(|(ns, sa)| sas.iter().any(|x| *x == format!("{ns}/{sa}")));
+            .is_some_and(|(ns, sa)| {
+                sas.iter().any(|x| match x.split_once('/') {
+                    Some((xn, xs)) => xn == ns && xs == sa,
+                    None => ns == policy_ns && *x == sa,
+                })
+            });
         if !hit {
             return false;
         }
@@ -195,6 +203,7 @@ fn operation_matches(op: &Value, port: u16, http: bool, probe: &Probe, action: A
 
 fn rule_matches(
     rule: &Value,
+    policy_ns: &str,
     src: &SourceFacts,
     port: u16,
     http: bool,
@@ -207,7 +216,9 @@ fn rule_matches(
     let from_ok = match rule["from"].as_array() {
         None => true,
         Some(f) if f.is_empty() => true,
-        Some(f) => f.iter().any(|x| source_matches(&x["source"], src, action)),
+        Some(f) => f
+            .iter()
+            .any(|x| source_matches(&x["source"], src, action, policy_ns)),
     };
     let to_ok = match rule["to"].as_array() {
         None => true,
@@ -267,7 +278,7 @@ fn enforce(
         })
         .filter(|o| applies(o, "selector", dst))
         .collect();
-    decide(&policies, &src, port, http, probe)
+    decide(&policies, &dst.namespace, &src, port, http, probe)
 }
 
 /// Ambient: requests to a Service that uses a waypoint pass the waypoint's
@@ -329,7 +340,7 @@ fn ambient_allowed(
             if src.principal.is_none() && mtls_mode(set, dst, port) == "STRICT" {
                 return false;
             }
-            if !decide(&attached, src, port, http, probe) {
+            if !decide(&attached, &dst.namespace, src, port, http, probe) {
                 return false;
             }
             let via = SourceFacts {
@@ -387,7 +398,15 @@ fn has_l7(o: &Object) -> bool {
 }
 
 /// DENY policies first, then ALLOW (none: allowed).
-fn decide(policies: &[&Object], src: &SourceFacts, port: u16, http: bool, probe: &Probe) -> bool {
+/// `dst_ns`: the namespace of policies that name none (the destination's).
+fn decide(
+    policies: &[&Object],
+    dst_ns: &str,
+    src: &SourceFacts,
+    port: u16,
+    http: bool,
+    probe: &Probe,
+) -> bool {
     let action_of = |o: &Object| {
         o.value["spec"]["action"]
             .as_str()
@@ -399,7 +418,7 @@ fn decide(policies: &[&Object], src: &SourceFacts, port: u16, http: bool, probe:
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| rule_matches(r, src, port, http, probe, action))
+            .any(|r| rule_matches(r, p.namespace(dst_ns), src, port, http, probe, action))
     };
     if policies
         .iter()

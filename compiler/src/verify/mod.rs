@@ -11,6 +11,7 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
+pub mod injection;
 pub mod intent;
 pub mod istio;
 pub mod netpol;
@@ -102,6 +103,21 @@ pub struct Layers {
 impl Set {
     pub fn new(objects: Vec<Object>, default_namespace: &str, trust_domain: &str) -> Self {
         let cset = crate::validate::checks::Set::new(&objects, default_namespace);
+        // Namespace labels, where the set holds the Namespace (injection).
+        let ns_labels: BTreeMap<&str, BTreeMap<String, String>> = objects
+            .iter()
+            .filter(|o| o.kind() == "Namespace" && o.api_version() == "v1")
+            .map(|o| {
+                let labels = o.value["metadata"]["labels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect();
+                (o.name(), labels)
+            })
+            .collect();
+        let no_labels = BTreeMap::new();
         let mut workloads = vec![];
         for w in &cset.workloads {
             let o = &objects[w.object];
@@ -128,12 +144,11 @@ impl Set {
                 });
                 ports.insert(*num as u16, (pname.clone(), http));
             }
-            let injected = w.labels.get("sidecar.istio.io/inject").map(String::as_str)
-                == Some("true")
-                || w.annotations
-                    .get("sidecar.istio.io/inject")
-                    .map(String::as_str)
-                    == Some("true");
+            let injected = injection::injected(
+                &w.labels,
+                &w.annotations,
+                ns_labels.get(w.namespace.as_str()).unwrap_or(&no_labels),
+            );
             let ambient =
                 w.labels.get("istio.io/dataplane-mode").map(String::as_str) == Some("ambient");
             workloads.push(Workload {
@@ -179,7 +194,11 @@ impl Set {
             .iter()
             .filter(|o| o.kind() == "AuthorizationPolicy")
         {
-            for (ns, sa) in principals(o).filter_map(principal_parts) {
+            let default_ns = o.namespace("");
+            for (ns, sa) in principals(o)
+                .filter_map(principal_parts)
+                .chain(service_accounts(o, default_ns))
+            {
                 let known = self
                     .workloads
                     .iter()
@@ -276,6 +295,31 @@ impl Set {
             },
         }
     }
+}
+
+/// The `(namespace, ServiceAccount)` pairs of an AuthorizationPolicy's
+/// `source.serviceAccounts` (Istio 1.25+): `<ns>/<sa>`, or a bare `<sa>` in
+/// the policy's namespace (`policy_ns`; none known when empty).
+pub fn service_accounts<'a>(
+    o: &'a Object,
+    policy_ns: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    o.value["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["from"].as_array().into_iter().flatten())
+        .flat_map(|f| {
+            f["source"]["serviceAccounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(Value::as_str)
+        .filter_map(move |x| match x.split_once('/') {
+            Some(pair) => Some(pair),
+            None => (!policy_ns.is_empty()).then_some((policy_ns, x)),
+        })
 }
 
 /// What a destination can know about a source.

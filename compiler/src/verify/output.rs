@@ -102,11 +102,7 @@ pub fn describe(a: &Access) -> String {
         Access::Any => "allowed".into(),
         Access::Some(ps) => {
             let methods: BTreeSet<&str> = ps.iter().filter_map(|p| p.method.as_deref()).collect();
-            let paths: BTreeSet<String> = ps
-                .iter()
-                .filter_map(|p| p.path.as_deref())
-                .map(|p| p.replace("meshpack-probe", "…"))
-                .collect();
+            let paths = path_patterns(ps.iter().filter_map(|p| p.path.as_deref()));
             format!(
                 "HTTP {} on {}",
                 methods.into_iter().collect::<Vec<_>>().join(","),
@@ -114,6 +110,32 @@ pub fn describe(a: &Access) -> String {
             )
         }
     }
+}
+
+/// One probed path as the pattern it stands for.
+pub fn path_pattern(p: &str) -> String {
+    if p == "/meshpack-unlisted" {
+        "(any other path)".to_string()
+    } else if let Some(prefix) = p.strip_suffix("meshpack-probe") {
+        format!("{prefix}*")
+    } else if let Some(suffix) = p.strip_prefix("/meshpack-probe") {
+        format!("*{suffix}")
+    } else {
+        p.to_string()
+    }
+}
+
+/// The probed paths as the patterns they stand for: the evaluator's
+/// made-up probe paths (`super::probe_paths`) never reach a report.
+fn path_patterns<'a>(paths: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = paths.map(path_pattern).collect();
+    // A path a prefix pattern already covers says nothing more.
+    let prefixes: Vec<String> = out
+        .iter()
+        .filter_map(|p| p.strip_suffix('*').map(str::to_string))
+        .collect();
+    out.retain(|p| p.ends_with('*') || !prefixes.iter().any(|x| p.starts_with(x.as_str())));
+    out
 }
 
 fn rows(m: &Matrix) -> impl Iterator<Item = (&Source, &Dest, &Access)> {
@@ -221,4 +243,30 @@ pub fn markdown(m: &Matrix, mode: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_patterns_not_probe_paths() {
+        let probes: BTreeSet<Probe> = [
+            "/api/",
+            "/api/meshpack-probe",
+            "/api",
+            "/meshpack-probe.css",
+            "/meshpack-unlisted",
+        ]
+        .iter()
+        .map(|p| Probe {
+            method: Some("GET".into()),
+            path: Some(p.to_string()),
+        })
+        .collect();
+        assert_eq!(
+            describe(&Access::Some(probes)),
+            "HTTP GET on (any other path) *.css /api /api/*"
+        );
+    }
 }

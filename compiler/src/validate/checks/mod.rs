@@ -13,6 +13,7 @@ mod http_fields_on_tcp;
 mod httproute_backend_unknown;
 mod injection_without_peer_authentication;
 mod mtls_conflict;
+mod policy_without_sidecar;
 mod port_protocol_unknown;
 mod principal_unknown_service_account;
 mod vs_destination_unknown;
@@ -120,6 +121,12 @@ pub const CHECKS: &[Check] = &[
         severity: Error,
         summary: "HTTPRoute backend names a Service or port not in the set",
         run: httproute_backend_unknown::run,
+    },
+    Check {
+        code: "M014",
+        severity: Warning,
+        summary: "Istio policy selects pods that opted out of the sidecar",
+        run: policy_without_sidecar::run,
     },
 ];
 

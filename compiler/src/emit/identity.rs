@@ -1,0 +1,197 @@
+//! How an AuthorizationPolicy rule names the identities it admits, and
+//! how a Sidecar names the release's Services: namespace-portable from
+//! Istio 1.25 on, with principals (and FQDNs) embedding the namespace before.
+//!
+//! Invariant: the choice is `istio.version` in the chart and the portable
+//! form in the Kustomize tree (the chart's default), so the tree holds no
+//! string with the release namespace in it for these fields and a plain
+//! `namespace:` in any overlay is enough.
+//!
+//! `source.serviceAccounts` (Istio 1.25+): `<ns>/<sa>`, or a bare `<sa>`
+//! meaning the policy's own namespace (istio/api#3417); the CRD's CEL rules
+//! allow at most 16 entries per source and no `principals` or `namespaces`
+//! beside it, so a long list is split into several sources (OR'ed).
+//! <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
+
+use super::out::{self, template_text};
+use super::{Names, Out, Part, FULLNAME, PLAIN_NAMESPACE};
+use serde_json::{json, Value};
+
+/// At most this many `serviceAccounts` per source (CRD CEL rule).
+pub const MAX_ACCOUNTS: usize = 16;
+
+/// The chart's condition for the portable form.
+pub const PORTABLE: &str = "semverCompare \">=1.25-0\" (toString $.Values.istio.version)";
+
+/// A piece of an identity string (owned [`Part`]).
+#[derive(Clone, Debug)]
+pub enum Piece {
+    Lit(String),
+    /// Template expression and its default.
+    Val(String, String),
+}
+
+fn parts(p: &[Piece]) -> Vec<Part<'_>> {
+    p.iter()
+        .map(|x| match x {
+            Piece::Lit(s) => Part::Lit(s),
+            Piece::Val(e, d) => Part::Val(e, d),
+        })
+        .collect()
+}
+
+/// One identity a rule admits, spelled both ways.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// `<trustDomain>/ns/<ns>/sa/<sa>`.
+    pub principal: Vec<Piece>,
+    /// `<sa>` in the release's namespace, else `<ns>/<sa>`.
+    pub account: Vec<Piece>,
+}
+
+pub fn lit(s: impl Into<String>) -> Piece {
+    Piece::Lit(s.into())
+}
+
+pub fn val(e: &str, d: &str) -> Piece {
+    Piece::Val(e.into(), d.into())
+}
+
+fn trust_domain() -> Piece {
+    val("$.Values.istio.trustDomain", "cluster.local")
+}
+
+impl Identity {
+    /// A ServiceAccount of this release: `<fullname>-<suffix>`, or the
+    /// vendor's own ServiceAccount when `suffix` names an attached service.
+    pub fn release(n: &Names, suffix: &str) -> Self {
+        let name = match n.attached(suffix) {
+            Some(a) => vec![lit(a.service_account.clone())],
+            None => vec![val(FULLNAME, n.app), lit(format!("-{suffix}"))],
+        };
+        let mut principal = vec![
+            trust_domain(),
+            lit("/ns/"),
+            val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
+            lit("/sa/"),
+        ];
+        principal.extend(name.iter().cloned());
+        Identity {
+            principal,
+            account: name.to_vec(),
+        }
+    }
+
+    /// A ServiceAccount in another namespace, both given as pieces.
+    pub fn other(namespace: Piece, sa: Piece) -> Self {
+        Identity {
+            principal: vec![
+                trust_domain(),
+                lit("/ns/"),
+                namespace.clone(),
+                lit("/sa/"),
+                sa.clone(),
+            ],
+            account: vec![namespace, lit("/"), sa],
+        }
+    }
+
+    /// A fixed namespace and ServiceAccount.
+    pub fn fixed(namespace: &str, sa: &str) -> Self {
+        Identity::other(lit(namespace), lit(sa))
+    }
+
+    /// A namespace and ServiceAccount from the values.
+    pub fn from_values(ns: (&str, &str), sa: (&str, &str)) -> Self {
+        Identity::other(val(ns.0, ns.1), val(sa.0, sa.1))
+    }
+}
+
+/// Sources for the portable form: at most [`MAX_ACCOUNTS`] per source.
+fn account_sources(accounts: Vec<Value>) -> Value {
+    let sources: Vec<Value> = accounts
+        .chunks(MAX_ACCOUNTS)
+        .map(|c| json!({ "source": { "serviceAccounts": c } }))
+        .collect();
+    json!(sources)
+}
+
+/// Set `rule.from` to admit `ids`: the portable form in plain mode, both
+/// forms behind `istio.version` in the chart.
+pub fn set_from(out: &mut Out, rule: &mut Value, ids: &[Identity]) {
+    if !out.helm() {
+        let accounts = ids.iter().map(|i| out.text(&parts(&i.account))).collect();
+        rule["from"] = account_sources(accounts);
+        return;
+    }
+    let mut lines = vec![format!("{{{{- if {PORTABLE} }}}}"), "from:".to_string()];
+    for chunk in ids.chunks(MAX_ACCOUNTS) {
+        lines.push("  - source:".into());
+        lines.push("      serviceAccounts:".into());
+        for i in chunk {
+            lines.push(format!("        - {}", template_text(&parts(&i.account))));
+        }
+    }
+    lines.push("{{- else }}".into());
+    lines.push("from:".into());
+    lines.push("  - source:".into());
+    lines.push("      principals:".into());
+    for i in ids {
+        lines.push(format!("        - {}", template_text(&parts(&i.principal))));
+    }
+    lines.push("{{- end }}".into());
+    let marker = out.lines(lines).expect("helm mode has lines");
+    rule[marker.as_str()] = Value::Null;
+}
+
+/// A Sidecar's `egress`: `before` hosts, the release's Services it calls
+/// (`dests`), then `after` hosts. The Services: the Sidecar's own namespace
+/// (`./`) and every Service in it in the portable form (a host's name must
+/// be an FQDN, with a wildcard only as its left-most label, so no
+/// namespace-free name selects one Service; the AuthorizationPolicies
+/// still decide who may call whom), else each Service's FQDN.
+/// <https://istio.io/latest/docs/reference/config/networking/sidecar/#IstioEgressListener>
+pub fn set_sidecar_egress(
+    n: &Names,
+    out: &mut Out,
+    spec: &mut Value,
+    before: &[Vec<Piece>],
+    dests: &[&str],
+    after: &[Vec<Piece>],
+) {
+    if !out.helm() {
+        let mut hosts: Vec<Value> = before.iter().map(|h| out.text(&parts(h))).collect();
+        if !dests.is_empty() {
+            hosts.push(json!(NAMESPACE_SERVICES));
+        }
+        hosts.extend(after.iter().map(|h| out.text(&parts(h))));
+        spec["egress"] = json!([{ "hosts": hosts }]);
+        return;
+    }
+    let item = |h: &[Piece]| format!("      - {}", template_text(&parts(h)));
+    let mut lines = vec!["egress:".to_string(), "  - hosts:".to_string()];
+    lines.extend(before.iter().map(|h| item(h)));
+    if !dests.is_empty() {
+        lines.push(format!("{{{{- if {PORTABLE} }}}}"));
+        lines.push(format!("      - {NAMESPACE_SERVICES:?}"));
+        lines.push("{{- else }}".into());
+        for d in dests {
+            // An attached service is called by the vendor's Service name.
+            let name = match n.attached(d) {
+                Some(a) => vec![lit(format!("./{}.", a.service))],
+                None => vec![lit("./"), val(FULLNAME, n.app), lit(format!("-{d}."))],
+            };
+            let mut host = name;
+            host.push(val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE));
+            host.push(lit(".svc.cluster.local"));
+            lines.push(item(&host));
+        }
+        lines.push("{{- end }}".into());
+    }
+    lines.extend(after.iter().map(|h| item(h)));
+    let marker = out.lines(lines).expect("helm mode has lines");
+    spec[marker.as_str()] = Value::Null;
+}
+
+/// Every Service of the Sidecar's own namespace.
+pub const NAMESPACE_SERVICES: &str = "./*.svc.cluster.local";

@@ -1,0 +1,759 @@
+//! What a customer's cluster breaks on day one (issue 15): injection with
+//! the mesh off, canonical services, metrics under STRICT,
+//! namespace-portable identities, per-kind capability guards, services
+//! without ports, Istio's injection precedence in `verify`, and each
+//! layer verified on its own. Helm 3 and 4 and the Kustomize tree.
+
+mod common;
+
+use common::*;
+use meshpack::emit::injection::{self, Injection, Inputs};
+use meshpack::policy::Dataplane;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chart(name: &str) -> PathBuf {
+    root().join("charts").join(name)
+}
+
+fn kubectl_kustomize(dir: &Path) -> Vec<Value> {
+    parse(&run(Command::new(tools().join("helm4/kubectl"))
+        .arg("kustomize")
+        .arg(dir)))
+}
+
+/// Pod templates by workload name (`Deployment/evalhub-api`).
+fn pods(objs: &[Value]) -> BTreeMap<String, Value> {
+    objs.iter()
+        .filter(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+        .map(|o| (id(o), o["spec"]["template"]["metadata"].clone()))
+        .collect()
+}
+
+/// The labels `injection::decide` owns.
+fn mesh_labels(pod: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for k in [injection::INJECT, injection::DATAPLANE, injection::REVISION] {
+        if let Some(v) = pod["labels"].get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn helm_with(h: &str, name: &str, args: &[&str]) -> Vec<Value> {
+    parse(&template(h, &chart(name), name, args))
+}
+
+/// Render with the Istio kinds declared; `sets` as `--set`.
+fn istio(h: &str, name: &str, sets: &[&str]) -> Vec<Value> {
+    let mut args: Vec<&str> = mesh_api_args();
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    helm_with(h, name, &args)
+}
+
+/// The chart implements `injection::decide` for every input: mesh on and
+/// off, each injection value given as boolean or string, and one service's
+/// own override.
+#[test]
+fn every_pod_carries_the_one_injection_decision() {
+    let values: [(&str, Injection); 4] = [
+        ("istio.injection=true", Injection::On),
+        ("istio.injection=false", Injection::Off),
+        ("istio.injection=namespace", Injection::Namespace),
+        ("istio.injection=", Injection::On),
+    ];
+    for h in HELMS {
+        for mesh in [false, true] {
+            for (set, inj) in values {
+                let mut sets = vec![if mesh {
+                    "istio.enabled=true"
+                } else {
+                    "istio.enabled=false"
+                }];
+                // `istio.injection=` leaves the default (boolean true).
+                if !set.ends_with('=') {
+                    sets.push(set);
+                }
+                sets.push("services.api.istio.inject=false");
+                let objs = istio(h, "evalhub", &sets);
+                for (w, pod) in pods(&objs) {
+                    let own = if w == "Deployment/evalhub-api" {
+                        Injection::Off
+                    } else {
+                        inj
+                    };
+                    let want = injection::decide(&Inputs {
+                        mesh,
+                        dataplane: Dataplane::Sidecar,
+                        injection: own,
+                        revision: "",
+                    });
+                    assert_eq!(mesh_labels(&pod), Value::Object(want), "{h} {sets:?} {w}");
+                    // No annotation that could disagree with the label.
+                    assert!(
+                        pod.get("annotations")
+                            .is_none_or(|a| a.get(injection::INJECT).is_none()),
+                        "{h} {sets:?} {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// With the mesh off, pods opt out of a namespace labelled for injection
+/// (or ambient) in the chart and the Kustomize tree, so the mesh-off
+/// NetworkPolicies never meet a sidecar that needs istiod.
+#[test]
+fn mesh_off_pods_opt_out_of_a_labelled_namespace() {
+    let off = json!({"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none"});
+    for h in HELMS {
+        let objs = helm_with(h, "evalhub", &[]);
+        assert_eq!(pods(&objs).len(), 9, "{h}");
+        for (w, pod) in pods(&objs) {
+            assert_eq!(mesh_labels(&pod), off, "{h} {w}");
+        }
+        // A team that labels the namespace itself leaves it to the namespace.
+        let objs = helm_with(h, "evalhub", &["--set", "istio.injection=namespace"]);
+        for (w, pod) in pods(&objs) {
+            assert_eq!(mesh_labels(&pod), json!({}), "{h} {w}");
+        }
+    }
+    let plain = kubectl_kustomize(&root().join("kustomize/evalhub/overlays/plain"));
+    assert_eq!(pods(&plain).len(), 9);
+    for (w, pod) in pods(&plain) {
+        assert_eq!(mesh_labels(&pod), off, "kustomize {w}");
+    }
+    let mesh = kubectl_kustomize(&root().join("kustomize/evalhub/overlays/istio"));
+    for (w, pod) in pods(&mesh) {
+        assert_eq!(
+            mesh_labels(&pod),
+            json!({"sidecar.istio.io/inject": "true"}),
+            "kustomize istio {w}"
+        );
+    }
+}
+
+/// `istio.injection` takes a boolean (`--set x=false` passes one) or a
+/// string, and nothing else.
+#[test]
+fn injection_values_are_booleans_or_strings() {
+    for h in HELMS {
+        for ok in [
+            vec!["--set", "istio.injection=false"],
+            vec!["--set-string", "istio.injection=false"],
+            vec!["--set", "services.api.istio.inject=namespace"],
+        ] {
+            let out = Command::new(helm(h))
+                .args(["template", "evalhub"])
+                .arg(chart("evalhub"))
+                .args(&ok)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{h} {ok:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        for bad in ["istio.injection=maybe", "services.api.istio.inject=1"] {
+            let out = Command::new(helm(h))
+                .args(["template", "evalhub"])
+                .arg(chart("evalhub"))
+                .args(["--set", bad])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            // Helm 3 names the value `istio.injection`, Helm 4 `/istio/injection`.
+            let key = bad.split('=').next().unwrap();
+            assert!(
+                !out.status.success()
+                    && (err.contains(key) || err.contains(&format!("/{}", key.replace('.', "/")))),
+                "{h} {bad}: {err}"
+            );
+        }
+    }
+}
+
+/// Each service and version is its own canonical service, in both Helms and
+/// the Kustomize tree, mesh on or off.
+#[test]
+fn canonical_service_per_service_and_version() {
+    let want = |objs: &[Value]| -> BTreeMap<String, (Value, Value)> {
+        pods(objs)
+            .into_iter()
+            .map(|(w, p)| {
+                (
+                    w,
+                    (
+                        p["labels"]["service.istio.io/canonical-name"].clone(),
+                        p["labels"]["service.istio.io/canonical-revision"].clone(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let expected: BTreeMap<String, (Value, Value)> = [
+        ("Deployment/orderflow-admin", "orderflow-admin", "1.4.0"),
+        ("Deployment/orderflow-api-canary", "orderflow-api", "canary"),
+        ("Deployment/orderflow-api-stable", "orderflow-api", "stable"),
+        ("Deployment/orderflow-web", "orderflow-web", "1.4.0"),
+        ("Deployment/orderflow-worker", "orderflow-worker", "1.4.0"),
+        ("StatefulSet/orderflow-queue", "orderflow-queue", "1.4.0"),
+    ]
+    .iter()
+    .map(|(w, n, r)| (w.to_string(), (json!(n), json!(r))))
+    .collect();
+    for h in HELMS {
+        assert_eq!(want(&helm_with(h, "orderflow", &[])), expected, "{h}");
+        assert_eq!(
+            want(&istio(h, "orderflow", &["istio.enabled=true"])),
+            expected,
+            "{h} istio"
+        );
+    }
+    for overlay in ["plain", "istio"] {
+        let objs = kubectl_kustomize(&root().join("kustomize/orderflow/overlays").join(overlay));
+        assert_eq!(want(&objs), expected, "kustomize {overlay}");
+    }
+}
+
+/// Prometheus reaches metrics ports, and with Istio the sidecars' 15020 and
+/// 15090, through the NetworkPolicies; pods carry the scrape annotations
+/// Istio's metrics merging rewrites.
+#[test]
+fn prometheus_is_admitted_under_strict() {
+    let peer = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}});
+    let selector = |c: Option<&str>| {
+        let mut l =
+            json!({"app.kubernetes.io/name": "evalhub", "app.kubernetes.io/instance": "evalhub"});
+        if let Some(c) = c {
+            l["app.kubernetes.io/component"] = json!(c);
+        }
+        json!({ "matchLabels": l })
+    };
+    let mut renders: Vec<(String, Vec<Value>)> = vec![];
+    for h in HELMS {
+        renders.push((h.to_string(), istio(h, "evalhub", &["istio.enabled=true"])));
+    }
+    renders.push((
+        "kustomize".into(),
+        kubectl_kustomize(&root().join("kustomize/evalhub/overlays/istio")),
+    ));
+    for (what, objs) in &renders {
+        let by = by_id(objs);
+        assert_eq!(
+            by["NetworkPolicy/evalhub-api-metrics"]["spec"],
+            json!({"policyTypes": ["Ingress"], "podSelector": selector(Some("api")),
+                   "ingress": [{"from": [peer], "ports": [{"protocol": "TCP", "port": 9090}]}]}),
+            "{what}"
+        );
+        assert_eq!(
+            by["NetworkPolicy/evalhub-allow-prometheus-envoy"]["spec"],
+            json!({"policyTypes": ["Ingress"], "podSelector": selector(None),
+                   "ingress": [{"from": [peer], "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}]}]}),
+            "{what}"
+        );
+        assert!(
+            !by.contains_key("NetworkPolicy/evalhub-frontend-metrics"),
+            "{what}"
+        );
+        let api = &by["Deployment/evalhub-api"]["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(
+            api,
+            &json!({"prometheus.io/scrape": "true", "prometheus.io/port": "9090", "prometheus.io/path": "/metrics"}),
+            "{what}"
+        );
+    }
+    // Other Prometheus pods: a namespace and labels.
+    for h in HELMS {
+        let by = by_id(&istio(
+            h,
+            "evalhub",
+            &[
+                "istio.enabled=true",
+                "metrics.prometheus.namespace=observability",
+                "metrics.prometheus.podLabels.app=prometheus",
+            ],
+        ));
+        assert_eq!(
+            by["NetworkPolicy/evalhub-allow-prometheus-envoy"]["spec"]["ingress"][0]["from"],
+            json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+                    "podSelector": {"matchLabels": {"app": "prometheus"}}}]),
+            "{h}"
+        );
+        // Without the mesh there is no sidecar port to admit.
+        let plain = by_id(&helm_with(h, "evalhub", &[]));
+        assert!(!plain.contains_key("NetworkPolicy/evalhub-allow-prometheus-envoy"));
+        assert!(plain.contains_key("NetworkPolicy/evalhub-api-metrics"));
+    }
+}
+
+/// ServiceMonitor and PodMonitor: off by default, rendered on request,
+/// valid against the Prometheus Operator's schemas, refused loudly where
+/// the cluster does not serve them.
+#[test]
+fn monitors_are_optional_and_capability_guarded() {
+    let monitors = |objs: &[Value]| -> Vec<String> {
+        objs.iter()
+            .filter(|o| o["apiVersion"] == "monitoring.coreos.com/v1")
+            .map(id)
+            .collect()
+    };
+    for h in HELMS {
+        assert!(monitors(&istio(h, "evalhub", &["istio.enabled=true"])).is_empty());
+        let mut args = mesh_api_args();
+        args.extend([
+            "--api-versions",
+            "monitoring.coreos.com/v1/ServiceMonitor",
+            "--api-versions",
+            "monitoring.coreos.com/v1/PodMonitor",
+            "--set",
+            "istio.enabled=true",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.podMonitor.enabled=true",
+        ]);
+        let objs = helm_with(h, "evalhub", &args);
+        let mut found = monitors(&objs);
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                "PodMonitor/evalhub-envoy-stats",
+                "ServiceMonitor/evalhub-api",
+                "ServiceMonitor/evalhub-scheduler",
+                "ServiceMonitor/evalhub-taskrunner",
+            ],
+            "{h}"
+        );
+        let by = by_id(&objs);
+        assert_eq!(
+            by["ServiceMonitor/evalhub-api"]["spec"],
+            json!({"selector": {"matchLabels": {"app.kubernetes.io/name": "evalhub", "app.kubernetes.io/instance": "evalhub", "app.kubernetes.io/component": "api"}},
+                   "endpoints": [{"port": "http-metrics", "path": "/metrics"}]})
+        );
+        assert_eq!(
+            by["PodMonitor/evalhub-envoy-stats"]["spec"]["podMetricsEndpoints"],
+            json!([{"port": "http-envoy-prom", "path": "/stats/prometheus"}])
+        );
+        for o in objs
+            .iter()
+            .filter(|o| o["apiVersion"] == "monitoring.coreos.com/v1")
+        {
+            let file = format!(
+                "prometheus-operator/monitoring.coreos.com/{}_v1.json",
+                o["kind"].as_str().unwrap().to_lowercase()
+            );
+            let schema: Value = serde_json::from_str(
+                &std::fs::read_to_string(shared_schemas().join(file)).unwrap(),
+            )
+            .unwrap();
+            let v = jsonschema::validator_for(&schema).unwrap();
+            let errors: Vec<String> = v.iter_errors(o).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", id(o));
+        }
+        // Asked for, not served: a message saying what to install.
+        let out = Command::new(helm(h))
+            .args(["template", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["--set", "metrics.serviceMonitor.enabled=true"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && err.contains("does not serve monitoring.coreos.com/v1/ServiceMonitor")
+                && err.contains("Install the Prometheus Operator CRDs"),
+            "{h}: {err}"
+        );
+    }
+}
+
+/// Istio 1.18 to 1.21 serve the groups but not PeerAuthentication v1: the
+/// chart checks each kind it renders.
+#[test]
+fn istio_is_checked_kind_by_kind() {
+    for h in HELMS {
+        let out = Command::new(helm(h))
+            .args(["template", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["--set", "istio.enabled=true"])
+            .args(["--api-versions", "security.istio.io/v1"])
+            .args(["--api-versions", "networking.istio.io/v1"])
+            .args(["--api-versions", "cert-manager.io/v1"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{h}");
+        assert!(
+            err.contains("istio.enabled=true, but the cluster does not serve security.istio.io/v1/PeerAuthentication. Install Istio 1.22 or later first"),
+            "{h}: {err}"
+        );
+        // Every kind but one: that one is named.
+        let mut args: Vec<&str> = vec![];
+        for a in MESH_APIS
+            .iter()
+            .filter(|a| **a != "networking.istio.io/v1/Sidecar")
+        {
+            args.extend(["--api-versions", a]);
+        }
+        let out = Command::new(helm(h))
+            .args(["template", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["--set", "istio.enabled=true"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("does not serve networking.istio.io/v1/Sidecar."),
+            "{h}: {err}"
+        );
+    }
+}
+
+/// Istio 1.25+ (the default): bare ServiceAccounts for the release's own
+/// callers, `<ns>/<sa>` for others, Sidecars without the namespace; before
+/// 1.25 the principals and FQDNs of old.
+#[test]
+fn identities_follow_istio_version() {
+    for h in HELMS {
+        let by = by_id(&istio(h, "evalhub", &["istio.enabled=true"]));
+        assert_eq!(
+            by["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"],
+            json!([{"to": [{"operation": {"ports": ["5432"]}}],
+                    "from": [{"source": {"serviceAccounts": ["evalhub-api", "evalhub-scheduler", "evalhub-taskrunner"]}}]}])
+        );
+        assert_eq!(
+            by["Sidecar/evalhub-frontend"]["spec"]["egress"],
+            json!([{"hosts": ["istio-system/*", "./*.svc.cluster.local"]}])
+        );
+        let old = by_id(&parse(&template(
+            h,
+            &chart("evalhub"),
+            "shop",
+            &[
+                &[
+                    "--set",
+                    "istio.enabled=true",
+                    "--set-string",
+                    "istio.version=1.24",
+                ][..],
+                &mesh_api_args(),
+            ]
+            .concat(),
+        )));
+        assert_eq!(
+            old["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"],
+            json!([{"source": {"principals": [
+                "cluster.local/ns/shop/sa/evalhub-api",
+                "cluster.local/ns/shop/sa/evalhub-scheduler",
+                "cluster.local/ns/shop/sa/evalhub-taskrunner"]}}])
+        );
+        assert_eq!(
+            old["AuthorizationPolicy/evalhub-api"]["spec"]["rules"][2]["from"],
+            json!([{"source": {"principals": ["cluster.local/ns/monitoring/sa/prometheus"]}}])
+        );
+        assert_eq!(
+            old["Sidecar/evalhub-frontend"]["spec"]["egress"],
+            json!([{"hosts": ["istio-system/*",
+                "./evalhub-api.shop.svc.cluster.local",
+                "./evalhub-websocket.shop.svc.cluster.local"]}])
+        );
+        // A number is refused (a values file's `version: 1.30` reads as 1.3).
+        let out = Command::new(helm(h))
+            .args(["template", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["--set-json", "istio.version=1.30"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{h}");
+    }
+}
+
+fn many_callers_policy(n: usize) -> String {
+    let mut p = String::from(
+        "apiVersion: meshpack.dev/v1alpha1\nkind: MeshPolicy\nmetadata: {name: many}\nspec:\n  version: 1.0.0\n  services:\n    db: {image: 'db:1.0', ports: {tcp-db: 5432}}\n",
+    );
+    for i in 0..n {
+        p.push_str(&format!(
+            "    c{i:02}: {{image: 'c:1.0', ports: {{http: 8080}}}}\n"
+        ));
+    }
+    p.push_str("  allow:\n");
+    for i in 0..n {
+        p.push_str(&format!("    - {{from: c{i:02}, to: db}}\n"));
+    }
+    p
+}
+
+/// The CRD's CEL rules: at most 16 `serviceAccounts` per source; a longer
+/// list becomes several sources of one rule.
+#[test]
+fn seventeen_callers_split_into_two_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("many.yaml");
+    std::fs::write(&policy, many_callers_policy(17)).unwrap();
+    let out_chart = dir.path().join("many");
+    let kust = dir.path().join("k");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        out_chart.to_str().unwrap(),
+        "--kustomize",
+        kust.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let all: Vec<String> = (0..17).map(|i| format!("many-c{i:02}")).collect();
+    let want = json!([
+        {"source": {"serviceAccounts": all[..16]}},
+        {"source": {"serviceAccounts": all[16..]}},
+    ]);
+    for h in HELMS {
+        let by = by_id(&parse(&template(h, &out_chart, "many", &istio_args(&[]))));
+        assert_eq!(
+            by["AuthorizationPolicy/many-db"]["spec"]["rules"][0]["from"], want,
+            "{h}"
+        );
+    }
+    let by = by_id(&kubectl_kustomize(&kust.join("overlays/istio")));
+    assert_eq!(
+        by["AuthorizationPolicy/many-db"]["spec"]["rules"][0]["from"],
+        want
+    );
+}
+
+/// `namespace: customer-prod` over `overlays/istio`, the ordinary Kustomize
+/// way, with no copied file: nothing names the old namespace and verify
+/// passes.
+#[test]
+fn a_customer_overlay_over_the_istio_overlay_verifies() {
+    // Kustomize takes relative paths only: the overlay lives in the
+    // repository's target/ (ignored), three levels below the root.
+    let parent = root().join("target/dayone-overlays");
+    std::fs::create_dir_all(&parent).unwrap();
+    let dir = tempfile::tempdir_in(&parent).unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: customer-prod\nresources: [../../../kustomize/evalhub/overlays/istio]\n",
+    )
+    .unwrap();
+    let built = run(Command::new(tools().join("helm4/kubectl"))
+        .arg("kustomize")
+        .arg(dir.path()));
+    for o in parse(&built) {
+        let text = serde_json::to_string(&o).unwrap();
+        assert!(
+            !text.contains("/ns/evalhub/") && !text.contains(".evalhub.svc"),
+            "{} names the overlay's namespace: {text}",
+            id(&o)
+        );
+    }
+    let (code, out) = meshpack_stdin(
+        &[
+            "verify",
+            "--policy",
+            root().join("policies/evalhub.yaml").to_str().unwrap(),
+            "-",
+        ],
+        &built,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("verified (Istio and NetworkPolicy)"),
+        "{out}"
+    );
+}
+
+const PORTLESS: &str = "apiVersion: meshpack.dev/v1alpha1
+kind: MeshPolicy
+metadata: {name: shop}
+spec:
+  version: 1.0.0
+  services:
+    web: {image: 'web:1.0', ports: {http: 8080}}
+    loadgen: {image: 'loadgen:1.0'}
+  allow:
+    - {from: loadgen, to: web}
+";
+
+/// A worker without ports (Online Boutique's load generator) has no
+/// Service, so no DestinationRule, VirtualService or Sidecar host for one;
+/// validate and verify pass in every Istio mode.
+#[test]
+fn a_service_without_ports_gets_nothing_for_a_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("shop.yaml");
+    std::fs::write(&policy, PORTLESS).unwrap();
+    let c = dir.path().join("shop");
+    let k = dir.path().join("k");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        c.to_str().unwrap(),
+        "--kustomize",
+        k.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let mut renders = vec![];
+    for h in HELMS {
+        for sets in [
+            vec![],
+            vec!["istio.namespaceWide=true"],
+            vec!["networkPolicy.enabled=false"],
+        ] {
+            renders.push((
+                format!("{h} {sets:?}"),
+                template(h, &c, "shop", &istio_args(&sets)),
+            ));
+        }
+    }
+    renders.push((
+        "kustomize".into(),
+        run(Command::new(tools().join("helm4/kubectl"))
+            .arg("kustomize")
+            .arg(k.join("overlays/istio"))),
+    ));
+    for (what, text) in renders {
+        let by = by_id(&parse(&text));
+        for absent in [
+            "Service/shop-loadgen",
+            "DestinationRule/shop-loadgen",
+            "VirtualService/shop-loadgen",
+        ] {
+            assert!(!by.contains_key(absent), "{what}: {absent}");
+        }
+        assert!(by.contains_key("Deployment/shop-loadgen"), "{what}");
+        assert!(by.contains_key("DestinationRule/shop-web"), "{what}");
+        let (code, out) = meshpack_stdin(&["validate", "-"], &text);
+        assert_eq!(code, 0, "{what}: {out}");
+        let (code, out) = meshpack_stdin(
+            &["verify", "--policy", policy.to_str().unwrap(), "-"],
+            &text,
+        );
+        assert_eq!(code, 0, "{what}: {out}");
+    }
+}
+
+/// Istio takes the pod label over the annotation: a service opted out by
+/// label but annotated `"true"` has no sidecar, its L7 rules are enforced
+/// by nothing, and verify says so (it used to read the annotation and pass).
+#[test]
+fn verify_reads_injection_as_istio_does() {
+    for h in HELMS {
+        let mut args = istio_args(&["services.api.istio.inject=false"]);
+        args.extend([
+            "--set-string",
+            "services.api.podAnnotations.sidecar\\.istio\\.io/inject=true",
+        ]);
+        let text = template(h, &chart("evalhub"), "evalhub", &args);
+        let by = by_id(&parse(&text));
+        let pod = &by["Deployment/evalhub-api"]["spec"]["template"]["metadata"];
+        assert_eq!(pod["labels"]["sidecar.istio.io/inject"], "false", "{h}");
+        assert_eq!(pod["annotations"]["sidecar.istio.io/inject"], "true", "{h}");
+        let (code, out) = meshpack_stdin(
+            &[
+                "verify",
+                "--policy",
+                root().join("policies/evalhub.yaml").to_str().unwrap(),
+                "-",
+            ],
+            &text,
+        );
+        assert_eq!(code, 1, "{h}: {out}");
+        assert!(
+            out.lines().any(|l| l.starts_with("allowed but not intended: istio-ingress/istio-ingressgateway -> api:8080 (http) for")),
+            "{h}: {out}"
+        );
+        // validate warns that Istio policy selects a pod without sidecar.
+        let (_, out) = meshpack_stdin(&["validate", "-"], &text);
+        assert!(
+            out.contains("M014") && out.contains("AuthorizationPolicy/evalhub/evalhub-api"),
+            "{h}: {out}"
+        );
+    }
+}
+
+/// A namespace labelled for injection decides for pods the chart leaves to
+/// it; verify reads the Namespace when the set holds one.
+#[test]
+fn verify_reads_the_namespace_injection_label() {
+    let text = template(
+        "helm4",
+        &chart("evalhub"),
+        "evalhub",
+        &istio_args(&["istio.injection=namespace"]),
+    );
+    let policy = root().join("policies/evalhub.yaml");
+    let args = ["verify", "--policy", policy.to_str().unwrap(), "-"];
+    // Unlabelled namespace: no sidecars, the L7 rules are enforced by nothing.
+    let (code, out) = meshpack_stdin(&args, &text);
+    assert_eq!(code, 1, "{out}");
+    let ns = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: evalhub, labels: {istio-injection: enabled}}\n";
+    let (code, out) = meshpack_stdin(&args, &format!("{text}{ns}"));
+    assert_eq!(code, 0, "{out}");
+}
+
+/// An AuthorizationPolicy that allows everything under intact
+/// NetworkPolicies: the combined matrix hides it, the Istio layer alone
+/// does not.
+#[test]
+fn allow_all_under_network_policies_fails_verify() {
+    let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&[]));
+    let mut objs = parse(&text);
+    for o in objs.iter_mut() {
+        if o["kind"] == "AuthorizationPolicy" && o["metadata"]["name"] == "evalhub-postgres" {
+            o["spec"]["rules"] = json!([{}]);
+        }
+    }
+    let yaml: String = objs
+        .iter()
+        .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+        .collect();
+    let (code, out) = meshpack_stdin(
+        &[
+            "verify",
+            "--policy",
+            root().join("policies/evalhub.yaml").to_str().unwrap(),
+            "-",
+        ],
+        &yaml,
+    );
+    assert_eq!(code, 1, "{out}");
+    for l in [
+        "Istio alone: allowed but not intended: websocket -> postgres:5432 (tcp-postgres)",
+        "Istio alone: allowed but not intended: (any other workload) -> postgres:5432 (tcp-postgres)",
+    ] {
+        assert!(out.lines().any(|x| x == l), "missing `{l}` in:\n{out}");
+    }
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("allowed but not intended")),
+        "the combined matrix is intact: {out}"
+    );
+}
+
+/// The matrix describes partial access by the policy's patterns, never by
+/// the evaluator's probe paths.
+#[test]
+fn matrix_names_no_probe_paths() {
+    let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&[]));
+    for format in ["text", "json", "csv", "markdown"] {
+        let (code, out) = meshpack_stdin(&["matrix", "-o", format, "-"], &text);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            !out.contains("/meshpack-") && !out.contains("meshpack-probe"),
+            "{format}:\n{out}"
+        );
+        assert!(out.contains("/api/*"), "{format}:\n{out}");
+    }
+}
