@@ -358,9 +358,11 @@ fn mesh_objects_name_the_vendors_identities_and_services() {
         serde_json::json!({"app": "redis-cart"})
     );
     assert_eq!(ap["spec"]["action"], "ALLOW");
+    // Istio 1.25+ (the default): the bare ServiceAccount, meaning the
+    // policy's own namespace.
     assert_eq!(
         ap["spec"]["rules"],
-        serde_json::json!([{ "from": [{ "source": { "principals": ["cluster.local/ns/shop/sa/cartservice"] } }],
+        serde_json::json!([{ "from": [{ "source": { "serviceAccounts": ["cartservice"] } }],
                               "to": [{ "operation": { "ports": ["6379"] } }] }])
     );
     let sc = objs
@@ -373,6 +375,29 @@ fn mesh_objects_name_the_vendors_identities_and_services() {
         sc["spec"]["workloadSelector"]["labels"],
         serde_json::json!({"app": "cartservice"})
     );
+    assert_eq!(
+        sc["spec"]["egress"][0]["hosts"],
+        serde_json::json!(["istio-system/*", "./*.svc.cluster.local"])
+    );
+    // An older mesh: the vendor's principal and Service FQDN.
+    let old = parse(&render_with(
+        "helm4",
+        &dir.path().join("onlineboutique"),
+        true,
+        &["istio.version=1.24"],
+    ));
+    let find = |kind: &str, name: &str| {
+        old.iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{kind} {name}"))
+    };
+    let ap = find("AuthorizationPolicy", "ob-onlineboutique-mesh-redis-cart");
+    assert_eq!(
+        ap["spec"]["rules"][0]["from"],
+        serde_json::json!([{ "source": { "principals": ["cluster.local/ns/shop/sa/cartservice"] } }])
+    );
+    let sc = find("Sidecar", "ob-onlineboutique-mesh-cartservice");
     assert_eq!(
         sc["spec"]["egress"][0]["hosts"],
         serde_json::json!(["istio-system/*", "./redis-cart.shop.svc.cluster.local"])
@@ -449,18 +474,13 @@ fn relative(from: &Path, to: &Path) -> String {
 
 /// docs/attach.md's Kustomize walkthrough: upstream `kubernetes-manifests`
 /// (plus `loadgenerator.yaml`, which its kustomization leaves out) with the
-/// generated components and namespace replacements.
+/// generated components and nothing else: no namespace replacements.
 #[test]
 fn upstream_manifests_with_the_components_build_validate_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let k = dir.path().canonicalize().unwrap();
     let manifests = boutique().join("kubernetes-manifests");
     let generated = root().join("kustomize").join(MESH);
-    std::fs::copy(
-        generated.join("replacements/istio.yaml"),
-        k.join("namespace-replacements.yaml"),
-    )
-    .unwrap();
     let comp = |c: &str| {
         format!(
             "  - {}\n",
@@ -468,7 +488,7 @@ fn upstream_manifests_with_the_components_build_validate_and_verify() {
         )
     };
     let text = format!(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}{}{}{}replacements:\n  - path: namespace-replacements.yaml\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}{}{}{}",
         relative(&k, &manifests),
         relative(&k, &manifests.join("loadgenerator.yaml")),
         comp("istio"),
@@ -482,10 +502,14 @@ fn upstream_manifests_with_the_components_build_validate_and_verify() {
         .arg(&k));
     let objs = parse(&built);
     check_pod_labels("kustomize", &objs, true);
-    // The replacements moved the principals to the overlay's namespace.
-    assert!(
-        built.contains("cluster.local/ns/shop/sa/cartservice"),
-        "{built}"
+    // No replacements: the rules name bare ServiceAccounts, which Istio
+    // reads in the policy's own namespace, wherever `namespace:` put it.
+    let objs_by_id = by_id(&objs);
+    let cart = &objs_by_id["AuthorizationPolicy/onlineboutique-mesh-cartservice"];
+    assert_eq!(
+        cart["spec"]["rules"][0]["from"][0]["source"]["serviceAccounts"],
+        serde_json::json!(["checkoutservice", "frontend"]),
+        "{cart}"
     );
     assert!(!built.contains("/ns/default/"), "{built}");
     validate_clean("kustomize", &built);
@@ -899,8 +923,11 @@ fn kustomize_patches_every_workload_kind_by_name() {
             assert_eq!(labels["meshpack.dev/mesh"], "kinds-mesh", "{what}");
             if istio {
                 assert_eq!(labels["sidecar.istio.io/inject"], "true", "{what}");
-                assert_eq!(
-                    pod["metadata"]["annotations"]["sidecar.istio.io/inject"], "true",
+                // The label decides; no annotation that could disagree.
+                assert!(
+                    pod["metadata"]["annotations"]
+                        .get("sidecar.istio.io/inject")
+                        .is_none(),
                     "{what}"
                 );
             } else {

@@ -133,7 +133,7 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
 
 {{- define "onlineboutique-mesh.podLabels.adservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-adservice"
+service.istio.io/canonical-name: "adservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "adservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -175,7 +175,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.cartservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-cartservice"
+service.istio.io/canonical-name: "cartservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "cartservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -217,7 +217,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.checkoutservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-checkoutservice"
+service.istio.io/canonical-name: "checkoutservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "checkoutservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -259,7 +259,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.currencyservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-currencyservice"
+service.istio.io/canonical-name: "currencyservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "currencyservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -301,7 +301,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.emailservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-emailservice"
+service.istio.io/canonical-name: "emailservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "emailservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -343,7 +343,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.frontend" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-frontend"
+service.istio.io/canonical-name: "frontend"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "frontend") | toString }}
 {{- if ne $inject "namespace" }}
@@ -385,7 +385,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.loadgenerator" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-loadgenerator"
+service.istio.io/canonical-name: "loadgenerator"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "loadgenerator") | toString }}
 {{- if ne $inject "namespace" }}
@@ -427,7 +427,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.paymentservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-paymentservice"
+service.istio.io/canonical-name: "paymentservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "paymentservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -469,7 +469,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.productcatalogservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-productcatalogservice"
+service.istio.io/canonical-name: "productcatalogservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "productcatalogservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -511,7 +511,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.recommendationservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-recommendationservice"
+service.istio.io/canonical-name: "recommendationservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "recommendationservice") | toString }}
 {{- if ne $inject "namespace" }}
@@ -553,7 +553,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.redis-cart" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-redis-cart"
+service.istio.io/canonical-name: "redis-cart"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "redis-cart") | toString }}
 {{- if ne $inject "namespace" }}
@@ -595,7 +595,7 @@ annotations:
 
 {{- define "onlineboutique-mesh.podLabels.shippingservice" -}}
 meshpack.dev/mesh: "onlineboutique-mesh"
-service.istio.io/canonical-name: "{{ $fullname }}-shippingservice"
+service.istio.io/canonical-name: "shippingservice"
 service.istio.io/canonical-revision: {{ $.Chart.AppVersion | quote }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "shippingservice") | toString }}
 {{- if ne $inject "namespace" }}

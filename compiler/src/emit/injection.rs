@@ -124,7 +124,10 @@ pub fn canonical(m: &Model, s: &Service, version: Option<&Version>) -> Map<Strin
     let mut l = Map::new();
     l.insert(
         CANONICAL_NAME.into(),
-        json!(format!("{}-{}", m.name, s.name)),
+        json!(match &s.attach {
+            Some(a) => a.service.clone(),
+            None => format!("{}-{}", m.name, s.name),
+        }),
     );
     l.insert(
         CANONICAL_REVISION.into(),
@@ -148,8 +151,13 @@ pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &str) -> Vec
         Some(v) => format!("\"{}\"", v.name),
         None => "{{ $.Chart.AppVersion | quote }}".to_string(),
     };
+    // An attached service's workload is found by the vendor's Service name.
+    let name = match &s.attach {
+        Some(a) => a.service.clone(),
+        None => format!("{{{{ $fullname }}}}-{}", s.name),
+    };
     vec![
-        format!("{CANONICAL_NAME}: \"{{{{ $fullname }}}}-{}\"", s.name),
+        format!("{CANONICAL_NAME}: \"{name}\""),
         format!("{CANONICAL_REVISION}: {revision}"),
         helm_injection(sv),
         "{{- if ne $inject \"namespace\" }}".into(),

@@ -196,6 +196,10 @@ fn api(kind: AttachKind) -> (&'static str, &'static str) {
 /// `mesh`: the injection metadata too (the istio component); without it
 /// only the release label (the network-policy component, which selects it).
 pub fn patches(m: &Model, mesh: bool) -> Vec<(String, Value, Value)> {
+    // Mesh off, the vendor's pods keep whatever injection label they have:
+    // a patch opting them out would sit in the network-policy component,
+    // which overlays combine with the istio one in either order, and the
+    // later patch wins. (The Helm named templates do opt out.)
     let (mut labels, annotations) = if mesh {
         emit::workload::mesh_pod_metadata(m)
     } else {

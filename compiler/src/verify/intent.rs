@@ -348,6 +348,13 @@ pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
             continue;
         }
         for d in compare_layers(m, set, gw, layers).differences {
+            // Ambient Istio has no sidecar, and without a waypoint for the
+            // outside host (meshpack renders none) nothing of Istio limits
+            // egress by host: there, egress is the NetworkPolicies' alone.
+            // https://istio.io/latest/docs/ambient/usage/egress-gateway/
+            if layers.istio && all.ambient && matches!(d.dest, Dest::External { .. }) {
+                continue;
+            }
             if d.extra {
                 gaps.push(LayerGap {
                     layer,
