@@ -7,6 +7,7 @@
 
 pub mod cel;
 pub mod checks;
+pub mod crd;
 pub mod input;
 pub mod report;
 pub mod schemas;

@@ -1,0 +1,221 @@
+//! `validate` at scale and its built-in schemas: the schemas generated from
+//! the upstream CRDs in `../shared/schemas` are fresh and equal to
+//! kubeconform's schema files there; rules the old hand-typed schemas
+//! missed now fail without `--crd`; the mesh checks stay linear.
+//! `UPDATE_GOLDEN=1 cargo test --test vperf` regenerates
+//! `compiler/src/validate/builtin-crds.json`.
+
+mod common;
+
+use common::*;
+use meshpack::validate::{self, crd, schemas, Options};
+use serde_json::Value;
+
+/// The CRD files the built-in schemas come from, relative to `../shared/schemas`.
+const CRD_FILES: [&str; 4] = [
+    "istio/crd-all.gen.yaml",
+    "gateway-api/standard/gateway.networking.k8s.io_gateways.yaml",
+    "gateway-api/standard/gateway.networking.k8s.io_httproutes.yaml",
+    "cert-manager/cert-manager.crds.yaml",
+];
+
+fn generated_file() -> std::path::PathBuf {
+    root().join("compiler/src/validate/builtin-crds.json")
+}
+
+#[test]
+fn builtin_schemas_are_generated_from_the_upstream_crds() {
+    let shared = shared_schemas();
+    let crds: Vec<(String, String)> = CRD_FILES
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(shared.join(f)).unwrap();
+            (format!("../shared/schemas/{f}"), text)
+        })
+        .collect();
+    let want = crd::generate(&crds, schemas::CRD_KINDS).unwrap();
+    let path = generated_file();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{} is stale: run UPDATE_GOLDEN=1 cargo test --test vperf and commit it",
+        path.display()
+    );
+}
+
+/// The generated schema of each kind is kubeconform's schema file for it,
+/// descriptions dropped: the same structural verdicts by construction.
+#[test]
+fn builtin_schemas_equal_kubeconforms_files() {
+    let shared = shared_schemas();
+    for (api, kind) in schemas::CRD_KINDS {
+        let (group, version) = api.split_once('/').unwrap();
+        let top = match group {
+            g if g.ends_with("istio.io") => "istio",
+            "gateway.networking.k8s.io" => "gateway-api",
+            "cert-manager.io" => "cert-manager",
+            other => panic!("no upstream folder for {other}"),
+        };
+        let file = shared.join(format!(
+            "{top}/{group}/{}_{version}.json",
+            kind.to_lowercase()
+        ));
+        let mut upstream: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        crd::strip_descriptions(&mut upstream);
+        let (ours, partial) = schemas::builtin(api, kind, true).unwrap();
+        assert!(!partial, "{api} {kind}");
+        assert!(
+            ours == upstream,
+            "{api} {kind} differs from {}",
+            file.display()
+        );
+    }
+}
+
+/// What meshpack emits of a kind (its typed struct) is covered by the
+/// upstream schema: no field of meshpack's is unknown upstream.
+#[test]
+fn every_field_meshpack_knows_is_in_the_generated_schema() {
+    fn resolve<'a>(root: &'a Value, s: &'a Value) -> &'a Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => r
+                .strip_prefix("#/")
+                .and_then(|p| p.split('/').try_fold(root, |v, k| v.get(k)))
+                .unwrap_or(s),
+            None => s,
+        }
+    }
+    /// Property names of a schema node, through `$ref` and one-of branches.
+    fn props<'a>(root: &'a Value, s: &'a Value) -> Vec<(&'a String, &'a Value)> {
+        let s = resolve(root, s);
+        let mut out: Vec<(&String, &Value)> =
+            s["properties"].as_object().into_iter().flatten().collect();
+        for k in ["anyOf", "oneOf", "allOf"] {
+            for b in s[k].as_array().into_iter().flatten() {
+                out.extend(props(root, b));
+            }
+        }
+        out
+    }
+    fn below<'a>(root: &'a Value, s: &'a Value) -> Vec<&'a Value> {
+        let s = resolve(root, s);
+        let mut out = vec![s];
+        for k in ["items", "additionalProperties"] {
+            if let Some(c) = s.get(k).filter(|c| c.is_object()) {
+                out.extend(below(root, c));
+            }
+        }
+        for k in ["anyOf", "oneOf", "allOf"] {
+            for b in s[k].as_array().into_iter().flatten() {
+                out.extend(below(root, b));
+            }
+        }
+        out
+    }
+    fn walk(
+        troot: &Value,
+        typed: &Value,
+        upstream: &Value,
+        path: &str,
+        missing: &mut Vec<String>,
+        depth: usize,
+    ) {
+        if depth > 24 {
+            return;
+        }
+        let up: Vec<&Value> = below(upstream, upstream);
+        let up_props: Vec<(&String, &Value)> = up.iter().flat_map(|u| props(upstream, u)).collect();
+        for t in below(troot, typed) {
+            for (name, child) in props(troot, t) {
+                match up_props.iter().find(|(n, _)| *n == name) {
+                    None => missing.push(format!("{path}/{name}")),
+                    Some((_, u)) => walk(
+                        troot,
+                        child,
+                        u,
+                        &format!("{path}/{name}"),
+                        missing,
+                        depth + 1,
+                    ),
+                }
+            }
+        }
+    }
+    let mut missing = vec![];
+    for (api, kind) in schemas::CRD_KINDS {
+        let typed = schemas::typed_spec_schema(api, kind).unwrap();
+        let (upstream, _) = schemas::builtin(api, kind, true).unwrap();
+        walk(
+            &typed,
+            &typed,
+            &upstream["properties"]["spec"],
+            &format!("{api}/{kind}: spec"),
+            &mut missing,
+            0,
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "not in the upstream schema: {missing:#?}"
+    );
+}
+
+/// (code, message) of every error finding of one document, built-in schemas only.
+fn errors(yaml: &str) -> Vec<(String, String)> {
+    let opts = Options::default();
+    let r = validate::validate(&[("t.yaml".into(), yaml.into())], &opts).unwrap();
+    r.findings
+        .iter()
+        .filter(|f| f.severity == meshpack::diag::Severity::Error)
+        .map(|f| (f.code.to_string(), f.message.clone()))
+        .collect()
+}
+
+#[test]
+fn authorization_policy_action_is_an_enum_without_crd() {
+    let ap = "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a, namespace: shop}
+spec:
+  action: PERMIT
+  rules: [{from: [{source: {principals: [cluster.local/ns/shop/sa/x]}}]}]
+";
+    let got = errors(ap);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "V004");
+    assert!(
+        got[0]
+            .1
+            .starts_with("/spec/action: \"PERMIT\" is not one of"),
+        "{}",
+        got[0].1
+    );
+    assert!(errors(&ap.replace("PERMIT", "DENY")).is_empty());
+}
+
+#[test]
+fn port_level_mtls_without_selector_fails_without_crd() {
+    let pa = "apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p, namespace: shop}
+spec:
+  mtls: {mode: STRICT}
+  portLevelMtls: {\"8080\": {mode: PERMISSIVE}}
+";
+    assert_eq!(
+        errors(pa),
+        vec![(
+            "V005".to_string(),
+            "/spec: portLevelMtls requires selector (CEL rule)".to_string()
+        )]
+    );
+    let with_selector = pa.replace(
+        "  mtls: {mode: STRICT}\n",
+        "  mtls: {mode: STRICT}\n  selector: {matchLabels: {app: api}}\n",
+    );
+    assert_eq!(errors(&with_selector), vec![]);
+}
