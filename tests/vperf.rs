@@ -303,3 +303,49 @@ fn mesh_checks_are_linear_in_one_namespace() {
         "2,000 apps: {t_small:.3} s, 16,000 apps: {t_large:.3} s"
     );
 }
+
+/// Streaming the files gives the report reading them whole gives: the
+/// same findings (file, line, object, code, message) and counts, on the
+/// valid and invalid corpora.
+#[test]
+fn streamed_files_give_the_same_report_as_whole_texts() {
+    let mut compared = 0;
+    for dir in ["valid", "invalid"] {
+        let d = root().join("tests/manifests").join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let name = f.display().to_string();
+            let opts = Options::default();
+            let whole = validate::validate(&[(name, text)], &opts).unwrap();
+            let streamed = validate::validate_paths(std::slice::from_ref(&f), &opts).unwrap();
+            assert_eq!(streamed.findings, whole.findings, "{}", f.display());
+            assert_eq!(
+                (
+                    streamed.files,
+                    streamed.resources,
+                    streamed.valid,
+                    streamed.invalid,
+                    streamed.errors,
+                    streamed.skipped
+                ),
+                (
+                    whole.files,
+                    whole.resources,
+                    whole.valid,
+                    whole.invalid,
+                    whole.errors,
+                    whole.skipped
+                ),
+                "{}",
+                f.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} files");
+}
