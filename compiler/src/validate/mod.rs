@@ -106,10 +106,7 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
         } else {
             path
         };
-        let mut msg = format!("{at}: {e}");
-        if c.partial && msg.contains("Additional properties") {
-            msg.push_str(" (meshpack's built-in schema covers the fields meshpack emits; pass --crd with the CRDs to check every field)");
-        }
+        let msg = format!("{at}: {e}");
         out.push(mk("V004", Severity::Error, msg, &at));
     }
     let rules = if c.has_cel {

@@ -23,8 +23,6 @@ pub struct Compiled {
     pub schema: Value,
     /// Where it came from (`built-in`, a CRD file, a schema file).
     pub source: String,
-    /// Built-in Istio schemas cover only the fields meshpack emits.
-    pub partial: bool,
     /// Whether any CEL rule stands in it (most Kubernetes kinds: none).
     pub has_cel: bool,
 }
@@ -80,7 +78,7 @@ impl Registry {
         let found = self.find(api_version, kind)?;
         let compiled = match found {
             None => None,
-            Some((schema, source, partial)) => {
+            Some((schema, source)) => {
                 let validator = jsonschema::validator_for(&schema)
                     .map_err(|e| format!("schema for {key} from {source} does not compile: {e}"))?;
                 let has_cel = schema.to_string().contains("x-kubernetes-validations");
@@ -88,7 +86,6 @@ impl Registry {
                     validator,
                     schema,
                     source,
-                    partial,
                     has_cel,
                 }))
             }
@@ -100,9 +97,9 @@ impl Registry {
         Ok(compiled)
     }
 
-    fn find(&self, api_version: &str, kind: &str) -> Result<Option<(Value, String, bool)>, String> {
+    fn find(&self, api_version: &str, kind: &str) -> Result<Option<(Value, String)>, String> {
         if let Some((s, src)) = self.crds.get(&gvk(api_version, kind)) {
-            return Ok(Some((s.clone(), src.clone(), false)));
+            return Ok(Some((s.clone(), src.clone())));
         }
         let locations: Vec<&str> = if self.locations.is_empty() {
             vec!["default"]
@@ -111,8 +108,8 @@ impl Registry {
         };
         for l in locations {
             if l == "default" {
-                if let Some((s, partial)) = builtin(api_version, kind, self.strict) {
-                    return Ok(Some((s, "built-in".into(), partial)));
+                if let Some(s) = builtin(api_version, kind, self.strict) {
+                    return Ok(Some((s, "built-in".into())));
                 }
                 continue;
             }
@@ -122,7 +119,7 @@ impl Registry {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 let s: Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{}: not a JSON schema: {e}", path.display()))?;
-                return Ok(Some((s, path.display().to_string(), false)));
+                return Ok(Some((s, path.display().to_string())));
             }
         }
         Ok(None)
@@ -261,19 +258,18 @@ fn generated() -> &'static HashMap<String, Value> {
     })
 }
 
-/// The built-in schema, and whether it is partial (always false now: the
-/// CRD kinds carry the whole upstream schema).
-pub fn builtin(api: &str, kind: &str, strict: bool) -> Option<(Value, bool)> {
+/// The built-in schema of a kind (for CRD kinds the whole upstream schema).
+pub fn builtin(api: &str, kind: &str, strict: bool) -> Option<Value> {
     if let Some(mut s) = k8s_schema(api, kind) {
         shape_like_upstream(&mut s, strict);
         pin(&mut s, api, kind);
-        return Some((s, false));
+        return Some(s);
     }
     let mut s = generated().get(&gvk(api, kind))?.clone();
     if !strict {
         open(&mut s);
     }
-    Some((s, false))
+    Some(s)
 }
 
 /// Undo `close`: unknown fields allowed (`--no-strict`).
