@@ -1,25 +1,65 @@
-//! `meshpack validate` throughput (objects/second) on N generated objects,
-//! beside kubeconform over the same input and the same upstream schemas
-//! when a `kubeconform` binary is on PATH (or at $KUBECONFORM).
+//! `meshpack validate` against kubeconform `-strict`, paired: for each
+//! input the two binaries run alternately (meshpack, kubeconform, meshpack,
+//! ...) in one invocation, and each kubeconform figure is the ratio of one
+//! pair, reported as min/median/max over the pairs. Peak RSS per run is
+//! read with wait4.
 //!
-//!     cargo bench --bench validate                 # N = 1000, 10000, 100000
-//!     MESHPACK_BENCH_N=5000 cargo bench --bench validate
+//!     cargo bench --bench validate                         # 1k, 10k, 100k objects
+//!     MESHPACK_BENCH_N=1000000 cargo bench --bench validate
+//!     KUBECONFORM=/path/to/kubeconform MESHPACK_BENCH_RUNS=5 cargo bench --bench validate
 //!
-//! Each figure is the best of three runs of the whole binary, reading a file.
-//! Verdicts are compared too: an input with every 50th Deployment broken
-//! must give both tools the same count of invalid resources.
+//! kubeconform is found at $KUBECONFORM, else on PATH; build it outside the
+//! checkout (bench/validate.sh says how). Schemas come from
+//! `../shared/schemas` beside the checkout, for both tools.
+//!
+//! Inputs (generated into a temporary folder): apps of 8 objects
+//! (ServiceAccount, Service, Deployment, ConfigMap, NetworkPolicy,
+//! PeerAuthentication, AuthorizationPolicy, DestinationRule), either all in
+//! ONE namespace (as a meshpack chart lays a release out) or ten apps per
+//! namespace. Every run must report every object valid.
+//!
+//! Deliberate errors: a variant of the 10k input where every 25th app has
+//! one error, cycling through five kinds (a string replica count, an
+//! unknown field, `action: PERMIT`, a string container port, a
+//! PeerAuthentication with `portLevelMtls` and no selector); the bench
+//! prints how many invalid objects each tool reports, beside the count
+//! planted.
 
 use std::fmt::Write as _;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-fn app(i: usize, broken: bool) -> String {
-    let ns = format!("ns-{}", i / 10);
-    let replicas = if broken {
-        "\"two\"".to_string()
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    OneNamespace,
+    TenAppsPerNamespace,
+}
+
+/// The five kinds of deliberate error, in the order they cycle.
+const ERRORS: [&str; 5] = [
+    "Deployment replicas is a string",
+    "DestinationRule with an unknown field",
+    "AuthorizationPolicy action PERMIT",
+    "Deployment containerPort is a string",
+    "PeerAuthentication portLevelMtls without selector (CEL rule)",
+];
+
+fn app(i: usize, layout: Layout, error: Option<usize>) -> String {
+    let ns = match layout {
+        Layout::OneNamespace => "shop".to_string(),
+        Layout::TenAppsPerNamespace => format!("ns-{}", i / 10),
+    };
+    let e = |k: usize| error == Some(k);
+    let replicas = if e(0) { "\"two\"" } else { "2" };
+    let dr_extra = if e(1) { ", loadBalancer: {}" } else { "" };
+    let action = if e(2) { "PERMIT" } else { "ALLOW" };
+    let container_port = if e(3) { "\"8080\"" } else { "8080" };
+    let pa = if e(4) {
+        "portLevelMtls: {\"8080\": {mode: PERMISSIVE}}, mtls: {mode: STRICT}".to_string()
     } else {
-        "2".to_string()
+        format!("selector: {{matchLabels: {{app: app-{i}}}}}, mtls: {{mode: STRICT}}")
     };
     format!(
         r#"---
@@ -50,7 +90,7 @@ spec:
       containers:
       - name: app
         image: registry.example.com/app:{i}.0.0
-        ports: [{{name: http, containerPort: 8080, protocol: TCP}}]
+        ports: [{{name: http, containerPort: {container_port}, protocol: TCP}}]
         resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{cpu: "1", memory: 512Mi}}}}
         securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
         readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 10}}
@@ -72,20 +112,20 @@ spec:
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {{name: app-{i}, namespace: {ns}}}
-spec: {{selector: {{matchLabels: {{app: app-{i}}}}}, mtls: {{mode: STRICT}}}}
+spec: {{{pa}}}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {{name: app-{i}, namespace: {ns}}}
 spec:
   selector: {{matchLabels: {{app: app-{i}}}}}
-  action: ALLOW
+  action: {action}
   rules: [{{from: [{{source: {{principals: [cluster.local/ns/{ns}/sa/app-{i}]}}}}], to: [{{operation: {{ports: ["8080"], methods: [GET]}}}}]}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {{name: app-{i}, namespace: {ns}}}
-spec: {{host: app-{i}, trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}}}
+spec: {{host: app-{i}, trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}{dr_extra}}}}}
 "#,
         j = i.saturating_sub(1)
     )
@@ -93,34 +133,59 @@ spec: {{host: app-{i}, trafficPolicy: {{tls: {{mode: ISTIO_MUTUAL}}}}}}
 
 const PER_APP: usize = 8;
 
-fn generate(n: usize, dir: &Path, broken_every: usize) -> PathBuf {
-    let mut s = String::new();
+/// Write the input; return its path and the number of errors planted.
+fn generate(n: usize, layout: Layout, error_every: usize, dir: &Path) -> (PathBuf, usize) {
+    use std::io::Write;
+    let p = dir.join(format!("objects-{n}.yaml"));
+    let mut f = std::io::BufWriter::new(File::create(&p).unwrap());
+    let mut planted = 0;
     for i in 0..n.div_ceil(PER_APP) {
-        s.push_str(&app(i, broken_every > 0 && i % broken_every == 0));
+        let error = (error_every > 0 && i % error_every == 0).then(|| {
+            planted += 1;
+            (i / error_every) % ERRORS.len()
+        });
+        f.write_all(app(i, layout, error).as_bytes()).unwrap();
     }
-    let p = dir.join(format!("objects-{n}-{broken_every}.yaml"));
-    std::fs::write(&p, s).unwrap();
-    p
+    f.flush().unwrap();
+    (p, planted)
 }
 
-fn best_of_3(cmd: &mut dyn FnMut() -> Command) -> (Duration, String) {
-    let mut best = Duration::MAX;
-    let mut output = String::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        let out = cmd().output().expect("run");
-        let t = start.elapsed();
-        output = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        best = best.min(t);
+struct Run {
+    seconds: f64,
+    rss_mib: f64,
+    output: String,
+}
+
+/// Run a command alone, its output to a file; wall time and peak RSS (wait4).
+fn run(cmd: &mut Command, dir: &Path) -> Run {
+    let out_path = dir.join("out.txt");
+    let out = File::create(&out_path).unwrap();
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; the child is ours and not waited for
+    // elsewhere (the Child handle is dropped without wait).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    let seconds = start.elapsed().as_secs_f64();
+    drop(child);
+    Run {
+        seconds,
+        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        output: std::fs::read_to_string(&out_path).unwrap_or_default(),
     }
-    (best, output)
 }
 
 /// "Invalid: N" from a kubeconform-style summary line.
-fn invalid_count(out: &str) -> Option<usize> {
-    let i = out.rfind("Invalid: ")?;
-    out[i + 9..]
+fn count(out: &str, what: &str) -> Option<usize> {
+    let i = out.rfind(what)?;
+    out[i + what.len()..]
         .split(|c: char| !c.is_ascii_digit())
         .next()?
         .parse()
@@ -137,6 +202,11 @@ fn kubeconform() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is taken from the arguments.
     let ns: Vec<usize> = std::env::var("MESHPACK_BENCH_N")
@@ -144,11 +214,27 @@ fn main() {
         .split(',')
         .map(|s| s.trim().parse().expect("MESHPACK_BENCH_N: numbers"))
         .collect();
+    let runs: usize = std::env::var("MESHPACK_BENCH_RUNS")
+        .map(|s| s.parse().expect("MESHPACK_BENCH_RUNS: a number"))
+        .unwrap_or(3);
     let meshpack = env!("CARGO_BIN_EXE_meshpack");
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
+    assert!(
+        shared.is_dir(),
+        "{} is missing: put shared/ beside the checkout",
+        shared.display()
+    );
     let k8s =
         shared.join("kubernetes/v1.34-standalone-strict/{{.ResourceKind}}{{.KindSuffix}}.json");
     let istio = shared.join("istio/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json");
+    let kc_args = [
+        "-strict".to_string(),
+        "-summary".to_string(),
+        "-schema-location".to_string(),
+        k8s.display().to_string(),
+        "-schema-location".to_string(),
+        istio.display().to_string(),
+    ];
     let kc = kubeconform();
     let tmp = tempfile::tempdir().unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -156,113 +242,105 @@ fn main() {
     let mut table = String::new();
     writeln!(
         table,
-        "| objects | tool | time | objects/s | vs kubeconform |"
+        "| objects | layout | meshpack (built-in schemas + mesh checks) | meshpack obj/s | meshpack peak RSS | kubeconform | kubeconform obj/s | kubeconform peak RSS | kubeconform / meshpack time, min / median / max |"
     )
     .unwrap();
-    writeln!(table, "| ---: | --- | ---: | ---: | ---: |").unwrap();
+    writeln!(
+        table,
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    .unwrap();
     for &n in &ns {
-        let file = generate(n, tmp.path(), 0);
-        let objects = n.div_ceil(PER_APP) * PER_APP;
-        let mut rows: Vec<(String, Duration)> = vec![];
-        let upstream = |c: &mut Command| {
-            c.args([
-                "--schema-location",
-                k8s.to_str().unwrap(),
-                "--schema-location",
-                istio.to_str().unwrap(),
-            ]);
-        };
-        let (t, out) = best_of_3(&mut || {
-            let mut c = Command::new(meshpack);
-            c.arg("validate").arg(&file);
-            c
-        });
-        assert!(
-            out.contains(&format!("Valid: {objects},")),
-            "meshpack: {out}"
-        );
-        rows.push(("meshpack (built-in schemas + mesh checks)".into(), t));
-        let (t, out) = best_of_3(&mut || {
-            let mut c = Command::new(meshpack);
-            c.arg("validate");
-            upstream(&mut c);
-            c.arg("--no-mesh-checks").arg(&file);
-            c
-        });
-        assert!(
-            out.contains(&format!("Valid: {objects},")),
-            "meshpack upstream: {out}"
-        );
-        rows.push(("meshpack (upstream schemas, no mesh checks)".into(), t));
-        let mut kc_time = None;
-        if let Some(kc) = &kc {
-            let (t, out) = best_of_3(&mut || {
-                let mut c = Command::new(kc);
-                c.args([
-                    "-strict",
-                    "-summary",
-                    "-schema-location",
-                    k8s.to_str().unwrap(),
-                    "-schema-location",
-                    istio.to_str().unwrap(),
-                ]);
-                c.arg(&file);
-                c
-            });
-            assert!(
-                out.contains(&format!("Valid: {objects},")),
-                "kubeconform: {out}"
-            );
-            rows.push(("kubeconform (upstream schemas)".into(), t));
-            kc_time = Some(t);
-
-            // Same verdicts on a broken input.
-            let broken = generate(n, tmp.path(), 50);
-            let ours = Command::new(meshpack)
-                .arg("validate")
-                .arg("--no-mesh-checks")
-                .arg(&broken)
-                .output()
-                .unwrap();
-            let theirs = Command::new(kc)
-                .args([
-                    "-strict",
-                    "-summary",
-                    "-schema-location",
-                    k8s.to_str().unwrap(),
-                    "-schema-location",
-                    istio.to_str().unwrap(),
-                ])
-                .arg(&broken)
-                .output()
-                .unwrap();
-            let (a, b) = (
-                invalid_count(&String::from_utf8_lossy(&ours.stdout)),
-                invalid_count(&String::from_utf8_lossy(&theirs.stdout)),
-            );
-            assert_eq!(a, b, "verdicts differ on {}", broken.display());
-        }
-        for (tool, t) in rows {
-            let rate = objects as f64 / t.as_secs_f64();
-            let ratio = kc_time
-                .map(|k| format!("{:.1}x", k.as_secs_f64() / t.as_secs_f64()))
-                .unwrap_or_else(|| "-".into());
+        for layout in [Layout::OneNamespace, Layout::TenAppsPerNamespace] {
+            let (file, _) = generate(n, layout, 0, tmp.path());
+            let objects = n.div_ceil(PER_APP) * PER_APP;
+            let valid = format!("Valid: {objects},");
+            let (mut tm, mut tk, mut ratios) = (vec![], vec![], vec![]);
+            let (mut rss_m, mut rss_k) = (0f64, 0f64);
+            for _ in 0..runs {
+                let m = run(
+                    Command::new(meshpack).arg("validate").arg(&file),
+                    tmp.path(),
+                );
+                assert!(m.output.contains(&valid), "meshpack: {}", m.output);
+                tm.push(m.seconds);
+                rss_m = rss_m.max(m.rss_mib);
+                if let Some(kc) = &kc {
+                    let k = run(Command::new(kc).args(&kc_args).arg(&file), tmp.path());
+                    assert!(k.output.contains(&valid), "kubeconform: {}", k.output);
+                    tk.push(k.seconds);
+                    rss_k = rss_k.max(k.rss_mib);
+                    ratios.push(k.seconds / m.seconds);
+                }
+            }
+            let layout_name = match layout {
+                Layout::OneNamespace => "one namespace",
+                Layout::TenAppsPerNamespace => "10 apps per namespace",
+            };
+            let m_med = median(&mut tm);
+            let (k_cols, ratio_col) = if kc.is_some() {
+                let k_med = median(&mut tk);
+                let mut r = ratios.clone();
+                let med = median(&mut r);
+                (
+                    format!(
+                        "{k_med:.3} s | {:.0} | {rss_k:.0} MiB",
+                        objects as f64 / k_med
+                    ),
+                    format!("{:.2}x / {med:.2}x / {:.2}x", r[0], r[r.len() - 1]),
+                )
+            } else {
+                ("- | - | -".to_string(), "-".to_string())
+            };
             writeln!(
                 table,
-                "| {objects} | {tool} | {:.3} s | {:.0} | {ratio} |",
-                t.as_secs_f64(),
-                rate
+                "| {objects} | {layout_name} | {m_med:.3} s | {:.0} | {rss_m:.0} MiB | {k_cols} | {ratio_col} |",
+                objects as f64 / m_med
             )
             .unwrap();
+            std::fs::remove_file(&file).unwrap();
         }
     }
+
+    // Deliberate errors: how many each tool finds.
+    let n = 10_000usize
+        .min(*ns.iter().max().unwrap_or(&10_000))
+        .max(1_000);
+    let (broken, planted) = generate(n, Layout::OneNamespace, 25, tmp.path());
+    let m = run(
+        Command::new(meshpack).arg("validate").arg(&broken),
+        tmp.path(),
+    );
+    let mut errors = format!(
+        "deliberate errors in {} objects (one namespace): {planted} planted, cycling through: {}\n",
+        n.div_ceil(PER_APP) * PER_APP,
+        ERRORS.join("; ")
+    );
+    writeln!(
+        errors,
+        "- meshpack validate (built-in schemas): {} invalid",
+        count(&m.output, "Invalid: ").map_or("?".into(), |c| c.to_string())
+    )
+    .unwrap();
+    if let Some(kc) = &kc {
+        let k = run(Command::new(kc).args(&kc_args).arg(&broken), tmp.path());
+        writeln!(
+            errors,
+            "- kubeconform -strict (upstream schemas): {} invalid",
+            count(&k.output, "Invalid: ").map_or("?".into(), |c| c.to_string())
+        )
+        .unwrap();
+    }
+
     println!(
-        "meshpack validate throughput ({cores} cores){}",
+        "meshpack validate vs kubeconform ({cores} cores, {runs} alternating pairs per row){}",
         if kc.is_none() {
-            "; kubeconform not on PATH"
+            "; kubeconform not found: set KUBECONFORM"
         } else {
             ""
         }
     );
     print!("{table}");
+    println!();
+    print!("{errors}");
 }

@@ -571,17 +571,7 @@ fn run_validate(paths: &[PathBuf], output: &str, opts: &validate::Options) -> Ex
             return ExitCode::from(2);
         }
     };
-    let mut sources = vec![];
-    for f in &files {
-        match validate::input::read_source(f) {
-            Ok(s) => sources.push(s),
-            Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let report = match validate::validate(&sources, opts) {
+    let report = match validate::validate_paths(&files, opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -4,7 +4,10 @@
 //! <https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#validation-rules>
 //!
 //! Rules are evaluated where they stand in the schema, with `self` bound to
-//! the value there. Transition rules (`oldSelf`) need the stored object and
+//! the value there as the API server sees it: the schema's `default`s
+//! applied first, and property names that are CEL keywords or hold other
+//! characters escaped (`namespace` -> `__namespace__`); see `prepare`.
+//! Transition rules (`oldSelf`) need the stored object and
 //! are skipped; a rule the interpreter cannot run is reported as such,
 //! never silently passed.
 
@@ -91,6 +94,7 @@ fn walk(
         return;
     }
     let schema = resolve(root, schema);
+    let mut prepared: Option<Value> = None;
     for rule in schema["x-kubernetes-validations"]
         .as_array()
         .into_iter()
@@ -107,7 +111,8 @@ fn walk(
         } else {
             path.clone()
         };
-        match eval(r, value) {
+        let prepared = prepared.get_or_insert_with(|| prepare(root, schema, value, 0));
+        match eval(r, prepared) {
             Ok(true) => {}
             Ok(false) => out.push(Outcome::Violated {
                 path: at,
@@ -151,6 +156,93 @@ fn walk(
     }
 }
 
+/// The value at a schema node as CEL sees it on the API server: missing
+/// properties with a `default` filled in (defaulting runs before
+/// validation), and declared property names escaped as Kubernetes escapes
+/// them; map keys (`additionalProperties`) stay as they are.
+/// <https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#defaulting>
+/// <https://kubernetes.io/docs/reference/using-api/cel/#escaping>
+fn prepare(root: &Value, schema: &Value, value: &Value, depth: usize) -> Value {
+    let schema = resolve(root, schema);
+    if depth > 64 {
+        return value.clone();
+    }
+    match value {
+        Value::Object(o) => {
+            let props = schema["properties"].as_object();
+            let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+            let mut out = serde_json::Map::new();
+            for (k, v) in o {
+                match props.and_then(|p| p.get(k)) {
+                    Some(c) => {
+                        out.insert(escape(k), prepare(root, c, v, depth + 1));
+                    }
+                    None => {
+                        let v = match extra {
+                            Some(c) => prepare(root, c, v, depth + 1),
+                            None => v.clone(),
+                        };
+                        out.insert(k.clone(), v);
+                    }
+                }
+            }
+            for (k, c) in props.into_iter().flatten() {
+                let c = resolve(root, c);
+                if let (Some(d), false) = (c.get("default"), o.contains_key(k)) {
+                    out.insert(escape(k), prepare(root, c, d, depth + 1));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => match schema.get("items") {
+            Some(items) => Value::Array(
+                a.iter()
+                    .map(|v| prepare(root, items, v, depth + 1))
+                    .collect(),
+            ),
+            None => value.clone(),
+        },
+        _ => value.clone(),
+    }
+}
+
+/// A property name as CEL expressions name it.
+fn escape(name: &str) -> String {
+    const RESERVED: [&str; 21] = [
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    ];
+    if RESERVED.contains(&name) {
+        return format!("__{name}__");
+    }
+    if !name.contains(['_', '.', '-', '/']) {
+        return name.to_string();
+    }
+    name.replace("__", "__underscores__")
+        .replace('.', "__dot__")
+        .replace('-', "__dash__")
+        .replace('/', "__slash__")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +277,41 @@ mod tests {
                 Outcome::NotEvaluated { path, why, .. } => format!("{path}: not evaluated: {why}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn defaults_apply_and_keywords_are_escaped_before_rules_run() {
+        let schema = json!({"type": "object", "properties": {"ref": {
+            "type": "object",
+            "x-kubernetes-validations": [
+                {"rule": "self.kind == 'Service' ? has(self.port) : true", "message": "Must have port for Service reference"},
+                {"rule": "!has(self.__namespace__) || self.__namespace__ != 'x'", "message": "not x"}
+            ],
+            "properties": {
+                "kind": {"type": "string", "default": "Service"},
+                "namespace": {"type": "string"},
+                "port": {"type": "integer"}
+            }
+        }}});
+        let run = |v: Value| -> Vec<Outcome> { check(&schema, &v) };
+        assert_eq!(
+            run(json!({"ref": {}})),
+            vec![Outcome::Violated {
+                path: "/ref".into(),
+                message: "Must have port for Service reference".into()
+            }]
+        );
+        assert_eq!(run(json!({"ref": {"port": 80}})), vec![]);
+        assert_eq!(run(json!({"ref": {"kind": "Other"}})), vec![]);
+        assert_eq!(
+            run(json!({"ref": {"port": 80, "namespace": "x"}})),
+            vec![Outcome::Violated {
+                path: "/ref".into(),
+                message: "not x".into()
+            }]
+        );
+        assert_eq!(escape("x-y.z/w"), "x__dash__y__dot__z__slash__w");
+        assert_eq!(escape("a__b"), "a__underscores__b");
     }
 
     #[test]

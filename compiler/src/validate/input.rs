@@ -180,6 +180,96 @@ fn documents(text: &str) -> Vec<(usize, Range<usize>)> {
     docs
 }
 
+/// Documents of one source read as a stream, one at a time: only the
+/// document being read is held, so `validate` runs in memory bounded by
+/// what it keeps of each object, not by the size of the input. Documents
+/// are cut as `documents` cuts a whole text (same lines, same start line).
+pub struct DocReader<R> {
+    file: Arc<str>,
+    reader: R,
+    /// 1-based number of the next line to read.
+    next_line: usize,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> DocReader<R> {
+    pub fn new(file: &str, reader: R) -> Self {
+        DocReader {
+            file: Arc::from(file),
+            reader,
+            next_line: 1,
+            done: false,
+        }
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for DocReader<R> {
+    type Item = std::io::Result<Doc>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let start_line = self.next_line;
+        let mut text = String::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match self.reader.read_until(b'\n', &mut line) {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(_) => {}
+            }
+            self.next_line += 1;
+            let l = match std::str::from_utf8(&line) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("line {}: not UTF-8: {e}", self.next_line - 1),
+                    )));
+                }
+            };
+            let t = l.trim_end();
+            if t == "---" || t.starts_with("--- ") || t == "..." {
+                break;
+            }
+            text.push_str(l);
+        }
+        let range = 0..text.len();
+        Some(Ok(Doc {
+            file: self.file.clone(),
+            line: start_line,
+            text: Arc::from(text),
+            range,
+        }))
+    }
+}
+
+/// A source to stream: standard input for `-`, else the file.
+pub fn open_source(path: &Path) -> std::io::Result<(String, Box<dyn std::io::BufRead + Send>)> {
+    const BUF: usize = 1 << 20;
+    if path.as_os_str() == "-" {
+        Ok((
+            "stdin".into(),
+            Box::new(std::io::BufReader::with_capacity(BUF, std::io::stdin())),
+        ))
+    } else {
+        let f = std::fs::File::open(path)?;
+        Ok((
+            path.display().to_string(),
+            Box::new(std::io::BufReader::with_capacity(BUF, f)),
+        ))
+    }
+}
+
 /// Parse one source into objects; `List` kinds are flattened.
 pub fn parse(file: &str, text: &str, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
     for doc in split(file, text) {
@@ -283,6 +373,32 @@ mod tests {
         assert!(e.is_empty());
         let got: Vec<(usize, &str)> = o.iter().map(|x| (x.line, x.kind())).collect();
         assert_eq!(got, vec![(3, "X"), (8, "A"), (8, "B")]);
+    }
+
+    #[test]
+    fn the_stream_cuts_documents_as_the_whole_text_does() {
+        let text = "# c\n---\na: 1\nkind: X\n--- \n\n...\nkind: List\nitems:\n- {kind: A}\n---";
+        let streamed: Vec<(usize, String)> = DocReader::new("f", text.as_bytes())
+            .map(|d| {
+                let d = d.unwrap();
+                (d.line, d.text[d.range.clone()].to_string())
+            })
+            .collect();
+        let whole: Vec<(usize, String)> = split("f", text)
+            .into_iter()
+            .map(|d| (d.line, d.text[d.range.clone()].to_string()))
+            .collect();
+        assert_eq!(streamed, whole);
+        assert_eq!(
+            streamed,
+            vec![
+                (1, "# c\n".to_string()),
+                (3, "a: 1\nkind: X\n".to_string()),
+                (6, "\n".to_string()),
+                (8, "kind: List\nitems:\n- {kind: A}\n".to_string()),
+                (12, String::new()),
+            ]
+        );
     }
 
     #[test]

@@ -7,14 +7,17 @@
 
 pub mod cel;
 pub mod checks;
+pub mod crd;
 pub mod input;
 pub mod report;
+pub mod retain;
 pub mod schemas;
 pub mod yaml11;
 
 use crate::diag::Severity;
-use input::Object;
-use std::sync::Arc;
+use input::{Doc, Object};
+use std::path::PathBuf;
+use std::sync::{mpsc, Mutex};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -104,10 +107,7 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
         } else {
             path
         };
-        let mut msg = format!("{at}: {e}");
-        if c.partial && msg.contains("Additional properties") {
-            msg.push_str(" (meshpack's built-in schema covers the fields meshpack emits; pass --crd with the CRDs to check every field)");
-        }
+        let msg = format!("{at}: {e}");
         out.push(mk("V004", Severity::Error, msg, &at));
     }
     let rules = if c.has_cel {
@@ -141,57 +141,112 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
 
 /// Validate every object of the sources (`(name, text)` pairs).
 pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, String> {
-    let reg = Arc::new(schemas::Registry::new(&opts.schemas)?);
-    let docs: Vec<input::Doc> = sources
+    let docs = sources
         .iter()
         .flat_map(|(name, text)| input::split(name, text))
-        .collect();
+        .map(Ok);
+    run(docs, sources.len(), opts)
+}
 
-    // Parse and validate in parallel, in contiguous chunks of documents so
-    // that objects and findings keep input order.
+/// Validate the files (and `-` for standard input) as streams: a document
+/// is read, checked and reduced to what the mesh checks need
+/// (`retain`) before the next batch is read, so memory does not grow
+/// with the size of the input text.
+pub fn validate_paths(files: &[PathBuf], opts: &Options) -> Result<Report, String> {
+    let mut readers = vec![];
+    for f in files {
+        let (name, r) = input::open_source(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        readers.push((name, r));
+    }
+    let n = readers.len();
+    let docs = readers.into_iter().flat_map(|(name, r)| {
+        let file = name.clone();
+        input::DocReader::new(&name, r).map(move |d| d.map_err(|e| format!("{file}: {e}")))
+    });
+    run(docs, n, opts)
+}
+
+/// Documents per unit of work handed to a validator thread.
+const BATCH: usize = 256;
+
+type Part = (
+    Vec<Object>,
+    Vec<input::ReadError>,
+    Vec<(Verdict, Vec<Finding>)>,
+);
+
+/// Parse, check and reduce one batch of documents.
+fn work(reg: &schemas::Registry, docs: &[Doc]) -> Result<Part, String> {
+    let (mut objects, mut errors) = (vec![], vec![]);
+    for d in docs {
+        input::parse_doc(d, &mut objects, &mut errors);
+    }
+    let mut results = Vec::with_capacity(objects.len());
+    for o in objects.iter_mut() {
+        results.push(check_object(reg, o)?);
+        retain::retain(o);
+    }
+    Ok((objects, errors, results))
+}
+
+fn run(
+    docs: impl Iterator<Item = Result<Doc, String>>,
+    files: usize,
+    opts: &Options,
+) -> Result<Report, String> {
+    let reg = schemas::Registry::new(&opts.schemas)?;
+
+    // The calling thread reads documents and hands batches to validator
+    // threads over a bounded channel (so reading never runs far ahead);
+    // parts come back numbered and are put back in input order.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let chunk = docs.len().div_ceil(threads).max(32);
-    type Part = Result<
-        (
-            Vec<Object>,
-            Vec<input::ReadError>,
-            Vec<(Verdict, Vec<Finding>)>,
-        ),
-        String,
-    >;
-    let parts: Vec<Part> = std::thread::scope(|s| {
-        let handles: Vec<_> = docs
-            .chunks(chunk.max(1))
-            .map(|part| {
-                let reg = reg.clone();
-                s.spawn(move || {
-                    let (mut objects, mut errors) = (vec![], vec![]);
-                    for d in part {
-                        input::parse_doc(d, &mut objects, &mut errors);
-                    }
-                    let results = objects
-                        .iter()
-                        .map(|o| check_object(&reg, o))
-                        .collect::<Result<Vec<_>, String>>()?;
-                    Ok((objects, errors, results))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("validator thread"))
-            .collect()
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<Doc>)>(threads * 2);
+    let work_rx = Mutex::new(work_rx);
+    let (part_tx, part_rx) = mpsc::channel::<(usize, Result<Part, String>)>();
+    let read: Result<(), String> = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (reg, work_rx, part_tx) = (&reg, &work_rx, part_tx.clone());
+            s.spawn(move || loop {
+                let next = work_rx.lock().expect("work queue").recv();
+                let Ok((seq, docs)) = next else { break };
+                if part_tx.send((seq, work(reg, &docs))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(part_tx);
+        let mut seq = 0;
+        let mut batch = Vec::with_capacity(BATCH);
+        for d in docs {
+            batch.push(d?);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if work_tx.send((seq, full)).is_err() {
+                    break;
+                }
+                seq += 1;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = work_tx.send((seq, batch));
+        }
+        drop(work_tx);
+        Ok(())
     });
+    // (If reading failed, the workers still drained what was sent.)
+    let mut parts: Vec<(usize, Result<Part, String>)> = part_rx.into_iter().collect();
+    read?;
+    parts.sort_by_key(|(seq, _)| *seq);
 
     let mut objects = vec![];
     let mut results = vec![];
     let mut report = Report {
-        files: sources.len(),
+        files,
         ..Default::default()
     };
-    for part in parts {
+    for (_, part) in parts {
         let (objs, errors, res) = part?;
         objects.extend(objs);
         results.extend(res);

@@ -1,6 +1,7 @@
-//! Where schemas come from: built in (derived from `k8s-openapi` and
-//! meshpack's typed Istio and cert-manager structs, no network), CRDs given
-//! with `--crd`, and kubeconform-style `--schema-location` templates.
+//! Where schemas come from: built in (Kubernetes kinds derived from
+//! `k8s-openapi`; Istio, Gateway API and cert-manager kinds generated from
+//! the upstream CRDs into `builtin-crds.json`, see `crd`; no network), CRDs
+//! given with `--crd`, and kubeconform-style `--schema-location` templates.
 //!
 //! Built-in Kubernetes schemas are shaped like the upstream "strict"
 //! standalone schemas kubeconform uses (objects closed, every type
@@ -22,8 +23,6 @@ pub struct Compiled {
     pub schema: Value,
     /// Where it came from (`built-in`, a CRD file, a schema file).
     pub source: String,
-    /// Built-in Istio schemas cover only the fields meshpack emits.
-    pub partial: bool,
     /// Whether any CEL rule stands in it (most Kubernetes kinds: none).
     pub has_cel: bool,
 }
@@ -79,7 +78,7 @@ impl Registry {
         let found = self.find(api_version, kind)?;
         let compiled = match found {
             None => None,
-            Some((schema, source, partial)) => {
+            Some((schema, source)) => {
                 let validator = jsonschema::validator_for(&schema)
                     .map_err(|e| format!("schema for {key} from {source} does not compile: {e}"))?;
                 let has_cel = schema.to_string().contains("x-kubernetes-validations");
@@ -87,7 +86,6 @@ impl Registry {
                     validator,
                     schema,
                     source,
-                    partial,
                     has_cel,
                 }))
             }
@@ -99,9 +97,9 @@ impl Registry {
         Ok(compiled)
     }
 
-    fn find(&self, api_version: &str, kind: &str) -> Result<Option<(Value, String, bool)>, String> {
+    fn find(&self, api_version: &str, kind: &str) -> Result<Option<(Value, String)>, String> {
         if let Some((s, src)) = self.crds.get(&gvk(api_version, kind)) {
-            return Ok(Some((s.clone(), src.clone(), false)));
+            return Ok(Some((s.clone(), src.clone())));
         }
         let locations: Vec<&str> = if self.locations.is_empty() {
             vec!["default"]
@@ -110,8 +108,8 @@ impl Registry {
         };
         for l in locations {
             if l == "default" {
-                if let Some((s, partial)) = builtin(api_version, kind, self.strict) {
-                    return Ok(Some((s, "built-in".into(), partial)));
+                if let Some(s) = builtin(api_version, kind, self.strict) {
+                    return Ok(Some((s, "built-in".into())));
                 }
                 continue;
             }
@@ -121,7 +119,7 @@ impl Registry {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 let s: Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{}: not a JSON schema: {e}", path.display()))?;
-                return Ok(Some((s, path.display().to_string(), false)));
+                return Ok(Some((s, path.display().to_string())));
             }
         }
         Ok(None)
@@ -154,7 +152,8 @@ pub fn expand_location(template: &str, api_version: &str, kind: &str, strict: bo
     PathBuf::from(s)
 }
 
-/// Read CustomResourceDefinitions: each served version's openAPIV3Schema.
+/// Read CustomResourceDefinitions: each served version's openAPIV3Schema,
+/// converted as kubeconform's schema files are (`crd::convert`).
 fn load_crds(path: &Path, out: &mut HashMap<String, (Value, String)>) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (mut objs, mut errs) = (vec![], vec![]);
@@ -162,84 +161,18 @@ fn load_crds(path: &Path, out: &mut HashMap<String, (Value, String)>) -> Result<
     if let Some(e) = errs.first() {
         return Err(format!("{}:{}: {}", e.file, e.line, e.message));
     }
-    let mut n = 0;
-    for o in objs
-        .iter()
-        .filter(|o| o.kind() == "CustomResourceDefinition")
-    {
-        let spec = &o.value["spec"];
-        let group = spec["group"].as_str().unwrap_or("");
-        let kind = spec["names"]["kind"].as_str().unwrap_or("");
-        for v in spec["versions"].as_array().into_iter().flatten() {
-            let (Some(name), Some(schema)) =
-                (v["name"].as_str(), v["schema"].get("openAPIV3Schema"))
-            else {
-                continue;
-            };
-            let api = format!("{group}/{name}");
-            let s = crd_schema(schema.clone(), &api, kind);
-            out.insert(gvk(&api, kind), (s, format!("{} (CRD)", path.display())));
-            n += 1;
-        }
-    }
-    if n == 0 {
+    let values: Vec<Value> = objs.into_iter().map(|o| o.value).collect();
+    let found = super::crd::versions(&values);
+    if found.is_empty() {
         return Err(format!(
             "{}: no CustomResourceDefinition with a schema",
             path.display()
         ));
     }
+    for (api, kind, s) in found {
+        out.insert(gvk(&api, &kind), (s, format!("{} (CRD)", path.display())));
+    }
     Ok(())
-}
-
-/// An openAPIV3Schema as a JSON Schema: unknown fields closed unless
-/// `x-kubernetes-preserve-unknown-fields`, int-or-string made explicit.
-fn crd_schema(mut s: Value, api: &str, kind: &str) -> Value {
-    fn walk(v: &mut Value) {
-        let Some(o) = v.as_object_mut() else { return };
-        if o.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
-            o.insert(
-                "anyOf".into(),
-                json!([{"type": "integer"}, {"type": "string"}]),
-            );
-            o.remove("type");
-        }
-        let preserve = o.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
-        if o.contains_key("properties") && !o.contains_key("additionalProperties") && !preserve {
-            o.insert("additionalProperties".into(), json!(false));
-        }
-        for (k, child) in o.iter_mut() {
-            match k.as_str() {
-                "properties" => {
-                    if let Some(p) = child.as_object_mut() {
-                        p.values_mut().for_each(walk);
-                    }
-                }
-                "items" | "additionalProperties" => walk(child),
-                "anyOf" | "oneOf" | "allOf" => {
-                    if let Some(a) = child.as_array_mut() {
-                        a.iter_mut().for_each(walk);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    walk(&mut s);
-    if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
-        p.insert(
-            "apiVersion".into(),
-            json!({"type": "string", "enum": [api]}),
-        );
-        p.insert("kind".into(), json!({"type": "string", "enum": [kind]}));
-        p.entry("metadata").or_insert(json!({"type": "object"}));
-    }
-    if let Some(o) = s.as_object_mut() {
-        o.insert(
-            "$schema".into(),
-            json!("http://json-schema.org/draft-07/schema#"),
-        );
-    }
-    s
 }
 
 macro_rules! k8s_kinds {
@@ -280,9 +213,13 @@ k8s_kinds! {
 
 macro_rules! crd_kinds {
     ($($api:literal, $kind:literal => $ty:ty;)*) => {
-        /// apiVersion/kind pairs with a built-in schema from meshpack's typed structs.
+        /// apiVersion/kind pairs with a built-in schema generated from the
+        /// upstream CRD (`builtin-crds.json`): the kinds meshpack emits.
         pub const CRD_KINDS: &[(&str, &str)] = &[$(($api, $kind)),*];
-        fn crd_builtin(api: &str, kind: &str) -> Option<Value> {
+        /// The JSON Schema of meshpack's own typed struct for a kind's
+        /// `spec`: what meshpack knows of it (a test checks that the
+        /// generated upstream schema covers every field of it).
+        pub fn typed_spec_schema(api: &str, kind: &str) -> Option<Value> {
             match (api, kind) {
                 $(($api, $kind) => Some(serde_json::to_value(schemars::schema_for!($ty)).expect("schema")),)*
                 _ => None,
@@ -306,38 +243,47 @@ crd_kinds! {
     "cert-manager.io/v1", "Certificate" => istio::certificate::CertificateSpec;
 }
 
-/// The built-in schema, and whether it is partial (typed structs).
-pub fn builtin(api: &str, kind: &str, strict: bool) -> Option<(Value, bool)> {
+/// The generated schemas of `CRD_KINDS`, parsed once.
+fn generated() -> &'static HashMap<String, Value> {
+    static SCHEMAS: std::sync::OnceLock<HashMap<String, Value>> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let file: Value =
+            serde_json::from_str(include_str!("builtin-crds.json")).expect("builtin-crds.json");
+        file.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "note")
+            .map(|(k, v)| (k.clone(), v["schema"].clone()))
+            .collect()
+    })
+}
+
+/// The built-in schema of a kind (for CRD kinds the whole upstream schema).
+pub fn builtin(api: &str, kind: &str, strict: bool) -> Option<Value> {
     if let Some(mut s) = k8s_schema(api, kind) {
         shape_like_upstream(&mut s, strict);
         pin(&mut s, api, kind);
-        return Some((s, false));
+        return Some(s);
     }
-    let spec = crd_builtin(api, kind)?;
-    let mut defs = spec.get("$defs").cloned().unwrap_or(json!({}));
-    let mut spec = spec;
-    if let Some(o) = spec.as_object_mut() {
-        o.remove("$defs");
-        o.remove("$schema");
-        o.remove("title");
+    let mut s = generated().get(&gvk(api, kind))?.clone();
+    if !strict {
+        open(&mut s);
     }
-    let mut root = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {}, "kind": {},
-            "metadata": {"type": "object", "required": ["name"]},
-            "spec": spec,
-            "status": {"type": "object"},
-        },
-        "$defs": defs.take(),
-    });
-    if strict {
-        close(&mut root);
+    Some(s)
+}
+
+/// Undo `close`: unknown fields allowed (`--no-strict`).
+fn open(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("additionalProperties") == Some(&json!(false)) {
+                o.remove("additionalProperties");
+            }
+            o.values_mut().for_each(open);
+        }
+        Value::Array(a) => a.iter_mut().for_each(open),
+        _ => {}
     }
-    pin(&mut root, api, kind);
-    Some((root, true))
 }
 
 fn pin(s: &mut Value, api: &str, kind: &str) {

@@ -3,9 +3,10 @@
 //! be made outside the chart; then the gateway serves no TLS until it is.
 
 use super::Set;
+use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let provided: Vec<&str> = set
+    let provided: HashSet<&str> = set
         .objects
         .iter()
         .filter_map(|o| match (o.kind(), o.group()) {
@@ -18,7 +19,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
         for s in o.value["spec"]["servers"].as_array().into_iter().flatten() {
             if let Some(c) = s["tls"]["credentialName"].as_str() {
-                if !provided.contains(&c) {
+                if !provided.contains(c) {
                     out.push((
                         i,
                         format!(

@@ -11,6 +11,7 @@ mod dr_subset_no_pods;
 mod duplicate_object;
 mod http_fields_on_tcp;
 mod httproute_backend_unknown;
+pub mod index;
 mod injection_without_peer_authentication;
 mod mtls_conflict;
 mod policy_without_sidecar;
@@ -177,12 +178,11 @@ pub struct Set<'a> {
     pub default_namespace: &'a str,
     pub workloads: Vec<Workload>,
     pub services: Vec<Svc>,
-    /// Indexes into `workloads` by namespace, and into `services` by
-    /// (namespace, name): checks stay linear on large sets.
-    workloads_by_ns: HashMap<String, Vec<usize>>,
+    /// Indexes into `services` by (namespace, name) and by namespace, and
+    /// the rest in `index`: checks stay linear on large sets.
     services_by_name: HashMap<(String, String), usize>,
     services_by_ns: HashMap<String, Vec<usize>>,
-    service_entry_hosts: Vec<String>,
+    index: index::Index,
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -317,13 +317,6 @@ impl<'a> Set<'a> {
                 });
             }
         }
-        let mut workloads_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, w) in workloads.iter().enumerate() {
-            workloads_by_ns
-                .entry(w.namespace.clone())
-                .or_default()
-                .push(i);
-        }
         let services_by_name = services
             .iter()
             .enumerate()
@@ -340,17 +333,24 @@ impl<'a> Set<'a> {
             .iter()
             .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
             .flat_map(|o| o.value["spec"]["hosts"].as_array().into_iter().flatten())
-            .filter_map(|h| h.as_str().map(str::to_string))
-            .collect();
+            .filter_map(|h| h.as_str().map(str::to_string));
+        let index = index::Index::new(
+            &workloads,
+            &services,
+            objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (i, o.kind().to_string())),
+            service_entry_hosts,
+        );
         Set {
             objects,
             default_namespace,
             workloads,
             services,
-            workloads_by_ns,
             services_by_name,
             services_by_ns,
-            service_entry_hosts,
+            index,
         }
     }
 
@@ -365,11 +365,12 @@ impl<'a> Set<'a> {
         kind: &str,
     ) -> impl Iterator<Item = (usize, &'a Object)> + '_ {
         let suffix = group_suffix.to_string();
-        let kind = kind.to_string();
-        self.objects
+        let objects = self.objects;
+        self.index
+            .of_kind(kind)
             .iter()
-            .enumerate()
-            .filter(move |(_, o)| o.kind() == kind && o.group().ends_with(&suffix))
+            .map(move |i| (*i, &objects[*i]))
+            .filter(move |(_, o)| o.group().ends_with(&suffix))
     }
 
     /// Workloads in `ns` whose labels include all of `selector`.
@@ -378,12 +379,24 @@ impl<'a> Set<'a> {
         ns: &'s str,
         selector: &'s BTreeMap<String, String>,
     ) -> impl Iterator<Item = &'s Workload> + 's {
-        self.workloads_by_ns
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.workloads[*i])
-            .filter(move |w| selector.iter().all(|(k, v)| w.labels.get(k) == Some(v)))
+        self.index
+            .select(&self.workloads, ns, selector)
+            .map(|i| &self.workloads[i])
+    }
+
+    /// Like `selected`, as indexes into `workloads` (for `services_fronting`).
+    pub fn selected_indexes<'s>(
+        &'s self,
+        ns: &'s str,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = usize> + 's {
+        self.index.select(&self.workloads, ns, selector)
+    }
+
+    /// The Services whose (non-empty) selector picks `workloads[w]`, in
+    /// object order.
+    pub fn services_fronting(&self, w: usize) -> impl Iterator<Item = &Svc> + '_ {
+        self.index.fronting(w).iter().map(|s| &self.services[*s])
     }
 
     /// The Services of a namespace.
@@ -407,9 +420,7 @@ impl<'a> Set<'a> {
 
     /// Whether a ServiceEntry in the set declares this host.
     pub fn service_entry_host(&self, host: &str) -> bool {
-        self.service_entry_hosts
-            .iter()
-            .any(|h| host_matches(h, host))
+        self.index.service_entry_host(host)
     }
 }
 

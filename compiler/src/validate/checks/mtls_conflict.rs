@@ -2,8 +2,29 @@
 //! whose pods a PeerAuthentication makes STRICT: every connection fails.
 
 use super::{selector_of, Set};
+use std::collections::HashMap;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
+    // The first STRICT PeerAuthentication (object order) per namespace
+    // without a selector, and per workload among those selecting it:
+    // indexed once, so each DestinationRule costs only its own pods.
+    let mut ns_wide: HashMap<&str, usize> = HashMap::new();
+    let mut per_pod: HashMap<usize, usize> = HashMap::new();
+    for (j, pa) in set.of_kind("security.istio.io", "PeerAuthentication") {
+        if pa.value["spec"]["mtls"]["mode"].as_str() != Some("STRICT") {
+            continue;
+        }
+        match selector_of(&pa.value["spec"]["selector"]) {
+            None => {
+                ns_wide.entry(set.ns(j)).or_insert(j);
+            }
+            Some(sel) => {
+                for w in set.selected_indexes(set.ns(j), &sel) {
+                    per_pod.entry(w).or_insert(j);
+                }
+            }
+        }
+    }
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "DestinationRule") {
         if o.value["spec"]["trafficPolicy"]["tls"]["mode"].as_str() != Some("DISABLE") {
@@ -15,25 +36,17 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         let Some(svc) = set.service_for_host(host, set.ns(i)) else {
             continue;
         };
-        let pods: Vec<_> = set.selected(&svc.namespace, &svc.selector).collect();
         let strict = set
-            .of_kind("security.istio.io", "PeerAuthentication")
-            .find(|(j, pa)| {
-                set.ns(*j) == svc.namespace
-                    && pa.value["spec"]["mtls"]["mode"].as_str() == Some("STRICT")
-                    && match selector_of(&pa.value["spec"]["selector"]) {
-                        None => true,
-                        Some(sel) => pods
-                            .iter()
-                            .any(|w| sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))),
-                    }
-            });
-        if let Some((_, pa)) = strict {
+            .selected_indexes(&svc.namespace, &svc.selector)
+            .filter_map(|w| per_pod.get(&w).copied())
+            .chain(ns_wide.get(svc.namespace.as_str()).copied())
+            .min();
+        if let Some(j) = strict {
             out.push((
                 i,
                 format!(
                     "sends plaintext to {host}, but PeerAuthentication {} requires mTLS there",
-                    pa.name()
+                    set.objects[j].name()
                 ),
             ));
         }
