@@ -11,7 +11,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for s in &set.services {
         let o = &set.objects[s.object];
-        if o.value["spec"]["type"] != "ExternalName" {
+        if o.value["spec"]["type"] != "ExternalName"
+            || super::index::istio_managed_service(o, &s.namespace)
+        {
             continue;
         }
         for p in &s.ports {

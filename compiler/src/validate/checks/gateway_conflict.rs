@@ -4,18 +4,72 @@
 //! only one of them.
 //! Semantics of Istio's `gateway/conflictinggateway.go`: hosts are compared
 //! as written (no wildcard matching, as `model.CheckDuplicates`), per port
-//! and bind; the selector must be the same label set.
+//! and bind; the selectors must be the same label set, or one's text must
+//! contain the other's while a workload in the set matches both.
 
 use super::index::selector_string;
 use super::{string_map, Set};
 use std::collections::{BTreeSet, HashMap};
 
+/// Selector text -> the selector it is grouped with: Istio treats two
+/// selectors as one gateway workload when they are equal, or when one's
+/// text contains the other's and a workload matches both.
+fn selector_groups(set: &Set) -> HashMap<String, String> {
+    let ix = set.index();
+    let mut selectors: Vec<(String, std::collections::BTreeMap<String, String>)> = vec![];
+    for (_, o) in set.of_kind("networking.istio.io", "Gateway") {
+        let m = string_map(&o.value["spec"]["selector"]);
+        let s = selector_string(&m);
+        if !selectors.iter().any(|(x, _)| *x == s) {
+            selectors.push((s, m));
+        }
+    }
+    let mut parent: Vec<usize> = (0..selectors.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let mut by_workload: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (si, (_, m)) in selectors.iter().enumerate() {
+        if m.is_empty() {
+            continue;
+        }
+        for w in ix.select(None, m) {
+            by_workload.entry(w).or_default().push(si);
+        }
+    }
+    let mut workloads: Vec<_> = by_workload.into_iter().collect();
+    workloads.sort();
+    for (_, sels) in workloads {
+        for (k, a) in sels.iter().enumerate() {
+            for b in &sels[k + 1..] {
+                let (x, y) = (&selectors[*a].0, &selectors[*b].0);
+                if x.contains(y.as_str()) || y.contains(x.as_str()) {
+                    let (ra, rb) = (find(&mut parent, *a), find(&mut parent, *b));
+                    parent[ra.max(rb)] = ra.min(rb);
+                }
+            }
+        }
+    }
+    (0..selectors.len())
+        .map(|i| {
+            let r = find(&mut parent, i);
+            (selectors[i].0.clone(), selectors[r].0.clone())
+        })
+        .collect()
+}
+
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    // (selector, port, bind, host) -> gateways serving it.
+    let groups = selector_groups(set);
+    // (selector group, port, bind, host) -> gateways serving it.
     let mut served: HashMap<(String, u64, String, String), BTreeSet<usize>> = HashMap::new();
     let mut servers = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
-        let sel = selector_string(&string_map(&o.value["spec"]["selector"]));
+        let own = selector_string(&string_map(&o.value["spec"]["selector"]));
+        let sel = groups[&own].clone();
         for s in o.value["spec"]["servers"].as_array().into_iter().flatten() {
             let port = s["port"]["number"].as_u64().unwrap_or(0);
             let bind = s["bind"].as_str().unwrap_or("").to_string();
@@ -29,11 +83,11 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     .or_default()
                     .insert(i);
             }
-            servers.push((i, sel.clone(), port, bind, hosts));
+            servers.push((i, sel.clone(), own.clone(), port, bind, hosts));
         }
     }
     let mut out = vec![];
-    for (i, sel, port, bind, hosts) in servers {
+    for (i, sel, own, port, bind, hosts) in servers {
         let others: BTreeSet<String> = hosts
             .iter()
             .flat_map(|h| &served[&(sel.clone(), port, bind.clone(), h.clone())])
@@ -44,7 +98,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             out.push((
                 i,
                 format!(
-                    "conflicts with gateway {} (workload selector {sel}, port {port}, hosts {}): merge the servers into one Gateway or give them different hosts",
+                    "conflicts with gateway {} (workload selector {own}, port {port}, hosts {}): merge the servers into one Gateway or give them different hosts",
                     others.into_iter().collect::<Vec<_>>().join(","),
                     hosts.join(",")
                 ),

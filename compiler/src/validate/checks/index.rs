@@ -33,6 +33,11 @@ pub struct Index {
     pub k8s_gateways: HashMap<(String, String), usize>,
     /// Secrets by (namespace, name).
     pub secrets: HashMap<(String, String), usize>,
+    /// ServiceEntry hosts (as FQDNs) with the namespaces they are exported
+    /// to (`*`: all).
+    se_exact: HashMap<String, Vec<String>>,
+    /// Wildcard ServiceEntry hosts: (scope, `*.suffix`).
+    se_wildcards: Vec<(String, String)>,
 }
 
 impl Index {
@@ -75,6 +80,19 @@ impl Index {
                 ("gateway.networking.k8s.io", "Gateway") => {
                     ix.k8s_gateways.insert(key(), i);
                 }
+                ("networking.istio.io", "ServiceEntry") => {
+                    let ns = set.ns(i);
+                    let scopes = export_scopes(&o.value["spec"]["exportTo"], ns);
+                    for h in strings(&o.value["spec"]["hosts"]) {
+                        let h = fqdn(ns, h);
+                        for s in &scopes {
+                            if h.starts_with('*') {
+                                ix.se_wildcards.push((s.clone(), h.clone()));
+                            }
+                            ix.se_exact.entry(h.clone()).or_default().push(s.clone());
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -115,6 +133,22 @@ impl Index {
             .copied()
             .filter(|w| lists.iter().all(|l| l.binary_search(w).is_ok()))
             .collect()
+    }
+
+    /// Whether a ServiceEntry exported to namespace `ns` declares `host`
+    /// (read in `ns`), exactly or by a wildcard: Istio's
+    /// `util.GetDestinationHost` for ServiceEntries.
+    pub fn service_entry_visible(&self, host: &str, ns: &str) -> bool {
+        let h = fqdn(ns, host);
+        let in_scope = |s: &str| s == "*" || s == ns;
+        self.se_exact
+            .get(&h)
+            .is_some_and(|scopes| scopes.iter().any(|s| in_scope(s)))
+            || self.se_wildcards.iter().any(|(s, w)| {
+                in_scope(s)
+                    && h.trim_start_matches('*')
+                        .ends_with(w.trim_start_matches('*'))
+            })
     }
 
     /// The workloads of one namespace.
@@ -247,6 +281,40 @@ pub fn strings(v: &Value) -> Vec<&str> {
         .flatten()
         .filter_map(Value::as_str)
         .collect()
+}
+
+/// The namespaces an `exportTo` list exports to (`*` = all; `.` is `ns`).
+pub fn export_scopes(v: &Value, ns: &str) -> Vec<String> {
+    let ex = strings(v);
+    if ex.is_empty() || ex.contains(&"*") {
+        vec!["*".into()]
+    } else {
+        ex.iter()
+            .map(|e| if *e == "." { ns } else { e }.to_string())
+            .collect()
+    }
+}
+
+/// Services Istio's port-name analyzers skip: the control plane's
+/// (`util.IsIstioControlPlane`: an `istio` label or `release: istio`), the
+/// gateways and waypoints Istio deploys (`gateway.istio.io/managed`), and
+/// those in the system namespaces its test data names (kube-system,
+/// kube-public, istio-system).
+pub fn istio_managed_service(o: &super::Object, ns: &str) -> bool {
+    let labels = &o.value["metadata"]["labels"];
+    labels.get("istio").is_some()
+        || labels["release"] == "istio"
+        || labels["gateway.istio.io/managed"]
+            .as_str()
+            .is_some_and(|v| {
+                [
+                    "istio.io-gateway-controller",
+                    "istio.io-mesh-controller",
+                    "istio.io-eastwest-controller",
+                ]
+                .contains(&v)
+            })
+        || ["kube-system", "kube-public", "istio-system"].contains(&ns)
 }
 
 /// `ns/name` or a short `name` in `ns` (Istio's `NewShortOrFullName`).

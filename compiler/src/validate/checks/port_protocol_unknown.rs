@@ -12,6 +12,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         if spec["type"] == "ExternalName" {
             continue; // M030
         }
+        if super::index::istio_managed_service(&set.objects[s.object], &s.namespace) {
+            continue;
+        }
         for (n, p) in s.ports.iter().enumerate() {
             // UDP and SCTP ports are what they say, whatever their name
             // (Istio's `kube.ConvertProtocol`).

@@ -13,7 +13,12 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "ServiceEntry") {
         let spec = &o.value["spec"];
-        if spec["addresses"].as_array().is_some_and(|a| !a.is_empty()) {
+        // Addresses Istio allocated (`status.addresses`) count too.
+        if spec["addresses"].as_array().is_some_and(|a| !a.is_empty())
+            || o.value["status"]["addresses"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        {
             continue;
         }
         for p in spec["ports"].as_array().into_iter().flatten() {

@@ -101,7 +101,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             };
             let h = fqdn(ns, host);
             let scopes = ex.exact.get(&h);
-            if scopes.is_none() && is_cluster_host(host) {
+            if scopes.is_none() && is_cluster_host(host) && verb == "routes to" {
                 continue; // declared by nothing: M004
             }
             let visible_in = |scope: &str| scopes.is_some_and(|s| s.contains(scope));
@@ -125,6 +125,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     "it is exported only to {}, not to namespace {ns}; add {ns} to its exportTo",
                     s.iter().cloned().collect::<Vec<_>>().join(",")
                 ),
+                None if is_cluster_host(host) => "no Service in the set declares it".to_string(),
                 None => "no ServiceEntry in the set declares it; add one".to_string(),
             };
             out.push((i, format!("{verb} {host}, but {why}")));
