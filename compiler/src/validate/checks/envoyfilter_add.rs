@@ -1,4 +1,5 @@
-//! M049 (IST0153).
+//! M049 (IST0153): an EnvoyFilter ADD patch on ROUTE_CONFIGURATION or
+//! HTTP_ROUTE, which Istio ignores.
 //! Semantics of Istio's `envoyfilter/envoyfilter.go`; the analysis is M047's.
 
 use super::envoyfilter_relative_operation::{report, Problem};
@@ -8,6 +9,6 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     report(
         set,
         Problem::Add,
-        " an EnvoyFilter ADD patch on ROUTE_CONFIGURATION or HTTP_ROUTE, which Istio ignores:ADD is ignored on ROUTE_CONFIGURATION and HTTP_ROUTE; use MERGE",
+        "ADD is ignored on ROUTE_CONFIGURATION and HTTP_ROUTE; use MERGE",
     )
 }
