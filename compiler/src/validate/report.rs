@@ -1,5 +1,6 @@
 //! Output of `meshpack validate`: for people (default), JSON and JUnit XML
-//! for CI systems.
+//! for CI systems. JSON findings carry `ist`, the `istioctl analyze` code
+//! a mesh check reproduces (null when it has none).
 
 use super::{Finding, Report};
 use crate::diag::Severity;
@@ -57,7 +58,8 @@ pub fn json(r: &Report) -> String {
         .map(|f| {
             json!({
                 "file": f.file, "line": f.line, "object": f.object,
-                "code": f.code, "severity": severity(f.severity), "message": f.message,
+                "code": f.code, "ist": super::checks::ist_code(f.code),
+                "severity": severity(f.severity), "message": f.message,
             })
         })
         .collect();

@@ -8,7 +8,19 @@ use super::{protocol, Set};
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for s in &set.services {
-        for p in &s.ports {
+        let spec = &set.objects[s.object].value["spec"];
+        if spec["type"] == "ExternalName" {
+            continue; // M030
+        }
+        if super::analysis::istio_managed_service(&set.objects[s.object], &s.namespace) {
+            continue;
+        }
+        for (n, p) in s.ports.iter().enumerate() {
+            // UDP and SCTP ports are what they say, whatever their name
+            // (Istio's `kube.ConvertProtocol`).
+            if matches!(spec["ports"][n]["protocol"].as_str(), Some("UDP" | "SCTP")) {
+                continue;
+            }
             if protocol(&p.name, p.app_protocol.as_deref()).is_none() {
                 let what = match &p.app_protocol {
                     Some(a) => format!("appProtocol {a} is not one Istio knows"),

@@ -23,7 +23,10 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             let Some(host) = d["host"].as_str() else {
                 continue;
             };
-            if host.contains('*') || !is_cluster_host(host) || set.service_entry_host(host) {
+            if host.contains('*')
+                || !is_cluster_host(host)
+                || set.analysis().service_entry_visible(host, set.ns(i))
+            {
                 continue;
             }
             match set.service_for_host(host, set.ns(i)) {

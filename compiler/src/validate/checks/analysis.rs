@@ -1,0 +1,393 @@
+//! Indexes the Istio-analyzer checks share, built once per run (lazily, on
+//! the first check that asks) so that every check stays linear in the
+//! number of objects: label selectors are answered from a (label -> pod
+//! templates) index instead of a scan, Services are attached to the pod
+//! templates they select once, and named objects are found by key.
+//!
+//! Invariant: built from `Set` (manifests only); knows nothing of any
+//! check; every map is keyed by namespace so no check loops over all
+//! Services or all workloads per object.
+
+use super::{string_map, Set};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// Istio's cluster domain, as its analyzers assume it.
+pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
+
+#[derive(Default)]
+pub struct Index {
+    /// (namespace, label key, label value) -> indexes into `Set::workloads`.
+    by_label: HashMap<(String, String, String), Vec<usize>>,
+    /// (label key, label value) -> indexes into `Set::workloads`, every namespace.
+    by_label_any: HashMap<(String, String), Vec<usize>>,
+    by_ns: HashMap<String, Vec<usize>>,
+    /// Per workload, the Services (indexes into `Set::services`) whose
+    /// non-empty selector matches its labels in its namespace.
+    pub services_of: Vec<Vec<usize>>,
+    /// Namespace objects by name.
+    pub namespaces: HashMap<String, usize>,
+    /// Istio Gateways by (namespace, name).
+    pub gateways: HashMap<(String, String), usize>,
+    /// Gateway API Gateways by (namespace, name).
+    pub k8s_gateways: HashMap<(String, String), usize>,
+    /// Secrets by (namespace, name).
+    pub secrets: HashMap<(String, String), usize>,
+    /// ServiceEntry hosts (as FQDNs) with the namespaces they are exported
+    /// to (`*`: all).
+    se_exact: HashMap<String, Vec<String>>,
+    /// Wildcard ServiceEntry hosts: (scope, `*.suffix`).
+    se_wildcards: Vec<(String, String)>,
+}
+
+impl Index {
+    pub fn new(set: &Set) -> Self {
+        let mut ix = Index::default();
+        for (i, w) in set.workloads.iter().enumerate() {
+            ix.by_ns.entry(w.namespace.clone()).or_default().push(i);
+            for (k, v) in &w.labels {
+                ix.by_label
+                    .entry((w.namespace.clone(), k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+                ix.by_label_any
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        ix.services_of = vec![vec![]; set.workloads.len()];
+        for (si, s) in set.services.iter().enumerate() {
+            if s.selector.is_empty() {
+                continue;
+            }
+            for w in ix.select(Some(&s.namespace), &s.selector) {
+                ix.services_of[w].push(si);
+            }
+        }
+        for (i, o) in set.objects.iter().enumerate() {
+            let key = || (set.ns(i).to_string(), o.name().to_string());
+            match (o.group(), o.kind()) {
+                ("", "Namespace") => {
+                    ix.namespaces.insert(o.name().to_string(), i);
+                }
+                ("", "Secret") => {
+                    ix.secrets.insert(key(), i);
+                }
+                ("networking.istio.io", "Gateway") => {
+                    ix.gateways.insert(key(), i);
+                }
+                ("gateway.networking.k8s.io", "Gateway") => {
+                    ix.k8s_gateways.insert(key(), i);
+                }
+                ("networking.istio.io", "ServiceEntry") => {
+                    let ns = set.ns(i);
+                    let scopes = export_scopes(&o.value["spec"]["exportTo"], ns);
+                    for h in strings(&o.value["spec"]["hosts"]) {
+                        let h = fqdn(ns, h);
+                        for s in &scopes {
+                            if h.starts_with('*') {
+                                ix.se_wildcards.push((s.clone(), h.clone()));
+                            }
+                            ix.se_exact.entry(h.clone()).or_default().push(s.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        ix
+    }
+
+    /// Indexes into `Set::workloads` whose labels include all of
+    /// `selector`, in namespace `ns` or (None) in every namespace. An empty
+    /// selector selects every workload of the namespace. Cost: the shortest
+    /// candidate list of one of the selector's labels.
+    pub fn select(&self, ns: Option<&str>, selector: &BTreeMap<String, String>) -> Vec<usize> {
+        let lists: Vec<&Vec<usize>> = match ns {
+            Some(ns) => selector
+                .iter()
+                .map(|(k, v)| {
+                    self.by_label
+                        .get(&(ns.to_string(), k.clone(), v.clone()))
+                        .unwrap_or(&EMPTY)
+                })
+                .collect(),
+            None => selector
+                .iter()
+                .map(|(k, v)| {
+                    self.by_label_any
+                        .get(&(k.clone(), v.clone()))
+                        .unwrap_or(&EMPTY)
+                })
+                .collect(),
+        };
+        let Some(shortest) = lists.iter().min_by_key(|l| l.len()) else {
+            return match ns {
+                Some(ns) => self.by_ns.get(ns).cloned().unwrap_or_default(),
+                None => vec![],
+            };
+        };
+        shortest
+            .iter()
+            .copied()
+            .filter(|w| lists.iter().all(|l| l.binary_search(w).is_ok()))
+            .collect()
+    }
+
+    /// Whether a ServiceEntry exported to namespace `ns` declares `host`
+    /// (read in `ns`), exactly or by a wildcard: Istio's
+    /// `util.GetDestinationHost` for ServiceEntries.
+    pub fn service_entry_visible(&self, host: &str, ns: &str) -> bool {
+        let h = fqdn(ns, host);
+        let in_scope = |s: &str| s == "*" || s == ns;
+        self.se_exact
+            .get(&h)
+            .is_some_and(|scopes| scopes.iter().any(|s| in_scope(s)))
+            || self.se_wildcards.iter().any(|(s, w)| {
+                in_scope(s)
+                    && h.trim_start_matches('*')
+                        .ends_with(w.trim_start_matches('*'))
+            })
+    }
+
+    /// The workloads of one namespace.
+    pub fn in_ns(&self, ns: &str) -> &[usize] {
+        self.by_ns.get(ns).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+static EMPTY: Vec<usize> = Vec::new();
+
+/// `key=value,...` in label order, as Kubernetes prints a selector.
+pub fn selector_string(sel: &BTreeMap<String, String>) -> String {
+    sel.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The pod spec and pod metadata of a workload object (a Pod or the pod
+/// template of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or
+/// CronJob).
+pub fn pod_template(v: &Value) -> Option<(&Value, &Value)> {
+    match v["kind"].as_str()? {
+        "Pod" => Some((&v["metadata"], &v["spec"])),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            let t = &v["spec"]["template"];
+            Some((&t["metadata"], &t["spec"]))
+        }
+        "CronJob" => {
+            let t = &v["spec"]["jobTemplate"]["spec"]["template"];
+            Some((&t["metadata"], &t["spec"]))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a pod template runs with an Istio sidecar, as Istio's analyzers
+/// decide it (`util/in_mesh.go`): an `istio-proxy` container, else the
+/// `sidecar.istio.io/inject` label, else the annotation, else the
+/// `istio-injection=enabled` label of its Namespace when that is in the set.
+pub fn in_mesh(set: &Set, ix: &Index, workload: usize) -> bool {
+    let w = &set.workloads[workload];
+    let Some((_, spec)) = pod_template(&set.objects[w.object].value) else {
+        return false;
+    };
+    let has_proxy = ["containers", "initContainers"].iter().any(|k| {
+        spec[*k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["name"] == "istio-proxy")
+    });
+    if has_proxy {
+        return true;
+    }
+    for m in [&w.labels, &w.annotations] {
+        if let Some(v) = m.get("sidecar.istio.io/inject") {
+            return v == "true";
+        }
+    }
+    ix.namespaces.get(&w.namespace).is_some_and(|n| {
+        string_map(&set.objects[*n].value["metadata"]["labels"])
+            .get("istio-injection")
+            .is_some_and(|v| v == "enabled")
+    })
+}
+
+/// Whether a workload runs in ambient mode: its pod template, or its
+/// Namespace in the set, is labelled `istio.io/dataplane-mode=ambient` (the
+/// template-time form of the redirection annotation Istio's analyzers read
+/// from running pods), and the namespace does not ask for sidecars.
+pub fn in_ambient(set: &Set, ix: &Index, workload: usize) -> bool {
+    let w = &set.workloads[workload];
+    if let Some(m) = w.labels.get("istio.io/dataplane-mode") {
+        return m == "ambient";
+    }
+    namespace_ambient(set, ix, &w.namespace)
+}
+
+/// `util.NamespaceInAmbientMode`: labelled ambient, and neither
+/// `istio-injection=enabled` nor `istio.io/rev`.
+pub fn namespace_ambient(set: &Set, ix: &Index, ns: &str) -> bool {
+    let Some(n) = ix.namespaces.get(ns) else {
+        return false;
+    };
+    let labels = string_map(&set.objects[*n].value["metadata"]["labels"]);
+    if labels
+        .get("istio-injection")
+        .is_some_and(|v| v == "enabled")
+        || labels.get("istio.io/rev").is_some_and(|v| !v.is_empty())
+    {
+        return false;
+    }
+    labels
+        .get("istio.io/dataplane-mode")
+        .is_some_and(|v| v == "ambient")
+}
+
+/// Istio's `ConvertHostToFQDN`: a short name (no dot, no wildcard) is a
+/// Service of `ns`.
+pub fn fqdn(ns: &str, host: &str) -> String {
+    if !host.starts_with('*') && !host.contains('.') {
+        format!("{host}.{ns}.{CLUSTER_DOMAIN}")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Istio's `host.Name.Matches`: two hosts overlap when equal, or when a
+/// wildcard of one covers the other.
+pub fn hosts_overlap(a: &str, b: &str) -> bool {
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (Some(sa), Some(sb)) => {
+            if sa.len() < sb.len() {
+                sb.ends_with(sa)
+            } else {
+                sa.ends_with(sb)
+            }
+        }
+        (Some(sa), None) => b.ends_with(sa),
+        (None, Some(sb)) => a.ends_with(sb),
+        (None, None) => a == b,
+    }
+}
+
+/// A string list field (`exportTo`, `hosts`).
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The namespaces an `exportTo` list exports to (`*` = all; `.` is `ns`).
+pub fn export_scopes(v: &Value, ns: &str) -> Vec<String> {
+    let ex = strings(v);
+    if ex.is_empty() || ex.contains(&"*") {
+        vec!["*".into()]
+    } else {
+        ex.iter()
+            .map(|e| if *e == "." { ns } else { e }.to_string())
+            .collect()
+    }
+}
+
+/// Services Istio's port-name analyzers skip: the control plane's
+/// (`util.IsIstioControlPlane`: an `istio` label or `release: istio`), the
+/// gateways and waypoints Istio deploys (`gateway.istio.io/managed`), and
+/// those in the system namespaces its test data names (kube-system,
+/// kube-public, istio-system).
+pub fn istio_managed_service(o: &super::Object, ns: &str) -> bool {
+    let labels = &o.value["metadata"]["labels"];
+    labels.get("istio").is_some()
+        || labels["release"] == "istio"
+        || labels["gateway.istio.io/managed"]
+            .as_str()
+            .is_some_and(|v| {
+                [
+                    "istio.io-gateway-controller",
+                    "istio.io-mesh-controller",
+                    "istio.io-eastwest-controller",
+                ]
+                .contains(&v)
+            })
+        || ["kube-system", "kube-public", "istio-system"].contains(&ns)
+}
+
+/// `ns/name` or a short `name` in `ns` (Istio's `NewShortOrFullName`).
+pub fn short_or_full<'a>(ns: &'a str, name: &'a str) -> (&'a str, &'a str) {
+    name.split_once('/').unwrap_or((ns, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::objects;
+    use super::super::Set;
+    use super::*;
+
+    #[test]
+    fn select_uses_every_label_and_the_namespace() {
+        let objs = objects(
+            "
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a, tier: web}}
+spec: {containers: [{name: c, image: i:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b, tier: web}}
+spec: {containers: [{name: c, image: i:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: y, labels: {app: a, tier: web}}
+spec: {containers: [{name: c, image: i:1}]}
+",
+        );
+        let set = Set::new(&objs, "default");
+        let ix = Index::new(&set);
+        let sel = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let names = |ws: Vec<usize>| -> Vec<String> {
+            ws.into_iter()
+                .map(|w| objs[set.workloads[w].object].name().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(ix.select(Some("x"), &sel(&[("app", "a"), ("tier", "web")]))),
+            vec!["a"]
+        );
+        assert_eq!(
+            names(ix.select(Some("x"), &sel(&[("tier", "web")]))),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            names(ix.select(None, &sel(&[("app", "a")]))),
+            vec!["a", "c"]
+        );
+        assert_eq!(names(ix.select(Some("x"), &sel(&[]))), vec!["a", "b"]);
+        assert_eq!(
+            names(ix.select(Some("x"), &sel(&[("app", "zzz")]))),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn hosts_overlap_like_istio() {
+        assert!(hosts_overlap("*.example.com", "a.example.com"));
+        assert!(hosts_overlap("a.example.com", "*.example.com"));
+        assert!(hosts_overlap("*.example.com", "*.a.example.com"));
+        assert!(hosts_overlap("*", "a.example.com"));
+        assert!(!hosts_overlap("a.example.com", "b.example.com"));
+        assert_eq!(fqdn("shop", "api"), "api.shop.svc.cluster.local");
+        assert_eq!(fqdn("shop", "api.other"), "api.other");
+    }
+}

@@ -1,0 +1,28 @@
+//! M039 (IST0101): a Telemetry whose `selector` matches no pod template in
+//! its namespace configures nothing.
+//! Semantics of Istio's `telemetry/selector.go`, on pod templates.
+
+use super::analysis::selector_string;
+use super::{string_map, Set};
+
+pub fn run(set: &Set) -> Vec<(usize, String)> {
+    let ix = set.analysis();
+    let mut out = vec![];
+    for (i, o) in set.of_kind("telemetry.istio.io", "Telemetry") {
+        let sel = string_map(&o.value["spec"]["selector"]["matchLabels"]);
+        if sel.is_empty() {
+            continue;
+        }
+        let ns = set.ns(i);
+        if ix.select(Some(ns), &sel).is_empty() {
+            out.push((
+                i,
+                format!(
+                    "selector {} matches no pod template in namespace {ns}",
+                    selector_string(&sel)
+                ),
+            ));
+        }
+    }
+    out
+}
