@@ -467,6 +467,26 @@ fn identities_follow_istio_version() {
                 "./evalhub-api.shop.svc.cluster.local",
                 "./evalhub-websocket.shop.svc.cluster.local"]}])
         );
+        // A patch version counts as its minor.
+        let patch = by_id(&parse(&template(
+            h,
+            &chart("evalhub"),
+            "shop",
+            &[
+                &[
+                    "--set",
+                    "istio.enabled=true",
+                    "--set",
+                    "istio.version=1.24.3",
+                ][..],
+                &mesh_api_args(),
+            ]
+            .concat(),
+        )));
+        assert_eq!(
+            patch["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"],
+            old["AuthorizationPolicy/evalhub-postgres"]["spec"]["rules"][0]["from"]
+        );
         // A number is refused (a values file's `version: 1.30` reads as 1.3).
         let out = Command::new(helm(h))
             .args(["template", "evalhub"])

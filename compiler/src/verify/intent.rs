@@ -183,7 +183,7 @@ pub fn intended(
     probe: &Probe,
 ) -> bool {
     match dest {
-        Dest::Port { workload, name, .. }
+        Dest::Port { name, .. }
             if !layers.istio
                 && is_metrics_port(name)
                 && matches!(src, Source::Identity { namespace, .. } if *namespace == gw.prometheus_namespace) =>
