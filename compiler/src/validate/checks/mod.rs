@@ -29,6 +29,7 @@ mod httproute_backend_unknown;
 pub mod index;
 mod ineffective_gateway_selector;
 mod injection_without_peer_authentication;
+mod jwks_fetch_unrestricted;
 mod jwt_claim_route_without_authn;
 mod mtls_conflict;
 mod namespace_injection_labels;
@@ -444,6 +445,13 @@ pub const CHECKS: &[Check] = &[
         summary: "EnvoyFilter relative patch on a filter added for specific proxy versions",
         ist: Some("IST0155"),
         run: envoyfilter_relative_proxy_version::run,
+    },
+    Check {
+        code: "M052",
+        severity: Warning,
+        summary: "RequestAuthentications while istiod in the set does not restrict JWKS fetches",
+        ist: Some("IST0175"),
+        run: jwks_fetch_unrestricted::run,
     },
 ];
 
