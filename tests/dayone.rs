@@ -697,7 +697,7 @@ fn verify_reads_injection_as_istio_does() {
         // validate warns that Istio policy selects a pod without sidecar.
         let (_, out) = meshpack_stdin(&["validate", "-"], &text);
         assert!(
-            out.contains("M052") && out.contains("AuthorizationPolicy/evalhub/evalhub-api"),
+            out.contains("M053") && out.contains("AuthorizationPolicy/evalhub/evalhub-api"),
             "{h}: {out}"
         );
     }

@@ -30,6 +30,7 @@ pub mod analysis;
 pub mod index;
 mod ineffective_gateway_selector;
 mod injection_without_peer_authentication;
+mod jwks_fetch_unrestricted;
 mod jwt_claim_route_without_authn;
 mod mtls_conflict;
 mod namespace_injection_labels;
@@ -449,6 +450,13 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         code: "M052",
+        severity: Warning,
+        summary: "RequestAuthentications while istiod in the set does not restrict JWKS fetches",
+        ist: Some("IST0175"),
+        run: jwks_fetch_unrestricted::run,
+    },
+    Check {
+        code: "M053",
         severity: Warning,
         summary: "Istio policy selects pods that opted out of the sidecar",
         ist: None,

@@ -1,4 +1,4 @@
-//! M052: an AuthorizationPolicy or PeerAuthentication selecting pods that
+//! M053: an AuthorizationPolicy or PeerAuthentication selecting pods that
 //! opted out of the mesh (`sidecar.istio.io/inject: "false"`, not ambient):
 //! without a sidecar (or ztunnel) nothing enforces the policy, so the rules
 //! read as protection the cluster does not have (`istio.enabled=true` with
