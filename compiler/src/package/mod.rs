@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod helm;
+pub mod helm_package;
 pub mod kustomize;
 pub mod values;
 pub mod yaml;
