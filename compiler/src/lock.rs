@@ -7,7 +7,7 @@
 //! kind: ImageLock
 //! images:
 //!   - image: registry.example.com/shop/api:1.4.0      # as `meshpack images` prints it
-//!     digest: sha256:<64 hex digits>                  # e.g. from `crane digest <image>`
+//!     digest: sha256:<64 hex digits>                  # `meshpack images lock` fills these
 //! ```
 //!
 //! A lock must cover every image; digests the policy pins itself must agree.
@@ -109,7 +109,7 @@ pub fn apply(m: &mut Model, text: &str) -> Result<(), Vec<Diagnostic>> {
             None if img.digest.is_empty() && !broken.contains(r.as_str()) => errors.push(
                 Diagnostic::error("E0305", format!("{what}: `{r}` is not in the lock"))
                     .at(listed)
-                    .help(format!("add `- {{image: {r}, digest: sha256:...}}` (`crane digest {r}` prints the digest)")),
+                    .help(format!("run `meshpack images lock` to fill the lock from the registries, or add `- {{image: {r}, digest: sha256:...}}`")),
             ),
             None => {}
             Some((d, _)) if !img.digest.is_empty() && img.digest != *d => errors.push(
