@@ -369,6 +369,41 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
     assert!(names.lines().any(|l| l == "shop/Chart.yaml"), "{names}");
     assert!(names.lines().any(|l| l == "shop/values.yaml"), "{names}");
 
+    // A layer changed inside the bundle: --verify names it, push refuses.
+    let layer_hex = sha256(&shop.web.layer)[7..].to_string();
+    let victim = top.join("images/blobs/sha256").join(&layer_hex);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&victim, &bytes).unwrap();
+    let o = Command::new("tar")
+        .arg("czf")
+        .arg(t.join("tampered.tgz"))
+        .arg("-C")
+        .arg(&x)
+        .arg("shop-1.0.0")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::fs::write(&victim, &shop.web.layer).unwrap();
+    let e = failed(&meshpack(
+        t,
+        &["bundle", "--verify", "tampered.tgz", "--key", "vendor.pub"],
+        &[],
+    ));
+    let p = format!("shop-1.0.0/images/blobs/sha256/{layer_hex}");
+    assert!(
+        e.contains(&format!(
+            "{p}: content has sha256 {}, not the digest its name says",
+            &sha256(&bytes)[7..]
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("{p}: checksum differs from SHA256SUMS")),
+        "{e}"
+    );
+    assert!(e.contains("FAILED: 2 problem(s) in tampered.tgz"), "{e}");
+
     // Customer, command 1: push into their registry (TLS with a private CA).
     let dst = Registry::start(None, true);
     let to = format!("{}/mirror", dst.host());
@@ -454,6 +489,25 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
         ],
         &[],
     ));
+    let e = failed(&meshpack(
+        t,
+        &[
+            "images",
+            "push",
+            "tampered.tgz",
+            "--to",
+            &to,
+            "--key",
+            "vendor.pub",
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(
+        e.contains("tampered.tgz does not verify; nothing was pushed:"),
+        "{e}"
+    );
     // A signed bundle is not pushed unchecked.
     let e = failed(&meshpack(
         t,
