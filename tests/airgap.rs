@@ -65,6 +65,7 @@ struct Shop {
     api_arm64: TestImage,
     proxy: TestImage,
     pilot: TestImage,
+    ztunnel: TestImage,
     /// reference (as the lock names it) -> digest
     digests: BTreeMap<String, String>,
     api_arm64_digest: String,
@@ -77,6 +78,7 @@ fn push_shop(r: &Registry) -> Shop {
     let api_arm64 = image("arm64", &[("app", b"api 2.0 arm64")]);
     let proxy = image("amd64", &[("usr/local/bin/envoy", b"proxy")]);
     let pilot = image("amd64", &[("usr/local/bin/pilot-discovery", b"pilot")]);
+    let ztunnel = image("amd64", &[("usr/local/bin/ztunnel", b"ztunnel")]);
     let h = r.host();
     let mut digests = BTreeMap::new();
     digests.insert(
@@ -97,12 +99,17 @@ fn push_shop(r: &Registry) -> Shop {
         format!("{h}/istio/pilot:1.24.2"),
         r.push_image("istio/pilot", "1.24.2", &pilot),
     );
+    digests.insert(
+        format!("{h}/istio/ztunnel:1.24.2"),
+        r.push_image("istio/ztunnel", "1.24.2", &ztunnel),
+    );
     Shop {
         web,
         api_amd64,
         api_arm64,
         proxy,
         pilot,
+        ztunnel,
         digests,
         api_arm64_digest: per[1].1.clone(),
     }
@@ -123,6 +130,7 @@ spec:
   mesh:
     proxy: {host}/istio/proxyv2:1.24.2
     controlPlane: {host}/istio/pilot:1.24.2
+    ztunnel: {host}/istio/ztunnel:1.24.2
   services:
     web: {{image: {host}/shop/web:{web_tag}, ports: {{http: 8080}}}}
     api: {{image: {host}/shop/api:2.0, ports: {{http: 8080}}}}
@@ -187,7 +195,7 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
 
     // Vendor, command 1: lock every image (services and mesh runtime).
     let out = ok(&meshpack(t, &["images", "lock", pol, "--plain-http"], &env));
-    assert!(out.ends_with("(4 images)\n"), "{out}");
+    assert!(out.ends_with("(5 images)\n"), "{out}");
     assert_eq!(lock_entries(&t.join("policy/images.lock")), shop.digests);
 
     // Vendor, command 2: the archive, signed; twice, from empty caches.
@@ -227,7 +235,7 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
     assert!(
         v.starts_with("verified: a.tgz (")
             && v.contains(
-                "4 image(s), 16 blob(s) match their digests; the signature matches the key"
+                "5 image(s), 19 blob(s) match their digests; the signature matches the key"
             ),
         "{v}"
     );
@@ -300,6 +308,12 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
             registry::MANIFEST,
         ),
         (
+            format!("{h}/istio/ztunnel:1.24.2"),
+            "istio/ztunnel",
+            "1.24.2",
+            registry::MANIFEST,
+        ),
+        (
             format!("{h}/shop/api:2.0"),
             "shop/api",
             "2.0",
@@ -320,7 +334,7 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
         assert_eq!(m["annotations"]["org.opencontainers.image.ref.name"], *tag);
         assert_eq!(m["annotations"]["dev.meshpack.repository"], *repo);
     }
-    assert_eq!(index["manifests"].as_array().unwrap().len(), 4);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 5);
     let blob = |d: &str| {
         std::fs::read(
             top.join("images/blobs/sha256")
@@ -334,6 +348,7 @@ fn lock_bundle_sign_verify_push_and_pull_back() {
         &shop.api_arm64,
         &shop.proxy,
         &shop.pilot,
+        &shop.ztunnel,
     ] {
         assert!(blob(&sha256(&img.layer)) == img.layer);
         assert_eq!(blob(&sha256(&img.config)), img.config);
