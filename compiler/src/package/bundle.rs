@@ -81,6 +81,11 @@ pub fn files(
     if let Some((name, text)) = lock {
         t.insert(format!("{root}/{name}"), text.as_bytes().to_vec());
     }
+    // The chart as `helm package` writes it, and the SBOM (src/sbom.rs).
+    let tgz = super::helm_package::package(&m.name, chart);
+    let sbom = crate::sbom::cyclonedx(m, &tgz, policy_text, lock);
+    t.insert(format!("{root}/chart/{}-{}.tgz", m.name, m.version), tgz);
+    t.insert(format!("{root}/sbom.cdx.json"), sbom);
     // What verify needs to compile the policy again as it was compiled.
     let meta = serde_json::json!({ "policy": "policy.yaml", "profile": m.profile, "meshpack": env!("CARGO_PKG_VERSION") });
     t.insert(

@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod bundle;
 pub mod helm;
+pub mod helm_package;
 pub mod kustomize;
 mod swap;
 pub mod values;
