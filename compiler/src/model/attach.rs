@@ -4,8 +4,9 @@
 //! address by Service name.
 //!
 //! Invariant: an attached service carries no workload settings (image,
-//! replicas, versions, storage, env, health path): someone else renders
-//! its pods, and a setting meshpack cannot apply is an error, not ignored.
+//! replicas, versions, storage, env, health path, resources, security
+//! context): someone else renders its pods, and a setting meshpack cannot
+//! apply is an error, not ignored.
 
 use super::{is_dns_label, is_dns_subdomain, Resolver};
 use crate::policy;
@@ -47,7 +48,7 @@ impl Resolver<'_> {
     pub(super) fn attach(&mut self, name: &str, s: &policy::Service) -> Option<Attach> {
         let a = s.attach.as_ref()?;
         let path = format!("spec.services.{name}");
-        let set: [(&str, bool); 7] = [
+        let set: [(&str, bool); 9] = [
             ("image", s.image.is_some()),
             ("versions", !s.versions.is_empty()),
             ("replicas", s.replicas.is_some()),
@@ -55,6 +56,11 @@ impl Resolver<'_> {
             ("env", !s.env.is_empty()),
             ("healthPath", s.health_path.is_some()),
             ("resources", s.resources.is_some()),
+            (
+                "readOnlyRootFilesystem",
+                s.read_only_root_filesystem.is_some(),
+            ),
+            ("runAsUser", s.run_as_user.is_some()),
         ];
         for (field, present) in set {
             if present {
