@@ -84,12 +84,12 @@ impl Resolver<'_> {
             .workload
             .as_ref()
             .map_or(policy::AttachKind::Deployment, |w| w.kind);
-        let workload = a
-            .workload
-            .as_ref()
-            .and_then(|w| w.name.clone())
-            .unwrap_or_else(|| name.to_string());
-        if !is_dns_subdomain(&workload) {
+        // Names left out default to the service's name, which E0210 has
+        // checked (a DNS-1035 label is also a DNS-1123 subdomain): only a
+        // name the policy writes is checked here, so each error has a place.
+        let given_workload = a.workload.as_ref().and_then(|w| w.name.clone());
+        let workload = given_workload.clone().unwrap_or_else(|| name.to_string());
+        if given_workload.is_some() && !is_dns_subdomain(&workload) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.workload.name"),
@@ -101,7 +101,7 @@ impl Resolver<'_> {
             .service_account
             .clone()
             .unwrap_or_else(|| name.to_string());
-        if !is_dns_subdomain(&service_account) {
+        if a.service_account.is_some() && !is_dns_subdomain(&service_account) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.serviceAccount"),
@@ -110,7 +110,7 @@ impl Resolver<'_> {
             );
         }
         let service = a.service.clone().unwrap_or_else(|| name.to_string());
-        if !is_dns_label(&service) {
+        if a.service.is_some() && !is_dns_label(&service) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.service"),
