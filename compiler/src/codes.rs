@@ -113,7 +113,7 @@ pub const CODES: &[Code] = &[
     c("E0284", "`paths` or `methods` on a rule to an external service", "no sidecar runs there to check them: allow its ports, or split the rule"),
     c("E0290", "a workload setting (image, replicas, versions, storage, env, resources, health path, security context) on an attached service", "set it in the chart or manifests that deploy the service, or remove `attach:` to let meshpack generate the workload"),
     c("E0291", "an attached service's workload, ServiceAccount or Service name is not a Kubernetes name", "write the names as the vendor's manifests have them: lowercase letters, digits, `-` (and `.` except for a Service)"),
-    c("E0292", "an attached service's selector is empty", "give the labels its Service selects, e.g. `selector: {app: frontend}`; an empty selector would select every pod of the namespace"),
+    c("E0292", "an attached service's selector is empty, or has a label key or value Kubernetes refuses", "give the labels its Service selects, e.g. `selector: {app: frontend}`; an empty selector would select every pod of the namespace"),
     c("E0293", "a policy mixes attached and generated services", "add `attach: {}` to every service the vendor's chart deploys, or write a second policy for the generated ones"),
     c("E0300", "`spec.images.lock` is not a file name beside the policy, or cannot be read", "keep the lock next to the policy (`lock: images.lock`); create it with `meshpack images POLICY -o lock`"),
     c("E0301", "the lock file is not an image lock", "start it with `apiVersion: meshpack.dev/v1alpha1` and `kind: ImageLock`"),

@@ -8,7 +8,7 @@
 //! context): someone else renders its pods, and a setting meshpack cannot
 //! apply is an error, not ignored.
 
-use super::{is_dns_label, is_dns_subdomain, Resolver};
+use super::{is_dns_label, is_dns_subdomain, names, Resolver};
 use crate::policy;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +117,11 @@ impl Resolver<'_> {
                 format!("`{service}` is not a Service name"),
                 "Service names are DNS-1035 labels: lowercase letters, digits and `-`, starting with a letter".into(),
             );
+        }
+        for (k, v) in a.selector.iter().flatten() {
+            let at = format!("{path}.attach.selector.{k}");
+            self.name_key(names::Rule::LabelKey, "E0292", &at, k, "label key");
+            self.name(names::Rule::LabelValue, "E0292", &at, v, "label value");
         }
         let selector: Vec<(String, String)> = match &a.selector {
             Some(sel) => sel.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
