@@ -606,3 +606,21 @@ fn values_for_manifests_are_an_error() {
     // Without them the same folder drafts.
     assert!(Input::from_args(dir.path(), vec![], vec![]).is_ok());
 }
+
+/// A workload without `metadata.name` (a chart value rendering it empty)
+/// is refused, naming its file, instead of drafting a service with an
+/// empty name.
+#[test]
+fn a_workload_without_a_name_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \"\"}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web}]}}}\n",
+    );
+    let e = import::import(&Input::detect(dir.path(), vec![], vec![]), None).unwrap_err();
+    assert_eq!(
+        e,
+        "web.yaml: a Deployment has no metadata.name; Kubernetes requires one (a chart value that renders the name empty?)"
+    );
+}
