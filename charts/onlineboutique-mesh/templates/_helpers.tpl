@@ -8,20 +8,28 @@ Chart name, truncated to 63 characters (a label value's limit).
 {{- end }}
 
 {{/*
-Prefix of every object name. Truncated to 30 characters so that
+Prefix of every object name, at most 30 characters so that
 "<fullname>-<longest suffix>" stays a valid name: StatefulSet pods carry
 "controller-revision-hash: <name>-<hash>", whose value stops at 63.
+A longer name keeps its first 24 characters and ends in 5 hex digits of
+its SHA-256, so two long release names get different prefixes (but for a 1 in 2^20 chance).
 */}}
 {{- define "onlineboutique-mesh.fullname" -}}
+{{- $full := "" }}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 30 | trimSuffix "-" }}
+{{- $full = .Values.fullnameOverride }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 30 | trimSuffix "-" }}
+{{- $full = .Release.Name }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 30 | trimSuffix "-" }}
+{{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
+{{- end }}
+{{- if le (len $full) 30 }}
+{{- $full | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" ($full | trunc 24 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
 {{- end }}
 {{- end }}
 
