@@ -617,3 +617,58 @@ fn no_workloads_is_an_error() {
         "{e}"
     );
 }
+
+/// `-f`/`--set` reach only `helm template`: with a folder or a file they
+/// would be ignored, so the draft would not be the one asked for. Exit 2,
+/// nothing written.
+#[test]
+fn values_for_manifests_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web}]}}}\n",
+    );
+    let draft = dir.path().join("draft.yaml");
+    for (flag, value) in [("--set", "web.replicas=2"), ("-f", "prod-values.yaml")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_meshpack"))
+            .arg("import")
+            .arg(dir.path())
+            .args([flag, value])
+            .arg("-o")
+            .arg(&draft)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "error: {}: `-f`/`--set` apply to a chart folder (one with Chart.yaml), and this is not one; render the manifests with those values yourself, or remove them",
+                dir.path().display()
+            ),
+            "{flag}"
+        );
+        assert!(!draft.exists(), "{flag}");
+    }
+    // Without them the same folder drafts.
+    assert!(Input::from_args(dir.path(), vec![], vec![]).is_ok());
+}
+
+/// A workload without `metadata.name` (a chart value rendering it empty)
+/// is refused, naming its file, instead of drafting a service with an
+/// empty name.
+#[test]
+fn a_workload_without_a_name_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \"\"}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web}]}}}\n",
+    );
+    let e = import::import(&Input::detect(dir.path(), vec![], vec![]), None).unwrap_err();
+    assert_eq!(
+        e,
+        "web.yaml: a Deployment has no metadata.name; Kubernetes requires one (a chart value that renders the name empty?)"
+    );
+}

@@ -876,7 +876,13 @@ fn run_import(
     name: Option<&str>,
     output: Option<&Path>,
 ) -> ExitCode {
-    let input = meshpack::import::Input::detect(input, values, set);
+    let input = match meshpack::import::Input::from_args(input, values, set) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let d = match meshpack::import::import(&input, name) {
         Ok(d) => d,
         Err(e) => {

@@ -38,6 +38,21 @@ impl Input {
         }
     }
 
+    /// [`Input::detect`], refusing `-f`/`--set` for anything but a chart:
+    /// only `helm template` reads them, and a draft silently made without
+    /// the values the user named would not be the one they asked for.
+    pub fn from_args(path: &Path, values: Vec<PathBuf>, set: Vec<String>) -> Result<Input, String> {
+        let options = !values.is_empty() || !set.is_empty();
+        let input = Input::detect(path, values, set);
+        if options && !matches!(input, Input::Chart { .. }) {
+            return Err(format!(
+                "{}: `-f`/`--set` apply to a chart folder (one with Chart.yaml), and this is not one; render the manifests with those values yourself, or remove them",
+                input.describe()
+            ));
+        }
+        Ok(input)
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Input::Chart { dir, .. } => format!("chart {}", dir.display()),

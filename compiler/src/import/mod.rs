@@ -29,6 +29,14 @@ pub fn import(input: &Input, name: Option<&str>) -> Result<Draft, String> {
             input.describe()
         ));
     }
+    // A workload without a name is not a manifest Kubernetes accepts, and
+    // its policy service would be an empty key: refuse the input.
+    if let Some(w) = inv.workloads.iter().find(|w| w.name.is_empty()) {
+        return Err(format!(
+            "{}: a {} has no metadata.name; Kubernetes requires one (a chart value that renders the name empty?)",
+            w.file, w.kind
+        ));
+    }
     let found = evidence::scan(&inv);
     let name = name
         .map(str::to_string)

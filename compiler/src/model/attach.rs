@@ -4,10 +4,11 @@
 //! address by Service name.
 //!
 //! Invariant: an attached service carries no workload settings (image,
-//! replicas, versions, storage, env, health path): someone else renders
-//! its pods, and a setting meshpack cannot apply is an error, not ignored.
+//! replicas, versions, storage, env, health path, resources, security
+//! context): someone else renders its pods, and a setting meshpack cannot
+//! apply is an error, not ignored.
 
-use super::{is_dns_label, is_dns_subdomain, Resolver};
+use super::{is_dns_label, is_dns_subdomain, names, Resolver};
 use crate::policy;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +48,7 @@ impl Resolver<'_> {
     pub(super) fn attach(&mut self, name: &str, s: &policy::Service) -> Option<Attach> {
         let a = s.attach.as_ref()?;
         let path = format!("spec.services.{name}");
-        let set: [(&str, bool); 7] = [
+        let set: [(&str, bool); 9] = [
             ("image", s.image.is_some()),
             ("versions", !s.versions.is_empty()),
             ("replicas", s.replicas.is_some()),
@@ -55,6 +56,11 @@ impl Resolver<'_> {
             ("env", !s.env.is_empty()),
             ("healthPath", s.health_path.is_some()),
             ("resources", s.resources.is_some()),
+            (
+                "readOnlyRootFilesystem",
+                s.read_only_root_filesystem.is_some(),
+            ),
+            ("runAsUser", s.run_as_user.is_some()),
         ];
         for (field, present) in set {
             if present {
@@ -78,12 +84,12 @@ impl Resolver<'_> {
             .workload
             .as_ref()
             .map_or(policy::AttachKind::Deployment, |w| w.kind);
-        let workload = a
-            .workload
-            .as_ref()
-            .and_then(|w| w.name.clone())
-            .unwrap_or_else(|| name.to_string());
-        if !is_dns_subdomain(&workload) {
+        // Names left out default to the service's name, which E0210 has
+        // checked (a DNS-1035 label is also a DNS-1123 subdomain): only a
+        // name the policy writes is checked here, so each error has a place.
+        let given_workload = a.workload.as_ref().and_then(|w| w.name.clone());
+        let workload = given_workload.clone().unwrap_or_else(|| name.to_string());
+        if given_workload.is_some() && !is_dns_subdomain(&workload) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.workload.name"),
@@ -95,7 +101,7 @@ impl Resolver<'_> {
             .service_account
             .clone()
             .unwrap_or_else(|| name.to_string());
-        if !is_dns_subdomain(&service_account) {
+        if a.service_account.is_some() && !is_dns_subdomain(&service_account) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.serviceAccount"),
@@ -104,13 +110,18 @@ impl Resolver<'_> {
             );
         }
         let service = a.service.clone().unwrap_or_else(|| name.to_string());
-        if !is_dns_label(&service) {
+        if a.service.is_some() && !is_dns_label(&service) {
             self.err(
                 "E0291",
                 &format!("{path}.attach.service"),
                 format!("`{service}` is not a Service name"),
                 "Service names are DNS-1035 labels: lowercase letters, digits and `-`, starting with a letter".into(),
             );
+        }
+        for (k, v) in a.selector.iter().flatten() {
+            let at = format!("{path}.attach.selector.{k}");
+            self.name_key(names::Rule::LabelKey, "E0292", &at, k, "label key");
+            self.name(names::Rule::LabelValue, "E0292", &at, v, "label value");
         }
         let selector: Vec<(String, String)> = match &a.selector {
             Some(sel) => sel.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

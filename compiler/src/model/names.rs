@@ -23,6 +23,11 @@ pub enum Rule {
     EnvVarName,
     /// An image registry: `host[:port][/path]` as Docker reads references.
     Registry,
+    /// `IsQualifiedName`: label keys (`[prefix/]name`, the prefix a DNS-1123
+    /// subdomain, the name at most 63 alphanumerics, `-`, `_`, `.`).
+    LabelKey,
+    /// `IsValidLabelValue`: empty, or a name as in a label key.
+    LabelValue,
 }
 
 impl Rule {
@@ -34,6 +39,8 @@ impl Rule {
             Rule::Dns1123Subdomain => "a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, each dot-separated part starting and ending with a letter or digit, at most 253 characters",
             Rule::EnvVarName => "printable ASCII characters except `=`, at least one",
             Rule::Registry => "a registry host with an optional port and path, e.g. `registry.example.com:5000/team`",
+            Rule::LabelKey => "a label key: an optional DNS-1123 subdomain and `/`, then at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            Rule::LabelValue => "a label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
         }
     }
 }
@@ -48,7 +55,25 @@ pub fn check(rule: Rule, s: &str) -> bool {
             !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=')
         }
         Rule::Registry => registry(s),
+        Rule::LabelKey => match s.split_once('/') {
+            Some((prefix, name)) => {
+                check(Rule::Dns1123Subdomain, prefix) && qualified_name_part(name)
+            }
+            None => qualified_name_part(s),
+        },
+        Rule::LabelValue => s.is_empty() || qualified_name_part(s),
     }
+}
+
+/// The name of a qualified name, and a non-empty label value:
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, at most 63 characters.
+fn qualified_name_part(s: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    s.len() <= 63
+        && edge(s.chars().next())
+        && edge(s.chars().last())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// Lowercase letters, digits and `-`, starting and ending with a letter or digit.
@@ -123,6 +148,27 @@ mod tests {
             "",
         ] {
             assert!(!check(Rule::Registry, bad), "{bad:?}");
+        }
+        for good in ["app", "app.kubernetes.io/name", "A_b.c-9", &"a".repeat(63)] {
+            assert!(check(Rule::LabelKey, good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "bad key!",
+            "/name",
+            "Example.com/x",
+            "a/b/c",
+            "-a",
+            "a_",
+            &"a".repeat(64),
+        ] {
+            assert!(!check(Rule::LabelKey, bad), "{bad:?}");
+        }
+        for good in ["", "web", "v1.2_3-x"] {
+            assert!(check(Rule::LabelValue, good), "{good:?}");
+        }
+        for bad in ["x y", "{{ .Values.x }}", "a/b", "-a", &"a".repeat(64)] {
+            assert!(!check(Rule::LabelValue, bad), "{bad:?}");
         }
     }
 }

@@ -29,6 +29,11 @@ pub type Tree = BTreeMap<String, Vec<u8>>;
 /// Marks a directory as meshpack's own, so it may be replaced.
 pub const MARKER: &str = ".meshpack";
 
+/// Most bytes `--check` reads of a committed file beyond the compiled
+/// file's size: enough to diff a committed file that shrank when
+/// regenerated, and still bounded for a file that is no output at all.
+const CHECK_SLACK: usize = 1 << 20;
+
 fn safe_relative(p: &str) -> bool {
     let path = Path::new(p);
     !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
@@ -127,8 +132,10 @@ pub fn check_dir(dir: &Path, files: &Tree) -> io::Result<Vec<String>> {
     for (p, want) in files {
         let path = dir.join(p);
         // Never through a link: a link to /proc/self/environ must not get
-        // its target printed in the diff. Nothing past the wanted size is read.
-        match crate::fsread::read_found_bytes(&path, want.len()) {
+        // its target printed in the diff. A committed file larger than the
+        // compiled one (output that shrank) is still read and diffed, up
+        // to CHECK_SLACK bytes more.
+        match crate::fsread::read_found_bytes(&path, want.len().saturating_add(CHECK_SLACK)) {
             Ok(have) if &have == want => {}
             Ok(have) => {
                 let diff = similar::TextDiff::from_lines(
@@ -222,6 +229,15 @@ mod tests {
         assert!(
             p[0].starts_with("changed:") && p[0].contains("-a\n+A"),
             "{p:?}"
+        );
+        // A committed file longer than the compiled one is diffed too, not
+        // refused as too large to read.
+        let shorter = tree(&[("a.yaml", "a\n"), ("t/b.yaml", "")]);
+        let q = check_dir(&out, &shorter).unwrap();
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert!(
+            q[0].starts_with("changed:") && q[0].contains("-b\n"),
+            "{q:?}"
         );
         assert!(p[1].starts_with("missing:"), "{p:?}");
         assert!(
