@@ -863,3 +863,18 @@ fn diagnostics_place_and_show_what_they_found() {
     );
     assert!(!out.contains("enum"), "{out}");
 }
+
+/// Found by the hostile property test: a rule path ending in a multi-byte
+/// character panicked (a byte slice inside the character).
+#[test]
+fn paths_ending_in_multibyte_characters_compile() {
+    let text = policy2(&[("web", "")], "").replace(
+        "    - {from: \"web\", to: \"web\"}\n",
+        "    - {from: web, to: web, paths: [\"/\\u200b\", \"/é*\"]}\n",
+    );
+    let (_t, chart, code, out) = compile_text(&text);
+    assert_eq!(code, 0, "{out}");
+    let objs = by_id(&parse(&template("helm4", &chart, "hp", &istio_args(&[]))));
+    let op = &objs["AuthorizationPolicy/hp-web"]["spec"]["rules"][0]["to"][0]["operation"];
+    assert_eq!(op["paths"], serde_json::json!(["/\u{200b}", "/é*"]));
+}
