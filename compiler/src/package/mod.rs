@@ -10,6 +10,8 @@
 //! run left beside it; nothing in the output is read through a link.
 
 pub mod bundle;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helm;
 pub mod kustomize;
 mod swap;
