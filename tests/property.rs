@@ -11,6 +11,7 @@ use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::{json, Value};
+use std::process::Command;
 
 const NAMES: [&str; 6] = ["alpha", "beta", "gamma", "delta", "eps", "zeta"];
 const PORTS: [(&str, u16, bool); 6] = [
@@ -272,6 +273,309 @@ fn regression_policies_verify() {
         let text = std::fs::read_to_string(&p).unwrap();
         for h in HELMS {
             check(&text, h).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
+}
+
+// ---- Hostile alphabets (issue 16) ----
+//
+// Policies whose names and free-text fields draw from YAML 1.1 words,
+// numbers YAML may read as numbers, newlines, quotes, template braces,
+// unicode and boundary lengths. Every policy `compile` accepts must render
+// with Helm 3 and 4, lint clean (--strict), carry no truthy word, and
+// validate, with Istio on and off; every policy it refuses must leave the
+// output as it was. Cases: `HOSTILE_CASES` (default 32).
+
+const WORDS: [&str; 16] = [
+    "on", "off", "yes", "no", "y", "n", "true", "null", "web", "api", "a", "010", "1e3", "0x1f",
+    "v2", "db",
+];
+const PIECES: [&str; 16] = [
+    "\n",
+    "\"",
+    "'",
+    "{{",
+    "}}",
+    "{{ .Release.Name }}",
+    ": ",
+    " #",
+    "é",
+    "\u{200b}",
+    "\t",
+    "\\",
+    "- ",
+    "mpx1x",
+    " ",
+    "&a *a",
+];
+
+fn hostile_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        10 => proptest::sample::select(WORDS.to_vec()).prop_map(str::to_string),
+        4 => (proptest::sample::select(WORDS.to_vec()), proptest::sample::select(WORDS.to_vec()))
+            .prop_map(|(a, b)| format!("{a}-{b}")),
+        1 => (1usize..=3).prop_map(|k| "a".repeat(60 + k)),
+        2 => (proptest::sample::select(WORDS.to_vec()), proptest::sample::select(PIECES.to_vec()))
+            .prop_map(|(a, p)| format!("{a}{p}")),
+    ]
+}
+
+/// Names that become Kubernetes names: mostly valid ones YAML 1.1 would
+/// misread (so that most policies compile and reach Helm), sometimes any
+/// hostile name (which compile must refuse, changing nothing).
+const LABEL_WORDS: [&str; 11] = [
+    "on", "off", "yes", "no", "y", "n", "true", "null", "a", "v2", "web",
+];
+
+fn k8s_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => proptest::sample::select(LABEL_WORDS.to_vec()).prop_map(str::to_string),
+        3 => (proptest::sample::select(LABEL_WORDS.to_vec()), proptest::sample::select(LABEL_WORDS.to_vec()))
+            .prop_map(|(a, b)| format!("{a}-{b}")),
+        1 => (41usize..=44).prop_map(|k| "a".repeat(k)),
+        2 => hostile_name(),
+    ]
+}
+
+fn hostile_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            proptest::sample::select(WORDS.to_vec()),
+            proptest::sample::select(PIECES.to_vec())
+        ],
+        1..=4,
+    )
+    .prop_map(|v| v.concat())
+}
+
+#[derive(Debug, Clone)]
+struct Hostile {
+    services: Vec<(String, String, String, Option<String>)>, // name, env key, env value, storage class
+    versions: Option<(String, String)>,
+    registry: Option<String>,
+    pull_secret: Option<String>,
+    description: String,
+    path: String,
+    gateway: Option<(String, String, String)>, // name, credentialName, issuer
+}
+
+fn hostile() -> impl Strategy<Value = Hostile> {
+    (
+        proptest::collection::vec(
+            (
+                k8s_name(),
+                hostile_name(),
+                hostile_text(),
+                proptest::option::of(k8s_name()),
+            ),
+            1..=3,
+        ),
+        proptest::option::of((k8s_name(), k8s_name())),
+        proptest::option::of(prop_oneof![
+            4 => Just("quay.io/team".to_string()),
+            1 => hostile_text()
+        ]),
+        proptest::option::of(k8s_name()),
+        hostile_text(),
+        hostile_text(),
+        proptest::option::of((k8s_name(), k8s_name(), k8s_name())),
+    )
+        .prop_map(
+            |(services, versions, registry, pull_secret, description, path, gateway)| Hostile {
+                services,
+                versions,
+                registry,
+                pull_secret,
+                description,
+                path,
+                gateway,
+            },
+        )
+}
+
+fn hostile_yaml(h: &Hostile) -> String {
+    let mut services = serde_json::Map::new();
+    for (i, (name, k, v, class)) in h.services.iter().enumerate() {
+        let image = if h.registry.is_some() {
+            "app:1.0"
+        } else {
+            "example.com/app:1.0"
+        };
+        let mut s = json!({"image": image, "ports": {"http": 8080}, "env": {k.clone(): v}});
+        if let (0, Some((a, b))) = (i, &h.versions) {
+            s["versions"] = json!({a.clone(): {}, b.clone(): {}});
+            s["traffic"] = json!({"split": {a.clone(): 50, b.clone(): 50}});
+        } else if let Some(c) = class {
+            s["workload"] = json!("StatefulSet");
+            s["storage"] = json!({"size": "1Gi", "storageClassName": c});
+        }
+        services.insert(name.clone(), s);
+    }
+    let first = &h.services[0].0;
+    let mut allow = vec![
+        json!({"from": first, "to": "*", "ports": ["http"], "paths": [format!("/{}", h.path)]}),
+    ];
+    let mut spec =
+        json!({"version": "1.0.0", "chart": {"description": h.description}, "services": services});
+    let mut images = serde_json::Map::new();
+    if let Some(r) = &h.registry {
+        images.insert("registry".into(), json!(r));
+    }
+    if let Some(p) = &h.pull_secret {
+        images.insert("pullSecrets".into(), json!([p]));
+    }
+    if !images.is_empty() {
+        spec["images"] = Value::Object(images);
+    }
+    if let Some((g, cred, issuer)) = &h.gateway {
+        spec["gateways"] = json!({g.clone(): {"hosts": ["app.example.com"],
+            "tls": {"credentialName": cred, "certManager": {"issuer": issuer}},
+            "routes": [{"prefix": "/", "to": first}]}});
+        allow.push(json!({"from": format!("gateway/{g}"), "to": first}));
+    }
+    spec["allow"] = json!(allow);
+    serde_yaml::to_string(&json!({"apiVersion": "meshpack.dev/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "hp"}, "spec": spec})).unwrap()
+}
+
+fn hostile_config() -> Config {
+    let cases = std::env::var("HOSTILE_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(32);
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/proptest-regressions/hostile.txt"
+        )))),
+        ..Config::default()
+    }
+}
+
+/// The validation options of the rendered output: the built-in schemas,
+/// Istio's CRDs, the mesh checks.
+fn validate_options() -> meshpack::validate::Options {
+    let mut o = meshpack::validate::Options::default();
+    o.schemas.crd_files = vec![shared_schemas().join("istio/crd-all.gen.yaml")];
+    o
+}
+
+/// One case: compile over a previous good output; accepted policies must
+/// install, refused ones leave everything as it was.
+fn hostile_check(policy: &str) -> Result<&'static str, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("hp");
+    let good = tmp.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        hostile_yaml(&Hostile {
+            services: vec![("web".into(), "A".into(), "b".into(), None)],
+            versions: None,
+            registry: None,
+            pull_secret: None,
+            description: "d".into(),
+            path: "x".into(),
+            gateway: None,
+        }),
+    )
+    .unwrap();
+    let (code, out) = meshpack(&[
+        "compile",
+        good.to_str().unwrap(),
+        "-o",
+        chart.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let before = read_tree(&chart);
+    let file = tmp.path().join("p.yaml");
+    std::fs::write(&file, policy).unwrap();
+    let (code, out) = meshpack(&[
+        "compile",
+        file.to_str().unwrap(),
+        "-o",
+        chart.to_str().unwrap(),
+    ]);
+    if code != 0 {
+        if code != 1 {
+            return Err(format!("exit {code} (not a policy error):\n{out}"));
+        }
+        if read_tree(&chart) != before {
+            return Err(format!("a refused policy changed the output:\n{out}"));
+        }
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        if names.len() != 3 {
+            return Err(format!("leftovers beside the output: {names:?}"));
+        }
+        if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+            eprintln!(
+                "refused: {}",
+                out.lines().find(|l| l.contains("error[")).unwrap_or("")
+            );
+        }
+        return Ok("refused");
+    }
+    assert_tree_truthy_clean(&chart);
+    let opts = validate_options();
+    for h in HELMS {
+        for istio in [false, true] {
+            let args = if istio { istio_args(&[]) } else { vec![] };
+            let mut c = Command::new(helm(h));
+            c.args(["template", "hp"]).arg(&chart).args(&args);
+            let r = c.output().unwrap();
+            if !r.status.success() {
+                return Err(format!(
+                    "{h} istio={istio}: helm template failed:\n{}",
+                    String::from_utf8_lossy(&r.stderr)
+                ));
+            }
+            let text = String::from_utf8(r.stdout).unwrap();
+            let off = truthy_offences(&format!("{h} istio={istio}"), &text);
+            if !off.is_empty() {
+                return Err(format!("truthy words: {off:?}"));
+            }
+            let report = meshpack::validate::validate(&[("rendered".into(), text)], &opts).unwrap();
+            if report.failed() {
+                return Err(format!(
+                    "{h} istio={istio}: does not validate: {:?}",
+                    report.findings
+                ));
+            }
+            let set = format!("istio.enabled={istio}");
+            let lint = Command::new(helm(h))
+                .args(["lint", "--strict"])
+                .arg(&chart)
+                .args(["--set", &set])
+                .output()
+                .unwrap();
+            let lint_out = String::from_utf8_lossy(&lint.stdout);
+            if !lint.status.success() || !lint_out.contains("0 chart(s) failed") {
+                return Err(format!(
+                    "{h} {set}: lint:\n{lint_out}{}",
+                    String::from_utf8_lossy(&lint.stderr)
+                ));
+            }
+        }
+    }
+    Ok("accepted")
+}
+
+static HOSTILE_TALLY: std::sync::Mutex<(u32, u32)> = std::sync::Mutex::new((0, 0));
+
+proptest! {
+    #![proptest_config(hostile_config())]
+    #[test]
+    fn hostile_policies_install_or_change_nothing(h in hostile()) {
+        let yaml = hostile_yaml(&h);
+        match hostile_check(&yaml) {
+            Ok(what) => {
+                let mut t = HOSTILE_TALLY.lock().unwrap();
+                if what == "accepted" { t.0 += 1 } else { t.1 += 1 }
+                eprintln!("hostile: {} accepted, {} refused so far", t.0, t.1);
+            }
+            Err(e) => prop_assert!(false, "{}\n{}", e, yaml),
         }
     }
 }

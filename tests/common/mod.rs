@@ -311,9 +311,56 @@ pub fn verify_differences(
 /// it renders no workloads of its own, so `tests/attach.rs` checks it with
 /// the vendor's chart and manifests instead of alone.
 pub fn attach_output(name: &str) -> bool {
-    root()
-        .join("kustomize")
-        .join(name)
-        .join("replacements")
-        .is_dir()
+    // The vendor's manifests are the base: an attach-mode tree has none.
+    let tree = root().join("kustomize").join(name);
+    tree.is_dir() && !tree.join("base").is_dir()
+}
+
+/// Plain scalars that yamllint's `truthy` rule refuses with its default
+/// `allowed-values: ['true', 'false']` (keys checked too), plus `y`/`n`,
+/// which YAML 1.1 and go-yaml v2 (Helm, kubectl) also read as booleans.
+/// https://yamllint.readthedocs.io/en/stable/rules.html#module-yamllint.rules.truthy
+pub const TRUTHY: [&str; 20] = [
+    "YES", "Yes", "yes", "NO", "No", "no", "TRUE", "True", "FALSE", "False", "ON", "On", "on",
+    "OFF", "Off", "off", "y", "Y", "n", "N",
+];
+
+/// The truthy offences of a YAML stream, as `what:line:col: value`: every
+/// plain, untagged scalar (key or value) in [`TRUTHY`]. Panics on YAML
+/// that does not parse.
+pub fn truthy_offences(what: &str, text: &str) -> Vec<String> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::{Marker, TScalarStyle};
+    struct R(Vec<String>, String);
+    impl MarkedEventReceiver for R {
+        fn on_event(&mut self, ev: Event, m: Marker) {
+            if let Event::Scalar(v, TScalarStyle::Plain, _, None) = ev {
+                if TRUTHY.contains(&v.as_str()) {
+                    self.0
+                        .push(format!("{}:{}:{}: {v}", self.1, m.line(), m.col() + 1));
+                }
+            }
+        }
+    }
+    let mut r = R(vec![], what.to_string());
+    Parser::new_from_str(text)
+        .load(&mut r, true)
+        .unwrap_or_else(|e| panic!("{what} is not YAML: {e}"));
+    r.0
+}
+
+/// Every `.yaml` file under `dir` (a chart's templates excepted: they are
+/// Go templates, checked once rendered) has no truthy offence.
+pub fn assert_tree_truthy_clean(dir: &Path) {
+    let mut all = vec![];
+    for (p, bytes) in read_tree(dir) {
+        if (p.ends_with(".yaml") || p.ends_with(".yml")) && !p.starts_with("templates/") {
+            all.extend(truthy_offences(&p, &String::from_utf8_lossy(&bytes)));
+        }
+    }
+    assert!(
+        all.is_empty(),
+        "plain YAML 1.1 booleans in {}: {all:?}",
+        dir.display()
+    );
 }

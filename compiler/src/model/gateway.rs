@@ -140,7 +140,7 @@ impl Resolver<'_> {
                     "E0245",
                     &format!("{path}.tls.certManager.issuer"),
                     &cm.issuer,
-                    "cert-manager issuer name",
+                    "a cert-manager issuer name",
                 );
                 if let Some(k) = &cm.kind {
                     if k != "Issuer" && k != "ClusterIssuer" {

@@ -478,7 +478,7 @@ impl Resolver<'_> {
             self.err(
                 code,
                 path,
-                format!("{} is not a {what}", crate::diag::quoted(s)),
+                format!("{} is not {what}", crate::diag::quoted(s)),
                 format!("write {}", rule.expected()),
             );
         }
@@ -490,7 +490,7 @@ impl Resolver<'_> {
             self.err_key(
                 code,
                 path,
-                format!("{} is not a {what}", crate::diag::quoted(s)),
+                format!("{} is not {what}", crate::diag::quoted(s)),
                 format!("write {}", rule.expected()),
             );
         }
@@ -539,7 +539,7 @@ impl Resolver<'_> {
                 "E0207",
                 "spec.images.registry",
                 r,
-                "registry",
+                "a registry",
             );
         }
         for (i, p) in spec.images.iter().flat_map(|i| &i.pull_secrets).enumerate() {
@@ -548,7 +548,7 @@ impl Resolver<'_> {
                 "E0207",
                 &format!("spec.images.pullSecrets[{i}]"),
                 p,
-                "Secret name",
+                "a Secret name",
             );
         }
         if spec.services.is_empty() {
@@ -795,7 +795,7 @@ impl Resolver<'_> {
                     "E0214",
                     &format!("{path}.storage.storageClassName"),
                     class,
-                    "StorageClass name",
+                    "a StorageClass name",
                 );
             }
             if !is_quantity(&v.size) {
@@ -857,7 +857,7 @@ impl Resolver<'_> {
                 "E0216",
                 &format!("{path}.env.{k}"),
                 k,
-                "environment variable name",
+                "an environment variable name",
             );
         }
         let has_http = ports.iter().any(|p| p.protocol.is_http());
@@ -1173,9 +1173,14 @@ impl Resolver<'_> {
             }
         }
         for (j, p) in rule.paths.iter().enumerate() {
+            // A `*` only first or last; by characters, not bytes (a path
+            // may end in a multi-byte character).
+            let mut inner = p.chars();
+            inner.next();
+            inner.next_back();
             if !(p.starts_with('/') || p.starts_with('*'))
                 || p.matches('*').count() > 1
-                || (p.len() > 1 && p[1..p.len() - 1].contains('*'))
+                || inner.as_str().contains('*')
             {
                 self.err(
                     "E0236",

@@ -161,8 +161,9 @@ impl Resolver<'_> {
                     "E0219",
                     &vp,
                     format!(
-                        "`{app}-{name}-{v}` is {} characters; object names stop at {MAX_OBJECT_NAME}",
-                        app.len() + name.len() + v.len() + 2
+                        "`{app}-{name}-{v}` is {} characters; object names stop at {MAX_OBJECT_NAME}, and the release part keeps at least {}",
+                        app.len() + name.len() + v.len() + 2,
+                        super::MIN_FULLNAME
                     ),
                     "shorten the version name (its Deployment is `<release>-<service>-<version>`)"
                         .into(),

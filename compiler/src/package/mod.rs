@@ -11,6 +11,8 @@
 
 pub mod attach;
 pub mod bundle;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helm;
 pub mod helm_package;
 pub mod kustomize;

@@ -72,12 +72,9 @@ fn literal_is_safe(s: &str) -> bool {
     body.contains('\n')
         && !body.ends_with('\n')
         && !first.starts_with([' ', '\t'])
-        && body.split('\n').all(|l| {
-            l.trim_end_matches([' ', '\t']) == l
-                && !l
-                    .chars()
-                    .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
-        })
+        && body
+            .split('\n')
+            .all(|l| l.trim_end_matches([' ', '\t']) == l && l.chars().all(raw_ok))
 }
 
 /// A literal block at indentation `ind`, after its key.
@@ -141,6 +138,14 @@ const RESERVED: [&str; 12] = [
     "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", "=", "<<",
 ];
 
+/// Whether `c` may appear raw in a scalar: printable for YAML (not U+FFFE,
+/// say), and no control character, line separator or byte-order mark.
+fn raw_ok(c: char) -> bool {
+    crate::policy::load::yaml_printable(c)
+        && !c.is_control()
+        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
 /// Whether `s` written plain reads back as the string `s` everywhere.
 fn plain_is_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
@@ -156,9 +161,7 @@ fn plain_is_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains('#') {
         return false;
     }
-    if s.chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}')
-    {
+    if s.chars().any(|c| !raw_ok(c)) {
         return false;
     }
     if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
@@ -182,7 +185,7 @@ fn plain_is_safe(s: &str) -> bool {
 
 /// A double-quoted scalar: `"` and `\` escaped, and every character YAML
 /// does not allow printed raw (C0, DEL, C1, line and paragraph separators,
-/// the byte-order mark) as `\u` escapes.
+/// the byte-order mark, U+FFFE and U+FFFF) as `\u` escapes.
 fn quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -192,9 +195,7 @@ fn quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            c if !raw_ok(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -288,6 +289,8 @@ mod tests {
             "\u{85}",
             "\u{2028}",
             "\u{feff}x",
+            "\u{fffe}",
+            "a\u{ffff}\nb\n",
             "ünïcode",
             "./api.ns.svc.cluster.local",
             "istio-system/*",

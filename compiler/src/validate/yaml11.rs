@@ -58,6 +58,8 @@ enum Frame {
     Map {
         map: Map<String, Value>,
         key: Option<String>,
+        /// The pending key is a plain `<<` (a quoted one is just text).
+        merge: bool,
         /// Keys that came from a merge (`<<`): the map's own keys win.
         merged: Vec<String>,
         anchor: usize,
@@ -90,7 +92,8 @@ impl Builder {
     }
 
     /// Put a finished node where it belongs: a key, a value, an item or the root.
-    fn place(&mut self, v: Value, m: &Marker, as_key_text: Option<String>) {
+    /// `plain_merge`: `v` is a plain `<<` scalar.
+    fn place(&mut self, v: Value, m: &Marker, plain_merge: bool) {
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
@@ -99,15 +102,22 @@ impl Builder {
             }
             Some(Frame::Seq { items, .. }) => items.push(v),
             Some(Frame::Map {
-                map, key, merged, ..
+                map,
+                key,
+                merge,
+                merged,
+                ..
             }) => match key.take() {
-                None => match as_key_text.or_else(|| key_text(&v)) {
-                    Some(k) => *key = Some(k),
+                None => match key_text(&v) {
+                    Some(k) => {
+                        *key = Some(k);
+                        *merge = plain_merge;
+                    }
                     None => {
                         self.fail(m, format!("a {} cannot be a mapping key", kind(&v)));
                     }
                 },
-                Some(k) if k == "<<" && as_merge(&v).is_some() => {
+                Some(_) if std::mem::take(merge) && as_merge(&v).is_some() => {
                     // A merge key: the merged maps' keys, unless set here.
                     for src in as_merge(&v).into_iter().flatten() {
                         for (mk, mv) in src {
@@ -214,7 +224,8 @@ impl MarkedEventReceiver for Builder {
                 }
                 // Keys resolve as values do, then sigs.k8s.io/yaml prints
                 // them (`010:` is the key "8", `on:` the key "true").
-                self.place(v, &m, None);
+                let plain_merge = style == TScalarStyle::Plain && tag.is_none() && text == "<<";
+                self.place(v, &m, plain_merge);
             }
             Event::Alias(id) => {
                 let Some((v, n, b)) = self.anchors.get(&id).cloned() else {
@@ -222,7 +233,7 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.count(&m, n, b, true);
                 if self.error.is_none() {
-                    self.place(v, &m, None);
+                    self.place(v, &m, false);
                 }
             }
             Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag)
@@ -245,6 +256,7 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push(Frame::Map {
                     map: Map::new(),
                     key: None,
+                    merge: false,
                     merged: vec![],
                     anchor,
                 });
@@ -272,7 +284,7 @@ impl MarkedEventReceiver for Builder {
                     let (n, b) = size(&v);
                     self.anchors.insert(anchor, (v.clone(), n, b));
                 }
-                self.place(v, &m, None);
+                self.place(v, &m, false);
             }
             _ => {}
         }
