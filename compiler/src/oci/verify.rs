@@ -65,8 +65,9 @@ pub fn scan(path: &Path) -> Result<Scan, String> {
             }
             tar::EntryType::Directory if mode == 0o755 => continue,
             tar::EntryType::Directory => {
-                s.problems
-                    .push(format!("{p}: folder mode {mode:o}; bundles hold folders 755"));
+                s.problems.push(format!(
+                    "{p}: folder mode {mode:o}; bundles hold folders 755"
+                ));
                 continue;
             }
             other => {

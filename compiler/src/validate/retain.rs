@@ -9,14 +9,16 @@
 //! test. Dropped:
 //! - the source text (findings of the mesh checks point at the object's
 //!   first line; schema findings, which point inside it, are made before);
-//! - `data`, `binaryData` and `stringData` of ConfigMaps and Secrets;
+//! - `data` and `binaryData` of ConfigMaps (a Secret keeps its data: M017
+//!   reads gateway certificates);
 //! - in pod templates (and Pods): `volumes`, and per container everything
-//!   but `name`, `image` and `ports`.
+//!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID)
+//!   and `env` (M052 reads istiod's).
 
 use super::input::Object;
 use serde_json::Value;
 
-const CONTAINER_KEEPS: [&str; 3] = ["name", "image", "ports"];
+const CONTAINER_KEEPS: [&str; 5] = ["name", "image", "ports", "securityContext", "env"];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
 pub fn retain(o: &mut Object) {
@@ -25,9 +27,9 @@ pub fn retain(o: &mut Object) {
     let group = o.group().to_string();
     let v = &mut o.value;
     match (group.as_str(), kind.as_str()) {
-        ("", "ConfigMap") | ("", "Secret") => {
+        ("", "ConfigMap") => {
             if let Some(m) = v.as_object_mut() {
-                for k in ["data", "binaryData", "stringData"] {
+                for k in ["data", "binaryData"] {
                     m.remove(k);
                 }
             }
@@ -106,7 +108,8 @@ mod tests {
                     "metadata": {"labels": {"app": "a"}, "annotations": {"x": "y"}},
                     "spec": {
                         "serviceAccountName": "a",
-                        "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}]}]
+                        "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}],
+                            "env": [{"name": "A", "value": "b"}]}]
                     }
                 }}
             })
@@ -116,13 +119,18 @@ mod tests {
     #[test]
     fn config_data_goes_and_mesh_objects_stay_whole() {
         let mut o = object(
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"k": "dg=="}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}),
         );
         retain(&mut o);
         assert_eq!(
             o.value,
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"})
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
         );
+        // A Secret keeps its data: M017 reads gateway certificates.
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "dg=="}});
+        let mut o = object(secret.clone());
+        retain(&mut o);
+        assert_eq!(o.value, secret);
         let ap = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": {"name": "p"}, "spec": {"action": "ALLOW", "rules": [{}]}});
         let mut o = object(ap.clone());
         retain(&mut o);

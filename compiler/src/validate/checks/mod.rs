@@ -4,6 +4,7 @@
 //! host resolution are written again here on purpose, so a mistake in the
 //! compiler's own logic is not repeated by its checker.
 
+pub mod analysis;
 mod authz_selects_nothing;
 mod credential_missing;
 mod deprecated_fields;
@@ -26,7 +27,6 @@ mod gateway_duplicate_certificate;
 mod gateway_port_not_on_service;
 mod http_fields_on_tcp;
 mod httproute_backend_unknown;
-pub mod analysis;
 pub mod index;
 mod ineffective_gateway_selector;
 mod injection_without_peer_authentication;
