@@ -130,13 +130,21 @@ pub struct Output {
 }
 
 pub fn package(m: &Model) -> Output {
+    package_only(m, true)
+}
+
+/// The chart, and the Kustomize tree only when `kustomize` (else it is
+/// empty): nothing is built that was not asked for.
+pub fn package_only(m: &Model, kustomize: bool) -> Output {
     // The two outputs share nothing but the model: build them side by side.
     std::thread::scope(|s| {
-        let kustomize = s.spawn(|| package::kustomize::tree(m));
+        let tree = kustomize.then(|| s.spawn(|| package::kustomize::tree(m)));
         let chart = package::helm::chart(m);
         Output {
             chart,
-            kustomize: kustomize.join().expect("the Kustomize tree builds"),
+            kustomize: tree
+                .map(|t| t.join().expect("the Kustomize tree builds"))
+                .unwrap_or_default(),
         }
     })
 }

@@ -93,12 +93,23 @@ fn longest_suffix(f: &File) -> usize {
 
 pub fn chart(m: &Model) -> Tree {
     let mut tree = Tree::new();
+    chart_to(m, &mut |p, b| {
+        tree.insert(p, b);
+    });
+    tree
+}
+
+/// The chart's files, each handed to `sink` as soon as it is finished (the
+/// per-service templates first, then the chart-wide files), so a writer can
+/// store them while later ones are produced.
+pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
+    let mut tree = Tree::new();
     let mut suffix = 0;
     let mut istio_kinds = std::collections::BTreeSet::new();
     emit::each(m, Mode::Helm, &mut |f| {
         suffix = suffix.max(longest_suffix(&f));
         istio_kinds.extend(f.docs.iter().filter_map(|d| istio_kind(&d.value)));
-        tree.insert(
+        sink(
             format!("templates/{}", f.path),
             template(&f, &m.name).into_bytes(),
         );
@@ -191,7 +202,9 @@ pub fn chart(m: &Model) -> Tree {
         "ci/plain-values.yaml",
         "# chart-testing: render without a mesh.\nistio:\n  enabled: false\n".into(),
     );
-    tree
+    for (p, b) in tree {
+        sink(p, b);
+    }
 }
 
 /// Chart.yaml, written by the one YAML writer every emitted file goes

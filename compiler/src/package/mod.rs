@@ -1,6 +1,7 @@
 //! Stage 5: package emitted objects as files: the Helm chart, the Kustomize
-//! tree. Output is built in memory as a [`Tree`], then either swapped into
-//! place atomically or compared with what is on disk (`--check`).
+//! tree. Output is either streamed file by file to a [`Writer`] (which
+//! swaps it into place atomically when complete) or built in memory as a
+//! [`Tree`], to be written or compared with what is on disk (`--check`).
 //!
 //! Invariant: nothing is written unless the whole output was built; a
 //! directory meshpack did not create is never overwritten without `--force`;
@@ -16,6 +17,8 @@ pub mod fuzzing;
 pub mod helm;
 pub mod helm_package;
 pub mod kustomize;
+pub mod outputs;
+pub mod stream;
 mod swap;
 pub mod values;
 pub mod yaml;
@@ -24,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+pub use stream::Writer;
 
 /// Files by path relative to an output root, with their bytes.
 pub type Tree = BTreeMap<String, Vec<u8>>;
@@ -80,51 +84,11 @@ pub fn write_dir(dir: &Path, files: &Tree, marker: &str, force: bool) -> io::Res
             ));
         }
     }
-    if dir.exists() && !force && !dir.join(MARKER).exists() && !list(dir)?.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and was not written by meshpack (no {MARKER} file); pass --force to replace it",
-                dir.display()
-            ),
-        ));
-    }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent)?;
-    swap::remove_leftovers(&parent);
-    let tmp = tempfile::Builder::new()
-        .prefix(&swap::prefix(swap::NEW))
-        .tempdir_in(&parent)?;
+    let mut w = Writer::start(dir, marker, force)?;
     for (p, bytes) in files {
-        let path = tmp.path().join(p);
-        if let Some(d) = path.parent() {
-            fs::create_dir_all(d)?;
-        }
-        // An unchanged file is linked from the previous output instead of
-        // written: creating thousands of inodes is most of a large compile's
-        // time on ext4, and a link creates none.
-        if !unchanged(&dir.join(p), bytes) || fs::hard_link(dir.join(p), &path).is_err() {
-            fs::write(&path, bytes)?;
-        }
+        w.put(p.clone(), bytes.clone())?;
     }
-    fs::write(tmp.path().join(MARKER), marker)?;
-    // `tmp` is handed over: from here its path holds the new output until
-    // the swap, then the old one (removed below, or by the next run).
-    let tmp = tmp.keep();
-    swap::replace(&tmp, dir, &parent)
-}
-
-/// Whether `path` is a regular file (not a link) holding exactly `bytes`.
-fn unchanged(path: &Path, bytes: &[u8]) -> bool {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_file() && m.len() == bytes.len() as u64 => {
-            fs::read(path).is_ok_and(|b| b == bytes)
-        }
-        _ => false,
-    }
+    w.finish()
 }
 
 /// Differences between `files` and the content of `dir`, as a report.

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Compile, Helm and Kustomize benchmarks of the whole meshpack binary, as
+paired ratios from alternating runs in one invocation (min/median/max), wall
+and CPU (user+sys of the child, from wait4). Run through bench/compile.sh,
+which builds meshpack and finds the tools.
+
+  compile fresh   meshpack compile POLICY -o NEW_DIR (a folder that does not exist)
+  recompile       the same into the folder the previous run wrote
+  cp -r           cp -r of that compile's own output into a new folder
+  helm template   the generated chart (istio on) vs a chart holding the same
+                  objects as plain YAML (no template logic)
+  kustomize       kubectl kustomize of every generated overlay, each run
+                  capped at --cap seconds (killed and reported as cut)
+
+Inputs: `meshpack synthesize --services N` (every service in one namespace).
+Everything is written under one temporary folder (prefix cperf-), holding one
+size at a time, and removed at the end.
+"""
+import argparse
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run(cmd, cap=None, stdout=subprocess.DEVNULL):
+    """Run cmd; return (wall s, cpu s, peak RSS MiB, finished)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = None if cap is None else start + cap
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline and time.perf_counter() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(p.pid, 0)
+            return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, False
+        time.sleep(0.002)
+    wall = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, True
+
+
+def spread(xs, fmt="{:.3f}"):
+    xs = sorted(xs)
+    return "/".join(fmt.format(x) for x in (xs[0], statistics.median(xs), xs[-1]))
+
+
+def paired(a_runs, b_runs):
+    """min/median/max of the per-pair ratios a/b, wall and CPU."""
+    wall = [a[0] / b[0] for a, b in zip(a_runs, b_runs)]
+    cpu = [a[1] / b[1] for a, b in zip(a_runs, b_runs) if b[1] > 0]
+    return spread(wall, "{:.2f}"), spread(cpu, "{:.2f}") if cpu else "-"
+
+
+def rm(path):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def du(path):
+    total, files = 0, 0
+    for root, _, names in os.walk(path):
+        for n in names:
+            total += os.lstat(os.path.join(root, n)).st_size
+            files += 1
+    return total, files
+
+
+def compile_rows(m, work, n, runs):
+    policy = os.path.join(work, "policy.yaml")
+    fresh, recompile, copies, both = [], [], [], []
+    kept = os.path.join(work, "kept")
+    for i in range(runs):
+        out = os.path.join(work, f"fresh-{i}")
+        fresh.append(run([m, "compile", policy, "-o", out]))
+        copy = os.path.join(work, f"copy-{i}")
+        copies.append(run(["cp", "-r", out, copy]))
+        rm(copy)
+        if i == 0:
+            os.rename(out, kept)
+            size, files = du(kept)
+        else:
+            rm(out)
+        # A recompile: the same policy into the folder the last run wrote.
+        recompile.append(run([m, "compile", policy, "-o", kept]))
+        k = os.path.join(work, f"both-{i}")
+        both.append(run([m, "compile", policy, "-o", k + "-chart", "--kustomize", k + "-kust"]))
+        rm(k + "-chart")
+        rm(k + "-kust")
+    rm(kept)
+    cp_wall, cp_cpu = paired(fresh, copies)
+    return (
+        f"| {n} | {files} | {size / 2**20:.1f} MiB "
+        f"| {spread([r[0] for r in fresh])} s | {spread([r[1] for r in fresh])} s | {max(r[2] for r in fresh):.0f} MiB "
+        f"| {spread([r[0] for r in copies])} s | {cp_wall} | {cp_cpu} "
+        f"| {spread([r[0] for r in recompile])} s "
+        f"| {spread([r[0] for r in both])} s | {max(r[2] for r in both):.0f} MiB |"
+    )
+
+
+API = ["--api-versions", "security.istio.io/v1", "--api-versions", "networking.istio.io/v1",
+       "--api-versions", "cert-manager.io/v1"]
+
+
+def helm_row(m, helm, work, n, runs):
+    policy = os.path.join(work, "policy.yaml")
+    chart = os.path.join(work, "chart")
+    subprocess.run([m, "compile", policy, "-o", chart], check=True, stderr=subprocess.DEVNULL)
+    args = ["template", "bench", chart, "--set", "istio.enabled=true", *API]
+    rendered = subprocess.run([helm, *args], check=True, capture_output=True).stdout.decode()
+    plain = os.path.join(work, "plain")
+    os.makedirs(os.path.join(plain, "templates"))
+    with open(os.path.join(plain, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: bench\nversion: 1.0.0\n")
+    # The same objects without template logic; several files, since Helm
+    # loads no chart file over 5 MiB. `{{` is escaped so Helm prints it.
+    docs = rendered.replace("{{", '{{ "{{" }}').split("\n---\n")
+    for i in range(0, len(docs), 500):
+        with open(os.path.join(plain, "templates", f"part-{i // 500}.yaml"), "w") as f:
+            f.write("\n---\n".join(docs[i:i + 500]) + "\n")
+    objects = sum(1 for line in rendered.splitlines() if line.startswith("kind:"))
+    gen, pl = [], []
+    for _ in range(runs):
+        gen.append(run([helm, *args]))
+        pl.append(run([helm, "template", "bench", plain]))
+    rm(chart)
+    rm(plain)
+    wall, cpu = paired(gen, pl)
+    return (
+        f"| {n} | {objects} | {spread([r[0] for r in gen])} s | {spread([r[1] for r in gen])} s "
+        f"| {spread([r[0] for r in pl])} s | {spread([r[1] for r in pl])} s | {wall} | {cpu} |"
+    )
+
+
+def kustomize_rows(m, kubectl, work, n, runs, cap):
+    policy = os.path.join(work, "policy.yaml")
+    kust = os.path.join(work, "kust")
+    subprocess.run([m, "compile", policy, "-o", os.path.join(work, "chart"), "--kustomize", kust],
+                   check=True, stderr=subprocess.DEVNULL)
+    rows = []
+    overlays = os.path.join(kust, "overlays")
+    for o in sorted(os.listdir(overlays)):
+        times, cut = [], False
+        for _ in range(runs):
+            wall, cpu, rss, done = run([kubectl, "kustomize", os.path.join(overlays, o)], cap=cap)
+            if not done:
+                cut = True
+                break
+            times.append((wall, cpu, rss))
+        if cut:
+            rows.append(f"| {n} | {o} | cut: killed after {cap:.0f} s | - | - |")
+        else:
+            rows.append(f"| {n} | {o} | {spread([t[0] for t in times])} s | {spread([t[1] for t in times])} s "
+                        f"| {max(t[2] for t in times):.0f} MiB |")
+    rm(kust)
+    rm(os.path.join(work, "chart"))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--meshpack", required=True)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--services", default="1000,10000")
+    ap.add_argument("--helm-services", default="1000")
+    ap.add_argument("--kustomize-services", default="100,300,1000")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cap", type=float, default=60.0, help="seconds per kubectl kustomize run")
+    a = ap.parse_args()
+    m = a.meshpack
+    helm = os.path.join(a.tools, "helm4", "helm")
+    kubectl = os.path.join(a.tools, "helm4", "kubectl")
+    for tool in (m, helm, kubectl):
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"error: {tool} is not an executable; run `bash tests/tools.sh` first")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, load {os.getloadavg()[0]:.1f}; "
+          f"commit {commit}{' (modified)' if dirty else ''}; {a.runs} alternating pairs per row; "
+          "times min/median/max")
+
+    def sizes(s):
+        return [int(x) for x in s.split(",") if x]
+
+    def synth(work, n):
+        with open(os.path.join(work, "policy.yaml"), "w") as f:
+            subprocess.run([m, "synthesize", "--services", str(n)], check=True, stdout=f)
+
+    with tempfile.TemporaryDirectory(prefix="cperf-") as work:
+        print("\n### compile (whole process)\n")
+        print("| services | files | bytes | fresh wall | fresh CPU | fresh peak RSS | cp -r wall "
+              "| fresh / cp -r (wall) | fresh / cp -r (CPU) | recompile wall | fresh + kustomize wall "
+              "| fresh + kustomize peak RSS |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n in sizes(a.services):
+            synth(work, n)
+            print(compile_rows(m, work, n, a.runs), flush=True)
+        print("\n### helm template: generated chart vs the same objects as plain YAML\n")
+        print("| services | objects | generated wall | generated CPU | plain wall | plain CPU "
+              "| generated / plain (wall) | generated / plain (CPU) |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n in sizes(a.helm_services):
+            synth(work, n)
+            print(helm_row(m, helm, work, n, a.runs), flush=True)
+        print(f"\n### kubectl kustomize of every overlay (each run capped at {a.cap:.0f} s)\n")
+        print("| services | overlay | wall | CPU | peak RSS |")
+        print("| ---: | --- | ---: | ---: | ---: |")
+        for n in sizes(a.kustomize_services):
+            synth(work, n)
+            runs = 1 if n >= 300 else min(a.runs, 3)
+            for row in kustomize_rows(m, kubectl, work, n, runs, a.cap):
+                print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
