@@ -123,15 +123,16 @@ mod tests {
     use super::super::testing::objects;
     use super::super::Set;
 
+    // Not `n`: YAML 1.1 (go-yaml v2, which validate follows) reads it as false.
     const SET: &str = "
 apiVersion: v1
 kind: Pod
-metadata: {name: a, namespace: n, labels: {app: a, tier: web}}
+metadata: {name: a, namespace: shop, labels: {app: a, tier: web}}
 spec: {containers: [{name: c, image: x:1}]}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: b, namespace: n, labels: {app: b, tier: web}}
+metadata: {name: b, namespace: shop, labels: {app: b, tier: web}}
 spec: {containers: [{name: c, image: x:1}]}
 ---
 apiVersion: v1
@@ -141,22 +142,22 @@ spec: {containers: [{name: c, image: x:1}]}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web, namespace: n}
+metadata: {name: web, namespace: shop}
 spec: {selector: {tier: web}, ports: [{name: http, port: 80}]}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: a, namespace: n}
+metadata: {name: a, namespace: shop}
 spec: {selector: {app: a}, ports: [{name: http, port: 80}]}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: none, namespace: n}
+metadata: {name: none, namespace: shop}
 spec: {ports: [{name: http, port: 80}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: se, namespace: n}
+metadata: {name: se, namespace: shop}
 spec: {hosts: [api.example.com, '*.corp.example']}
 ";
 
@@ -176,21 +177,21 @@ spec: {hosts: [api.example.com, '*.corp.example']}
         };
         let s = sel(&[("tier", "web")]);
         assert_eq!(
-            names(&set, set.selected("n", &s).collect()),
-            ["Pod/n/a", "Pod/n/b"]
+            names(&set, set.selected("shop", &s).collect()),
+            ["Pod/shop/a", "Pod/shop/b"]
         );
         let s = sel(&[("tier", "web"), ("app", "a")]);
-        assert_eq!(names(&set, set.selected("n", &s).collect()), ["Pod/n/a"]);
+        assert_eq!(names(&set, set.selected("shop", &s).collect()), ["Pod/shop/a"]);
         assert_eq!(
             names(&set, set.selected("other", &s).collect()),
             ["Pod/other/c"]
         );
         let s = sel(&[("app", "zz")]);
-        assert!(set.selected("n", &s).next().is_none());
+        assert!(set.selected("shop", &s).next().is_none());
         let s = sel(&[]);
         assert_eq!(
-            names(&set, set.selected("n", &s).collect()),
-            ["Pod/n/a", "Pod/n/b"]
+            names(&set, set.selected("shop", &s).collect()),
+            ["Pod/shop/a", "Pod/shop/b"]
         );
     }
 
