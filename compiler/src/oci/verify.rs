@@ -44,45 +44,13 @@ pub fn scan(path: &Path) -> Result<Scan, String> {
     for e in a.entries().map_err(bad)? {
         let mut e = e.map_err(bad)?;
         let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        // The same entry rules as `package::bundle::verify`: a bundle holds
-        // only regular files (644) and folders (755) inside its root. A
-        // link or device skipped here would be skipped by every later
-        // check too, and the bundle would read as verified.
-        let inside = !p.starts_with('/')
-            && p.trim_end_matches('/')
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..");
-        if !inside {
-            s.problems.push(format!("{p}: a path outside the bundle"));
-            continue;
-        }
+        // The same entry rules as `package::bundle::verify`: what is
+        // skipped here is skipped by every later check too.
         let mode = e.header().mode().map_err(bad)?;
-        match e.header().entry_type() {
-            tar::EntryType::Regular if mode == 0o644 => {}
-            tar::EntryType::Regular => {
-                s.problems
-                    .push(format!("{p}: file mode {mode:o}; bundles hold files 644"));
-            }
-            tar::EntryType::Directory if mode == 0o755 => continue,
-            tar::EntryType::Directory => {
-                s.problems.push(format!(
-                    "{p}: folder mode {mode:o}; bundles hold folders 755"
-                ));
-                continue;
-            }
-            other => {
-                let what = match other {
-                    tar::EntryType::Symlink => "a symbolic link",
-                    tar::EntryType::Link => "a hard link",
-                    tar::EntryType::Char | tar::EntryType::Block => "a device node",
-                    tar::EntryType::Fifo => "a FIFO",
-                    _ => "an entry of an unexpected type",
-                };
-                s.problems.push(format!(
-                    "{p}: {what}; a bundle holds only regular files and folders"
-                ));
-                continue;
-            }
+        let (read, problem) = crate::package::bundle::entry_rule(&p, e.header().entry_type(), mode);
+        s.problems.extend(problem);
+        if !read {
+            continue;
         }
         if s.root.is_empty() {
             s.root = p.split('/').next().unwrap_or("").to_string() + "/";

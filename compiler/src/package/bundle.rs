@@ -189,6 +189,48 @@ impl Write for Sink {
     }
 }
 
+/// The entries a bundle may hold: regular files (mode 644) and folders
+/// (755) at relative paths inside it. Returns whether to read the entry's
+/// content (regular files only) and the problem with it, if any. A link,
+/// device or FIFO is never followed or read: skipping it silently would let
+/// a forged archive read as verified.
+pub fn entry_rule(path: &str, ty: tar::EntryType, mode: u32) -> (bool, Option<String>) {
+    let inside = !path.starts_with('/')
+        && path
+            .trim_end_matches('/')
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if !inside {
+        return (false, Some(format!("{path}: a path outside the bundle")));
+    }
+    match ty {
+        tar::EntryType::Directory => (
+            false,
+            (mode != 0o755)
+                .then(|| format!("{path}: folder mode {mode:o}; bundles hold folders 755")),
+        ),
+        tar::EntryType::Regular => (
+            true,
+            (mode != 0o644).then(|| format!("{path}: file mode {mode:o}; bundles hold files 644")),
+        ),
+        other => {
+            let what = match other {
+                tar::EntryType::Symlink => "a symbolic link",
+                tar::EntryType::Link => "a hard link",
+                tar::EntryType::Char | tar::EntryType::Block => "a device node",
+                tar::EntryType::Fifo => "a FIFO",
+                _ => "an entry of an unexpected type",
+            };
+            (
+                false,
+                Some(format!(
+                    "{path}: {what}; a bundle holds only regular files and folders"
+                )),
+            )
+        }
+    }
+}
+
 /// Read an archive as a stream: every entry must be what [`archive`]
 /// writes (a regular file 0644 or a folder 0755, inside the bundle); any
 /// other entry (a symlink, hardlink, device, FIFO, setuid or odd mode) is
@@ -212,43 +254,10 @@ fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, See
             h.mode().map_err(bad)?,
             h.size().map_err(bad)?,
         );
-        let inside = !path.starts_with('/')
-            && path
-                .trim_end_matches('/')
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..");
-        if !inside {
-            problems.push(format!("{path}: a path outside the bundle"));
+        let (read, problem) = entry_rule(&path, ty, mode);
+        problems.extend(problem);
+        if !read {
             continue;
-        }
-        match ty {
-            tar::EntryType::Directory => {
-                if mode != 0o755 {
-                    problems.push(format!(
-                        "{path}: folder mode {mode:o}; bundles hold folders 755"
-                    ));
-                }
-                continue;
-            }
-            tar::EntryType::Regular => {}
-            other => {
-                let what = match other {
-                    tar::EntryType::Symlink => "a symbolic link",
-                    tar::EntryType::Link => "a hard link",
-                    tar::EntryType::Char | tar::EntryType::Block => "a device node",
-                    tar::EntryType::Fifo => "a FIFO",
-                    _ => "an entry of an unexpected type",
-                };
-                problems.push(format!(
-                    "{path}: {what}; a bundle holds only regular files and folders"
-                ));
-                continue;
-            }
-        }
-        if mode != 0o644 {
-            problems.push(format!(
-                "{path}: file mode {mode:o}; bundles hold files 644"
-            ));
         }
         if size > MAX_ENTRY {
             return Err(format!(

@@ -181,7 +181,10 @@ spec: {hosts: [api.example.com, '*.corp.example']}
             ["Pod/shop/a", "Pod/shop/b"]
         );
         let s = sel(&[("tier", "web"), ("app", "a")]);
-        assert_eq!(names(&set, set.selected("shop", &s).collect()), ["Pod/shop/a"]);
+        assert_eq!(
+            names(&set, set.selected("shop", &s).collect()),
+            ["Pod/shop/a"]
+        );
         assert_eq!(
             names(&set, set.selected("other", &s).collect()),
             ["Pod/other/c"]
