@@ -84,6 +84,14 @@ pub fn scan(path: &Path) -> Result<Scan, String> {
             }
             s.sums.insert(p, (hex, size));
         } else {
+            // Everything but an image blob is read whole: bound it as
+            // `package::bundle::verify` does, before reading.
+            let max = crate::package::bundle::MAX_ENTRY;
+            if size > max {
+                return Err(format!(
+                    "not a meshpack bundle: {p} claims {size} bytes; no file of a bundle is over {max}"
+                ));
+            }
             let mut b = vec![];
             e.read_to_end(&mut b).map_err(bad)?;
             s.sums
