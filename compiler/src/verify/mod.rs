@@ -297,30 +297,8 @@ impl Set {
     }
 }
 
-/// The `(namespace, ServiceAccount)` pairs of an AuthorizationPolicy's
-/// `source.serviceAccounts` (Istio 1.25+): `<ns>/<sa>`, or a bare `<sa>` in
-/// the policy's namespace (`policy_ns`; none known when empty).
-pub fn service_accounts<'a>(
-    o: &'a Object,
-    policy_ns: &'a str,
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    o.value["spec"]["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["from"].as_array().into_iter().flatten())
-        .flat_map(|f| {
-            f["source"]["serviceAccounts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-        })
-        .filter_map(Value::as_str)
-        .filter_map(move |x| match x.split_once('/') {
-            Some(pair) => Some(pair),
-            None => (!policy_ns.is_empty()).then_some((policy_ns, x)),
-        })
-}
+/// `source.serviceAccounts` pairs: shared with `validate`'s checks.
+pub use crate::validate::checks::service_accounts;
 
 /// What a destination can know about a source.
 #[derive(Debug, Clone)]

@@ -830,6 +830,32 @@ pub fn principals(o: &Object) -> impl Iterator<Item = &str> {
         .filter_map(Value::as_str)
 }
 
+/// The `(namespace, ServiceAccount)` pairs of an AuthorizationPolicy's
+/// `source.serviceAccounts` (Istio 1.25+): `<ns>/<sa>`, or a bare `<sa>` in
+/// the policy's namespace (`policy_ns`; none known when empty).
+/// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
+pub fn service_accounts<'a>(
+    o: &'a Object,
+    policy_ns: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    o.value["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["from"].as_array().into_iter().flatten())
+        .flat_map(|f| {
+            f["source"]["serviceAccounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(Value::as_str)
+        .filter_map(move |x| match x.split_once('/') {
+            Some(pair) => Some(pair),
+            None => (!policy_ns.is_empty()).then_some((policy_ns, x)),
+        })
+}
+
 /// `<trust domain>/ns/<namespace>/sa/<serviceAccount>` -> (namespace, serviceAccount).
 pub fn principal_parts(p: &str) -> Option<(&str, &str)> {
     let parts: Vec<&str> = p.split('/').collect();

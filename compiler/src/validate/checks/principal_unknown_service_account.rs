@@ -1,10 +1,12 @@
-//! M003: a principal `<td>/ns/<ns>/sa/<sa>` naming a namespace whose
-//! workloads the set holds, but a ServiceAccount none of them runs as: the
-//! rule admits nobody, usually a typo that becomes an outage. Namespaces
+//! M003: a principal `<td>/ns/<ns>/sa/<sa>`, or a `serviceAccounts` entry
+//! (`<ns>/<sa>`, or a bare `<sa>` in the policy's own namespace), naming a
+//! namespace whose workloads the set holds, but a ServiceAccount none of
+//! them runs as: the rule admits nobody, usually a typo that becomes an
+//! outage. Namespaces
 //! without workloads in the set (an ingress gateway's, a monitoring
 //! namespace) are not judged.
 
-use super::{principal_parts, principals, Set};
+use super::{principal_parts, principals, service_accounts, Set};
 use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
@@ -32,6 +34,19 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                 ));
             }
         }
+        for (ns, sa) in service_accounts(o, set.ns(i)) {
+            if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
+                continue;
+            }
+            if !accounts.contains(&(ns, sa)) {
+                out.push((
+                    i,
+                    format!(
+                        "serviceAccounts entry {sa} (namespace {ns}): no workload in namespace {ns} runs as ServiceAccount {sa}"
+                    ),
+                ));
+            }
+        }
     }
     out
 }
@@ -55,6 +70,29 @@ spec:
         assert_eq!(
             check(super::run, &y),
             vec![("AuthorizationPolicy/shop/p".to_string(), "principal cluster.local/ns/shop/sa/apj: no workload in namespace shop runs as ServiceAccount apj".to_string())]
+        );
+    }
+
+    #[test]
+    fn service_accounts_entries_are_judged_in_their_namespace() {
+        let y = format!(
+            "{APP}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: p, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: api}}}}
+  rules:
+  - from:
+    - source: {{serviceAccounts: [api, apj, shop/apk, monitoring/prometheus]}}
+"
+        );
+        assert_eq!(
+            check(super::run, &y),
+            vec![
+                ("AuthorizationPolicy/shop/p".to_string(), "serviceAccounts entry apj (namespace shop): no workload in namespace shop runs as ServiceAccount apj".to_string()),
+                ("AuthorizationPolicy/shop/p".to_string(), "serviceAccounts entry apk (namespace shop): no workload in namespace shop runs as ServiceAccount apk".to_string()),
+            ]
         );
     }
 }
