@@ -120,8 +120,8 @@ impl Resolver<'_> {
         }
         for (k, v) in a.selector.iter().flatten() {
             let at = format!("{path}.attach.selector.{k}");
-            self.name_key(names::Rule::LabelKey, "E0292", &at, k, "label key");
-            self.name(names::Rule::LabelValue, "E0292", &at, v, "label value");
+            self.name_key(names::Rule::LabelKey, "E0292", &at, k, "a label key");
+            self.name(names::Rule::LabelValue, "E0292", &at, v, "a label value");
         }
         let selector: Vec<(String, String)> = match &a.selector {
             Some(sel) => sel.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
