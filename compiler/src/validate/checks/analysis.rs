@@ -17,14 +17,11 @@ pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 
 #[derive(Default)]
 pub struct Index {
-    /// (namespace, label key, label value) -> indexes into `Set::workloads`.
-    by_label: HashMap<(String, String, String), Vec<usize>>,
-    /// (label key, label value) -> indexes into `Set::workloads`, every namespace.
+    /// (label key, label value) -> indexes into `Set::workloads`, every
+    /// namespace (selectors within one namespace, and the Services in front
+    /// of a workload, are `Set::selected_indexes` and
+    /// `Set::fronting_indexes`).
     by_label_any: HashMap<(String, String), Vec<usize>>,
-    by_ns: HashMap<String, Vec<usize>>,
-    /// Per workload, the Services (indexes into `Set::services`) whose
-    /// non-empty selector matches its labels in its namespace.
-    pub services_of: Vec<Vec<usize>>,
     /// Namespace objects by name.
     pub namespaces: HashMap<String, usize>,
     /// Istio Gateways by (namespace, name).
@@ -44,25 +41,11 @@ impl Index {
     pub fn new(set: &Set) -> Self {
         let mut ix = Index::default();
         for (i, w) in set.workloads.iter().enumerate() {
-            ix.by_ns.entry(w.namespace.clone()).or_default().push(i);
             for (k, v) in &w.labels {
-                ix.by_label
-                    .entry((w.namespace.clone(), k.clone(), v.clone()))
-                    .or_default()
-                    .push(i);
                 ix.by_label_any
                     .entry((k.clone(), v.clone()))
                     .or_default()
                     .push(i);
-            }
-        }
-        ix.services_of = vec![vec![]; set.workloads.len()];
-        for (si, s) in set.services.iter().enumerate() {
-            if s.selector.is_empty() {
-                continue;
-            }
-            for w in ix.select(Some(&s.namespace), &s.selector) {
-                ix.services_of[w].push(si);
             }
         }
         for (i, o) in set.objects.iter().enumerate() {
@@ -100,33 +83,20 @@ impl Index {
     }
 
     /// Indexes into `Set::workloads` whose labels include all of
-    /// `selector`, in namespace `ns` or (None) in every namespace. An empty
-    /// selector selects every workload of the namespace. Cost: the shortest
-    /// candidate list of one of the selector's labels.
-    pub fn select(&self, ns: Option<&str>, selector: &BTreeMap<String, String>) -> Vec<usize> {
-        let lists: Vec<&Vec<usize>> = match ns {
-            Some(ns) => selector
-                .iter()
-                .map(|(k, v)| {
-                    self.by_label
-                        .get(&(ns.to_string(), k.clone(), v.clone()))
-                        .unwrap_or(&EMPTY)
-                })
-                .collect(),
-            None => selector
-                .iter()
-                .map(|(k, v)| {
-                    self.by_label_any
-                        .get(&(k.clone(), v.clone()))
-                        .unwrap_or(&EMPTY)
-                })
-                .collect(),
-        };
+    /// `selector`, in every namespace (an empty selector selects nothing
+    /// here; within one namespace use `Set::selected_indexes`). Cost: the
+    /// shortest candidate list of one of the selector's labels.
+    pub fn select_any(&self, selector: &BTreeMap<String, String>) -> Vec<usize> {
+        let lists: Vec<&Vec<usize>> = selector
+            .iter()
+            .map(|(k, v)| {
+                self.by_label_any
+                    .get(&(k.clone(), v.clone()))
+                    .unwrap_or(&EMPTY)
+            })
+            .collect();
         let Some(shortest) = lists.iter().min_by_key(|l| l.len()) else {
-            return match ns {
-                Some(ns) => self.by_ns.get(ns).cloned().unwrap_or_default(),
-                None => vec![],
-            };
+            return vec![];
         };
         shortest
             .iter()
@@ -149,11 +119,6 @@ impl Index {
                     && h.trim_start_matches('*')
                         .ends_with(w.trim_start_matches('*'))
             })
-    }
-
-    /// The workloads of one namespace.
-    pub fn in_ns(&self, ns: &str) -> &[usize] {
-        self.by_ns.get(ns).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -350,6 +315,10 @@ spec: {containers: [{name: c, image: i:1}]}
         );
         let set = Set::new(&objs, "default");
         let ix = Index::new(&set);
+        // One namespace: the Set's index; every namespace: this one.
+        let in_ns = |ns: &str, s: &BTreeMap<String, String>| -> Vec<usize> {
+            set.selected_indexes(ns, s).collect()
+        };
         let sel = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
                 .iter()
@@ -362,20 +331,14 @@ spec: {containers: [{name: c, image: i:1}]}
                 .collect()
         };
         assert_eq!(
-            names(ix.select(Some("x"), &sel(&[("app", "a"), ("tier", "web")]))),
+            names(in_ns("x", &sel(&[("app", "a"), ("tier", "web")]))),
             vec!["a"]
         );
+        assert_eq!(names(in_ns("x", &sel(&[("tier", "web")]))), vec!["a", "b"]);
+        assert_eq!(names(ix.select_any(&sel(&[("app", "a")]))), vec!["a", "c"]);
+        assert_eq!(names(in_ns("x", &sel(&[]))), vec!["a", "b"]);
         assert_eq!(
-            names(ix.select(Some("x"), &sel(&[("tier", "web")]))),
-            vec!["a", "b"]
-        );
-        assert_eq!(
-            names(ix.select(None, &sel(&[("app", "a")]))),
-            vec!["a", "c"]
-        );
-        assert_eq!(names(ix.select(Some("x"), &sel(&[]))), vec!["a", "b"]);
-        assert_eq!(
-            names(ix.select(Some("x"), &sel(&[("app", "zzz")]))),
+            names(in_ns("x", &sel(&[("app", "zzz")]))),
             Vec::<String>::new()
         );
     }

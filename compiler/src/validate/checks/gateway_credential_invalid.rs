@@ -79,7 +79,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
         let sel = string_map(&o.value["spec"]["selector"]);
         let pod_ns = ix
-            .select(None, &sel)
+            .select_any(&sel)
             .first()
             .map(|w| set.workloads[*w].namespace.clone());
         for s in o.value["spec"]["servers"].as_array().into_iter().flatten() {

@@ -16,13 +16,13 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
         let sel = string_map(&o.value["spec"]["selector"]);
-        let pods = ix.select(None, &sel);
+        let pods = ix.select_any(&sel);
         if pods.is_empty() {
             continue;
         }
         let mut ports = BTreeSet::new();
         for w in &pods {
-            for s in &ix.services_of[*w] {
+            for s in set.fronting_indexes(*w) {
                 let svc = &set.services[*s];
                 let spec = &set.objects[svc.object].value["spec"]["ports"];
                 for p in spec.as_array().into_iter().flatten() {

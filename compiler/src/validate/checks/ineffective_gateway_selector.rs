@@ -17,7 +17,6 @@ const KINDS: [(&str, &str); 4] = [
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     const LABEL: &str = "gateway.networking.k8s.io/gateway-name";
-    let ix = set.analysis();
     let mut out = vec![];
     for (group, kind) in KINDS {
         for (i, o) in set.of_kind(group, kind) {
@@ -29,7 +28,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                 continue;
             };
             let sel = string_map(&serde_json::Value::Object(sel.clone()));
-            for w in ix.select(Some(set.ns(i)), &sel) {
+            for w in set.selected_indexes(set.ns(i), &sel) {
                 if let Some(g) = set.workloads[w].labels.get(LABEL) {
                     out.push((
                         i,

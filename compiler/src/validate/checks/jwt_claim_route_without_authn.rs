@@ -56,7 +56,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                 continue;
             };
             let sel = string_map(&set.objects[*gw].value["spec"]["selector"]);
-            for w in ix.select(None, &sel) {
+            for w in ix.select_any(&sel) {
                 let wl = &set.workloads[w];
                 let covered = ["istio-system", wl.namespace.as_str()]
                     .iter()

@@ -739,6 +739,12 @@ impl<'a> Set<'a> {
         self.index.select(&self.workloads, ns, selector)
     }
 
+    /// Indexes into `services` of the Services whose (non-empty) selector
+    /// picks `workloads[w]`, ascending.
+    pub fn fronting_indexes(&self, w: usize) -> &[usize] {
+        self.index.fronting(w)
+    }
+
     /// The Services whose (non-empty) selector picks `workloads[w]`, in
     /// object order.
     pub fn services_fronting(&self, w: usize) -> impl Iterator<Item = &Svc> + '_ {

@@ -21,9 +21,8 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     format!("namespace {ns} is in ambient mode; a Sidecar has no effect there"),
                 ));
             }
-        } else if let Some(w) = ix
-            .select(Some(ns), &sel)
-            .into_iter()
+        } else if let Some(w) = set
+            .selected_indexes(ns, &sel)
             .find(|w| in_ambient(set, ix, *w))
         {
             out.push((

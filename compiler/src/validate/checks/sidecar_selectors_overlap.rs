@@ -16,7 +16,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         if sel.is_empty() {
             continue;
         }
-        for w in ix.select(Some(set.ns(i)), &sel) {
+        for w in set.selected_indexes(set.ns(i), &sel) {
             by_workload.entry(w).or_default().push(i);
         }
     }

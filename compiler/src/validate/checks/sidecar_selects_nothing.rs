@@ -9,7 +9,6 @@ use super::analysis::selector_string;
 use super::{string_map, Set};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let ix = set.analysis();
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "Sidecar") {
         let sel = string_map(&o.value["spec"]["workloadSelector"]["labels"]);
@@ -17,7 +16,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             continue;
         }
         let ns = set.ns(i);
-        if ix.select(Some(ns), &sel).is_empty() {
+        if set.selected_indexes(ns, &sel).next().is_none() {
             out.push((
                 i,
                 format!(

@@ -6,14 +6,13 @@ use super::{string_map, Set};
 use std::collections::BTreeMap;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let ix = set.analysis();
     let mut by_workload: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, o) in set.of_kind("telemetry.istio.io", "Telemetry") {
         let sel = string_map(&o.value["spec"]["selector"]["matchLabels"]);
         if sel.is_empty() {
             continue;
         }
-        for w in ix.select(Some(set.ns(i)), &sel) {
+        for w in set.selected_indexes(set.ns(i), &sel) {
             by_workload.entry(w).or_default().push(i);
         }
     }

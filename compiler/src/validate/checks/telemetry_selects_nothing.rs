@@ -6,7 +6,6 @@ use super::analysis::selector_string;
 use super::{string_map, Set};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let ix = set.analysis();
     let mut out = vec![];
     for (i, o) in set.of_kind("telemetry.istio.io", "Telemetry") {
         let sel = string_map(&o.value["spec"]["selector"]["matchLabels"]);
@@ -14,7 +13,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             continue;
         }
         let ns = set.ns(i);
-        if ix.select(Some(ns), &sel).is_empty() {
+        if set.selected_indexes(ns, &sel).next().is_none() {
             out.push((
                 i,
                 format!(

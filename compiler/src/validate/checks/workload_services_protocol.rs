@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     let ix = set.analysis();
     let mut out = vec![];
-    for (w, services) in ix.services_of.iter().enumerate() {
+    for (w, services) in (0..set.workloads.len()).map(|w| (w, set.fronting_indexes(w))) {
         if services.len() < 2 || !in_mesh(set, ix, w) || is_waypoint(set, w) {
             continue;
         }
