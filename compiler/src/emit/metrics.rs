@@ -19,6 +19,11 @@
 //! `<protocol>-metrics` ([`is_metrics_port`]); `verify` reads the same
 //! names from the manifests.
 
+use super::cond::Cond;
+use super::values::{
+    ISTIO_ENABLED, POD_MONITOR_ENABLED, PROMETHEUS_NAMESPACE, PROMETHEUS_POD_LABELS,
+    SERVICE_MONITOR_ENABLED,
+};
 use super::{mesh::guarded, to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Port, Service};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
@@ -56,7 +61,7 @@ pub fn pod_annotations(s: &Service) -> Map<String, Value> {
 /// labels when `metrics.prometheus.podLabels` names any.
 fn prometheus_peer(out: &mut Out) -> Value {
     let ns = out.scalar(
-        "$.Values.metrics.prometheus.namespace | quote",
+        &format!("{} | quote", PROMETHEUS_NAMESPACE.expr()),
         json!("monitoring"),
     );
     let mut peer =
@@ -64,7 +69,10 @@ fn prometheus_peer(out: &mut Out) -> Value {
     out.optional(
         &mut peer,
         "podSelector",
-        "(ternary (dict \"matchLabels\" $.Values.metrics.prometheus.podLabels) dict (not (empty $.Values.metrics.prometheus.podLabels)))",
+        &format!(
+            "(ternary (dict \"matchLabels\" {labels}) dict (not (empty {labels})))",
+            labels = PROMETHEUS_POD_LABELS.expr()
+        ),
         None,
     );
     peer
@@ -141,7 +149,7 @@ pub fn monitors_file(m: &Model, mode: Mode) -> File {
             "selector": { "matchLabels": n.selector(&mut f.out, Some(&s.name)) },
             "endpoints": ports.iter().map(|p| json!({"port": p.name, "path": "/metrics"})).collect::<Vec<_>>(),
         });
-        guarded(&mut f, "$.Values.metrics.serviceMonitor.enabled", false, v);
+        guarded(&mut f, m, &Cond::is(&SERVICE_MONITOR_ENABLED), v);
     }
     let mut v = json!({
         "apiVersion": "monitoring.coreos.com/v1",
@@ -154,8 +162,8 @@ pub fn monitors_file(m: &Model, mode: Mode) -> File {
     });
     guarded(
         &mut f,
-        "and $.Values.istio.enabled $.Values.metrics.podMonitor.enabled",
-        false,
+        m,
+        &Cond::is(&ISTIO_ENABLED).and(Cond::is(&POD_MONITOR_ENABLED)),
         v,
     );
     f

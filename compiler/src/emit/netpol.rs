@@ -9,6 +9,10 @@
 //! and methods are not enforced at this layer.
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
+use super::values::{
+    tracing, ISTIO_CONTROL_PLANE_NAMESPACE, NETWORK_POLICY_EGRESS_CIDRS,
+    NETWORK_POLICY_GATEWAY_NAMESPACES,
+};
 use super::{to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Service, Source, Tracing};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
@@ -59,7 +63,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         mesh.push(v);
     }
     let v = hbone(m, &n, &mut mesh.out);
-    super::ambient::only(&mut mesh, true, super::ambient::ambient_by_default(m), v);
+    super::ambient::only(&mut mesh, m, true, v);
     files.push(mesh);
     files
 }
@@ -96,7 +100,7 @@ fn dns(n: &Names, out: &mut Out) -> Value {
 fn istio(n: &Names, out: &mut Out) -> Value {
     let mut v = policy(n, out, "allow-istiod", None, &["Egress"]);
     let ns = out.scalar(
-        "$.Values.istio.controlPlane.namespace | quote",
+        &format!("{} | quote", ISTIO_CONTROL_PLANE_NAMESPACE.expr()),
         json!("istio-system"),
     );
     v["spec"]["egress"] = json!([{
@@ -148,16 +152,20 @@ fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
 /// namespace when it is a cluster Service, else to the egress ranges.
 fn tracing(n: &Names, out: &mut Out, tr: &Tracing) -> Value {
     let mut v = policy(n, out, "allow-tracing", None, &["Egress"]);
-    let port = out.scalar("$.Values.telemetry.tracing.port", json!(tr.port));
+    let port = out.scalar(&tracing::port().expr(), json!(tr.port));
     let to = match &tr.namespace {
         Some(ns) => {
-            let ns = out.scalar("$.Values.telemetry.tracing.namespace | quote", json!(ns));
+            let ns = out.scalar(
+                &format!("{} | quote", tracing::namespace().expr()),
+                json!(ns),
+            );
             json!([{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }])
         }
         None => out.scalar(
             &format!(
-                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
-                n.app
+                "include \"{}.ipBlocks\" {}",
+                n.app,
+                NETWORK_POLICY_EGRESS_CIDRS.expr()
             ),
             json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
         ),
@@ -181,7 +189,7 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Value {
         Source::Gateway(_) => json!({ "namespaceSelector": { "matchExpressions": [{
             "key": "kubernetes.io/metadata.name",
             "operator": "In",
-            "values": out.yaml("$.Values.networkPolicy.gatewayNamespaces", json!(["istio-ingress"])),
+            "values": out.yaml(&NETWORK_POLICY_GATEWAY_NAMESPACES.expr(), json!(["istio-ingress"])),
         }]}}),
         Source::External { namespace, .. } => json!({ "namespaceSelector": {
             "matchLabels": { "kubernetes.io/metadata.name": namespace }
@@ -245,8 +253,9 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
         // The chart builds one ipBlock per CIDR in `networkPolicy.egressCIDRs`.
         let to = out.scalar(
             &format!(
-                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
-                n.app
+                "include \"{}.ipBlocks\" {}",
+                n.app,
+                NETWORK_POLICY_EGRESS_CIDRS.expr()
             ),
             json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
         );
