@@ -16,6 +16,7 @@ pub mod injection;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
+mod netpol_types;
 pub mod out;
 mod routing;
 mod telemetry;
