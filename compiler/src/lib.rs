@@ -17,6 +17,7 @@ pub mod graph;
 pub mod import;
 pub mod istio;
 pub mod lock;
+pub mod manifest;
 pub mod model;
 pub mod oci;
 pub mod package;
@@ -27,6 +28,7 @@ pub mod sign;
 pub mod synthetic;
 pub mod validate;
 pub mod verify;
+pub mod yaml_pos;
 
 use diag::Diagnostic;
 use model::Model;

@@ -650,7 +650,7 @@ fn run_validate(paths: &[PathBuf], output: &str, opts: &validate::Options) -> Ex
     }
 }
 
-fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Set> {
+fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Rendered> {
     let files = validate::input::expand(paths)
         .map_err(|e| eprintln!("error: {e}"))
         .ok()?;
@@ -665,14 +665,14 @@ fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Set> {
         eprintln!("error: {}:{}: {}", e.file, e.line, e.message);
         return None;
     }
-    Some(verify::Set::new(
+    Some(verify::Rendered::new(
         objects,
         &mesh.namespace,
         &mesh.trust_domain,
     ))
 }
 
-fn mode_name(set: &verify::Set) -> String {
+fn mode_name(set: &verify::Rendered) -> String {
     let l = set.layers();
     let istio = if l.ambient { "Istio ambient" } else { "Istio" };
     match (l.istio, l.netpol) {

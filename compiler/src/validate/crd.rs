@@ -151,7 +151,7 @@ pub fn generate(crds: &[(String, String)], wanted: &[(&str, &str)]) -> Result<St
     let mut all: BTreeMap<(String, String), (Value, String)> = BTreeMap::new();
     for (file, text) in crds {
         let (mut objs, mut errs) = (vec![], vec![]);
-        super::input::parse(file, text, &mut objs, &mut errs);
+        crate::manifest::parse(file, text, &mut objs, &mut errs);
         if let Some(e) = errs.first() {
             return Err(format!("{}:{}: {}", e.file, e.line, e.message));
         }

@@ -12,10 +12,11 @@ pub mod input;
 pub mod report;
 pub mod retain;
 pub mod schemas;
-pub mod yaml11;
+pub use crate::manifest::yaml11;
 
 use crate::diag::Severity;
-use input::{Doc, Object};
+use crate::manifest::read::Doc;
+use crate::manifest::Object;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
@@ -290,7 +291,7 @@ fn run(
     }
 
     if opts.mesh_checks {
-        let set = checks::Set::new(&objects, &opts.default_namespace);
+        let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
         for f in checks::run_all(&set) {
             let o = &objects[f.object];
             if f.severity == Severity::Error {

@@ -15,7 +15,7 @@
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID)
 //!   and `env` (M052 reads istiod's).
 
-use super::input::Object;
+use crate::manifest::Object;
 use serde_json::Value;
 
 const CONTAINER_KEEPS: [&str; 5] = ["name", "image", "ports", "securityContext", "env"];

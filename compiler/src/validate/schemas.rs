@@ -157,7 +157,7 @@ pub fn expand_location(template: &str, api_version: &str, kind: &str, strict: bo
 fn load_crds(path: &Path, out: &mut HashMap<String, (Value, String)>) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (mut objs, mut errs) = (vec![], vec![]);
-    super::input::parse(&path.display().to_string(), &text, &mut objs, &mut errs);
+    crate::manifest::parse(&path.display().to_string(), &text, &mut objs, &mut errs);
     if let Some(e) = errs.first() {
         return Err(format!("{}:{}: {}", e.file, e.line, e.message));
     }

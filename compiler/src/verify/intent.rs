@@ -6,8 +6,8 @@
 //! `--gateway-identity`.
 
 use super::{
-    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe, Set,
-    Source,
+    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe,
+    Rendered, Source,
 };
 use crate::model::{self, Model};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,7 +97,7 @@ pub struct Plan {
     pub probes: BTreeMap<Dest, Vec<Probe>>,
 }
 
-pub fn plan(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Plan {
+pub fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Layers) -> Plan {
     let mut sources: BTreeSet<Source> = m
         .services
         .iter()
@@ -217,7 +217,13 @@ fn same_namespace_level(a: &Source, b: &Source) -> bool {
 }
 
 /// The rendered decision for one cell: every layer present must allow.
-pub fn actual(set: &Set, layers: Layers, src: &Source, dest: &Dest, probe: &Probe) -> Option<bool> {
+pub fn actual(
+    set: &Rendered,
+    layers: Layers,
+    src: &Source,
+    dest: &Dest,
+    probe: &Probe,
+) -> Option<bool> {
     if let Source::Workload(n) = src {
         set.workload(n)?;
     }
@@ -303,7 +309,7 @@ pub struct Comparison {
     pub missing: Vec<String>,
 }
 
-pub fn compare(m: &Model, set: &Set, gw: &GatewayIdentity) -> Comparison {
+pub fn compare(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Comparison {
     compare_layers(m, set, gw, set.layers())
 }
 
@@ -319,7 +325,7 @@ pub struct LayerGap {
 /// NetworkPolicies its L3/L4 projection (pods outside the mesh, a broken
 /// sidecar). Whatever one layer alone allows beyond that is a gap the
 /// combined matrix hides, since the other layer still blocks it.
-pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
+pub fn layer_gaps(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Vec<LayerGap> {
     let all = set.layers();
     if !(all.istio && all.netpol) {
         return vec![];
@@ -367,7 +373,12 @@ pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
 }
 
 /// Compare intent and rendering with the given layers in force.
-pub fn compare_layers(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Comparison {
+pub fn compare_layers(
+    m: &Model,
+    set: &Rendered,
+    gw: &GatewayIdentity,
+    layers: Layers,
+) -> Comparison {
     let plan = plan(m, set, gw, layers);
     let missing: Vec<String> = m
         .services

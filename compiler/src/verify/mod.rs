@@ -2,7 +2,7 @@
 //! Istio AuthorizationPolicy and PeerAuthentication, Istio egress
 //! (Sidecar + ServiceEntry) and Kubernetes NetworkPolicy semantics.
 //!
-//! Invariant: reads manifests only (through `validate::input`); it never
+//! Invariant: reads manifests only (through `crate::manifest`); it never
 //! uses the compiler's model, so `meshpack verify` checks the compiler's
 //! output independently. Only the *intent* side (`intent.rs`) reads the
 //! policy, through the model.
@@ -17,8 +17,8 @@ pub mod istio;
 pub mod netpol;
 pub mod output;
 
-use crate::validate::checks::{principal_parts, principals, protocol};
-use crate::validate::input::Object;
+use crate::manifest::istio::{principal_parts, principals, protocol};
+use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,8 +82,9 @@ pub struct Probe {
     pub path: Option<String>,
 }
 
-/// The rendered set, read once.
-pub struct Set {
+/// The rendered objects and their workloads, read once (named apart from
+/// `manifest::ObjectIndex`, which it is built with).
+pub struct Rendered {
     pub objects: Vec<Object>,
     pub workloads: Vec<Workload>,
     pub trust_domain: String,
@@ -100,9 +101,9 @@ pub struct Layers {
     pub ambient: bool,
 }
 
-impl Set {
+impl Rendered {
     pub fn new(objects: Vec<Object>, default_namespace: &str, trust_domain: &str) -> Self {
-        let cset = crate::validate::checks::Set::new(&objects, default_namespace);
+        let cset = crate::manifest::ObjectIndex::new(&objects, default_namespace);
         // Namespace labels, where the set holds the Namespace (injection).
         let ns_labels: BTreeMap<&str, BTreeMap<String, String>> = objects
             .iter()
@@ -161,7 +162,7 @@ impl Set {
                 ambient,
             });
         }
-        Set {
+        Rendered {
             objects,
             workloads,
             trust_domain: trust_domain.to_string(),
@@ -298,7 +299,7 @@ impl Set {
 }
 
 /// `source.serviceAccounts` pairs: shared with `validate`'s checks.
-pub use crate::validate::checks::service_accounts;
+pub use crate::manifest::istio::service_accounts;
 
 /// What a destination can know about a source.
 #[derive(Debug, Clone)]
