@@ -135,7 +135,7 @@ fn images(m: &Model) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = m
         .images()
         .into_iter()
-        .map(|(what, i)| format!("{what}: {}", crate::emit::workload::image_text(i)))
+        .map(|(what, i)| format!("{what}: {i}"))
         .collect();
     if let Some(r) = &m.mesh.revision {
         out.insert(format!("istio revision {r}"));

@@ -7,6 +7,7 @@
 //! (chart, Kustomize tree). `diag` serves them all. `validate` checks
 //! rendered manifests and never uses the compiler's model.
 
+pub mod actions;
 pub mod codes;
 pub mod diag;
 pub mod diff;
