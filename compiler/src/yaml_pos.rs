@@ -15,14 +15,14 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::Marker;
 
 /// Deepest nesting accepted; the policy language needs about eight levels.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to once aliases are resolved.
-pub const MAX_NODES: usize = 200_000;
+pub(crate) const MAX_NODES: usize = 200_000;
 /// Most bytes of scalar text aliases may add to a document: a few
 /// aliases of one long string stay under [`MAX_NODES`] yet copy it
 /// thousands of times, so nodes alone do not bound memory. As large as the
 /// largest policy (`policy::load::MAX_BYTES`).
-pub const MAX_ALIAS_BYTES: usize = 4 << 20;
+pub(crate) const MAX_ALIAS_BYTES: usize = 4 << 20;
 
 /// Positions of the nodes of one document, by path.
 #[derive(Debug, Default)]
@@ -33,30 +33,30 @@ pub struct Spans {
 
 impl Spans {
     /// Where the value at `path` starts.
-    pub fn value(&self, path: &str) -> Option<Pos> {
+    pub(crate) fn value(&self, path: &str) -> Option<Pos> {
         self.values.get(path).copied()
     }
     /// Where the key naming `path` starts (falls back to the value).
-    pub fn key(&self, path: &str) -> Option<Pos> {
+    pub(crate) fn key(&self, path: &str) -> Option<Pos> {
         self.keys.get(path).copied().or_else(|| self.value(path))
     }
 }
 
 /// Positions of the nodes of a YAML document, by path (`spec.ports[0].name`),
 /// for callers that read YAML another way but want to point at a line.
-pub fn positions(text: &str) -> Option<Spans> {
+pub(crate) fn positions(text: &str) -> Option<Spans> {
     scan(text).ok()
 }
 
 /// The text without a leading UTF-8 byte-order mark, which YAML allows at
 /// the start of a stream (YAML 1.2 section 5.2) and editors on Windows write.
-pub fn strip_bom(text: &str) -> &str {
+pub(crate) fn strip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// Whether YAML allows `c` in a stream: its printable set (YAML 1.2
 /// section 5.1, `c-printable`), line breaks included.
-pub fn yaml_printable(c: char) -> bool {
+pub(crate) fn yaml_printable(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{85}')
         || (' '..='\u{7e}').contains(&c)
         || ('\u{a0}'..='\u{d7ff}').contains(&c)
@@ -66,7 +66,7 @@ pub fn yaml_printable(c: char) -> bool {
 
 /// The first character YAML does not allow, with its position: a NUL or
 /// other control byte is reported where it is, not at 1:1.
-pub fn forbidden_char(text: &str) -> Option<Diagnostic> {
+pub(crate) fn forbidden_char(text: &str) -> Option<Diagnostic> {
     for (i, line) in text.split('\n').enumerate() {
         if let Some((col, c)) = line.chars().enumerate().find(|(_, c)| !yaml_printable(*c)) {
             return Some(

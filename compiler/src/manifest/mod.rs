@@ -20,4 +20,4 @@ pub mod yaml11;
 
 pub use index::ObjectIndex;
 pub use object::Object;
-pub use read::{parse, ReadError};
+pub use read::parse;

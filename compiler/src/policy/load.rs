@@ -6,12 +6,12 @@
 //! too), looked up by path by later stages.
 
 use crate::diag::{Diagnostic, Pos};
-use crate::yaml_pos::scan;
-pub use crate::yaml_pos::{forbidden_char, positions, strip_bom, yaml_printable, Spans};
+pub use crate::yaml_pos::Spans;
+use crate::yaml_pos::{forbidden_char, scan, strip_bom};
 use serde::de::DeserializeOwned;
 
 /// Largest policy accepted; real policies are a few kilobytes.
-pub const MAX_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BYTES: usize = 4 << 20;
 // Aliases may copy at most as much text as a whole policy holds.
 const _: () = assert!(crate::yaml_pos::MAX_ALIAS_BYTES == MAX_BYTES);
 
@@ -27,7 +27,7 @@ pub fn load<T: DeserializeOwned>(text: &str) -> Result<Loaded<T>, Vec<Diagnostic
 
 /// Load, first checking the document against a JSON Schema so that every
 /// structural mistake is reported at once (serde stops at the first).
-pub fn load_checked<T: DeserializeOwned>(
+pub(crate) fn load_checked<T: DeserializeOwned>(
     text: &str,
     schema: Option<(&jsonschema::Validator, &serde_json::Value)>,
 ) -> Result<Loaded<T>, Vec<Diagnostic>> {

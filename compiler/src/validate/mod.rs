@@ -5,12 +5,12 @@
 //! `package`; the schemas of meshpack's own Istio structs are the one thing
 //! shared, and only as schemas.
 
-pub mod cel;
+pub(crate) mod cel;
 pub mod checks;
 pub mod crd;
 pub mod input;
-pub mod report;
-pub mod retain;
+pub(crate) mod report;
+pub(crate) mod retain;
 pub mod schemas;
 pub use crate::manifest::yaml11;
 

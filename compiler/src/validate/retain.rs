@@ -21,7 +21,7 @@ use serde_json::Value;
 const CONTAINER_KEEPS: [&str; 5] = ["name", "image", "ports", "securityContext", "env"];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
-pub fn retain(o: &mut Object) {
+pub(crate) fn retain(o: &mut Object) {
     o.text = None;
     let kind = o.kind().to_string();
     let group = o.group().to_string();

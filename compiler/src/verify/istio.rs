@@ -24,7 +24,7 @@ use crate::manifest::istio::{host_matches, principal_parts};
 use crate::manifest::Object;
 use serde_json::Value;
 
-pub const ROOT_NAMESPACE: &str = "istio-system";
+pub(crate) const ROOT_NAMESPACE: &str = "istio-system";
 
 fn labels_match(selector: &Value, labels: &std::collections::BTreeMap<String, String>) -> bool {
     selector
@@ -54,7 +54,7 @@ fn applies(o: &Object, selector_key: &str, w: &Workload) -> bool {
 }
 
 /// The effective mTLS mode of a workload's port.
-pub fn mtls_mode(set: &Rendered, w: &Workload, port: u16) -> String {
+pub(crate) fn mtls_mode(set: &Rendered, w: &Workload, port: u16) -> String {
     let pas: Vec<&Object> = set
         .objects
         .iter()
@@ -231,7 +231,7 @@ fn rule_matches(
 }
 
 /// Istio's decision for a request from `src` to `dst`'s container `port`.
-pub fn allowed(
+pub(crate) fn allowed(
     set: &Rendered,
     src: &SourceFacts,
     dst: &Workload,
@@ -481,7 +481,7 @@ fn waypoint_of(set: &Rendered, w: &Workload) -> Option<(String, (String, String)
 /// outbound policy, a ServiceEntry declaring host and port, and the
 /// Sidecar's egress hosts listing it.
 /// <https://istio.io/latest/docs/reference/config/networking/sidecar/>
-pub fn egress_allowed(set: &Rendered, w: &Workload, host: &str, port: u16) -> bool {
+pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, host: &str, port: u16) -> bool {
     // Without a sidecar (ambient, or outside the mesh) nothing limits hosts.
     if !w.injected {
         return true;

@@ -11,10 +11,10 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
-pub mod injection;
+pub(crate) mod injection;
 pub mod intent;
-pub mod istio;
-pub mod netpol;
+pub(crate) mod istio;
+pub(crate) mod netpol;
 pub mod output;
 
 use crate::manifest::istio::{principal_parts, principals, protocol};
@@ -188,7 +188,7 @@ impl Rendered {
     }
 
     /// Identities outside the set that some rule names, so the matrix shows them.
-    pub fn outside_identities(&self) -> BTreeSet<Source> {
+    pub(crate) fn outside_identities(&self) -> BTreeSet<Source> {
         let mut out = BTreeSet::new();
         for o in self
             .objects
@@ -216,7 +216,7 @@ impl Rendered {
     }
 
     /// Every path and method pattern the set's AuthorizationPolicies name.
-    pub fn http_patterns(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+    pub(crate) fn http_patterns(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let (mut paths, mut methods) = (BTreeSet::new(), BTreeSet::new());
         for o in self
             .objects
@@ -253,7 +253,7 @@ impl Rendered {
     }
 
     /// Source facts for the evaluators.
-    pub fn source_facts(&self, s: &Source) -> SourceFacts {
+    pub(crate) fn source_facts(&self, s: &Source) -> SourceFacts {
         match s {
             Source::Workload(n) => {
                 let w = self.workload(n).expect("source workload");
@@ -299,7 +299,7 @@ impl Rendered {
 }
 
 /// `source.serviceAccounts` pairs: shared with `validate`'s checks.
-pub use crate::manifest::istio::service_accounts;
+pub(crate) use crate::manifest::istio::service_accounts;
 
 /// What a destination can know about a source.
 #[derive(Debug, Clone)]
@@ -314,7 +314,7 @@ pub struct SourceFacts {
 
 /// Istio's string match: exact, `prefix*`, `*suffix`, or `*`.
 /// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule>
-pub fn string_match(pattern: &str, value: &str) -> bool {
+pub(crate) fn string_match(pattern: &str, value: &str) -> bool {
     if pattern == "*" {
         return true;
     }
@@ -328,7 +328,7 @@ pub fn string_match(pattern: &str, value: &str) -> bool {
 }
 
 /// Concrete paths that tell patterns apart.
-pub fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+pub(crate) fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = ["/".to_string(), "/meshpack-unlisted".to_string()].into();
     for p in patterns {
         if p == "*" {
@@ -350,7 +350,11 @@ pub fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<
 
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
-pub fn probes(http: bool, methods: &BTreeSet<String>, paths: &BTreeSet<String>) -> Vec<Probe> {
+pub(crate) fn probes(
+    http: bool,
+    methods: &BTreeSet<String>,
+    paths: &BTreeSet<String>,
+) -> Vec<Probe> {
     if !http {
         return vec![Probe {
             method: None,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// An address outside the cluster (TEST-NET-3) that egress hosts stand for.
-pub const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 10];
+pub(crate) const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 10];
 
 fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
     if sel.is_null() {
@@ -167,7 +167,7 @@ fn cidr_contains(cidr: &str, ip: [u8; 4]) -> bool {
 }
 
 /// Whether NetworkPolicies let `src` reach `dst`'s container `port`.
-pub fn allowed(set: &Rendered, src: &SourceFacts, dst: &Workload, port: u16) -> bool {
+pub(crate) fn allowed(set: &Rendered, src: &SourceFacts, dst: &Workload, port: u16) -> bool {
     let port_name = dst.ports.get(&port).map(|(n, _)| n.as_str());
     // Ingress side.
     let ingress = policies(set, &dst.namespace, &dst.labels, "Ingress");
@@ -242,7 +242,7 @@ fn egress_ok(
 }
 
 /// Whether NetworkPolicies let a workload reach an address outside the cluster.
-pub fn egress_allowed(set: &Rendered, w: &Workload, port: u16) -> bool {
+pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, port: u16) -> bool {
     egress_ok(
         set,
         w,
