@@ -604,19 +604,9 @@ fn run_import(
     name: Option<&str>,
     output: Option<&Path>,
 ) -> ExitCode {
-    let input = match meshpack::import::Input::from_args(input, values, set) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let d = match meshpack::import::import(&input, name) {
+    let d = match actions::import::draft(input, values, set, name) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
     for u in &d.unresolved {
         let addr = match u.port {
@@ -640,9 +630,8 @@ fn run_import(
     }
     match output {
         Some(p) => {
-            if let Err(e) = std::fs::write(p, &d.text) {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return ExitCode::from(2);
+            if let Err(e) = actions::import::save(&d, p) {
+                return fail(e);
             }
             eprintln!(
                 "drafted {} services and {} allow rules into {}",

@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod compile;
+pub mod import;
 pub mod policy;
 pub mod validate;
 pub mod verify;
@@ -29,6 +30,12 @@ pub enum Error {
     /// A file the user named cannot be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },
