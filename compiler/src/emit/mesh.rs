@@ -298,7 +298,10 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
                 .find(|g| &g.name == name)
                 .expect("resolved");
             Identity::from_values(
-                (&ISTIO_GATEWAY_NAMESPACE.expr(), "istio-ingress"),
+                (
+                    &ISTIO_GATEWAY_NAMESPACE.expr(),
+                    &ISTIO_GATEWAY_NAMESPACE.default_text(m),
+                ),
                 (
                     &values::Gw::new(name).service_account().expr(),
                     &g.service_account,
@@ -336,7 +339,10 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let mut v = to_value(&Sidecar::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     let before = vec![vec![
-        val(&ISTIO_CONTROL_PLANE_NAMESPACE.expr(), "istio-system"),
+        val(
+            &ISTIO_CONTROL_PLANE_NAMESPACE.expr(),
+            &ISTIO_CONTROL_PLANE_NAMESPACE.default_text(m),
+        ),
         lit("/*"),
     ]];
     let mut after: Vec<Vec<Piece>> = external

@@ -159,6 +159,11 @@ impl<'a> Names<'a> {
         }
     }
 
+    /// The model the names are made from.
+    pub fn model(&self) -> &'a Model {
+        self.model
+    }
+
     /// How an attached service is found, if `svc` is one.
     pub fn attached(&self, svc: &str) -> Option<&'a crate::model::Attach> {
         self.model.service(svc).and_then(|s| s.attach.as_ref())

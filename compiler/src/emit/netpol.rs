@@ -115,7 +115,7 @@ fn istio(n: &Names, out: &mut Out) -> Value {
     let ns = At::scalar(
         out,
         &format!("{} | quote", ISTIO_CONTROL_PLANE_NAMESPACE.expr()),
-        "istio-system".to_string(),
+        ISTIO_CONTROL_PLANE_NAMESPACE.default_text(n.model()),
     );
     v.spec.egress = Some(vec![Egress {
         to: Some(At::Lit(vec![Peer::namespace(ns)])),

@@ -207,6 +207,15 @@ impl<K: Kind> Val<K> {
     pub fn default(&self, m: &Model) -> Option<Value> {
         self.r.default(m)
     }
+
+    /// The release-wide default as a string: what the Kustomize tree
+    /// writes where the chart writes the value's template.
+    pub fn default_text(&self, m: &Model) -> String {
+        match self.default(m) {
+            Some(Value::String(s)) => s,
+            other => panic!("{}: no string default ({other:?})", self.path()),
+        }
+    }
 }
 
 macro_rules! fixed {

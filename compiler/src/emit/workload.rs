@@ -470,7 +470,7 @@ pub fn pod_labels(
         None => {
             let mut l = n.selector_map(Some(&s.name));
             l.extend(injection::canonical(m, s, version));
-            l.extend(injection::decide(&injection::Inputs::defaults(m, false)));
+            l.extend(injection::decide_defaults(m, false));
             Value::Object(l)
         }
     }
