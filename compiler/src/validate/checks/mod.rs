@@ -5,6 +5,13 @@
 //! compiler's own logic is not repeated by its checker.
 
 pub mod analysis;
+mod annotation_alpha;
+mod annotation_deprecated;
+mod annotation_invalid;
+mod annotation_misplaced;
+mod annotation_table;
+mod annotation_unknown;
+mod annotations;
 mod authz_selects_nothing;
 mod credential_missing;
 mod deprecated_fields;
@@ -50,6 +57,7 @@ mod telemetry_provider_empty;
 mod telemetry_selects_nothing;
 mod uid_1337;
 mod vs_destination_not_visible;
+mod vs_destination_port_required;
 mod vs_destination_unknown;
 mod vs_gateway_unknown;
 mod vs_host_not_in_gateway;
@@ -461,6 +469,48 @@ pub const CHECKS: &[Check] = &[
         summary: "Istio policy selects pods that opted out of the sidecar",
         ist: None,
         run: policy_without_sidecar::run,
+    },
+    Check {
+        code: "M054",
+        severity: Warning,
+        summary: "Istio annotation on a kind it does not apply to",
+        ist: Some("IST0107"),
+        run: annotation_misplaced::run,
+    },
+    Check {
+        code: "M055",
+        severity: Warning,
+        summary: "unknown annotation in Istio's namespace",
+        ist: Some("IST0108"),
+        run: annotation_unknown::run,
+    },
+    Check {
+        code: "M056",
+        severity: Warning,
+        summary: "Istio annotation with a value the injector refuses",
+        ist: Some("IST0125"),
+        run: annotation_invalid::run,
+    },
+    Check {
+        code: "M057",
+        severity: Warning,
+        summary: "deprecated Istio annotation",
+        ist: Some("IST0135"),
+        run: annotation_deprecated::run,
+    },
+    Check {
+        code: "M058",
+        severity: Warning,
+        summary: "Istio annotation of an alpha-phase feature",
+        ist: Some("IST0136"),
+        run: annotation_alpha::run,
+    },
+    Check {
+        code: "M059",
+        severity: Error,
+        summary: "VirtualService route without a port goes to a port the destination Service lacks",
+        ist: Some("IST0112"),
+        run: vs_destination_port_required::run,
     },
 ];
 
