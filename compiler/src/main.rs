@@ -81,6 +81,9 @@ enum Command {
         /// Skip the mesh checks (schemas only).
         #[arg(long)]
         no_mesh_checks: bool,
+        /// Run an opt-in mesh check too (M058; repeatable).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(validate::checks::OPT_IN))]
+        enable: Vec<String>,
         /// Namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
@@ -268,6 +271,7 @@ fn main() -> ExitCode {
             ignore_missing_schemas,
             no_strict,
             no_mesh_checks,
+            enable,
             namespace,
         } => {
             let version = kubernetes_version.trim_start_matches('v');
@@ -288,6 +292,7 @@ fn main() -> ExitCode {
                 ignore_missing_schemas,
                 default_namespace: namespace,
                 mesh_checks: !no_mesh_checks,
+                enable,
             };
             run_validate(&paths, &output, &opts)
         }

@@ -1,8 +1,9 @@
 //! M058 (IST0136): an Istio annotation of an alpha-phase feature: it may be
 //! incompletely supported or change without notice.
-//! Semantics of Istio's `maturity.AlphaAnalyzer` (which `istioctl analyze`
-//! leaves out of its default set for noise, while meshpack runs it as a
-//! warning): `sidecar.istio.io/status` is never reported, and on a Pod
+//! Semantics of Istio's `maturity.AlphaAnalyzer`, which `istioctl analyze`
+//! leaves out of its run for noise: opt-in here too (`checks::OPT_IN`,
+//! `validate --enable M058`). `sidecar.istio.io/status` is never reported,
+//! and on a Pod
 //! without an `istio-init` init container (every pod template, since
 //! injection happens at admission) neither are the annotations istiod sets
 //! there by default (interception mode, inbound ports, outbound IP ranges).
