@@ -229,13 +229,27 @@ struct MeshArgs {
     #[arg(long, default_value = "default")]
     namespace: String,
     /// Namespace of the ingress gateways behind `gateway/<name>` sources
-    /// (their ServiceAccounts are the policy's, as the chart's defaults).
-    #[arg(long, default_value = "istio-ingress")]
-    gateway_namespace: String,
+    /// (their ServiceAccounts are the policy's, as the chart's defaults);
+    /// default: `--values`' `istio.gateway.namespace`, else istio-ingress.
+    #[arg(long)]
+    gateway_namespace: Option<String>,
     /// Identity of one gateway, when installed with other values:
     /// `<gateway>=<namespace>/<serviceAccount>` (repeatable).
     #[arg(long)]
     gateway_identity: Vec<String>,
+    /// Namespace of the Prometheus the chart admits to metrics ports
+    /// (`metrics.prometheus.namespace`); default: `--values`', else monitoring.
+    #[arg(long)]
+    prometheus_namespace: Option<String>,
+    /// A label of the Prometheus pods (`metrics.prometheus.podLabels`):
+    /// `KEY=VALUE` (repeatable; replaces `--values`' labels).
+    #[arg(long)]
+    prometheus_label: Vec<String>,
+    /// The values file the chart was installed with: `verify` reads the
+    /// gateway namespace and ServiceAccounts and the Prometheus namespace
+    /// and pod labels from it (flags win).
+    #[arg(long)]
+    values: Option<PathBuf>,
 }
 
 /// Helm's limit on one file of a chart (`chart file ... is larger than the maximum file size`).
@@ -699,10 +713,42 @@ fn run_verify(
     let Ok(model) = load_model(policy, profile) else {
         return ExitCode::from(2);
     };
-    let mut gw = verify::intent::GatewayIdentity {
-        namespace: mesh.gateway_namespace.clone(),
-        ..Default::default()
-    };
+    let mut gw = verify::intent::GatewayIdentity::default();
+    if let Some(path) = &mesh.values {
+        let values = meshpack::fsread::read_text(path, policy::load::MAX_BYTES)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                validate::yaml11::parse(&t)
+                    .map_err(|e| format!("line {}, column {}: {}", e.line, e.col, e.message))
+            });
+        match values {
+            Ok(v) => gw.apply_values(&model, &v),
+            Err(e) => {
+                eprintln!("error: --values {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(ns) = &mesh.gateway_namespace {
+        gw.namespace = ns.clone();
+        // The values file's gateway ServiceAccounts live there too.
+        for o in gw.overrides.values_mut() {
+            o.0 = ns.clone();
+        }
+    }
+    if let Some(ns) = &mesh.prometheus_namespace {
+        gw.prometheus_namespace = ns.clone();
+    }
+    if !mesh.prometheus_label.is_empty() {
+        gw.prometheus_labels.clear();
+        for l in &mesh.prometheus_label {
+            let Some((k, v)) = l.split_once('=') else {
+                eprintln!("error: --prometheus-label takes KEY=VALUE, not `{l}`");
+                return ExitCode::from(2);
+            };
+            gw.prometheus_labels.insert(k.into(), v.into());
+        }
+    }
     for id in &mesh.gateway_identity {
         let parsed = id
             .split_once('=')

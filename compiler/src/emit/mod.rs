@@ -40,6 +40,15 @@ pub enum Group {
     IstioGateway,
     /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
     GatewayApi,
+    /// NetworkPolicies admitting the gateways' pods, one group per form the
+    /// gateways take (`netpol.rs`): Istio's ingress gateway pods (with
+    /// `IstioGateway`),
+    IstioGatewayNetworkPolicy,
+    /// the pods Istio deploys for Gateway API Gateways (with `GatewayApi`),
+    GatewayApiNetworkPolicy,
+    /// and, with neither Istio nor the Gateway API, the customer's ingress
+    /// controller.
+    IngressNetworkPolicy,
 }
 
 /// One object, with the template condition that guards it beyond its group.

@@ -8,6 +8,18 @@
 //! egress hosts by `networkPolicy.egressCIDRs` on their port, and HTTP paths
 //! and methods are not enforced at this layer.
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
+//!
+//! Gateway sources are admitted by their pods, not their namespace (as
+//! Online Boutique's own policies admit the frontend's callers), in a
+//! `<service>-gateways` policy per gateway form, each in its own group:
+//! Istio's ingress gateway pods by the selector of the Istio `Gateway`
+//! (`gateways.<name>.selector`), the pods Istio deploys for a Gateway API
+//! Gateway by `gateway.networking.k8s.io/gateway-name`, both in
+//! `istio.gateway.namespace` (the namespace the gateway objects use: one
+//! value for both); with neither, the customer's ingress controller
+//! (`networkPolicy.ingressController`, or the deprecated
+//! `networkPolicy.gatewayNamespaces`).
+//! <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
 
 use super::{to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Service, Source, Tracing};
@@ -61,7 +73,153 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     let v = hbone(m, &n, &mut mesh.out);
     super::ambient::only(&mut mesh, true, super::ambient::ambient_by_default(m), v);
     files.push(mesh);
+    for (form, path, group) in [
+        (
+            GatewayForm::Istio,
+            "network-policies-gateways-istio.yaml",
+            Group::IstioGatewayNetworkPolicy,
+        ),
+        (
+            GatewayForm::GatewayApi,
+            "network-policies-gateways-gateway-api.yaml",
+            Group::GatewayApiNetworkPolicy,
+        ),
+        (
+            GatewayForm::Ingress,
+            "network-policies-gateways-ingress.yaml",
+            Group::IngressNetworkPolicy,
+        ),
+    ] {
+        let mut f = File::new(path, group, mode);
+        for s in &m.services {
+            if let Some(v) = gateway_ingress(m, &n, &mut f.out, s, form) {
+                f.push(v);
+            }
+        }
+        if !f.docs.is_empty() {
+            files.push(f);
+        }
+    }
     files
+}
+
+/// The form gateways take at install time, which decides whose pods a
+/// `gateway/<name>` source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GatewayForm {
+    /// Istio `Gateway` objects on Istio's ingress gateway pods.
+    Istio,
+    /// Gateway API Gateways, whose pods Istio deploys.
+    GatewayApi,
+    /// Neither: the customer's ingress controller fronts the services.
+    Ingress,
+}
+
+fn gateway_namespace(out: &mut Out) -> Value {
+    out.scalar(
+        "$.Values.istio.gateway.namespace | quote",
+        json!("istio-ingress"),
+    )
+}
+
+/// The pods of gateway `g` as a NetworkPolicy peer, in the given form.
+fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm) -> Value {
+    match form {
+        GatewayForm::Istio => {
+            let selector: serde_json::Map<String, Value> = m
+                .gateways
+                .iter()
+                .find(|x| x.name == g)
+                .map(|x| {
+                    x.selector
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ns = gateway_namespace(out);
+            let labels = out.yaml(
+                &format!("{}.selector", super::gateway::gateway_values(g)),
+                Value::Object(selector),
+            );
+            json!({
+                "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } },
+                "podSelector": { "matchLabels": labels },
+            })
+        }
+        GatewayForm::GatewayApi => {
+            let ns = gateway_namespace(out);
+            json!({
+                "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } },
+                "podSelector": { "matchLabels": {
+                    "gateway.networking.k8s.io/gateway-name": n.object(out, g),
+                } },
+            })
+        }
+        GatewayForm::Ingress => {
+            // The deprecated list wins when a values file still sets it.
+            let namespaces = out.yaml(
+                "(default (list (default $.Values.istio.gateway.namespace $.Values.networkPolicy.ingressController.namespace)) $.Values.networkPolicy.gatewayNamespaces)",
+                json!(["istio-ingress"]),
+            );
+            let mut peer = json!({ "namespaceSelector": { "matchExpressions": [{
+                "key": "kubernetes.io/metadata.name",
+                "operator": "In",
+                "values": namespaces,
+            }]}});
+            out.optional(
+                &mut peer,
+                "podSelector",
+                "(ternary (dict \"matchLabels\" $.Values.networkPolicy.ingressController.podLabels) dict (not (empty $.Values.networkPolicy.ingressController.podLabels)))",
+                None,
+            );
+            peer
+        }
+    }
+}
+
+/// Ingress to `s` from the gateways that route to it, in one form: a rule
+/// per gateway and port set (one per port set for the ingress controller,
+/// which stands for every gateway).
+fn gateway_ingress(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    form: GatewayForm,
+) -> Option<Value> {
+    let mut rules: BTreeMap<(&str, Vec<u16>), ()> = BTreeMap::new();
+    for e in m.edges_to(&s.name) {
+        if let Source::Gateway(g) = &e.source {
+            let who = if form == GatewayForm::Ingress {
+                ""
+            } else {
+                g.as_str()
+            };
+            rules.insert((who, s.target_ports(&e.ports)), ());
+        }
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let mut v = policy(
+        n,
+        out,
+        &format!("{}-gateways", s.name),
+        Some(&s.name),
+        &["Ingress"],
+    );
+    let mut ingress = vec![];
+    for (g, ports) in rules.into_keys() {
+        let from = gateway_peer(m, n, out, g, form);
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|p| json!({"protocol": "TCP", "port": p}))
+            .collect();
+        ingress.push(json!({ "from": [from], "ports": ports }));
+    }
+    v["spec"]["ingress"] = json!(ingress);
+    Some(v)
 }
 
 fn policy(n: &Names, out: &mut Out, name: &str, component: Option<&str>, types: &[&str]) -> Value {
@@ -128,7 +286,7 @@ fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
         .filter(|s| !matches!(s, Source::Service(_)))
         .collect();
     outside.sort();
-    // Every gateway source is one peer (the gateway namespaces).
+    // Every gateway source is one peer (the gateway namespace).
     outside.dedup_by(|a, b| {
         let both_gateways = matches!((&**a, &**b), (Source::Gateway(_), Source::Gateway(_)));
         both_gateways || a == b
@@ -178,11 +336,12 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Value {
         Source::Service(name) => {
             json!({ "podSelector": { "matchLabels": n.selector(out, Some(name)) } })
         }
-        Source::Gateway(_) => json!({ "namespaceSelector": { "matchExpressions": [{
-            "key": "kubernetes.io/metadata.name",
-            "operator": "In",
-            "values": out.yaml("$.Values.networkPolicy.gatewayNamespaces", json!(["istio-ingress"])),
-        }]}}),
+        // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
+        // the namespace every gateway form uses.
+        Source::Gateway(_) => {
+            let ns = gateway_namespace(out);
+            json!({ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } })
+        }
         Source::External { namespace, .. } => json!({ "namespaceSelector": {
             "matchLabels": { "kubernetes.io/metadata.name": namespace }
         }}),
@@ -193,6 +352,9 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     // Group sources by the ports they may reach: one rule per port set.
     let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
     for e in m.edges_to(&s.name) {
+        if matches!(e.source, Source::Gateway(_)) {
+            continue; // `gateway_ingress`
+        }
         by_ports
             .entry(s.target_ports(&e.ports))
             .or_default()

@@ -68,6 +68,15 @@ pub fn condition(g: Group) -> Option<&'static str> {
         }
         Group::IstioGateway => Some("and .Values.istio.enabled (not .Values.gatewayApi.enabled)"),
         Group::GatewayApi => Some(".Values.gatewayApi.enabled"),
+        Group::IstioGatewayNetworkPolicy => Some(
+            "and .Values.networkPolicy.enabled .Values.istio.enabled (not .Values.gatewayApi.enabled)",
+        ),
+        Group::GatewayApiNetworkPolicy => {
+            Some("and .Values.networkPolicy.enabled .Values.gatewayApi.enabled")
+        }
+        Group::IngressNetworkPolicy => Some(
+            "and .Values.networkPolicy.enabled (not .Values.istio.enabled) (not .Values.gatewayApi.enabled)",
+        ),
     }
 }
 
