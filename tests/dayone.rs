@@ -966,23 +966,26 @@ fn verify_follows_the_gateway_pods() {
 #[test]
 fn verify_proves_the_prometheus_edge() {
     let policy = root().join("policies/evalhub.yaml");
-    let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&[]));
-    let (code, out) = meshpack_stdin(
-        &[
-            "verify",
-            "--show-matrix",
-            "--policy",
-            policy.to_str().unwrap(),
-            "-",
-        ],
-        &text,
-    );
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("api:15020 (istio-merged-metrics)")
-            && out.contains("api:15090 (http-envoy-prom)"),
-        "{out}"
-    );
+    let mut text = String::new();
+    for h in HELMS {
+        text = template(h, &chart("evalhub"), "evalhub", &istio_args(&[]));
+        let (code, out) = meshpack_stdin(
+            &[
+                "verify",
+                "--show-matrix",
+                "--policy",
+                policy.to_str().unwrap(),
+                "-",
+            ],
+            &text,
+        );
+        assert_eq!(code, 0, "{h}: {out}");
+        assert!(
+            out.contains("api:15020 (istio-merged-metrics)")
+                && out.contains("api:15090 (http-envoy-prom)"),
+            "{h}: {out}"
+        );
+    }
     // Without the NetworkPolicy for the sidecar ports, Prometheus is cut off.
     let objs: Vec<Value> = parse(&text)
         .into_iter()
@@ -1052,4 +1055,28 @@ fn verify_proves_the_prometheus_edge() {
         &text,
     );
     assert_eq!(code, 0, "{out}");
+}
+
+/// A values file of the last release that still sets the deprecated
+/// `networkPolicy.gatewayNamespaces` installs, and NOTES says what to set
+/// instead. (Helm 4 renders NOTES offline; Helm 3.17's client dry-run asks
+/// a cluster for its version.)
+#[test]
+fn the_deprecated_gateway_namespaces_key_installs_with_a_warning() {
+    let notes = |sets: &[&str]| {
+        let mut cmd = Command::new(helm("helm4"));
+        cmd.args(["install", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["-n", "evalhub", "--dry-run=client"]);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        run(&mut cmd)
+    };
+    let out = notes(&["networkPolicy.gatewayNamespaces={ingress}"]);
+    assert!(
+        out.contains("WARNING: networkPolicy.gatewayNamespaces is deprecated. With Istio, NetworkPolicies\nadmit the gateway pods in istio.gateway.namespace (istio-ingress) and ignore it;\nwithout Istio, set networkPolicy.ingressController.namespace (and .podLabels) instead."),
+        "{out}"
+    );
+    assert!(!notes(&[]).contains("gatewayNamespaces"));
 }
