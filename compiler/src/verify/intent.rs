@@ -10,6 +10,7 @@ use super::{
     Source,
 };
 use crate::model::{self, Model};
+use crate::validate::checks::string_map;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the identities of `gateway/<name>` sources come from: the
@@ -118,13 +119,9 @@ impl GatewayIdentity {
                     w.labels[GATEWAY_NAME_LABEL].clone(),
                 )]))
             } else {
-                istio_gateway().and_then(|o| {
-                    o.value["spec"]["selector"].as_object().map(|sel| {
-                        sel.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect()
-                    })
-                })
+                istio_gateway()
+                    .map(|o| string_map(&o.value["spec"]["selector"]))
+                    .filter(|l| !l.is_empty())
             };
             if let Some(l) = labels {
                 gw.pod_labels.insert(g.name.clone(), l);
@@ -157,11 +154,8 @@ impl GatewayIdentity {
         if let Some(ns) = prometheus["namespace"].as_str() {
             self.prometheus_namespace = ns.to_string();
         }
-        if let Some(labels) = prometheus["podLabels"].as_object() {
-            self.prometheus_labels = labels
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect();
+        if prometheus["podLabels"].is_object() {
+            self.prometheus_labels = string_map(&prometheus["podLabels"]);
         }
     }
 

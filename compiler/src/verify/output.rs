@@ -3,6 +3,7 @@
 
 use super::intent::{probe_host, UNLISTED_HOST};
 use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Set, Source};
+use crate::validate::checks::string_map;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,13 +20,6 @@ fn gateway_pods(set: &Set, s: Source) -> Source {
     } = &s
     else {
         return s;
-    };
-    let string_map = |v: &Value| -> BTreeMap<String, String> {
-        v.as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect()
     };
     let gateways: BTreeSet<BTreeMap<String, String>> = set
         .objects

@@ -590,7 +590,8 @@ pub struct Set<'a> {
     analysis: std::cell::OnceCell<analysis::Index>,
 }
 
-fn string_map(v: &Value) -> BTreeMap<String, String> {
+/// A JSON object of labels (or annotations) as strings; non-strings as JSON.
+pub fn string_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|o| {
             o.iter()
