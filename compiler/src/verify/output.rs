@@ -2,8 +2,8 @@
 //! printed forms of matrices: text, JSON, CSV, Markdown.
 
 use super::intent::{probe_host, UNLISTED_HOST};
-use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Set, Source};
-use crate::validate::checks::string_map;
+use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Rendered, Source};
+use crate::manifest::index::string_map;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// ServiceAccount a gateway's pods run under, so with several such
 /// selectors in one namespace the identity keeps unknown labels, which no
 /// podSelector matches (`verify --policy` knows each gateway's).
-fn gateway_pods(set: &Set, s: Source) -> Source {
+fn gateway_pods(set: &Rendered, s: Source) -> Source {
     let Source::Identity {
         namespace,
         service_account,
@@ -53,7 +53,7 @@ fn gateway_pods(set: &Set, s: Source) -> Source {
 
 /// Everything the set can tell: its workloads' ports, the identities its
 /// rules name, strangers and plaintext clients, and egress hosts.
-pub fn matrix_of_set(set: &Set) -> Matrix {
+pub fn matrix_of_set(set: &Rendered) -> Matrix {
     let layers = set.layers();
     let mut sources: BTreeSet<Source> = set
         .workloads
