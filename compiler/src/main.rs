@@ -82,6 +82,9 @@ enum Command {
         /// Skip the mesh checks (schemas only).
         #[arg(long)]
         no_mesh_checks: bool,
+        /// Run an opt-in mesh check too (M058; repeatable).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(validate::checks::OPT_IN))]
+        enable: Vec<String>,
         /// Namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
@@ -227,13 +230,27 @@ struct MeshArgs {
     #[arg(long, default_value = "default")]
     namespace: String,
     /// Namespace of the ingress gateways behind `gateway/<name>` sources
-    /// (their ServiceAccounts are the policy's, as the chart's defaults).
-    #[arg(long, default_value = "istio-ingress")]
-    gateway_namespace: String,
+    /// (their ServiceAccounts are the policy's, as the chart's defaults);
+    /// default: `--values`' `istio.gateway.namespace`, else istio-ingress.
+    #[arg(long)]
+    gateway_namespace: Option<String>,
     /// Identity of one gateway, when installed with other values:
     /// `<gateway>=<namespace>/<serviceAccount>` (repeatable).
     #[arg(long)]
     gateway_identity: Vec<String>,
+    /// Namespace of the Prometheus the chart admits to metrics ports
+    /// (`metrics.prometheus.namespace`); default: `--values`', else monitoring.
+    #[arg(long)]
+    prometheus_namespace: Option<String>,
+    /// A label of the Prometheus pods (`metrics.prometheus.podLabels`):
+    /// `KEY=VALUE` (repeatable; replaces `--values`' labels).
+    #[arg(long)]
+    prometheus_label: Vec<String>,
+    /// The values file the chart was installed with: `verify` reads the
+    /// gateway namespace and ServiceAccounts and the Prometheus namespace
+    /// and pod labels from it (flags win).
+    #[arg(long)]
+    values: Option<PathBuf>,
 }
 
 impl MeshArgs {
@@ -243,6 +260,9 @@ impl MeshArgs {
             namespace: self.namespace.clone(),
             gateway_namespace: self.gateway_namespace.clone(),
             gateway_identity: self.gateway_identity.clone(),
+            prometheus_namespace: self.prometheus_namespace.clone(),
+            prometheus_label: self.prometheus_label.clone(),
+            values: self.values.clone(),
         }
     }
 }
@@ -274,6 +294,7 @@ fn main() -> ExitCode {
             ignore_missing_schemas,
             no_strict,
             no_mesh_checks,
+            enable,
             namespace,
         } => {
             if let Err(e) = actions::validate::kubernetes_minor(&kubernetes_version) {
@@ -288,6 +309,7 @@ fn main() -> ExitCode {
                 ignore_missing_schemas,
                 default_namespace: namespace,
                 mesh_checks: !no_mesh_checks,
+                enable,
             };
             match actions::validate::run(&paths, &opts) {
                 Ok(report) => {

@@ -43,16 +43,28 @@ pub enum Group {
     IstioGateway,
     /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
     GatewayApi,
+    /// NetworkPolicies admitting the gateways' pods, one group per form the
+    /// gateways take (`netpol.rs`): Istio's ingress gateway pods (with
+    /// `IstioGateway`),
+    IstioGatewayNetworkPolicy,
+    /// the pods Istio deploys for Gateway API Gateways (with `GatewayApi`),
+    GatewayApiNetworkPolicy,
+    /// and, with neither Istio nor the Gateway API, the customer's ingress
+    /// controller.
+    IngressNetworkPolicy,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 9] = [
         Group::Base,
         Group::Istio,
         Group::NetworkPolicy,
         Group::IstioNetworkPolicy,
         Group::IstioGateway,
         Group::GatewayApi,
+        Group::IstioGatewayNetworkPolicy,
+        Group::GatewayApiNetworkPolicy,
+        Group::IngressNetworkPolicy,
     ];
 
     /// The switch of the group's objects: Helm's `if` around each file,
@@ -70,6 +82,13 @@ impl Group {
             Group::IstioNetworkPolicy => Some(netpol().and(istio())),
             Group::IstioGateway => Some(istio().and(gateway_api().not())),
             Group::GatewayApi => Some(gateway_api()),
+            Group::IstioGatewayNetworkPolicy => {
+                Some(netpol().and(istio()).and(gateway_api().not()))
+            }
+            Group::GatewayApiNetworkPolicy => Some(netpol().and(gateway_api())),
+            Group::IngressNetworkPolicy => {
+                Some(netpol().and(istio().not()).and(gateway_api().not()))
+            }
         }
     }
 }

@@ -264,7 +264,10 @@ fixed! {
     GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio");
     FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false);
     NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true);
-    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!(["istio-ingress"]);
+    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!("");
+    NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS: StrMap = "networkPolicy.ingressController.podLabels", |_| json!({});
+    /// Deprecated: replaces the ingress controller's namespace when non-empty.
+    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!([]);
     NETWORK_POLICY_EGRESS_CIDRS: List = "networkPolicy.egressCIDRs", |_| json!(["0.0.0.0/0"]);
     PROMETHEUS_NAMESPACE: Str = "metrics.prometheus.namespace", |_| json!("monitoring");
     PROMETHEUS_POD_LABELS: StrMap = "metrics.prometheus.podLabels", |_| json!({});

@@ -40,6 +40,10 @@ const DECLARED_EVERYWHERE: &[(&str, &str)] = &[
         "without gateways no rule admits the ingress",
     ),
     (
+        "networkPolicy.ingressController",
+        "without gateways no rule admits the ingress controller",
+    ),
+    (
         "networkPolicy.egressCIDRs",
         "without egress hosts nothing opens egress",
     ),
