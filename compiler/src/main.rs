@@ -113,6 +113,15 @@ enum Command {
         /// Also print the rendered matrix.
         #[arg(long)]
         show_matrix: bool,
+        /// Values files the chart was installed with (repeatable, later
+        /// files win as with Helm): their extraSources and extraEgress
+        /// widen the intent (docs/additions.md).
+        #[arg(long = "values", short = 'f')]
+        values: Vec<PathBuf>,
+        /// Read extraSources and extraEgress from the annotations of the
+        /// rendered objects instead of values files.
+        #[arg(long, conflicts_with = "values")]
+        additions_from_manifests: bool,
         #[command(flatten)]
         mesh: MeshArgs,
     },
@@ -317,8 +326,17 @@ fn main() -> ExitCode {
             profile,
             paths,
             show_matrix,
+            values,
+            additions_from_manifests,
             mesh,
-        } => run_verify(&policy, profile.as_deref(), &paths, show_matrix, &mesh),
+        } => run_verify(
+            &policy,
+            profile.as_deref(),
+            &paths,
+            show_matrix,
+            (&values, additions_from_manifests),
+            &mesh,
+        ),
         Command::Graph {
             policy,
             format,
@@ -688,10 +706,11 @@ fn run_verify(
     profile: Option<&str>,
     paths: &[PathBuf],
     show: bool,
+    (values, from_manifests): (&[PathBuf], bool),
     mesh: &MeshArgs,
 ) -> ExitCode {
     // Exit 2 for a policy that cannot be read or compiled: verify could not run.
-    let Ok(model) = load_model(policy, profile) else {
+    let Ok(mut model) = load_model(policy, profile) else {
         return ExitCode::from(2);
     };
     let mut gw = verify::intent::GatewayIdentity {
@@ -711,6 +730,17 @@ fn run_verify(
     let Some(set) = read_set(paths, mesh) else {
         return ExitCode::from(2);
     };
+    let additions = if from_manifests {
+        Some(verify::additions::from_manifests(&set))
+    } else {
+        (!values.is_empty()).then(|| verify::additions::from_files(values))
+    };
+    if let Some(a) = additions {
+        if let Err(e) = a.and_then(|a| verify::additions::fold(&mut model, &a)) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let mode = mode_name(&set);
     let c = verify::intent::compare(&model, &set, &gw);
     if show {

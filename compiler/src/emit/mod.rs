@@ -7,6 +7,7 @@
 //! on disk, template syntax beyond the fragments they hand to `Out`, or
 //! Kustomize's layout.
 
+pub mod additions;
 pub mod ambient;
 mod external;
 pub mod gateway;

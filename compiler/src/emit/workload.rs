@@ -421,7 +421,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = out.yaml(
-        &own_or_default(&sv, "podSecurityContext"),
+        &super::additions::platform(n.app, &own_or_default(&sv, "podSecurityContext")),
         pod_security_context(s.run_as_user),
     );
     for key in ["nodeSelector", "affinity", "tolerations"] {
@@ -436,7 +436,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
-        &own_or_default(&sv, "securityContext"),
+        &super::additions::platform(n.app, &own_or_default(&sv, "securityContext")),
         container_security_context(s.read_only_root_filesystem),
     );
     c["resources"] = out.yaml(

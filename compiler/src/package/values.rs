@@ -312,6 +312,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ));
         }
     }
+    v.extend(super::values_customer::entries(m));
     v
 }
 

@@ -1,0 +1,106 @@
+//! The parts of the install-time additions (issue #19) that live inside
+//! objects other emitters build: the release-wide mTLS mode
+//! (`istio.mtls.mode`) in the PeerAuthentications, and the extraEgress
+//! hosts in each service's Sidecar. The additions' own objects are the
+//! chart's `templates/additions.yaml` (`package::additions`).
+//!
+//! Invariant: in plain mode (the Kustomize tree) nothing changes: the
+//! defaults (`""`, `[]`) mean the policy's mode and no extra host, and the
+//! Kustomize tree's additions are the customer's own files
+//! (docs/additions.md).
+
+use super::{Fragment, Out};
+use crate::policy::MtlsMode;
+use serde_json::{json, Value};
+
+/// The mode of a PeerAuthentication that follows the release's: the
+/// policy's, unless the customer sets `istio.mtls.mode`. Per-service and
+/// per-port modes the policy sets never call this, so they are kept.
+pub fn release_mtls(out: &mut Out, policy: MtlsMode) -> Value {
+    out.scalar(
+        &format!(
+            "$.Values.istio.mtls.mode | default \"{}\" | quote",
+            policy.as_str()
+        ),
+        json!(policy.as_str()),
+    )
+}
+
+/// A security context (a Go template expression) as the platform accepts
+/// it: on OpenShift without UID, GID and fsGroup (`openshift.enabled`, the
+/// chart's `<app>.securityContext` helper in `_additions.tpl`).
+pub fn platform(app: &str, expr: &str) -> String {
+    format!("(include \"{app}.securityContext\" (dict \"sc\" {expr} \"ctx\" $) | fromYaml)")
+}
+
+/// Append the extraEgress hosts naming `service` to the egress hosts of a
+/// Sidecar `spec` built by `identity::set_sidecar_egress` (whose hosts are
+/// a `Lines` fragment under a marker key).
+pub fn sidecar_hosts(out: &mut Out, spec: &Value, app: &str, service: &str) {
+    let Some(marker) = spec
+        .as_object()
+        .and_then(|o| o.keys().find(|k| k.starts_with("mpx")))
+    else {
+        return; // plain mode: no extra hosts by default
+    };
+    let index: usize = marker
+        .trim_start_matches("mpx")
+        .trim_end_matches('x')
+        .parse()
+        .expect("a marker");
+    let Some(Fragment::Lines(lines)) = out.fragments.get_mut(index) else {
+        panic!("the Sidecar's egress is a Lines fragment");
+    };
+    let svc = serde_json::to_string(service).expect("json");
+    lines.extend([
+        "{{- range $.Values.extraEgress }}".to_string(),
+        format!("{{{{- if has {svc} .services }}}}"),
+        format!("      - {{{{ printf \"./%s\" (include \"{app}.extraEgressHost\" .) | quote }}}}"),
+        "{{- end }}".to_string(),
+        "{{- end }}".to_string(),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::Mode;
+
+    #[test]
+    fn mtls_override_keeps_the_policy_default() {
+        let mut o = Out::new(Mode::Helm);
+        release_mtls(&mut o, MtlsMode::Strict);
+        assert_eq!(
+            o.fragments[0],
+            Fragment::Inline(
+                "{{ $.Values.istio.mtls.mode | default \"STRICT\" | quote }}".to_string()
+            )
+        );
+        let mut p = Out::new(Mode::Plain);
+        assert_eq!(
+            release_mtls(&mut p, MtlsMode::Permissive),
+            json!("PERMISSIVE")
+        );
+    }
+
+    #[test]
+    fn sidecar_hosts_extend_the_egress_lines() {
+        let mut o = Out::new(Mode::Helm);
+        let marker = o.lines(vec!["egress:".into()]).unwrap();
+        let spec = json!({ marker: null });
+        sidecar_hosts(&mut o, &spec, "shop", "web");
+        let Fragment::Lines(lines) = &o.fragments[0] else {
+            panic!("lines")
+        };
+        assert_eq!(
+            lines[1..],
+            [
+                "{{- range $.Values.extraEgress }}",
+                "{{- if has \"web\" .services }}",
+                "      - {{ printf \"./%s\" (include \"shop.extraEgressHost\" .) | quote }}",
+                "{{- end }}",
+                "{{- end }}",
+            ]
+        );
+    }
+}
