@@ -134,8 +134,16 @@ fn sorted(mut v: Vec<Value>) -> Vec<Value> {
     v
 }
 
-fn expected_netpols(ambient_port: bool) -> Vec<Value> {
-    let _ = ambient_port;
+/// The NetworkPolicies of the additions; in ambient mode a namespace
+/// source also reaches HBONE's 15008 (ztunnel carries mesh traffic there).
+fn expected_netpols(ambient: bool) -> Vec<Value> {
+    let ports = |p: u16| {
+        let mut v = vec![json!({"protocol": "TCP", "port": p})];
+        if ambient {
+            v.push(json!({"protocol": "TCP", "port": 15008}));
+        }
+        v
+    };
     sorted(vec![
         json!({"podSelector": selector("api"), "policyTypes": ["Egress"], "egress": [{
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}]}),
@@ -143,13 +151,39 @@ fn expected_netpols(ambient_port: bool) -> Vec<Value> {
             "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}]}),
         json!({"podSelector": selector("api"), "policyTypes": ["Ingress"], "ingress": [{
             "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-            "ports": [{"protocol": "TCP", "port": 9090}]}]}),
+            "ports": ports(9090)}]}),
         json!({"podSelector": selector("db"), "policyTypes": ["Ingress"], "ingress": [{
             "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "backup"}}}],
-            "ports": [{"protocol": "TCP", "port": 5432}]}]}),
+            "ports": ports(5432)}]}),
         json!({"podSelector": selector("web"), "policyTypes": ["Ingress"], "ingress": [{
             "from": [{"ipBlock": {"cidr": "192.168.0.0/16"}}],
             "ports": [{"protocol": "TCP", "port": 8080}]}]}),
+    ])
+}
+
+/// The ServiceEntries of the additions.
+fn expected_entries() -> Vec<Value> {
+    sorted(vec![
+        json!({"hosts": ["s3.example.com"], "ports": [{"number": 443, "name": "tls-443", "protocol": "TLS"}],
+                       "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."]}),
+        json!({"hosts": ["10-20-0-0-16.cidr.meshpack.invalid"], "addresses": ["10.20.0.0/16"],
+                       "ports": [{"number": 5432, "name": "tcp-5432", "protocol": "TCP"}],
+                       "location": "MESH_EXTERNAL", "resolution": "NONE", "exportTo": ["."]}),
+    ])
+}
+
+/// The AuthorizationPolicies of the additions.
+fn expected_authz() -> Vec<Value> {
+    sorted(vec![
+        json!({"selector": selector("api"), "action": "ALLOW", "rules": [{
+                    "from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/prometheus"]}}],
+                    "to": [{"operation": {"ports": ["9090"]}}]}]}),
+        json!({"selector": selector("db"), "action": "ALLOW", "rules": [{
+                    "from": [{"source": {"namespaces": ["backup"]}}],
+                    "to": [{"operation": {"ports": ["5432"]}}]}]}),
+        json!({"selector": selector("web"), "action": "ALLOW", "rules": [{
+                    "from": [{"source": {"ipBlocks": ["192.168.0.0/16"]}}],
+                    "to": [{"operation": {"ports": ["8080"]}}]}]}),
     ])
 }
 
@@ -162,28 +196,12 @@ fn additions_render_as_documented_in_helm_3_and_4() {
         let by = by_id(&objs);
         assert_eq!(
             specs(&added(&objs, "ServiceEntry")),
-            sorted(vec![
-                json!({"hosts": ["s3.example.com"], "ports": [{"number": 443, "name": "tls-443", "protocol": "TLS"}],
-                       "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."]}),
-                json!({"hosts": ["10-20-0-0-16.cidr.meshpack.invalid"], "addresses": ["10.20.0.0/16"],
-                       "ports": [{"number": 5432, "name": "tcp-5432", "protocol": "TCP"}],
-                       "location": "MESH_EXTERNAL", "resolution": "NONE", "exportTo": ["."]}),
-            ]),
+            expected_entries(),
             "{h}"
         );
         assert_eq!(
             specs(&added(&objs, "AuthorizationPolicy")),
-            sorted(vec![
-                json!({"selector": selector("api"), "action": "ALLOW", "rules": [{
-                    "from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/prometheus"]}}],
-                    "to": [{"operation": {"ports": ["9090"]}}]}]}),
-                json!({"selector": selector("db"), "action": "ALLOW", "rules": [{
-                    "from": [{"source": {"namespaces": ["backup"]}}],
-                    "to": [{"operation": {"ports": ["5432"]}}]}]}),
-                json!({"selector": selector("web"), "action": "ALLOW", "rules": [{
-                    "from": [{"source": {"ipBlocks": ["192.168.0.0/16"]}}],
-                    "to": [{"operation": {"ports": ["8080"]}}]}]}),
-            ]),
+            expected_authz(),
             "{h}"
         );
         assert_eq!(
@@ -234,6 +252,27 @@ fn additions_render_as_documented_in_helm_3_and_4() {
         let errors = upstream_schema_errors(&objs);
         assert!(errors.is_empty(), "{h}: {errors:#?}");
 
+        // Ambient: the same objects, HBONE admitted from the namespaces.
+        let v = f.values.to_str().unwrap();
+        let mut args = vec!["-f", v];
+        args.extend(istio_args(&["istio.dataplane=ambient"]));
+        let objs = parse(&template(h, &f.chart, "shop", &args));
+        assert_eq!(
+            specs(&added(&objs, "NetworkPolicy")),
+            expected_netpols(true),
+            "{h}"
+        );
+        assert_eq!(
+            specs(&added(&objs, "AuthorizationPolicy")),
+            expected_authz(),
+            "{h}"
+        );
+        assert_eq!(
+            specs(&added(&objs, "ServiceEntry")),
+            expected_entries(),
+            "{h}"
+        );
+
         // Istio off: only the NetworkPolicies and the extra objects.
         let objs = parse(&render(h, &f.chart, &f.values, false));
         for kind in [
@@ -264,10 +303,20 @@ fn verify_with_values_proves_the_widened_intent() {
     let f = fixture();
     let policy = f.policy.to_str().unwrap();
     let values = f.values.to_str().unwrap();
+    // Istio off, with sidecars, in ambient mode.
+    let modes: [(&str, Option<&[&'static str]>); 3] = [
+        ("off", None),
+        ("sidecar", Some(&[])),
+        ("ambient", Some(&["istio.dataplane=ambient"])),
+    ];
     for h in HELMS {
-        for istio in [true, false] {
-            let what = format!("{h} istio={istio}");
-            let text = render(h, &f.chart, &f.values, istio);
+        for (mode, sets) in modes {
+            let what = format!("{h} istio={mode}");
+            let mut args = vec!["-f", values];
+            if let Some(sets) = sets {
+                args.extend(istio_args(sets));
+            }
+            let text = template(h, &f.chart, "shop", &args);
             let (code, out) = meshpack_stdin(&["validate", "-"], &text);
             assert_eq!(code, 0, "{what}: {out}");
             let (code, out) = meshpack_stdin(
@@ -286,15 +335,20 @@ fn verify_with_values_proves_the_widened_intent() {
                 &text,
             );
             assert_eq!(code, 0, "{what}: {out}");
-            // Without the values every extra edge is one nobody declared.
+            // Without the values every extra edge is one nobody declared
+            // (the s3 host on 443 only where Istio limits egress by host;
+            // the Prometheus identity only where an AuthorizationPolicy
+            // names it, so verify probes it).
             let (code, out) = meshpack_stdin(&["verify", "--policy", policy, "-"], &text);
             assert_eq!(code, 1, "{what}: {out}");
             let mut want = vec![
                 "allowed but not intended: backup/* -> db:5432 (tcp-postgres)",
                 "allowed but not intended: api -> 10-20-0-0-16.cidr.meshpack.invalid:5432",
             ];
-            if istio {
+            if sets.is_some() {
                 want.push("allowed but not intended: monitoring/prometheus -> api:9090 (grpc)");
+            }
+            if mode == "sidecar" {
                 want.push("allowed but not intended: api -> s3.example.com:443");
             }
             for w in want {
