@@ -506,3 +506,64 @@ fn kustomize_components_match_the_chart() {
     let errors = upstream_schema_errors(&objs);
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// Ambient: a service whose rules need a waypoint (evalhub's api) is called
+/// through the waypoint, so an extra source is admitted there too; without
+/// that policy the source would be refused, which verify reports.
+#[test]
+fn ambient_sources_pass_the_waypoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("it.yaml");
+    std::fs::write(
+        &values,
+        "extraSources:\n  - {namespace: backup, services: [api]}\n  - {namespace: monitoring, serviceAccount: agent, services: [api], ports: [8080]}\n",
+    )
+    .unwrap();
+    let v = values.to_str().unwrap();
+    let policy = root().join("policies/evalhub.yaml");
+    let policy = policy.to_str().unwrap();
+    let chart = root().join("charts/evalhub");
+    for h in HELMS {
+        let mut args = vec!["-f", v];
+        args.extend(istio_args(&["istio.dataplane=ambient"]));
+        let text = template(h, &chart, "evalhub", &args);
+        let objs = parse(&text);
+        let at_waypoint: Vec<&Value> = added(&objs, "AuthorizationPolicy")
+            .into_iter()
+            .filter(|o| !o["spec"]["targetRefs"].is_null())
+            .collect();
+        assert_eq!(
+            specs(&at_waypoint),
+            sorted(vec![
+                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "evalhub-api"}], "action": "ALLOW",
+                       "rules": [{"from": [{"source": {"namespaces": ["backup"]}}], "to": [{"operation": {"ports": ["8080", "9090"]}}]}]}),
+                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "evalhub-api"}], "action": "ALLOW",
+                       "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/agent"]}}]
+                                  , "to": [{"operation": {"ports": ["8080"]}}]}]}),
+            ]),
+            "{h}"
+        );
+        let (code, out) = meshpack_stdin(&["verify", "--policy", policy, "-f", v, "-"], &text);
+        assert_eq!(code, 0, "{h}: {out}");
+        // The same install without the waypoint's policies.
+        let without: Vec<String> = objs
+            .iter()
+            .filter(|o| {
+                !(o["kind"] == "AuthorizationPolicy"
+                    && !o["spec"]["targetRefs"].is_null()
+                    && !o["metadata"]["annotations"]["meshpack.dev/addition"].is_null())
+            })
+            .map(|o| serde_json::to_string(o).unwrap())
+            .collect();
+        let (code, out) = meshpack_stdin(
+            &["verify", "--policy", policy, "-f", v, "-"],
+            &without.join("\n---\n"),
+        );
+        assert_eq!(code, 1, "{h}: {out}");
+        assert!(
+            out.lines()
+                .any(|l| l == "intended but not allowed: monitoring/agent -> api:8080 (http)"),
+            "{h}: {out}"
+        );
+    }
+}

@@ -8,7 +8,8 @@
 //!
 //! Invariant: the templates know the policy only through this table (name,
 //! pod selector, target ports), and every name in it passed the model's
-//! checks, so no text of the policy becomes template code.
+//! checks, so no text of the policy becomes template code. `waypoint`
+//! marks the services whose callers pass a waypoint in ambient mode.
 
 use crate::model::Model;
 use serde_json::{json, Value};
@@ -46,7 +47,21 @@ pub fn services(m: &Model) -> Vec<Value> {
             let mut ports: Vec<u16> = s.ports.iter().map(|p| p.target_port).collect();
             ports.sort();
             ports.dedup();
-            json!({ "name": s.name, "selector": selector(m, &s.name), "ports": ports })
+            // The Service clients call, which a waypoint's policy targets.
+            let host = match &s.attach {
+                Some(a) => serde_json::to_string(&a.service).expect("json"),
+                None => format!(
+                    "(printf \"%s-%s\" $fullname {})",
+                    serde_json::to_string(&s.name).expect("json")
+                ),
+            };
+            json!({
+                "name": s.name,
+                "selector": selector(m, &s.name),
+                "ports": ports,
+                "host": host,
+                "waypoint": m.needs_waypoint(&s.name),
+            })
         })
         .collect()
 }
@@ -74,5 +89,10 @@ mod tests {
         want.sort();
         want.dedup();
         assert_eq!(first["ports"], json!(want));
+        assert_eq!(
+            first["host"],
+            json!(format!("(printf \"%s-%s\" $fullname \"{}\")", s.name))
+        );
+        assert_eq!(first["waypoint"], json!(m.needs_waypoint(&s.name)));
     }
 }
