@@ -567,3 +567,48 @@ fn ambient_sources_pass_the_waypoint() {
         );
     }
 }
+
+/// A policy-wide DISABLE turned on by `istio.mtls.mode`: the servers'
+/// PeerAuthentication and the clients' DestinationRule change together
+/// (plaintext clients of a STRICT server would be refused).
+#[test]
+fn mtls_override_of_disable_moves_clients_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("lab.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: meshpack.dev/v1alpha1\nkind: MeshPolicy\nmetadata: {name: lab}\nspec:\n  version: 1.0.0\n  mtls: DISABLE\n  services:\n    web: {image: registry.example.com/lab/web:1.0.0, ports: {http: 8080}}\n",
+    )
+    .unwrap();
+    let chart = dir.path().join("lab");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        chart.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for h in HELMS {
+        for (sets, server, client) in [
+            (vec![], "DISABLE", "DISABLE"),
+            (vec!["istio.mtls.mode=STRICT"], "STRICT", "ISTIO_MUTUAL"),
+            (
+                vec!["istio.mtls.mode=PERMISSIVE"],
+                "PERMISSIVE",
+                "ISTIO_MUTUAL",
+            ),
+        ] {
+            let by = by_id(&parse(&template(h, &chart, "lab", &istio_args(&sets))));
+            assert_eq!(
+                by["PeerAuthentication/lab-web"]["spec"]["mtls"],
+                json!({"mode": server}),
+                "{h} {sets:?}"
+            );
+            assert_eq!(
+                by["DestinationRule/lab-web"]["spec"]["trafficPolicy"]["tls"],
+                json!({"mode": client}),
+                "{h} {sets:?}"
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The parts of the install-time additions (issue #19) that live inside
 //! objects other emitters build: the release-wide mTLS mode
-//! (`istio.mtls.mode`) in the PeerAuthentications, and the extraEgress
-//! hosts in each service's Sidecar. The additions' own objects are the
+//! (`istio.mtls.mode`) in the PeerAuthentications (and the client side of
+//! a policy-wide DISABLE in the DestinationRules), the extraEgress hosts in
+//! each service's Sidecar, and OpenShift's security context in the pods. The additions' own objects are the
 //! chart's `templates/additions.yaml` (`package::additions`).
 //!
 //! Invariant: in plain mode (the Kustomize tree) nothing changes: the
@@ -23,6 +24,16 @@ pub fn release_mtls(out: &mut Out, policy: MtlsMode) -> Value {
             policy.as_str()
         ),
         json!(policy.as_str()),
+    )
+}
+
+/// The client TLS mode of a DestinationRule to a service that follows a
+/// release-wide `DISABLE`: mutual TLS once `istio.mtls.mode` turns it on
+/// (both STRICT and PERMISSIVE servers accept Istio's mTLS).
+pub fn client_tls(out: &mut Out) -> Value {
+    out.scalar(
+        "ternary \"ISTIO_MUTUAL\" \"DISABLE\" (ne $.Values.istio.mtls.mode \"\") | quote",
+        json!("DISABLE"),
     )
 }
 
