@@ -612,3 +612,44 @@ fn mtls_override_of_disable_moves_clients_too() {
         }
     }
 }
+
+/// Two destinations on one host for different services are two objects,
+/// not one name twice (which Helm would refuse to install).
+#[test]
+fn one_host_for_two_services_renders_twice() {
+    let f = fixture();
+    for h in HELMS {
+        let mut args = vec![
+            "--set",
+            "extraEgress[0].host=s3.example.com",
+            "--set",
+            "extraEgress[0].port=443",
+            "--set",
+            "extraEgress[0].services[0]=api",
+            "--set",
+            "extraEgress[1].host=s3.example.com",
+            "--set",
+            "extraEgress[1].port=443",
+            "--set",
+            "extraEgress[1].services[0]=web",
+        ];
+        args.extend(istio_args(&[]));
+        // by_id fails on a duplicate name.
+        let objs = parse(&template(h, &f.chart, "shop", &args));
+        let by = by_id(&objs);
+        let entries: Vec<&Value> = added(&objs, "ServiceEntry");
+        assert_eq!(
+            specs(&entries),
+            vec![
+                json!({"hosts": ["s3.example.com"], "ports": [{"number": 443, "name": "tcp-443", "protocol": "TCP"}],
+                        "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."]});
+                2
+            ],
+            "{h}"
+        );
+        for s in ["api", "web"] {
+            let hosts = by[&format!("Sidecar/shop-{s}")]["spec"]["egress"][0]["hosts"].to_string();
+            assert!(hosts.contains("\"./s3.example.com\""), "{h} {s}: {hosts}");
+        }
+    }
+}
