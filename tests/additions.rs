@@ -336,18 +336,14 @@ fn verify_with_values_proves_the_widened_intent() {
             );
             assert_eq!(code, 0, "{what}: {out}");
             // Without the values every extra edge is one nobody declared
-            // (the s3 host on 443 only where Istio limits egress by host;
-            // the Prometheus identity only where an AuthorizationPolicy
-            // names it, so verify probes it).
+            // (the s3 host on 443 only where Istio limits egress by host).
             let (code, out) = meshpack_stdin(&["verify", "--policy", policy, "-"], &text);
             assert_eq!(code, 1, "{what}: {out}");
             let mut want = vec![
                 "allowed but not intended: backup/* -> db:5432 (tcp-postgres)",
                 "allowed but not intended: api -> 10-20-0-0-16.cidr.meshpack.invalid:5432",
             ];
-            if sets.is_some() {
-                want.push("allowed but not intended: monitoring/prometheus -> api:9090 (grpc)");
-            }
+            want.push("allowed but not intended: monitoring/prometheus -> api:9090 (grpc)");
             if mode == "sidecar" {
                 want.push("allowed but not intended: api -> s3.example.com:443");
             }

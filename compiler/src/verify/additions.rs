@@ -215,19 +215,23 @@ pub fn from_manifests(set: &Set) -> Result<Additions, String> {
     from_values(&values)
 }
 
-/// Extra probes for the additions the rendered objects carry: a source in
-/// each namespace an addition admits wholesale, a destination for each
-/// extra host. Whether they are allowed is the evaluators' to say.
+/// Extra probes for the additions the rendered objects carry: each
+/// source's identity (`<namespace>/*` for a whole namespace; NetworkPolicies
+/// alone name no ServiceAccount, so nothing else would probe it), a
+/// destination for each extra host. Whether they are allowed is the evaluators' to say.
 pub fn probes(set: &Set) -> (Vec<Source>, Vec<Dest>) {
     let Ok(a) = from_manifests(set) else {
         return (vec![], vec![]);
     };
     let mut sources = BTreeSet::new();
     for s in &a.sources {
-        if let (Some(ns), None) = (&s.namespace, &s.service_account) {
+        if let Some(ns) = &s.namespace {
             sources.insert(Source::Identity {
                 namespace: ns.clone(),
-                service_account: ANY_SERVICE_ACCOUNT.into(),
+                service_account: s
+                    .service_account
+                    .clone()
+                    .unwrap_or_else(|| ANY_SERVICE_ACCOUNT.into()),
             });
         }
     }
