@@ -249,14 +249,21 @@ pub fn probes(set: &Set) -> (Vec<Source>, Vec<Dest>) {
 /// Widen the model's intent by the additions. Unknown services or ports
 /// are errors: the chart's schema would have refused them.
 pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
+    let names: Vec<String> = m.services.iter().map(|s| s.name.clone()).collect();
+    let unknown = |list: &str, name: &str| {
+        format!(
+            "{list} names service `{name}`, which the policy does not have (its services: {}); the chart's schema refuses it too",
+            names.join(", ")
+        )
+    };
     for s in &a.sources {
         let Some(namespace) = &s.namespace else {
             continue; // ipBlock: not probed (see the module comment)
         };
         for name in &s.services {
-            let svc = m.service(name).ok_or_else(|| {
-                format!("extraSources names service `{name}`, which the policy does not have")
-            })?;
+            let svc = m
+                .service(name)
+                .ok_or_else(|| unknown("extraSources", name))?;
             let mut ports = vec![];
             for p in &svc.ports {
                 if s.ports.is_empty() || s.ports.contains(&p.target_port) {
@@ -265,7 +272,15 @@ pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
             }
             for p in &s.ports {
                 if !svc.ports.iter().any(|x| x.target_port == *p) {
-                    return Err(format!("extraSources: service `{name}` has no port {p}"));
+                    let have: Vec<String> = svc
+                        .ports
+                        .iter()
+                        .map(|x| x.target_port.to_string())
+                        .collect();
+                    return Err(format!(
+                        "extraSources: service `{name}` has no port {p} (its ports: {}); the chart refuses it too",
+                        have.join(", ")
+                    ));
                 }
             }
             if ports.is_empty() {
@@ -289,9 +304,7 @@ pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
     for e in &a.egress {
         for name in &e.services {
             if m.service(name).is_none() {
-                return Err(format!(
-                    "extraEgress names service `{name}`, which the policy does not have"
-                ));
+                return Err(unknown("extraEgress", name));
             }
         }
         m.egress.push(model::Egress {
@@ -358,6 +371,56 @@ mod tests {
         assert_eq!(
             bad,
             Err("extraEgress[0]: an extraEgress item needs a `port` of 1-65535".to_string())
+        );
+    }
+
+    const POLICY: &str = "apiVersion: meshpack.dev/v1alpha1\nkind: MeshPolicy\nmetadata: {name: shop}\nspec:\n  version: 1.0.0\n  services:\n    api: {image: registry.example.com/shop/api:1.0.0, ports: {http: 8080, grpc: 9090}}\n";
+
+    #[test]
+    fn fold_widens_edges_and_egress() {
+        let mut m = crate::compile_model(POLICY, None).unwrap();
+        let a = from_values(&json!({
+            "extraSources": [{"namespace": "backup", "services": ["api"], "ports": [9090]}],
+            "extraEgress": [{"host": "s3.example.com", "port": 443, "services": ["api"]}],
+        }))
+        .unwrap();
+        fold(&mut m, &a).unwrap();
+        assert_eq!(
+            m.edges.last(),
+            Some(&model::Edge {
+                source: model::Source::External {
+                    namespace: "backup".into(),
+                    service_account: "*".into(),
+                },
+                dest: "api".into(),
+                ports: vec!["grpc".into()],
+                paths: vec![],
+                methods: vec![],
+            })
+        );
+        assert_eq!(
+            m.egress.last(),
+            Some(&model::Egress {
+                host: "s3.example.com".into(),
+                port: 443,
+                protocol: Protocol::Tcp,
+                from: vec!["api".into()],
+                service: None,
+            })
+        );
+        let bad = from_values(&json!({"extraSources": [{"namespace": "x", "services": ["web"]}]}))
+            .unwrap();
+        assert_eq!(
+            fold(&mut m, &bad),
+            Err("extraSources names service `web`, which the policy does not have (its services: api); the chart's schema refuses it too".to_string())
+        );
+        let bad = from_values(
+            &json!({"extraSources": [{"namespace": "x", "services": ["api"], "ports": [5432]}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            fold(&mut m, &bad),
+            Err("extraSources: service `api` has no port 5432 (its ports: 8080, 9090); the chart refuses it too".to_string())
         );
     }
 }
