@@ -272,11 +272,9 @@ pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
             }
             for p in &s.ports {
                 if !svc.ports.iter().any(|x| x.target_port == *p) {
-                    let have: Vec<String> = svc
-                        .ports
-                        .iter()
-                        .map(|x| x.target_port.to_string())
-                        .collect();
+                    let mut have: Vec<u16> = svc.ports.iter().map(|x| x.target_port).collect();
+                    have.sort();
+                    let have: Vec<String> = have.iter().map(u16::to_string).collect();
                     return Err(format!(
                         "extraSources: service `{name}` has no port {p} (its ports: {}); the chart refuses it too",
                         have.join(", ")
