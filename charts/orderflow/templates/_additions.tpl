@@ -22,19 +22,3 @@ the security.openshift.io/v1 API. Prints "true" or nothing.
 true
 {{- end -}}
 {{- end }}
-
-{{/*
-A security context as the platform accepts it. Argument: (dict "sc" <the
-context> "ctx" $). On OpenShift the restricted-v2 SCC assigns UID, GID and
-fsGroup from the namespace's range and rejects fixed ones outside it, so
-they are left out; everything else (runAsNonRoot, seccompProfile,
-allowPrivilegeEscalation, capabilities) stays.
-https://docs.redhat.com/en/documentation/openshift_container_platform/4.18/html/authentication_and_authorization/managing-pod-security-policies
-*/}}
-{{- define "orderflow.securityContext" -}}
-{{- if include "orderflow.openshift" .ctx -}}
-{{- toYaml (omit .sc "runAsUser" "runAsGroup" "fsGroup") -}}
-{{- else -}}
-{{- toYaml .sc -}}
-{{- end -}}
-{{- end }}

@@ -37,11 +37,22 @@ pub fn client_tls(out: &mut Out) -> Value {
     )
 }
 
+/// The template line binding `$openshift` once per workload file (the
+/// chart's `<app>.openshift` helper in `_additions.tpl`: the value, or
+/// with `auto` the `security.openshift.io/v1` API).
+pub fn openshift_binding(app: &str) -> String {
+    format!("{{{{- $openshift := eq (include \"{app}.openshift\" $) \"true\" }}}}")
+}
+
 /// A security context (a Go template expression) as the platform accepts
-/// it: on OpenShift without UID, GID and fsGroup (`openshift.enabled`, the
-/// chart's `<app>.securityContext` helper in `_additions.tpl`).
-pub fn platform(app: &str, expr: &str) -> String {
-    format!("(include \"{app}.securityContext\" (dict \"sc\" {expr} \"ctx\" $) | fromYaml)")
+/// it: on OpenShift (`$openshift`, see [`openshift_binding`]) without UID,
+/// GID and fsGroup, which the restricted-v2 SCC assigns from the
+/// namespace's range and refuses when fixed outside it; everything else
+/// (runAsNonRoot, seccompProfile, allowPrivilegeEscalation, capabilities)
+/// stays.
+/// <https://docs.redhat.com/en/documentation/openshift_container_platform/4.18/html/authentication_and_authorization/managing-pod-security-policies>
+pub fn platform(expr: &str) -> String {
+    format!("(ternary (omit {expr} \"runAsUser\" \"runAsGroup\" \"fsGroup\") {expr} $openshift)")
 }
 
 /// Append the extraEgress hosts naming `service` to the egress hosts of a

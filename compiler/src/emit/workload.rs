@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("{}.yaml", s.name), Group::Base, mode);
+    f.prelude.push(super::additions::openshift_binding(&m.name));
     let n = Names::new(m);
     let out = &mut f.out;
     let sa = service_account(&n, out, s);
@@ -421,7 +422,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = out.yaml(
-        &super::additions::platform(n.app, &own_or_default(&sv, "podSecurityContext")),
+        &super::additions::platform(&own_or_default(&sv, "podSecurityContext")),
         pod_security_context(s.run_as_user),
     );
     for key in ["nodeSelector", "affinity", "tolerations"] {
@@ -436,7 +437,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
-        &super::additions::platform(n.app, &own_or_default(&sv, "securityContext")),
+        &super::additions::platform(&own_or_default(&sv, "securityContext")),
         container_security_context(s.read_only_root_filesystem),
     );
     c["resources"] = out.yaml(

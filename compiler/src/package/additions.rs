@@ -1,6 +1,6 @@
 //! The chart's install-time additions (issue #19): `templates/additions.yaml`
 //! (extraEgress, extraSources, extraObjects) and `templates/_additions.tpl`
-//! (their helpers and OpenShift's security context), rendered from the
+//! (their helpers and the OpenShift detection), rendered from the
 //! minijinja templates of the same names with the table of services below.
 //! The values they read are declared in `values_customer`; the Sidecar
 //! hosts and the mTLS override live with the objects they change
