@@ -10,7 +10,10 @@
 //! Kustomize tree's additions are the customer's own files
 //! (docs/additions.md).
 
+use super::cond::Cond;
+use super::values::{EXTRA_EGRESS, ISTIO_MTLS_MODE};
 use super::{Fragment, Out};
+use crate::model::Model;
 use crate::policy::MtlsMode;
 use serde_json::{json, Value};
 
@@ -20,7 +23,8 @@ use serde_json::{json, Value};
 pub fn release_mtls(out: &mut Out, policy: MtlsMode) -> Value {
     out.scalar(
         &format!(
-            "$.Values.istio.mtls.mode | default \"{}\" | quote",
+            "{} | default \"{}\" | quote",
+            ISTIO_MTLS_MODE.expr(),
             policy.as_str()
         ),
         json!(policy.as_str()),
@@ -30,10 +34,20 @@ pub fn release_mtls(out: &mut Out, policy: MtlsMode) -> Value {
 /// The client TLS mode of a DestinationRule to a service that follows a
 /// release-wide `DISABLE`: mutual TLS once `istio.mtls.mode` turns it on
 /// (both STRICT and PERMISSIVE servers accept Istio's mTLS).
-pub fn client_tls(out: &mut Out) -> Value {
+/// The Kustomize tree takes the chart's default (`DISABLE`).
+pub fn client_tls(out: &mut Out, m: &Model) -> Value {
+    let mutual = Cond::ne(&ISTIO_MTLS_MODE, "");
+    let plain = if mutual.eval_defaults(m, &[]) {
+        "ISTIO_MUTUAL"
+    } else {
+        "DISABLE"
+    };
     out.scalar(
-        "ternary \"ISTIO_MUTUAL\" \"DISABLE\" (ne $.Values.istio.mtls.mode \"\") | quote",
-        json!("DISABLE"),
+        &format!(
+            "ternary \"ISTIO_MUTUAL\" \"DISABLE\" ({}) | quote",
+            mutual.helm()
+        ),
+        json!(plain),
     )
 }
 
@@ -75,7 +89,7 @@ pub fn sidecar_hosts(out: &mut Out, spec: &Value, app: &str, service: &str) {
     };
     let svc = serde_json::to_string(service).expect("json");
     lines.extend([
-        "{{- range $.Values.extraEgress }}".to_string(),
+        format!("{{{{- range {} }}}}", EXTRA_EGRESS.expr()),
         format!("{{{{- if has {svc} .services }}}}"),
         format!("      - {{{{ printf \"./%s\" (include \"{app}.extraEgressHost\" .) | quote }}}}"),
         "{{- end }}".to_string(),

@@ -23,7 +23,9 @@ pub mod outputs;
 pub mod stream;
 mod swap;
 pub mod values;
-pub mod values_customer;
+#[cfg(test)]
+mod values_contract;
+pub(crate) mod values_customer;
 pub mod yaml;
 
 use std::collections::BTreeMap;

@@ -1,14 +1,15 @@
 //! The values a customer adds at install time (issue #19): a release-wide
 //! mTLS mode, extra egress destinations, extra allowed sources, extra
-//! objects, and OpenShift's security context. `values::entries` appends
-//! these entries; `package::additions` renders them.
+//! objects, and OpenShift's security context: the schemas of their items.
+//! Their handles are in `emit::values` (`ISTIO_MTLS_MODE`, `EXTRA_EGRESS`,
+//! ...), their rows at the end of `values::entries`; `package::additions`
+//! renders them.
 //!
 //! Invariant: every addition is checked by `values.schema.json` before a
 //! template sees it: services are an enum of the policy's names, CIDRs and
 //! hosts match patterns, ports lie in 1-65535. A template may still `fail`,
 //! but only for what a schema cannot say (a port the service does not have).
 
-use super::values::Entry;
 use crate::model::Model;
 use serde_json::{json, Value};
 
@@ -28,16 +29,6 @@ const SERVICE_ACCOUNT_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
 pub const PROTOCOLS: [&str; 9] = [
     "TCP", "TLS", "HTTPS", "HTTP", "HTTP2", "GRPC", "MONGO", "MYSQL", "REDIS",
 ];
-
-fn entry(path: &str, default: Value, description: &str, schema: Value) -> Entry {
-    Entry {
-        path: path.to_string(),
-        default,
-        description: description.to_string(),
-        schema: Some(schema),
-        listed: true,
-    }
-}
 
 fn port() -> Value {
     json!({"type": "integer", "minimum": 1, "maximum": 65535})
@@ -81,39 +72,4 @@ pub fn source_item(m: &Model) -> Value {
             "ports": {"type": "array", "uniqueItems": true, "items": port()},
         },
     })
-}
-
-pub fn entries(m: &Model) -> Vec<Entry> {
-    vec![
-        entry(
-            "istio.mtls.mode",
-            json!(""),
-            "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.",
-            json!({"enum": ["", "STRICT", "PERMISSIVE"]}),
-        ),
-        entry(
-            "extraEgress",
-            json!([]),
-            "Extra destinations outside the cluster: `{host: s3.example.com | cidr: 10.0.0.0/8, port: 443, protocol: TLS, services: [api]}`. Each renders a ServiceEntry, the host in the services' Sidecars and a NetworkPolicy egress rule (docs/additions.md).",
-            json!({"items": egress_item(m)}),
-        ),
-        entry(
-            "extraSources",
-            json!([]),
-            "Extra callers: `{namespace: monitoring, serviceAccount: prometheus, services: [api], ports: [9090]}` or `{ipBlock: 10.0.0.0/8, services: [api]}`; no `ports` means every port of the services. Each renders an AuthorizationPolicy and a NetworkPolicy ingress rule (docs/additions.md).",
-            json!({"items": source_item(m)}),
-        ),
-        entry(
-            "extraObjects",
-            json!([]),
-            "Extra objects rendered as given: each item an object or a string, both passed through `tpl` (so `{{ .Release.Namespace }}` works), as Bitnami's `extraDeploy`.",
-            json!({"items": {"type": ["object", "string"]}}),
-        ),
-        entry(
-            "openshift.enabled",
-            json!("auto"),
-            "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.",
-            json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]}),
-        ),
-    ]
 }

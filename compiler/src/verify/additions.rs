@@ -1,6 +1,6 @@
 //! The customer's install-time additions (`extraSources`, `extraEgress`;
-//! docs/additions.md) on the intent side of `verify`: read from values
-//! files (`verify --values`, merged in Helm's order) or from the
+//! docs/additions.md) on the intent side of `verify`: read from the
+//! merged values files (`verify --values`, `verify::values`) or from the
 //! `meshpack.dev/addition` annotation the chart puts on each addition's
 //! objects (`--additions-from-manifests`), and folded into the model's
 //! edges and egress list so the comparison covers the customer's install.
@@ -10,7 +10,7 @@
 //! host) so an addition the intent does not know is reported, not missed.
 //! ipBlock sources are not probed: verify's sources carry no address.
 
-use super::{Dest, Set, Source};
+use super::{Dest, Rendered, Source};
 use crate::model::{self, Model, Protocol};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -114,25 +114,6 @@ fn egress(item: &Value) -> Result<ExtraEgress, String> {
     })
 }
 
-/// Helm's merge of values files: maps merge key by key, the later file
-/// winning; anything else (lists too) is replaced.
-/// <https://helm.sh/docs/chart_template_guide/values_files/>
-pub fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
-
 /// The additions of merged values.
 pub fn from_values(values: &Value) -> Result<Additions, String> {
     let mut a = Additions::default();
@@ -158,7 +139,7 @@ pub fn from_values(values: &Value) -> Result<Additions, String> {
 }
 
 /// The items the rendered objects carry in their annotation, each once.
-fn annotated(set: &Set) -> (BTreeSet<String>, BTreeSet<String>) {
+fn annotated(set: &Rendered) -> (BTreeSet<String>, BTreeSet<String>) {
     let (mut sources, mut egress) = (BTreeSet::new(), BTreeSet::new());
     for o in &set.objects {
         let Some(note) = o.value["metadata"]["annotations"][ANNOTATION].as_str() else {
@@ -177,31 +158,8 @@ fn annotated(set: &Set) -> (BTreeSet<String>, BTreeSet<String>) {
     (sources, egress)
 }
 
-/// The additions of values files, merged in the order given (`-f a -f b`:
-/// b wins, as with Helm). Errors name the file and, for YAML, line:col.
-pub fn from_files(paths: &[std::path::PathBuf]) -> Result<Additions, String> {
-    let mut values = Value::Object(Default::default());
-    for p in paths {
-        let text = crate::fsread::read_text(p, crate::policy::load::MAX_BYTES)
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-        let v = crate::validate::yaml11::parse(&text)
-            .map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))?;
-        match v {
-            Value::Null => {}
-            Value::Object(_) => merge(&mut values, v),
-            _ => {
-                return Err(format!(
-                    "{}: a values file is a map of values, e.g. `extraSources: [...]`",
-                    p.display()
-                ))
-            }
-        }
-    }
-    from_values(&values)
-}
-
 /// The additions as the rendered objects describe them.
-pub fn from_manifests(set: &Set) -> Result<Additions, String> {
+pub fn from_manifests(set: &Rendered) -> Result<Additions, String> {
     let (sources, egress) = annotated(set);
     let mut values = serde_json::json!({ "extraSources": [], "extraEgress": [] });
     for s in sources {
@@ -219,7 +177,7 @@ pub fn from_manifests(set: &Set) -> Result<Additions, String> {
 /// source's identity (`<namespace>/*` for a whole namespace; NetworkPolicies
 /// alone name no ServiceAccount, so nothing else would probe it), a
 /// destination for each extra host. Whether they are allowed is the evaluators' to say.
-pub fn probes(set: &Set) -> (Vec<Source>, Vec<Dest>) {
+pub fn probes(set: &Rendered) -> (Vec<Source>, Vec<Dest>) {
     let Ok(a) = from_manifests(set) else {
         return (vec![], vec![]);
     };
@@ -320,19 +278,6 @@ pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn helm_merge_order() {
-        let mut v = json!({"extraEgress": [{"host": "a.example.com"}], "istio": {"enabled": true, "mtls": {"mode": ""}}});
-        merge(
-            &mut v,
-            json!({"extraEgress": [{"host": "b.example.com"}], "istio": {"mtls": {"mode": "PERMISSIVE"}}}),
-        );
-        assert_eq!(
-            v,
-            json!({"extraEgress": [{"host": "b.example.com"}], "istio": {"enabled": true, "mtls": {"mode": "PERMISSIVE"}}})
-        );
-    }
 
     #[test]
     fn items_read_field_by_field() {
