@@ -117,6 +117,10 @@ enum Command {
         /// Also print the rendered matrix.
         #[arg(long)]
         show_matrix: bool,
+        /// Read extraSources and extraEgress from the annotations of the
+        /// rendered objects instead of values files.
+        #[arg(long, conflicts_with = "values")]
+        additions_from_manifests: bool,
         #[command(flatten)]
         mesh: MeshArgs,
     },
@@ -246,11 +250,13 @@ struct MeshArgs {
     /// `KEY=VALUE` (repeatable; replaces `--values`' labels).
     #[arg(long)]
     prometheus_label: Vec<String>,
-    /// The values file the chart was installed with: `verify` reads the
-    /// gateway namespace and ServiceAccounts and the Prometheus namespace
-    /// and pod labels from it (flags win).
-    #[arg(long)]
-    values: Option<PathBuf>,
+    /// Values files the chart was installed with (repeatable, later files
+    /// win as with Helm): the gateway namespace and ServiceAccounts and the
+    /// Prometheus namespace and pod labels are read from them (flags win),
+    /// and for `verify` their extraSources and extraEgress widen the intent
+    /// (docs/additions.md).
+    #[arg(long = "values", short = 'f')]
+    values: Vec<PathBuf>,
 }
 
 impl MeshArgs {
@@ -339,8 +345,20 @@ fn main() -> ExitCode {
             profile,
             paths,
             show_matrix,
+            additions_from_manifests,
             mesh,
-        } => run_verify(&policy, profile.as_deref(), &paths, show_matrix, &mesh),
+        } => run_verify(
+            &policy,
+            profile.as_deref(),
+            &paths,
+            show_matrix,
+            &if additions_from_manifests {
+                verify::Additions::FromManifests
+            } else {
+                verify::Additions::Values(mesh.values.clone())
+            },
+            &mesh,
+        ),
         Command::Graph {
             policy,
             format,
@@ -517,9 +535,10 @@ fn run_verify(
     profile: Option<&str>,
     paths: &[PathBuf],
     show: bool,
+    additions: &verify::Additions,
     mesh: &MeshArgs,
 ) -> ExitCode {
-    let v = match verify::run(policy, profile, paths, &mesh.mesh()) {
+    let v = match verify::run(policy, profile, paths, &mesh.mesh(), additions) {
         Ok(v) => v,
         // An invalid policy too: verify could not run.
         Err(e) => {

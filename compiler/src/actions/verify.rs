@@ -7,11 +7,9 @@
 //! named) live here.
 
 use super::{policy, Error};
-use crate::manifest::yaml11;
 use crate::model::Model;
 use crate::verify::intent::{self, Comparison, GatewayIdentity, LayerGap};
 use crate::verify::{output, Matrix, Rendered};
-use crate::{fsread, policy::load::MAX_BYTES};
 use std::path::{Path, PathBuf};
 
 /// How a matrix is written.
@@ -40,8 +38,9 @@ pub struct Mesh {
     pub prometheus_namespace: Option<String>,
     /// `KEY=VALUE` labels of the Prometheus pods (replacing the values file's).
     pub prometheus_label: Vec<String>,
-    /// The values file the chart was installed with (flags win over it).
-    pub values: Option<PathBuf>,
+    /// The values files the chart was installed with, merged in Helm's
+    /// order (flags win over them).
+    pub values: Vec<PathBuf>,
 }
 
 /// Read rendered manifests (files, folders, `-`) into the evaluators' set.
@@ -96,14 +95,9 @@ pub fn render(m: &Matrix, mode: &str, format: Format) -> String {
 /// and `--gateway-identity` over them.
 pub fn gateway_identity(mesh: &Mesh, model: &Model) -> Result<GatewayIdentity, Error> {
     let mut gw = GatewayIdentity::default();
-    if let Some(path) = &mesh.values {
-        let values = fsread::read_text(path, MAX_BYTES)
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                yaml11::parse(&t)
-                    .map_err(|e| format!("line {}, column {}: {}", e.line, e.col, e.message))
-            })
-            .map_err(|e| Error::Usage(format!("--values {}: {e}", path.display())))?;
+    if !mesh.values.is_empty() {
+        let values = crate::verify::values::read_files(&mesh.values)
+            .map_err(|e| Error::Usage(format!("--values {e}")))?;
         gw.apply_values(model, &values);
     }
     if let Some(ns) = &mesh.gateway_namespace {
@@ -161,17 +155,50 @@ impl Verdict {
     }
 }
 
-/// Compare rendered manifests with what a policy intends. Every error is
-/// "could not run" (exit 2), an invalid policy included.
+/// Where the customer's install-time additions (`extraSources`,
+/// `extraEgress`; docs/additions.md) that widen the intent come from.
+#[derive(Debug, Clone)]
+pub enum Additions {
+    /// Values files the chart was installed with, merged in Helm's order
+    /// (`--values`; none: no additions).
+    Values(Vec<PathBuf>),
+    /// The `meshpack.dev/addition` annotations of the rendered objects
+    /// (`--additions-from-manifests`).
+    FromManifests,
+}
+
+/// Fold the additions into the model's intent.
+fn fold_additions(
+    model: &mut crate::model::Model,
+    set: &Rendered,
+    from: &Additions,
+) -> Result<(), Error> {
+    use crate::verify::{additions, values};
+    let a = match from {
+        Additions::FromManifests => additions::from_manifests(set),
+        Additions::Values(files) if files.is_empty() => return Ok(()),
+        Additions::Values(files) => {
+            values::read_files(files).and_then(|v| additions::from_values(&v))
+        }
+    };
+    a.and_then(|a| additions::fold(model, &a))
+        .map_err(Error::Additions)
+}
+
+/// Compare rendered manifests with what a policy intends, widened by the
+/// customer's additions. Every error is "could not run" (exit 2), an
+/// invalid policy included.
 pub fn run(
     policy_path: &Path,
     profile: Option<&str>,
     paths: &[PathBuf],
     mesh: &Mesh,
+    additions: &Additions,
 ) -> Result<Verdict, Error> {
-    let model = policy::load_model(policy_path, profile)?;
+    let mut model = policy::load_model(policy_path, profile)?;
     let gw = gateway_identity(mesh, &model)?;
     let set = read_rendered(paths, mesh)?;
+    fold_additions(&mut model, &set, additions)?;
     let comparison = intent::compare(&model, &set, &gw);
     let gaps = intent::layer_gaps(&model, &set, &gw);
     let l = set.layers();

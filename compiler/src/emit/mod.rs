@@ -7,6 +7,7 @@
 //! on disk, template syntax beyond the fragments they hand to `Out`, or
 //! Kustomize's layout.
 
+pub mod additions;
 pub mod ambient;
 pub mod cond;
 mod external;
@@ -16,7 +17,7 @@ pub mod injection;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
-mod netpol_types;
+pub(crate) mod netpol_types;
 pub mod out;
 mod routing;
 mod telemetry;

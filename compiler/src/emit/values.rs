@@ -56,6 +56,9 @@ kinds! {
     Obj => |v| v.is_object() || v.is_array(),
     /// `istio.injection`: `true`, `false` or `namespace` (see `emit::injection`).
     Inject => |v| v.is_boolean() || v.as_str() == Some("namespace"),
+    /// `openshift.enabled`: `true`, `false` (either as a string too) or
+    /// `auto` (detect the platform's API).
+    Auto => |v| v.is_boolean() || matches!(v.as_str(), Some("true" | "false" | "auto")),
 }
 
 /// One step of a path below `.Values`.
@@ -273,6 +276,14 @@ fixed! {
     PROMETHEUS_POD_LABELS: StrMap = "metrics.prometheus.podLabels", |_| json!({});
     SERVICE_MONITOR_ENABLED: Bool = "metrics.serviceMonitor.enabled", |_| json!(false);
     POD_MONITOR_ENABLED: Bool = "metrics.podMonitor.enabled", |_| json!(false);
+    /// The install-time additions (issue #19; `package::values_customer`
+    /// holds their schemas). Release-wide mTLS mode over the policy's; ""
+    /// keeps the policy's.
+    ISTIO_MTLS_MODE: Str = "istio.mtls.mode", |_| json!("");
+    EXTRA_EGRESS: List = "extraEgress", |_| json!([]);
+    EXTRA_SOURCES: List = "extraSources", |_| json!([]);
+    EXTRA_OBJECTS: List = "extraObjects", |_| json!([]);
+    OPENSHIFT_ENABLED: Auto = "openshift.enabled", |_| json!("auto");
 }
 
 /// `istio.proxyImage` as a whole (the chart's image helper takes the map).

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("{}.yaml", s.name), Group::Base, mode);
+    f.prelude.push(super::additions::openshift_binding(&m.name));
     let n = Names::new(m);
     let out = &mut f.out;
     let sa = service_account(&n, out, s);
@@ -420,7 +421,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = out.yaml(
-        &sv.own_or_default(PodField::PodSecurityContext),
+        &super::additions::platform(&sv.own_or_default(PodField::PodSecurityContext)),
         pod_security_context(s.run_as_user),
     );
     for f in [
@@ -440,7 +441,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
-        &sv.own_or_default(PodField::SecurityContext),
+        &super::additions::platform(&sv.own_or_default(PodField::SecurityContext)),
         container_security_context(s.read_only_root_filesystem),
     );
     c["resources"] = out.yaml(

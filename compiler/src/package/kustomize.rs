@@ -245,6 +245,7 @@ pub fn tree(m: &Model) -> Tree {
         }
         t.insert(format!("overlays/{overlay}/kustomization.yaml"), yaml(&k));
     }
+    super::kustomize_additions::add(m, &mut t);
     if attach {
         return t;
     }

@@ -331,6 +331,14 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ));
         }
     }
+    // The install-time additions (issue #19).
+    v.extend([
+        hs(&ISTIO_MTLS_MODE, m, "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.", json!({"enum": ["", "STRICT", "PERMISSIVE"]})),
+        hs(&EXTRA_EGRESS, m, "Extra destinations outside the cluster: `{host: s3.example.com | cidr: 10.0.0.0/8, port: 443, protocol: TLS, services: [api]}`. Each renders a ServiceEntry, the host in the services' Sidecars and a NetworkPolicy egress rule (docs/additions.md).", json!({"items": super::values_customer::egress_item(m)})),
+        hs(&EXTRA_SOURCES, m, "Extra callers: `{namespace: monitoring, serviceAccount: prometheus, services: [api], ports: [9090]}` or `{ipBlock: 10.0.0.0/8, services: [api]}`; no `ports` means every port of the services. Each renders an AuthorizationPolicy and a NetworkPolicy ingress rule (docs/additions.md).", json!({"items": super::values_customer::source_item(m)})),
+        hs(&EXTRA_OBJECTS, m, "Extra objects rendered as given: each item an object or a string, both passed through `tpl` (so `{{ .Release.Namespace }}` works), as Bitnami's `extraDeploy`.", json!({"items": {"type": ["object", "string"]}})),
+        hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
+    ]);
     v
 }
 

@@ -6,8 +6,8 @@
 //! `--gateway-identity`.
 
 use super::{
-    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe,
-    Rendered, Source,
+    additions, istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix,
+    Probe, Rendered, Source,
 };
 use crate::manifest::index::string_map;
 use crate::model::{self, Model};
@@ -253,6 +253,8 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
         !matches!(s, Source::Identity { namespace, service_account }
             if gateways.contains(&(namespace.clone(), service_account.clone())))
     }));
+    let (extra_sources, extra_dests) = super::additions::probes(set);
+    sources.extend(extra_sources);
     sources.insert(Source::Stranger);
     if layers.istio {
         sources.insert(Source::Plaintext);
@@ -303,9 +305,20 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
             host: e.host.clone(),
             port: e.port,
         };
-        probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
-        dests.push(d);
+        if !probe_map.contains_key(&d) {
+            probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+            dests.push(d);
+        }
         ports.insert(e.port);
+    }
+    for d in extra_dests {
+        if let Dest::External { port, .. } = &d {
+            ports.insert(*port);
+        }
+        if !probe_map.contains_key(&d) {
+            probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+            dests.push(d);
+        }
     }
     ports.insert(443);
     for p in ports {
@@ -354,7 +367,7 @@ pub(crate) fn intended(
         Dest::Port { workload, name, .. } => m.edges.iter().any(|e| {
             e.dest == *workload
                 && e.ports.contains(name)
-                && (source_of(m, &e.source, gw) == *src
+                && (same_party(&source_of(m, &e.source, gw), src)
                     || (!layers.istio && same_namespace_level(&source_of(m, &e.source, gw), src)))
                 && (!layers.istio || edge_allows(e, probe))
         }),
@@ -365,9 +378,27 @@ pub(crate) fn intended(
             m.egress.iter().any(|e| {
                 e.from.contains(w)
                     && e.port == *port
-                    && (e.host == *host || !layers.istio || layers.ambient)
+                    && (e.host == *host
+                        || ((!layers.istio || layers.ambient)
+                            && additions::cidr_probe_ip(&e.host).is_none()
+                            && additions::cidr_probe_ip(host).is_none()))
             })
         }
+    }
+}
+
+/// The edge's source is the probed party: the same, or an addition that
+/// admits every ServiceAccount of the probe's namespace.
+fn same_party(edge: &Source, src: &Source) -> bool {
+    match (edge, src) {
+        (
+            Source::Identity {
+                namespace: a,
+                service_account: sa,
+            },
+            Source::Identity { namespace: b, .. },
+        ) if sa == additions::ANY_SERVICE_ACCOUNT => a == b,
+        _ => edge == src,
     }
 }
 
@@ -419,7 +450,8 @@ pub(crate) fn actual(
                 return Some(false);
             };
             let istio_ok = !layers.istio || istio::egress_allowed(set, w, &probe_host(host), *port);
-            let np_ok = !layers.netpol || netpol::egress_allowed(set, w, *port);
+            let ip = additions::cidr_probe_ip(host).unwrap_or(netpol::EXTERNAL_IP);
+            let np_ok = !layers.netpol || netpol::egress_allowed_to(set, w, *port, ip);
             Some(istio_ok && np_ok)
         }
     }

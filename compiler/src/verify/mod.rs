@@ -11,11 +11,13 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
+pub(crate) mod additions;
 pub(crate) mod injection;
 pub mod intent;
 pub(crate) mod istio;
 pub(crate) mod netpol;
 pub mod output;
+pub(crate) mod values;
 
 use crate::manifest::istio::{principal_parts, principals, protocol};
 use crate::manifest::Object;
