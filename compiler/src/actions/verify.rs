@@ -222,7 +222,7 @@ mod tests {
             gateway_identity: ids.iter().map(|s| s.to_string()).collect(),
             prometheus_namespace: None,
             prometheus_label: vec![],
-            values: None,
+            values: vec![],
         }
     }
 
