@@ -6,6 +6,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod airgap_cli;
+mod upgrade_cli;
 
 use clap::{Parser, Subcommand};
 use meshpack::{compile_policy, diff, graph, package, package_only, policy, validate, verify};
@@ -208,6 +209,12 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// Rewrite a policy from its apiVersion to the current one, keeping
+    /// comments (see docs/upgrades.md).
+    Migrate(upgrade_cli::MigrateArgs),
+    /// Whether a customer's values still install on a new chart, and how
+    /// reachability changes between the old and new renders (Helm on PATH).
+    UpgradeCheck(upgrade_cli::UpgradeCheckArgs),
 }
 
 #[derive(clap::Args)]
@@ -252,6 +259,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Migrate(a) => upgrade_cli::migrate(a),
+        Command::UpgradeCheck(a) => upgrade_cli::upgrade_check(a),
         Command::Import {
             input,
             values,
@@ -499,7 +508,12 @@ fn compile(
         let shown = path.display().to_string();
         let read = lock_reader(path);
         let model = match compile_policy(&shown, &text, profile.as_deref(), &read) {
-            Ok(c) => c.model,
+            Ok(c) => {
+                c.warnings
+                    .iter()
+                    .for_each(|w| eprint!("{}", w.render(&shown, &text)));
+                c.model
+            }
             Err(f) => {
                 eprint!("{}", f.render());
                 let n = f.diagnostics.len();
@@ -711,6 +725,10 @@ fn run_verify(
     let Some(set) = read_set(paths, mesh) else {
         return ExitCode::from(2);
     };
+    // Gateways rendered as Ingresses are their controller (flags win).
+    for (g, id) in verify::ingress::controllers(&set) {
+        gw.overrides.entry(g).or_insert(id);
+    }
     let mode = mode_name(&set);
     let c = verify::intent::compare(&model, &set, &gw);
     if show {
@@ -784,8 +802,14 @@ fn load_compiled(
 ) -> Result<(meshpack::Compiled, String), ExitCode> {
     let text = read_policy(path, false)?;
     let read = lock_reader(path);
-    match compile_policy(&path.display().to_string(), &text, profile, &read) {
-        Ok(c) => Ok((c, text)),
+    let shown = path.display().to_string();
+    match compile_policy(&shown, &text, profile, &read) {
+        Ok(c) => {
+            c.warnings
+                .iter()
+                .for_each(|w| eprint!("{}", w.render(&shown, &text)));
+            Ok((c, text))
+        }
         Err(f) => {
             eprint!("{}", f.render());
             Err(ExitCode::from(1))

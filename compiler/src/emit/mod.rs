@@ -11,6 +11,7 @@ pub mod ambient;
 mod external;
 pub mod gateway;
 pub mod identity;
+pub mod ingress;
 pub mod injection;
 pub mod mesh;
 pub mod metrics;
@@ -40,6 +41,9 @@ pub enum Group {
     IstioGateway,
     /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
     GatewayApi,
+    /// `ingress.enabled` with neither Istio nor the Gateway API: Ingresses
+    /// and the NetworkPolicies admitting the ingress controller.
+    Ingress,
 }
 
 /// One object, with the template condition that guards it beyond its group.
@@ -96,6 +100,9 @@ pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
     }
     for g in &m.gateways {
         sink(gateway::gateway_api_file(m, g, mode));
+    }
+    for f in ingress::files(m, mode) {
+        sink(f);
     }
     for f in netpol::files(m, mode) {
         sink(f);

@@ -11,6 +11,8 @@ mod external;
 mod gateway;
 pub mod names;
 mod traffic;
+mod upgrades;
+pub use upgrades::{is_value_path, Upgrades};
 
 use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
@@ -63,6 +65,8 @@ pub struct Model {
     pub mesh: MeshRuntime,
     /// The image lock file the policy names, relative to the policy.
     pub image_lock: Option<String>,
+    /// Services and chart values earlier versions had (`spec.upgrades`).
+    pub upgrades: Upgrades,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -498,12 +502,12 @@ impl Resolver<'_> {
 
     fn model(&mut self, doc: &policy::PolicyFile, profile: &str, st: &policy::Settings) -> Model {
         let spec = &doc.spec;
-        if doc.api_version != policy::API_VERSION {
+        if ![policy::POLICY_API_VERSION, policy::API_VERSION].contains(&doc.api_version.as_str()) {
             self.err(
                 "E0201",
                 "apiVersion",
                 format!("unsupported apiVersion `{}`", doc.api_version),
-                format!("expected `{}`", policy::API_VERSION),
+                format!("expected `{}`", policy::POLICY_API_VERSION),
             );
         }
         if doc.kind != "MeshPolicy" {
@@ -601,6 +605,7 @@ impl Resolver<'_> {
         let telemetry = spec.telemetry.as_ref().map(|t| self.telemetry(t));
         let mesh = self.mesh(spec, st);
         let chart = spec.chart.as_ref();
+        let upgrades = self.upgrades(doc, &services);
         Model {
             description: chart
                 .and_then(|c| c.description.clone())
@@ -651,6 +656,7 @@ impl Resolver<'_> {
             telemetry,
             mesh,
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
+            upgrades,
             index: Index::default(),
         }
         .with_index()

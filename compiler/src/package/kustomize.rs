@@ -25,17 +25,19 @@ use crate::model::{Model, Workload};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const COMPONENTS: [(Group, &str); 5] = [
+const COMPONENTS: [(Group, &str); 6] = [
     (Group::Istio, "istio"),
     (Group::IstioGateway, "istio-gateway"),
     (Group::GatewayApi, "gateway-api"),
     (Group::NetworkPolicy, "network-policy"),
     (Group::IstioNetworkPolicy, "istio-network-policy"),
+    (Group::Ingress, "ingress"),
 ];
 
 /// Overlays: name and the components they add to the base. `istio` uses
-/// Istio's own Gateway objects, `istio-gateway-api` the Gateway API's.
-const OVERLAYS: [(&str, &[Group]); 2] = [
+/// Istio's own Gateway objects, `istio-gateway-api` the Gateway API's,
+/// `ingress` no mesh: NetworkPolicies and Kubernetes Ingresses.
+const OVERLAYS: [(&str, &[Group]); 3] = [
     (
         "istio",
         &[
@@ -54,6 +56,7 @@ const OVERLAYS: [(&str, &[Group]); 2] = [
             Group::IstioNetworkPolicy,
         ],
     ),
+    ("ingress", &[Group::NetworkPolicy, Group::Ingress]),
 ];
 
 fn component_dir(g: Group) -> &'static str {

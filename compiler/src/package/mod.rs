@@ -20,6 +20,7 @@ pub mod kustomize;
 pub mod outputs;
 pub mod stream;
 mod swap;
+pub mod upgrades;
 pub mod values;
 pub mod yaml;
 

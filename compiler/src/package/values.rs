@@ -38,6 +38,8 @@ fn es(path: impl Into<String>, default: Value, description: &str, schema: Value)
 }
 
 const STRING_MAP: &str = "string-map";
+/// `x-kind` of a value that takes anything (a removed one, `package::upgrades`).
+pub const ANY: &str = "any";
 
 pub fn entries(m: &Model) -> Vec<Entry> {
     let smap = || json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP });
@@ -62,6 +64,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         es("istio.controlPlane.namespace", json!("istio-system"), "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         e("gatewayApi.enabled", json!(false), "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
         e("gatewayApi.className", json!("istio"), "GatewayClass of the Gateways."),
+        e("ingress.enabled", json!(false), "Without Istio and the Gateway API: render the gateways as Kubernetes `Ingress` objects, and NetworkPolicies admitting the ingress controller (docs/ingress.md)."),
+        e("ingress.className", json!(crate::emit::ingress::DEFAULT_CLASS), "IngressClass of the Ingresses."),
+        es("ingress.annotations", json!({}), "Annotations of every Ingress (the controller's options).", smap()),
+        es("ingress.controller.namespace", json!(crate::emit::ingress::DEFAULT_CONTROLLER_NAMESPACE), "Namespace of the ingress controller's pods; NetworkPolicies admit them to the services gateways route to.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        es("ingress.controller.podLabels", json!({}), "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
+        es("ingress.controller.serviceAccount", json!(crate::emit::ingress::DEFAULT_CONTROLLER_SA), "ServiceAccount of the ingress controller, recorded on each Ingress for `meshpack verify`.", json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"})),
         e("faultInjection.enabled", json!(false), "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
         e("networkPolicy.enabled", json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
         es("networkPolicy.gatewayNamespaces", json!(["istio-ingress"]), "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
@@ -461,6 +469,9 @@ fn leaf_schema(en: &Entry) -> Value {
             if k != "x-kind" {
                 s.insert(k.clone(), v.clone());
             }
+        }
+        if extra.get("x-kind") == Some(&json!(ANY)) {
+            s.remove("type");
         }
     }
     Value::Object(s)

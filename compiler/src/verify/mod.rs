@@ -11,6 +11,7 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
+pub mod ingress;
 pub mod injection;
 pub mod intent;
 pub mod istio;

@@ -16,6 +16,7 @@ pub fn matrix_of_set(set: &Set) -> Matrix {
         .map(|w| Source::Workload(w.name.clone()))
         .collect();
     sources.extend(set.outside_identities());
+    sources.extend(super::ingress::sources(set));
     sources.insert(Source::Stranger);
     if layers.istio {
         sources.insert(Source::Plaintext);

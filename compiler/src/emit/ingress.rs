@@ -1,0 +1,300 @@
+//! Gateways as Kubernetes `Ingress`, the third gateway form, for clusters
+//! with neither Istio nor the Gateway API (`ingress.enabled`, rendered only
+//! while `istio.enabled` and `gatewayApi.enabled` are off), and the
+//! NetworkPolicies that admit the ingress controller.
+//!
+//! Invariant: routes are the other forms' routes (`emit::gateway`): the
+//! same hosts (the `gateways.<name>.hosts` value), paths, match kinds and
+//! backends, ordered as Ingress orders them (Exact before Prefix, longer
+//! paths first: the same precedence as the Gateway API). A route the
+//! Ingress API cannot express (header matches, a rewrite) is left out
+//! rather than widened, and docs/ingress.md says so. The controller is
+//! admitted to exactly the ports `from: gateway/<name>` rules allow.
+//! <https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types>
+
+use super::gateway::gateway_values;
+use super::mesh::guarded;
+use super::{out, to_value, File, Group, Mode, Names, Out};
+use crate::model::{self, Model, PathMatch, Source};
+use k8s_openapi::api::networking::v1 as net;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The annotations naming, on each Ingress, the gateway it serves and the
+/// controller's `<namespace>/<serviceAccount>`, so `verify` and `matrix`
+/// know who `gateway/<name>` is (`verify::ingress` reads them).
+pub const CONTROLLER_ANNOTATION: &str = "meshpack.dev/ingress-controller";
+pub const GATEWAY_ANNOTATION: &str = "meshpack.dev/gateway";
+
+/// Defaults of the `ingress.*` values (ingress-nginx's).
+pub const DEFAULT_CLASS: &str = "nginx";
+pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
+pub const DEFAULT_CONTROLLER_SA: &str = "ingress-nginx";
+
+/// Whether Ingress can carry a route as the other forms do.
+pub fn expressible(r: &model::Route) -> bool {
+    r.headers.is_empty() && r.rewrite.is_none()
+}
+
+/// `(pathType, path)` of a route.
+fn path_of(p: &PathMatch) -> (&'static str, &str) {
+    match p {
+        PathMatch::Exact(x) => ("Exact", x),
+        PathMatch::Prefix(x) => ("Prefix", x),
+        // Regular expressions are the controller's to interpret
+        // (ingress-nginx: `nginx.ingress.kubernetes.io/use-regex`).
+        PathMatch::Regex(x) => ("ImplementationSpecific", x),
+    }
+}
+
+/// The routes of one host, in Ingress precedence order.
+fn routes_for<'a>(g: &'a model::Gateway, host: &str) -> Vec<&'a model::Route> {
+    let mut rs: Vec<&model::Route> = g
+        .routes
+        .iter()
+        .filter(|r| expressible(r) && r.host.as_deref().is_none_or(|h| h == host))
+        .collect();
+    rs.sort_by_key(|r| {
+        let (kind, path) = path_of(&r.path);
+        (kind != "Exact", std::cmp::Reverse(path.len()))
+    });
+    rs
+}
+
+/// A path of the plain (Kustomize) form.
+fn plain_path(n: &Names, r: &model::Route) -> net::HTTPIngressPath {
+    let (kind, path) = path_of(&r.path);
+    net::HTTPIngressPath {
+        path: Some(path.to_string()),
+        path_type: kind.to_string(),
+        backend: net::IngressBackend {
+            service: Some(net::IngressServiceBackend {
+                name: n.host_plain(&r.service),
+                port: Some(net::ServiceBackendPort {
+                    number: Some(r.port.into()),
+                    name: None,
+                }),
+            }),
+            resource: None,
+        },
+    }
+}
+
+/// A YAML double-quoted scalar that is also safe template text.
+fn quoted(s: &str) -> String {
+    out::escape_template(&serde_json::to_string(s).expect("a string"))
+}
+
+/// The `rules:` of the chart: one per host of the `hosts` value, each with
+/// the routes for every host plus those for that one host.
+fn rule_lines(n: &Names, g: &model::Gateway) -> Vec<String> {
+    let gv = gateway_values(&g.name);
+    let mut lines = vec![
+        "rules:".to_string(),
+        format!("{{{{- range $host := {gv}.hosts }}}}"),
+        "  - host: {{ $host | quote }}".to_string(),
+        "    http:".to_string(),
+        "      paths:".to_string(),
+    ];
+    let path_lines = |lines: &mut Vec<String>, r: &model::Route| {
+        let (kind, path) = path_of(&r.path);
+        let service = match n.attached(&r.service) {
+            Some(a) => quoted(&a.service),
+            None => format!("\"{{{{ $fullname }}}}-{}\"", r.service),
+        };
+        lines.extend([
+            format!("        - path: {}", quoted(path)),
+            format!("          pathType: {kind}"),
+            "          backend:".to_string(),
+            "            service:".to_string(),
+            format!("              name: {service}"),
+            "              port:".to_string(),
+            format!("                number: {}", r.port),
+        ]);
+    };
+    // Routes for one host only render under that host; precedence is the
+    // controller's (Exact first, then the longest prefix), so the order of
+    // the two groups does not matter.
+    let mut shared: Vec<&model::Route> = g
+        .routes
+        .iter()
+        .filter(|r| expressible(r) && r.host.is_none())
+        .collect();
+    shared.sort_by_key(|r| {
+        let (kind, path) = path_of(&r.path);
+        (kind != "Exact", std::cmp::Reverse(path.len()))
+    });
+    for r in shared {
+        path_lines(&mut lines, r);
+    }
+    let hosts: BTreeSet<&str> = g.routes.iter().filter_map(|r| r.host.as_deref()).collect();
+    for h in hosts {
+        let own: Vec<&model::Route> = g
+            .routes
+            .iter()
+            .filter(|r| expressible(r) && r.host.as_deref() == Some(h))
+            .collect();
+        if own.is_empty() {
+            continue;
+        }
+        lines.push(format!("        {{{{- if eq $host {} }}}}", quoted(h)));
+        for r in own {
+            path_lines(&mut lines, r);
+        }
+        lines.push("        {{- end }}".to_string());
+    }
+    lines.push("{{- end }}".to_string());
+    lines
+}
+
+/// The Ingress of one gateway.
+fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
+    let gv = gateway_values(&g.name);
+    let rules: Vec<net::IngressRule> = g
+        .hosts
+        .iter()
+        .map(|h| net::IngressRule {
+            host: Some(h.clone()),
+            http: Some(net::HTTPIngressRuleValue {
+                paths: routes_for(g, h)
+                    .into_iter()
+                    .map(|r| plain_path(n, r))
+                    .collect(),
+            }),
+        })
+        .collect();
+    let tls = g.tls.as_ref().map(|t| {
+        vec![net::IngressTLS {
+            hosts: Some(g.hosts.clone()),
+            secret_name: Some(t.credential_name.clone()),
+        }]
+    });
+    let mut v = to_value(&net::Ingress {
+        metadata: ObjectMeta::default(),
+        spec: Some(net::IngressSpec {
+            ingress_class_name: Some(DEFAULT_CLASS.into()),
+            tls,
+            rules: Some(rules),
+            default_backend: None,
+        }),
+        status: None,
+    });
+    v["apiVersion"] = json!("networking.k8s.io/v1");
+    v["kind"] = json!("Ingress");
+    v["metadata"] = n.meta(out, &g.name, None);
+    let mut ann = serde_json::Map::new();
+    ann.insert(GATEWAY_ANNOTATION.into(), json!(g.name));
+    ann.insert(
+        CONTROLLER_ANNOTATION.into(),
+        out.text(&[
+            super::Part::Val(
+                "$.Values.ingress.controller.namespace",
+                DEFAULT_CONTROLLER_NAMESPACE,
+            ),
+            super::Part::Lit("/"),
+            super::Part::Val(
+                "$.Values.ingress.controller.serviceAccount",
+                DEFAULT_CONTROLLER_SA,
+            ),
+        ]),
+    );
+    if let Some(m) = out.lines(vec![
+        "{{- with $.Values.ingress.annotations }}".to_string(),
+        "{{- toYaml . | nindent {0} }}".to_string(),
+        "{{- end }}".to_string(),
+    ]) {
+        ann.insert(m, Value::Null);
+    }
+    v["metadata"]["annotations"] = Value::Object(ann);
+    v["spec"]["ingressClassName"] =
+        out.scalar("$.Values.ingress.className | quote", json!(DEFAULT_CLASS));
+    if v["spec"].get("tls").is_some() {
+        v["spec"]["tls"][0]["hosts"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+        v["spec"]["tls"][0]["secretName"] = out.scalar(
+            &format!("{gv}.tls.credentialName | quote"),
+            json!(g.tls.as_ref().map(|t| &t.credential_name)),
+        );
+    }
+    if let Some(m) = out.lines(rule_lines(n, g)) {
+        let spec = v["spec"].as_object_mut().expect("spec");
+        spec.remove("rules");
+        spec.insert(m, Value::Null);
+    }
+    v
+}
+
+/// The NetworkPolicy admitting the controller to one service's ports that
+/// gateway rules allow.
+fn controller_policy(n: &Names, out: &mut Out, svc: &model::Service, ports: &[u16]) -> Value {
+    let np = net::NetworkPolicy {
+        metadata: ObjectMeta::default(),
+        spec: Some(net::NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: None,
+            egress: None,
+        }),
+    };
+    let mut v = to_value(&np);
+    v["apiVersion"] = json!("networking.k8s.io/v1");
+    v["kind"] = json!("NetworkPolicy");
+    v["metadata"] = n.meta(out, &format!("{}-from-ingress", svc.name), None);
+    v["spec"]["podSelector"] = json!({ "matchLabels": n.selector(out, Some(&svc.name)) });
+    let ns = out.scalar(
+        "$.Values.ingress.controller.namespace | quote",
+        json!(DEFAULT_CONTROLLER_NAMESPACE),
+    );
+    let pods = out.yaml("$.Values.ingress.controller.podLabels", json!({}));
+    v["spec"]["ingress"] = json!([{
+        "from": [{
+            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } },
+            "podSelector": { "matchLabels": pods },
+        }],
+        "ports": ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
+    }]);
+    v
+}
+
+/// One file per gateway with its Ingress, and one with the controller's
+/// NetworkPolicies (only with `networkPolicy.enabled`).
+pub fn files(m: &Model, mode: Mode) -> Vec<File> {
+    if m.gateways.is_empty() {
+        return vec![];
+    }
+    let n = Names::new(m);
+    let mut files = vec![];
+    for g in &m.gateways {
+        let mut f = File::new(format!("ingress/{}.yaml", g.name), Group::Ingress, mode);
+        let v = ingress(&n, &mut f.out, g);
+        f.push(v);
+        files.push(f);
+    }
+    // Target ports each service admits gateways to, over every gateway.
+    let mut ports: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
+    for e in &m.edges {
+        if let Source::Gateway(_) = e.source {
+            if let Some(s) = m.services.iter().find(|s| s.name == e.dest) {
+                ports
+                    .entry(s.name.as_str())
+                    .or_default()
+                    .extend(s.target_ports(&e.ports));
+            }
+        }
+    }
+    let mut f = File::new("ingress/network-policies.yaml", Group::Ingress, mode);
+    for (name, ps) in ports {
+        let s = m
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a service");
+        let ps: Vec<u16> = ps.into_iter().collect();
+        let v = controller_policy(&n, &mut f.out, s, &ps);
+        guarded(&mut f, "$.Values.networkPolicy.enabled", true, v);
+    }
+    if !f.docs.is_empty() {
+        files.push(f);
+    }
+    files
+}
