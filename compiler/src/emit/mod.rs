@@ -17,6 +17,7 @@ pub mod mesh;
 pub mod metrics;
 mod netpol;
 pub mod out;
+pub mod probes;
 mod routing;
 mod telemetry;
 pub mod workload;
@@ -44,6 +45,8 @@ pub enum Group {
     /// `ingress.enabled` with neither Istio nor the Gateway API: Ingresses
     /// and the NetworkPolicies admitting the ingress controller.
     Ingress,
+    /// `tests.enabled`: the `helm test` connectivity probes.
+    Tests,
 }
 
 /// One object, with the template condition that guards it beyond its group.
@@ -102,6 +105,9 @@ pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
         sink(gateway::gateway_api_file(m, g, mode));
     }
     for f in ingress::files(m, mode) {
+        sink(f);
+    }
+    for f in probes::files(m, mode) {
         sink(f);
     }
     for f in netpol::files(m, mode) {

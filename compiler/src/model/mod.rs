@@ -67,6 +67,8 @@ pub struct Model {
     pub image_lock: Option<String>,
     /// Services and chart values earlier versions had (`spec.upgrades`).
     pub upgrades: Upgrades,
+    /// Image of the `helm test` connectivity probes (`spec.images.probe`).
+    pub probe_image: Option<Image>,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -96,6 +98,7 @@ impl Model {
             ("istio proxy", &self.mesh.proxy),
             ("istio control plane", &self.mesh.control_plane),
             ("istio ztunnel", &self.mesh.ztunnel),
+            ("connectivity probe", &self.probe_image),
         ];
         for (what, i) in mesh {
             if let Some(i) = i {
@@ -121,6 +124,7 @@ impl Model {
             ("istio proxy", &mut m.proxy),
             ("istio control plane", &mut m.control_plane),
             ("istio ztunnel", &mut m.ztunnel),
+            ("connectivity probe", &mut self.probe_image),
         ] {
             if let Some(i) = i {
                 out.push((what.to_string(), i));
@@ -606,6 +610,22 @@ impl Resolver<'_> {
         let mesh = self.mesh(spec, st);
         let chart = spec.chart.as_ref();
         let upgrades = self.upgrades(doc, &services);
+        let probe_image = spec
+            .images
+            .as_ref()
+            .and_then(|i| i.probe.as_ref())
+            .and_then(|r| match parse_image(r, None) {
+                Ok(i) => Some(i),
+                Err(why) => {
+                    self.err(
+                        "E0212",
+                        "spec.images.probe",
+                        why,
+                        "write the full reference, e.g. `docker.io/curlimages/curl:8.11.1`".into(),
+                    );
+                    None
+                }
+            });
         Model {
             description: chart
                 .and_then(|c| c.description.clone())
@@ -657,6 +677,7 @@ impl Resolver<'_> {
             mesh,
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
             upgrades,
+            probe_image,
             index: Index::default(),
         }
         .with_index()

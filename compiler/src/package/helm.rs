@@ -71,6 +71,7 @@ pub fn condition(g: Group) -> Option<&'static str> {
         Group::Ingress => Some(
             "and .Values.ingress.enabled (not .Values.istio.enabled) (not .Values.gatewayApi.enabled)",
         ),
+        Group::Tests => Some(".Values.tests.enabled"),
     }
 }
 

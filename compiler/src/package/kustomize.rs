@@ -25,13 +25,14 @@ use crate::model::{Model, Workload};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const COMPONENTS: [(Group, &str); 6] = [
+const COMPONENTS: [(Group, &str); 7] = [
     (Group::Istio, "istio"),
     (Group::IstioGateway, "istio-gateway"),
     (Group::GatewayApi, "gateway-api"),
     (Group::NetworkPolicy, "network-policy"),
     (Group::IstioNetworkPolicy, "istio-network-policy"),
     (Group::Ingress, "ingress"),
+    (Group::Tests, "tests"),
 ];
 
 /// Overlays: name and the components they add to the base. `istio` uses
@@ -167,6 +168,37 @@ pub fn tree(m: &Model) -> Tree {
                         "group": "apps",
                         "version": "v1",
                         "kind": kind,
+                        "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
+                    },
+                }));
+            }
+            // The `tests` component's probes (listed before this one) take
+            // the mesh's labels as the workloads do.
+            // A JSON patch: a strategic merge patch of a Pod's own labels
+            // writes `null` as a string instead of removing the label.
+            if m.probe_image.is_some() {
+                let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
+                let mut ops = vec![];
+                for (field, map) in [("labels", labels), ("annotations", annotations)] {
+                    for (k, v) in map {
+                        let at = format!(
+                            "/metadata/{field}/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        );
+                        ops.push(if v.is_null() {
+                            json!({ "op": "remove", "path": at })
+                        } else {
+                            json!({ "op": "add", "path": at, "value": v })
+                        });
+                    }
+                }
+                let path = "patches/inject-pod.yaml";
+                t.insert(format!("components/{dir}/{path}"), yaml(&json!(ops)));
+                patches.push(json!({
+                    "path": path,
+                    "target": {
+                        "version": "v1",
+                        "kind": "Pod",
                         "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
                     },
                 }));

@@ -79,6 +79,16 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         e("metrics.serviceMonitor.enabled", json!(false), "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
         e("metrics.podMonitor.enabled", json!(false), "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
     ];
+    if let Some(probe) = &m.probe_image {
+        v.push(e("tests.enabled", json!(false), "Render the `helm test` connectivity probes: one Pod per service, with its identity, labels and injection, trying what the policy allows and a sample of what it denies (docs/tests.md)."));
+        image_entries(&mut v, "tests", probe);
+        v.push(es(
+            "tests.timeoutSeconds",
+            json!(15),
+            "Seconds each probe waits for a connection (more than Envoy's 10 s connect timeout).",
+            json!({"minimum": 1, "maximum": 300}),
+        ));
+    }
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         v.push(e(
             "telemetry.tracing.provider",

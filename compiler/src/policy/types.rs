@@ -239,6 +239,11 @@ pub struct Images {
     /// An image lock file next to the policy (e.g. `images.lock`): the
     /// `sha256:` digest of every image, which the chart then renders.
     pub lock: Option<String>,
+    /// Image of the connectivity probes of `helm test` (`tests.enabled`),
+    /// with `sh` and `curl`, e.g. `docker.io/curlimages/curl:8.11.1`; listed
+    /// with the other images, so it is mirrored and bundled. Without it the
+    /// chart has no tests.
+    pub probe: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
