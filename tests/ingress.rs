@@ -300,3 +300,51 @@ fn verify_and_matrix_take_gateways_to_be_the_controller() {
         assert!(out.contains("ingress-nginx/ingress-nginx"), "{h}: {out}");
     }
 }
+
+/// A host's own route, an exact path and routes Ingress cannot carry: the
+/// chart (Helm 3 and 4) and the Kustomize overlay render the same rules.
+#[test]
+fn chart_and_kustomize_render_the_same_rules() {
+    let policy = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: shop}\nspec:\n  version: 1.0.0\n  services:\n    web: {image: 'r.example.com/web:1', ports: {http: 8080}}\n    api: {image: 'r.example.com/api:1', ports: {http: 9000}}\n  gateways:\n    public:\n      hosts: [shop.example.com, api.example.com]\n      tls: {credentialName: shop-tls}\n      routes:\n        - {prefix: /, to: web}\n        - {exact: /healthz, to: api}\n        - {prefix: /v1, host: api.example.com, to: api}\n        - {prefix: /beta, headers: {x-beta: 'on'}, to: api}\n  allow:\n    - {from: gateway/public, to: [web, api]}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let m = meshpack::compile_model(policy, None).unwrap();
+    let out = meshpack::package(&m);
+    let chart = dir.path().join("shop");
+    let tree = dir.path().join("k");
+    meshpack::package::write_dir(&chart, &out.chart, "test", false).unwrap();
+    meshpack::package::write_dir(&tree, &out.kustomize, "test", false).unwrap();
+    let k = by_id(&parse(&run(Command::new(tools().join("helm4/kubectl"))
+        .arg("kustomize")
+        .arg(tree.join("overlays/ingress")))));
+    let spec = &k["Ingress/shop-public"]["spec"];
+    let paths = |h: usize| -> Vec<&str> {
+        spec["rules"][h]["http"]["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["path"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(spec["rules"][0]["host"], "shop.example.com");
+    assert_eq!(paths(0), ["/healthz", "/"]);
+    assert_eq!(spec["rules"][1]["host"], "api.example.com");
+    assert_eq!(paths(1), ["/healthz", "/", "/v1"]);
+    assert_eq!(
+        spec["tls"],
+        json!([{"hosts": ["shop.example.com", "api.example.com"], "secretName": "shop-tls"}])
+    );
+    for h in HELMS {
+        let mut c = Command::new(helm(h));
+        c.args(["template", "shop"])
+            .arg(&chart)
+            .args(["--set", "ingress.enabled=true"]);
+        let objs = by_id(&parse(&run(&mut c)));
+        assert_eq!(&objs["Ingress/shop-public"]["spec"], spec, "{h}");
+        for np in [
+            "NetworkPolicy/shop-api-from-ingress",
+            "NetworkPolicy/shop-web-from-ingress",
+        ] {
+            assert_eq!(objs[np]["spec"], k[np]["spec"], "{h}: {np}");
+        }
+    }
+}

@@ -241,6 +241,30 @@ fn upgrade_check_reports_the_reachability_change_of_a_policy_edit() {
         )
     );
 
+    // The same check from a chart archive (`helm package`) of the old version.
+    run(Command::new(helm("helm4"))
+        .arg("package")
+        .arg(&old)
+        .arg("-d")
+        .arg(dir.path()));
+    let old_tgz = dir.path().join("evalhub-2.3.0.tgz");
+    let (code, out) = meshpack(&[
+        "upgrade-check",
+        old_tgz.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "-f",
+        values.to_str().unwrap(),
+        "--helm",
+        helm3.to_str().unwrap(),
+        "-n",
+        "evalhub",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("reachability:\n  - websocket -> kafka:9092 (tcp-kafka)\n"),
+        "{out}"
+    );
+
     // The same check against a bundle of the new version.
     let policy = dir.path().join("evalhub.yaml");
     std::fs::write(&policy, &edited).unwrap();
@@ -313,4 +337,78 @@ fn upgrade_check_points_at_values_that_no_longer_install() {
             "{h}: {out}"
         );
     }
+}
+
+/// A renamed chart value: what a values file sets under the old path
+/// reaches the new one (a map value here, replaced whole).
+#[test]
+fn a_renamed_value_applies_to_its_new_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = V2.replace(
+        "      services: {web: storefront}\n",
+        "      services: {web: storefront}\n      values: {serviceDefaults.annotations: serviceDefaults.podAnnotations}\n",
+    );
+    let chart = compile(dir.path(), "v2", &policy);
+    let values = dir.path().join("customer.yaml");
+    std::fs::write(
+        &values,
+        "serviceDefaults:\n  annotations:\n    team: shop\n",
+    )
+    .unwrap();
+    for h in HELMS {
+        let objs = by_id(&template(h, &chart, &values).unwrap());
+        for d in ["Deployment/shop-db", "Deployment/shop-storefront"] {
+            assert_eq!(
+                objs[d]["spec"]["template"]["metadata"]["annotations"],
+                json!({"team": "shop"}),
+                "{h}: {d}"
+            );
+        }
+        if h == "helm4" {
+            assert!(notes(h, &chart, &values).contains(
+                "WARNING: your values set `serviceDefaults.annotations`, which this chart renamed to `serviceDefaults.podAnnotations`:"
+            ));
+        }
+    }
+}
+
+/// `meshpack migrate` rewrites the file in place, comments and all, and the
+/// result compiles without the deprecation warning it had before.
+#[test]
+fn migrate_rewrites_a_policy_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shop.yaml");
+    let text = format!(
+        "# Shop, version N.\n{}",
+        V1.replace("kind: MeshPolicy", "kind: MeshPolicy   # always")
+    );
+    std::fs::write(&file, &text).unwrap();
+    let path = file.to_str().unwrap();
+    let (code, out) = meshpack(&["graph", path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("warning[E0350]: apiVersion `meshpack.dev/v1alpha1` is deprecated"),
+        "{out}"
+    );
+    let (code, out) = meshpack(&["migrate", path]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        format!("migrated {path} from meshpack.dev/v1alpha1 to meshpack.dev/v1alpha2\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text.replace(
+            "apiVersion: meshpack.dev/v1alpha1",
+            "apiVersion: meshpack.dev/v1alpha2"
+        )
+    );
+    let (code, out) = meshpack(&["graph", path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("warning"), "{out}");
+    let (code, out) = meshpack(&["migrate", path]);
+    assert_eq!(
+        (code, out),
+        (0, format!("{path} is already meshpack.dev/v1alpha2\n"))
+    );
 }

@@ -48,17 +48,24 @@ fn path_of(p: &PathMatch) -> (&'static str, &str) {
     }
 }
 
-/// The routes of one host, in Ingress precedence order.
+/// The routes of one host as the chart lists them: those for every host,
+/// then the host's own, each group Exact first and longest path first (the
+/// list order means nothing to Ingress; it keeps the two outputs alike).
 fn routes_for<'a>(g: &'a model::Gateway, host: &str) -> Vec<&'a model::Route> {
-    let mut rs: Vec<&model::Route> = g
-        .routes
-        .iter()
-        .filter(|r| expressible(r) && r.host.as_deref().is_none_or(|h| h == host))
-        .collect();
-    rs.sort_by_key(|r| {
-        let (kind, path) = path_of(&r.path);
-        (kind != "Exact", std::cmp::Reverse(path.len()))
-    });
+    let group = |own: bool| {
+        let mut rs: Vec<&model::Route> = g
+            .routes
+            .iter()
+            .filter(|r| expressible(r) && r.host.as_deref() == own.then_some(host))
+            .collect();
+        rs.sort_by_key(|r| {
+            let (kind, path) = path_of(&r.path);
+            (kind != "Exact", std::cmp::Reverse(path.len()))
+        });
+        rs
+    };
+    let mut rs = group(false);
+    rs.extend(group(true));
     rs
 }
 
@@ -297,4 +304,78 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         files.push(f);
     }
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: shop}\nspec:\n  version: 1.0.0\n  services:\n    web: {image: 'r.example.com/web:1', ports: {http: 8080}}\n    api: {image: 'r.example.com/api:1', ports: {http: 9000, grpc: 9001}}\n  gateways:\n    public:\n      hosts: [shop.example.com, api.example.com]\n      routes:\n        - {prefix: /, to: web}\n        - {exact: /healthz, to: api}\n        - {prefix: /v1, host: api.example.com, to: api}\n        - {prefix: /beta, headers: {x-beta: 'on'}, to: api}\n        - {prefix: /old, rewrite: /v1, to: api}\n  allow:\n    - {from: gateway/public, to: web}\n    - {from: gateway/public, to: api, ports: [http]}\n";
+
+    #[test]
+    fn rules_per_host_in_ingress_order_without_what_ingress_cannot_say() {
+        let m = crate::compile_model(POLICY, None).unwrap();
+        let files = files(&m, Mode::Plain);
+        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            names,
+            ["ingress/public.yaml", "ingress/network-policies.yaml"]
+        );
+        let ing = &files[0].docs[0].value;
+        let path = |kind: &str, p: &str, svc: &str, port: u16| json!({"path": p, "pathType": kind, "backend": {"service": {"name": format!("shop-{svc}"), "port": {"number": port}}}});
+        // Exact first, then the longest prefix; the header and rewrite
+        // routes are left out; the api host's own route only under it,
+        // after the shared ones (as the chart's template lists them).
+        assert_eq!(
+            ing["spec"]["rules"],
+            json!([
+                {"host": "shop.example.com", "http": {"paths": [
+                    path("Exact", "/healthz", "api", 9000),
+                    path("Prefix", "/", "web", 8080),
+                ]}},
+                {"host": "api.example.com", "http": {"paths": [
+                    path("Exact", "/healthz", "api", 9000),
+                    path("Prefix", "/", "web", 8080),
+                    path("Prefix", "/v1", "api", 9000),
+                ]}},
+            ])
+        );
+        assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+        assert_eq!(ing["spec"].get("tls"), None);
+        assert_eq!(
+            ing["metadata"]["annotations"],
+            json!({"meshpack.dev/gateway": "public", "meshpack.dev/ingress-controller": "ingress-nginx/ingress-nginx"})
+        );
+        // The controller reaches exactly the ports gateway rules allow.
+        let nps: Vec<(&str, &Value)> = files[1]
+            .docs
+            .iter()
+            .map(|d| {
+                (
+                    d.value["metadata"]["name"].as_str().unwrap(),
+                    &d.value["spec"]["ingress"][0]["ports"],
+                )
+            })
+            .collect();
+        assert_eq!(
+            nps,
+            [
+                (
+                    "shop-api-from-ingress",
+                    &json!([{"protocol": "TCP", "port": 9000}])
+                ),
+                (
+                    "shop-web-from-ingress",
+                    &json!([{"protocol": "TCP", "port": 8080}])
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_gateways_no_files() {
+        let plain = POLICY.split("  gateways:").next().unwrap();
+        let m = crate::compile_model(plain, None).unwrap();
+        assert!(files(&m, Mode::Plain).is_empty());
+    }
 }
