@@ -1,15 +1,14 @@
-//! The command layer of upgrades (docs/upgrades.md): `meshpack migrate`
-//! (the work is `meshpack::policy::version`) and `meshpack upgrade-check`
-//! (`meshpack::upgrade`).
+//! The command line of upgrades (docs/upgrades.md): `meshpack migrate`
+//! (`actions::migrate`) and `meshpack upgrade-check` (`actions::upgrade`).
 //!
-//! Invariant: parses, calls, prints; exit 1 for a problem found (values
+//! Invariant: parses and prints only; exit 1 for a problem found (values
 //! that no longer install, a policy that does not load after migrating),
 //! 2 when the command could not run.
 
+use crate::fail;
 use clap::Args;
-use meshpack::{diff, policy, upgrade};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use meshpack::actions::{migrate, upgrade, views::DiffFormat};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -45,67 +44,39 @@ pub struct UpgradeCheckArgs {
     /// The helm binary.
     #[arg(long, default_value = "helm")]
     helm: PathBuf,
-    /// text or markdown (a PR comment), as `meshpack diff`.
-    #[arg(short, long, default_value = "text", value_parser = ["text", "markdown"])]
-    output: String,
+    /// How the reachability change is written, as `meshpack diff`.
+    #[arg(short, long, value_enum, default_value_t = DiffFormat::Text)]
+    output: DiffFormat,
 }
 
 pub fn migrate(a: MigrateArgs) -> ExitCode {
-    let shown = a.file.display().to_string();
-    let text = match meshpack::fsread::read_text(&a.file, policy::load::MAX_BYTES) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {shown}: {e}");
-            return ExitCode::from(2);
+    let shown = a.file.display();
+    match migrate::run(&a.file, !a.stdout) {
+        Err(e) => fail(e),
+        Ok(Err(migrate::Refused::Version(f))) => {
+            eprint!("{}", f.render());
+            ExitCode::from(1)
         }
-    };
-    let m = match policy::version::migrate(&text) {
-        Ok(m) => m,
-        Err(d) => {
-            eprint!("{}", d.render(&shown, &text));
-            return ExitCode::from(1);
+        Ok(Err(migrate::Refused::DoesNotCompile { to, failure })) => {
+            eprint!("{}", failure.render());
+            eprintln!("error: {shown} does not compile as {to}; fix it and migrate again");
+            ExitCode::from(1)
         }
-    };
-    // What is written must load: a migration never leaves a broken file.
-    if let Err(diags) = meshpack::compile_model(&m.text, None) {
-        for d in &diags {
-            eprint!("{}", d.render(&shown, &m.text));
+        Ok(Ok(
+            migrate::Outcome::Current { text, .. } | migrate::Outcome::Migrated { text, .. },
+        )) if a.stdout => {
+            print!("{text}");
+            ExitCode::SUCCESS
         }
-        eprintln!(
-            "error: {shown} does not compile as {}; fix it and migrate again",
-            m.to
-        );
-        return ExitCode::from(1);
+        Ok(Ok(migrate::Outcome::Current { to, .. })) => {
+            eprintln!("{shown} is already {to}");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(migrate::Outcome::Migrated { from, to, .. })) => {
+            eprintln!("migrated {shown} from {from} to {to}");
+            ExitCode::SUCCESS
+        }
     }
-    if a.stdout {
-        print!("{}", m.text);
-        return ExitCode::SUCCESS;
-    }
-    if m.text == text {
-        eprintln!("{shown} is already {}", m.to);
-        return ExitCode::SUCCESS;
-    }
-    if let Err(e) = write_beside(&a.file, m.text.as_bytes()) {
-        eprintln!("error: cannot write {shown}: {e}");
-        return ExitCode::from(2);
-    }
-    eprintln!("migrated {shown} from {} to {}", m.from, m.to);
-    ExitCode::SUCCESS
-}
-
-/// Replace a file in one rename: no half-written policy.
-fn write_beside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut f = tempfile::NamedTempFile::new_in(dir)?;
-    f.write_all(bytes)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        f.as_file().set_permissions(meta.permissions())?;
-    }
-    f.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 pub fn upgrade_check(a: UpgradeCheckArgs) -> ExitCode {
@@ -119,12 +90,8 @@ pub fn upgrade_check(a: UpgradeCheckArgs) -> ExitCode {
     };
     let r = match upgrade::check(&a.old, &a.new, &o) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
-    let installs = r.installs();
     for p in &r.values_problems {
         print!("{p}");
     }
@@ -135,23 +102,16 @@ pub fn upgrade_check(a: UpgradeCheckArgs) -> ExitCode {
         println!("the new chart does not render with these values:\n{e}");
     }
     if r.old_error.is_none() && r.new_error.is_none() {
-        let d = [r.reachability];
-        if diff::is_empty(&d) {
-            println!("reachability: no change");
-        } else if a.output == "markdown" {
-            print!("{}", diff::markdown(&d));
-        } else {
-            print!("{}", diff::text(&d));
-        }
+        print!("{}", upgrade::reachability_text(&r, a.output));
     }
     let (old, new) = (a.old.display(), a.new.display());
-    if installs {
+    if r.installs() {
         println!("the values install on {new} (upgrade from {old})");
         ExitCode::SUCCESS
     } else {
         println!(
             "FAILED: the values do not install on {new}: {} problem(s)",
-            r.values_problems.len() + usize::from(r.new_error.is_some())
+            r.problems()
         );
         ExitCode::from(1)
     }

@@ -12,12 +12,18 @@
 //! admitted to exactly the ports `from: gateway/<name>` rules allow.
 //! <https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types>
 
-use super::gateway::gateway_values;
+use super::cond::Cond;
 use super::mesh::guarded;
+use super::netpol_types::{self as np, NetworkPolicy, Peer, Selector, Spec};
+use super::out::At;
+use super::values::{
+    Gw, INGRESS_ANNOTATIONS, INGRESS_CLASS_NAME, INGRESS_CONTROLLER_NAMESPACE,
+    INGRESS_CONTROLLER_POD_LABELS, INGRESS_CONTROLLER_SERVICE_ACCOUNT, NETWORK_POLICY_ENABLED,
+};
 use super::{out, to_value, File, Group, Mode, Names, Out};
 use crate::model::{self, Model, PathMatch, Source};
 use k8s_openapi::api::networking::v1 as net;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,10 +102,10 @@ fn quoted(s: &str) -> String {
 /// The `rules:` of the chart: one per host of the `hosts` value, each with
 /// the routes for every host plus those for that one host.
 fn rule_lines(n: &Names, g: &model::Gateway) -> Vec<String> {
-    let gv = gateway_values(&g.name);
+    let hosts = Gw::new(&g.name).hosts().expr();
     let mut lines = vec![
         "rules:".to_string(),
-        format!("{{{{- range $host := {gv}.hosts }}}}"),
+        format!("{{{{- range $host := {hosts} }}}}"),
         "  - host: {{ $host | quote }}".to_string(),
         "    http:".to_string(),
         "      paths:".to_string(),
@@ -157,7 +163,7 @@ fn rule_lines(n: &Names, g: &model::Gateway) -> Vec<String> {
 
 /// The Ingress of one gateway.
 fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
-    let gv = gateway_values(&g.name);
+    let gv = Gw::new(&g.name);
     let rules: Vec<net::IngressRule> = g
         .hosts
         .iter()
@@ -192,34 +198,38 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
     v["metadata"] = n.meta(out, &g.name, None);
     let mut ann = serde_json::Map::new();
     ann.insert(GATEWAY_ANNOTATION.into(), json!(g.name));
+    let (ns, sa) = (
+        INGRESS_CONTROLLER_NAMESPACE.expr(),
+        INGRESS_CONTROLLER_SERVICE_ACCOUNT.expr(),
+    );
+    let (ns_default, sa_default) = (
+        INGRESS_CONTROLLER_NAMESPACE.default_text(n.model()),
+        INGRESS_CONTROLLER_SERVICE_ACCOUNT.default_text(n.model()),
+    );
     ann.insert(
         CONTROLLER_ANNOTATION.into(),
         out.text(&[
-            super::Part::Val(
-                "$.Values.ingress.controller.namespace",
-                DEFAULT_CONTROLLER_NAMESPACE,
-            ),
+            super::Part::Val(&ns, &ns_default),
             super::Part::Lit("/"),
-            super::Part::Val(
-                "$.Values.ingress.controller.serviceAccount",
-                DEFAULT_CONTROLLER_SA,
-            ),
+            super::Part::Val(&sa, &sa_default),
         ]),
     );
     if let Some(m) = out.lines(vec![
-        "{{- with $.Values.ingress.annotations }}".to_string(),
+        format!("{{{{- with {} }}}}", INGRESS_ANNOTATIONS.expr()),
         "{{- toYaml . | nindent {0} }}".to_string(),
         "{{- end }}".to_string(),
     ]) {
         ann.insert(m, Value::Null);
     }
     v["metadata"]["annotations"] = Value::Object(ann);
-    v["spec"]["ingressClassName"] =
-        out.scalar("$.Values.ingress.className | quote", json!(DEFAULT_CLASS));
+    v["spec"]["ingressClassName"] = out.scalar(
+        &format!("{} | quote", INGRESS_CLASS_NAME.expr()),
+        json!(INGRESS_CLASS_NAME.default_text(n.model())),
+    );
     if v["spec"].get("tls").is_some() {
-        v["spec"]["tls"][0]["hosts"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+        v["spec"]["tls"][0]["hosts"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
         v["spec"]["tls"][0]["secretName"] = out.scalar(
-            &format!("{gv}.tls.credentialName | quote"),
+            &format!("{} | quote", gv.credential_name().expr()),
             json!(g.tls.as_ref().map(|t| &t.credential_name)),
         );
     }
@@ -234,33 +244,35 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
 /// The NetworkPolicy admitting the controller to one service's ports that
 /// gateway rules allow.
 fn controller_policy(n: &Names, out: &mut Out, svc: &model::Service, ports: &[u16]) -> Value {
-    let np = net::NetworkPolicy {
-        metadata: ObjectMeta::default(),
-        spec: Some(net::NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".into()]),
-            ingress: None,
-            egress: None,
-        }),
-    };
-    let mut v = to_value(&np);
-    v["apiVersion"] = json!("networking.k8s.io/v1");
-    v["kind"] = json!("NetworkPolicy");
-    v["metadata"] = n.meta(out, &format!("{}-from-ingress", svc.name), None);
-    v["spec"]["podSelector"] = json!({ "matchLabels": n.selector(out, Some(&svc.name)) });
-    let ns = out.scalar(
-        "$.Values.ingress.controller.namespace | quote",
-        json!(DEFAULT_CONTROLLER_NAMESPACE),
+    let metadata = n.meta(out, &format!("{}-from-ingress", svc.name), None);
+    let pod_selector = Selector::labels(n.selector(out, Some(&svc.name)));
+    let ns = At::scalar(
+        out,
+        &format!("{} | quote", INGRESS_CONTROLLER_NAMESPACE.expr()),
+        INGRESS_CONTROLLER_NAMESPACE.default_text(n.model()),
     );
-    let pods = out.yaml("$.Values.ingress.controller.podLabels", json!({}));
-    v["spec"]["ingress"] = json!([{
-        "from": [{
-            "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } },
-            "podSelector": { "matchLabels": pods },
-        }],
-        "ports": ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
-    }]);
-    v
+    let pods = out.yaml(
+        &INGRESS_CONTROLLER_POD_LABELS.expr(),
+        INGRESS_CONTROLLER_POD_LABELS
+            .default(n.model())
+            .unwrap_or_default(),
+    );
+    let controller = Peer {
+        pod_selector: Some(Selector::labels(pods)),
+        ..Peer::namespace(ns)
+    };
+    to_value(&NetworkPolicy::new(
+        metadata,
+        Spec {
+            policy_types: vec!["Ingress"],
+            pod_selector,
+            ingress: Some(vec![np::Ingress {
+                from: Some(vec![controller]),
+                ports: Some(ports.iter().copied().map(np::Port::tcp).collect()),
+            }]),
+            egress: None,
+        },
+    ))
 }
 
 /// One file per gateway with its Ingress, and one with the controller's
@@ -298,7 +310,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
             .expect("a service");
         let ps: Vec<u16> = ps.into_iter().collect();
         let v = controller_policy(&n, &mut f.out, s, &ps);
-        guarded(&mut f, "$.Values.networkPolicy.enabled", true, v);
+        guarded(&mut f, m, &Cond::is(&NETWORK_POLICY_ENABLED), v);
     }
     if !f.docs.is_empty() {
         files.push(f);

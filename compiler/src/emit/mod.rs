@@ -8,6 +8,7 @@
 //! Kustomize's layout.
 
 pub mod ambient;
+pub mod cond;
 mod external;
 pub mod gateway;
 pub mod identity;
@@ -16,10 +17,12 @@ pub mod injection;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
+mod netpol_types;
 pub mod out;
 pub mod probes;
 mod routing;
 mod telemetry;
+pub mod values;
 pub mod workload;
 
 use crate::model::{Model, Service};
@@ -47,6 +50,43 @@ pub enum Group {
     Ingress,
     /// `tests.enabled`: the `helm test` connectivity probes.
     Tests,
+}
+
+impl Group {
+    pub const ALL: [Group; 8] = [
+        Group::Base,
+        Group::Istio,
+        Group::NetworkPolicy,
+        Group::IstioNetworkPolicy,
+        Group::IstioGateway,
+        Group::GatewayApi,
+        Group::Ingress,
+        Group::Tests,
+    ];
+
+    /// The switch of the group's objects: Helm's `if` around each file,
+    /// and which Kustomize overlays include the group's component.
+    pub fn cond(self) -> Option<cond::Cond> {
+        use cond::Cond;
+        use values::{GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED, NETWORK_POLICY_ENABLED};
+        let istio = || Cond::is(&ISTIO_ENABLED);
+        let netpol = || Cond::is(&NETWORK_POLICY_ENABLED);
+        let gateway_api = || Cond::is(&GATEWAY_API_ENABLED);
+        match self {
+            Group::Base => None,
+            Group::Istio => Some(istio()),
+            Group::NetworkPolicy => Some(netpol()),
+            Group::IstioNetworkPolicy => Some(netpol().and(istio())),
+            Group::IstioGateway => Some(istio().and(gateway_api().not())),
+            Group::GatewayApi => Some(gateway_api()),
+            Group::Ingress => Some(
+                Cond::is(&INGRESS_ENABLED)
+                    .and(istio().not())
+                    .and(gateway_api().not()),
+            ),
+            Group::Tests => Some(Cond::is(&values::helm_tests::enabled())),
+        }
+    }
 }
 
 /// One object, with the template condition that guards it beyond its group.
@@ -138,6 +178,11 @@ impl<'a> Names<'a> {
             version: &m.version,
             model: m,
         }
+    }
+
+    /// The model the names are made from.
+    pub fn model(&self) -> &'a Model {
+        self.model
     }
 
     /// How an attached service is found, if `svc` is one.
@@ -281,9 +326,9 @@ pub fn helm_prelude(app: &str) -> Vec<String> {
 /// transformer cannot reach; `package::kustomize` replaces it.
 pub const PLAIN_NAMESPACE: &str = "default";
 
-/// Index into `.Values.services` for a service (names may contain `-`).
-pub fn svc_values(s: &Service) -> String {
-    format!("(index $.Values.services \"{}\")", s.name)
+/// The values of a service (`services.<name>`).
+pub fn svc_values(s: &Service) -> values::Svc {
+    values::Svc::new(&s.name)
 }
 
 /// A percentage as JSON: whole numbers as integers, so Helm (which prints

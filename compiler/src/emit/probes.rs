@@ -16,6 +16,7 @@
 //! Service never sends it traffic although its labels match.
 //! <https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-readiness-gate>
 
+use super::values::{helm_tests, PodField, Svc};
 use super::workload::{self, container_security_context, pod_security_context};
 use super::{out, to_value, File, Group, Mode, Names, Part, FULLNAME};
 use crate::model::{Model, Protocol, Service, Source};
@@ -253,14 +254,15 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     let spec = &mut v["spec"];
     spec["serviceAccountName"] = n.object(out, &s.name);
     spec["securityContext"] = out.yaml(
-        &workload::own_or_default(&sv, "podSecurityContext"),
+        &sv.own_or_default(PodField::PodSecurityContext),
         pod_security_context(s.run_as_user),
     );
     let c = &mut spec["containers"][0];
     c["image"] = out.scalar(
         &format!(
-            "include \"{}.image\" (dict \"image\" $.Values.tests.image \"ctx\" $) | quote",
-            n.app
+            "include \"{}.image\" (dict \"image\" {} \"ctx\" $) | quote",
+            n.app,
+            helm_tests::image().expr()
         ),
         json!(m.probe_image.as_ref().map(workload::image_text)),
     );
@@ -273,7 +275,13 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     c["command"] = json!(["/bin/sh", "-c", script]);
     c["env"] = json!([{
         "name": "MESHPACK_PROBE_TIMEOUT",
-        "value": out.scalar("$.Values.tests.timeoutSeconds | quote", json!("15")),
+        "value": out.scalar(
+            &format!("{} | quote", helm_tests::timeout_seconds().expr()),
+            json!(helm_tests::timeout_seconds()
+                .default(m)
+                .map(|v| v.to_string())
+                .unwrap_or_default()),
+        ),
     }]);
     c["securityContext"] = container_security_context(true);
     c["resources"] = json!({
@@ -285,7 +293,7 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
 
 /// The source pod's annotation lines with the hook added and the sidecar
 /// hold set unless the values already configure the proxy.
-fn annotation_lines(app: &str, sv: &str, hook: &Map<String, Value>, hold: &str) -> Vec<String> {
+fn annotation_lines(app: &str, sv: &Svc, hook: &Map<String, Value>, hold: &str) -> Vec<String> {
     let mut lines = workload::pod_annotation_lines(app, sv, &Map::new());
     let at = lines
         .iter()

@@ -9,6 +9,7 @@
 mod attach;
 mod external;
 mod gateway;
+mod image;
 pub mod names;
 mod traffic;
 mod upgrades;

@@ -22,6 +22,8 @@ pub mod stream;
 mod swap;
 pub mod upgrades;
 pub mod values;
+#[cfg(test)]
+mod values_contract;
 pub mod yaml;
 
 use std::collections::BTreeMap;

@@ -38,7 +38,7 @@ pub fn warnings(text: &str) -> Vec<Diagnostic> {
 
 /// The `apiVersion` scalar of a document and where it starts.
 fn api_version(text: &str) -> Option<(String, Pos)> {
-    let spans = super::load::positions(text)?;
+    let spans = crate::yaml_pos::positions(text)?;
     let pos = spans.value("apiVersion")?;
     let line = text.lines().nth(pos.line - 1)?;
     let rest: String = line.chars().skip(pos.col - 1).collect();

@@ -15,13 +15,13 @@
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID)
 //!   and `env` (M052 reads istiod's).
 
-use super::input::Object;
+use crate::manifest::Object;
 use serde_json::Value;
 
 const CONTAINER_KEEPS: [&str; 5] = ["name", "image", "ports", "securityContext", "env"];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
-pub fn retain(o: &mut Object) {
+pub(crate) fn retain(o: &mut Object) {
     o.text = None;
     let kind = o.kind().to_string();
     let group = o.group().to_string();

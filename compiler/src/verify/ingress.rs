@@ -6,11 +6,11 @@
 //! Invariant: reads manifests only, like the evaluators; an Ingress
 //! without both annotations (not meshpack's) names no identity.
 
-use super::{Set, Source};
+use super::{Rendered, Source};
 use std::collections::BTreeMap;
 
 /// Gateway name -> (namespace, ServiceAccount) of the controller serving it.
-pub fn controllers(set: &Set) -> BTreeMap<String, (String, String)> {
+pub fn controllers(set: &Rendered) -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
     for o in set
         .objects
@@ -32,7 +32,7 @@ pub fn controllers(set: &Set) -> BTreeMap<String, (String, String)> {
 }
 
 /// The controllers as matrix sources.
-pub fn sources(set: &Set) -> impl Iterator<Item = Source> {
+pub fn sources(set: &Rendered) -> impl Iterator<Item = Source> {
     controllers(set)
         .into_values()
         .map(|(namespace, service_account)| Source::Identity {

@@ -10,9 +10,10 @@
 //! `values.schema.json`, with the position of each problem in the values
 //! file; Helm's verdict (it applies the same schema) decides.
 
+use super::Error;
 use crate::diag::Diagnostic;
 use crate::diff::Section;
-use crate::verify::{self, Access, Set};
+use crate::verify::{self, Access, Rendered};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -70,7 +71,7 @@ pub struct Report {
     /// Why `helm template` of the old chart failed, if it did.
     pub old_error: Option<String>,
     /// How who-can-reach-whom changes (empty when a render failed).
-    pub reachability: Section,
+    pub(crate) reachability: Section,
 }
 
 impl Report {
@@ -78,9 +79,34 @@ impl Report {
     pub fn installs(&self) -> bool {
         self.values_problems.is_empty() && self.new_error.is_none()
     }
+
+    /// How many problems stop the install.
+    pub fn problems(&self) -> usize {
+        self.values_problems.len() + usize::from(self.new_error.is_some())
+    }
 }
 
-pub fn check(old: &Path, new: &Path, o: &Options) -> Result<Report, String> {
+/// The reachability change as `meshpack diff` writes it, or `no change`.
+pub fn reachability_text(r: &Report, format: super::views::DiffFormat) -> String {
+    let d = std::slice::from_ref(&r.reachability);
+    if crate::diff::is_empty(d) {
+        "reachability: no change\n".to_string()
+    } else {
+        match format {
+            super::views::DiffFormat::Markdown => crate::diff::markdown(d),
+            super::views::DiffFormat::Text => crate::diff::text(d),
+        }
+    }
+}
+
+/// Check the values files against the new chart and compare the two
+/// renders. A chart that cannot be read, or values that cannot, is
+/// [`Error::Chart`] (could not run); a render Helm refuses is in the report.
+pub fn check(old: &Path, new: &Path, o: &Options) -> Result<Report, Error> {
+    check_inner(old, new, o).map_err(Error::Chart)
+}
+
+fn check_inner(old: &Path, new: &Path, o: &Options) -> Result<Report, String> {
     let (old_chart, new_chart) = (open(old)?, open(new)?);
     let mut values_problems = vec![];
     if let Some(schema) = &new_chart.schema {
@@ -264,11 +290,11 @@ fn render(chart: &Path, o: &Options) -> Result<String, String> {
 /// with the requests that pass when not all do.
 fn rows(manifests: &str, o: &Options) -> Result<BTreeSet<String>, String> {
     let (mut objects, mut errors) = (vec![], vec![]);
-    crate::validate::input::parse("render", manifests, &mut objects, &mut errors);
+    crate::manifest::read::parse("render", manifests, &mut objects, &mut errors);
     if let Some(e) = errors.first() {
         return Err(format!("the render, line {}: {}", e.line, e.message));
     }
-    let set = Set::new(objects, &o.namespace, &o.trust_domain);
+    let set = Rendered::new(objects, &o.namespace, &o.trust_domain);
     let m = verify::output::matrix_of_set(&set);
     Ok(m.iter()
         .filter(|(_, a)| **a != Access::Denied)
@@ -280,7 +306,7 @@ fn rows(manifests: &str, o: &Options) -> Result<BTreeSet<String>, String> {
 }
 
 /// The change between two renders' rows, as a `meshpack diff` section.
-pub fn reachability(old: &BTreeSet<String>, new: &BTreeSet<String>) -> Section {
+pub(crate) fn reachability(old: &BTreeSet<String>, new: &BTreeSet<String>) -> Section {
     Section {
         title: "reachability",
         added: new.difference(old).cloned().collect(),
