@@ -51,7 +51,14 @@ pub fn compile_model(text: &str, profile: Option<&str>) -> Result<Model, Vec<Dia
     };
     let settings = profile::find(&name, at).map_err(|d| vec![d])?;
     let settings = profile::merge(spec, settings);
-    model::resolve(&loaded.doc, &loaded.spans, &name, &settings)
+    let m = model::resolve(&loaded.doc, &loaded.spans, &name, &settings)?;
+    // Value paths of `spec.upgrades` are checked against the chart's values.
+    let bad = package::upgrades::check(&m, &loaded.spans);
+    if bad.is_empty() {
+        Ok(m)
+    } else {
+        Err(bad)
+    }
 }
 
 /// Diagnostics of one file.
@@ -76,6 +83,9 @@ impl Failure {
 pub struct Compiled {
     pub model: Model,
     pub lock: Option<(String, String)>,
+    /// Warnings about the policy (a deprecated apiVersion), to render
+    /// against its text.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Compile a policy named `file` and pin the digests of the image lock it
@@ -93,7 +103,11 @@ pub fn compile_policy(
     };
     let mut model = compile_model(text, profile).map_err(|d| fail(file, text, d))?;
     let Some(name) = model.image_lock.clone() else {
-        return Ok(Compiled { model, lock: None });
+        return Ok(Compiled {
+            model,
+            lock: None,
+            warnings: policy::version::warnings(text),
+        });
     };
     // A plain file name: the lock travels beside the policy, in bundles too.
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -123,6 +137,7 @@ pub fn compile_policy(
     Ok(Compiled {
         model,
         lock: Some((name, lock_text)),
+        warnings: policy::version::warnings(text),
     })
 }
 

@@ -6,6 +6,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod airgap_cli;
+mod upgrade_cli;
 
 use clap::{Parser, Subcommand};
 use meshpack::actions::{self, bundle, compile, verify, views, Error};
@@ -216,6 +217,12 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// Rewrite a policy from its apiVersion to the current one, keeping
+    /// comments (see docs/upgrades.md).
+    Migrate(upgrade_cli::MigrateArgs),
+    /// Whether a customer's values still install on a new chart, and how
+    /// reachability changes between the old and new renders (Helm on PATH).
+    UpgradeCheck(upgrade_cli::UpgradeCheckArgs),
 }
 
 #[derive(clap::Args)]
@@ -284,6 +291,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Migrate(a) => upgrade_cli::migrate(a),
+        Command::UpgradeCheck(a) => upgrade_cli::upgrade_check(a),
         Command::Import {
             input,
             values,
@@ -347,23 +356,29 @@ fn main() -> ExitCode {
             show_matrix,
             additions_from_manifests,
             mesh,
-        } => run_verify(
-            &policy,
-            profile.as_deref(),
-            &paths,
-            show_matrix,
-            &if additions_from_manifests {
-                verify::Additions::FromManifests
-            } else {
-                verify::Additions::Values(mesh.values.clone())
-            },
-            &mesh,
-        ),
+        } => {
+            warn(&policy, profile.as_deref());
+            run_verify(
+                &policy,
+                profile.as_deref(),
+                &paths,
+                show_matrix,
+                &if additions_from_manifests {
+                    verify::Additions::FromManifests
+                } else {
+                    verify::Additions::Values(mesh.values.clone())
+                },
+                &mesh,
+            )
+        }
         Command::Graph {
             policy,
             format,
             args,
-        } => print_or_fail(views::graph(&policy, args.profile.as_deref(), format)),
+        } => {
+            warn(&policy, args.profile.as_deref());
+            print_or_fail(views::graph(&policy, args.profile.as_deref(), format))
+        }
         Command::Diff {
             old,
             new,
@@ -372,6 +387,8 @@ fn main() -> ExitCode {
         } => {
             // Both policies report their errors; the first decides the exit.
             let profile = args.profile.as_deref();
+            warn(&old, profile);
+            warn(&new, profile);
             let (a, b) = (
                 actions::policy::load_model(&old, profile).map_err(fail),
                 actions::policy::load_model(&new, profile).map_err(fail),
@@ -414,6 +431,7 @@ fn main() -> ExitCode {
                         .into(),
                 ));
             };
+            warn(&policy, args.profile.as_deref());
             print_or_fail(views::images_of(
                 &policy,
                 args.profile.as_deref(),
@@ -445,7 +463,12 @@ fn main() -> ExitCode {
             verify,
             args,
             ..
-        } => run_bundle(policy, output, verify, args.profile.as_deref()),
+        } => {
+            if let Some(p) = &policy {
+                warn(p, args.profile.as_deref());
+            }
+            run_bundle(policy, output, verify, args.profile.as_deref())
+        }
         Command::Schema => {
             println!("{}", compile::schema_text().trim_end());
             ExitCode::SUCCESS
@@ -466,6 +489,11 @@ fn main() -> ExitCode {
             force,
         }),
     }
+}
+
+/// Print the warnings of a policy a command reads (a deprecated apiVersion).
+fn warn(policy: &Path, profile: Option<&str>) {
+    eprint!("{}", actions::policy::warnings(policy, profile));
 }
 
 /// Print an action's error as people read it; its exit code.
@@ -502,6 +530,7 @@ fn run_compile(req: &compile::Request) -> ExitCode {
             );
         }
         compile::Event::TooLarge(t) => eprintln!("error: {t}"),
+        compile::Event::Warnings { text, .. } => eprint!("{text}"),
     });
     let outcome = match outcome {
         Ok(o) => o,
@@ -587,7 +616,12 @@ fn load_compiled(
     path: &Path,
     profile: Option<&str>,
 ) -> Result<(meshpack::Compiled, String), ExitCode> {
-    actions::policy::load_compiled(path, profile).map_err(fail)
+    let (c, text) = actions::policy::load_compiled(path, profile).map_err(fail)?;
+    eprint!(
+        "{}",
+        actions::policy::render_warnings(&c, &path.display().to_string(), &text)
+    );
+    Ok((c, text))
 }
 
 fn run_bundle(

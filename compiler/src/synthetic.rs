@@ -88,7 +88,7 @@ pub fn policy(shape: &Shape) -> String {
         .map(|j| json!({"host": format!("api{j}.partner.example.com"), "port": 443, "from": [name(rng.below(n))]}))
         .collect();
     let doc = json!({
-        "apiVersion": "meshpack.dev/v1alpha1",
+        "apiVersion": crate::policy::POLICY_API_VERSION,
         "kind": "MeshPolicy",
         "metadata": {"name": "bench"},
         "spec": {

@@ -61,6 +61,9 @@ pub enum Event<'a> {
     },
     /// A chart would hold a file Helm does not load; the others go on.
     TooLarge(&'a TooLarge),
+    /// A policy compiles with warnings (a deprecated apiVersion), rendered
+    /// against its text.
+    Warnings { policy: &'a str, text: &'a str },
 }
 
 /// How a run ended when it could run.
@@ -123,7 +126,16 @@ pub fn run(req: &Request, report: &mut dyn FnMut(Event)) -> Result<Outcome, Erro
         let text = policy::read(path, repo_mode)?;
         let shown = path.display().to_string();
         let model = match policy::compile_text(path, &text, req.profile.as_deref()) {
-            Ok(c) => c.model,
+            Ok(c) => {
+                let text = policy::render_warnings(&c, &shown, &text);
+                if !text.is_empty() {
+                    report(Event::Warnings {
+                        policy: &shown,
+                        text: &text,
+                    });
+                }
+                c.model
+            }
             Err(Error::Invalid(f)) => {
                 report(Event::Invalid {
                     policy: &shown,

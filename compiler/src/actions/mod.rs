@@ -13,7 +13,9 @@
 pub mod bundle;
 pub mod compile;
 pub mod import;
+pub mod migrate;
 pub mod policy;
+pub mod upgrade;
 pub mod validate;
 pub mod verify;
 pub mod views;
@@ -58,6 +60,10 @@ pub enum Error {
     /// what the policy lacks (`verify --values`).
     #[error("{0}")]
     Additions(String),
+    /// A chart, chart archive or bundle (or a values file for it) cannot be
+    /// read, or Helm cannot be run (`upgrade-check`).
+    #[error("{0}")]
+    Chart(String),
 }
 
 impl Error {

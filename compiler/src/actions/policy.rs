@@ -44,6 +44,29 @@ pub fn load_compiled(path: &Path, profile: Option<&str>) -> Result<(Compiled, St
     Ok((c, text))
 }
 
+/// The warnings of a compiled policy (a deprecated apiVersion), rendered
+/// against its text; empty when there are none.
+pub fn render_warnings(c: &Compiled, shown: &str, text: &str) -> String {
+    c.warnings.iter().map(|w| w.render(shown, text)).collect()
+}
+
+/// The warnings of a policy file as the commands print them before their
+/// output (`meshpack migrate` removes them); nothing for a file that cannot
+/// be read or does not compile: the command reports that itself.
+pub fn warnings(path: &Path, profile: Option<&str>) -> String {
+    let Ok(text) = read(path, false) else {
+        return String::new();
+    };
+    // Only a deprecated apiVersion warns: skip compiling the rest.
+    if crate::policy::version::warnings(&text).is_empty() {
+        return String::new();
+    }
+    match compile_text(path, &text, profile) {
+        Ok(c) => render_warnings(&c, &path.display().to_string(), &text),
+        Err(_) => String::new(),
+    }
+}
+
 /// Read and compile a policy to its model.
 pub fn load_model(path: &Path, profile: Option<&str>) -> Result<Model, Error> {
     load_compiled(path, profile).map(|(c, _)| c.model)

@@ -196,8 +196,12 @@ pub fn run(
     additions: &Additions,
 ) -> Result<Verdict, Error> {
     let mut model = policy::load_model(policy_path, profile)?;
-    let gw = gateway_identity(mesh, &model)?;
+    let mut gw = gateway_identity(mesh, &model)?;
     let set = read_rendered(paths, mesh)?;
+    // Gateways rendered as Ingresses are their controller (flags win).
+    for (g, id) in crate::verify::ingress::controllers(&set) {
+        gw.overrides.entry(g).or_insert(id);
+    }
     fold_additions(&mut model, &set, additions)?;
     let comparison = intent::compare(&model, &set, &gw);
     let gaps = intent::layer_gaps(&model, &set, &gw);

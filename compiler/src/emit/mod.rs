@@ -13,12 +13,14 @@ pub mod cond;
 mod external;
 pub mod gateway;
 pub mod identity;
+pub mod ingress;
 pub mod injection;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
 pub(crate) mod netpol_types;
 pub mod out;
+pub mod probes;
 mod routing;
 mod telemetry;
 pub mod values;
@@ -53,10 +55,15 @@ pub enum Group {
     /// and, with neither Istio nor the Gateway API, the customer's ingress
     /// controller.
     IngressNetworkPolicy,
+    /// `ingress.enabled` with neither Istio nor the Gateway API: Ingresses
+    /// and the NetworkPolicies admitting the ingress controller.
+    Ingress,
+    /// `tests.enabled`: the `helm test` connectivity probes.
+    Tests,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 11] = [
         Group::Base,
         Group::Istio,
         Group::NetworkPolicy,
@@ -66,13 +73,15 @@ impl Group {
         Group::IstioGatewayNetworkPolicy,
         Group::GatewayApiNetworkPolicy,
         Group::IngressNetworkPolicy,
+        Group::Ingress,
+        Group::Tests,
     ];
 
     /// The switch of the group's objects: Helm's `if` around each file,
     /// and which Kustomize overlays include the group's component.
     pub fn cond(self) -> Option<cond::Cond> {
         use cond::Cond;
-        use values::{GATEWAY_API_ENABLED, ISTIO_ENABLED, NETWORK_POLICY_ENABLED};
+        use values::{GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED, NETWORK_POLICY_ENABLED};
         let istio = || Cond::is(&ISTIO_ENABLED);
         let netpol = || Cond::is(&NETWORK_POLICY_ENABLED);
         let gateway_api = || Cond::is(&GATEWAY_API_ENABLED);
@@ -87,9 +96,20 @@ impl Group {
                 Some(netpol().and(istio()).and(gateway_api().not()))
             }
             Group::GatewayApiNetworkPolicy => Some(netpol().and(gateway_api())),
-            Group::IngressNetworkPolicy => {
-                Some(netpol().and(istio().not()).and(gateway_api().not()))
-            }
+            // With `ingress.enabled` the Ingress group admits the
+            // controller itself (`ingress.controller.*`), the same fact.
+            Group::IngressNetworkPolicy => Some(
+                netpol()
+                    .and(istio().not())
+                    .and(gateway_api().not())
+                    .and(Cond::is(&INGRESS_ENABLED).not()),
+            ),
+            Group::Ingress => Some(
+                Cond::is(&INGRESS_ENABLED)
+                    .and(istio().not())
+                    .and(gateway_api().not()),
+            ),
+            Group::Tests => Some(Cond::is(&values::helm_tests::enabled())),
         }
     }
 }
@@ -148,6 +168,12 @@ pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
     }
     for g in &m.gateways {
         sink(gateway::gateway_api_file(m, g, mode));
+    }
+    for f in ingress::files(m, mode) {
+        sink(f);
+    }
+    for f in probes::files(m, mode) {
+        sink(f);
     }
     for f in netpol::files(m, mode) {
         sink(f);

@@ -265,6 +265,13 @@ fixed! {
     ISTIO_CONTROL_PLANE_NAMESPACE: Str = "istio.controlPlane.namespace", |_| json!("istio-system");
     GATEWAY_API_ENABLED: Bool = "gatewayApi.enabled", |_| json!(false);
     GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio");
+    /// The third gateway form (`emit::ingress`), without Istio and the Gateway API.
+    INGRESS_ENABLED: Bool = "ingress.enabled", |_| json!(false);
+    INGRESS_CLASS_NAME: Str = "ingress.className", |_| json!(crate::emit::ingress::DEFAULT_CLASS);
+    INGRESS_ANNOTATIONS: StrMap = "ingress.annotations", |_| json!({});
+    INGRESS_CONTROLLER_NAMESPACE: Str = "ingress.controller.namespace", |_| json!(crate::emit::ingress::DEFAULT_CONTROLLER_NAMESPACE);
+    INGRESS_CONTROLLER_POD_LABELS: StrMap = "ingress.controller.podLabels", |_| json!({});
+    INGRESS_CONTROLLER_SERVICE_ACCOUNT: Str = "ingress.controller.serviceAccount", |_| json!(crate::emit::ingress::DEFAULT_CONTROLLER_SA);
     FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false);
     NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true);
     NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!("");
@@ -290,6 +297,39 @@ fixed! {
 /// The four `ISTIO_PROXY_IMAGE_*` handles are its keys.
 pub fn istio_proxy_image() -> Val<Obj> {
     Val::at(vec![Seg::Key("istio"), Seg::Key("proxyImage")], None)
+}
+
+/// `tests.*`: the `helm test` probes (`emit::probes`), present only when
+/// the policy names a probe image (`spec.images.probe`).
+pub mod helm_tests {
+    use super::{json, Bool, Int, Obj, Seg, Str, Val};
+
+    /// The switch of `Group::Tests`; off by default.
+    pub fn enabled() -> Val<Bool> {
+        Val::at(
+            vec![Seg::Key("tests"), Seg::Key("enabled")],
+            Some(|_| json!(false)),
+        )
+    }
+
+    pub fn timeout_seconds() -> Val<Int> {
+        Val::at(
+            vec![Seg::Key("tests"), Seg::Key("timeoutSeconds")],
+            Some(|_| json!(15)),
+        )
+    }
+
+    /// The probe image as a whole (the chart's image helper takes the map).
+    pub fn image() -> Val<Obj> {
+        Val::at(vec![Seg::Key("tests"), Seg::Key("image")], None)
+    }
+
+    pub fn image_key(key: &'static str) -> Val<Str> {
+        Val::at(
+            vec![Seg::Key("tests"), Seg::Key("image"), Seg::Key(key)],
+            None,
+        )
+    }
 }
 
 /// `telemetry.tracing.*`: present only when the policy traces; defaults

@@ -165,7 +165,10 @@ fn write(
     ));
     t.push_str("# A draft: every rule below quotes the evidence it was drafted from. Review it,\n");
     t.push_str("# add the calls the manifests do not show, then `meshpack compile` it.\n");
-    t.push_str("apiVersion: meshpack.dev/v1alpha1\nkind: MeshPolicy\nmetadata:\n");
+    t.push_str(&format!(
+        "apiVersion: {}\nkind: MeshPolicy\nmetadata:\n",
+        crate::policy::POLICY_API_VERSION
+    ));
     t.push_str(&format!("  name: {name}\nspec:\n"));
     let version = input.chart_version().unwrap_or_else(|| "0.1.0".into());
     t.push_str(&format!("  version: {}\n", yaml_str(&version)));

@@ -12,6 +12,8 @@ mod gateway;
 mod image;
 pub mod names;
 mod traffic;
+mod upgrades;
+pub use upgrades::{is_value_path, Upgrades};
 
 use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, MtlsMode, PortRef, PortSpec, ServiceMtls, Spans, Storage};
@@ -64,6 +66,10 @@ pub struct Model {
     pub mesh: MeshRuntime,
     /// The image lock file the policy names, relative to the policy.
     pub image_lock: Option<String>,
+    /// Services and chart values earlier versions had (`spec.upgrades`).
+    pub upgrades: Upgrades,
+    /// Image of the `helm test` connectivity probes (`spec.images.probe`).
+    pub probe_image: Option<Image>,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -93,6 +99,7 @@ impl Model {
             ("istio proxy", &self.mesh.proxy),
             ("istio control plane", &self.mesh.control_plane),
             ("istio ztunnel", &self.mesh.ztunnel),
+            ("connectivity probe", &self.probe_image),
         ];
         for (what, i) in mesh {
             if let Some(i) = i {
@@ -118,6 +125,7 @@ impl Model {
             ("istio proxy", &mut m.proxy),
             ("istio control plane", &mut m.control_plane),
             ("istio ztunnel", &mut m.ztunnel),
+            ("connectivity probe", &mut self.probe_image),
         ] {
             if let Some(i) = i {
                 out.push((what.to_string(), i));
@@ -499,12 +507,12 @@ impl Resolver<'_> {
 
     fn model(&mut self, doc: &policy::PolicyFile, profile: &str, st: &policy::Settings) -> Model {
         let spec = &doc.spec;
-        if doc.api_version != policy::API_VERSION {
+        if ![policy::POLICY_API_VERSION, policy::API_VERSION].contains(&doc.api_version.as_str()) {
             self.err(
                 "E0201",
                 "apiVersion",
                 format!("unsupported apiVersion `{}`", doc.api_version),
-                format!("expected `{}`", policy::API_VERSION),
+                format!("expected `{}`", policy::POLICY_API_VERSION),
             );
         }
         if doc.kind != "MeshPolicy" {
@@ -602,6 +610,23 @@ impl Resolver<'_> {
         let telemetry = spec.telemetry.as_ref().map(|t| self.telemetry(t));
         let mesh = self.mesh(spec, st);
         let chart = spec.chart.as_ref();
+        let upgrades = self.upgrades(doc, &services);
+        let probe_image = spec
+            .images
+            .as_ref()
+            .and_then(|i| i.probe.as_ref())
+            .and_then(|r| match parse_image(r, None) {
+                Ok(i) => Some(i),
+                Err(why) => {
+                    self.err(
+                        "E0212",
+                        "spec.images.probe",
+                        why,
+                        "write the full reference, e.g. `docker.io/curlimages/curl:8.11.1`".into(),
+                    );
+                    None
+                }
+            });
         Model {
             description: chart
                 .and_then(|c| c.description.clone())
@@ -652,6 +677,8 @@ impl Resolver<'_> {
             telemetry,
             mesh,
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
+            upgrades,
+            probe_image,
             index: Index::default(),
         }
         .with_index()

@@ -443,7 +443,9 @@ mod tests {
         let i = images(&m, None);
         assert!(i.contains(&"quay.io/evalhub/api:2.3.0".to_string()));
         assert!(i.contains(&"docker.io/library/postgres:16.4".to_string()));
-        assert_eq!(i.len(), 9);
+        // The helm test probe's image travels with the others (air-gapped).
+        assert!(i.contains(&"docker.io/curlimages/curl:8.11.1".to_string()));
+        assert_eq!(i.len(), 10);
         let r = images(&m, Some("mirror.corp:5000"));
         assert!(r.contains(&"mirror.corp:5000/evalhub/api:2.3.0".to_string()));
         assert!(r.contains(&"mirror.corp:5000/library/postgres:16.4".to_string()));

@@ -106,13 +106,17 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     let mut tree = Tree::new();
     let mut suffix = 0;
     let mut istio_kinds = std::collections::BTreeSet::new();
+    let upgrades_line = super::upgrades::template_line(m);
     emit::each(m, Mode::Helm, &mut |f| {
         suffix = suffix.max(longest_suffix(&f));
         istio_kinds.extend(f.docs.iter().filter_map(|d| istio_kind(&d.value)));
-        sink(
-            format!("templates/{}", f.path),
-            template(&f, &m.name).into_bytes(),
-        );
+        let mut text = template(&f, &m.name);
+        if let Some(line) = &upgrades_line {
+            // After the first line, the generated-file comment.
+            let at = text.find('\n').map_or(0, |i| i + 1);
+            text.insert_str(at, &format!("{line}\n"));
+        }
+        sink(format!("templates/{}", f.path), text.into_bytes());
     });
     // Object names are "<fullname><suffix>": keep them within 63 characters,
     // and StatefulSet names within 52 (see model::MAX_OBJECT_NAME).
@@ -178,7 +182,14 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     };
     put(&mut tree, "Chart.yaml", chart_yaml(m, &images));
     put(&mut tree, "values.yaml", values::values_yaml(m, &entries));
-    let schema = serde_json::to_string_pretty(&values::schema(m, &entries)).expect("schema") + "\n";
+    let schema = if m.upgrades.is_empty() {
+        values::schema(m, &entries)
+    } else {
+        let mut all = values::entries(m);
+        super::upgrades::extend(m, &mut all);
+        values::schema(m, &all)
+    };
+    let schema = serde_json::to_string_pretty(&schema).expect("schema") + "\n";
     put(&mut tree, "values.schema.json", schema);
     put(&mut tree, ".helmignore", render("helmignore"));
     put(&mut tree, "README.md", render("README.md"));
@@ -186,8 +197,13 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     if m.services.iter().any(|s| s.attach.is_some()) {
         helpers.push_str(&super::attach::helpers(m));
     }
+    helpers.push_str(&super::upgrades::helpers(m));
     put(&mut tree, "templates/_helpers.tpl", helpers);
-    put(&mut tree, "templates/NOTES.txt", render("NOTES.txt"));
+    put(
+        &mut tree,
+        "templates/NOTES.txt",
+        render("NOTES.txt") + &super::upgrades::notes(m),
+    );
     put(
         &mut tree,
         "templates/additions.yaml",

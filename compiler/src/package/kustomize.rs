@@ -22,13 +22,13 @@
 //! in a component). No such fields, no file.
 
 use super::Tree;
-use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, ISTIO_ENABLED};
+use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED};
 use crate::emit::{self, mesh::FIXED_NAMESPACE, File, Group, Mode};
 use crate::model::{Model, Workload};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const COMPONENTS: [(Group, &str); 8] = [
+const COMPONENTS: [(Group, &str); 10] = [
     (Group::Istio, "istio"),
     (Group::IstioGateway, "istio-gateway"),
     (Group::GatewayApi, "gateway-api"),
@@ -40,6 +40,8 @@ const COMPONENTS: [(Group, &str); 8] = [
     ),
     (Group::GatewayApiNetworkPolicy, "gateway-api-network-policy"),
     (Group::IngressNetworkPolicy, "ingress-network-policy"),
+    (Group::Ingress, "ingress"),
+    (Group::Tests, "tests"),
 ];
 
 /// Switches set over the chart's defaults.
@@ -48,14 +50,16 @@ type Switches = Vec<(Val<Bool>, bool)>;
 /// Overlays: name and the switches they turn on over the chart's
 /// defaults. An overlay has the component of every group whose
 /// `Group::cond` holds there: `istio` uses Istio's own Gateway objects,
-/// `istio-gateway-api` the Gateway API's; `plain` is the defaults.
-fn overlays() -> [(&'static str, Switches); 2] {
+/// `istio-gateway-api` the Gateway API's, `ingress` no mesh:
+/// NetworkPolicies and Kubernetes Ingresses; `plain` is the defaults.
+fn overlays() -> [(&'static str, Switches); 3] {
     [
         ("istio", vec![(ISTIO_ENABLED, true)]),
         (
             "istio-gateway-api",
             vec![(ISTIO_ENABLED, true), (GATEWAY_API_ENABLED, true)],
         ),
+        ("ingress", vec![(INGRESS_ENABLED, true)]),
     ]
 }
 
@@ -177,6 +181,37 @@ pub fn tree(m: &Model) -> Tree {
                         "group": "apps",
                         "version": "v1",
                         "kind": kind,
+                        "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
+                    },
+                }));
+            }
+            // The `tests` component's probes (listed before this one) take
+            // the mesh's labels as the workloads do.
+            // A JSON patch: a strategic merge patch of a Pod's own labels
+            // writes `null` as a string instead of removing the label.
+            if m.probe_image.is_some() {
+                let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
+                let mut ops = vec![];
+                for (field, map) in [("labels", labels), ("annotations", annotations)] {
+                    for (k, v) in map {
+                        let at = format!(
+                            "/metadata/{field}/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        );
+                        ops.push(if v.is_null() {
+                            json!({ "op": "remove", "path": at })
+                        } else {
+                            json!({ "op": "add", "path": at, "value": v })
+                        });
+                    }
+                }
+                let path = "patches/inject-pod.yaml";
+                t.insert(format!("components/{dir}/{path}"), yaml(&json!(ops)));
+                patches.push(json!({
+                    "path": path,
+                    "target": {
+                        "version": "v1",
+                        "kind": "Pod",
                         "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
                     },
                 }));

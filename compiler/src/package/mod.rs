@@ -22,6 +22,7 @@ pub mod kustomize_additions;
 pub mod outputs;
 pub mod stream;
 mod swap;
+pub mod upgrades;
 pub mod values;
 #[cfg(test)]
 mod values_contract;

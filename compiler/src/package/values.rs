@@ -54,6 +54,8 @@ fn es(path: impl Into<String>, default: Value, description: &str, schema: Value)
 }
 
 const STRING_MAP: &str = "string-map";
+/// `x-kind` of a value that takes anything (a removed one, `package::upgrades`).
+pub const ANY: &str = "any";
 
 pub fn entries(m: &Model) -> Vec<Entry> {
     let smap = || json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP });
@@ -78,6 +80,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         hs(&ISTIO_CONTROL_PLANE_NAMESPACE, m, "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         h(&GATEWAY_API_ENABLED, m, "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
         h(&GATEWAY_API_CLASS_NAME, m, "GatewayClass of the Gateways."),
+        h(&INGRESS_ENABLED, m, "Without Istio and the Gateway API: render the gateways as Kubernetes `Ingress` objects, and NetworkPolicies admitting the ingress controller (docs/ingress.md)."),
+        h(&INGRESS_CLASS_NAME, m, "IngressClass of the Ingresses."),
+        hs(&INGRESS_ANNOTATIONS, m, "Annotations of every Ingress (the controller's options).", smap()),
+        hs(&INGRESS_CONTROLLER_NAMESPACE, m, "Namespace of the ingress controller's pods; NetworkPolicies admit them to the services gateways route to.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        hs(&INGRESS_CONTROLLER_POD_LABELS, m, "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
+        hs(&INGRESS_CONTROLLER_SERVICE_ACCOUNT, m, "ServiceAccount of the ingress controller, recorded on each Ingress for `meshpack verify`.", json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"})),
         h(&FAULT_INJECTION_ENABLED, m, "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
         h(&NETWORK_POLICY_ENABLED, m, "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
         hs(&NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, m, "Without Istio and the Gateway API: namespace of the ingress controller that fronts the gateways' routes, admitted by NetworkPolicies; empty for `istio.gateway.namespace`. (With Istio, NetworkPolicies admit the gateway pods themselves: `gateways.<name>.selector` in `istio.gateway.namespace`.)", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
@@ -89,6 +97,16 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         h(&SERVICE_MONITOR_ENABLED, m, "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
         h(&POD_MONITOR_ENABLED, m, "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
     ];
+    if let Some(probe) = &m.probe_image {
+        v.push(h(&helm_tests::enabled(), m, "Render the `helm test` connectivity probes: one Pod per service, with its identity, labels and injection, trying what the policy allows and a sample of what it denies (docs/tests.md)."));
+        image_entries(&mut v, helm_tests::image_key, probe);
+        v.push(hs(
+            &helm_tests::timeout_seconds(),
+            m,
+            "Seconds each probe waits for a connection (more than Envoy's 10 s connect timeout).",
+            json!({"minimum": 1, "maximum": 300}),
+        ));
+    }
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         v.push(e(
             tracing::provider().path(),
@@ -229,7 +247,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             continue;
         }
         if s.versions.is_empty() {
-            image_entries(&mut v, &sv, &s.image);
+            image_entries(&mut v, |k| sv.image_key(k), &s.image);
             v.push(es(
                 sv.replicas().path(),
                 json!(s.replicas),
@@ -239,7 +257,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
         for ver in &s.versions {
             let vv = sv.version(&ver.name);
-            image_entries(&mut v, &vv, &ver.image);
+            image_entries(&mut v, |k| vv.image_key(k), &ver.image);
             v.push(es(
                 vv.replicas().path(),
                 json!(ver.replicas),
@@ -348,24 +366,25 @@ fn injection_schema() -> Value {
     json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "namespace"]})
 }
 
-fn image_entries(v: &mut Vec<Entry>, sv: &Svc, image: &Image) {
+/// The four image rows under one map (`services.<n>.image`, `tests.image`).
+fn image_entries(v: &mut Vec<Entry>, key: impl Fn(&'static str) -> Val<Str>, image: &Image) {
     v.push(e(
-        sv.image_key("registry").path(),
+        key("registry").path(),
         json!(image.registry),
         "Image registry (`global.imageRegistry` wins).",
     ));
     v.push(e(
-        sv.image_key("repository").path(),
+        key("repository").path(),
         json!(image.repository),
         "Image repository.",
     ));
     v.push(e(
-        sv.image_key("tag").path(),
+        key("tag").path(),
         json!(image.tag),
         "Image tag; empty means the chart's appVersion.",
     ));
     v.push(es(
-        sv.image_key("digest").path(),
+        key("digest").path(),
         json!(image.digest),
         "Image digest (`sha256:...`); wins over the tag.",
         json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
@@ -488,6 +507,9 @@ fn leaf_schema(en: &Entry) -> Value {
             if k != "x-kind" {
                 s.insert(k.clone(), v.clone());
             }
+        }
+        if extra.get("x-kind") == Some(&json!(ANY)) {
+            s.remove("type");
         }
     }
     Value::Object(s)

@@ -36,6 +36,10 @@ const DECLARED_EVERYWHERE: &[(&str, &str)] = &[
         "without gateways nothing lives there",
     ),
     (
+        "ingress",
+        "without gateways there is no Ingress and no controller to admit",
+    ),
+    (
         "networkPolicy.gatewayNamespaces",
         "without gateways no rule admits the ingress",
     ),

@@ -7,6 +7,7 @@
 mod check;
 pub(crate) mod load;
 pub mod types;
+pub mod version;
 
 pub use load::{load, Loaded, Spans};
 pub use types::*;

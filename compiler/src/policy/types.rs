@@ -1,4 +1,5 @@
-//! The policy language, v1alpha1, as Rust types.
+//! The policy language, v1alpha2 (and v1alpha1, accepted during the
+//! transition), as Rust types.
 //!
 //! These types say what a policy file may contain; they resolve nothing (that
 //! is `model`'s job) and hold no output types. Doc comments become the
@@ -14,15 +15,20 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
+/// The apiVersion of image locks and profiles, and of policies before
+/// `spec.upgrades` (deprecated for policies: `meshpack migrate` rewrites it).
 pub const API_VERSION: &str = "meshpack.dev/v1alpha1";
+/// The current apiVersion of policies (`crate::policy::version`).
+pub const POLICY_API_VERSION: &str = "meshpack.dev/v1alpha2";
 
 /// A meshpack policy: the services of one application and who may talk to whom.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "MeshPolicy")]
 pub struct PolicyFile {
-    /// Always `meshpack.dev/v1alpha1`.
-    #[schemars(extend("const" = API_VERSION))]
+    /// `meshpack.dev/v1alpha2`; `meshpack.dev/v1alpha1` (without
+    /// `spec.upgrades`) is still accepted, with a warning.
+    #[schemars(extend("enum" = [POLICY_API_VERSION, API_VERSION]))]
     pub api_version: String,
     /// Always `MeshPolicy`.
     #[schemars(extend("const" = "MeshPolicy"))]
@@ -71,6 +77,47 @@ pub struct Spec {
     /// How pods join the mesh with Istio on: `sidecar` (an Envoy per pod) or
     /// `ambient` (ztunnel per node, waypoints for L7 rules).
     pub dataplane: Option<Dataplane>,
+    /// What earlier chart versions called otherwise or had (v1alpha2): their
+    /// values keep installing, with a warning in the chart's NOTES.
+    pub upgrades: Option<Upgrades>,
+}
+
+/// Services and chart values renamed or removed since earlier versions of
+/// the chart. The chart's values schema keeps accepting the old keys
+/// (marked `deprecated`), NOTES.txt warns when a values file still uses one,
+/// and values under a renamed key apply to the new one.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upgrades {
+    #[serde(default)]
+    pub renamed: Renamed,
+    #[serde(default)]
+    pub removed: Removed,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Renamed {
+    /// Old service name -> the service of this policy that replaces it:
+    /// `services.<old>` values apply to `services.<new>`.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+    /// Old chart value (dotted path, e.g. `services.api.replicas`) -> the
+    /// chart value that replaces it.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Removed {
+    /// Services earlier versions had: `services.<name>` values are
+    /// accepted and ignored.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Chart values earlier versions had (dotted paths): accepted and ignored.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -192,6 +239,11 @@ pub struct Images {
     /// An image lock file next to the policy (e.g. `images.lock`): the
     /// `sha256:` digest of every image, which the chart then renders.
     pub lock: Option<String>,
+    /// Image of the connectivity probes of `helm test` (`tests.enabled`),
+    /// with `sh` and `curl`, e.g. `docker.io/curlimages/curl:8.11.1`; listed
+    /// with the other images, so it is mirrored and bundled. Without it the
+    /// chart has no tests.
+    pub probe: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

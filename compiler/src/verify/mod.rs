@@ -12,6 +12,7 @@
 //! appears on either side is evaluated, and the allowed probes are compared.
 
 pub(crate) mod additions;
+pub(crate) mod ingress;
 pub(crate) mod injection;
 pub mod intent;
 pub(crate) mod istio;

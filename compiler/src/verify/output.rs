@@ -65,6 +65,7 @@ pub fn matrix_of_set(set: &Rendered) -> Matrix {
             .into_iter()
             .map(|s| gateway_pods(set, s)),
     );
+    sources.extend(super::ingress::sources(set));
     sources.insert(Source::Stranger);
     if layers.istio {
         sources.insert(Source::Plaintext);
