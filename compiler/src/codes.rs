@@ -54,6 +54,7 @@ pub const CODES: &[Code] = &[
     c("E0006", "aliases expand the document past 200,000 nodes", "write the values out, or use fewer nested aliases"),
     c("E0007", "a custom YAML tag (`!secret`, `!include`) the policy language gives no meaning", "remove the tag and write the plain value"),
     c("E0008", "a character YAML does not allow (a NUL or other control character, U+FFFE, U+FFFF, or a byte-order mark after the start)", "delete the character at the position shown"),
+    c("E0009", "a string holds `mpx<N>x`, the form of the markers meshpack writes into chart templates", "change the text, e.g. `mpx-1-x`"),
     c("E0010", "a field does not fit its type: an unknown field or variant, or a wrong shape the schema let through", "use the field names and values the help line lists (`meshpack schema` describes them all)"),
     c("E0011", "unknown field", "fix the spelling (the help line suggests the closest field) or remove it"),
     c("E0012", "a required field is missing", "add the field; `meshpack schema` describes it"),

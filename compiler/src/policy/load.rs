@@ -48,6 +48,9 @@ pub(crate) fn load_checked<T: DeserializeOwned>(
         return Err(vec![d]);
     }
     let spans = scan(text)?;
+    if let Some(d) = reserved_marker(text, &spans) {
+        return Err(vec![d]);
+    }
     let (mut diags, deferred) = match schema {
         Some((v, s)) => match serde_yaml::from_str::<serde_json::Value>(text) {
             Ok(value) => super::check::schema_errors(v, s, &value, &spans),
@@ -72,6 +75,67 @@ pub(crate) fn load_checked<T: DeserializeOwned>(
             Err(diags)
         }
     }
+}
+
+/// The chart's templates are written with `mpx<N>x` markers in place of
+/// install-time expressions (`emit::out`), substituted after the YAML is
+/// serialised; a policy string holding that text would be substituted too,
+/// so it is refused. Strings are read as parsed, so an escaped spelling
+/// (`"mp\x78"`) is caught as well.
+fn reserved_marker(text: &str, spans: &Spans) -> Option<Diagnostic> {
+    use serde_json::Value;
+    fn marker_in(s: &str) -> Option<&str> {
+        let mut rest = s;
+        while let Some(i) = rest.find("mpx") {
+            let tail = &rest[i + 3..];
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && tail[digits..].starts_with('x') {
+                return Some(&rest[i..i + 3 + digits + 1]);
+            }
+            rest = tail;
+        }
+        None
+    }
+    /// The marker text and where it is: (path, is a key).
+    fn find(v: &Value, path: &str) -> Option<(String, String, bool)> {
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match v {
+            Value::String(s) => marker_in(s).map(|m| (m.to_string(), path.to_string(), false)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| find(x, &format!("{path}[{i}]"))),
+            Value::Object(o) => o.iter().find_map(|(k, x)| match marker_in(k) {
+                Some(m) => Some((m.to_string(), join(k), true)),
+                None => find(x, &join(k)),
+            }),
+            _ => None,
+        }
+    }
+    if !text.contains("mpx") && !text.contains('\\') {
+        return None;
+    }
+    let value = serde_yaml::from_str::<Value>(text).ok()?;
+    let (found, path, key) = find(&value, "")?;
+    let pos = if key {
+        spans.key(&path)
+    } else {
+        spans.value(&path)
+    };
+    Some(
+        Diagnostic::error(
+            "E0009",
+            format!("`{found}` is the form of meshpack's template markers and cannot appear in a policy"),
+        )
+        .at(pos)
+        .help("change the text (e.g. `mpx-1-x`): meshpack writes `mpx<N>x` into chart templates in place of install-time values"),
+    )
 }
 
 fn serde_error(e: &serde_yaml::Error) -> Diagnostic {
