@@ -8,8 +8,10 @@
 
 mod attach;
 mod external;
+mod fragment;
 mod gateway;
 pub mod names;
+mod pod;
 mod traffic;
 
 use crate::diag::{suggest, Diagnostic, Diagnostics};
@@ -19,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub use attach::Attach;
 pub use external::External;
 pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
+pub use pod::{parse_text, ports_of, render, EnvVal, File as PodFile, Piece, Pod, Ports, Text};
 pub use traffic::{
     ConnectionPool, Fault, OutlierDetection, Retries, Telemetry, Tracing, Traffic, Version,
     VersionRoute,
@@ -63,6 +66,8 @@ pub struct Model {
     pub mesh: MeshRuntime,
     /// The image lock file the policy names, relative to the policy.
     pub image_lock: Option<String>,
+    /// How Kubernetes Services are named (`spec.serviceNames`).
+    pub service_names: policy::ServiceNames,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -233,6 +238,32 @@ pub struct Image {
 pub enum Workload {
     Deployment,
     StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+}
+
+impl Workload {
+    /// The Kubernetes kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Workload::Deployment => "Deployment",
+            Workload::StatefulSet => "StatefulSet",
+            Workload::DaemonSet => "DaemonSet",
+            Workload::Job => "Job",
+            Workload::CronJob => "CronJob",
+        }
+    }
+
+    /// Pods that run to completion (no replicas, no disruption budget).
+    pub fn runs_to_completion(self) -> bool {
+        matches!(self, Workload::Job | Workload::CronJob)
+    }
+
+    /// Whether `replicas` means anything for it.
+    pub fn has_replicas(self) -> bool {
+        matches!(self, Workload::Deployment | Workload::StatefulSet)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,7 +283,10 @@ pub struct Service {
     /// Port-level mTLS modes, by container port.
     pub port_mtls: Vec<(u16, MtlsMode)>,
     pub resources: Resources,
-    pub env: Vec<(String, String)>,
+    /// Environment variables; a version's own env is on the version.
+    pub env: Vec<(String, EnvVal)>,
+    /// Command, args, volumes, probes and the rest of the pod (`pod.rs`).
+    pub pod: Pod,
     pub health_path: Option<String>,
     pub read_only_root_filesystem: bool,
     pub run_as_user: i64,
@@ -564,12 +598,13 @@ impl Resolver<'_> {
             .iter()
             .filter_map(|(n, s)| self.external(n, s))
             .collect();
-        let services: Vec<Service> = spec
+        let mut services: Vec<Service> = spec
             .services
             .iter()
             .filter(|(_, s)| s.external.is_none())
             .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
             .collect();
+        self.texts(spec, &mut services);
         self.check_attach_not_mixed(&services);
         self.check_workload_names(&services);
         let index: BTreeMap<&str, &Service> =
@@ -651,6 +686,7 @@ impl Resolver<'_> {
             telemetry,
             mesh,
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
+            service_names: spec.service_names.unwrap_or_default(),
             index: Index::default(),
         }
         .with_index()
@@ -731,6 +767,9 @@ impl Resolver<'_> {
         let workload = match s.workload {
             policy::Workload::Deployment => Workload::Deployment,
             policy::Workload::StatefulSet => Workload::StatefulSet,
+            policy::Workload::DaemonSet => Workload::DaemonSet,
+            policy::Workload::Job => Workload::Job,
+            policy::Workload::CronJob => Workload::CronJob,
         };
         let attach = self.attach(name, s);
         let workload = match &attach {
@@ -862,6 +901,11 @@ impl Resolver<'_> {
         }
         let has_http = ports.iter().any(|p| p.protocol.is_http());
         let traffic = self.traffic(name, s.traffic.as_ref(), &versions, has_http);
+        let pod = if attach.is_some() {
+            Pod::default()
+        } else {
+            self.pod(name, s, workload)
+        };
         Service {
             name: name.to_string(),
             image,
@@ -874,11 +918,9 @@ impl Resolver<'_> {
             mtls,
             port_mtls,
             resources,
-            env: s
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.0.clone()))
-                .collect(),
+            // Filled by `texts` once every service is known.
+            env: vec![],
+            pod,
             health_path: s.health_path.clone(),
             read_only_root_filesystem: s
                 .read_only_root_filesystem

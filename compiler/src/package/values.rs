@@ -209,7 +209,9 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             v.push(en);
             continue;
         }
-        if s.versions.is_empty() {
+        if s.versions.is_empty() && !s.workload.has_replicas() {
+            image_entries(&mut v, &p, &s.image);
+        } else if s.versions.is_empty() {
             image_entries(&mut v, &p, &s.image);
             v.push(es(
                 format!("{p}.replicas"),
@@ -248,14 +250,15 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ),
             (
                 "podSecurityContext",
-                wd::pod_security_context(s.run_as_user),
-                s.run_as_user != d.run_as_user,
+                crate::emit::pod::pod_security_context(s),
+                s.run_as_user != d.run_as_user || s.pod.pod_security_context.is_some(),
                 "Pod security context (default: serviceDefaults).",
             ),
             (
                 "securityContext",
-                wd::container_security_context(s.read_only_root_filesystem),
-                s.read_only_root_filesystem != d.read_only_root_filesystem,
+                crate::emit::pod::security_context(s),
+                s.read_only_root_filesystem != d.read_only_root_filesystem
+                    || s.pod.security_context.is_some(),
                 "Container security context (default: serviceDefaults).",
             ),
             (

@@ -8,6 +8,7 @@ mod check;
 pub mod load;
 pub mod types;
 
+pub use check::schema_errors;
 pub use load::{load, Loaded, Spans};
 pub use types::*;
 

@@ -4,6 +4,7 @@
 //! host resolution are written again here on purpose, so a mistake in the
 //! compiler's own logic is not repeated by its checker.
 
+mod address_unknown_service;
 pub mod analysis;
 mod authz_selects_nothing;
 mod credential_missing;
@@ -461,6 +462,20 @@ pub const CHECKS: &[Check] = &[
         summary: "Istio policy selects pods that opted out of the sidecar",
         ist: None,
         run: policy_without_sidecar::run,
+    },
+    Check {
+        code: "M060",
+        severity: Warning,
+        summary: "env, command or args name an address whose host is no Service",
+        ist: None,
+        run: address_unknown_service::run_services,
+    },
+    Check {
+        code: "M061",
+        severity: Warning,
+        summary: "env, command or args name a port the Service does not have",
+        ist: None,
+        run: address_unknown_service::run_ports,
     },
 ];
 
