@@ -467,3 +467,76 @@ pub fn render(t: &Text, host: impl Fn(&str) -> String) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ports() -> Ports {
+        BTreeMap::from([
+            ("db".to_string(), vec![("tcp-postgres".to_string(), 5432)]),
+            (
+                "api".to_string(),
+                vec![("http".to_string(), 8080), ("grpc".to_string(), 9090)],
+            ),
+        ])
+    }
+
+    fn lit(s: &str) -> Piece {
+        Piece::Lit(s.into())
+    }
+
+    fn host(s: &str) -> Piece {
+        Piece::Host(s.into())
+    }
+
+    #[test]
+    fn references_become_hosts_and_ports() {
+        let p = ports();
+        assert_eq!(
+            parse_text("postgres://app@${service:db:tcp-postgres}/app", &p),
+            (
+                vec![lit("postgres://app@"), host("db"), lit(":5432/app")],
+                vec![]
+            )
+        );
+        assert_eq!(
+            parse_text("${service:api}", &p),
+            (vec![host("api")], vec![])
+        );
+        // A port by number, two references, and an escaped `${`.
+        assert_eq!(
+            parse_text("${service:api:9090},${service:db:5432} $${HOME}", &p),
+            (
+                vec![host("api"), lit(":9090,"), host("db"), lit(":5432 ${HOME}")],
+                vec![]
+            )
+        );
+        assert_eq!(parse_text("plain", &p), (vec![lit("plain")], vec![]));
+        assert_eq!(parse_text("", &p), (vec![], vec![]));
+    }
+
+    #[test]
+    fn bad_references_are_errors() {
+        let p = ports();
+        let codes = |s: &str| -> Vec<&'static str> {
+            parse_text(s, &p).1.into_iter().map(|(c, _, _)| c).collect()
+        };
+        assert_eq!(codes("${service:dbb}"), vec!["E0311"]);
+        assert_eq!(codes("${service:db:http}"), vec!["E0312"]);
+        assert_eq!(codes("${env:HOME}"), vec!["E0310"]);
+        assert_eq!(codes("${service:db"), vec!["E0310"]);
+        assert_eq!(codes("${service:a:b:c}"), vec!["E0310"]);
+        let (_, e) = parse_text("${service:dbb}", &p);
+        assert_eq!(
+            e[0].2,
+            "did you mean `db`? a reference names a service of `spec.services`"
+        );
+    }
+
+    #[test]
+    fn render_writes_hosts_with_the_given_names() {
+        let t = vec![lit("http://"), host("api"), lit(":8080")];
+        assert_eq!(render(&t, |h| format!("rel-{h}")), "http://rel-api:8080");
+    }
+}
