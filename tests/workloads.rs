@@ -376,3 +376,53 @@ fn kustomize_tree_builds_the_same_workloads() {
         check(&objs, istio);
     }
 }
+
+/// Secrets are named, never filled in: values.yaml holds each Secret's
+/// name only, and `--set secrets.<name>=...` points the release at the
+/// customer's own Secret wherever the policy names it.
+#[test]
+fn secrets_are_names_the_customer_can_change() {
+    let (_dir, chart, _) = outputs();
+    let values: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap()).unwrap();
+    assert_eq!(
+        values["secrets"],
+        json!({"batch-api-keys": "batch-api-keys", "batch-api-tls": "batch-api-tls", "batch-db": "batch-db"})
+    );
+    for h in HELMS {
+        let args = [
+            "--set",
+            "secrets.batch-db=prod-db",
+            "--set",
+            "secrets.batch-api-tls=prod-tls",
+            "--set",
+            "secrets.batch-api-keys=prod-keys",
+        ];
+        let objs = by_id(&parse(&template(h, &chart, NS, &args)));
+        let api = container(&objs, "Deployment/batch-api");
+        assert_eq!(
+            api["env"][2],
+            json!({"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "prod-db", "key": "password"}}}),
+            "{h}"
+        );
+        assert_eq!(
+            api["envFrom"][1],
+            json!({"secretRef": {"name": "prod-keys"}, "prefix": "KEY_"}),
+            "{h}"
+        );
+        assert_eq!(
+            pod(&objs, "Deployment/batch-api")["volumes"][1],
+            json!({"name": "certs", "secret": {"secretName": "prod-tls", "defaultMode": 288}}),
+            "{h}"
+        );
+        assert_eq!(
+            container(&objs, "StatefulSet/batch-db")["env"][1]["valueFrom"]["secretKeyRef"]["name"],
+            json!("prod-db"),
+            "{h}"
+        );
+        assert!(
+            !objs.keys().any(|k| k.starts_with("Secret/")),
+            "{h}: the chart renders no Secret"
+        );
+    }
+}

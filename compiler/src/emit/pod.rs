@@ -54,6 +54,58 @@ pub fn text(n: &Names, out: &mut Out, t: &Text) -> Value {
     out.text(&parts)
 }
 
+/// The Secrets a service's pod names (env `secretKeyRef`, `envFrom`
+/// `secretRef`, `secret` volumes), sorted: the chart takes each one's name
+/// from `secrets.<name>`, so a customer points the release at the Secret
+/// they already have. A name with a dot stays literal (it cannot be a
+/// values key).
+pub fn secret_names(s: &Service) -> Vec<String> {
+    let p = &s.pod;
+    let mut names: Vec<String> = vec![];
+    let envs = s
+        .env
+        .iter()
+        .chain(s.versions.iter().flat_map(|v| v.env.iter()));
+    for (_, v) in envs {
+        if let EnvVal::From(f) = v {
+            names.extend(f["secretKeyRef"]["name"].as_str().map(str::to_string));
+        }
+    }
+    for e in p
+        .env_from
+        .iter()
+        .flat_map(|e| e.as_array().into_iter().flatten())
+    {
+        names.extend(e["secretRef"]["name"].as_str().map(str::to_string));
+    }
+    for v in p
+        .volumes
+        .iter()
+        .flat_map(|e| e.as_array().into_iter().flatten())
+    {
+        names.extend(v["secret"]["secretName"].as_str().map(str::to_string));
+    }
+    names.retain(|n| configurable(n));
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn configurable(name: &str) -> bool {
+    !name.is_empty() && !name.contains('.')
+}
+
+/// The name of a Secret the policy names, as the chart's `secrets.<name>`.
+fn secret(out: &mut Out, name: &Value) -> Value {
+    match name.as_str() {
+        Some(n) if configurable(n) => out.scalar(
+            &format!("index $.Values.secrets {} | quote", json!(n)),
+            json!(n),
+        ),
+        _ => name.clone(),
+    }
+}
+
 /// The container's `env`: a version's own (merged over the service's) or
 /// the service's.
 pub fn env(n: &Names, out: &mut Out, s: &Service, version: Option<&Version>) -> Option<Value> {
@@ -68,7 +120,13 @@ pub fn env(n: &Names, out: &mut Out, s: &Service, version: Option<&Version>) -> 
         .iter()
         .map(|(k, v)| match v {
             EnvVal::Text(t) => json!({"name": k, "value": text(n, out, t)}),
-            EnvVal::From(f) => json!({"name": k, "valueFrom": f}),
+            EnvVal::From(f) => {
+                let mut f = f.clone();
+                if f["secretKeyRef"]["name"].is_string() {
+                    f["secretKeyRef"]["name"] = secret(out, &f["secretKeyRef"]["name"]);
+                }
+                json!({"name": k, "valueFrom": f})
+            }
         })
         .collect();
     Some(Value::Array(items))
@@ -121,7 +179,13 @@ pub fn container(n: &Names, out: &mut Out, s: &Service, c: &mut Value) {
         }
     }
     if let Some(e) = &p.env_from {
-        c["envFrom"] = e.clone();
+        let mut e = e.clone();
+        for item in e.as_array_mut().into_iter().flatten() {
+            if item["secretRef"]["name"].is_string() {
+                item["secretRef"]["name"] = secret(out, &item["secretRef"]["name"]);
+            }
+        }
+        c["envFrom"] = e;
     }
     let mounts = c["volumeMounts"].as_array_mut();
     if let Some(mounts) = mounts {
@@ -155,12 +219,18 @@ pub fn container(n: &Names, out: &mut Out, s: &Service, c: &mut Value) {
 /// it gives its own).
 pub fn pod(n: &Names, out: &mut Out, s: &Service, pod: &mut Value) {
     let p = &s.pod;
+    let mut own: Vec<Value> = p
+        .volumes
+        .iter()
+        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+        .collect();
+    for v in &mut own {
+        if v["secret"]["secretName"].is_string() {
+            v["secret"]["secretName"] = secret(out, &v["secret"]["secretName"]);
+        }
+    }
     if let Some(vols) = pod["volumes"].as_array_mut() {
-        vols.extend(
-            p.volumes
-                .iter()
-                .flat_map(|v| v.as_array().cloned().unwrap_or_default()),
-        );
+        vols.extend(own);
     }
     if !p.files.is_empty() {
         let name = n.object(out, &format!("{}-{FILES}", s.name));

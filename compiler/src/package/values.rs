@@ -315,7 +315,32 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ));
         }
     }
+    v.extend(secret_entries(m));
     v
+}
+
+/// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it
+/// has in the customer's namespace. Only names: no secret value is ever a
+/// default here (the chart renders no Secret).
+fn secret_entries(m: &Model) -> Vec<Entry> {
+    let mut names: Vec<String> = m
+        .services
+        .iter()
+        .flat_map(crate::emit::pod::secret_names)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| {
+            es(
+                format!("secrets.{n}"),
+                json!(n),
+                "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
+                json!({"type": "string", "minLength": 1}),
+            )
+        })
+        .collect()
 }
 
 /// `true`, `false` or `namespace`; booleans too, since `--set x=false`
