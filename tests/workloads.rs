@@ -171,9 +171,10 @@ fn every_pod_field_renders_as_the_policy_says() {
                 "name": "wait-for-db",
                 "image": "registry.example.com/batch/tools:1.0.0",
                 "command": ["sh", "-c", "until nc -z db 5432; do sleep 1; done"],
+                "env": [{"name": "DB", "value": "db:5432"}],
                 "securityContext": restricted(json!({})),
             }]),
-            "{h}: init containers are Kubernetes fragments, copied as written"
+            "{h}: init containers as written, their references resolved"
         );
         // The file, escaped so Helm prints its `{{` as written.
         assert_eq!(

@@ -239,6 +239,15 @@ pub fn pod(n: &Names, out: &mut Out, s: &Service, pod: &mut Value) {
         }
     }
     if let Some(Value::Array(inits)) = &p.init_containers {
+        // Service references in their command, args and env values.
+        let mut all = Value::Array(inits.clone());
+        for (pointer, t) in &p.init_texts {
+            let v = text(n, out, t);
+            if let Some(slot) = all.pointer_mut(pointer) {
+                *slot = v;
+            }
+        }
+        let inits = all.as_array().cloned().unwrap_or_default();
         let base = super::workload::container_security_context(s.read_only_root_filesystem);
         let inits: Vec<Value> = inits
             .iter()

@@ -57,6 +57,9 @@ pub struct Pod {
     pub volumes: Option<Value>,
     pub volume_mounts: Option<Value>,
     pub init_containers: Option<Value>,
+    /// Strings of the init containers (command, args, env values) that
+    /// hold service references, by JSON pointer into `init_containers`.
+    pub init_texts: Vec<(String, Text)>,
     pub readiness: Option<Value>,
     pub liveness: Option<Value>,
     pub startup: Option<Value>,
@@ -326,7 +329,54 @@ impl Resolver<'_> {
                     .map(|(i, t)| self.text(&format!("{path}.args[{i}]"), t, &ports))
                     .collect()
             });
+            s.pod.init_texts = self.init_texts(&path, ps.init_containers.as_ref(), &ports);
         }
+    }
+
+    /// References in init containers' command, args and env values, as
+    /// in the container's own.
+    fn init_texts(
+        &mut self,
+        path: &str,
+        inits: Option<&Value>,
+        ports: &Ports,
+    ) -> Vec<(String, Text)> {
+        let mut out = vec![];
+        for (i, c) in inits
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let mut strings: Vec<(String, String, &str)> = vec![];
+            for key in ["command", "args"] {
+                for (j, a) in c[key].as_array().into_iter().flatten().enumerate() {
+                    if let Some(t) = a.as_str() {
+                        strings.push((
+                            format!("/{i}/{key}/{j}"),
+                            format!("{path}.initContainers[{i}].{key}[{j}]"),
+                            t,
+                        ));
+                    }
+                }
+            }
+            for (j, e) in c["env"].as_array().into_iter().flatten().enumerate() {
+                if let Some(t) = e["value"].as_str() {
+                    strings.push((
+                        format!("/{i}/env/{j}/value"),
+                        format!("{path}.initContainers[{i}].env[{j}].value"),
+                        t,
+                    ));
+                }
+            }
+            for (pointer, at, t) in strings {
+                if t.contains("${") {
+                    let text = self.text(&at, t, ports);
+                    out.push((pointer, text));
+                }
+            }
+        }
+        out
     }
 
     fn env(

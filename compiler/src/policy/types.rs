@@ -262,7 +262,9 @@ pub struct Service {
     pub volumes: Option<serde_json::Value>,
     /// Kubernetes `volumeMounts` of the container; each names a volume of `volumes`.
     pub volume_mounts: Option<serde_json::Value>,
-    /// Kubernetes `initContainers` of the pod, run in order before the container.
+    /// Kubernetes `initContainers` of the pod, run in order before the
+    /// container; references in their command, args and env values are
+    /// resolved as in the container's.
     pub init_containers: Option<serde_json::Value>,
     /// Probes replacing the generated ones: Kubernetes `Probe`s (`httpGet`,
     /// `grpc`, `exec` or `tcpSocket`, with their timings).
