@@ -450,7 +450,7 @@ pub fn verify_bundle(archive: &Path, key: Option<&Path>) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(e, 2),
     };
-    match package::bundle::verify(small.as_slice()) {
+    match meshpack::actions::bundle::verify(small.as_slice()) {
         Ok(p) => problems.extend(p),
         Err(e) => return fail(format!("{}: {e}", archive.display()), 2),
     }

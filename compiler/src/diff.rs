@@ -6,10 +6,10 @@ use crate::model::Model;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Section {
-    pub title: &'static str,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
+pub(crate) struct Section {
+    pub(crate) title: &'static str,
+    pub(crate) added: Vec<String>,
+    pub(crate) removed: Vec<String>,
 }
 
 fn section(title: &'static str, old: BTreeSet<String>, new: BTreeSet<String>) -> Section {
@@ -135,7 +135,7 @@ fn images(m: &Model) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = m
         .images()
         .into_iter()
-        .map(|(what, i)| format!("{what}: {}", crate::emit::workload::image_text(i)))
+        .map(|(what, i)| format!("{what}: {i}"))
         .collect();
     if let Some(r) = &m.mesh.revision {
         out.insert(format!("istio revision {r}"));
@@ -144,7 +144,7 @@ fn images(m: &Model) -> BTreeSet<String> {
     out
 }
 
-pub fn diff(old: &Model, new: &Model) -> Vec<Section> {
+pub(crate) fn diff(old: &Model, new: &Model) -> Vec<Section> {
     let services = |m: &Model| {
         m.services
             .iter()
@@ -168,11 +168,11 @@ pub fn diff(old: &Model, new: &Model) -> Vec<Section> {
     ]
 }
 
-pub fn is_empty(d: &[Section]) -> bool {
+pub(crate) fn is_empty(d: &[Section]) -> bool {
     d.iter().all(|s| s.added.is_empty() && s.removed.is_empty())
 }
 
-pub fn text(d: &[Section]) -> String {
+pub(crate) fn text(d: &[Section]) -> String {
     if is_empty(d) {
         return "no change in services, ports, edges, mTLS, gateways or egress\n".into();
     }
@@ -192,7 +192,7 @@ pub fn text(d: &[Section]) -> String {
     out
 }
 
-pub fn markdown(d: &[Section]) -> String {
+pub(crate) fn markdown(d: &[Section]) -> String {
     if is_empty(d) {
         return "**meshpack**: no change in who may talk to whom.\n".into();
     }

@@ -15,7 +15,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Read a file the user named, at most `max` bytes.
-pub fn read_text(path: &Path, max: usize) -> io::Result<String> {
+pub(crate) fn read_text(path: &Path, max: usize) -> io::Result<String> {
     if path.as_os_str() == "-" {
         return bounded(io::stdin().lock(), max, "standard input");
     }
@@ -28,12 +28,12 @@ pub fn read_text(path: &Path, max: usize) -> io::Result<String> {
 
 /// Read a regular file whose name meshpack found (not the user), at most
 /// `max` bytes; a symbolic link, device or pipe is refused unread.
-pub fn read_found(path: &Path, max: usize) -> io::Result<String> {
+pub(crate) fn read_found(path: &Path, max: usize) -> io::Result<String> {
     utf8(read_found_bytes(path, max)?, "the file")
 }
 
 /// [`read_found`] for bytes that need not be text.
-pub fn read_found_bytes(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+pub(crate) fn read_found_bytes(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     let f = open_no_follow(path)?;
     let m = f.metadata()?;
     if !m.file_type().is_file() {
@@ -44,8 +44,10 @@ pub fn read_found_bytes(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     bounded_bytes(f, max, "the file")
 }
 
-/// Whether `path` is a symbolic link (without following it).
-pub fn is_link(path: &Path) -> bool {
+/// Whether `path` is a symbolic link (without following it); where
+/// `O_NOFOLLOW` is missing.
+#[cfg(not(unix))]
+fn is_link(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 

@@ -6,7 +6,7 @@ use crate::model::{Model, Source};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     Gateway,
     Outside,
     Service,
@@ -14,17 +14,17 @@ pub enum NodeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Node {
-    pub kind: NodeKind,
-    pub id: String,
-    pub label: String,
+pub(crate) struct Node {
+    pub(crate) kind: NodeKind,
+    pub(crate) id: String,
+    pub(crate) label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Graph {
-    pub nodes: Vec<Node>,
+pub(crate) struct Graph {
+    pub(crate) nodes: Vec<Node>,
     /// (from id, to id, label)
-    pub edges: Vec<(String, String, String)>,
+    pub(crate) edges: Vec<(String, String, String)>,
 }
 
 fn slug(s: &str) -> String {
@@ -56,7 +56,7 @@ fn source_node(s: &Source) -> Node {
     }
 }
 
-pub fn build(m: &Model) -> Graph {
+pub(crate) fn build(m: &Model) -> Graph {
     let mut nodes: BTreeSet<Node> = m
         .services
         .iter()
@@ -110,7 +110,7 @@ fn mermaid_text(s: &str) -> String {
     s.replace('"', "#quot;")
 }
 
-pub fn mermaid(g: &Graph) -> String {
+pub(crate) fn mermaid(g: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
     for n in &g.nodes {
         let l = mermaid_text(&n.label);
@@ -132,7 +132,7 @@ fn dot_text(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-pub fn dot(g: &Graph) -> String {
+pub(crate) fn dot(g: &Graph) -> String {
     let mut out = String::from("digraph meshpack {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
     for n in &g.nodes {
         let shape = match n.kind {
@@ -166,7 +166,7 @@ fn xml(s: &str) -> String {
 /// edges spanning several columns pass through waypoints that take part in
 /// the ordering, so they run in the gaps instead of behind boxes; each
 /// column is ordered by the mean position of its neighbours.
-pub fn svg(g: &Graph) -> String {
+pub(crate) fn svg(g: &Graph) -> String {
     let index: BTreeMap<&str, usize> = g
         .nodes
         .iter()

@@ -7,26 +7,29 @@
 //! (chart, Kustomize tree). `diag` serves them all. `validate` checks
 //! rendered manifests and never uses the compiler's model.
 
+pub mod actions;
 pub mod codes;
 pub mod diag;
-pub mod diff;
+pub(crate) mod diff;
 pub mod emit;
-pub mod fsread;
-pub mod gateway_api;
-pub mod graph;
+pub(crate) mod fsread;
+pub(crate) mod gateway_api;
+pub(crate) mod graph;
 pub mod import;
-pub mod istio;
+pub(crate) mod istio;
 pub mod lock;
+pub(crate) mod manifest;
 pub mod model;
 pub mod oci;
 pub mod package;
 pub mod policy;
-pub mod profile;
-pub mod sbom;
+pub(crate) mod profile;
+pub(crate) mod sbom;
 pub mod sign;
 pub mod synthetic;
 pub mod validate;
 pub mod verify;
+pub(crate) mod yaml_pos;
 
 use diag::Diagnostic;
 use model::Model;
@@ -136,7 +139,7 @@ fn read_pod_files(
     text: &str,
     read: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let spans = policy::load::positions(text);
+    let spans = crate::yaml_pos::positions(text);
     let ports = model::ports_of(&model.services);
     let mut diags = vec![];
     for s in &mut model.services {

@@ -8,7 +8,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod airgap_cli;
 
 use clap::{Parser, Subcommand};
-use meshpack::{compile_policy, diff, graph, package, package_only, policy, validate, verify};
+use meshpack::actions::{self, bundle, compile, verify, views, Error};
+use meshpack::validate;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -60,8 +61,8 @@ enum Command {
         #[arg(default_value = "-")]
         paths: Vec<PathBuf>,
         /// Output: text, json or junit.
-        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "junit"])]
-        output: String,
+        #[arg(short, long, value_enum, default_value_t = actions::validate::Format::Text)]
+        output: actions::validate::Format,
         /// Kubernetes version of the built-in schemas.
         #[arg(long, default_value = "1.34")]
         kubernetes_version: String,
@@ -91,8 +92,8 @@ enum Command {
         #[arg(default_value = "-")]
         paths: Vec<PathBuf>,
         /// Output: text, json, csv or markdown.
-        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "csv", "markdown"])]
-        output: String,
+        #[arg(short, long, value_enum, default_value_t = verify::Format::Text)]
+        output: verify::Format,
         #[command(flatten)]
         mesh: MeshArgs,
     },
@@ -120,8 +121,8 @@ enum Command {
     Graph {
         policy: PathBuf,
         /// mermaid, dot or svg (laid out by meshpack; no Graphviz needed).
-        #[arg(short, long, default_value = "mermaid", value_parser = ["mermaid", "dot", "svg"])]
-        format: String,
+        #[arg(short, long, value_enum, default_value_t = views::GraphFormat::Mermaid)]
+        format: views::GraphFormat,
         #[command(flatten)]
         args: PolicyArgs,
     },
@@ -137,8 +138,8 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
         /// text (one per line), json, or lock (an image lock to fill with digests).
-        #[arg(short, long, default_value = "text", value_parser = ["text", "json", "lock"])]
-        output: String,
+        #[arg(short, long, value_enum, default_value_t = views::ImagesFormat::Text)]
+        output: views::ImagesFormat,
         #[command(flatten)]
         args: PolicyArgs,
     },
@@ -180,8 +181,8 @@ enum Command {
         old: PathBuf,
         new: PathBuf,
         /// text or markdown (a PR comment).
-        #[arg(short, long, default_value = "text", value_parser = ["text", "markdown"])]
-        output: String,
+        #[arg(short, long, value_enum, default_value_t = views::DiffFormat::Text)]
+        output: views::DiffFormat,
         #[command(flatten)]
         args: PolicyArgs,
     },
@@ -235,11 +236,16 @@ struct MeshArgs {
     gateway_identity: Vec<String>,
 }
 
-/// Helm's limit on one file of a chart (`chart file ... is larger than the maximum file size`).
-const HELM_MAX_FILE: usize = 5 << 20;
-
-/// Where the committed JSON Schema of the policy language lives.
-const SCHEMA_PATH: &str = "policies/meshpolicy.schema.json";
+impl MeshArgs {
+    fn mesh(&self) -> verify::Mesh {
+        verify::Mesh {
+            trust_domain: self.trust_domain.clone(),
+            namespace: self.namespace.clone(),
+            gateway_namespace: self.gateway_namespace.clone(),
+            gateway_identity: self.gateway_identity.clone(),
+        }
+    }
+}
 
 fn main() -> ExitCode {
     // `meshpack images ... | head` must end quietly when the reader stops,
@@ -270,14 +276,8 @@ fn main() -> ExitCode {
             no_mesh_checks,
             namespace,
         } => {
-            let version = kubernetes_version.trim_start_matches('v');
-            let minor = version.split('.').take(2).collect::<Vec<_>>().join(".");
-            if !validate::schemas::KUBERNETES_VERSIONS.contains(&minor.as_str()) {
-                eprintln!(
-                    "error: no built-in schemas for Kubernetes {kubernetes_version}; built in: {}. Use --schema-location for others.",
-                    validate::schemas::KUBERNETES_VERSIONS.join(", ")
-                );
-                return ExitCode::from(2);
+            if let Err(e) = actions::validate::kubernetes_minor(&kubernetes_version) {
+                return fail(e);
             }
             let opts = validate::Options {
                 schemas: validate::schemas::Options {
@@ -289,29 +289,29 @@ fn main() -> ExitCode {
                 default_namespace: namespace,
                 mesh_checks: !no_mesh_checks,
             };
-            run_validate(&paths, &output, &opts)
+            match actions::validate::run(&paths, &opts) {
+                Ok(report) => {
+                    print!("{}", actions::validate::render(&report, output));
+                    if report.failed() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Matrix {
             paths,
             output,
             mesh,
-        } => {
-            let Some(set) = read_set(&paths, &mesh) else {
-                return ExitCode::from(2);
-            };
-            let m = verify::output::matrix_of_set(&set);
-            let mode = mode_name(&set);
-            print!(
-                "{}",
-                match output.as_str() {
-                    "json" => verify::output::json(&m, &mode),
-                    "csv" => verify::output::csv(&m),
-                    "markdown" => verify::output::markdown(&m, &mode),
-                    _ => verify::output::text(&m, &mode),
-                }
-            );
-            ExitCode::SUCCESS
-        }
+        } => match verify::matrix(&paths, &mesh.mesh()) {
+            Ok((m, mode)) => {
+                print!("{}", verify::render(&m, &mode, output));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::Verify {
             policy,
             profile,
@@ -323,45 +323,23 @@ fn main() -> ExitCode {
             policy,
             format,
             args,
-        } => {
-            let m = match load_model(&policy, args.profile.as_deref()) {
-                Ok(m) => m,
-                Err(code) => return code,
-            };
-            let g = graph::build(&m);
-            print!(
-                "{}",
-                match format.as_str() {
-                    "dot" => graph::dot(&g),
-                    "svg" => graph::svg(&g),
-                    _ => graph::mermaid(&g),
-                }
-            );
-            ExitCode::SUCCESS
-        }
+        } => print_or_fail(views::graph(&policy, args.profile.as_deref(), format)),
         Command::Diff {
             old,
             new,
             output,
             args,
         } => {
-            let (a, b) = match (
-                load_model(&old, args.profile.as_deref()),
-                load_model(&new, args.profile.as_deref()),
-            ) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(code), _) | (_, Err(code)) => return code,
-            };
-            let d = diff::diff(&a, &b);
-            print!(
-                "{}",
-                if output == "markdown" {
-                    diff::markdown(&d)
-                } else {
-                    diff::text(&d)
-                }
+            // Both policies report their errors; the first decides the exit.
+            let profile = args.profile.as_deref();
+            let (a, b) = (
+                actions::policy::load_model(&old, profile).map_err(fail),
+                actions::policy::load_model(&new, profile).map_err(fail),
             );
-            ExitCode::SUCCESS
+            match (a, b) {
+                (Ok(a), Ok(b)) => print_or_fail(Ok(views::diff(&a, &b, output))),
+                (Err(code), _) | (_, Err(code)) => code,
+            }
         }
         Command::Synthesize {
             services,
@@ -391,24 +369,17 @@ fn main() -> ExitCode {
             ..
         } => {
             let Some(policy) = policy else {
-                eprintln!("error: name a policy: meshpack images POLICY (or `images lock`, `images push`)");
-                return ExitCode::from(2);
+                return fail(Error::Usage(
+                    "name a policy: meshpack images POLICY (or `images lock`, `images push`)"
+                        .into(),
+                ));
             };
-            let m = match load_model(&policy, args.profile.as_deref()) {
-                Ok(m) => m,
-                Err(code) => return code,
-            };
-            let list = package::bundle::images(&m, registry.as_deref());
-            if output == "lock" {
-                print!("{}", meshpack::lock::template(&m));
-            } else if output == "json" {
-                println!("{}", serde_json::to_string_pretty(&list).expect("json"));
-            } else {
-                for i in list {
-                    println!("{i}");
-                }
-            }
-            ExitCode::SUCCESS
+            print_or_fail(views::images_of(
+                &policy,
+                args.profile.as_deref(),
+                registry.as_deref(),
+                output,
+            ))
         }
         Command::Bundle {
             policy,
@@ -436,7 +407,7 @@ fn main() -> ExitCode {
             ..
         } => run_bundle(policy, output, verify, args.profile.as_deref()),
         Command::Schema => {
-            println!("{}", schema_text().trim_end());
+            println!("{}", compile::schema_text().trim_end());
             ExitCode::SUCCESS
         }
         Command::Compile {
@@ -446,241 +417,77 @@ fn main() -> ExitCode {
             profile,
             check,
             force,
-        } => compile(policies, output, kustomize, profile, check, force),
+        } => run_compile(&compile::Request {
+            policies,
+            output,
+            kustomize,
+            profile,
+            check,
+            force,
+        }),
     }
 }
 
-fn schema_text() -> String {
-    serde_json::to_string_pretty(&policy::schema()).expect("schema") + "\n"
+/// Print an action's error as people read it; its exit code.
+fn fail(e: Error) -> ExitCode {
+    match &e {
+        // Diagnostics carry their own `error[E....]` headers.
+        Error::Invalid(_) => eprint!("{e}"),
+        _ => eprintln!("error: {e}"),
+    }
+    ExitCode::from(e.exit_code())
 }
 
-struct Job {
-    policy: PathBuf,
-    chart: PathBuf,
-    kustomize: Option<PathBuf>,
-}
-
-fn compile(
-    policies: Vec<PathBuf>,
-    output: Option<PathBuf>,
-    kustomize: Option<PathBuf>,
-    profile: Option<String>,
-    check: bool,
-    force: bool,
-) -> ExitCode {
-    let repo_mode = policies.is_empty();
-    let policies = if repo_mode {
-        match policy_files(Path::new("policies")) {
-            Ok(p) if !p.is_empty() => p,
-            Ok(_) => {
-                eprintln!("error: no policies/*.yaml here; name a policy file: meshpack compile POLICY -o DIR");
-                return ExitCode::from(2);
-            }
-            Err(e) => {
-                eprintln!("error: cannot read policies/: {e}");
-                return ExitCode::from(2);
-            }
+fn print_or_fail(r: Result<String, Error>) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
         }
-    } else {
-        policies
-    };
-    if output.is_some() && policies.len() > 1 {
-        eprintln!("error: -o names one chart directory; give one policy, or none to compile policies/ into charts/");
-        return ExitCode::from(2);
+        Err(e) => fail(e),
     }
-    let mut failed = false;
-    let mut problems = vec![];
-    for path in &policies {
-        // Policies found in policies/ are not read through links.
-        let text = match read_policy(path, repo_mode) {
-            Ok(t) => t,
-            Err(code) => return code,
-        };
-        let shown = path.display().to_string();
-        let read = lock_reader(path);
-        let model = match compile_policy(&shown, &text, profile.as_deref(), &read) {
-            Ok(c) => c.model,
-            Err(f) => {
-                eprint!("{}", f.render());
-                let n = f.diagnostics.len();
-                eprintln!(
-                    "error: {} could not be compiled ({n} error{})",
-                    shown,
-                    if n == 1 { "" } else { "s" }
-                );
-                failed = true;
-                continue;
-            }
-        };
-        let job = Job {
-            policy: path.clone(),
-            chart: output
-                .clone()
-                .unwrap_or_else(|| Path::new("charts").join(&model.name)),
-            kustomize: kustomize.clone().or_else(|| {
-                output
-                    .is_none()
-                    .then(|| Path::new("kustomize").join(&model.name))
-            }),
-        };
-        let marker = format!(
-            "Generated by meshpack from {}; do not edit: change the policy and run `meshpack compile`.\n",
-            job.policy.display()
-        );
-        let too_large = |p: &str, bytes: usize| {
+}
+
+fn run_compile(req: &compile::Request) -> ExitCode {
+    let outcome = compile::run(req, &mut |event| match event {
+        compile::Event::Wrote { dir, files, policy } => {
+            eprintln!("wrote {} ({files} files) from {policy}", dir.display())
+        }
+        compile::Event::Invalid { policy, failure: f } => {
+            eprint!("{}", f.render());
+            let n = f.diagnostics.len();
             eprintln!(
-                "error: {shown}: the chart's {p} would be {bytes} bytes; Helm loads no chart file over {HELM_MAX_FILE}\nhelp: split the application into several policies"
+                "error: {policy} could not be compiled ({n} error{})",
+                if n == 1 { "" } else { "s" }
             );
-        };
-        if !check {
-            // Only the outputs asked for, the chart streamed to disk.
-            let targets = package::outputs::Targets {
-                chart: &job.chart,
-                kustomize: job.kustomize.as_deref(),
-                marker: &marker,
-                force,
-                max_file: HELM_MAX_FILE,
-            };
-            match package::outputs::write(&model, &targets) {
-                Ok(written) => {
-                    for (dir, n) in written {
-                        eprintln!("wrote {} ({n} files) from {shown}", dir.display());
-                    }
-                }
-                Err(package::outputs::Failure::TooLarge { path, bytes }) => {
-                    too_large(&path, bytes);
-                    failed = true;
-                }
-                Err(package::outputs::Failure::Io { dir, error }) => {
-                    eprintln!("error: {}: {error}", dir.display());
-                    return ExitCode::from(2);
-                }
-            }
-            continue;
         }
-        let out = package_only(&model, job.kustomize.is_some());
-        // Helm refuses to load a chart with any file over 5 MiB.
-        if let Some((p, b)) = out.chart.iter().find(|(_, b)| b.len() > HELM_MAX_FILE) {
-            too_large(p, b.len());
-            failed = true;
-            continue;
-        }
-        let mut targets = vec![(job.chart.clone(), out.chart)];
-        if let Some(k) = &job.kustomize {
-            targets.push((k.clone(), out.kustomize));
-        }
-        for (dir, tree) in targets {
-            if tree.is_empty() {
-                continue;
-            }
-            if let Err(e) = package::check_dir(&dir, &tree).map(|p| problems.extend(p)) {
-                eprintln!("error: {}: {e}", dir.display());
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if repo_mode && !failed {
-        let want = schema_text();
-        if check {
-            if std::fs::read_to_string(SCHEMA_PATH).ok().as_deref() != Some(want.as_str()) {
-                problems.push(format!("changed: {SCHEMA_PATH}"));
-            }
-        } else if let Err(e) = std::fs::write(SCHEMA_PATH, want) {
-            eprintln!("error: {SCHEMA_PATH}: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    if failed {
+        compile::Event::TooLarge(t) => eprintln!("error: {t}"),
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if outcome.failed {
         return ExitCode::from(1);
     }
-    if !problems.is_empty() {
-        for p in &problems {
+    if !outcome.stale.is_empty() {
+        for p in &outcome.stale {
             eprintln!("{p}");
         }
         eprintln!(
             "error: {} generated file(s) are out of date\nhelp: run `cargo run -p meshpack -- compile` and commit the result",
-            problems.len()
+            outcome.stale.len()
         );
         return ExitCode::from(1);
     }
-    if check {
+    if req.check {
         eprintln!(
             "up to date: {} polic{}",
-            policies.len(),
-            if policies.len() == 1 { "y" } else { "ies" }
+            outcome.policies,
+            if outcome.policies == 1 { "y" } else { "ies" }
         );
     }
     ExitCode::SUCCESS
-}
-
-fn policy_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-fn run_validate(paths: &[PathBuf], output: &str, opts: &validate::Options) -> ExitCode {
-    let files = match validate::input::expand(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let report = match validate::validate_paths(&files, opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let text = match output {
-        "json" => validate::report::json(&report),
-        "junit" => validate::report::junit(&report),
-        _ => validate::report::text(&report),
-    };
-    print!("{text}");
-    if report.failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn read_set(paths: &[PathBuf], mesh: &MeshArgs) -> Option<verify::Set> {
-    let files = validate::input::expand(paths)
-        .map_err(|e| eprintln!("error: {e}"))
-        .ok()?;
-    let (mut objects, mut errors) = (vec![], vec![]);
-    for f in &files {
-        let (name, text) = validate::input::read_source(f)
-            .map_err(|e| eprintln!("error: {}: {e}", f.display()))
-            .ok()?;
-        validate::input::parse(&name, &text, &mut objects, &mut errors);
-    }
-    if let Some(e) = errors.first() {
-        eprintln!("error: {}:{}: {}", e.file, e.line, e.message);
-        return None;
-    }
-    Some(verify::Set::new(
-        objects,
-        &mesh.namespace,
-        &mesh.trust_domain,
-    ))
-}
-
-fn mode_name(set: &verify::Set) -> String {
-    let l = set.layers();
-    let istio = if l.ambient { "Istio ambient" } else { "Istio" };
-    match (l.istio, l.netpol) {
-        (true, true) => format!("{istio} and NetworkPolicy"),
-        (true, false) => istio.into(),
-        (false, true) => "NetworkPolicy".into(),
-        _ => "no policy: everything is open".into(),
-    }
 }
 
 fn run_verify(
@@ -690,31 +497,17 @@ fn run_verify(
     show: bool,
     mesh: &MeshArgs,
 ) -> ExitCode {
-    // Exit 2 for a policy that cannot be read or compiled: verify could not run.
-    let Ok(model) = load_model(policy, profile) else {
-        return ExitCode::from(2);
-    };
-    let mut gw = verify::intent::GatewayIdentity {
-        namespace: mesh.gateway_namespace.clone(),
-        ..Default::default()
-    };
-    for id in &mesh.gateway_identity {
-        let parsed = id
-            .split_once('=')
-            .and_then(|(g, rest)| Some((g, rest.split_once('/')?)));
-        let Some((g, (ns, sa))) = parsed else {
-            eprintln!("error: --gateway-identity takes <gateway>=<namespace>/<serviceAccount>, not `{id}`");
+    let v = match verify::run(policy, profile, paths, &mesh.mesh()) {
+        Ok(v) => v,
+        // An invalid policy too: verify could not run.
+        Err(e) => {
+            fail(e);
             return ExitCode::from(2);
-        };
-        gw.overrides.insert(g.into(), (ns.into(), sa.into()));
-    }
-    let Some(set) = read_set(paths, mesh) else {
-        return ExitCode::from(2);
+        }
     };
-    let mode = mode_name(&set);
-    let c = verify::intent::compare(&model, &set, &gw);
+    let (c, mode) = (&v.comparison, &v.mode);
     if show {
-        print!("{}", verify::output::text(&c.actual, &mode));
+        print!("{}", meshpack::verify::output::text(&c.actual, mode));
     }
     for s in &c.missing {
         println!("missing: service `{s}` of the policy has no workload in the manifests");
@@ -722,75 +515,38 @@ fn run_verify(
     for d in &c.differences {
         println!("{d}");
     }
-    let gaps = verify::intent::layer_gaps(&model, &set, &gw);
-    for g in &gaps {
+    for g in &v.gaps {
         println!("{}: {}", g.layer, g.difference);
     }
-    let cells = c.intended.len();
-    if c.differences.is_empty() && c.missing.is_empty() && gaps.is_empty() {
-        let each = if set.layers().istio && set.layers().netpol {
+    if v.verified() {
+        let each = if v.both_layers {
             "; each layer alone allows nothing more"
         } else {
             ""
         };
         println!(
-            "verified ({mode}): {cells} source/destination pairs allow exactly what {} intends{each}",
+            "verified ({mode}): {} source/destination pairs allow exactly what {} intends{each}",
+            c.intended.len(),
             policy.display()
         );
         ExitCode::SUCCESS
     } else {
         println!(
             "FAILED ({mode}): {} difference(s) between {} and the manifests",
-            c.differences.len() + c.missing.len() + gaps.len(),
+            c.differences.len() + c.missing.len() + v.gaps.len(),
             policy.display()
         );
         ExitCode::from(1)
     }
 }
 
-/// Compile a policy to its model, printing diagnostics on failure.
-/// Exit 2 when the file cannot be read, 1 when it does not compile.
-fn load_model(path: &Path, profile: Option<&str>) -> Result<meshpack::model::Model, ExitCode> {
-    load_compiled(path, profile).map(|(c, _)| c.model)
-}
-
-/// Read a policy, at most the loader's limit; a file that cannot be read is
-/// exit 2 in every command ("could not run").
-fn read_policy(path: &Path, found: bool) -> Result<String, ExitCode> {
-    let max = policy::load::MAX_BYTES;
-    let r = if found {
-        meshpack::fsread::read_found(path, max)
-    } else {
-        meshpack::fsread::read_text(path, max)
-    };
-    r.map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", path.display());
-        ExitCode::from(2)
-    })
-}
-
-/// Reads the files a policy names (its image lock) beside it: regular files
-/// only, never through a link, at most the loader's limit.
-fn lock_reader(policy: &Path) -> impl Fn(&str) -> std::io::Result<String> {
-    let dir = policy.parent().unwrap_or(Path::new(".")).to_path_buf();
-    move |name: &str| meshpack::fsread::read_found(&dir.join(name), policy::load::MAX_BYTES)
-}
-
-/// Read and compile a policy with the image lock it names (read next to it).
-/// Returns the policy's text too.
+/// Read and compile a policy with the image lock it names, printing
+/// diagnostics on failure (for `airgap_cli`). Returns the policy's text too.
 fn load_compiled(
     path: &Path,
     profile: Option<&str>,
 ) -> Result<(meshpack::Compiled, String), ExitCode> {
-    let text = read_policy(path, false)?;
-    let read = lock_reader(path);
-    match compile_policy(&path.display().to_string(), &text, profile, &read) {
-        Ok(c) => Ok((c, text)),
-        Err(f) => {
-            eprint!("{}", f.render());
-            Err(ExitCode::from(1))
-        }
-    }
+    actions::policy::load_compiled(path, profile).map_err(fail)
 }
 
 fn run_bundle(
@@ -800,19 +556,8 @@ fn run_bundle(
     profile: Option<&str>,
 ) -> ExitCode {
     if let Some(archive) = verify {
-        // Streamed: a small archive may claim huge entries.
-        let file = match std::fs::File::open(&archive) {
-            Ok(f) => std::io::BufReader::new(f),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", archive.display());
-                return ExitCode::from(2);
-            }
-        };
-        return match package::bundle::verify(file) {
-            Err(e) => {
-                eprintln!("error: {}: {e}", archive.display());
-                ExitCode::from(2)
-            }
+        return match bundle::verify_file(&archive) {
+            Err(e) => fail(e),
             Ok(problems) if problems.is_empty() => {
                 println!("verified: {} (every sum matches; the chart and Kustomize tree compile from its policy)", archive.display());
                 ExitCode::SUCCESS
@@ -831,56 +576,23 @@ fn run_bundle(
         };
     }
     let (Some(policy), Some(output)) = (policy, output) else {
-        eprintln!("error: give a policy and -o ARCHIVE, or --verify ARCHIVE");
-        return ExitCode::from(2);
+        return fail(Error::Usage(
+            "give a policy and -o ARCHIVE, or --verify ARCHIVE".into(),
+        ));
     };
-    let (compiled, text) = match load_compiled(&policy, profile) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let m = compiled.model;
-    let out = package(&m);
-    let files = package::bundle::files(
-        &m,
-        &text,
-        compiled.lock.as_ref(),
-        &out.chart,
-        &out.kustomize,
-    );
-    let bytes = match package::bundle::archive(&files) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+    match bundle::create(&policy, &output, profile) {
+        Ok(w) => {
+            println!(
+                "wrote {} ({} files, {} bytes)\nsha256:{}",
+                w.path.display(),
+                w.files,
+                w.bytes,
+                w.sha256
+            );
+            ExitCode::SUCCESS
         }
-    };
-    // Write beside the target, then rename: no half-written archive.
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let result = tempfile::NamedTempFile::new_in(dir).and_then(|mut f| {
-        use std::io::Write;
-        f.write_all(&bytes)?;
-        f.persist(&output).map_err(|e| e.error)?;
-        Ok(())
-    });
-    if let Err(e) = result {
-        eprintln!("error: {}: {e}", output.display());
-        return ExitCode::from(2);
+        Err(e) => fail(e),
     }
-    let digest: String =
-        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-    println!(
-        "wrote {} ({} files, {} bytes)\nsha256:{digest}",
-        output.display(),
-        files.len(),
-        bytes.len()
-    );
-    ExitCode::SUCCESS
 }
 
 /// `meshpack import`: the draft to a file or standard output; what was not
@@ -892,19 +604,9 @@ fn run_import(
     name: Option<&str>,
     output: Option<&Path>,
 ) -> ExitCode {
-    let input = match meshpack::import::Input::from_args(input, values, set) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let d = match meshpack::import::import(&input, name) {
+    let d = match actions::import::draft(input, values, set, name) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(e),
     };
     for u in &d.unresolved {
         let addr = match u.port {
@@ -928,9 +630,8 @@ fn run_import(
     }
     match output {
         Some(p) => {
-            if let Err(e) = std::fs::write(p, &d.text) {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return ExitCode::from(2);
+            if let Err(e) = actions::import::save(&d, p) {
+                return fail(e);
             }
             eprintln!(
                 "drafted {} services and {} allow rules into {}",

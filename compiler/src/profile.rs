@@ -7,20 +7,20 @@ use crate::diag::{suggest, Diagnostic, Pos};
 use crate::policy::{self, ProfileFile, ServiceDefaults, Settings, Spec};
 
 /// The built-in profiles, by name.
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     ("strict", include_str!("../../profiles/strict.yaml")),
     ("permissive", include_str!("../../profiles/permissive.yaml")),
     ("ambient", include_str!("../../profiles/ambient.yaml")),
 ];
 
-pub const DEFAULT: &str = "strict";
+pub(crate) const DEFAULT: &str = "strict";
 
-pub fn names() -> Vec<&'static str> {
+pub(crate) fn names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
 }
 
 /// Load a built-in profile; `at` is where the policy names it.
-pub fn find(name: &str, at: Option<Pos>) -> Result<Settings, Diagnostic> {
+pub(crate) fn find(name: &str, at: Option<Pos>) -> Result<Settings, Diagnostic> {
     let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name) else {
         let mut d = Diagnostic::error("E0101", format!("unknown profile `{name}`")).at(at);
         d = match suggest(name, names()) {
@@ -38,7 +38,7 @@ pub fn find(name: &str, at: Option<Pos>) -> Result<Settings, Diagnostic> {
 }
 
 /// The policy's settings over the profile's.
-pub fn merge(spec: &Spec, profile: Settings) -> Settings {
+pub(crate) fn merge(spec: &Spec, profile: Settings) -> Settings {
     let d = spec.defaults.clone().unwrap_or_default();
     let p = profile.defaults.unwrap_or_default();
     Settings {

@@ -21,7 +21,7 @@ fn sha256(b: &[u8]) -> String {
 }
 
 /// `pkg:oci/<name>@sha256%3A<hex>?repository_url=<registry/repo>&tag=<tag>`.
-pub fn purl(registry: &str, repository: &str, tag: &str, digest: &str) -> String {
+pub(crate) fn purl(registry: &str, repository: &str, tag: &str, digest: &str) -> String {
     let name = repository.rsplit('/').next().unwrap_or(repository);
     let reg = if registry.is_empty() {
         "docker.io"
@@ -40,7 +40,7 @@ pub fn purl(registry: &str, repository: &str, tag: &str, digest: &str) -> String
 }
 
 /// The SBOM's bytes.
-pub fn cyclonedx(
+pub(crate) fn cyclonedx(
     m: &Model,
     chart_tgz: &[u8],
     policy: &str,

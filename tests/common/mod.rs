@@ -296,7 +296,7 @@ pub fn verify_differences(
             text: None,
         })
         .collect();
-    let set = verify::Set::new(objects, namespace, "cluster.local");
+    let set = verify::Rendered::new(objects, namespace, "cluster.local");
     let c = verify::intent::compare(model, &set, &verify::intent::GatewayIdentity::default());
     let mut out: Vec<String> = c
         .missing

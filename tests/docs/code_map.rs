@@ -12,6 +12,7 @@ fn architecture_md_maps_every_module() {
     for line in lib.lines() {
         if let Some(name) = line
             .strip_prefix("pub mod ")
+            .or_else(|| line.strip_prefix("pub(crate) mod "))
             .or_else(|| line.strip_prefix("mod "))
             .and_then(|rest| rest.strip_suffix(';'))
         {
@@ -22,7 +23,9 @@ fn architecture_md_maps_every_module() {
     }
     // The files of each stage folder; `istio/` and `validate/checks/` are
     // one kind or one check per file and are described as families.
-    for dir in ["emit", "model", "package", "policy", "validate", "verify"] {
+    for dir in [
+        "actions", "emit", "manifest", "model", "package", "policy", "validate", "verify",
+    ] {
         let mut files: Vec<_> = std::fs::read_dir(src.join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())

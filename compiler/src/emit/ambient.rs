@@ -13,21 +13,28 @@
 //! <https://istio.io/latest/docs/ambient/usage/l7-features/>
 //! <https://istio.io/latest/docs/ambient/usage/l4-policy/>
 
+use super::cond::Cond;
+use super::values::ISTIO_DATAPLANE;
 use super::{to_value, File, Names, Out};
 use crate::gateway_api as gapi;
 use crate::model::Model;
 use serde_json::{json, Value};
 
-/// Template conditions on the data plane.
-pub const AMBIENT: &str = "eq $.Values.istio.dataplane \"ambient\"";
-pub const SIDECAR: &str = "ne $.Values.istio.dataplane \"ambient\"";
+/// Conditions on the data plane.
+pub fn ambient() -> Cond {
+    Cond::eq(&ISTIO_DATAPLANE, "ambient")
+}
+
+pub fn sidecar() -> Cond {
+    Cond::ne(&ISTIO_DATAPLANE, "ambient")
+}
 
 /// Suffix of the release's waypoint (a Gateway; Istio deploys a Deployment,
 /// Service and ServiceAccount of the same name).
 pub const WAYPOINT: &str = "waypoint";
 
 pub fn ambient_by_default(m: &Model) -> bool {
-    m.mesh.dataplane == crate::policy::Dataplane::Ambient
+    ambient().eval_defaults(m, &[])
 }
 
 pub fn any_waypoint(m: &Model) -> bool {
@@ -69,7 +76,7 @@ pub fn waypoint_identity(n: &Names) -> super::identity::Identity {
 
 /// Add a document rendered only in one data plane (Helm decides at install
 /// time; the Kustomize tree takes the policy's).
-pub fn only(f: &mut File, ambient: bool, default_ambient: bool, v: Value) {
-    let when = if ambient { AMBIENT } else { SIDECAR };
-    super::mesh::guarded(f, when, ambient == default_ambient, v);
+pub fn only(f: &mut File, m: &Model, in_ambient: bool, v: Value) {
+    let when = if in_ambient { ambient() } else { sidecar() };
+    super::mesh::guarded(f, m, &when, v);
 }

@@ -8,7 +8,9 @@
 //!
 //! Both carry a cert-manager Certificate when the policy asks for one.
 
+use super::cond::Cond;
 use super::mesh::{guarded, FIXED_NAMESPACE};
+use super::values::{Gw, GATEWAY_API_CLASS_NAME, ISTIO_GATEWAY_NAMESPACE};
 use super::{out, to_value, File, Group, Mode, Names, Out, Part};
 use crate::gateway_api as gapi;
 use crate::istio::certificate::{Certificate, CertificateSpec, IssuerRef};
@@ -21,12 +23,10 @@ use crate::model::{self, Model, PathMatch};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Values of one gateway.
-pub fn gateway_values(name: &str) -> String {
-    format!("(index $.Values.gateways \"{name}\")")
+fn gateway_namespace() -> String {
+    ISTIO_GATEWAY_NAMESPACE.expr()
 }
 
-const GATEWAY_NAMESPACE: &str = "$.Values.istio.gateway.namespace";
 const DEFAULT_GATEWAY_NAMESPACE: &str = "istio-ingress";
 
 /// Istio's Gateway + VirtualService for one gateway.
@@ -38,7 +38,7 @@ pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     );
     let n = Names::new(m);
     let out = &mut f.out;
-    let gv = gateway_values(&g.name);
+    let gv = Gw::new(&g.name);
     let hosts = || json!(g.hosts);
 
     let mut servers = vec![];
@@ -87,13 +87,13 @@ pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    gw["spec"]["selector"] = out.yaml(&format!("{gv}.selector"), Value::Object(selector));
+    gw["spec"]["selector"] = out.yaml(&gv.selector().expr(), Value::Object(selector));
     let servers = gw["spec"]["servers"].as_array_mut().expect("servers");
     for srv in servers.iter_mut() {
-        srv["hosts"] = out.yaml(&format!("{gv}.hosts"), hosts());
+        srv["hosts"] = out.yaml(&gv.hosts().expr(), hosts());
         if srv["tls"].get("credentialName").is_some() {
             srv["tls"]["credentialName"] = out.scalar(
-                &format!("{gv}.tls.credentialName | quote"),
+                &format!("{} | quote", gv.credential_name().expr()),
                 json!(g.tls.as_ref().map(|t| &t.credential_name)),
             );
         }
@@ -110,14 +110,14 @@ pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         },
     ));
     vs["metadata"] = n.meta(out, &g.name, None);
-    vs["spec"]["hosts"] = out.yaml(&format!("{gv}.hosts"), hosts());
+    vs["spec"]["hosts"] = out.yaml(&gv.hosts().expr(), hosts());
     vs["spec"]["gateways"] = json!([n.object(out, &g.name)]);
     for (i, r) in g.routes.iter().enumerate() {
         vs["spec"]["http"][i]["route"][0]["destination"]["host"] = n.host(out, &r.service);
     }
     f.push(gw);
     f.push(vs);
-    certificate(&n, &mut f, g);
+    certificate(m, &n, &mut f, g);
     f
 }
 
@@ -173,13 +173,13 @@ fn istio_route(n: &Names, r: &model::Route) -> HttpRoute {
 /// The cert-manager Certificate of a gateway, in the gateway's namespace:
 /// Istio reads `credentialName` from the gateway workload's namespace.
 /// <https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/>
-fn certificate(n: &Names, f: &mut File, g: &model::Gateway) {
+fn certificate(m: &Model, n: &Names, f: &mut File, g: &model::Gateway) {
     let Some(t) = &g.tls else { return };
     let Some((issuer, kind)) = &t.issuer else {
         return;
     };
     let out = &mut f.out;
-    let gv = gateway_values(&g.name);
+    let gv = Gw::new(&g.name);
     let mut c = to_value(&Certificate::new(
         "",
         CertificateSpec {
@@ -195,24 +195,26 @@ fn certificate(n: &Names, f: &mut File, g: &model::Gateway) {
     c["metadata"] = n.meta(out, &g.name, None);
     fixed_namespace(out, &mut c);
     c["spec"]["secretName"] = out.scalar(
-        &format!("{gv}.tls.credentialName | quote"),
+        &format!("{} | quote", gv.credential_name().expr()),
         json!(t.credential_name),
     );
-    c["spec"]["dnsNames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+    c["spec"]["dnsNames"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
     c["spec"]["issuerRef"]["name"] = out.scalar(
-        &format!("{gv}.tls.certManager.issuer | quote"),
+        &format!("{} | quote", gv.cert_manager_issuer().expr()),
         json!(issuer),
     );
-    c["spec"]["issuerRef"]["kind"] =
-        out.scalar(&format!("{gv}.tls.certManager.kind | quote"), json!(kind));
-    guarded(f, &format!("{gv}.tls.certManager.enabled"), true, c);
+    c["spec"]["issuerRef"]["kind"] = out.scalar(
+        &format!("{} | quote", gv.cert_manager_kind().expr()),
+        json!(kind),
+    );
+    guarded(f, m, &Cond::is(&gv.cert_manager_enabled()), c);
 }
 
 /// Put an object into the gateway namespace. Kustomize's namespace
 /// transformer moves every object into the overlay's namespace; the
 /// overlay moves this one back from the annotation.
 fn fixed_namespace(out: &mut Out, v: &mut Value) {
-    v["metadata"]["namespace"] = out.scalar(GATEWAY_NAMESPACE, json!(DEFAULT_GATEWAY_NAMESPACE));
+    v["metadata"]["namespace"] = out.scalar(&gateway_namespace(), json!(DEFAULT_GATEWAY_NAMESPACE));
     let mut ann = v["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -220,7 +222,7 @@ fn fixed_namespace(out: &mut Out, v: &mut Value) {
     ann.insert(
         FIXED_NAMESPACE.into(),
         out.scalar(
-            &format!("{GATEWAY_NAMESPACE} | quote"),
+            &format!("{} | quote", gateway_namespace()),
             json!(DEFAULT_GATEWAY_NAMESPACE),
         ),
     );
@@ -239,7 +241,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     );
     let n = Names::new(m);
     let out = &mut f.out;
-    let gv = gateway_values(&g.name);
+    let gv = Gw::new(&g.name);
 
     let mut listeners = vec![];
     for (i, h) in g.hosts.iter().enumerate() {
@@ -304,7 +306,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     ann.insert(
         "gateway.istio.io/service-account".into(),
         out.scalar(
-            &format!("{gv}.serviceAccount | quote"),
+            &format!("{} | quote", gv.service_account().expr()),
             json!(g.service_account),
         ),
     );
@@ -316,8 +318,10 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     }
     gw["metadata"]["annotations"] = Value::Object(ann);
     fixed_namespace(out, &mut gw);
-    gw["spec"]["gatewayClassName"] =
-        out.scalar("$.Values.gatewayApi.className | quote", json!("istio"));
+    gw["spec"]["gatewayClassName"] = out.scalar(
+        &format!("{} | quote", GATEWAY_API_CLASS_NAME.expr()),
+        json!("istio"),
+    );
     let count = gw["spec"]["listeners"].as_array().map_or(0, Vec::len);
     for i in 0..count {
         let l = &mut gw["spec"]["listeners"][i];
@@ -326,7 +330,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         });
         if l.get("tls").is_some() {
             l["tls"]["certificateRefs"][0]["name"] = out.scalar(
-                &format!("{gv}.tls.credentialName | quote"),
+                &format!("{} | quote", gv.credential_name().expr()),
                 json!(g.tls.as_ref().map(|t| &t.credential_name)),
             );
         }
@@ -345,7 +349,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                     section_name: Some(format!("{section}-{i}")),
                 });
                 p["name"] = n.object(out, &g.name);
-                p["namespace"] = out.scalar(GATEWAY_NAMESPACE, json!(DEFAULT_GATEWAY_NAMESPACE));
+                p["namespace"] = out.scalar(&gateway_namespace(), json!(DEFAULT_GATEWAY_NAMESPACE));
                 p
             })
             .collect()
@@ -375,7 +379,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         hr["metadata"] = n.meta(out, &suffix, None);
         hr["spec"]["parentRefs"] = json!(parents(out, section, index));
         if host.is_none() {
-            hr["spec"]["hostnames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+            hr["spec"]["hostnames"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
         }
         let rules = hr["spec"]["rules"].as_array_mut().expect("rules");
         for (rule, r) in rules.iter_mut().zip(&routes) {
@@ -404,13 +408,13 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         ));
         hr["metadata"] = n.meta(out, &format!("{}-redirect", g.name), None);
         hr["spec"]["parentRefs"] = json!(parents(out, "http", None));
-        hr["spec"]["hostnames"] = out.yaml(&format!("{gv}.hosts"), json!(g.hosts));
+        hr["spec"]["hostnames"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
         docs.push(hr);
     }
     for d in docs {
         f.push(d);
     }
-    certificate(&n, &mut f, g);
+    certificate(m, &n, &mut f, g);
     f
 }
 

@@ -14,6 +14,7 @@
 //! <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
 
 use super::out::{self, template_text};
+use super::values::{ISTIO_TRUST_DOMAIN, ISTIO_VERSION};
 use super::{Names, Out, Part, FULLNAME, PLAIN_NAMESPACE};
 use serde_json::{json, Value};
 
@@ -21,7 +22,12 @@ use serde_json::{json, Value};
 pub const MAX_ACCOUNTS: usize = 16;
 
 /// The chart's condition for the portable form.
-pub const PORTABLE: &str = "semverCompare \">=1.25-0\" (toString $.Values.istio.version)";
+pub fn portable() -> String {
+    format!(
+        "semverCompare \">=1.25-0\" (toString {})",
+        ISTIO_VERSION.expr()
+    )
+}
 
 /// A piece of an identity string (owned [`Part`]).
 #[derive(Clone, Debug)]
@@ -58,7 +64,7 @@ pub fn val(e: &str, d: &str) -> Piece {
 }
 
 fn trust_domain() -> Piece {
-    val("$.Values.istio.trustDomain", "cluster.local")
+    val(&ISTIO_TRUST_DOMAIN.expr(), "cluster.local")
 }
 
 impl Identity {
@@ -124,7 +130,7 @@ pub fn set_from(out: &mut Out, rule: &mut Value, ids: &[Identity]) {
         rule["from"] = account_sources(accounts);
         return;
     }
-    let mut lines = vec![format!("{{{{- if {PORTABLE} }}}}"), "from:".to_string()];
+    let mut lines = vec![format!("{{{{- if {} }}}}", portable()), "from:".to_string()];
     for chunk in ids.chunks(MAX_ACCOUNTS) {
         lines.push("  - source:".into());
         lines.push("      serviceAccounts:".into());
@@ -172,7 +178,7 @@ pub fn set_sidecar_egress(
     let mut lines = vec!["egress:".to_string(), "  - hosts:".to_string()];
     lines.extend(before.iter().map(|h| item(h)));
     if !dests.is_empty() {
-        lines.push(format!("{{{{- if {PORTABLE} }}}}"));
+        lines.push(format!("{{{{- if {} }}}}", portable()));
         lines.push(format!("      - {NAMESPACE_SERVICES:?}"));
         lines.push("{{- else }}".into());
         for d in dests {

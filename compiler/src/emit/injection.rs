@@ -18,6 +18,10 @@
 //! of the release shares `app.kubernetes.io/name` and shows as one service.
 //! <https://istio.io/latest/docs/reference/config/labels/#ServiceCanonicalName>
 
+use super::cond::{truthy, Cond, Term};
+use super::values::{
+    Str, Svc, Val, ISTIO_DATAPLANE, ISTIO_ENABLED, ISTIO_INJECTION, ISTIO_REVISION,
+};
 use crate::model::{Model, Service, Version};
 use crate::policy::Dataplane;
 use serde_json::{json, Map, Value};
@@ -89,33 +93,141 @@ impl<'a> Inputs<'a> {
 /// - mesh off: `sidecar.istio.io/inject: "false"` and `istio.io/dataplane-mode:
 ///   none`, so a namespace labelled for injection or ambient does not pull
 ///   the pods into a mesh whose NetworkPolicies (istiod, HBONE) this
-///   release did not render; `namespace` leaves both to the namespace.
+///   release did not render; `namespace` leaves both to the namespace's.
 /// - sidecar: the injection label as the value says (none for `namespace`).
 /// - ambient: `istio.io/dataplane-mode: ambient`, or `none` to opt out.
 /// - the revision label whenever the mesh is on and a revision is set.
+///
+/// This is [`steps`] evaluated; the chart's template lines are the same
+/// steps rendered ([`helm_label_lines`]).
 pub fn decide(i: &Inputs) -> Map<String, Value> {
-    let mut l = Map::new();
-    let off = |l: &mut Map<String, Value>| {
-        l.insert(INJECT.into(), json!("false"));
-        l.insert(DATAPLANE.into(), json!("none"));
+    let env = |t: &Term| match t {
+        Term::Value(r) if r == ISTIO_ENABLED.untyped() => json!(i.mesh),
+        Term::Value(r) if r == ISTIO_DATAPLANE.untyped() => json!(i.dataplane.as_str()),
+        Term::Value(r) if r == ISTIO_REVISION.untyped() => json!(i.revision),
+        Term::Var(INJECT_VAR) => json!(i.injection.as_str()),
+        t => unreachable!("the injection steps read no {t:?}"),
     };
-    match (i.mesh, i.dataplane, i.injection) {
-        (_, _, Injection::Namespace) => {}
-        (false, _, _) => off(&mut l),
-        (true, Dataplane::Sidecar, inj) => {
-            l.insert(INJECT.into(), json!(inj.as_str()));
-        }
-        (true, Dataplane::Ambient, Injection::On) => {
-            l.insert(DATAPLANE.into(), json!("ambient"));
-        }
-        (true, Dataplane::Ambient, _) => {
-            l.insert(DATAPLANE.into(), json!("none"));
-        }
-    }
-    if i.mesh && !i.revision.is_empty() {
-        l.insert(REVISION.into(), json!(i.revision));
-    }
+    let mut l = Map::new();
+    eval(&steps(), &env, &mut l);
     l
+}
+
+/// The template variable holding the effective injection value.
+const INJECT_VAR: &str = "$inject";
+
+/// A label's value in a [`Step::Set`].
+enum Text {
+    /// A quoted string (`"false"`).
+    Quoted(&'static str),
+    /// A plain YAML string (`none`).
+    Plain(&'static str),
+    /// The effective injection value.
+    Inject,
+    /// Go's `ternary`: the first when the condition holds.
+    Ternary(Cond, &'static str, &'static str),
+}
+
+/// The decision as a program over the values: one table, evaluated for
+/// Kustomize and rendered for Helm.
+enum Step {
+    /// `if`, its steps, and the `else` steps (one `If` there renders as
+    /// `else if`).
+    If(Cond, Vec<Step>, Vec<Step>),
+    /// The label, set to the value when it is non-empty (`with`).
+    With(Val<Str>, &'static str),
+    Set(&'static str, Text),
+}
+
+fn steps() -> Vec<Step> {
+    let mesh = || Cond::is(&ISTIO_ENABLED);
+    let inject = |s| Cond::Eq(Term::Var(INJECT_VAR), Term::Str(s));
+    vec![
+        Step::If(
+            Cond::Ne(Term::Var(INJECT_VAR), Term::Str("namespace")),
+            vec![Step::If(
+                mesh().not(),
+                vec![
+                    Step::Set(INJECT, Text::Quoted("false")),
+                    Step::Set(DATAPLANE, Text::Plain("none")),
+                ],
+                vec![Step::If(
+                    Cond::eq(&ISTIO_DATAPLANE, "ambient"),
+                    vec![Step::Set(
+                        DATAPLANE,
+                        Text::Ternary(inject("true"), "ambient", "none"),
+                    )],
+                    vec![Step::Set(INJECT, Text::Inject)],
+                )],
+            )],
+            vec![],
+        ),
+        Step::If(mesh(), vec![Step::With(ISTIO_REVISION, REVISION)], vec![]),
+    ]
+}
+
+fn eval(steps: &[Step], env: &dyn Fn(&Term) -> Value, l: &mut Map<String, Value>) {
+    for s in steps {
+        match s {
+            Step::If(c, then, other) => eval(if c.eval(env) { then } else { other }, env, l),
+            Step::With(v, key) => {
+                let x = env(&Term::Value(v.untyped().clone()));
+                if truthy(&x) {
+                    l.insert(key.to_string(), x);
+                }
+            }
+            Step::Set(key, text) => {
+                let x = match text {
+                    Text::Quoted(s) | Text::Plain(s) => json!(s),
+                    Text::Inject => env(&Term::Var(INJECT_VAR)),
+                    Text::Ternary(c, a, b) => json!(if c.eval(env) { a } else { b }),
+                };
+                l.insert(key.to_string(), x);
+            }
+        }
+    }
+}
+
+fn render(steps: &[Step], lines: &mut Vec<String>) {
+    for s in steps {
+        match s {
+            Step::If(c, then, other) => {
+                lines.push(format!("{{{{- if {} }}}}", c.helm()));
+                let mut then = then;
+                let mut other = other;
+                loop {
+                    render(then, lines);
+                    match other.as_slice() {
+                        [] => break,
+                        [Step::If(c, t, o)] => {
+                            lines.push(format!("{{{{- else if {} }}}}", c.helm()));
+                            then = t;
+                            other = o;
+                        }
+                        rest => {
+                            lines.push("{{- else }}".into());
+                            render(rest, lines);
+                            break;
+                        }
+                    }
+                }
+                lines.push("{{- end }}".into());
+            }
+            Step::With(v, key) => {
+                lines.push(format!("{{{{- with {} }}}}", v.expr()));
+                lines.push(format!("{key}: {{{{ . | quote }}}}"));
+                lines.push("{{- end }}".into());
+            }
+            Step::Set(key, text) => lines.push(match text {
+                Text::Quoted(s) => format!("{key}: {s:?}"),
+                Text::Plain(s) => format!("{key}: {s}"),
+                Text::Inject => format!("{key}: {{{{ {INJECT_VAR} | quote }}}}"),
+                Text::Ternary(c, a, b) => {
+                    format!("{key}: {{{{ ternary {a:?} {b:?} ({}) }}}}", c.helm())
+                }
+            }),
+        }
+    }
 }
 
 /// The canonical service of a workload: the Service's object name, and the
@@ -138,15 +250,16 @@ pub fn canonical(m: &Model, s: &Service, version: Option<&Version>) -> Map<Strin
 
 /// The effective injection value of a service in the chart: its own
 /// `istio.inject`, else `istio.injection`, as a string.
-pub fn helm_injection(sv: &str) -> String {
+pub fn helm_injection(sv: &Svc) -> String {
     format!(
-        "{{{{- $inject := dig \"istio\" \"inject\" $.Values.istio.injection {sv} | toString }}}}"
+        "{{{{- {INJECT_VAR} := {} | toString }}}}",
+        sv.dig_inject(&ISTIO_INJECTION)
     )
 }
 
 /// Template lines for the pod labels after the selector labels: the
-/// canonical service, then [`decide`]'s table over the values.
-pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &str) -> Vec<String> {
+/// canonical service, then [`decide`]'s steps over the values.
+pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &Svc) -> Vec<String> {
     let revision = match version {
         Some(v) => format!("\"{}\"", v.name),
         None => "{{ $.Chart.AppVersion | quote }}".to_string(),
@@ -156,26 +269,13 @@ pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &str) -> Vec
         Some(a) => a.service.clone(),
         None => format!("{{{{ $fullname }}}}-{}", s.name),
     };
-    vec![
+    let mut lines = vec![
         format!("{CANONICAL_NAME}: \"{name}\""),
         format!("{CANONICAL_REVISION}: {revision}"),
         helm_injection(sv),
-        "{{- if ne $inject \"namespace\" }}".into(),
-        "{{- if not $.Values.istio.enabled }}".into(),
-        format!("{INJECT}: \"false\""),
-        format!("{DATAPLANE}: none"),
-        "{{- else if eq $.Values.istio.dataplane \"ambient\" }}".into(),
-        format!("{DATAPLANE}: {{{{ ternary \"ambient\" \"none\" (eq $inject \"true\") }}}}"),
-        "{{- else }}".into(),
-        format!("{INJECT}: {{{{ $inject | quote }}}}"),
-        "{{- end }}".into(),
-        "{{- end }}".into(),
-        "{{- if $.Values.istio.enabled }}".into(),
-        "{{- with $.Values.istio.revision }}".into(),
-        format!("{REVISION}: {{{{ . | quote }}}}"),
-        "{{- end }}".into(),
-        "{{- end }}".into(),
-    ]
+    ];
+    render(&steps(), &mut lines);
+    lines
 }
 
 /// The Kustomize istio component's patch of pod labels: the mesh-on

@@ -6,7 +6,11 @@
 //! Everything here selects the release's own pods (a customer may share the
 //! namespace with other software) unless `istio.namespaceWide` is set.
 
+use super::cond::Cond;
 use super::identity::{self, lit, val, Identity, Piece};
+use super::values::{
+    self, ISTIO_CONTROL_PLANE_NAMESPACE, ISTIO_GATEWAY_NAMESPACE, ISTIO_NAMESPACE_WIDE,
+};
 use super::{
     ambient, external, gateway, routing, telemetry, to_value, Doc, File, Group, Mode, Names, Out,
 };
@@ -36,17 +40,19 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
 /// namespace the release is installed into.
 pub const FIXED_NAMESPACE: &str = "meshpack.dev/namespace";
 
-const NOT_WIDE: &str = "not $.Values.istio.namespaceWide";
-const WIDE: &str = "$.Values.istio.namespaceWide";
+fn wide() -> Cond {
+    Cond::is(&ISTIO_NAMESPACE_WIDE)
+}
 
-/// Helm renders `when`; Kustomize takes the default (`namespaceWide: false`).
-pub(super) fn guarded(f: &mut File, when: &str, default: bool, value: Value) {
+/// A document Helm renders when `when` holds at install time; the Kustomize
+/// tree has it when `when` holds on the chart's defaults.
+pub(super) fn guarded(f: &mut File, m: &Model, when: &Cond, value: Value) {
     match f.out.mode {
         Mode::Helm => f.docs.push(Doc {
-            when: Some(when.to_string()),
+            when: Some(when.helm()),
             value,
         }),
-        Mode::Plain if default => f.push(value),
+        Mode::Plain if when.eval_defaults(m, &[]) => f.push(value),
         Mode::Plain => {}
     }
 }
@@ -78,12 +84,12 @@ fn release_file(m: &Model, mode: Mode) -> File {
     // selecting one pod conflict, and Istio would apply only the oldest.
     let mut wide_pa = to_value(&PeerAuthentication::new("", pa_spec));
     wide_pa["metadata"] = n.meta(&mut f.out, "mtls", None);
-    guarded(&mut f, WIDE, false, wide_pa);
+    guarded(&mut f, m, &wide(), wide_pa);
 
     // An ALLOW policy without rules matches nothing: everything not allowed
     // by another policy is denied.
     // https://istio.io/latest/docs/reference/config/security/authorization-policy/#AuthorizationPolicy
-    for (wide, when) in [(false, NOT_WIDE), (true, WIDE)] {
+    for (wide, when) in [(false, self::wide().not()), (true, self::wide())] {
         let spec = ap::AuthorizationPolicySpec::default();
         let mut v = to_value(&AuthorizationPolicy::new("", spec));
         v["metadata"] = n.meta(&mut f.out, "allow-nothing", None);
@@ -91,11 +97,11 @@ fn release_file(m: &Model, mode: Mode) -> File {
         if !wide {
             v["spec"]["selector"] = selector(&n, &mut f.out, None);
         }
-        guarded(&mut f, when, !wide, v);
+        guarded(&mut f, m, &when, v);
     }
     if ambient::any_waypoint(m) {
         let v = ambient::waypoint(&n, &mut f.out);
-        ambient::only(&mut f, true, ambient::ambient_by_default(m), v);
+        ambient::only(&mut f, m, true, v);
     }
     f
 }
@@ -131,16 +137,15 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     if overrides {
         f.push(v);
     } else {
-        guarded(&mut f, NOT_WIDE, true, v);
+        guarded(&mut f, m, &wide().not(), v);
     }
 
     let edges: Vec<&Edge> = m.edges_to(&s.name).collect();
-    let default_ambient = ambient::ambient_by_default(m);
     if m.needs_waypoint(&s.name) {
         let v = authorization_policy(m, &n, &mut f.out, s, &edges);
-        ambient::only(&mut f, false, default_ambient, v);
+        ambient::only(&mut f, m, false, v);
         for v in ambient_policies(m, &n, &mut f.out, s, &edges) {
-            ambient::only(&mut f, true, default_ambient, v);
+            ambient::only(&mut f, m, true, v);
         }
     } else if !edges.is_empty() {
         // L4 rules only: the same policy serves a sidecar and ztunnel.
@@ -158,7 +163,7 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     }
     // Ambient has no sidecars to scope; egress is not limited by Istio there.
     let v = sidecar(m, &n, &mut f.out, s);
-    ambient::only(&mut f, false, default_ambient, v);
+    ambient::only(&mut f, m, false, v);
     f
 }
 
@@ -293,9 +298,9 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
                 .find(|g| &g.name == name)
                 .expect("resolved");
             Identity::from_values(
-                ("$.Values.istio.gateway.namespace", "istio-ingress"),
+                (&ISTIO_GATEWAY_NAMESPACE.expr(), "istio-ingress"),
                 (
-                    &format!("{}.serviceAccount", gateway::gateway_values(name)),
+                    &values::Gw::new(name).service_account().expr(),
                     &g.service_account,
                 ),
             )
@@ -331,7 +336,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let mut v = to_value(&Sidecar::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     let before = vec![vec![
-        val("$.Values.istio.controlPlane.namespace", "istio-system"),
+        val(&ISTIO_CONTROL_PLANE_NAMESPACE.expr(), "istio-system"),
         lit("/*"),
     ]];
     let mut after: Vec<Vec<Piece>> = external
@@ -343,11 +348,11 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         let host = match &tr.namespace {
             Some(ns) => vec![
-                val("$.Values.telemetry.tracing.namespace", ns),
+                val(&values::tracing::namespace().expr(), ns),
                 lit("/"),
-                val("$.Values.telemetry.tracing.host", &tr.host),
+                val(&values::tracing::host().expr(), &tr.host),
             ],
-            None => vec![lit("*/"), val("$.Values.telemetry.tracing.host", &tr.host)],
+            None => vec![lit("*/"), val(&values::tracing::host().expr(), &tr.host)],
         };
         after.push(host);
     }

@@ -19,9 +19,15 @@
 //! `<protocol>-metrics` ([`is_metrics_port`]); `verify` reads the same
 //! names from the manifests.
 
+use super::cond::Cond;
+use super::netpol_types::{self as np, Ingress, NetworkPolicy, Peer, Selector, Spec};
+use super::out::At;
+use super::values::{
+    ISTIO_ENABLED, POD_MONITOR_ENABLED, PROMETHEUS_NAMESPACE, PROMETHEUS_POD_LABELS,
+    SERVICE_MONITOR_ENABLED,
+};
 use super::{mesh::guarded, to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Port, Service};
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use serde_json::{json, Map, Value};
 
 /// The merged-metrics port of the Istio agent and Envoy's stats port.
@@ -54,19 +60,24 @@ pub fn pod_annotations(s: &Service) -> Map<String, Value> {
 
 /// The Prometheus pods as a NetworkPolicy peer: their namespace, and their
 /// labels when `metrics.prometheus.podLabels` names any.
-fn prometheus_peer(out: &mut Out) -> Value {
-    let ns = out.scalar(
-        "$.Values.metrics.prometheus.namespace | quote",
-        json!("monitoring"),
+fn prometheus_peer(out: &mut Out) -> Peer {
+    let ns = At::scalar(
+        out,
+        &format!("{} | quote", PROMETHEUS_NAMESPACE.expr()),
+        "monitoring".to_string(),
     );
-    let mut peer =
-        json!({ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } });
+    let mut peer = Peer::namespace(ns);
+    let mut install = json!({});
     out.optional(
-        &mut peer,
+        &mut install,
         "podSelector",
-        "(ternary (dict \"matchLabels\" $.Values.metrics.prometheus.podLabels) dict (not (empty $.Values.metrics.prometheus.podLabels)))",
+        &format!(
+            "(ternary (dict \"matchLabels\" {labels}) dict (not (empty {labels})))",
+            labels = PROMETHEUS_POD_LABELS.expr()
+        ),
         None,
     );
+    peer.install = install.as_object().filter(|o| !o.is_empty()).cloned();
     peer
 }
 
@@ -75,20 +86,23 @@ fn ingress_policy(
     out: &mut Out,
     name: &str,
     component: Option<&str>,
-    ports: Vec<Value>,
+    ports: Vec<np::Port>,
 ) -> Value {
-    let mut v = to_value(&NetworkPolicy {
-        spec: Some(NetworkPolicySpec {
-            policy_types: Some(vec!["Ingress".into()]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
-    v["metadata"] = n.meta(out, name, component);
-    v["spec"]["podSelector"] = json!({ "matchLabels": n.selector(out, component) });
+    let metadata = n.meta(out, name, component);
+    let pod_selector = Selector::labels(n.selector(out, component));
     let from = prometheus_peer(out);
-    v["spec"]["ingress"] = json!([{ "from": [from], "ports": ports }]);
-    v
+    to_value(&NetworkPolicy::new(
+        metadata,
+        Spec {
+            policy_types: vec!["Ingress"],
+            pod_selector,
+            ingress: Some(vec![Ingress {
+                from: Some(vec![from]),
+                ports: Some(ports),
+            }]),
+            egress: None,
+        },
+    ))
 }
 
 /// Prometheus to the service's metrics ports (NetworkPolicy group).
@@ -99,10 +113,7 @@ pub fn service_policy(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     if ports.is_empty() {
         return None;
     }
-    let ports = ports
-        .iter()
-        .map(|p| json!({"protocol": "TCP", "port": p}))
-        .collect();
+    let ports = ports.into_iter().map(np::Port::tcp).collect();
     Some(ingress_policy(
         n,
         out,
@@ -115,10 +126,7 @@ pub fn service_policy(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
 /// Prometheus to every pod's merged and Envoy metrics (Istio and
 /// NetworkPolicy both on).
 pub fn envoy_policy(n: &Names, out: &mut Out) -> Value {
-    let ports = ENVOY_PORTS
-        .iter()
-        .map(|p| json!({"protocol": "TCP", "port": p}))
-        .collect();
+    let ports = ENVOY_PORTS.iter().copied().map(np::Port::tcp).collect();
     ingress_policy(n, out, "allow-prometheus-envoy", None, ports)
 }
 
@@ -141,7 +149,7 @@ pub fn monitors_file(m: &Model, mode: Mode) -> File {
             "selector": { "matchLabels": n.selector(&mut f.out, Some(&s.name)) },
             "endpoints": ports.iter().map(|p| json!({"port": p.name, "path": "/metrics"})).collect::<Vec<_>>(),
         });
-        guarded(&mut f, "$.Values.metrics.serviceMonitor.enabled", false, v);
+        guarded(&mut f, m, &Cond::is(&SERVICE_MONITOR_ENABLED), v);
     }
     let mut v = json!({
         "apiVersion": "monitoring.coreos.com/v1",
@@ -154,8 +162,8 @@ pub fn monitors_file(m: &Model, mode: Mode) -> File {
     });
     guarded(
         &mut f,
-        "and $.Values.istio.enabled $.Values.metrics.podMonitor.enabled",
-        false,
+        m,
+        &Cond::is(&ISTIO_ENABLED).and(Cond::is(&POD_MONITOR_ENABLED)),
         v,
     );
     f

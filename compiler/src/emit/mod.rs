@@ -8,6 +8,7 @@
 //! Kustomize's layout.
 
 pub mod ambient;
+pub mod cond;
 mod external;
 pub mod gateway;
 pub mod identity;
@@ -16,10 +17,12 @@ mod job;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
+mod netpol_types;
 pub mod out;
 pub mod pod;
 mod routing;
 mod telemetry;
+pub mod values;
 pub mod workload;
 
 use crate::model::{Model, Service};
@@ -42,6 +45,35 @@ pub enum Group {
     IstioGateway,
     /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
     GatewayApi,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] = [
+        Group::Base,
+        Group::Istio,
+        Group::NetworkPolicy,
+        Group::IstioNetworkPolicy,
+        Group::IstioGateway,
+        Group::GatewayApi,
+    ];
+
+    /// The switch of the group's objects: Helm's `if` around each file,
+    /// and which Kustomize overlays include the group's component.
+    pub fn cond(self) -> Option<cond::Cond> {
+        use cond::Cond;
+        use values::{GATEWAY_API_ENABLED, ISTIO_ENABLED, NETWORK_POLICY_ENABLED};
+        let istio = || Cond::is(&ISTIO_ENABLED);
+        let netpol = || Cond::is(&NETWORK_POLICY_ENABLED);
+        let gateway_api = || Cond::is(&GATEWAY_API_ENABLED);
+        match self {
+            Group::Base => None,
+            Group::Istio => Some(istio()),
+            Group::NetworkPolicy => Some(netpol()),
+            Group::IstioNetworkPolicy => Some(netpol().and(istio())),
+            Group::IstioGateway => Some(istio().and(gateway_api().not())),
+            Group::GatewayApi => Some(gateway_api()),
+        }
+    }
 }
 
 /// One object, with the template condition that guards it beyond its group.
@@ -297,9 +329,9 @@ pub fn helm_prelude(app: &str) -> Vec<String> {
 /// transformer cannot reach; `package::kustomize` replaces it.
 pub const PLAIN_NAMESPACE: &str = "default";
 
-/// Index into `.Values.services` for a service (names may contain `-`).
-pub fn svc_values(s: &Service) -> String {
-    format!("(index $.Values.services \"{}\")", s.name)
+/// The values of a service (`services.<name>`).
+pub fn svc_values(s: &Service) -> values::Svc {
+    values::Svc::new(&s.name)
 }
 
 /// A percentage as JSON: whole numbers as integers, so Helm (which prints

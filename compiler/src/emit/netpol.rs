@@ -9,9 +9,16 @@
 //! and methods are not enforced at this layer.
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
+use super::netpol_types::{
+    Egress, Ingress, NetworkPolicy, Peer, Port, Requirement, Selector, Spec,
+};
+use super::out::At;
+use super::values::{
+    tracing, ISTIO_CONTROL_PLANE_NAMESPACE, NETWORK_POLICY_EGRESS_CIDRS,
+    NETWORK_POLICY_GATEWAY_NAMESPACES,
+};
 use super::{to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Service, Source, Tracing};
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -59,51 +66,62 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
         mesh.push(v);
     }
     let v = hbone(m, &n, &mut mesh.out);
-    super::ambient::only(&mut mesh, true, super::ambient::ambient_by_default(m), v);
+    super::ambient::only(&mut mesh, m, true, v);
     files.push(mesh);
     files
 }
 
-fn policy(n: &Names, out: &mut Out, name: &str, component: Option<&str>, types: &[&str]) -> Value {
-    let mut v = to_value(&NetworkPolicy {
-        spec: Some(NetworkPolicySpec {
-            policy_types: Some(types.iter().map(|t| t.to_string()).collect()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
-    v["metadata"] = n.meta(out, name, component);
-    v["spec"]["podSelector"] = json!({ "matchLabels": n.selector(out, component) });
-    v
+fn policy(
+    n: &Names,
+    out: &mut Out,
+    name: &str,
+    component: Option<&str>,
+    types: &[&'static str],
+) -> NetworkPolicy {
+    let metadata = n.meta(out, name, component);
+    let spec = Spec {
+        policy_types: types.to_vec(),
+        pod_selector: Selector::labels(n.selector(out, component)),
+        ingress: None,
+        egress: None,
+    };
+    NetworkPolicy::new(metadata, spec)
 }
 
 fn default_deny(n: &Names, out: &mut Out) -> Value {
-    policy(n, out, "default-deny", None, &["Ingress", "Egress"])
+    to_value(&policy(
+        n,
+        out,
+        "default-deny",
+        None,
+        &["Ingress", "Egress"],
+    ))
 }
 
 /// Every pod resolves names; DNS servers differ by distribution, so port 53
 /// is open to any destination.
 fn dns(n: &Names, out: &mut Out) -> Value {
     let mut v = policy(n, out, "allow-dns", None, &["Egress"]);
-    v["spec"]["egress"] = json!([{ "ports": [
-        {"protocol": "UDP", "port": 53},
-        {"protocol": "TCP", "port": 53},
-    ]}]);
-    v
+    v.spec.egress = Some(vec![Egress {
+        to: None,
+        ports: Some(vec![Port::udp(53), Port::tcp(53)]),
+    }]);
+    to_value(&v)
 }
 
 /// Sidecars reach istiod for configuration and certificates (15012).
 fn istio(n: &Names, out: &mut Out) -> Value {
     let mut v = policy(n, out, "allow-istiod", None, &["Egress"]);
-    let ns = out.scalar(
-        "$.Values.istio.controlPlane.namespace | quote",
-        json!("istio-system"),
+    let ns = At::scalar(
+        out,
+        &format!("{} | quote", ISTIO_CONTROL_PLANE_NAMESPACE.expr()),
+        "istio-system".to_string(),
     );
-    v["spec"]["egress"] = json!([{
-        "to": [{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }],
-        "ports": [{"protocol": "TCP", "port": 15012}],
+    v.spec.egress = Some(vec![Egress {
+        to: Some(At::Lit(vec![Peer::namespace(ns)])),
+        ports: Some(vec![Port::tcp(15012)]),
     }]);
-    v
+    to_value(&v)
 }
 
 /// Ambient: ztunnel carries every connection as HBONE to port 15008 of the
@@ -115,11 +133,11 @@ fn istio(n: &Names, out: &mut Out) -> Value {
 /// <https://istio.io/latest/docs/ambient/usage/networkpolicy/>
 fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
     let mut v = policy(n, out, "allow-hbone", None, &["Ingress", "Egress"]);
-    let release = json!({ "podSelector": { "matchLabels": n.selector(out, None) } });
-    let waypoint = json!({ "podSelector": { "matchLabels": {
+    let release = Peer::pods(n.selector(out, None));
+    let waypoint = Peer::pods(json!({
         "gateway.networking.k8s.io/gateway-name": n.object(out, super::ambient::WAYPOINT)
-    } } });
-    let hbone_port = json!([{"protocol": "TCP", "port": 15008}]);
+    }));
+    let hbone_port = || Some(vec![Port::tcp(15008)]);
     let mut from = vec![release.clone(), waypoint.clone()];
     let mut outside: Vec<&Source> = m
         .edges
@@ -136,56 +154,85 @@ fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
     for src in outside {
         from.push(peer(n, out, src));
     }
-    v["spec"]["ingress"] = json!([
-        { "from": from, "ports": hbone_port },
-        { "from": [{ "ipBlock": { "cidr": "169.254.7.127/32" } }] },
+    v.spec.ingress = Some(vec![
+        Ingress {
+            from: Some(from),
+            ports: hbone_port(),
+        },
+        Ingress {
+            from: Some(vec![Peer::cidr("169.254.7.127/32")]),
+            ports: None,
+        },
     ]);
-    v["spec"]["egress"] = json!([{ "to": [release, waypoint], "ports": hbone_port }]);
-    v
+    v.spec.egress = Some(vec![Egress {
+        to: Some(At::Lit(vec![release, waypoint])),
+        ports: hbone_port(),
+    }]);
+    to_value(&v)
 }
 
 /// Sidecars send spans to the collector themselves: let them, to its
 /// namespace when it is a cluster Service, else to the egress ranges.
 fn tracing(n: &Names, out: &mut Out, tr: &Tracing) -> Value {
     let mut v = policy(n, out, "allow-tracing", None, &["Egress"]);
-    let port = out.scalar("$.Values.telemetry.tracing.port", json!(tr.port));
+    let port = At::scalar(out, &tracing::port().expr(), tr.port);
     let to = match &tr.namespace {
         Some(ns) => {
-            let ns = out.scalar("$.Values.telemetry.tracing.namespace | quote", json!(ns));
-            json!([{ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } }])
+            let ns = At::scalar(
+                out,
+                &format!("{} | quote", tracing::namespace().expr()),
+                ns.clone(),
+            );
+            At::Lit(vec![Peer::namespace(ns)])
         }
-        None => out.scalar(
-            &format!(
-                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
-                n.app
-            ),
-            json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
-        ),
+        None => egress_cidrs(n, out),
     };
-    v["spec"]["egress"] = json!([{ "to": to, "ports": [{"protocol": "TCP", "port": port}] }]);
-    v
+    v.spec.egress = Some(vec![Egress {
+        to: Some(to),
+        ports: Some(vec![Port {
+            protocol: "TCP",
+            port,
+        }]),
+    }]);
+    to_value(&v)
 }
 
-fn ports_of(s: &Service, names: &[String]) -> Vec<Value> {
-    s.target_ports(names)
-        .into_iter()
-        .map(|p| json!({"protocol": "TCP", "port": p}))
-        .collect()
+/// The chart builds one ipBlock per CIDR in `networkPolicy.egressCIDRs`.
+fn egress_cidrs(n: &Names, out: &mut Out) -> At<Vec<Peer>> {
+    At::scalar(
+        out,
+        &format!(
+            "include \"{}.ipBlocks\" {}",
+            n.app,
+            NETWORK_POLICY_EGRESS_CIDRS.expr()
+        ),
+        vec![Peer::cidr("0.0.0.0/0")],
+    )
 }
 
-fn peer(n: &Names, out: &mut Out, src: &Source) -> Value {
+fn ports_of(s: &Service, names: &[String]) -> Vec<Port> {
+    s.target_ports(names).into_iter().map(Port::tcp).collect()
+}
+
+fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
     match src {
-        Source::Service(name) => {
-            json!({ "podSelector": { "matchLabels": n.selector(out, Some(name)) } })
-        }
-        Source::Gateway(_) => json!({ "namespaceSelector": { "matchExpressions": [{
-            "key": "kubernetes.io/metadata.name",
-            "operator": "In",
-            "values": out.yaml("$.Values.networkPolicy.gatewayNamespaces", json!(["istio-ingress"])),
-        }]}}),
-        Source::External { namespace, .. } => json!({ "namespaceSelector": {
-            "matchLabels": { "kubernetes.io/metadata.name": namespace }
-        }}),
+        Source::Service(name) => Peer::pods(n.selector(out, Some(name))),
+        Source::Gateway(_) => Peer {
+            namespace_selector: Some(Selector {
+                match_expressions: Some(vec![Requirement {
+                    key: "kubernetes.io/metadata.name",
+                    operator: "In",
+                    values: At::yaml(
+                        out,
+                        &NETWORK_POLICY_GATEWAY_NAMESPACES.expr(),
+                        vec!["istio-ingress".to_string()],
+                    ),
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        Source::External { namespace, .. } => Peer::namespace(At::Lit(namespace.clone())),
     }
 }
 
@@ -212,15 +259,14 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     for (ports, mut sources) in by_ports {
         sources.sort();
         sources.dedup();
-        let from: Vec<Value> = sources.iter().map(|src| peer(n, out, src)).collect();
-        let ports: Vec<Value> = ports
-            .iter()
-            .map(|p| json!({"protocol": "TCP", "port": p}))
-            .collect();
-        rules.push(json!({ "from": from, "ports": ports }));
+        let from: Vec<Peer> = sources.iter().map(|src| peer(n, out, src)).collect();
+        rules.push(Ingress {
+            from: Some(from),
+            ports: Some(ports.into_iter().map(Port::tcp).collect()),
+        });
     }
-    v["spec"]["ingress"] = json!(rules);
-    Some(v)
+    v.spec.ingress = Some(rules);
+    Some(to_value(&v))
 }
 
 fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
@@ -233,27 +279,20 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     }
     for (dest, names) in to {
         let d = m.service(dest).expect("resolved");
-        rules.push(json!({
-            "to": [{ "podSelector": { "matchLabels": n.selector(out, Some(dest)) } }],
-            "ports": ports_of(d, &names),
-        }));
+        rules.push(Egress {
+            to: Some(At::Lit(vec![Peer::pods(n.selector(out, Some(dest)))])),
+            ports: Some(ports_of(d, &names)),
+        });
     }
     let mut ext: Vec<u16> = m.egress_from(&s.name).map(|e| e.port).collect();
     ext.sort();
     ext.dedup();
     if !ext.is_empty() {
-        // The chart builds one ipBlock per CIDR in `networkPolicy.egressCIDRs`.
-        let to = out.scalar(
-            &format!(
-                "include \"{}.ipBlocks\" $.Values.networkPolicy.egressCIDRs",
-                n.app
-            ),
-            json!([{ "ipBlock": { "cidr": "0.0.0.0/0" } }]),
-        );
-        rules.push(json!({
-            "to": to,
-            "ports": ext.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
-        }));
+        let to = egress_cidrs(n, out);
+        rules.push(Egress {
+            to: Some(to),
+            ports: Some(ext.into_iter().map(Port::tcp).collect()),
+        });
     }
     if rules.is_empty() {
         return None;
@@ -265,6 +304,6 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
         Some(&s.name),
         &["Egress"],
     );
-    v["spec"]["egress"] = json!(rules);
-    Some(v)
+    v.spec.egress = Some(rules);
+    Some(to_value(&v))
 }

@@ -174,6 +174,49 @@ impl Out {
     }
 }
 
+/// A field of a typed object that the chart may decide at install time:
+/// the value itself, or what [`Out`] returned for it (a marker in Helm
+/// mode). Typed objects hold these where `package::helm` puts template
+/// text, instead of being patched as JSON after serialisation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum At<T> {
+    Lit(T),
+    Install(Value),
+}
+
+impl<T> At<T> {
+    /// A scalar from the values (`expr` prints it), `default` in plain mode.
+    pub fn scalar(out: &mut Out, expr: &str, default: T) -> Self
+    where
+        T: serde::Serialize,
+    {
+        match out.mode {
+            Mode::Plain => At::Lit(default),
+            Mode::Helm => At::Install(out.scalar(expr, Value::Null)),
+        }
+    }
+
+    /// A structured value from the values, rendered with `toYaml`.
+    pub fn yaml(out: &mut Out, expr: &str, default: T) -> Self
+    where
+        T: serde::Serialize,
+    {
+        match out.mode {
+            Mode::Plain => At::Lit(default),
+            Mode::Helm => At::Install(out.yaml(expr, Value::Null)),
+        }
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for At<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            At::Lit(t) => t.serialize(s),
+            At::Install(v) => v.serialize(s),
+        }
+    }
+}
+
 /// The Helm template of a string assembled from parts: a double-quoted
 /// YAML scalar, literals escaped, values as `{{ expr }}`.
 pub fn template_text(parts: &[Part]) -> String {

@@ -99,7 +99,7 @@ fn configurable(name: &str) -> bool {
 fn secret(out: &mut Out, name: &Value) -> Value {
     match name.as_str() {
         Some(n) if configurable(n) => out.scalar(
-            &format!("index $.Values.secrets {} | quote", json!(n)),
+            &format!("{} | quote", super::values::secret(n).bare()),
             json!(n),
         ),
         _ => name.clone(),

@@ -7,6 +7,8 @@
 //! namespace; `exportTo: ["."]` keeps both rules to the release's namespace.
 //! <https://istio.io/latest/docs/concepts/traffic-management/>
 
+use super::cond::Cond;
+use super::values::FAULT_INJECTION_ENABLED;
 use super::workload::VERSION_LABEL;
 use super::{svc_values, to_value, Names, Out};
 use crate::istio::destination_rule::{
@@ -22,8 +24,11 @@ use crate::policy::MtlsMode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// The value that switches fault injection on at install time.
-pub const FAULT_VALUE: &str = "$.Values.faultInjection.enabled";
+/// The switch of fault injection at install time (off in the Kustomize
+/// tree, its default).
+pub fn fault_cond() -> Cond {
+    Cond::is(&FAULT_INJECTION_ENABLED)
+}
 
 /// Connection settings of a service's traffic policy (without TLS).
 pub fn traffic_policy(t: &model::Traffic) -> TrafficPolicy {
@@ -171,7 +176,7 @@ pub fn virtual_service(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
         d["destination"]["host"] = n.host(out, &s.name);
         let subset = d["destination"]["subset"].as_str().map(str::to_string);
         if let (Some(w), Some(subset)) = (d.get("weight").cloned(), subset) {
-            d["weight"] = out.scalar(&format!("index {sv}.traffic.split \"{subset}\""), w);
+            d["weight"] = out.scalar(&sv.split(&subset).bare(), w);
         }
     };
     // `get_mut`: indexing would add the absent lists as nulls.
@@ -218,7 +223,7 @@ fn fault(out: &mut Out, route: &mut Value, f: &model::Fault) {
         }),
     };
     let yaml = crate::package::yaml::to_string(&json!({ "fault": to_value(&typed) }));
-    let mut lines = vec![format!("{{{{- if {FAULT_VALUE} }}}}")];
+    let mut lines = vec![format!("{{{{- if {} }}}}", fault_cond().helm())];
     lines.extend(yaml.lines().map(super::out::escape_template));
     lines.push("{{- end }}".into());
     if let Some(marker) = out.lines(lines) {

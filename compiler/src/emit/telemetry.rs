@@ -6,7 +6,7 @@
 //! `extensionProviders`, which the chart's NOTES print for the operator.
 //! <https://istio.io/latest/docs/tasks/observability/distributed-tracing/opentelemetry/>
 
-use super::{mesh, to_value, File, Group, Mode, Names};
+use super::{mesh, to_value, values, File, Group, Mode, Names};
 use crate::istio::telemetry::{AccessLogging, ProviderRef, TelemetrySpec, Tracing};
 use crate::model::{Model, Telemetry};
 use serde_json::json;
@@ -42,11 +42,11 @@ pub fn file(m: &Model, t: &Telemetry, mode: Mode) -> File {
     v["spec"]["selector"] = mesh::selector(&n, out, None);
     if let Some(tr) = &t.tracing {
         v["spec"]["tracing"][0]["providers"][0]["name"] = out.scalar(
-            "$.Values.telemetry.tracing.provider | quote",
+            &format!("{} | quote", values::tracing::provider().expr()),
             json!(tr.provider),
         );
         v["spec"]["tracing"][0]["randomSamplingPercentage"] =
-            out.scalar("$.Values.telemetry.tracing.sampling", json!(tr.sampling));
+            out.scalar(&values::tracing::sampling().expr(), json!(tr.sampling));
     }
     f.push(v);
     f

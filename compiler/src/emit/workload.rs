@@ -6,6 +6,11 @@
 //! escalation, all capabilities dropped, seccomp RuntimeDefault, requests and
 //! limits, distinct readiness and liveness probes, no automounted token.
 
+use super::cond::Cond;
+use super::values::{
+    istio_proxy_image, PodField, Svc, GLOBAL_IMAGE_PULL_SECRETS, ISTIO_ANNOTATIONS, ISTIO_ENABLED,
+    ISTIO_PROXY_IMAGE_REPOSITORY,
+};
 use super::{injection, set, svc_values, to_value, File, Group, Mode, Names, Out};
 use crate::model::{Image, Model, Resources, Service, Version, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
@@ -55,12 +60,12 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     // One budget over all the service's pods (every version).
     let sv = svc_values(s);
     let when = if s.versions.is_empty() {
-        format!("gt (int {sv}.replicas) 1")
+        format!("gt (int {}) 1", sv.replicas().expr())
     } else {
         let terms: Vec<String> = s
             .versions
             .iter()
-            .map(|v| format!("(int {}.replicas)", version_values(&sv, v)))
+            .map(|v| format!("(int {})", sv.version(&v.name).replicas().expr()))
             .collect();
         format!("gt (add 0 {}) 1", terms.join(" "))
     };
@@ -73,11 +78,6 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
         Mode::Plain => {}
     }
     f
-}
-
-/// Index into the service's values for one version.
-pub fn version_values(sv: &str, v: &Version) -> String {
-    format!("(index {sv}.versions \"{}\")", v.name)
 }
 
 /// The label that tells versions apart (Istio's convention).
@@ -132,8 +132,7 @@ fn service(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
 pub fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service) {
     let from_gateway = waypoint_service_labels(m, s).contains_key("istio.io/ingress-use-waypoint");
     let mut lines = vec![
-        "{{- if and $.Values.istio.enabled (eq $.Values.istio.dataplane \"ambient\") }}"
-            .to_string(),
+        format!("{{{{- if {} }}}}", waypoint_cond().helm()),
         format!(
             "istio.io/use-waypoint: {{{{ $fullname }}}}-{}",
             super::ambient::WAYPOINT
@@ -147,6 +146,11 @@ pub fn waypoint_labels(m: &Model, out: &mut Out, labels: &mut Value, s: &Service
     if let Some(marker) = out.lines(lines) {
         labels[marker.as_str()] = Value::Null;
     }
+}
+
+/// When Services carry the waypoint labels: the mesh on, in ambient mode.
+pub fn waypoint_cond() -> Cond {
+    Cond::is(&ISTIO_ENABLED).and(super::ambient::ambient())
 }
 
 /// The waypoint labels of a Service in ambient mode, as the chart renders them.
@@ -199,13 +203,6 @@ pub fn container_security_context(read_only_root_filesystem: bool) -> Value {
         "runAsNonRoot": true,
         "capabilities": {"drop": ["ALL"]},
     })
-}
-
-/// The service's own value, else `serviceDefaults`' (the chart keeps
-/// per-service values small: a 10,000-service chart must stay under Helm's
-/// 5 MiB limit per file).
-pub fn own_or_default(sv: &str, key: &str) -> String {
-    format!("({sv}.{key} | default $.Values.serviceDefaults.{key})")
 }
 
 /// The full image reference as the chart's image helper prints it by default.
@@ -278,7 +275,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     let sv = svc_values(s);
     // Values of this workload: the service's, or its version's.
     let wv = match version {
-        Some(v) => version_values(&sv, v),
+        Some(v) => sv.version(&v.name),
         None => sv.clone(),
     };
     let object = match version {
@@ -385,18 +382,20 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     v["metadata"] = n.meta(out, &object, Some(&s.name));
     let spec = &mut v["spec"];
     if s.workload.has_replicas() {
-        spec["replicas"] = out.scalar(&format!("{wv}.replicas"), json!(replicas));
+        spec["replicas"] = out.scalar(&wv.replicas().expr(), json!(replicas));
     }
     if s.workload == Workload::StatefulSet {
         spec["serviceName"] = n.host(out, &s.name);
         if let Some(vol) = &s.storage {
             let pvc = &mut spec["volumeClaimTemplates"][0];
-            pvc["spec"]["resources"]["requests"]["storage"] =
-                out.scalar(&format!("{sv}.storage.size | quote"), json!(vol.size));
+            pvc["spec"]["resources"]["requests"]["storage"] = out.scalar(
+                &format!("{} | quote", sv.storage_size().expr()),
+                json!(vol.size),
+            );
             out.optional(
                 &mut pvc["spec"],
                 "storageClassName",
-                &format!("{sv}.storage.storageClassName"),
+                &sv.storage_class_name().expr(),
                 vol.storage_class.as_ref().map(|c| json!(c)),
             );
         }
@@ -435,11 +434,15 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = out.yaml(
-        &own_or_default(&sv, "podSecurityContext"),
+        &sv.own_or_default(PodField::PodSecurityContext),
         super::pod::pod_security_context(s),
     );
-    for key in ["nodeSelector", "affinity", "tolerations"] {
-        out.optional(pod, key, &own_or_default(&sv, key), None);
+    for f in [
+        PodField::NodeSelector,
+        PodField::Affinity,
+        PodField::Tolerations,
+    ] {
+        out.optional(pod, f.key(), &sv.own_or_default(f), None);
     }
     if s.workload.runs_to_completion() {
         pod["restartPolicy"] = json!("OnFailure");
@@ -452,17 +455,18 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     super::pod::container(n, out, s, c);
     c["image"] = out.scalar(
         &format!(
-            "include \"{}.image\" (dict \"image\" {wv}.image \"ctx\" $) | quote",
-            n.app
+            "include \"{}.image\" (dict \"image\" {} \"ctx\" $) | quote",
+            n.app,
+            wv.image().expr()
         ),
         json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
-        &own_or_default(&sv, "securityContext"),
+        &sv.own_or_default(PodField::SecurityContext),
         super::pod::security_context(s),
     );
     c["resources"] = out.yaml(
-        &own_or_default(&sv, "resources"),
+        &sv.own_or_default(PodField::Resources),
         resources_value(&s.resources),
     );
     set(pod, &["terminationGracePeriodSeconds"], json!(30));
@@ -500,12 +504,23 @@ pub fn pod_labels(
 pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) {
     let labels = injection::kustomize_patch_labels(m);
     let mut annotations = Map::new();
-    if m.mesh.dataplane == crate::policy::Dataplane::Sidecar {
+    if proxy_image_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]) {
         if let Some(p) = &m.mesh.proxy {
             annotations.insert(PROXY_IMAGE.into(), json!(image_text(p)));
         }
     }
     (labels, annotations)
+}
+
+/// Pods run sidecars: the mesh on, not ambient.
+fn sidecar_mesh() -> Cond {
+    Cond::is(&ISTIO_ENABLED).and(super::ambient::sidecar())
+}
+
+/// When pods pin the sidecar's image: sidecars, and a repository set
+/// (the chart's annotation lines and the Kustomize patch alike).
+fn proxy_image_cond() -> Cond {
+    sidecar_mesh().and(Cond::set(&ISTIO_PROXY_IMAGE_REPOSITORY))
 }
 
 /// Pins the sidecar's image per pod.
@@ -516,7 +531,7 @@ pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
 /// `istio.annotations`; the pod's own win. No injection annotation: the
 /// label decides (see `injection`), and an annotation disagreeing with it
 /// misled readers of the manifests.
-pub fn pod_annotation_lines(app: &str, sv: &str, metrics: &Map<String, Value>) -> Vec<String> {
+pub fn pod_annotation_lines(app: &str, sv: &Svc, metrics: &Map<String, Value>) -> Vec<String> {
     let mut lines = vec!["{{- $annotations := dict }}".to_string()];
     // Scrape annotations (`metrics`): Istio rewrites them to its merged
     // metrics port on injected pods.
@@ -527,17 +542,17 @@ pub fn pod_annotation_lines(app: &str, sv: &str, metrics: &Map<String, Value>) -
         ));
     }
     lines.extend::<Vec<String>>(vec![
-        "{{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane \"ambient\") }}".into(),
-        "{{- if $.Values.istio.proxyImage.repository }}".into(),
-        format!("{{{{- $_ := set $annotations \"{PROXY_IMAGE}\" (include \"{app}.image\" (dict \"image\" $.Values.istio.proxyImage \"ctx\" $)) }}}}"),
+        format!("{{{{- if {} }}}}", sidecar_mesh().helm()),
+        format!("{{{{- if {} }}}}", Cond::set(&ISTIO_PROXY_IMAGE_REPOSITORY).helm()),
+        format!("{{{{- $_ := set $annotations \"{PROXY_IMAGE}\" (include \"{app}.image\" (dict \"image\" {} \"ctx\" $)) }}}}", istio_proxy_image().expr()),
         "{{- end }}".into(),
         "{{- end }}".into(),
-        "{{- if $.Values.istio.enabled }}".into(),
-        "{{- $annotations = merge $annotations ($.Values.istio.annotations | default dict) }}".into(),
+        format!("{{{{- if {} }}}}", Cond::is(&ISTIO_ENABLED).helm()),
+        format!("{{{{- $annotations = merge $annotations ({} | default dict) }}}}", ISTIO_ANNOTATIONS.expr()),
         "{{- end }}".into(),
         format!(
             "{{{{- $annotations = merge (deepCopy ({} | default dict)) $annotations }}}}",
-            own_or_default(sv, "podAnnotations")
+            sv.own_or_default(PodField::PodAnnotations)
         ),
         "{{- with $annotations }}".into(),
         "annotations:".into(),
@@ -549,7 +564,7 @@ pub fn pod_annotation_lines(app: &str, sv: &str, metrics: &Map<String, Value>) -
 
 fn pull_secret_lines() -> Vec<String> {
     vec![
-        "{{- with $.Values.global.imagePullSecrets }}".into(),
+        format!("{{{{- with {} }}}}", GLOBAL_IMAGE_PULL_SECRETS.expr()),
         "imagePullSecrets:".into(),
         "  {{- range . }}".into(),
         "  - name: {{ . | quote }}".into(),

@@ -5,6 +5,13 @@
 //! and URLs (`scheme://<host>[:<port>]/...`, port from the scheme when
 //! absent: http 80, https 443). A bare word is never an address: `redis`
 //! alone could be anything, so it is not evidence.
+//!
+//! An address that names a namespace (`api.billing.svc`) names the input's
+//! Service `api` only if that Service is in `billing`: its own
+//! `metadata.namespace`, or else the namespace every namespaced object of
+//! the input agrees on (a `kustomize build` with `namespace:`, a chart that
+//! writes `{{ .Release.Namespace }}`). When the input says no namespace at
+//! all, the address is taken to name the install's own Service.
 
 use super::manifests::{pod_template, Inventory};
 use regex::Regex;
@@ -93,17 +100,49 @@ pub fn addresses(text: &str) -> Vec<(String, Option<u16>)> {
     out
 }
 
-/// The Service a host names: `svc`, `svc.ns`, `svc.ns.svc`,
-/// `svc.ns.svc.cluster.local`; other dotted names are outside the cluster.
-fn service_of(host: &str) -> Option<&str> {
+/// The Service a host names, with the namespace when the host has one:
+/// `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`; other dotted
+/// names are outside the cluster.
+fn service_of(host: &str) -> Option<(&str, Option<&str>)> {
     let parts: Vec<&str> = host.split('.').collect();
     match parts.as_slice() {
-        [svc] => Some(svc),
-        [svc, _ns] => Some(svc),
-        [svc, _ns, "svc"] => Some(svc),
-        [svc, _ns, "svc", "cluster", "local"] => Some(svc),
+        [svc] => Some((svc, None)),
+        [svc, ns] => Some((svc, Some(ns))),
+        [svc, ns, "svc"] => Some((svc, Some(ns))),
+        [svc, ns, "svc", "cluster", "local"] => Some((svc, Some(ns))),
         _ => None,
     }
+}
+
+/// The namespace every namespaced object of the input names, when they
+/// agree on one.
+fn install_namespace(inv: &Inventory) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for d in inv.docs {
+        if let Some(ns) = d.value["metadata"]["namespace"].as_str() {
+            match found {
+                None => found = Some(ns),
+                Some(f) if f != ns => return None,
+                Some(_) => {}
+            }
+        }
+    }
+    found.map(str::to_string)
+}
+
+/// Whether the input has the Service `svc` in namespace `ns` (any
+/// namespace when the address names none, or the input says none).
+fn has_service_in(inv: &Inventory, install_ns: Option<&str>, svc: &str, ns: Option<&str>) -> bool {
+    inv.services.iter().any(|(name, i)| {
+        name == svc
+            && match ns {
+                None => true,
+                Some(ns) => inv.docs[*i].value["metadata"]["namespace"]
+                    .as_str()
+                    .or(install_ns)
+                    .is_none_or(|own| own == ns),
+            }
+    })
 }
 
 /// Strings a workload carries, with where they are.
@@ -172,13 +211,16 @@ fn strings(inv: &Inventory, pod: &Value) -> Vec<(String, String, Option<String>)
 /// Service of the input.
 pub fn scan(inv: &Inventory) -> Found {
     let mut found = Found::default();
+    let install_ns = install_namespace(inv);
     for w in &inv.workloads {
         let pod = pod_template(&inv.docs[w.doc].value);
         for (place, text, file) in strings(inv, pod) {
             let file = file.unwrap_or_else(|| w.file.clone());
             for (host, port) in addresses(&text) {
                 let svc = service_of(&host);
-                match svc.filter(|s| inv.has_service(s)) {
+                let known =
+                    svc.filter(|(s, ns)| has_service_in(inv, install_ns.as_deref(), s, *ns));
+                match known.map(|(s, _)| s) {
                     Some(s) => found.evidence.push(Evidence {
                         from: w.name.clone(),
                         service: s.to_string(),
@@ -241,10 +283,93 @@ mod tests {
 
     #[test]
     fn service_names_come_from_cluster_names_only() {
-        assert_eq!(service_of("api"), Some("api"));
-        assert_eq!(service_of("api.shop"), Some("api"));
-        assert_eq!(service_of("api.shop.svc"), Some("api"));
-        assert_eq!(service_of("api.shop.svc.cluster.local"), Some("api"));
+        assert_eq!(service_of("api"), Some(("api", None)));
+        assert_eq!(service_of("api.shop"), Some(("api", Some("shop"))));
+        assert_eq!(service_of("api.shop.svc"), Some(("api", Some("shop"))));
+        assert_eq!(
+            service_of("api.shop.svc.cluster.local"),
+            Some(("api", Some("shop")))
+        );
         assert_eq!(service_of("api.example.com"), None);
+    }
+
+    fn inventory_scan(yaml: &str) -> Found {
+        let docs = super::super::manifests::parse_stream(yaml, "in.yaml").unwrap();
+        let inv = Inventory::new(&docs);
+        scan(&inv)
+    }
+
+    const SERVICES: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: "api:1", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: "web:1"
+        env:
+        - {name: SAME, value: "http://api.shop.svc.cluster.local:8080"}
+        - {name: OTHER, value: "http://api.billing.svc:8080"}
+"#;
+
+    #[test]
+    fn an_address_in_another_namespace_names_no_service_of_the_input() {
+        let f = inventory_scan(SERVICES);
+        let drafted: Vec<(&str, &str, &str)> = f
+            .evidence
+            .iter()
+            .map(|e| (e.from.as_str(), e.service.as_str(), e.place.as_str()))
+            .collect();
+        assert_eq!(drafted, vec![("web", "api", "container web env SAME")]);
+        let reported: Vec<(&str, &str, Option<u16>)> = f
+            .unresolved
+            .iter()
+            .map(|u| (u.from.as_str(), u.host.as_str(), u.port))
+            .collect();
+        assert_eq!(reported, vec![("web", "api.billing.svc", Some(8080))]);
+    }
+
+    #[test]
+    fn objects_without_namespace_take_the_one_the_input_agrees_on() {
+        // Only the Deployments name `shop`: the Service is installed there too.
+        let yaml = SERVICES.replacen(
+            "metadata: {name: api, namespace: shop}\nspec:\n  selector",
+            "metadata: {name: api}\nspec:\n  selector",
+            1,
+        );
+        assert!(yaml.contains("metadata: {name: api}\n"));
+        let f = inventory_scan(&yaml);
+        assert_eq!(f.evidence.len(), 1);
+        assert_eq!(f.evidence[0].place, "container web env SAME");
+        assert_eq!(f.unresolved[0].host, "api.billing.svc");
+        // With no namespace anywhere, a namespaced address is taken to name the install's own Service.
+        let bare = yaml.replace(", namespace: shop}", "}");
+        let f = inventory_scan(&bare);
+        let places: Vec<&str> = f.evidence.iter().map(|e| e.place.as_str()).collect();
+        assert_eq!(
+            places,
+            vec!["container web env OTHER", "container web env SAME"]
+        );
+        assert!(f.unresolved.is_empty());
     }
 }

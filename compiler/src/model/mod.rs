@@ -10,6 +10,7 @@ mod attach;
 mod external;
 mod fragment;
 mod gateway;
+mod image;
 pub mod names;
 mod pod;
 mod traffic;

@@ -6,9 +6,11 @@
 //! modes 0644/0755, gzip header without a time or name, fixed compression.
 //! The same policy gives the same bytes on any machine and under any umask.
 //!
-//! Invariant: `verify` trusts nothing in an archive: it reads it as a
+//! Invariant: `check` trusts nothing in an archive: it reads it as a
 //! stream with bounded memory, reads no entry but plain files, and reports
-//! every link, device, odd mode or path outside the bundle.
+//! every link, device, odd mode or path outside the bundle. Recompiling the
+//! bundle's policy to compare is `actions::bundle::verify`'s: this stage
+//! imports no later one.
 
 use super::Tree;
 use crate::model::Model;
@@ -303,10 +305,86 @@ fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, See
     Ok(seen)
 }
 
-/// Check a bundle: every entry a plain file or folder, every sum, no file
-/// unlisted, and the chart and Kustomize tree still what its policy
-/// compiles to. Returns the problems.
-pub fn verify(r: impl Read) -> Result<Vec<String>, String> {
+/// A bundle read by [`check`]: what it holds, and the problems found so
+/// far. Whether its chart and Kustomize tree are still what its policy
+/// compiles to is the caller's to ask ([`Checked::compare`]): compiling
+/// belongs to the stages before this one (`actions::bundle::verify`).
+pub struct Checked {
+    root: String,
+    seen: BTreeMap<String, Seen>,
+    problems: Vec<String>,
+}
+
+impl Checked {
+    /// The folder every entry is under (`evalhub-2.3.0/`).
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// The bytes of a file at the bundle's top, by name (`policy.yaml`).
+    pub fn top(&self, name: &str) -> Option<&[u8]> {
+        self.seen
+            .get(&format!("{}{name}", self.root))
+            .and_then(|f| f.top.as_deref())
+    }
+
+    /// The policy the bundle was made from.
+    pub fn policy_text(&self) -> Result<String, String> {
+        let policy = self
+            .top("policy.yaml")
+            .ok_or("not a meshpack bundle: no policy.yaml")?;
+        Ok(String::from_utf8_lossy(policy).to_string())
+    }
+
+    /// The profile the bundle was made with (`meshpack.json`), if any.
+    pub fn profile(&self) -> Option<String> {
+        self.top("meshpack.json")
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v["profile"].as_str().map(str::to_string))
+    }
+
+    /// Add a problem found outside this module.
+    pub fn problem(&mut self, p: String) {
+        self.problems.push(p);
+    }
+
+    /// Compare the archive with the files its policy compiles to now
+    /// (`files` of the rebuilt model): every file the same, none missing,
+    /// none extra.
+    pub fn compare(&mut self, again: &Tree) {
+        let t = &self.seen;
+        for (p, b) in again {
+            if p.ends_with("SHA256SUMS") {
+                continue;
+            }
+            match t.get(p) {
+                Some(x) if x.sha256 == sha256(b) => {}
+                Some(_) => self
+                    .problems
+                    .push(format!("{p}: differs from what policy.yaml compiles to")),
+                None => self
+                    .problems
+                    .push(format!("{p}: missing (policy.yaml compiles to it)")),
+            }
+        }
+        for p in t.keys().filter(|p| !again.contains_key(*p)) {
+            self.problems
+                .push(format!("{p}: not something policy.yaml compiles to"));
+        }
+    }
+
+    /// Every problem, sorted, each once.
+    pub fn finish(mut self) -> Vec<String> {
+        self.problems.sort();
+        self.problems.dedup();
+        self.problems
+    }
+}
+
+/// Check a bundle's entries and sums: every entry a plain file or folder,
+/// every sum, no file unlisted. The caller then compares its chart and
+/// Kustomize tree with what its policy compiles to ([`Checked::compare`]).
+pub fn check(r: impl Read) -> Result<Checked, String> {
     let mut problems = vec![];
     let t = scan(r, &mut problems)?;
     let Some((sums_path, sums)) = t
@@ -343,48 +421,11 @@ pub fn verify(r: impl Read) -> Result<Vec<String>, String> {
     for p in listed.keys().filter(|p| !t.contains_key(*p)) {
         problems.push(format!("{p}: listed in SHA256SUMS but missing"));
     }
-    // The chart and Kustomize tree must still be what the policy compiles to.
-    let top = |name: &str| t.get(&format!("{root}{name}")).and_then(|f| f.top.as_ref());
-    let policy = top("policy.yaml").ok_or("not a meshpack bundle: no policy.yaml")?;
-    let text = String::from_utf8_lossy(policy).to_string();
-    let profile = top("meshpack.json")
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .and_then(|v| v["profile"].as_str().map(str::to_string));
-    let read = |name: &str| {
-        top(name)
-            .map(|b| String::from_utf8_lossy(b).to_string())
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not in the bundle"))
-    };
-    match crate::compile_policy("policy.yaml", &text, profile.as_deref(), &read) {
-        Err(f) => problems.push(format!(
-            "{root}{} does not compile: {}",
-            f.file,
-            crate::diag::visible(&f.diagnostics[0].message)
-        )),
-        Ok(c) => {
-            let m = c.model;
-            let out = crate::package(&m);
-            let again = files(&m, &text, c.lock.as_ref(), &out.chart, &out.kustomize);
-            for (p, b) in &again {
-                if p.ends_with("SHA256SUMS") {
-                    continue;
-                }
-                match t.get(p) {
-                    Some(x) if x.sha256 == sha256(b) => {}
-                    Some(_) => {
-                        problems.push(format!("{p}: differs from what policy.yaml compiles to"))
-                    }
-                    None => problems.push(format!("{p}: missing (policy.yaml compiles to it)")),
-                }
-            }
-            for p in t.keys().filter(|p| !again.contains_key(*p)) {
-                problems.push(format!("{p}: not something policy.yaml compiles to"));
-            }
-        }
-    }
-    problems.sort();
-    problems.dedup();
-    Ok(problems)
+    Ok(Checked {
+        root,
+        seen: t,
+        problems,
+    })
 }
 
 #[cfg(test)]
@@ -410,31 +451,5 @@ mod tests {
         let r = images(&m, Some("mirror.corp:5000"));
         assert!(r.contains(&"mirror.corp:5000/evalhub/api:2.3.0".to_string()));
         assert!(r.contains(&"mirror.corp:5000/library/postgres:16.4".to_string()));
-    }
-
-    #[test]
-    fn archives_verify_and_tampering_is_named() {
-        let (m, text) = evalhub();
-        let out = crate::package(&m);
-        let f = files(&m, &text, None, &out.chart, &out.kustomize);
-        let a = archive(&f).unwrap();
-        assert_eq!(a, archive(&f).unwrap(), "same bytes twice");
-        assert_eq!(verify(a.as_slice()).unwrap(), Vec::<String>::new());
-        let mut bad = f.clone();
-        let k = "evalhub-2.3.0/chart/evalhub/templates/istio/postgres.yaml".to_string();
-        bad.get_mut(&k).unwrap().extend_from_slice(b"# tampered\n");
-        let problems = verify(archive(&bad).unwrap().as_slice()).unwrap();
-        assert!(
-            problems
-                .iter()
-                .any(|p| p == &format!("{k}: checksum differs from SHA256SUMS")),
-            "{problems:?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p == &format!("{k}: differs from what policy.yaml compiles to")),
-            "{problems:?}"
-        );
     }
 }

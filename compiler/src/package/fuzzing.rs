@@ -4,11 +4,11 @@
 //! Invariant checked: whatever strings reach the YAML writer
 //! (`package::yaml`), values.yaml or Chart.yaml, the text reads back as
 //! exactly those strings under YAML 1.2 (serde_yaml) and under YAML 1.1 as
-//! Helm and kubectl read it (`validate::yaml11`), and adds no key.
+//! Helm and kubectl read it (`manifest::yaml11`), and adds no key.
 
 use super::yaml;
+use crate::manifest::yaml11;
 use crate::model::Maintainer;
-use crate::validate::yaml11;
 use serde_json::{json, Value};
 
 /// Strings from fuzz bytes: split at 0xFF (never part of UTF-8), each

@@ -57,18 +57,10 @@ fn env() -> Environment<'static> {
     env
 }
 
-/// The Helm condition of a group of objects.
-pub fn condition(g: Group) -> Option<&'static str> {
-    match g {
-        Group::Base => None,
-        Group::Istio => Some(".Values.istio.enabled"),
-        Group::NetworkPolicy => Some(".Values.networkPolicy.enabled"),
-        Group::IstioNetworkPolicy => {
-            Some("and .Values.networkPolicy.enabled .Values.istio.enabled")
-        }
-        Group::IstioGateway => Some("and .Values.istio.enabled (not .Values.gatewayApi.enabled)"),
-        Group::GatewayApi => Some(".Values.gatewayApi.enabled"),
-    }
+/// The Helm condition of a group of objects (`Group::cond`, at the top of
+/// a file).
+pub fn condition(g: Group) -> Option<String> {
+    g.cond().map(|c| c.helm_top())
 }
 
 /// Longest object-name suffix the chart appends to the fullname.

@@ -20,6 +20,7 @@
 //! in a component). No such fields, no file.
 
 use super::Tree;
+use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, ISTIO_ENABLED};
 use crate::emit::{self, mesh::FIXED_NAMESPACE, File, Group, Mode};
 use crate::model::Model;
 use serde_json::{json, Value};
@@ -33,28 +34,32 @@ const COMPONENTS: [(Group, &str); 5] = [
     (Group::IstioNetworkPolicy, "istio-network-policy"),
 ];
 
-/// Overlays: name and the components they add to the base. `istio` uses
-/// Istio's own Gateway objects, `istio-gateway-api` the Gateway API's.
-const OVERLAYS: [(&str, &[Group]); 2] = [
-    (
-        "istio",
-        &[
-            Group::Istio,
-            Group::IstioGateway,
-            Group::NetworkPolicy,
-            Group::IstioNetworkPolicy,
-        ],
-    ),
-    (
-        "istio-gateway-api",
-        &[
-            Group::Istio,
-            Group::GatewayApi,
-            Group::NetworkPolicy,
-            Group::IstioNetworkPolicy,
-        ],
-    ),
-];
+/// Switches set over the chart's defaults.
+type Switches = Vec<(Val<Bool>, bool)>;
+
+/// Overlays: name and the switches they turn on over the chart's
+/// defaults. An overlay has the component of every group whose
+/// `Group::cond` holds there: `istio` uses Istio's own Gateway objects,
+/// `istio-gateway-api` the Gateway API's; `plain` is the defaults.
+fn overlays() -> [(&'static str, Switches); 2] {
+    [
+        ("istio", vec![(ISTIO_ENABLED, true)]),
+        (
+            "istio-gateway-api",
+            vec![(ISTIO_ENABLED, true), (GATEWAY_API_ENABLED, true)],
+        ),
+    ]
+}
+
+/// The groups whose condition holds with `set` over the defaults, in
+/// `COMPONENTS` order.
+fn groups_where(m: &Model, set: &[(Val<Bool>, bool)]) -> Vec<Group> {
+    COMPONENTS
+        .iter()
+        .map(|(g, _)| *g)
+        .filter(|g| g.cond().is_some_and(|c| c.eval_defaults(m, set)))
+        .collect()
+}
 
 fn component_dir(g: Group) -> &'static str {
     COMPONENTS
@@ -172,8 +177,11 @@ pub fn tree(m: &Model) -> Tree {
                     },
                 }));
             }
+            // The chart's Services carry the waypoint labels when this holds.
+            let waypoints =
+                emit::workload::waypoint_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]);
             for s in &m.services {
-                if emit::ambient::ambient_by_default(m) && m.needs_waypoint(&s.name) {
+                if waypoints && m.needs_waypoint(&s.name) {
                     let path = format!("patches/waypoint-{}.yaml", s.name);
                     let patch = json!({
                         "apiVersion": "v1",
@@ -192,7 +200,8 @@ pub fn tree(m: &Model) -> Tree {
         t.insert(format!("components/{dir}/kustomization.yaml"), yaml(&k));
     }
 
-    for (overlay, groups) in OVERLAYS {
+    for (overlay, set) in overlays() {
+        let groups = groups_where(m, &set);
         // Replacements may only name objects the overlay has.
         let included = targets
             .iter()
@@ -242,7 +251,10 @@ pub fn tree(m: &Model) -> Tree {
             "kind": "Kustomization",
             "namespace": m.name,
             "resources": ["../../base"],
-            "components": ["../../components/network-policy"],
+            "components": groups_where(m, &[])
+                .into_iter()
+                .map(|g| format!("../../components/{}", component_dir(g)))
+                .collect::<Vec<_>>(),
         })),
     );
     t

@@ -21,6 +21,8 @@ pub mod outputs;
 pub mod stream;
 mod swap;
 pub mod values;
+#[cfg(test)]
+mod values_contract;
 pub mod yaml;
 
 use std::collections::BTreeMap;

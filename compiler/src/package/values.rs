@@ -4,6 +4,7 @@
 //! written with `package::yaml`, the writer of every YAML file meshpack
 //! emits.
 
+use crate::emit::values::*;
 use crate::emit::workload as wd;
 use crate::model::{Image, Model, Workload};
 use serde_json::{json, Map, Value};
@@ -18,6 +19,21 @@ pub struct Entry {
     pub schema: Option<Value>,
     /// Written to values.yaml and the README; otherwise only the schema knows it.
     pub listed: bool,
+}
+
+/// A row of a release-wide value: path and default from its handle.
+fn h<K: Kind>(v: &Val<K>, m: &Model, description: &str) -> Entry {
+    let default = v
+        .default(m)
+        .unwrap_or_else(|| panic!("{} has no release-wide default", v.path()));
+    e(v.path(), default, description)
+}
+
+fn hs<K: Kind>(v: &Val<K>, m: &Model, description: &str, schema: Value) -> Entry {
+    Entry {
+        schema: Some(schema),
+        ..h(v, m, description)
+    }
 }
 
 fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
@@ -42,70 +58,70 @@ const STRING_MAP: &str = "string-map";
 pub fn entries(m: &Model) -> Vec<Entry> {
     let smap = || json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP });
     let mut v = vec![
-        e("nameOverride", json!(""), "Replaces the chart name in object names."),
-        e("fullnameOverride", json!(""), "Replaces `<release>-<chart>` in object names."),
-        e("global.imageRegistry", json!(""), "Registry that replaces every image's registry, e.g. a private mirror."),
-        es("global.imagePullSecrets", json!(m.pull_secrets), "Names of Secrets every pod pulls images with.", json!({"items": {"type": "string"}})),
-        e("istio.enabled", json!(false), "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."),
-        es("istio.injection", json!(true), "Sidecar injection of the pods with the mesh on: `true`, `false`, or `namespace` to write no `sidecar.istio.io/inject` label and leave it to the namespace's. With the mesh off pods are labelled `\"false\"` unless `namespace`.", injection_schema()),
-        es("istio.dataplane", json!(m.mesh.dataplane.as_str()), "How pods join the mesh: `sidecar` (injected Envoy) or `ambient` (ztunnel, waypoints for L7 rules).", json!({"enum": ["sidecar", "ambient"]})),
-        es("istio.revision", json!(m.mesh.revision.clone().unwrap_or_default()), "Istio revision that injects the pods (label `istio.io/rev`); empty for the default revision.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
-        e("istio.proxyImage.registry", json!(m.mesh.proxy.as_ref().map(|i| i.registry.clone()).unwrap_or_default()), "Registry of the pinned sidecar image (`global.imageRegistry` wins)."),
-        e("istio.proxyImage.repository", json!(m.mesh.proxy.as_ref().map(|i| i.repository.clone()).unwrap_or_default()), "Repository of the sidecar image pods pin (`sidecar.istio.io/proxyImage`); empty leaves the choice to istiod."),
-        e("istio.proxyImage.tag", json!(m.mesh.proxy.as_ref().map(|i| i.tag.clone()).unwrap_or_default()), "Tag of the pinned sidecar image."),
-        es("istio.proxyImage.digest", json!(m.mesh.proxy.as_ref().map(|i| i.digest.clone()).unwrap_or_default()), "Digest of the pinned sidecar image; wins over the tag.", json!({"pattern": "^(sha256:[a-f0-9]{64})?$"})),
-        es("istio.annotations", json!({}), "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
-        es("istio.trustDomain", json!("cluster.local"), "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
-        es("istio.version", json!("1.25"), "Oldest Istio (`1.<minor>` or `1.<minor>.<patch>`, a string: quote it in values files) the release must work with. From 1.25 on, AuthorizationPolicies name ServiceAccounts (`source.serviceAccounts`) and Sidecars the namespace's Services, so the objects carry no namespace and install anywhere; before 1.25 they name principals and FQDNs with the release namespace (see docs/istio-versions.md).", json!({"pattern": "^1\\.[0-9]+(\\.[0-9]+)?$"})),
-        e("istio.namespaceWide", json!(false), "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
-        es("istio.gateway.namespace", json!("istio-ingress"), "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        es("istio.controlPlane.namespace", json!("istio-system"), "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        e("gatewayApi.enabled", json!(false), "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
-        e("gatewayApi.className", json!("istio"), "GatewayClass of the Gateways."),
-        e("faultInjection.enabled", json!(false), "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
-        e("networkPolicy.enabled", json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
-        es("networkPolicy.gatewayNamespaces", json!(["istio-ingress"]), "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
-        es("networkPolicy.egressCIDRs", json!(["0.0.0.0/0"]), "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
-        es("metrics.prometheus.namespace", json!("monitoring"), "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        es("metrics.prometheus.podLabels", json!({}), "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
-        e("metrics.serviceMonitor.enabled", json!(false), "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
-        e("metrics.podMonitor.enabled", json!(false), "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
+        h(&NAME_OVERRIDE, m, "Replaces the chart name in object names."),
+        h(&FULLNAME_OVERRIDE, m, "Replaces `<release>-<chart>` in object names."),
+        h(&GLOBAL_IMAGE_REGISTRY, m, "Registry that replaces every image's registry, e.g. a private mirror."),
+        hs(&GLOBAL_IMAGE_PULL_SECRETS, m, "Names of Secrets every pod pulls images with.", json!({"items": {"type": "string"}})),
+        h(&ISTIO_ENABLED, m, "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."),
+        hs(&ISTIO_INJECTION, m, "Sidecar injection of the pods with the mesh on: `true`, `false`, or `namespace` to write no `sidecar.istio.io/inject` label and leave it to the namespace's. With the mesh off pods are labelled `\"false\"` unless `namespace`.", injection_schema()),
+        hs(&ISTIO_DATAPLANE, m, "How pods join the mesh: `sidecar` (injected Envoy) or `ambient` (ztunnel, waypoints for L7 rules).", json!({"enum": ["sidecar", "ambient"]})),
+        hs(&ISTIO_REVISION, m, "Istio revision that injects the pods (label `istio.io/rev`); empty for the default revision.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
+        h(&ISTIO_PROXY_IMAGE_REGISTRY, m, "Registry of the pinned sidecar image (`global.imageRegistry` wins)."),
+        h(&ISTIO_PROXY_IMAGE_REPOSITORY, m, "Repository of the sidecar image pods pin (`sidecar.istio.io/proxyImage`); empty leaves the choice to istiod."),
+        h(&ISTIO_PROXY_IMAGE_TAG, m, "Tag of the pinned sidecar image."),
+        hs(&ISTIO_PROXY_IMAGE_DIGEST, m, "Digest of the pinned sidecar image; wins over the tag.", json!({"pattern": "^(sha256:[a-f0-9]{64})?$"})),
+        hs(&ISTIO_ANNOTATIONS, m, "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
+        hs(&ISTIO_TRUST_DOMAIN, m, "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
+        hs(&ISTIO_VERSION, m, "Oldest Istio (`1.<minor>` or `1.<minor>.<patch>`, a string: quote it in values files) the release must work with. From 1.25 on, AuthorizationPolicies name ServiceAccounts (`source.serviceAccounts`) and Sidecars the namespace's Services, so the objects carry no namespace and install anywhere; before 1.25 they name principals and FQDNs with the release namespace (see docs/istio-versions.md).", json!({"pattern": "^1\\.[0-9]+(\\.[0-9]+)?$"})),
+        h(&ISTIO_NAMESPACE_WIDE, m, "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
+        hs(&ISTIO_GATEWAY_NAMESPACE, m, "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        hs(&ISTIO_CONTROL_PLANE_NAMESPACE, m, "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        h(&GATEWAY_API_ENABLED, m, "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
+        h(&GATEWAY_API_CLASS_NAME, m, "GatewayClass of the Gateways."),
+        h(&FAULT_INJECTION_ENABLED, m, "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
+        h(&NETWORK_POLICY_ENABLED, m, "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
+        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
+        hs(&NETWORK_POLICY_EGRESS_CIDRS, m, "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
+        hs(&PROMETHEUS_NAMESPACE, m, "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        hs(&PROMETHEUS_POD_LABELS, m, "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
+        h(&SERVICE_MONITOR_ENABLED, m, "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
+        h(&POD_MONITOR_ENABLED, m, "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
     ];
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
         v.push(e(
-            "telemetry.tracing.provider",
+            tracing::provider().path(),
             json!(tr.provider),
             "Name of the tracing provider in the mesh config's `extensionProviders` (see the chart's NOTES).",
         ));
         v.push(es(
-            "telemetry.tracing.sampling",
+            tracing::sampling().path(),
             crate::emit::number(tr.sampling),
             "Share of requests traced, in percent.",
             json!({"minimum": 0, "maximum": 100}),
         ));
         v.push(e(
-            "telemetry.tracing.host",
+            tracing::host().path(),
             json!(tr.host),
             "Host of the trace collector (for the provider's definition and egress to it).",
         ));
         v.push(es(
-            "telemetry.tracing.port",
+            tracing::port().path(),
             json!(tr.port),
             "Port of the trace collector.",
             json!({"minimum": 1, "maximum": 65535}),
         ));
         if let Some(ns) = &tr.namespace {
             v.push(e(
-                "telemetry.tracing.namespace",
+                tracing::namespace().path(),
                 json!(ns),
                 "Namespace of the trace collector; NetworkPolicies allow the sidecars egress to it.",
             ));
         }
     }
     for g in &m.gateways {
-        let p = format!("gateways.{}", g.name);
+        let gv = Gw::new(&g.name);
         v.push(es(
-            format!("{p}.hosts"),
+            gv.hosts().path(),
             json!(g.hosts),
             "Host names the gateway answers for.",
             json!({"items": {"type": "string"}, "minItems": 1}),
@@ -116,7 +132,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             .map(|(k, val)| (k.clone(), json!(val)))
             .collect();
         v.push(es(
-            format!("{p}.selector"),
+            gv.selector().path(),
             Value::Object(selector),
             if g.internal {
                 "Labels selecting the internal ingress gateway pods (Istio Gateway)."
@@ -126,30 +142,31 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             smap(),
         ));
         v.push(es(
-            format!("{p}.serviceAccount"),
+            gv.service_account().path(),
             json!(g.service_account),
             "ServiceAccount of the gateway pods in `istio.gateway.namespace`, allowed by rules `from: gateway/<name>` (with Gateway API, Istio deploys the gateway under it).",
             json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}),
         ));
         if let Some(t) = &g.tls {
             v.push(e(
-                format!("{p}.tls.credentialName"),
+                gv.credential_name().path(),
                 json!(t.credential_name),
                 "Secret with the TLS certificate, in `istio.gateway.namespace`.",
             ));
             if let Some((issuer, kind)) = &t.issuer {
+                let on = gv.cert_manager_enabled();
                 v.push(e(
-                    format!("{p}.tls.certManager.enabled"),
-                    json!(true),
+                    on.path(),
+                    on.default(m).expect("a default of its own"),
                     "Have cert-manager issue the Secret.",
                 ));
                 v.push(e(
-                    format!("{p}.tls.certManager.issuer"),
+                    gv.cert_manager_issuer().path(),
                     json!(issuer),
                     "cert-manager issuer name.",
                 ));
                 v.push(es(
-                    format!("{p}.tls.certManager.kind"),
+                    gv.cert_manager_kind().path(),
                     json!(kind),
                     "`Issuer` or `ClusterIssuer`.",
                     json!({"enum": ["Issuer", "ClusterIssuer"]}),
@@ -159,49 +176,49 @@ pub fn entries(m: &Model) -> Vec<Entry> {
     }
     let d = &m.defaults;
     v.push(e(
-        "serviceDefaults.resources",
+        PodField::Resources.default_val().path(),
         wd::resources_value(&d.resources),
         "Container resource requests and limits of every service.",
     ));
     v.push(e(
-        "serviceDefaults.podSecurityContext",
+        PodField::PodSecurityContext.default_val().path(),
         wd::pod_security_context(d.run_as_user),
         "Pod security context of every service.",
     ));
     v.push(e(
-        "serviceDefaults.securityContext",
+        PodField::SecurityContext.default_val().path(),
         wd::container_security_context(d.read_only_root_filesystem),
         "Container security context of every service.",
     ));
     v.push(es(
-        "serviceDefaults.nodeSelector",
+        PodField::NodeSelector.default_val().path(),
         json!({}),
         "Node labels every service's pods must run on.",
         smap(),
     ));
     v.push(e(
-        "serviceDefaults.tolerations",
+        PodField::Tolerations.default_val().path(),
         json!([]),
         "Tolerations of every service's pods.",
     ));
     v.push(e(
-        "serviceDefaults.affinity",
+        PodField::Affinity.default_val().path(),
         json!({}),
         "Affinity rules of every service's pods.",
     ));
     v.push(es(
-        "serviceDefaults.podAnnotations",
+        PodField::PodAnnotations.default_val().path(),
         json!({}),
         "Extra pod annotations of every service.",
         smap(),
     ));
     for s in &m.services {
-        let p = format!("services.{}", s.name);
+        let sv = Svc::new(&s.name);
         if s.attach.is_some() {
             // The vendor renders the pods; only the annotations the
             // `podAnnotations` template merges are meshpack's.
             let mut en = e(
-                format!("{p}.podAnnotations"),
+                sv.own(PodField::PodAnnotations).path(),
                 json!({}),
                 "Extra pod annotations (default: serviceDefaults), through the `podAnnotations` template.",
             );
@@ -209,22 +226,23 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             v.push(en);
             continue;
         }
-        if s.versions.is_empty() && !s.workload.has_replicas() {
-            image_entries(&mut v, &p, &s.image);
-        } else if s.versions.is_empty() {
-            image_entries(&mut v, &p, &s.image);
-            v.push(es(
-                format!("{p}.replicas"),
-                json!(s.replicas),
-                "Pod replicas.",
-                json!({"minimum": 0}),
-            ));
+        if s.versions.is_empty() {
+            image_entries(&mut v, &sv, &s.image);
+            // Jobs, CronJobs and DaemonSets have no replicas.
+            if s.workload.has_replicas() {
+                v.push(es(
+                    sv.replicas().path(),
+                    json!(s.replicas),
+                    "Pod replicas.",
+                    json!({"minimum": 0}),
+                ));
+            }
         }
         for ver in &s.versions {
-            let vp = format!("{p}.versions.{}", ver.name);
-            image_entries(&mut v, &vp, &ver.image);
+            let vv = sv.version(&ver.name);
+            image_entries(&mut v, &vv, &ver.image);
             v.push(es(
-                format!("{vp}.replicas"),
+                vv.replicas().path(),
                 json!(ver.replicas),
                 "Pod replicas of this version.",
                 json!({"minimum": 0}),
@@ -232,7 +250,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
         for (ver, w) in &s.traffic.split {
             v.push(es(
-                format!("{p}.traffic.split.{ver}"),
+                sv.split(ver).path(),
                 json!(w),
                 "Percent of requests to this version (the weights must add up to 100).",
                 json!({"minimum": 0, "maximum": 100}),
@@ -241,62 +259,62 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         // Overrides of serviceDefaults: listed only where the policy sets
         // them for this service; the schema accepts them everywhere.
         let d = &m.defaults;
-        let own: [(&str, Value, bool, &str); 7] = [
+        let own: [(PodField, Value, bool, &str); 7] = [
             (
-                "resources",
+                PodField::Resources,
                 wd::resources_value(&s.resources),
                 s.resources != d.resources,
                 "Container resource requests and limits (default: serviceDefaults).",
             ),
             (
-                "podSecurityContext",
+                PodField::PodSecurityContext,
                 crate::emit::pod::pod_security_context(s),
                 s.run_as_user != d.run_as_user || s.pod.pod_security_context.is_some(),
                 "Pod security context (default: serviceDefaults).",
             ),
             (
-                "securityContext",
+                PodField::SecurityContext,
                 crate::emit::pod::security_context(s),
                 s.read_only_root_filesystem != d.read_only_root_filesystem
                     || s.pod.security_context.is_some(),
                 "Container security context (default: serviceDefaults).",
             ),
             (
-                "nodeSelector",
+                PodField::NodeSelector,
                 json!({}),
                 false,
                 "Node labels the pods must run on (default: serviceDefaults).",
             ),
             (
-                "tolerations",
+                PodField::Tolerations,
                 json!([]),
                 false,
                 "Tolerations of the pods (default: serviceDefaults).",
             ),
             (
-                "affinity",
+                PodField::Affinity,
                 json!({}),
                 false,
                 "Affinity rules of the pods (default: serviceDefaults).",
             ),
             (
-                "podAnnotations",
+                PodField::PodAnnotations,
                 json!({}),
                 false,
                 "Extra pod annotations (default: serviceDefaults).",
             ),
         ];
-        for (key, default, listed, desc) in own {
-            let mut en = e(format!("{p}.{key}"), default, desc);
+        for (field, default, listed, desc) in own {
+            let mut en = e(sv.own(field).path(), default, desc);
             en.listed = listed;
-            if key == "nodeSelector" || key == "podAnnotations" {
+            if matches!(field, PodField::NodeSelector | PodField::PodAnnotations) {
                 en.schema = Some(smap());
             }
             v.push(en);
         }
         let mut inject = es(
-            format!("{p}.istio.inject"),
-            json!(true),
+            sv.inject().path(),
+            ISTIO_INJECTION.default(m).expect("release-wide"),
             "This service's `istio.injection` (default: istio.injection).",
             injection_schema(),
         );
@@ -304,12 +322,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         v.push(inject);
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
             v.push(e(
-                format!("{p}.storage.size"),
+                sv.storage_size().path(),
                 json!(vol.size),
                 "Size of each replica's volume.",
             ));
             v.push(e(
-                format!("{p}.storage.storageClassName"),
+                sv.storage_class_name().path(),
                 json!(vol.storage_class.clone().unwrap_or_default()),
                 "StorageClass of the volumes; empty means the cluster default.",
             ));
@@ -334,7 +352,7 @@ fn secret_entries(m: &Model) -> Vec<Entry> {
         .into_iter()
         .map(|n| {
             es(
-                format!("secrets.{n}"),
+                secret(&n).path(),
                 json!(n),
                 "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
                 json!({"type": "string", "minLength": 1}),
@@ -349,24 +367,24 @@ fn injection_schema() -> Value {
     json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "namespace"]})
 }
 
-fn image_entries(v: &mut Vec<Entry>, p: &str, image: &Image) {
+fn image_entries(v: &mut Vec<Entry>, sv: &Svc, image: &Image) {
     v.push(e(
-        format!("{p}.image.registry"),
+        sv.image_key("registry").path(),
         json!(image.registry),
         "Image registry (`global.imageRegistry` wins).",
     ));
     v.push(e(
-        format!("{p}.image.repository"),
+        sv.image_key("repository").path(),
         json!(image.repository),
         "Image repository.",
     ));
     v.push(e(
-        format!("{p}.image.tag"),
+        sv.image_key("tag").path(),
         json!(image.tag),
         "Image tag; empty means the chart's appVersion.",
     ));
     v.push(es(
-        format!("{p}.image.digest"),
+        sv.image_key("digest").path(),
         json!(image.digest),
         "Image digest (`sha256:...`); wins over the tag.",
         json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),

@@ -141,7 +141,7 @@ const RESERVED: [&str; 12] = [
 /// Whether `c` may appear raw in a scalar: printable for YAML (not U+FFFE,
 /// say), and no control character, line separator or byte-order mark.
 fn raw_ok(c: char) -> bool {
-    crate::policy::load::yaml_printable(c)
+    crate::yaml_pos::yaml_printable(c)
         && !c.is_control()
         && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }

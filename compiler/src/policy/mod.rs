@@ -5,7 +5,7 @@
 //! Kubernetes or Istio.
 
 mod check;
-pub mod load;
+pub(crate) mod load;
 pub mod types;
 
 pub use check::schema_errors;

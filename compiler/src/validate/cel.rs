@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The rule is false for the value at `path`.
     Violated { path: String, message: String },
     /// The rule could not be compiled or run.
@@ -66,7 +66,7 @@ fn eval(rule: &str, value: &Value) -> Result<bool, String> {
 }
 
 /// Every rule of `schema` that `value` breaks.
-pub fn check(schema: &Value, value: &Value) -> Vec<Outcome> {
+pub(crate) fn check(schema: &Value, value: &Value) -> Vec<Outcome> {
     let mut out = vec![];
     walk(schema, schema, value, String::new(), &mut out, 0);
     out

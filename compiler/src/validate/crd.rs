@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub type Converted = (String, String, Value);
 
 /// Every version of every CustomResourceDefinition among `objects`.
-pub fn versions(objects: &[Value]) -> Vec<Converted> {
+pub(crate) fn versions(objects: &[Value]) -> Vec<Converted> {
     let mut out = vec![];
     for o in objects {
         if o["kind"].as_str() != Some("CustomResourceDefinition") {
@@ -59,7 +59,7 @@ pub fn versions(objects: &[Value]) -> Vec<Converted> {
 }
 
 /// One `openAPIV3Schema` as a standalone JSON Schema (steps 1-4 above).
-pub fn convert(mut s: Value, api: &str, kind: &str) -> Value {
+pub(crate) fn convert(mut s: Value, api: &str, kind: &str) -> Value {
     close(&mut s);
     nullable(&mut s);
     if let Some(o) = s.as_object_mut() {
@@ -151,7 +151,7 @@ pub fn generate(crds: &[(String, String)], wanted: &[(&str, &str)]) -> Result<St
     let mut all: BTreeMap<(String, String), (Value, String)> = BTreeMap::new();
     for (file, text) in crds {
         let (mut objs, mut errs) = (vec![], vec![]);
-        super::input::parse(file, text, &mut objs, &mut errs);
+        crate::manifest::parse(file, text, &mut objs, &mut errs);
         if let Some(e) = errs.first() {
             return Err(format!("{}:{}: {}", e.file, e.line, e.message));
         }

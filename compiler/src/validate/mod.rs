@@ -5,17 +5,18 @@
 //! `package`; the schemas of meshpack's own Istio structs are the one thing
 //! shared, and only as schemas.
 
-pub mod cel;
+pub(crate) mod cel;
 pub mod checks;
 pub mod crd;
 pub mod input;
-pub mod report;
-pub mod retain;
+pub(crate) mod report;
+pub(crate) mod retain;
 pub mod schemas;
-pub mod yaml11;
+pub use crate::manifest::yaml11;
 
 use crate::diag::Severity;
-use input::{Doc, Object};
+use crate::manifest::read::Doc;
+use crate::manifest::Object;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
@@ -290,7 +291,7 @@ fn run(
     }
 
     if opts.mesh_checks {
-        let set = checks::Set::new(&objects, &opts.default_namespace);
+        let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
         for f in checks::run_all(&set) {
             let o = &objects[f.object];
             if f.severity == Severity::Error {

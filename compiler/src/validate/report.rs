@@ -15,7 +15,7 @@ fn severity(s: Severity) -> &'static str {
 }
 
 /// kubeconform's summary line.
-pub fn summary(r: &Report) -> String {
+pub(crate) fn summary(r: &Report) -> String {
     format!(
         "Summary: {} resource{} found in {} file{} - Valid: {}, Invalid: {}, Errors: {}, Skipped: {}",
         r.resources,
@@ -29,7 +29,7 @@ pub fn summary(r: &Report) -> String {
     )
 }
 
-pub fn text(r: &Report) -> String {
+pub(crate) fn text(r: &Report) -> String {
     let mut s = String::new();
     for f in &r.findings {
         let obj = f
@@ -51,7 +51,7 @@ pub fn text(r: &Report) -> String {
     s
 }
 
-pub fn json(r: &Report) -> String {
+pub(crate) fn json(r: &Report) -> String {
     let findings: Vec<_> = r
         .findings
         .iter()
@@ -82,7 +82,7 @@ fn xml(s: &str) -> String {
 
 /// One test suite per file, one test case per object with findings; errors
 /// are failures, warnings are written to system-out.
-pub fn junit(r: &Report) -> String {
+pub(crate) fn junit(r: &Report) -> String {
     let mut by_file: BTreeMap<&str, BTreeMap<String, Vec<&Finding>>> = BTreeMap::new();
     for f in &r.findings {
         let key = f

@@ -16,7 +16,7 @@
 //!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
 //!   read the addresses in them, as in `env`).
 
-use super::input::Object;
+use crate::manifest::Object;
 use serde_json::Value;
 
 const CONTAINER_KEEPS: [&str; 7] = [
@@ -30,7 +30,7 @@ const CONTAINER_KEEPS: [&str; 7] = [
 ];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
-pub fn retain(o: &mut Object) {
+pub(crate) fn retain(o: &mut Object) {
     o.text = None;
     let kind = o.kind().to_string();
     let group = o.group().to_string();

@@ -44,12 +44,12 @@ pub struct Registry {
 }
 
 /// `group/version/Kind` of an object's apiVersion and kind.
-pub fn gvk(api_version: &str, kind: &str) -> String {
+pub(crate) fn gvk(api_version: &str, kind: &str) -> String {
     format!("{api_version}/{kind}")
 }
 
 impl Registry {
-    pub fn new(opts: &Options) -> Result<Self, String> {
+    pub(crate) fn new(opts: &Options) -> Result<Self, String> {
         let mut crds = HashMap::new();
         for f in &opts.crd_files {
             load_crds(f, &mut crds)?;
@@ -70,7 +70,11 @@ impl Registry {
     }
 
     /// The schema for an apiVersion and kind, compiled once.
-    pub fn get(&self, api_version: &str, kind: &str) -> Result<Option<Arc<Compiled>>, String> {
+    pub(crate) fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<Arc<Compiled>>, String> {
         let key = gvk(api_version, kind);
         if let Some(c) = self.cache.lock().expect("cache").get(&key) {
             return Ok(c.clone());
@@ -127,7 +131,12 @@ impl Registry {
 }
 
 /// Fill in a kubeconform schema-location template.
-pub fn expand_location(template: &str, api_version: &str, kind: &str, strict: bool) -> PathBuf {
+pub(crate) fn expand_location(
+    template: &str,
+    api_version: &str,
+    kind: &str,
+    strict: bool,
+) -> PathBuf {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let kind_suffix = match group.split('.').next() {
         Some(g) if !g.is_empty() => format!("-{g}-{version}"),
@@ -157,7 +166,7 @@ pub fn expand_location(template: &str, api_version: &str, kind: &str, strict: bo
 fn load_crds(path: &Path, out: &mut HashMap<String, (Value, String)>) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (mut objs, mut errs) = (vec![], vec![]);
-    super::input::parse(&path.display().to_string(), &text, &mut objs, &mut errs);
+    crate::manifest::parse(&path.display().to_string(), &text, &mut objs, &mut errs);
     if let Some(e) = errs.first() {
         return Err(format!("{}:{}: {}", e.file, e.line, e.message));
     }

@@ -16,13 +16,13 @@
 
 use std::collections::BTreeMap;
 
-pub const INJECT: &str = "sidecar.istio.io/inject";
+pub(crate) const INJECT: &str = "sidecar.istio.io/inject";
 const NS_INJECTION: &str = "istio-injection";
 const REVISION: &str = "istio.io/rev";
 
 /// Whether a pod with these labels and annotations, in a namespace with
 /// `ns_labels` (empty when unknown), gets a sidecar.
-pub fn injected(
+pub(crate) fn injected(
     labels: &BTreeMap<String, String>,
     annotations: &BTreeMap<String, String>,
     ns_labels: &BTreeMap<String, String>,

@@ -6,8 +6,8 @@
 //! `--gateway-identity`.
 
 use super::{
-    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe, Set,
-    Source,
+    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe,
+    Rendered, Source,
 };
 use crate::model::{self, Model};
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,7 +62,7 @@ impl GatewayIdentity {
     }
 }
 
-pub fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> Source {
+pub(crate) fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> Source {
     match s {
         model::Source::Service(n) => Source::Workload(n.clone()),
         model::Source::Gateway(g) => gw.of(m, g),
@@ -77,7 +77,7 @@ pub fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> Source {
 }
 
 /// A host standing for an egress pattern (`*.s3.amazonaws.com` -> `meshpack-probe.s3.amazonaws.com`).
-pub fn probe_host(pattern: &str) -> String {
+pub(crate) fn probe_host(pattern: &str) -> String {
     match pattern.strip_prefix("*.") {
         Some(rest) => format!("meshpack-probe.{rest}"),
         None => pattern.to_string(),
@@ -97,7 +97,7 @@ pub struct Plan {
     pub probes: BTreeMap<Dest, Vec<Probe>>,
 }
 
-pub fn plan(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Plan {
+pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Layers) -> Plan {
     let mut sources: BTreeSet<Source> = m
         .services
         .iter()
@@ -174,7 +174,7 @@ fn edge_allows(e: &model::Edge, probe: &Probe) -> bool {
 /// The policy's intent for one cell. NetworkPolicies alone cannot see
 /// HTTP, ServiceAccounts or host names: with Istio off the intent is
 /// projected onto what they can express.
-pub fn intended(
+pub(crate) fn intended(
     m: &Model,
     gw: &GatewayIdentity,
     layers: Layers,
@@ -217,7 +217,13 @@ fn same_namespace_level(a: &Source, b: &Source) -> bool {
 }
 
 /// The rendered decision for one cell: every layer present must allow.
-pub fn actual(set: &Set, layers: Layers, src: &Source, dest: &Dest, probe: &Probe) -> Option<bool> {
+pub(crate) fn actual(
+    set: &Rendered,
+    layers: Layers,
+    src: &Source,
+    dest: &Dest,
+    probe: &Probe,
+) -> Option<bool> {
     if let Source::Workload(n) = src {
         set.workload(n)?;
     }
@@ -303,7 +309,7 @@ pub struct Comparison {
     pub missing: Vec<String>,
 }
 
-pub fn compare(m: &Model, set: &Set, gw: &GatewayIdentity) -> Comparison {
+pub fn compare(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Comparison {
     compare_layers(m, set, gw, set.layers())
 }
 
@@ -319,7 +325,7 @@ pub struct LayerGap {
 /// NetworkPolicies its L3/L4 projection (pods outside the mesh, a broken
 /// sidecar). Whatever one layer alone allows beyond that is a gap the
 /// combined matrix hides, since the other layer still blocks it.
-pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
+pub(crate) fn layer_gaps(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Vec<LayerGap> {
     let all = set.layers();
     if !(all.istio && all.netpol) {
         return vec![];
@@ -367,7 +373,12 @@ pub fn layer_gaps(m: &Model, set: &Set, gw: &GatewayIdentity) -> Vec<LayerGap> {
 }
 
 /// Compare intent and rendering with the given layers in force.
-pub fn compare_layers(m: &Model, set: &Set, gw: &GatewayIdentity, layers: Layers) -> Comparison {
+pub(crate) fn compare_layers(
+    m: &Model,
+    set: &Rendered,
+    gw: &GatewayIdentity,
+    layers: Layers,
+) -> Comparison {
     let plan = plan(m, set, gw, layers);
     let missing: Vec<String> = m
         .services

@@ -19,12 +19,12 @@
 //! without an identity.
 //! <https://istio.io/latest/docs/reference/config/security/peer_authentication/>
 
-use super::{string_match, Probe, Set, SourceFacts, Workload};
-use crate::validate::checks::{host_matches, principal_parts};
-use crate::validate::input::Object;
+use super::{string_match, Probe, Rendered, SourceFacts, Workload};
+use crate::manifest::istio::{host_matches, principal_parts};
+use crate::manifest::Object;
 use serde_json::Value;
 
-pub const ROOT_NAMESPACE: &str = "istio-system";
+pub(crate) const ROOT_NAMESPACE: &str = "istio-system";
 
 fn labels_match(selector: &Value, labels: &std::collections::BTreeMap<String, String>) -> bool {
     selector
@@ -54,7 +54,7 @@ fn applies(o: &Object, selector_key: &str, w: &Workload) -> bool {
 }
 
 /// The effective mTLS mode of a workload's port.
-pub fn mtls_mode(set: &Set, w: &Workload, port: u16) -> String {
+pub(crate) fn mtls_mode(set: &Rendered, w: &Workload, port: u16) -> String {
     let pas: Vec<&Object> = set
         .objects
         .iter()
@@ -231,8 +231,8 @@ fn rule_matches(
 }
 
 /// Istio's decision for a request from `src` to `dst`'s container `port`.
-pub fn allowed(
-    set: &Set,
+pub(crate) fn allowed(
+    set: &Rendered,
     src: &SourceFacts,
     dst: &Workload,
     port: u16,
@@ -255,7 +255,7 @@ pub fn allowed(
 /// The sidecar's (or ztunnel's) decision: PeerAuthentication, then the
 /// selector-based AuthorizationPolicies of the pod.
 fn enforce(
-    set: &Set,
+    set: &Rendered,
     src: &SourceFacts,
     dst: &Workload,
     port: u16,
@@ -288,7 +288,7 @@ fn enforce(
 /// fails safe into denying.
 /// <https://istio.io/latest/docs/ambient/usage/l7-features/>
 fn ambient_allowed(
-    set: &Set,
+    set: &Rendered,
     src: &SourceFacts,
     dst: &Workload,
     port: u16,
@@ -436,7 +436,7 @@ fn decide(
 
 /// The Service selecting `w` that uses a waypoint, and that waypoint's
 /// (name, ServiceAccount): a Gateway of class `istio-waypoint` in the set.
-fn waypoint_of(set: &Set, w: &Workload) -> Option<(String, (String, String))> {
+fn waypoint_of(set: &Rendered, w: &Workload) -> Option<(String, (String, String))> {
     let services = set
         .objects
         .iter()
@@ -481,7 +481,7 @@ fn waypoint_of(set: &Set, w: &Workload) -> Option<(String, (String, String))> {
 /// outbound policy, a ServiceEntry declaring host and port, and the
 /// Sidecar's egress hosts listing it.
 /// <https://istio.io/latest/docs/reference/config/networking/sidecar/>
-pub fn egress_allowed(set: &Set, w: &Workload, host: &str, port: u16) -> bool {
+pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, host: &str, port: u16) -> bool {
     // Without a sidecar (ambient, or outside the mesh) nothing limits hosts.
     if !w.injected {
         return true;
@@ -566,8 +566,8 @@ pub fn egress_allowed(set: &Set, w: &Workload, host: &str, port: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Probe, Set, Source};
-    use crate::validate::input::parse;
+    use super::super::{Probe, Rendered, Source};
+    use crate::manifest::testing::objects;
 
     const PODS: &str = "
 apiVersion: apps/v1
@@ -598,14 +598,12 @@ spec:
       containers: [{name: web, image: x:1}]
 ";
 
-    fn set(extra: &str) -> Set {
-        let (mut o, mut e) = (vec![], vec![]);
-        parse("t", &format!("{PODS}---\n{extra}"), &mut o, &mut e);
-        assert!(e.is_empty(), "{e:?}");
-        Set::new(o, "default", "cluster.local")
+    fn set(extra: &str) -> Rendered {
+        let o = objects(&format!("{PODS}---\n{extra}"));
+        Rendered::new(o, "default", "cluster.local")
     }
 
-    fn can(s: &Set, src: &Source, port: u16, method: &str, path: &str) -> bool {
+    fn can(s: &Rendered, src: &Source, port: u16, method: &str, path: &str) -> bool {
         let facts = s.source_facts(src);
         let w = s.workload("api").unwrap();
         let http = w.ports[&port].1;

@@ -2,7 +2,7 @@
 //! Istio AuthorizationPolicy and PeerAuthentication, Istio egress
 //! (Sidecar + ServiceEntry) and Kubernetes NetworkPolicy semantics.
 //!
-//! Invariant: reads manifests only (through `validate::input`); it never
+//! Invariant: reads manifests only (through `crate::manifest`); it never
 //! uses the compiler's model, so `meshpack verify` checks the compiler's
 //! output independently. Only the *intent* side (`intent.rs`) reads the
 //! policy, through the model.
@@ -11,14 +11,14 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
-pub mod injection;
+pub(crate) mod injection;
 pub mod intent;
-pub mod istio;
-pub mod netpol;
+pub(crate) mod istio;
+pub(crate) mod netpol;
 pub mod output;
 
-use crate::validate::checks::{principal_parts, principals, protocol};
-use crate::validate::input::Object;
+use crate::manifest::istio::{principal_parts, principals, protocol};
+use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,8 +82,9 @@ pub struct Probe {
     pub path: Option<String>,
 }
 
-/// The rendered set, read once.
-pub struct Set {
+/// The rendered objects and their workloads, read once (named apart from
+/// `manifest::ObjectIndex`, which it is built with).
+pub struct Rendered {
     pub objects: Vec<Object>,
     pub workloads: Vec<Workload>,
     pub trust_domain: String,
@@ -100,9 +101,9 @@ pub struct Layers {
     pub ambient: bool,
 }
 
-impl Set {
+impl Rendered {
     pub fn new(objects: Vec<Object>, default_namespace: &str, trust_domain: &str) -> Self {
-        let cset = crate::validate::checks::Set::new(&objects, default_namespace);
+        let cset = crate::manifest::ObjectIndex::new(&objects, default_namespace);
         // Namespace labels, where the set holds the Namespace (injection).
         let ns_labels: BTreeMap<&str, BTreeMap<String, String>> = objects
             .iter()
@@ -161,7 +162,7 @@ impl Set {
                 ambient,
             });
         }
-        Set {
+        Rendered {
             objects,
             workloads,
             trust_domain: trust_domain.to_string(),
@@ -187,7 +188,7 @@ impl Set {
     }
 
     /// Identities outside the set that some rule names, so the matrix shows them.
-    pub fn outside_identities(&self) -> BTreeSet<Source> {
+    pub(crate) fn outside_identities(&self) -> BTreeSet<Source> {
         let mut out = BTreeSet::new();
         for o in self
             .objects
@@ -215,7 +216,7 @@ impl Set {
     }
 
     /// Every path and method pattern the set's AuthorizationPolicies name.
-    pub fn http_patterns(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+    pub(crate) fn http_patterns(&self) -> (BTreeSet<String>, BTreeSet<String>) {
         let (mut paths, mut methods) = (BTreeSet::new(), BTreeSet::new());
         for o in self
             .objects
@@ -252,7 +253,7 @@ impl Set {
     }
 
     /// Source facts for the evaluators.
-    pub fn source_facts(&self, s: &Source) -> SourceFacts {
+    pub(crate) fn source_facts(&self, s: &Source) -> SourceFacts {
         match s {
             Source::Workload(n) => {
                 let w = self.workload(n).expect("source workload");
@@ -298,7 +299,7 @@ impl Set {
 }
 
 /// `source.serviceAccounts` pairs: shared with `validate`'s checks.
-pub use crate::validate::checks::service_accounts;
+pub(crate) use crate::manifest::istio::service_accounts;
 
 /// What a destination can know about a source.
 #[derive(Debug, Clone)]
@@ -313,7 +314,7 @@ pub struct SourceFacts {
 
 /// Istio's string match: exact, `prefix*`, `*suffix`, or `*`.
 /// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule>
-pub fn string_match(pattern: &str, value: &str) -> bool {
+pub(crate) fn string_match(pattern: &str, value: &str) -> bool {
     if pattern == "*" {
         return true;
     }
@@ -327,7 +328,7 @@ pub fn string_match(pattern: &str, value: &str) -> bool {
 }
 
 /// Concrete paths that tell patterns apart.
-pub fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+pub(crate) fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = ["/".to_string(), "/meshpack-unlisted".to_string()].into();
     for p in patterns {
         if p == "*" {
@@ -349,7 +350,11 @@ pub fn probe_paths<'a>(patterns: impl IntoIterator<Item = &'a str>) -> BTreeSet<
 
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
-pub fn probes(http: bool, methods: &BTreeSet<String>, paths: &BTreeSet<String>) -> Vec<Probe> {
+pub(crate) fn probes(
+    http: bool,
+    methods: &BTreeSet<String>,
+    paths: &BTreeSet<String>,
+) -> Vec<Probe> {
     if !http {
         return vec![Probe {
             method: None,

@@ -10,13 +10,13 @@
 //! can know), both together, or `ipBlock`.
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
-use super::{Set, SourceFacts, Workload};
-use crate::validate::input::Object;
+use super::{Rendered, SourceFacts, Workload};
+use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// An address outside the cluster (TEST-NET-3) that egress hosts stand for.
-pub const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 10];
+pub(crate) const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 10];
 
 fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
     if sel.is_null() {
@@ -60,7 +60,7 @@ fn ns_labels(ns: &str) -> BTreeMap<String, String> {
 }
 
 fn policies<'a>(
-    set: &'a Set,
+    set: &'a Rendered,
     w_ns: &str,
     labels: &BTreeMap<String, String>,
     ty: &str,
@@ -167,7 +167,7 @@ fn cidr_contains(cidr: &str, ip: [u8; 4]) -> bool {
 }
 
 /// Whether NetworkPolicies let `src` reach `dst`'s container `port`.
-pub fn allowed(set: &Set, src: &SourceFacts, dst: &Workload, port: u16) -> bool {
+pub(crate) fn allowed(set: &Rendered, src: &SourceFacts, dst: &Workload, port: u16) -> bool {
     let port_name = dst.ports.get(&port).map(|(n, _)| n.as_str());
     // Ingress side.
     let ingress = policies(set, &dst.namespace, &dst.labels, "Ingress");
@@ -217,7 +217,7 @@ pub fn allowed(set: &Set, src: &SourceFacts, dst: &Workload, port: u16) -> bool 
 }
 
 fn egress_ok(
-    set: &Set,
+    set: &Rendered,
     w: &Workload,
     peer: impl Fn(&Value, &str) -> bool,
     port: u16,
@@ -242,7 +242,7 @@ fn egress_ok(
 }
 
 /// Whether NetworkPolicies let a workload reach an address outside the cluster.
-pub fn egress_allowed(set: &Set, w: &Workload, port: u16) -> bool {
+pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, port: u16) -> bool {
     egress_ok(
         set,
         w,
@@ -267,8 +267,8 @@ mod tests {
 
 #[cfg(test)]
 mod semantics {
-    use super::super::{Set, Source};
-    use crate::validate::input::parse;
+    use super::super::{Rendered, Source};
+    use crate::manifest::testing::objects;
 
     const PODS: &str = "
 apiVersion: apps/v1
@@ -288,14 +288,12 @@ spec:
     spec: {containers: [{name: web, image: x:1}]}
 ";
 
-    fn set(extra: &str) -> Set {
-        let (mut o, mut e) = (vec![], vec![]);
-        parse("t", &format!("{PODS}---\n{extra}"), &mut o, &mut e);
-        assert!(e.is_empty(), "{e:?}");
-        Set::new(o, "default", "cluster.local")
+    fn set(extra: &str) -> Rendered {
+        let o = objects(&format!("{PODS}---\n{extra}"));
+        Rendered::new(o, "default", "cluster.local")
     }
 
-    fn can(s: &Set, src: &Source, port: u16) -> bool {
+    fn can(s: &Rendered, src: &Source, port: u16) -> bool {
         super::allowed(s, &s.source_facts(src), s.workload("db").unwrap(), port)
     }
 

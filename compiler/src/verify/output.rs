@@ -2,13 +2,13 @@
 //! printed forms of matrices: text, JSON, CSV, Markdown.
 
 use super::intent::{probe_host, UNLISTED_HOST};
-use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Set, Source};
+use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Rendered, Source};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// Everything the set can tell: its workloads' ports, the identities its
 /// rules name, strangers and plaintext clients, and egress hosts.
-pub fn matrix_of_set(set: &Set) -> Matrix {
+pub fn matrix_of_set(set: &Rendered) -> Matrix {
     let layers = set.layers();
     let mut sources: BTreeSet<Source> = set
         .workloads

@@ -5,7 +5,6 @@
 //! compiler's own logic is not repeated by its checker.
 
 mod address_unknown_service;
-pub mod analysis;
 mod authz_selects_nothing;
 mod credential_missing;
 mod deprecated_fields;
@@ -28,7 +27,6 @@ mod gateway_duplicate_certificate;
 mod gateway_port_not_on_service;
 mod http_fields_on_tcp;
 mod httproute_backend_unknown;
-pub mod index;
 mod ineffective_gateway_selector;
 mod injection_without_peer_authentication;
 mod jwks_fetch_unrestricted;
@@ -64,10 +62,18 @@ mod workload_services_protocol;
 mod workload_services_target_port;
 mod x509;
 
-pub use super::input::Object;
 use crate::diag::Severity;
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+// The manifest layer, under the names the checks have always used (checks
+// on other branches import them from here).
+pub use crate::manifest::analysis;
+pub(crate) use crate::manifest::index::string_map;
+pub use crate::manifest::index::{selector_of, ObjectIndex as Set, ServicePort, Svc, Workload};
+pub use crate::manifest::istio::{
+    host_matches, is_cluster_host, principal_parts, principals, protocol, service_accounts,
+    split_host,
+};
+pub use crate::manifest::lookup as index;
+pub use crate::manifest::Object;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -499,407 +505,9 @@ pub fn run_all(set: &Set) -> Vec<Finding> {
     out
 }
 
-/// A pod template (or Pod) with what the checks need of it.
-pub struct Workload {
-    pub object: usize,
-    pub namespace: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub service_account: String,
-    /// Container ports: (name, number).
-    pub ports: Vec<(String, u64)>,
-}
-
-pub struct ServicePort {
-    pub name: String,
-    pub port: u64,
-    pub target: Value,
-    pub app_protocol: Option<String>,
-}
-
-pub struct Svc {
-    pub object: usize,
-    pub namespace: String,
-    pub name: String,
-    pub selector: BTreeMap<String, String>,
-    pub ports: Vec<ServicePort>,
-}
-
-/// The objects under check, with indexes built once.
-pub struct Set<'a> {
-    pub objects: &'a [Object],
-    pub default_namespace: &'a str,
-    pub workloads: Vec<Workload>,
-    pub services: Vec<Svc>,
-    /// Indexes into `services` by (namespace, name) and by namespace, and
-    /// the rest in `index`: checks stay linear on large sets.
-    services_by_name: HashMap<(String, String), usize>,
-    services_by_ns: HashMap<String, Vec<usize>>,
-    index: index::Index,
-    /// The shared indexes of the Istio-analyzer checks, built on first use.
-    analysis: std::cell::OnceCell<analysis::Index>,
-}
-
-fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-impl<'a> Set<'a> {
-    pub fn new(objects: &'a [Object], default_namespace: &'a str) -> Self {
-        let mut workloads = vec![];
-        let mut services = vec![];
-        for (i, o) in objects.iter().enumerate() {
-            let ns = o.namespace(default_namespace).to_string();
-            let template = match o.kind() {
-                "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
-                    &o.value["spec"]["template"]["metadata"],
-                    &o.value["spec"]["template"]["spec"],
-                )),
-                "CronJob" => {
-                    let t = &o.value["spec"]["jobTemplate"]["spec"]["template"];
-                    Some((&t["metadata"], &t["spec"]))
-                }
-                _ => None,
-            };
-            if let Some((meta, spec)) = template {
-                let mut ports = vec![];
-                for c in spec["containers"].as_array().into_iter().flatten() {
-                    for p in c["ports"].as_array().into_iter().flatten() {
-                        ports.push((
-                            p["name"].as_str().unwrap_or("").to_string(),
-                            p["containerPort"].as_u64().unwrap_or(0),
-                        ));
-                    }
-                }
-                workloads.push(Workload {
-                    object: i,
-                    namespace: ns.clone(),
-                    labels: string_map(&meta["labels"]),
-                    annotations: string_map(&meta["annotations"]),
-                    service_account: spec["serviceAccountName"]
-                        .as_str()
-                        .unwrap_or("default")
-                        .to_string(),
-                    ports,
-                });
-            }
-            // A WorkloadEntry (a VM in the mesh) is a workload to Istio's
-            // selectors and identities, though no pod template describes it.
-            if o.kind() == "WorkloadEntry" && o.group() == "networking.istio.io" {
-                let spec = &o.value["spec"];
-                workloads.push(Workload {
-                    object: i,
-                    namespace: ns.clone(),
-                    labels: string_map(&spec["labels"]),
-                    annotations: BTreeMap::new(),
-                    service_account: spec["serviceAccount"]
-                        .as_str()
-                        .unwrap_or("default")
-                        .to_string(),
-                    ports: spec["ports"]
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                        .collect(),
-                });
-            }
-            // Istio deploys the pods of its Gateway API Gateways (ingress
-            // gateways and ambient waypoints) under a ServiceAccount of
-            // their own: `<name>-istio`, a waypoint's `<name>`, or the
-            // annotation's.
-            // https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment
-            if o.kind() == "Gateway" && o.group() == "gateway.networking.k8s.io" {
-                let class = o.value["spec"]["gatewayClassName"].as_str().unwrap_or("");
-                let sa = o.value["metadata"]["annotations"]["gateway.istio.io/service-account"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| match class {
-                        "istio-waypoint" => Some(o.name().to_string()),
-                        "istio" => Some(format!("{}-istio", o.name())),
-                        _ => None,
-                    });
-                if let Some(sa) = sa {
-                    let mut labels = string_map(&o.value["metadata"]["labels"]);
-                    labels.insert(
-                        "gateway.networking.k8s.io/gateway-name".into(),
-                        o.name().to_string(),
-                    );
-                    workloads.push(Workload {
-                        object: i,
-                        namespace: ns.clone(),
-                        labels,
-                        annotations: BTreeMap::new(),
-                        service_account: sa,
-                        ports: vec![],
-                    });
-                }
-            }
-            if o.kind() == "Service" && o.api_version() == "v1" {
-                services.push(Svc {
-                    object: i,
-                    namespace: ns,
-                    name: o.name().to_string(),
-                    selector: string_map(&o.value["spec"]["selector"]),
-                    ports: o.value["spec"]["ports"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|p| ServicePort {
-                            name: p["name"].as_str().unwrap_or("").to_string(),
-                            port: p["port"].as_u64().unwrap_or(0),
-                            target: p
-                                .get("targetPort")
-                                .cloned()
-                                .unwrap_or_else(|| p["port"].clone()),
-                            app_protocol: p["appProtocol"].as_str().map(str::to_string),
-                        })
-                        .collect(),
-                });
-            }
-        }
-        let services_by_name = services
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((s.namespace.clone(), s.name.clone()), i))
-            .collect();
-        let mut services_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, s) in services.iter().enumerate() {
-            services_by_ns
-                .entry(s.namespace.clone())
-                .or_default()
-                .push(i);
-        }
-        let service_entry_hosts = objects
-            .iter()
-            .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
-            .flat_map(|o| o.value["spec"]["hosts"].as_array().into_iter().flatten())
-            .filter_map(|h| h.as_str().map(str::to_string));
-        let index = index::Index::new(
-            &workloads,
-            &services,
-            objects
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (i, o.kind().to_string())),
-            service_entry_hosts,
-        );
-        Set {
-            objects,
-            default_namespace,
-            workloads,
-            services,
-            services_by_name,
-            services_by_ns,
-            index,
-            analysis: std::cell::OnceCell::new(),
-        }
-    }
-
-    /// The shared indexes (labels, Services per workload, named objects).
-    pub fn analysis(&self) -> &analysis::Index {
-        self.analysis.get_or_init(|| analysis::Index::new(self))
-    }
-
-    pub fn ns(&self, i: usize) -> &str {
-        self.objects[i].namespace(self.default_namespace)
-    }
-
-    /// Objects of one kind in an Istio or Kubernetes group.
-    pub fn of_kind(
-        &self,
-        group_suffix: &str,
-        kind: &str,
-    ) -> impl Iterator<Item = (usize, &'a Object)> + '_ {
-        let suffix = group_suffix.to_string();
-        let objects = self.objects;
-        self.index
-            .of_kind(kind)
-            .iter()
-            .map(move |i| (*i, &objects[*i]))
-            .filter(move |(_, o)| o.group().ends_with(&suffix))
-    }
-
-    /// Workloads in `ns` whose labels include all of `selector`.
-    pub fn selected<'s>(
-        &'s self,
-        ns: &'s str,
-        selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<Item = &'s Workload> + 's {
-        self.index
-            .select(&self.workloads, ns, selector)
-            .map(|i| &self.workloads[i])
-    }
-
-    /// Like `selected`, as indexes into `workloads` (for `services_fronting`).
-    pub fn selected_indexes<'s>(
-        &'s self,
-        ns: &'s str,
-        selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<Item = usize> + 's {
-        self.index.select(&self.workloads, ns, selector)
-    }
-
-    /// Indexes into `services` of the Services whose (non-empty) selector
-    /// picks `workloads[w]`, ascending.
-    pub fn fronting_indexes(&self, w: usize) -> &[usize] {
-        self.index.fronting(w)
-    }
-
-    /// The Services whose (non-empty) selector picks `workloads[w]`, in
-    /// object order.
-    pub fn services_fronting(&self, w: usize) -> impl Iterator<Item = &Svc> + '_ {
-        self.index.fronting(w).iter().map(|s| &self.services[*s])
-    }
-
-    /// The Services of a namespace.
-    pub fn services_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Svc> + 's {
-        self.services_by_ns
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.services[*i])
-    }
-
-    /// The Service a mesh host names, read relative to `ns` as Istio does:
-    /// a short name is in the rule's namespace; `name.ns` and
-    /// `name.ns.svc.<domain>` name their namespace.
-    pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
-        let (name, namespace) = split_host(host, ns)?;
-        self.services_by_name
-            .get(&(namespace.to_string(), name.to_string()))
-            .map(|i| &self.services[*i])
-    }
-
-    /// Whether a ServiceEntry in the set declares this host.
-    pub fn service_entry_host(&self, host: &str) -> bool {
-        self.index.service_entry_host(host)
-    }
-}
-
-/// In-cluster hosts: a short `name` (Istio reads it in the rule's
-/// namespace) or `name.ns.svc[.<domain>]`; anything else is external.
-pub fn split_host<'h>(host: &'h str, ns: &'h str) -> Option<(&'h str, &'h str)> {
-    let parts: Vec<&str> = host.split('.').collect();
-    match parts.as_slice() {
-        [name] => Some((name, ns)),
-        [name, namespace, "svc", ..] => Some((name, namespace)),
-        _ => None,
-    }
-}
-
-/// Whether a host names a Kubernetes Service.
-pub fn is_cluster_host(host: &str) -> bool {
-    split_host(host, "").is_some()
-}
-
-/// `*.example.com` matches `a.example.com`.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix('*') {
-        Some(suffix) => host.ends_with(suffix),
-        None => pattern == host,
-    }
-}
-
-/// Istio's protocol from a port name or appProtocol: Some(is_http) when
-/// recognised, None when Istio would have to guess.
-/// <https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/>
-pub fn protocol(name: &str, app_protocol: Option<&str>) -> Option<bool> {
-    const HTTP: [&str; 4] = ["http", "http2", "grpc", "grpc-web"];
-    const OTHER: [&str; 6] = ["https", "tcp", "tls", "mongo", "mysql", "redis"];
-    let classify = |p: &str| {
-        let p = p.to_ascii_lowercase();
-        if HTTP.contains(&p.as_str()) || p == "kubernetes.io/h2c" || p == "kubernetes.io/ws" {
-            Some(true)
-        } else if OTHER.contains(&p.as_str()) || p == "kubernetes.io/wss" {
-            Some(false)
-        } else {
-            None
-        }
-    };
-    if let Some(a) = app_protocol {
-        return classify(a);
-    }
-    if name.starts_with("grpc-web") {
-        return Some(true);
-    }
-    classify(name.split('-').next().unwrap_or(name))
-}
-
-/// Every principal the rules of an AuthorizationPolicy name.
-pub fn principals(o: &Object) -> impl Iterator<Item = &str> {
-    o.value["spec"]["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["from"].as_array().into_iter().flatten())
-        .flat_map(|f| f["source"]["principals"].as_array().into_iter().flatten())
-        .filter_map(Value::as_str)
-}
-
-/// The `(namespace, ServiceAccount)` pairs of an AuthorizationPolicy's
-/// `source.serviceAccounts` (Istio 1.25+): `<ns>/<sa>`, or a bare `<sa>` in
-/// the policy's namespace (`policy_ns`; none known when empty).
-/// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
-pub fn service_accounts<'a>(
-    o: &'a Object,
-    policy_ns: &'a str,
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    o.value["spec"]["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["from"].as_array().into_iter().flatten())
-        .flat_map(|f| {
-            f["source"]["serviceAccounts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-        })
-        .filter_map(Value::as_str)
-        .filter_map(move |x| match x.split_once('/') {
-            Some(pair) => Some(pair),
-            None => (!policy_ns.is_empty()).then_some((policy_ns, x)),
-        })
-}
-
-/// `<trust domain>/ns/<namespace>/sa/<serviceAccount>` -> (namespace, serviceAccount).
-pub fn principal_parts(p: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = p.split('/').collect();
-    match parts.as_slice() {
-        [_, "ns", ns, "sa", sa] => Some((ns, sa)),
-        _ => None,
-    }
-}
-
-pub fn selector_of(v: &Value) -> Option<BTreeMap<String, String>> {
-    v.get("matchLabels").map(string_map)
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::super::input::{parse, Object};
-
-    pub fn objects(yaml: &str) -> Vec<Object> {
-        let (mut o, mut e) = (vec![], vec![]);
-        parse("t.yaml", yaml, &mut o, &mut e);
-        assert!(e.is_empty(), "{e:?}");
-        o
-    }
+    pub use crate::manifest::testing::{objects, APP};
 
     /// Run one check; return (object id, message) pairs.
     pub fn run(
@@ -913,23 +521,4 @@ pub(crate) mod testing {
             .map(|(i, m)| (objs[i].id(), m))
             .collect()
     }
-
-    pub const APP: &str = "
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  template:
-    metadata: {labels: {app: api, version: v1}}
-    spec:
-      serviceAccountName: api
-      containers: [{name: api, image: x:1, ports: [{name: http, containerPort: 8080}, {name: tcp-db, containerPort: 5432}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {app: api}
-  ports: [{name: http, port: 80, targetPort: 8080}, {name: tcp-db, port: 5432}]
-";
 }

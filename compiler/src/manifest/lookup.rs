@@ -1,10 +1,10 @@
-//! Indexes over a `Set`, built once, so that every mesh check is linear in
+//! Indexes over an `ObjectIndex`, built once, so that every mesh check is linear in
 //! the number of objects even when thousands of Services and workloads
 //! share one namespace (a meshpack chart puts a whole release in one).
 //!
 //! Invariant: answers are the same as a scan over every workload or Service
 //! of the namespace would give, in the same order (object order); only the
-//! cost differs. Checks ask through `Set` (`selected`, `fronting`,
+//! cost differs. Checks ask through `ObjectIndex` (`selected`, `fronting`,
 //! `services_fronting`, `of_kind`, `service_entry_host`); none of them
 //! should loop over the workloads or Services of a namespace per object.
 //!
@@ -15,11 +15,12 @@
 //! - objects by kind;
 //! - ServiceEntry hosts, exact ones in a hash set.
 
-use super::{host_matches, Svc, Workload};
+use super::index::{Svc, Workload};
+use super::istio::host_matches;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Default)]
-pub struct Index {
+pub struct Lookup {
     /// (namespace, key, value) -> indexes into `workloads`, ascending.
     by_label: HashMap<(String, String, String), Vec<usize>>,
     /// namespace -> indexes into `workloads`, ascending.
@@ -32,14 +33,14 @@ pub struct Index {
     wildcard_hosts: Vec<String>,
 }
 
-impl Index {
+impl Lookup {
     pub fn new(
         workloads: &[Workload],
         services: &[Svc],
         kinds: impl Iterator<Item = (usize, String)>,
         service_entry_hosts: impl Iterator<Item = String>,
     ) -> Self {
-        let mut ix = Index::default();
+        let mut ix = Lookup::default();
         for (i, w) in workloads.iter().enumerate() {
             ix.by_ns.entry(w.namespace.clone()).or_default().push(i);
             for (k, v) in &w.labels {
@@ -120,8 +121,8 @@ impl Index {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::objects;
-    use super::super::Set;
+    use crate::manifest::testing::objects;
+    use crate::manifest::ObjectIndex;
 
     // Not `n`: YAML 1.1 (go-yaml v2, which validate follows) reads it as false.
     const SET: &str = "
@@ -161,14 +162,14 @@ metadata: {name: se, namespace: shop}
 spec: {hosts: [api.example.com, '*.corp.example']}
 ";
 
-    fn names(set: &Set, ws: Vec<&super::Workload>) -> Vec<String> {
+    fn names(set: &ObjectIndex, ws: Vec<&crate::manifest::index::Workload>) -> Vec<String> {
         ws.iter().map(|w| set.objects[w.object].id()).collect()
     }
 
     #[test]
     fn selectors_answer_as_a_scan_would() {
         let objs = objects(SET);
-        let set = Set::new(&objs, "default");
+        let set = ObjectIndex::new(&objs, "default");
         let sel = |pairs: &[(&str, &str)]| {
             pairs
                 .iter()
@@ -201,7 +202,7 @@ spec: {hosts: [api.example.com, '*.corp.example']}
     #[test]
     fn services_fronting_a_workload_and_service_entry_hosts() {
         let objs = objects(SET);
-        let set = Set::new(&objs, "default");
+        let set = ObjectIndex::new(&objs, "default");
         let fronting = |w: usize| -> Vec<String> {
             set.services_fronting(w).map(|s| s.name.clone()).collect()
         };

@@ -13,7 +13,7 @@
 //! https://github.com/go-yaml/yaml/blob/v2/resolve.go
 //! https://github.com/kubernetes-sigs/yaml/blob/master/yaml.go
 
-use crate::policy::load::{MAX_ALIAS_BYTES, MAX_DEPTH, MAX_NODES};
+use crate::yaml_pos::{MAX_ALIAS_BYTES, MAX_DEPTH, MAX_NODES};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
@@ -29,8 +29,8 @@ pub struct Error {
 
 /// The first document of `text` as JSON (`Value::Null` when empty).
 pub fn parse(text: &str) -> Result<Value, Error> {
-    let text = crate::policy::load::strip_bom(text);
-    if let Some(d) = crate::policy::load::forbidden_char(text) {
+    let text = crate::yaml_pos::strip_bom(text);
+    if let Some(d) = crate::yaml_pos::forbidden_char(text) {
         let p = d.pos.expect("forbidden_char has a position");
         return Err(Error {
             line: p.line,

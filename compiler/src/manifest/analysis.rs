@@ -4,11 +4,11 @@
 //! templates) index instead of a scan, Services are attached to the pod
 //! templates they select once, and named objects are found by key.
 //!
-//! Invariant: built from `Set` (manifests only); knows nothing of any
+//! Invariant: built from `ObjectIndex` (manifests only); knows nothing of any
 //! check; every map is keyed by namespace so no check loops over all
 //! Services or all workloads per object.
 
-use super::{string_map, Set};
+use super::index::{string_map, ObjectIndex};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,10 +17,10 @@ pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
 
 #[derive(Default)]
 pub struct Index {
-    /// (label key, label value) -> indexes into `Set::workloads`, every
+    /// (label key, label value) -> indexes into `ObjectIndex::workloads`, every
     /// namespace (selectors within one namespace, and the Services in front
-    /// of a workload, are `Set::selected_indexes` and
-    /// `Set::fronting_indexes`).
+    /// of a workload, are `ObjectIndex::selected_indexes` and
+    /// `ObjectIndex::fronting_indexes`).
     by_label_any: HashMap<(String, String), Vec<usize>>,
     /// Namespace objects by name.
     pub namespaces: HashMap<String, usize>,
@@ -38,7 +38,7 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(set: &Set) -> Self {
+    pub fn new(set: &ObjectIndex) -> Self {
         let mut ix = Index::default();
         for (i, w) in set.workloads.iter().enumerate() {
             for (k, v) in &w.labels {
@@ -82,9 +82,9 @@ impl Index {
         ix
     }
 
-    /// Indexes into `Set::workloads` whose labels include all of
+    /// Indexes into `ObjectIndex::workloads` whose labels include all of
     /// `selector`, in every namespace (an empty selector selects nothing
-    /// here; within one namespace use `Set::selected_indexes`). Cost: the
+    /// here; within one namespace use `ObjectIndex::selected_indexes`). Cost: the
     /// shortest candidate list of one of the selector's labels.
     pub fn select_any(&self, selector: &BTreeMap<String, String>) -> Vec<usize> {
         let lists: Vec<&Vec<usize>> = selector
@@ -154,7 +154,7 @@ pub fn pod_template(v: &Value) -> Option<(&Value, &Value)> {
 /// decide it (`util/in_mesh.go`): an `istio-proxy` container, else the
 /// `sidecar.istio.io/inject` label, else the annotation, else the
 /// `istio-injection=enabled` label of its Namespace when that is in the set.
-pub fn in_mesh(set: &Set, ix: &Index, workload: usize) -> bool {
+pub fn in_mesh(set: &ObjectIndex, ix: &Index, workload: usize) -> bool {
     let w = &set.workloads[workload];
     let Some((_, spec)) = pod_template(&set.objects[w.object].value) else {
         return false;
@@ -185,7 +185,7 @@ pub fn in_mesh(set: &Set, ix: &Index, workload: usize) -> bool {
 /// Namespace in the set, is labelled `istio.io/dataplane-mode=ambient` (the
 /// template-time form of the redirection annotation Istio's analyzers read
 /// from running pods), and the namespace does not ask for sidecars.
-pub fn in_ambient(set: &Set, ix: &Index, workload: usize) -> bool {
+pub fn in_ambient(set: &ObjectIndex, ix: &Index, workload: usize) -> bool {
     let w = &set.workloads[workload];
     if let Some(m) = w.labels.get("istio.io/dataplane-mode") {
         return m == "ambient";
@@ -195,7 +195,7 @@ pub fn in_ambient(set: &Set, ix: &Index, workload: usize) -> bool {
 
 /// `util.NamespaceInAmbientMode`: labelled ambient, and neither
 /// `istio-injection=enabled` nor `istio.io/rev`.
-pub fn namespace_ambient(set: &Set, ix: &Index, ns: &str) -> bool {
+pub fn namespace_ambient(set: &ObjectIndex, ix: &Index, ns: &str) -> bool {
     let Some(n) = ix.namespaces.get(ns) else {
         return false;
     };
@@ -265,7 +265,7 @@ pub fn export_scopes(v: &Value, ns: &str) -> Vec<String> {
 /// gateways and waypoints Istio deploys (`gateway.istio.io/managed`), and
 /// those in the system namespaces its test data names (kube-system,
 /// kube-public, istio-system).
-pub fn istio_managed_service(o: &super::Object, ns: &str) -> bool {
+pub fn istio_managed_service(o: &super::object::Object, ns: &str) -> bool {
     let labels = &o.value["metadata"]["labels"];
     labels.get("istio").is_some()
         || labels["release"] == "istio"
@@ -289,9 +289,9 @@ pub fn short_or_full<'a>(ns: &'a str, name: &'a str) -> (&'a str, &'a str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::objects;
-    use super::super::Set;
     use super::*;
+    use crate::manifest::testing::objects;
+    use crate::manifest::ObjectIndex;
 
     #[test]
     fn select_uses_every_label_and_the_namespace() {
@@ -313,9 +313,9 @@ metadata: {name: c, namespace: y, labels: {app: a, tier: web}}
 spec: {containers: [{name: c, image: i:1}]}
 ",
         );
-        let set = Set::new(&objs, "default");
+        let set = ObjectIndex::new(&objs, "default");
         let ix = Index::new(&set);
-        // One namespace: the Set's index; every namespace: this one.
+        // One namespace: the ObjectIndex's index; every namespace: this one.
         let in_ns = |ns: &str, s: &BTreeMap<String, String>| -> Vec<usize> {
             set.selected_indexes(ns, s).collect()
         };

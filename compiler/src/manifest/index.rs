@@ -1,0 +1,312 @@
+//! The object index: the workloads (pod templates, Pods, WorkloadEntries,
+//! the pods Istio deploys for Gateway API Gateways) and Services of a set
+//! of manifests, and the lookups `validate`'s checks and `verify`'s
+//! evaluators share, built once.
+//!
+//! Invariant: built from manifests only (never the compiler's model), so
+//! the checkers stay independent witnesses of the compiler; every lookup
+//! answers from an index (`lookup`, `analysis`), never by scanning every
+//! object per question.
+
+use super::analysis;
+use super::istio::split_host;
+use super::lookup::Lookup;
+use super::object::Object;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A pod template (or Pod) with what the checks need of it.
+pub struct Workload {
+    pub object: usize,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub service_account: String,
+    /// Container ports: (name, number).
+    pub ports: Vec<(String, u64)>,
+}
+
+pub struct ServicePort {
+    pub name: String,
+    pub port: u64,
+    pub target: Value,
+    pub app_protocol: Option<String>,
+}
+
+pub struct Svc {
+    pub object: usize,
+    pub namespace: String,
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    pub ports: Vec<ServicePort>,
+}
+
+/// The objects under check, with indexes built once.
+pub struct ObjectIndex<'a> {
+    pub objects: &'a [Object],
+    pub default_namespace: &'a str,
+    pub workloads: Vec<Workload>,
+    pub services: Vec<Svc>,
+    /// Indexes into `services` by (namespace, name) and by namespace, and
+    /// the rest in `index`: checks stay linear on large sets.
+    services_by_name: HashMap<(String, String), usize>,
+    services_by_ns: HashMap<String, Vec<usize>>,
+    index: Lookup,
+    /// The shared indexes of the Istio-analyzer checks, built on first use.
+    analysis: std::cell::OnceCell<analysis::Index>,
+}
+
+pub fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl<'a> ObjectIndex<'a> {
+    pub fn new(objects: &'a [Object], default_namespace: &'a str) -> Self {
+        let mut workloads = vec![];
+        let mut services = vec![];
+        for (i, o) in objects.iter().enumerate() {
+            let ns = o.namespace(default_namespace).to_string();
+            let template = match o.kind() {
+                "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
+                    &o.value["spec"]["template"]["metadata"],
+                    &o.value["spec"]["template"]["spec"],
+                )),
+                "CronJob" => {
+                    let t = &o.value["spec"]["jobTemplate"]["spec"]["template"];
+                    Some((&t["metadata"], &t["spec"]))
+                }
+                _ => None,
+            };
+            if let Some((meta, spec)) = template {
+                let mut ports = vec![];
+                for c in spec["containers"].as_array().into_iter().flatten() {
+                    for p in c["ports"].as_array().into_iter().flatten() {
+                        ports.push((
+                            p["name"].as_str().unwrap_or("").to_string(),
+                            p["containerPort"].as_u64().unwrap_or(0),
+                        ));
+                    }
+                }
+                workloads.push(Workload {
+                    object: i,
+                    namespace: ns.clone(),
+                    labels: string_map(&meta["labels"]),
+                    annotations: string_map(&meta["annotations"]),
+                    service_account: spec["serviceAccountName"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .to_string(),
+                    ports,
+                });
+            }
+            // A WorkloadEntry (a VM in the mesh) is a workload to Istio's
+            // selectors and identities, though no pod template describes it.
+            if o.kind() == "WorkloadEntry" && o.group() == "networking.istio.io" {
+                let spec = &o.value["spec"];
+                workloads.push(Workload {
+                    object: i,
+                    namespace: ns.clone(),
+                    labels: string_map(&spec["labels"]),
+                    annotations: BTreeMap::new(),
+                    service_account: spec["serviceAccount"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .to_string(),
+                    ports: spec["ports"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect(),
+                });
+            }
+            // Istio deploys the pods of its Gateway API Gateways (ingress
+            // gateways and ambient waypoints) under a ServiceAccount of
+            // their own: `<name>-istio`, a waypoint's `<name>`, or the
+            // annotation's.
+            // https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment
+            if o.kind() == "Gateway" && o.group() == "gateway.networking.k8s.io" {
+                let class = o.value["spec"]["gatewayClassName"].as_str().unwrap_or("");
+                let sa = o.value["metadata"]["annotations"]["gateway.istio.io/service-account"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| match class {
+                        "istio-waypoint" => Some(o.name().to_string()),
+                        "istio" => Some(format!("{}-istio", o.name())),
+                        _ => None,
+                    });
+                if let Some(sa) = sa {
+                    let mut labels = string_map(&o.value["metadata"]["labels"]);
+                    labels.insert(
+                        "gateway.networking.k8s.io/gateway-name".into(),
+                        o.name().to_string(),
+                    );
+                    workloads.push(Workload {
+                        object: i,
+                        namespace: ns.clone(),
+                        labels,
+                        annotations: BTreeMap::new(),
+                        service_account: sa,
+                        ports: vec![],
+                    });
+                }
+            }
+            if o.kind() == "Service" && o.api_version() == "v1" {
+                services.push(Svc {
+                    object: i,
+                    namespace: ns,
+                    name: o.name().to_string(),
+                    selector: string_map(&o.value["spec"]["selector"]),
+                    ports: o.value["spec"]["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| ServicePort {
+                            name: p["name"].as_str().unwrap_or("").to_string(),
+                            port: p["port"].as_u64().unwrap_or(0),
+                            target: p
+                                .get("targetPort")
+                                .cloned()
+                                .unwrap_or_else(|| p["port"].clone()),
+                            app_protocol: p["appProtocol"].as_str().map(str::to_string),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        let services_by_name = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.namespace.clone(), s.name.clone()), i))
+            .collect();
+        let mut services_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in services.iter().enumerate() {
+            services_by_ns
+                .entry(s.namespace.clone())
+                .or_default()
+                .push(i);
+        }
+        let service_entry_hosts = objects
+            .iter()
+            .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
+            .flat_map(|o| o.value["spec"]["hosts"].as_array().into_iter().flatten())
+            .filter_map(|h| h.as_str().map(str::to_string));
+        let index = Lookup::new(
+            &workloads,
+            &services,
+            objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (i, o.kind().to_string())),
+            service_entry_hosts,
+        );
+        ObjectIndex {
+            objects,
+            default_namespace,
+            workloads,
+            services,
+            services_by_name,
+            services_by_ns,
+            index,
+            analysis: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The shared indexes (labels, Services per workload, named objects).
+    pub fn analysis(&self) -> &analysis::Index {
+        self.analysis.get_or_init(|| analysis::Index::new(self))
+    }
+
+    pub fn ns(&self, i: usize) -> &str {
+        self.objects[i].namespace(self.default_namespace)
+    }
+
+    /// Objects of one kind in an Istio or Kubernetes group.
+    pub fn of_kind(
+        &self,
+        group_suffix: &str,
+        kind: &str,
+    ) -> impl Iterator<Item = (usize, &'a Object)> + '_ {
+        let suffix = group_suffix.to_string();
+        let objects = self.objects;
+        self.index
+            .of_kind(kind)
+            .iter()
+            .map(move |i| (*i, &objects[*i]))
+            .filter(move |(_, o)| o.group().ends_with(&suffix))
+    }
+
+    /// Workloads in `ns` whose labels include all of `selector`.
+    pub fn selected<'s>(
+        &'s self,
+        ns: &'s str,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'s Workload> + 's {
+        self.index
+            .select(&self.workloads, ns, selector)
+            .map(|i| &self.workloads[i])
+    }
+
+    /// Like `selected`, as indexes into `workloads` (for `services_fronting`).
+    pub fn selected_indexes<'s>(
+        &'s self,
+        ns: &'s str,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = usize> + 's {
+        self.index.select(&self.workloads, ns, selector)
+    }
+
+    /// Indexes into `services` of the Services whose (non-empty) selector
+    /// picks `workloads[w]`, ascending.
+    pub fn fronting_indexes(&self, w: usize) -> &[usize] {
+        self.index.fronting(w)
+    }
+
+    /// The Services whose (non-empty) selector picks `workloads[w]`, in
+    /// object order.
+    pub fn services_fronting(&self, w: usize) -> impl Iterator<Item = &Svc> + '_ {
+        self.index.fronting(w).iter().map(|s| &self.services[*s])
+    }
+
+    /// The Services of a namespace.
+    pub fn services_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Svc> + 's {
+        self.services_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.services[*i])
+    }
+
+    /// The Service a mesh host names, read relative to `ns` as Istio does:
+    /// a short name is in the rule's namespace; `name.ns` and
+    /// `name.ns.svc.<domain>` name their namespace.
+    pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
+        let (name, namespace) = split_host(host, ns)?;
+        self.services_by_name
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|i| &self.services[*i])
+    }
+
+    /// Whether a ServiceEntry in the set declares this host.
+    pub fn service_entry_host(&self, host: &str) -> bool {
+        self.index.service_entry_host(host)
+    }
+}
+
+pub fn selector_of(v: &Value) -> Option<BTreeMap<String, String>> {
+    v.get("matchLabels").map(string_map)
+}

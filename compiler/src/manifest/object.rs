@@ -1,0 +1,91 @@
+//! One object of a manifest stream: its value, the file and line it
+//! starts at, and (for documents read from text) the source, so a check can
+//! point at the line of a field.
+//!
+//! Invariant: positions come from `crate::yaml_pos`, the reader the policy
+//! loader uses too; a line is always one the input has.
+
+use serde_json::Value;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// One object of the input.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub file: String,
+    /// 1-based line where its document starts.
+    pub line: usize,
+    pub value: Value,
+    /// The source text and the byte range of this object's document (None
+    /// for items of a `List`, which share one document).
+    pub text: Option<(Arc<str>, Range<usize>)>,
+}
+
+impl Object {
+    pub fn api_version(&self) -> &str {
+        self.value["apiVersion"].as_str().unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+    /// The object's namespace, or `default_ns` when it names none.
+    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+        self.value["metadata"]["namespace"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default_ns)
+    }
+    pub fn group(&self) -> &str {
+        self.api_version()
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
+    }
+    /// `Kind/name`, or `Kind/namespace/name` when namespaced.
+    pub fn id(&self) -> String {
+        match self.value["metadata"]["namespace"].as_str() {
+            Some(ns) if !ns.is_empty() => format!("{}/{}/{}", self.kind(), ns, self.name()),
+            _ => format!("{}/{}", self.kind(), self.name()),
+        }
+    }
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// The line of the node at a JSON pointer (`/spec/replicas`), or of the
+    /// nearest ancestor found; the document's first line otherwise.
+    pub fn line_of(&self, pointer: &str) -> usize {
+        let Some((text, range)) = &self.text else {
+            return self.line;
+        };
+        let Some(spans) = crate::yaml_pos::positions(&text[range.clone()]) else {
+            return self.line;
+        };
+        let mut parts: Vec<String> = pointer
+            .split('/')
+            .skip(1)
+            .map(|p| p.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        while !parts.is_empty() {
+            let mut path = String::new();
+            for p in &parts {
+                if p.chars().all(|c| c.is_ascii_digit()) && !path.is_empty() {
+                    path.push_str(&format!("[{p}]"));
+                } else {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(p);
+                }
+            }
+            if let Some(pos) = spans.key(&path) {
+                return self.line + pos.line - 1;
+            }
+            parts.pop();
+        }
+        self.line
+    }
+}

@@ -1,0 +1,430 @@
+//! YAML with positions: the low-level reader both front ends use (the
+//! policy loader, `policy::load`, and the manifest reader, `manifest`).
+//!
+//! Invariant: the one place that walks yaml-rust2's events for positions.
+//! serde_yaml gives positions only for syntax and type errors, so a pass
+//! over the events builds a table from a node's path
+//! (`spec.allow[3].from[0]`) to its position; callers look positions up by
+//! path. The same pass rejects what serde_yaml would accept silently or too
+//! late: duplicate keys, several documents, deep nesting and alias bombs.
+//! Depends on nothing in the crate but `diag`.
+
+use crate::diag::{Diagnostic, Pos};
+use std::collections::{HashMap, HashSet};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::Marker;
+
+/// Deepest nesting accepted; the policy language needs about eight levels.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Most nodes a document may expand to once aliases are resolved.
+pub(crate) const MAX_NODES: usize = 200_000;
+/// Most bytes of scalar text aliases may add to a document: a few
+/// aliases of one long string stay under [`MAX_NODES`] yet copy it
+/// thousands of times, so nodes alone do not bound memory. As large as the
+/// largest policy (`policy::load::MAX_BYTES`).
+pub(crate) const MAX_ALIAS_BYTES: usize = 4 << 20;
+
+/// Positions of the nodes of one document, by path.
+#[derive(Debug, Default)]
+pub struct Spans {
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+}
+
+impl Spans {
+    /// Where the value at `path` starts.
+    pub(crate) fn value(&self, path: &str) -> Option<Pos> {
+        self.values.get(path).copied()
+    }
+    /// Where the key naming `path` starts (falls back to the value).
+    pub(crate) fn key(&self, path: &str) -> Option<Pos> {
+        self.keys.get(path).copied().or_else(|| self.value(path))
+    }
+}
+
+/// Positions of the nodes of a YAML document, by path (`spec.ports[0].name`),
+/// for callers that read YAML another way but want to point at a line.
+pub(crate) fn positions(text: &str) -> Option<Spans> {
+    scan(text).ok()
+}
+
+/// The text without a leading UTF-8 byte-order mark, which YAML allows at
+/// the start of a stream (YAML 1.2 section 5.2) and editors on Windows write.
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Whether YAML allows `c` in a stream: its printable set (YAML 1.2
+/// section 5.1, `c-printable`), line breaks included.
+pub(crate) fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{85}')
+        || (' '..='\u{7e}').contains(&c)
+        || ('\u{a0}'..='\u{d7ff}').contains(&c)
+        || ('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}'
+        || c >= '\u{10000}'
+}
+
+/// The first character YAML does not allow, with its position: a NUL or
+/// other control byte is reported where it is, not at 1:1.
+pub(crate) fn forbidden_char(text: &str) -> Option<Diagnostic> {
+    for (i, line) in text.split('\n').enumerate() {
+        if let Some((col, c)) = line.chars().enumerate().find(|(_, c)| !yaml_printable(*c)) {
+            return Some(
+                Diagnostic::error(
+                    "E0008",
+                    format!("the character U+{:04X} is not allowed in YAML", c as u32),
+                )
+                .at(Some(Pos {
+                    line: i + 1,
+                    col: col + 1,
+                }))
+                .help(
+                    "remove it; a file with NUL bytes is binary or UTF-16, save it as UTF-8 text",
+                ),
+            );
+        }
+    }
+    None
+}
+
+fn pos(m: &Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        col: m.col() + 1,
+    }
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashSet<String>,
+        anchor: usize,
+        nodes: usize,
+        bytes: usize,
+    },
+    Seq {
+        path: String,
+        next: usize,
+        anchor: usize,
+        nodes: usize,
+        bytes: usize,
+    },
+}
+
+#[derive(Default)]
+struct Scan {
+    spans: Spans,
+    stack: Vec<Frame>,
+    /// Expanded size of each anchored node: (nodes, scalar bytes).
+    anchors: HashMap<usize, (usize, usize)>,
+    documents: usize,
+    nodes: usize,
+    /// Scalar bytes added by aliases.
+    alias_bytes: usize,
+    errors: Vec<Diagnostic>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl Scan {
+    /// The path of the node that starts now, advancing the parent.
+    fn next_path(&mut self) -> String {
+        match self.stack.last_mut() {
+            None => String::new(),
+            Some(Frame::Map { path, key, .. }) => join(path, &key.take().unwrap_or_default()),
+            Some(Frame::Seq { path, next, .. }) => {
+                *next += 1;
+                format!("{path}[{}]", *next - 1)
+            }
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// Count `n` expanded nodes of `b` scalar bytes towards the document
+    /// and the open containers.
+    fn count(&mut self, n: usize, b: usize) {
+        self.nodes = self.nodes.saturating_add(n);
+        if let Some(Frame::Map { nodes, bytes, .. } | Frame::Seq { nodes, bytes, .. }) =
+            self.stack.last_mut()
+        {
+            *nodes = nodes.saturating_add(n);
+            *bytes = bytes.saturating_add(b);
+        }
+    }
+
+    /// A tag other than YAML's own (`!!str`...) means nothing to serde but
+    /// "an enum"; say so where it is.
+    fn tag(&mut self, tag: Option<&Tag>, at: Pos) {
+        if let Some(t) = tag {
+            if t.handle != "tag:yaml.org,2002:" {
+                self.errors.push(
+                    Diagnostic::error(
+                        "E0007",
+                        format!(
+                            "the YAML tag `{}{}` has no meaning here",
+                            t.handle, t.suffix
+                        ),
+                    )
+                    .at(Some(at))
+                    .help("remove the tag; quote the value if it is meant as text"),
+                );
+            }
+        }
+    }
+
+    fn push(&mut self, f: Frame, at: Pos) {
+        self.stack.push(f);
+        if self.stack.len() == MAX_DEPTH + 1 {
+            self.errors.push(
+                Diagnostic::error("E0005", format!("nesting deeper than {MAX_DEPTH} levels"))
+                    .at(Some(at))
+                    .help("the policy language needs only a few levels"),
+            );
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some(
+            Frame::Map {
+                anchor,
+                nodes,
+                bytes,
+                ..
+            }
+            | Frame::Seq {
+                anchor,
+                nodes,
+                bytes,
+                ..
+            },
+        ) = self.stack.pop()
+        {
+            if anchor != 0 {
+                self.anchors.insert(anchor, (nodes + 1, bytes));
+            }
+            if let Some(
+                Frame::Map {
+                    nodes: n, bytes: b, ..
+                }
+                | Frame::Seq {
+                    nodes: n, bytes: b, ..
+                },
+            ) = self.stack.last_mut()
+            {
+                *n = n.saturating_add(nodes);
+                *b = b.saturating_add(bytes);
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Scan {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let at = pos(&mark);
+        match ev {
+            Event::DocumentStart => self.documents += 1,
+            Event::Scalar(value, _, anchor, tag) => {
+                self.tag(tag.as_ref(), at);
+                let len = value.len();
+                if self.expecting_key() {
+                    if let Some(Frame::Map {
+                        path, key, seen, ..
+                    }) = self.stack.last_mut()
+                    {
+                        let full = join(path, &value);
+                        if !seen.insert(value.clone()) {
+                            self.errors.push(
+                                Diagnostic::error("E0003", format!("duplicate key `{value}`"))
+                                    .at(Some(at))
+                                    .help(format!(
+                                        "`{full}` is already set above; keep one of the two"
+                                    )),
+                            );
+                        }
+                        self.spans.keys.insert(full, at);
+                        *key = Some(value);
+                    }
+                } else {
+                    let p = self.next_path();
+                    self.spans.values.insert(p, at);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, (1, len));
+                    }
+                }
+                self.count(1, len);
+            }
+            Event::Alias(id) => {
+                if !self.expecting_key() {
+                    let p = self.next_path();
+                    self.spans.values.insert(p, at);
+                } else if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    *key = Some("*alias".into());
+                }
+                let (n, b) = self.anchors.get(&id).copied().unwrap_or((1, 0));
+                self.count(n, b);
+                self.alias_bytes = self.alias_bytes.saturating_add(b);
+                let past = if self.nodes > MAX_NODES {
+                    Some(format!("{MAX_NODES} nodes"))
+                } else if self.alias_bytes > MAX_ALIAS_BYTES {
+                    Some(format!("{MAX_ALIAS_BYTES} bytes of copied text"))
+                } else {
+                    None
+                };
+                if let Some(past) = past {
+                    if !self.errors.iter().any(|e| e.code == "E0006") {
+                        self.errors.push(
+                            Diagnostic::error(
+                                "E0006",
+                                format!("aliases expand the document past {past}"),
+                            )
+                            .at(Some(at))
+                            .help("write the values out, or use fewer nested aliases"),
+                        );
+                    }
+                }
+            }
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
+                self.tag(tag.as_ref(), at);
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let path = if self.expecting_key() {
+                    // A complex key: serde rejects it later; keep paths sane.
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some("?".into());
+                    }
+                    "?".to_string()
+                } else {
+                    self.next_path()
+                };
+                self.spans.values.insert(path.clone(), at);
+                let frame = if is_map {
+                    Frame::Map {
+                        path,
+                        key: None,
+                        seen: HashSet::new(),
+                        anchor,
+                        nodes: 0,
+                        bytes: 0,
+                    }
+                } else {
+                    Frame::Seq {
+                        path,
+                        next: 0,
+                        anchor,
+                        nodes: 0,
+                        bytes: 0,
+                    }
+                };
+                self.nodes += 1;
+                self.push(frame, at);
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.pop(),
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn scan(text: &str) -> Result<Spans, Vec<Diagnostic>> {
+    let mut s = Scan::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut s, true) {
+        let m = e.marker();
+        return Err(vec![Diagnostic::error(
+            "E0002",
+            format!("YAML syntax error: {}", e.info()),
+        )
+        .at(Some(pos(m)))
+        .help("check indentation and quoting near this position")]);
+    }
+    if s.documents == 0 || (s.nodes == 1 && s.spans.value("").is_some() && text.trim().is_empty()) {
+        s.errors.push(
+            Diagnostic::error("E0004", "the file holds no document")
+                .help("a policy starts with `apiVersion: meshpack.dev/v1alpha1`"),
+        );
+    } else if s.documents > 1 {
+        s.errors.push(
+            Diagnostic::error(
+                "E0004",
+                format!("the file holds {} YAML documents", s.documents),
+            )
+            .help("put one policy in each file"),
+        );
+    }
+    if s.errors.is_empty() {
+        Ok(s.spans)
+    } else {
+        Err(s.errors)
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(text: &str) -> Vec<(&'static str, Option<Pos>)> {
+        match scan(text) {
+            Ok(_) => vec![],
+            Err(d) => d.into_iter().map(|d| (d.code, d.pos)).collect(),
+        }
+    }
+
+    #[test]
+    fn paths_and_positions() {
+        let s = scan("spec:\n  allow:\n    - {from: api, to: [a, b]}\n").unwrap();
+        assert_eq!(
+            s.value("spec.allow[0].from"),
+            Some(Pos { line: 3, col: 14 })
+        );
+        assert_eq!(
+            s.value("spec.allow[0].to[1]"),
+            Some(Pos { line: 3, col: 27 })
+        );
+        assert_eq!(s.key("spec.allow"), Some(Pos { line: 2, col: 3 }));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        assert_eq!(
+            codes("a: 1\nb: {c: 1, c: 2}\n"),
+            vec![("E0003", Some(Pos { line: 2, col: 11 }))]
+        );
+    }
+
+    #[test]
+    fn several_documents_are_rejected() {
+        assert_eq!(codes("a: 1\n---\nb: 2\n")[0].0, "E0004");
+    }
+
+    #[test]
+    fn alias_bomb_is_stopped() {
+        let mut y = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            y.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert_eq!(codes(&y)[0].0, "E0006");
+    }
+
+    #[test]
+    fn deep_nesting_is_stopped() {
+        let y = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(codes(&y)[0].0, "E0005");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let c = codes("a: [1, 2\nb: 3\n");
+        assert_eq!(c[0].0, "E0002");
+        assert!(c[0].1.is_some());
+    }
+}

@@ -1,0 +1,264 @@
+//! "No stage imports a later one" (ARCHITECTURE.md): every `crate::` path
+//! outside a module's unit tests names a module its layer may use.
+//!
+//! The pipeline is `policy` -> `profile` -> `model` (then `lock`) -> `emit`
+//! -> `package`; beside it, the manifest side (`manifest` under `validate`
+//! and `verify`) never sees the compiler's model except in `verify`'s
+//! intent; `actions` sits on top of everything, under `main.rs`.
+//! Rust-only: reads `compiler/src`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Modules everything may use: diagnostics, bounded reads, the low-level
+/// YAML reader and the typed resources.
+const BASE: &[&str] = &[
+    "diag",
+    "codes",
+    "fsread",
+    "yaml_pos",
+    "istio",
+    "gateway_api",
+];
+
+/// What each top-level module may use besides [`BASE`] and itself.
+/// `(root)` is lib.rs's pipeline (`compile_model`, `compile_policy`,
+/// `package`), which only the layers above the stages call.
+fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        // The stages, each only the ones before it.
+        ("policy", &[][..]),
+        ("profile", &["policy"][..]),
+        ("model", &["policy"][..]),
+        ("lock", &["policy", "model"][..]),
+        ("emit", &["policy", "model"][..]),
+        (
+            "package",
+            &["policy", "model", "lock", "emit", "graph", "sbom"][..],
+        ),
+        // Views of a model.
+        ("graph", &["model"][..]),
+        ("diff", &["model"][..]),
+        ("synthetic", &[][..]),
+        ("sbom", &["model", "lock"][..]),
+        ("import", &["model"][..]),
+        // The manifest side: reads manifests only.
+        ("manifest", &[][..]),
+        ("validate", &["manifest"][..]),
+        ("verify", &["manifest", "model"][..]),
+        // Delivery.
+        ("sign", &[][..]),
+        ("oci", &["model", "lock", "package", "sign"][..]),
+        // On top of everything.
+        (
+            "actions",
+            &[
+                "(root)",
+                "policy",
+                "profile",
+                "model",
+                "lock",
+                "emit",
+                "package",
+                "graph",
+                "diff",
+                "synthetic",
+                "sbom",
+                "manifest",
+                "validate",
+                "verify",
+                "import",
+                "oci",
+                "sign",
+            ][..],
+        ),
+    ])
+}
+
+/// Known exceptions, each with its reason: (file, module it names).
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "emit/routing.rs",
+        "package",
+        "a fault block is written with package::yaml as install-time text (issue #13: emit's own YAML writer)",
+    ),
+    (
+        "package/fuzzing.rs",
+        "(root)",
+        "the fuzz oracles compile the example policy; kept in the library so `cargo test` runs them",
+    ),
+    (
+        "package/fuzzing.rs",
+        "manifest",
+        "the fuzz oracles read output back as Kubernetes does (manifest::yaml11)",
+    ),
+];
+
+/// lib.rs's items (`crate::package(..)`, the function, is counted as the
+/// `package` module it calls).
+const ROOT_ITEMS: &[&str] = &[
+    "compile_model",
+    "compile_policy",
+    "package_only",
+    "Compiled",
+    "Failure",
+    "Output",
+];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The code of a file without its unit tests (from a `#[cfg(test)]`
+/// module with a body, `mod tests {`, to the end) and without comments.
+fn code(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (1..lines.len())
+        .find(|&i| {
+            let l = lines[i].trim();
+            lines[i - 1].trim() == "#[cfg(test)]"
+                && (l.starts_with("mod ") || l.starts_with("pub(crate) mod "))
+                && l.ends_with('{')
+        })
+        .unwrap_or(lines.len());
+    lines[..end]
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect()
+}
+
+/// The first segment of every `crate::` path on a line, grouped imports
+/// (`use crate::{a, b::c}`) included; a root item is `(root)`.
+fn named(line: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut rest = line;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let heads: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let close = group.find('}').unwrap_or(group.len());
+            group[..close]
+                .split(',')
+                .map(|s| s.trim().split("::").next().unwrap_or("").trim())
+                .collect()
+        } else {
+            vec![rest
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("")]
+        };
+        for h in heads.into_iter().filter(|h| !h.is_empty() && *h != "self") {
+            out.push(if ROOT_ITEMS.contains(&h) {
+                "(root)".to_string()
+            } else {
+                h.to_string()
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_imports_a_later_layer() {
+    let allowed = allowed();
+    let mut all = vec![];
+    files(&src(), &mut all);
+    all.sort();
+    let mut wrong = vec![];
+    let mut checked = 0;
+    for path in &all {
+        let rel = path
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let module = rel.split('/').next().unwrap().trim_end_matches(".rs");
+        let Some(may) = allowed.get(module) else {
+            continue;
+        };
+        checked += 1;
+        let text = std::fs::read_to_string(path).unwrap();
+        for (line, l) in code(&text) {
+            for n in named(&l) {
+                let ok = n == module
+                    || BASE.contains(&n.as_str())
+                    || may.contains(&n.as_str())
+                    || EXCEPTIONS.iter().any(|(f, m, _)| *f == rel && *m == n);
+                if !ok {
+                    wrong.push(format!(
+                        "compiler/src/{rel}:{line}: `{module}` uses `{n}`, which it may not (allowed: {})",
+                        may.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} files checked: is compiler/src where it was?"
+    );
+    assert!(
+        wrong.is_empty(),
+        "{}\nhelp: a stage imports only earlier stages (ARCHITECTURE.md, \"Invariants across the code\"); move the code up a layer (often into `actions`), or add a reasoned exception in tests/layers.rs",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn every_top_level_module_has_a_layer() {
+    let allowed = allowed();
+    let mut missing = vec![];
+    for e in std::fs::read_dir(src()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let module = name.trim_end_matches(".rs");
+        if ["lib", "main", "airgap_cli"].contains(&module) || BASE.contains(&module) {
+            continue;
+        }
+        if !allowed.contains_key(module) {
+            missing.push(module.to_string());
+        }
+    }
+    missing.sort();
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "give each module a layer in tests/layers.rs"
+    );
+}
+
+#[test]
+fn paths_are_read_as_the_compiler_reads_them() {
+    assert_eq!(named("use crate::model::Model;"), vec!["model"]);
+    assert_eq!(
+        named("use crate::{compile_policy, fsread, model::Model};"),
+        vec!["(root)", "fsread", "model"]
+    );
+    assert_eq!(
+        named("let m = crate::compile_model(t, None); crate::emit::x()"),
+        vec!["(root)", "emit"]
+    );
+    assert_eq!(named("use super::Set;"), Vec::<String>::new());
+    assert_eq!(named("let out = crate::package(&m);"), vec!["package"]);
+}
+
+#[test]
+fn a_back_edge_is_caught() {
+    // The rule the first test applies, on a made-up line of `emit`.
+    let may = allowed()["emit"];
+    let n = &named("    use crate::package::helm::chart;")[0];
+    assert_eq!(n, "package");
+    assert!(!may.contains(&n.as_str()) && !BASE.contains(&n.as_str()));
+}
