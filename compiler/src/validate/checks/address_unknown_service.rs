@@ -13,7 +13,7 @@
 //! taken as outside the cluster, `localhost` and IP addresses as the pod
 //! itself, and a set without any Service as a fragment (nothing to judge).
 
-use super::Set;
+use super::{pod_template, Set};
 use serde_json::Value;
 
 /// A host and port named in a string.
@@ -42,11 +42,10 @@ fn findings(set: &Set) -> Found {
         return (unknown, ports);
     }
     for w in &set.workloads {
-        let o = &set.objects[w.object];
-        let spec = match o.kind() {
-            "CronJob" => &o.value["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-            "Pod" => &o.value["spec"],
-            _ => &o.value["spec"]["template"]["spec"],
+        // Workloads without a pod (WorkloadEntries, Gateway API Gateways'
+        // pods) carry no addresses.
+        let Some((_, spec)) = pod_template(&set.objects[w.object]) else {
+            continue;
         };
         for (where_, text) in strings(spec) {
             for a in addresses(&text) {

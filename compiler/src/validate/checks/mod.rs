@@ -67,7 +67,9 @@ use crate::diag::Severity;
 // on other branches import them from here).
 pub use crate::manifest::analysis;
 pub(crate) use crate::manifest::index::string_map;
-pub use crate::manifest::index::{selector_of, ObjectIndex as Set, ServicePort, Svc, Workload};
+pub use crate::manifest::index::{
+    pod_template, selector_of, ObjectIndex as Set, ServicePort, Svc, Workload,
+};
 pub use crate::manifest::istio::{
     host_matches, is_cluster_host, principal_parts, principals, protocol, service_accounts,
     split_host,
