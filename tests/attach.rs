@@ -502,13 +502,14 @@ fn upstream_manifests_with_the_components_build_validate_and_verify() {
         )
     };
     let text = format!(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}{}{}{}",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}{}{}{}{}",
         relative(&k, &manifests),
         relative(&k, &manifests.join("loadgenerator.yaml")),
         comp("istio"),
         comp("istio-gateway"),
         comp("network-policy"),
         comp("istio-network-policy"),
+        comp("istio-gateway-network-policy"),
     );
     std::fs::write(k.join("kustomization.yaml"), &text).unwrap();
     let built = run(Command::new(tools().join("helm4/kubectl"))
@@ -531,10 +532,11 @@ fn upstream_manifests_with_the_components_build_validate_and_verify() {
 
     // Without the mesh: the network-policy component alone.
     let plain = format!(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NS}\nresources:\n  - {}\n  - {}\ncomponents:\n{}{}",
         relative(&k, &manifests),
         relative(&k, &manifests.join("loadgenerator.yaml")),
         comp("network-policy"),
+        comp("ingress-network-policy"),
     );
     std::fs::write(k.join("kustomization.yaml"), plain).unwrap();
     let built = run(Command::new(tools().join("helm4/kubectl"))

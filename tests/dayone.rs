@@ -777,3 +777,306 @@ fn matrix_names_no_probe_paths() {
         assert!(out.contains("/api/*"), "{format}:\n{out}");
     }
 }
+
+/// The spec of one NetworkPolicy of a render.
+fn netpol_spec(objs: &[Value], name: &str) -> Value {
+    by_id(objs)
+        .get(&format!("NetworkPolicy/{name}"))
+        .unwrap_or_else(|| panic!("no NetworkPolicy/{name}"))["spec"]
+        .clone()
+}
+
+fn component_selector(c: &str) -> Value {
+    json!({"matchLabels": {"app.kubernetes.io/name": "evalhub", "app.kubernetes.io/instance": "evalhub", "app.kubernetes.io/component": c}})
+}
+
+/// `<service>-gateways` admitting `peer` to the ports.
+fn gateway_policy(c: &str, peer: Value, ports: &[u16]) -> Value {
+    let ports: Vec<Value> = ports
+        .iter()
+        .map(|p| json!({"protocol": "TCP", "port": p}))
+        .collect();
+    json!({"policyTypes": ["Ingress"], "podSelector": component_selector(c),
+           "ingress": [{"from": [peer], "ports": ports}]})
+}
+
+fn gateway_ns(ns: &str) -> Value {
+    json!({"matchLabels": {"kubernetes.io/metadata.name": ns}})
+}
+
+/// NetworkPolicies admit a gateway's pods, not its whole namespace: with
+/// Istio's Gateway by the gateway's selector, with the Gateway API by the
+/// label of the pods Istio deploys, both in `istio.gateway.namespace` (one
+/// value: the deprecated `networkPolicy.gatewayNamespaces` cannot set them
+/// apart); with neither, the ingress controller. Helm 3 and 4 and the
+/// Kustomize tree.
+#[test]
+fn gateways_are_admitted_by_their_pods() {
+    let istio_peer = |ns: &str| json!({"namespaceSelector": gateway_ns(ns), "podSelector": {"matchLabels": {"istio": "ingressgateway"}}});
+    let api_peer = json!({"namespaceSelector": gateway_ns("istio-ingress"),
+        "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "evalhub-public"}}});
+    let ingress_peer = |nss: &[&str]| json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": nss}]}});
+    let kust = |o: &str| kubectl_kustomize(&root().join("kustomize/evalhub/overlays").join(o));
+    let mut renders: Vec<(String, Vec<Value>, Value)> = vec![
+        (
+            "kustomize istio".into(),
+            kust("istio"),
+            istio_peer("istio-ingress"),
+        ),
+        (
+            "kustomize istio-gateway-api".into(),
+            kust("istio-gateway-api"),
+            api_peer.clone(),
+        ),
+        (
+            "kustomize plain".into(),
+            kust("plain"),
+            ingress_peer(&["istio-ingress"]),
+        ),
+    ];
+    for h in HELMS {
+        renders.push((
+            format!("{h} istio"),
+            istio(h, "evalhub", &["istio.enabled=true"]),
+            istio_peer("istio-ingress"),
+        ));
+        renders.push((
+            format!("{h} gateway api"),
+            istio(
+                h,
+                "evalhub",
+                &["istio.enabled=true", "gatewayApi.enabled=true"],
+            ),
+            api_peer.clone(),
+        ));
+        renders.push((
+            format!("{h} plain"),
+            helm_with(h, "evalhub", &[]),
+            ingress_peer(&["istio-ingress"]),
+        ));
+        // With the mesh on, the gateway namespace is the Istio objects' one;
+        // the deprecated key no longer sets it apart.
+        renders.push((
+            format!("{h} istio, other gateway namespace"),
+            istio(
+                h,
+                "evalhub",
+                &[
+                    "istio.enabled=true",
+                    "istio.gateway.namespace=edge",
+                    "networkPolicy.gatewayNamespaces={istio-ingress}",
+                ],
+            ),
+            istio_peer("edge"),
+        ));
+    }
+    for (what, objs, peer) in &renders {
+        assert_eq!(
+            netpol_spec(objs, "evalhub-frontend-gateways"),
+            gateway_policy("frontend", peer.clone(), &[3000]),
+            "{what}"
+        );
+        assert_eq!(
+            netpol_spec(objs, "evalhub-api-gateways"),
+            gateway_policy("api", peer.clone(), &[8080, 9090]),
+            "{what}"
+        );
+        // No other policy admits the gateways (nor their namespace).
+        for o in objs.iter().filter(|o| o["kind"] == "NetworkPolicy") {
+            let name = o["metadata"]["name"].as_str().unwrap();
+            if name.ends_with("-gateways") || name == "evalhub-allow-hbone" {
+                continue;
+            }
+            let text = o["spec"].to_string();
+            assert!(
+                !text.contains("istio-ingress") && !text.contains("ingressgateway"),
+                "{what}: {name} admits the gateway namespace: {text}"
+            );
+        }
+    }
+    // Without Istio: the customer's ingress controller, or the deprecated
+    // list of namespaces a values file of the last release still sets.
+    for h in HELMS {
+        let objs = helm_with(
+            h,
+            "evalhub",
+            &[
+                "--set",
+                "networkPolicy.ingressController.namespace=ingress-nginx",
+                "--set",
+                "networkPolicy.ingressController.podLabels.app\\.kubernetes\\.io/name=ingress-nginx",
+            ],
+        );
+        let mut peer = ingress_peer(&["ingress-nginx"]);
+        peer["podSelector"] = json!({"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}});
+        assert_eq!(
+            netpol_spec(&objs, "evalhub-frontend-gateways"),
+            gateway_policy("frontend", peer, &[3000]),
+            "{h}"
+        );
+        let objs = helm_with(
+            h,
+            "evalhub",
+            &["--set", "networkPolicy.gatewayNamespaces={a,b}"],
+        );
+        assert_eq!(
+            netpol_spec(&objs, "evalhub-frontend-gateways"),
+            gateway_policy("frontend", ingress_peer(&["a", "b"]), &[3000]),
+            "{h}"
+        );
+    }
+}
+
+/// `verify` gives each gateway source the labels of its pods, so it
+/// proves the pod-level admission in every gateway form; the policies
+/// of a render where the gateway pods carry other labels fail it.
+#[test]
+fn verify_follows_the_gateway_pods() {
+    let policy = root().join("policies/evalhub.yaml");
+    let args = ["verify", "--policy", policy.to_str().unwrap(), "-"];
+    for sets in [vec![], vec!["gatewayApi.enabled=true"]] {
+        let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&sets));
+        let (code, out) = meshpack_stdin(&args, &text);
+        assert_eq!(code, 0, "{sets:?}: {out}");
+    }
+    // The Istio Gateway selects other pods than the NetworkPolicies admit:
+    // the gateway's calls are cut at L3.
+    let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&[]));
+    let mut objs = parse(&text);
+    for o in objs.iter_mut() {
+        if o["kind"] == "Gateway" {
+            o["spec"]["selector"] = json!({"istio": "edge-gateway"});
+        }
+    }
+    let yaml: String = objs
+        .iter()
+        .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+        .collect();
+    let (code, out) = meshpack_stdin(&args, &yaml);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(|l| l == "intended but not allowed: istio-ingress/istio-ingressgateway -> frontend:3000 (http)"),
+        "{out}"
+    );
+}
+
+/// Prometheus in both layers: the sidecars' 15020/15090 are destinations
+/// only Prometheus may reach (no AuthorizationPolicy applies there), and
+/// `verify` learns the install's Prometheus from `--values` or flags.
+#[test]
+fn verify_proves_the_prometheus_edge() {
+    let policy = root().join("policies/evalhub.yaml");
+    let mut text = String::new();
+    for h in HELMS {
+        text = template(h, &chart("evalhub"), "evalhub", &istio_args(&[]));
+        let (code, out) = meshpack_stdin(
+            &[
+                "verify",
+                "--show-matrix",
+                "--policy",
+                policy.to_str().unwrap(),
+                "-",
+            ],
+            &text,
+        );
+        assert_eq!(code, 0, "{h}: {out}");
+        assert!(
+            out.contains("api:15020 (istio-merged-metrics)")
+                && out.contains("api:15090 (http-envoy-prom)"),
+            "{h}: {out}"
+        );
+    }
+    // Without the NetworkPolicy for the sidecar ports, Prometheus is cut off.
+    let objs: Vec<Value> = parse(&text)
+        .into_iter()
+        .filter(|o| o["metadata"]["name"] != "evalhub-allow-prometheus-envoy")
+        .collect();
+    let yaml: String = objs
+        .iter()
+        .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+        .collect();
+    let (code, out) = meshpack_stdin(
+        &["verify", "--policy", policy.to_str().unwrap(), "-"],
+        &yaml,
+    );
+    assert_eq!(code, 1, "{out}");
+    for l in [
+        "intended but not allowed: monitoring/prometheus -> api:15020 (istio-merged-metrics)",
+        "intended but not allowed: monitoring/prometheus -> api:15090 (http-envoy-prom)",
+    ] {
+        assert!(out.lines().any(|x| x == l), "missing `{l}` in:\n{out}");
+    }
+    // Prometheus pods picked by label: the chart admits only those, and
+    // verify follows with --values or the flag.
+    let sets = ["metrics.prometheus.podLabels.app=prometheus"];
+    let text = template("helm4", &chart("evalhub"), "evalhub", &istio_args(&sets));
+    let (code, out) = meshpack_stdin(
+        &["verify", "--policy", policy.to_str().unwrap(), "-"],
+        &text,
+    );
+    // (The policy's own rule admits monitoring/prometheus to http-metrics
+    // by namespace; the sidecar ports are admitted by the values' labels.)
+    assert_eq!(code, 1, "without its labels verify cannot match: {out}");
+    assert!(
+        out.lines().any(|l| {
+            l
+            == "intended but not allowed: monitoring/prometheus -> api:15020 (istio-merged-metrics)"
+        }),
+        "{out}"
+    );
+    let (code, out) = meshpack_stdin(
+        &[
+            "verify",
+            "--prometheus-label",
+            "app=prometheus",
+            "--policy",
+            policy.to_str().unwrap(),
+            "-",
+        ],
+        &text,
+    );
+    assert_eq!(code, 0, "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(
+        &values,
+        "metrics:\n  prometheus:\n    podLabels: {app: prometheus}\n",
+    )
+    .unwrap();
+    let (code, out) = meshpack_stdin(
+        &[
+            "verify",
+            "--values",
+            values.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "-",
+        ],
+        &text,
+    );
+    assert_eq!(code, 0, "{out}");
+}
+
+/// A values file of the last release that still sets the deprecated
+/// `networkPolicy.gatewayNamespaces` installs, and NOTES says what to set
+/// instead. (Helm 4 renders NOTES offline; Helm 3.17's client dry-run asks
+/// a cluster for its version.)
+#[test]
+fn the_deprecated_gateway_namespaces_key_installs_with_a_warning() {
+    let notes = |sets: &[&str]| {
+        let mut cmd = Command::new(helm("helm4"));
+        cmd.args(["install", "evalhub"])
+            .arg(chart("evalhub"))
+            .args(["-n", "evalhub", "--dry-run=client"]);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        run(&mut cmd)
+    };
+    let out = notes(&["networkPolicy.gatewayNamespaces={ingress}"]);
+    assert!(
+        out.contains("WARNING: networkPolicy.gatewayNamespaces is deprecated. With Istio, NetworkPolicies\nadmit the gateway pods in istio.gateway.namespace (istio-ingress) and ignore it;\nwithout Istio, set networkPolicy.ingressController.namespace (and .podLabels) instead."),
+        "{out}"
+    );
+    assert!(!notes(&[]).contains("gatewayNamespaces"));
+}

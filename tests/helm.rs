@@ -195,15 +195,21 @@ fn network_policies_encode_the_allow_graph() {
                 }],
             })
         );
-        // api: frontend on http; the gateway's namespaces on both ports;
-        // prometheus's namespace on http-metrics.
+        // api: frontend on http; prometheus's namespace on http-metrics;
+        // the gateway (here, without Istio, the ingress controller's
+        // namespace) on both ports, in a policy of its own.
         assert_eq!(
             np("api-ingress")["ingress"],
             json!([
                 {"from": [{"podSelector": selector(Some("frontend"))}], "ports": [{"protocol": "TCP", "port": 8080}]},
+                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": 9090}]},
+            ])
+        );
+        assert_eq!(
+            np("api-gateways")["ingress"],
+            json!([
                 {"from": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-ingress"]}]}}],
                  "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 9090}]},
-                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": 9090}]},
             ])
         );
         // taskrunner reaches its four stores and, on 443, the outside.

@@ -169,7 +169,7 @@ fn a_customer_overlay_moves_every_namespace_string() {
         overlay.join("kustomization.yaml"),
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: customer-prod\n\
          resources: [../../base]\n\
-         components: [../../components/istio, ../../components/istio-gateway, ../../components/network-policy, ../../components/istio-network-policy]\n\
+         components: [../../components/istio, ../../components/istio-gateway, ../../components/network-policy, ../../components/istio-network-policy, ../../components/istio-gateway-network-policy]\n\
          replacements:\n- path: namespace-replacements.yaml\n",
     )
     .unwrap();

@@ -13,9 +13,14 @@ fn istio_crds() -> PathBuf {
     shared_schemas().join("istio/crd-all.gen.yaml")
 }
 
+/// Every check, the opt-in ones too.
 fn options() -> Options {
     let mut o = Options::default();
     o.schemas.crd_files = vec![istio_crds()];
+    o.enable = meshpack::validate::checks::OPT_IN
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     o
 }
 
@@ -397,10 +402,12 @@ fn json_codes_docs_and_readme_agree() {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let (_, out) = meshpack_validate(
-                &text,
-                &["-o", "json", "--crd", istio_crds().to_str().unwrap()],
-            );
+            let crds = istio_crds();
+            let mut args = vec!["-o", "json", "--crd", crds.to_str().unwrap()];
+            for c in meshpack::validate::checks::OPT_IN {
+                args.extend(["--enable", c]);
+            }
+            let (_, out) = meshpack_validate(&text, &args);
             let v: Value = serde_json::from_str(&out).unwrap();
             for f in v["findings"].as_array().unwrap() {
                 let code = f["code"].as_str().unwrap();

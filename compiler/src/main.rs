@@ -82,6 +82,9 @@ enum Command {
         /// Skip the mesh checks (schemas only).
         #[arg(long)]
         no_mesh_checks: bool,
+        /// Run an opt-in mesh check too (M058; repeatable).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(validate::checks::OPT_IN))]
+        enable: Vec<String>,
         /// Namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
@@ -114,6 +117,10 @@ enum Command {
         /// Also print the rendered matrix.
         #[arg(long)]
         show_matrix: bool,
+        /// Read extraSources and extraEgress from the annotations of the
+        /// rendered objects instead of values files.
+        #[arg(long, conflicts_with = "values")]
+        additions_from_manifests: bool,
         #[command(flatten)]
         mesh: MeshArgs,
     },
@@ -227,13 +234,29 @@ struct MeshArgs {
     #[arg(long, default_value = "default")]
     namespace: String,
     /// Namespace of the ingress gateways behind `gateway/<name>` sources
-    /// (their ServiceAccounts are the policy's, as the chart's defaults).
-    #[arg(long, default_value = "istio-ingress")]
-    gateway_namespace: String,
+    /// (their ServiceAccounts are the policy's, as the chart's defaults);
+    /// default: `--values`' `istio.gateway.namespace`, else istio-ingress.
+    #[arg(long)]
+    gateway_namespace: Option<String>,
     /// Identity of one gateway, when installed with other values:
     /// `<gateway>=<namespace>/<serviceAccount>` (repeatable).
     #[arg(long)]
     gateway_identity: Vec<String>,
+    /// Namespace of the Prometheus the chart admits to metrics ports
+    /// (`metrics.prometheus.namespace`); default: `--values`', else monitoring.
+    #[arg(long)]
+    prometheus_namespace: Option<String>,
+    /// A label of the Prometheus pods (`metrics.prometheus.podLabels`):
+    /// `KEY=VALUE` (repeatable; replaces `--values`' labels).
+    #[arg(long)]
+    prometheus_label: Vec<String>,
+    /// Values files the chart was installed with (repeatable, later files
+    /// win as with Helm): the gateway namespace and ServiceAccounts and the
+    /// Prometheus namespace and pod labels are read from them (flags win),
+    /// and for `verify` their extraSources and extraEgress widen the intent
+    /// (docs/additions.md).
+    #[arg(long = "values", short = 'f')]
+    values: Vec<PathBuf>,
 }
 
 impl MeshArgs {
@@ -243,6 +266,9 @@ impl MeshArgs {
             namespace: self.namespace.clone(),
             gateway_namespace: self.gateway_namespace.clone(),
             gateway_identity: self.gateway_identity.clone(),
+            prometheus_namespace: self.prometheus_namespace.clone(),
+            prometheus_label: self.prometheus_label.clone(),
+            values: self.values.clone(),
         }
     }
 }
@@ -274,6 +300,7 @@ fn main() -> ExitCode {
             ignore_missing_schemas,
             no_strict,
             no_mesh_checks,
+            enable,
             namespace,
         } => {
             if let Err(e) = actions::validate::kubernetes_minor(&kubernetes_version) {
@@ -288,6 +315,7 @@ fn main() -> ExitCode {
                 ignore_missing_schemas,
                 default_namespace: namespace,
                 mesh_checks: !no_mesh_checks,
+                enable,
             };
             match actions::validate::run(&paths, &opts) {
                 Ok(report) => {
@@ -317,8 +345,20 @@ fn main() -> ExitCode {
             profile,
             paths,
             show_matrix,
+            additions_from_manifests,
             mesh,
-        } => run_verify(&policy, profile.as_deref(), &paths, show_matrix, &mesh),
+        } => run_verify(
+            &policy,
+            profile.as_deref(),
+            &paths,
+            show_matrix,
+            &if additions_from_manifests {
+                verify::Additions::FromManifests
+            } else {
+                verify::Additions::Values(mesh.values.clone())
+            },
+            &mesh,
+        ),
         Command::Graph {
             policy,
             format,
@@ -495,9 +535,10 @@ fn run_verify(
     profile: Option<&str>,
     paths: &[PathBuf],
     show: bool,
+    additions: &verify::Additions,
     mesh: &MeshArgs,
 ) -> ExitCode {
-    let v = match verify::run(policy, profile, paths, &mesh.mesh()) {
+    let v = match verify::run(policy, profile, paths, &mesh.mesh(), additions) {
         Ok(v) => v,
         // An invalid policy too: verify could not run.
         Err(e) => {

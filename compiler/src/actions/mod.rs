@@ -54,6 +54,10 @@ pub enum Error {
     /// A bundle is not one meshpack can check, or could not be made.
     #[error("{0}")]
     Bundle(String),
+    /// The install-time additions verify was given cannot be read or name
+    /// what the policy lacks (`verify --values`).
+    #[error("{0}")]
+    Additions(String),
 }
 
 impl Error {

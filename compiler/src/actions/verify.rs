@@ -7,6 +7,7 @@
 //! named) live here.
 
 use super::{policy, Error};
+use crate::model::Model;
 use crate::verify::intent::{self, Comparison, GatewayIdentity, LayerGap};
 use crate::verify::{output, Matrix, Rendered};
 use std::path::{Path, PathBuf};
@@ -26,10 +27,20 @@ pub struct Mesh {
     pub trust_domain: String,
     /// Namespace of objects that name none.
     pub namespace: String,
-    /// Namespace of the ingress gateways behind `gateway/<name>` sources.
-    pub gateway_namespace: String,
+    /// Namespace of the ingress gateways behind `gateway/<name>` sources
+    /// (none: the values file's `istio.gateway.namespace`, else the chart's
+    /// default).
+    pub gateway_namespace: Option<String>,
     /// `<gateway>=<namespace>/<serviceAccount>` each.
     pub gateway_identity: Vec<String>,
+    /// Namespace of the Prometheus the chart admits to metrics ports (none:
+    /// the values file's, else the chart's default).
+    pub prometheus_namespace: Option<String>,
+    /// `KEY=VALUE` labels of the Prometheus pods (replacing the values file's).
+    pub prometheus_label: Vec<String>,
+    /// The values files the chart was installed with, merged in Helm's
+    /// order (flags win over them).
+    pub values: Vec<PathBuf>,
 }
 
 /// Read rendered manifests (files, folders, `-`) into the evaluators' set.
@@ -79,12 +90,37 @@ pub fn render(m: &Matrix, mode: &str, format: Format) -> String {
     }
 }
 
-/// The gateway identities of `--gateway-namespace` and `--gateway-identity`.
-pub fn gateway_identity(mesh: &Mesh) -> Result<GatewayIdentity, Error> {
-    let mut gw = GatewayIdentity {
-        namespace: mesh.gateway_namespace.clone(),
-        ..Default::default()
-    };
+/// The identities of the install: the values file's (`--values`), then
+/// `--gateway-namespace`, `--prometheus-namespace`, `--prometheus-label`
+/// and `--gateway-identity` over them.
+pub fn gateway_identity(mesh: &Mesh, model: &Model) -> Result<GatewayIdentity, Error> {
+    let mut gw = GatewayIdentity::default();
+    if !mesh.values.is_empty() {
+        let values = crate::verify::values::read_files(&mesh.values)
+            .map_err(|e| Error::Usage(format!("--values {e}")))?;
+        gw.apply_values(model, &values);
+    }
+    if let Some(ns) = &mesh.gateway_namespace {
+        gw.namespace = ns.clone();
+        // The values file's gateway ServiceAccounts live there too.
+        for o in gw.overrides.values_mut() {
+            o.0 = ns.clone();
+        }
+    }
+    if let Some(ns) = &mesh.prometheus_namespace {
+        gw.prometheus_namespace = ns.clone();
+    }
+    if !mesh.prometheus_label.is_empty() {
+        gw.prometheus_labels.clear();
+        for l in &mesh.prometheus_label {
+            let Some((k, v)) = l.split_once('=') else {
+                return Err(Error::Usage(format!(
+                    "--prometheus-label takes KEY=VALUE, not `{l}`"
+                )));
+            };
+            gw.prometheus_labels.insert(k.into(), v.into());
+        }
+    }
     for id in &mesh.gateway_identity {
         let parsed = id
             .split_once('=')
@@ -119,17 +155,50 @@ impl Verdict {
     }
 }
 
-/// Compare rendered manifests with what a policy intends. Every error is
-/// "could not run" (exit 2), an invalid policy included.
+/// Where the customer's install-time additions (`extraSources`,
+/// `extraEgress`; docs/additions.md) that widen the intent come from.
+#[derive(Debug, Clone)]
+pub enum Additions {
+    /// Values files the chart was installed with, merged in Helm's order
+    /// (`--values`; none: no additions).
+    Values(Vec<PathBuf>),
+    /// The `meshpack.dev/addition` annotations of the rendered objects
+    /// (`--additions-from-manifests`).
+    FromManifests,
+}
+
+/// Fold the additions into the model's intent.
+fn fold_additions(
+    model: &mut crate::model::Model,
+    set: &Rendered,
+    from: &Additions,
+) -> Result<(), Error> {
+    use crate::verify::{additions, values};
+    let a = match from {
+        Additions::FromManifests => additions::from_manifests(set),
+        Additions::Values(files) if files.is_empty() => return Ok(()),
+        Additions::Values(files) => {
+            values::read_files(files).and_then(|v| additions::from_values(&v))
+        }
+    };
+    a.and_then(|a| additions::fold(model, &a))
+        .map_err(Error::Additions)
+}
+
+/// Compare rendered manifests with what a policy intends, widened by the
+/// customer's additions. Every error is "could not run" (exit 2), an
+/// invalid policy included.
 pub fn run(
     policy_path: &Path,
     profile: Option<&str>,
     paths: &[PathBuf],
     mesh: &Mesh,
+    additions: &Additions,
 ) -> Result<Verdict, Error> {
-    let model = policy::load_model(policy_path, profile)?;
-    let gw = gateway_identity(mesh)?;
+    let mut model = policy::load_model(policy_path, profile)?;
+    let gw = gateway_identity(mesh, &model)?;
     let set = read_rendered(paths, mesh)?;
+    fold_additions(&mut model, &set, additions)?;
     let comparison = intent::compare(&model, &set, &gw);
     let gaps = intent::layer_gaps(&model, &set, &gw);
     let l = set.layers();
@@ -149,20 +218,28 @@ mod tests {
         Mesh {
             trust_domain: "cluster.local".into(),
             namespace: "default".into(),
-            gateway_namespace: "istio-ingress".into(),
+            gateway_namespace: None,
             gateway_identity: ids.iter().map(|s| s.to_string()).collect(),
+            prometheus_namespace: None,
+            prometheus_label: vec![],
+            values: vec![],
         }
+    }
+
+    fn model() -> Model {
+        crate::compile_model(include_str!("../../../policies/orderflow.yaml"), None)
+            .expect("the example compiles")
     }
 
     #[test]
     fn gateway_identities_are_parsed_or_refused() {
-        let gw = gateway_identity(&mesh(&["public=edge/gw"])).unwrap();
+        let gw = gateway_identity(&mesh(&["public=edge/gw"]), &model()).unwrap();
         assert_eq!(gw.namespace, "istio-ingress");
         assert_eq!(
             gw.overrides.get("public"),
             Some(&("edge".to_string(), "gw".to_string()))
         );
-        let e = gateway_identity(&mesh(&["public"])).unwrap_err();
+        let e = gateway_identity(&mesh(&["public"]), &model()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert_eq!(
             e.to_string(),

@@ -27,8 +27,6 @@ fn gateway_namespace() -> String {
     ISTIO_GATEWAY_NAMESPACE.expr()
 }
 
-const DEFAULT_GATEWAY_NAMESPACE: &str = "istio-ingress";
-
 /// Istio's Gateway + VirtualService for one gateway.
 pub fn istio_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     let mut f = File::new(
@@ -193,7 +191,7 @@ fn certificate(m: &Model, n: &Names, f: &mut File, g: &model::Gateway) {
         },
     ));
     c["metadata"] = n.meta(out, &g.name, None);
-    fixed_namespace(out, &mut c);
+    fixed_namespace(n, out, &mut c);
     c["spec"]["secretName"] = out.scalar(
         &format!("{} | quote", gv.credential_name().expr()),
         json!(t.credential_name),
@@ -213,18 +211,16 @@ fn certificate(m: &Model, n: &Names, f: &mut File, g: &model::Gateway) {
 /// Put an object into the gateway namespace. Kustomize's namespace
 /// transformer moves every object into the overlay's namespace; the
 /// overlay moves this one back from the annotation.
-fn fixed_namespace(out: &mut Out, v: &mut Value) {
-    v["metadata"]["namespace"] = out.scalar(&gateway_namespace(), json!(DEFAULT_GATEWAY_NAMESPACE));
+fn fixed_namespace(n: &Names, out: &mut Out, v: &mut Value) {
+    let default = json!(ISTIO_GATEWAY_NAMESPACE.default_text(n.model()));
+    v["metadata"]["namespace"] = out.scalar(&gateway_namespace(), default.clone());
     let mut ann = v["metadata"]["annotations"]
         .as_object()
         .cloned()
         .unwrap_or_default();
     ann.insert(
         FIXED_NAMESPACE.into(),
-        out.scalar(
-            &format!("{} | quote", gateway_namespace()),
-            json!(DEFAULT_GATEWAY_NAMESPACE),
-        ),
+        out.scalar(&format!("{} | quote", gateway_namespace()), default),
     );
     v["metadata"]["annotations"] = Value::Object(ann);
 }
@@ -317,10 +313,10 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         );
     }
     gw["metadata"]["annotations"] = Value::Object(ann);
-    fixed_namespace(out, &mut gw);
+    fixed_namespace(&n, out, &mut gw);
     gw["spec"]["gatewayClassName"] = out.scalar(
         &format!("{} | quote", GATEWAY_API_CLASS_NAME.expr()),
-        json!("istio"),
+        json!(GATEWAY_API_CLASS_NAME.default_text(m)),
     );
     let count = gw["spec"]["listeners"].as_array().map_or(0, Vec::len);
     for i in 0..count {
@@ -349,7 +345,10 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                     section_name: Some(format!("{section}-{i}")),
                 });
                 p["name"] = n.object(out, &g.name);
-                p["namespace"] = out.scalar(&gateway_namespace(), json!(DEFAULT_GATEWAY_NAMESPACE));
+                p["namespace"] = out.scalar(
+                    &gateway_namespace(),
+                    json!(ISTIO_GATEWAY_NAMESPACE.default_text(m)),
+                );
                 p
             })
             .collect()

@@ -76,18 +76,6 @@ pub struct Inputs<'a> {
     pub revision: &'a str,
 }
 
-impl<'a> Inputs<'a> {
-    /// The chart's defaults for the model, with the mesh on or off.
-    pub fn defaults(m: &'a Model, mesh: bool) -> Self {
-        Inputs {
-            mesh,
-            dataplane: m.mesh.dataplane,
-            injection: Injection::On,
-            revision: m.mesh.revision.as_deref().unwrap_or(""),
-        }
-    }
-}
-
 /// The mesh labels of a pod template (its selector labels aside).
 ///
 /// - mesh off: `sidecar.istio.io/inject: "false"` and `istio.io/dataplane-mode:
@@ -106,6 +94,28 @@ pub fn decide(i: &Inputs) -> Map<String, Value> {
         Term::Value(r) if r == ISTIO_DATAPLANE.untyped() => json!(i.dataplane.as_str()),
         Term::Value(r) if r == ISTIO_REVISION.untyped() => json!(i.revision),
         Term::Var(INJECT_VAR) => json!(i.injection.as_str()),
+        t => unreachable!("the injection steps read no {t:?}"),
+    };
+    let mut l = Map::new();
+    eval(&steps(), &env, &mut l);
+    l
+}
+
+/// [`decide`] over the chart's defaults (the handles' defaults, as the
+/// values table has them), with the mesh on or off: what the Kustomize
+/// tree bakes in.
+pub fn decide_defaults(m: &Model, mesh: bool) -> Map<String, Value> {
+    let env = |t: &Term| match t {
+        Term::Value(r) if r == ISTIO_ENABLED.untyped() => json!(mesh),
+        Term::Value(r) => r
+            .default(m)
+            .unwrap_or_else(|| panic!("{} has no release-wide default", r.path())),
+        // `toString`, as the chart binds it.
+        Term::Var(INJECT_VAR) => match ISTIO_INJECTION.default(m) {
+            Some(Value::String(s)) => json!(s),
+            Some(v) => json!(v.to_string()),
+            None => unreachable!("istio.injection has a default"),
+        },
         t => unreachable!("the injection steps read no {t:?}"),
     };
     let mut l = Map::new();
@@ -282,8 +292,8 @@ pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &Svc) -> Vec
 /// answer over the base's mesh-off one (`null` deletes a label in a
 /// strategic-merge patch).
 pub fn kustomize_patch_labels(m: &Model) -> Map<String, Value> {
-    let on = decide(&Inputs::defaults(m, true));
-    let off = decide(&Inputs::defaults(m, false));
+    let on = decide_defaults(m, true);
+    let off = decide_defaults(m, false);
     let mut patch = on.clone();
     for k in off.keys() {
         if !on.contains_key(k) {
@@ -332,6 +342,31 @@ mod tests {
         );
         assert_eq!(labels(true, a, Injection::Off), json!({DATAPLANE: "none"}));
         assert_eq!(labels(true, a, Injection::Namespace), json!({}));
+    }
+
+    #[test]
+    fn defaults_are_the_tables() {
+        for text in [
+            include_str!("../../../policies/orderflow.yaml"),
+            include_str!("../../../policies/evalhub.yaml"),
+        ] {
+            let m = crate::compile_model(text, None).expect("the example compiles");
+            for mesh in [false, true] {
+                let by_hand = decide(&Inputs {
+                    mesh,
+                    dataplane: m.mesh.dataplane,
+                    injection: Injection::On,
+                    revision: m.mesh.revision.as_deref().unwrap_or(""),
+                });
+                assert_eq!(decide_defaults(&m, mesh), by_hand, "mesh {mesh}");
+            }
+        }
+        let m = crate::compile_model(include_str!("../../../policies/orderflow.yaml"), None)
+            .expect("compiles");
+        assert_eq!(
+            Value::Object(decide_defaults(&m, true)),
+            json!({INJECT: "true", REVISION: "1-24-2"})
+        );
     }
 
     #[test]

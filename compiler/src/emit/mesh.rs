@@ -12,7 +12,8 @@ use super::values::{
     self, ISTIO_CONTROL_PLANE_NAMESPACE, ISTIO_GATEWAY_NAMESPACE, ISTIO_NAMESPACE_WIDE,
 };
 use super::{
-    ambient, external, gateway, routing, telemetry, to_value, Doc, File, Group, Mode, Names, Out,
+    additions, ambient, external, gateway, routing, telemetry, to_value, Doc, File, Group, Mode,
+    Names, Out,
 };
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::peer_authentication::{Mtls, PeerAuthentication, PeerAuthenticationSpec};
@@ -84,6 +85,7 @@ fn release_file(m: &Model, mode: Mode) -> File {
     // selecting one pod conflict, and Istio would apply only the oldest.
     let mut wide_pa = to_value(&PeerAuthentication::new("", pa_spec));
     wide_pa["metadata"] = n.meta(&mut f.out, "mtls", None);
+    wide_pa["spec"]["mtls"]["mode"] = additions::release_mtls(&mut f.out, m.mtls);
     guarded(&mut f, m, &wide(), wide_pa);
 
     // An ALLOW policy without rules matches nothing: everything not allowed
@@ -132,6 +134,9 @@ fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
         ..Default::default()
     };
     let mut v = to_value(&PeerAuthentication::new("", pa));
+    if s.mtls.is_none() {
+        v["spec"]["mtls"]["mode"] = additions::release_mtls(&mut f.out, m.mtls);
+    }
     v["metadata"] = n.meta(&mut f.out, &s.name, Some(&s.name));
     v["spec"]["selector"] = selector(&n, &mut f.out, Some(&s.name));
     if overrides {
@@ -298,7 +303,10 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
                 .find(|g| &g.name == name)
                 .expect("resolved");
             Identity::from_values(
-                (&ISTIO_GATEWAY_NAMESPACE.expr(), "istio-ingress"),
+                (
+                    &ISTIO_GATEWAY_NAMESPACE.expr(),
+                    &ISTIO_GATEWAY_NAMESPACE.default_text(m),
+                ),
                 (
                     &values::Gw::new(name).service_account().expr(),
                     &g.service_account,
@@ -336,7 +344,10 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     let mut v = to_value(&Sidecar::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     let before = vec![vec![
-        val(&ISTIO_CONTROL_PLANE_NAMESPACE.expr(), "istio-system"),
+        val(
+            &ISTIO_CONTROL_PLANE_NAMESPACE.expr(),
+            &ISTIO_CONTROL_PLANE_NAMESPACE.default_text(m),
+        ),
         lit("/*"),
     ]];
     let mut after: Vec<Vec<Piece>> = external
@@ -358,6 +369,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     }
     let mut spec = json!({ "workloadSelector": { "labels": n.selector(out, Some(&s.name)) } });
     identity::set_sidecar_egress(n, out, &mut spec, &before, &dests, &after);
+    additions::sidecar_hosts(out, &spec, n.app, &s.name);
     spec["outboundTrafficPolicy"] = json!({ "mode": "REGISTRY_ONLY" });
     v["spec"] = spec;
     v

@@ -60,11 +60,11 @@ pub fn pod_annotations(s: &Service) -> Map<String, Value> {
 
 /// The Prometheus pods as a NetworkPolicy peer: their namespace, and their
 /// labels when `metrics.prometheus.podLabels` names any.
-fn prometheus_peer(out: &mut Out) -> Peer {
+fn prometheus_peer(n: &Names, out: &mut Out) -> Peer {
     let ns = At::scalar(
         out,
         &format!("{} | quote", PROMETHEUS_NAMESPACE.expr()),
-        "monitoring".to_string(),
+        PROMETHEUS_NAMESPACE.default_text(n.model()),
     );
     let mut peer = Peer::namespace(ns);
     let mut install = json!({});
@@ -90,7 +90,7 @@ fn ingress_policy(
 ) -> Value {
     let metadata = n.meta(out, name, component);
     let pod_selector = Selector::labels(n.selector(out, component));
-    let from = prometheus_peer(out);
+    let from = prometheus_peer(n, out);
     to_value(&NetworkPolicy::new(
         metadata,
         Spec {

@@ -7,6 +7,7 @@
 //! on disk, template syntax beyond the fragments they hand to `Out`, or
 //! Kustomize's layout.
 
+pub mod additions;
 pub mod ambient;
 pub mod cond;
 mod external;
@@ -17,7 +18,7 @@ mod job;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
-mod netpol_types;
+pub(crate) mod netpol_types;
 pub mod out;
 pub mod pod;
 mod routing;
@@ -45,16 +46,28 @@ pub enum Group {
     IstioGateway,
     /// `gatewayApi.enabled`: Gateway API Gateways and HTTPRoutes.
     GatewayApi,
+    /// NetworkPolicies admitting the gateways' pods, one group per form the
+    /// gateways take (`netpol.rs`): Istio's ingress gateway pods (with
+    /// `IstioGateway`),
+    IstioGatewayNetworkPolicy,
+    /// the pods Istio deploys for Gateway API Gateways (with `GatewayApi`),
+    GatewayApiNetworkPolicy,
+    /// and, with neither Istio nor the Gateway API, the customer's ingress
+    /// controller.
+    IngressNetworkPolicy,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 9] = [
         Group::Base,
         Group::Istio,
         Group::NetworkPolicy,
         Group::IstioNetworkPolicy,
         Group::IstioGateway,
         Group::GatewayApi,
+        Group::IstioGatewayNetworkPolicy,
+        Group::GatewayApiNetworkPolicy,
+        Group::IngressNetworkPolicy,
     ];
 
     /// The switch of the group's objects: Helm's `if` around each file,
@@ -72,6 +85,13 @@ impl Group {
             Group::IstioNetworkPolicy => Some(netpol().and(istio())),
             Group::IstioGateway => Some(istio().and(gateway_api().not())),
             Group::GatewayApi => Some(gateway_api()),
+            Group::IstioGatewayNetworkPolicy => {
+                Some(netpol().and(istio()).and(gateway_api().not()))
+            }
+            Group::GatewayApiNetworkPolicy => Some(netpol().and(gateway_api())),
+            Group::IngressNetworkPolicy => {
+                Some(netpol().and(istio().not()).and(gateway_api().not()))
+            }
         }
     }
 }
@@ -159,6 +179,11 @@ impl<'a> Names<'a> {
             version: &m.version,
             model: m,
         }
+    }
+
+    /// The model the names are made from.
+    pub fn model(&self) -> &'a Model {
+        self.model
     }
 
     /// How an attached service is found, if `svc` is one.

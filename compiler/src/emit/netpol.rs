@@ -8,14 +8,27 @@
 //! egress hosts by `networkPolicy.egressCIDRs` on their port, and HTTP paths
 //! and methods are not enforced at this layer.
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
+//!
+//! Gateway sources are admitted by their pods, not their namespace (as
+//! Online Boutique's own policies admit the frontend's callers), in a
+//! `<service>-gateways` policy per gateway form, each in its own group:
+//! Istio's ingress gateway pods by the selector of the Istio `Gateway`
+//! (`gateways.<name>.selector`), the pods Istio deploys for a Gateway API
+//! Gateway by `gateway.networking.k8s.io/gateway-name`, both in
+//! `istio.gateway.namespace` (the namespace the gateway objects use: one
+//! value for both); with neither, the customer's ingress controller
+//! (`networkPolicy.ingressController`, or the deprecated
+//! `networkPolicy.gatewayNamespaces`).
+//! <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
 
 use super::netpol_types::{
     Egress, Ingress, NetworkPolicy, Peer, Port, Requirement, Selector, Spec,
 };
 use super::out::At;
 use super::values::{
-    tracing, ISTIO_CONTROL_PLANE_NAMESPACE, NETWORK_POLICY_EGRESS_CIDRS,
-    NETWORK_POLICY_GATEWAY_NAMESPACES,
+    tracing, Gw, ISTIO_CONTROL_PLANE_NAMESPACE, ISTIO_GATEWAY_NAMESPACE,
+    NETWORK_POLICY_EGRESS_CIDRS, NETWORK_POLICY_GATEWAY_NAMESPACES,
+    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS,
 };
 use super::{to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Service, Source, Tracing};
@@ -68,7 +81,163 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     let v = hbone(m, &n, &mut mesh.out);
     super::ambient::only(&mut mesh, m, true, v);
     files.push(mesh);
+    for (form, path, group) in [
+        (
+            GatewayForm::Istio,
+            "network-policies-gateways-istio.yaml",
+            Group::IstioGatewayNetworkPolicy,
+        ),
+        (
+            GatewayForm::GatewayApi,
+            "network-policies-gateways-gateway-api.yaml",
+            Group::GatewayApiNetworkPolicy,
+        ),
+        (
+            GatewayForm::Ingress,
+            "network-policies-gateways-ingress.yaml",
+            Group::IngressNetworkPolicy,
+        ),
+    ] {
+        let mut f = File::new(path, group, mode);
+        for s in &m.services {
+            if let Some(v) = gateway_ingress(m, &n, &mut f.out, s, form) {
+                f.push(v);
+            }
+        }
+        if !f.docs.is_empty() {
+            files.push(f);
+        }
+    }
     files
+}
+
+/// The form gateways take at install time, which decides whose pods a
+/// `gateway/<name>` source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GatewayForm {
+    /// Istio `Gateway` objects on Istio's ingress gateway pods.
+    Istio,
+    /// Gateway API Gateways, whose pods Istio deploys.
+    GatewayApi,
+    /// Neither: the customer's ingress controller fronts the services.
+    Ingress,
+}
+
+/// The namespace every gateway form uses (`istio.gateway.namespace`).
+fn gateway_namespace(out: &mut Out) -> Peer {
+    Peer::namespace(At::scalar(
+        out,
+        &format!("{} | quote", ISTIO_GATEWAY_NAMESPACE.expr()),
+        "istio-ingress".to_string(),
+    ))
+}
+
+/// The pods of gateway `g` as a NetworkPolicy peer, in the given form.
+fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm) -> Peer {
+    match form {
+        GatewayForm::Istio => {
+            let selector: serde_json::Map<String, Value> = m
+                .gateways
+                .iter()
+                .find(|x| x.name == g)
+                .map(|x| {
+                    x.selector
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut peer = gateway_namespace(out);
+            let labels = out.yaml(&Gw::new(g).selector().expr(), Value::Object(selector));
+            peer.pod_selector = Some(Selector::labels(labels));
+            peer
+        }
+        GatewayForm::GatewayApi => {
+            let mut peer = gateway_namespace(out);
+            peer.pod_selector = Some(Selector::labels(json!({
+                "gateway.networking.k8s.io/gateway-name": n.object(out, g),
+            })));
+            peer
+        }
+        GatewayForm::Ingress => {
+            // The deprecated list wins when a values file still sets it.
+            let namespaces = At::yaml(
+                out,
+                &format!(
+                    "(default (list (default {} {})) {})",
+                    ISTIO_GATEWAY_NAMESPACE.expr(),
+                    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.expr(),
+                    NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
+                ),
+                vec!["istio-ingress".to_string()],
+            );
+            let mut install = json!({});
+            out.optional(
+                &mut install,
+                "podSelector",
+                &format!(
+                    "(ternary (dict \"matchLabels\" {labels}) dict (not (empty {labels})))",
+                    labels = NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS.expr()
+                ),
+                None,
+            );
+            Peer {
+                namespace_selector: Some(Selector {
+                    match_expressions: Some(vec![Requirement {
+                        key: "kubernetes.io/metadata.name",
+                        operator: "In",
+                        values: namespaces,
+                    }]),
+                    ..Default::default()
+                }),
+                install: install.as_object().filter(|o| !o.is_empty()).cloned(),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// Ingress to `s` from the gateways that route to it, in one form: a rule
+/// per gateway and port set (one per port set for the ingress controller,
+/// which stands for every gateway).
+fn gateway_ingress(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    form: GatewayForm,
+) -> Option<Value> {
+    let mut rules: BTreeMap<(&str, Vec<u16>), ()> = BTreeMap::new();
+    for e in m.edges_to(&s.name) {
+        if let Source::Gateway(g) = &e.source {
+            let who = if form == GatewayForm::Ingress {
+                ""
+            } else {
+                g.as_str()
+            };
+            rules.insert((who, s.target_ports(&e.ports)), ());
+        }
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let mut v = policy(
+        n,
+        out,
+        &format!("{}-gateways", s.name),
+        Some(&s.name),
+        &["Ingress"],
+    );
+    let mut ingress = vec![];
+    for (g, ports) in rules.into_keys() {
+        let from = gateway_peer(m, n, out, g, form);
+        ingress.push(Ingress {
+            from: Some(vec![from]),
+            ports: Some(ports.into_iter().map(Port::tcp).collect()),
+        });
+    }
+    v.spec.ingress = Some(ingress);
+    Some(to_value(&v))
 }
 
 fn policy(
@@ -115,7 +284,7 @@ fn istio(n: &Names, out: &mut Out) -> Value {
     let ns = At::scalar(
         out,
         &format!("{} | quote", ISTIO_CONTROL_PLANE_NAMESPACE.expr()),
-        "istio-system".to_string(),
+        ISTIO_CONTROL_PLANE_NAMESPACE.default_text(n.model()),
     );
     v.spec.egress = Some(vec![Egress {
         to: Some(At::Lit(vec![Peer::namespace(ns)])),
@@ -146,7 +315,7 @@ fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
         .filter(|s| !matches!(s, Source::Service(_)))
         .collect();
     outside.sort();
-    // Every gateway source is one peer (the gateway namespaces).
+    // Every gateway source is one peer (the gateway namespace).
     outside.dedup_by(|a, b| {
         let both_gateways = matches!((&**a, &**b), (Source::Gateway(_), Source::Gateway(_)));
         both_gateways || a == b
@@ -217,21 +386,9 @@ fn ports_of(s: &Service, names: &[String]) -> Vec<Port> {
 fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
     match src {
         Source::Service(name) => Peer::pods(n.selector(out, Some(name))),
-        Source::Gateway(_) => Peer {
-            namespace_selector: Some(Selector {
-                match_expressions: Some(vec![Requirement {
-                    key: "kubernetes.io/metadata.name",
-                    operator: "In",
-                    values: At::yaml(
-                        out,
-                        &NETWORK_POLICY_GATEWAY_NAMESPACES.expr(),
-                        vec!["istio-ingress".to_string()],
-                    ),
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
+        // the namespace every gateway form uses.
+        Source::Gateway(_) => gateway_namespace(out),
         Source::External { namespace, .. } => Peer::namespace(At::Lit(namespace.clone())),
     }
 }
@@ -240,6 +397,9 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     // Group sources by the ports they may reach: one rule per port set.
     let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
     for e in m.edges_to(&s.name) {
+        if matches!(e.source, Source::Gateway(_)) {
+            continue; // `gateway_ingress`
+        }
         by_ports
             .entry(s.target_ports(&e.ports))
             .or_default()

@@ -90,10 +90,12 @@ pub struct Egress {
 #[derive(Serialize, Debug, Clone, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Peer {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<Selector>,
+    /// Before `podSelector`, as the committed outputs have a gateway's
+    /// namespace and pods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace_selector: Option<Selector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<Selector>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_block: Option<IpBlock>,
     /// Keys the chart adds at install time (`Out::optional` markers).

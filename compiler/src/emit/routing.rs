@@ -88,6 +88,9 @@ pub fn destination_rule(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Val
     let mut v = to_value(&DestinationRule::new("", spec));
     v["metadata"] = n.meta(out, &s.name, Some(&s.name));
     v["spec"]["host"] = n.host(out, &s.name);
+    if s.mtls.is_none() && m.mtls == MtlsMode::Disable {
+        v["spec"]["trafficPolicy"]["tls"]["mode"] = super::additions::client_tls(out, m);
+    }
     v
 }
 

@@ -56,6 +56,9 @@ kinds! {
     Obj => |v| v.is_object() || v.is_array(),
     /// `istio.injection`: `true`, `false` or `namespace` (see `emit::injection`).
     Inject => |v| v.is_boolean() || v.as_str() == Some("namespace"),
+    /// `openshift.enabled`: `true`, `false` (either as a string too) or
+    /// `auto` (detect the platform's API).
+    Auto => |v| v.is_boolean() || matches!(v.as_str(), Some("true" | "false" | "auto")),
 }
 
 /// One step of a path below `.Values`.
@@ -207,6 +210,15 @@ impl<K: Kind> Val<K> {
     pub fn default(&self, m: &Model) -> Option<Value> {
         self.r.default(m)
     }
+
+    /// The release-wide default as a string: what the Kustomize tree
+    /// writes where the chart writes the value's template.
+    pub fn default_text(&self, m: &Model) -> String {
+        match self.default(m) {
+            Some(Value::String(s)) => s,
+            other => panic!("{}: no string default ({other:?})", self.path()),
+        }
+    }
 }
 
 macro_rules! fixed {
@@ -255,12 +267,23 @@ fixed! {
     GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio");
     FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false);
     NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true);
-    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!(["istio-ingress"]);
+    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!("");
+    NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS: StrMap = "networkPolicy.ingressController.podLabels", |_| json!({});
+    /// Deprecated: replaces the ingress controller's namespace when non-empty.
+    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!([]);
     NETWORK_POLICY_EGRESS_CIDRS: List = "networkPolicy.egressCIDRs", |_| json!(["0.0.0.0/0"]);
     PROMETHEUS_NAMESPACE: Str = "metrics.prometheus.namespace", |_| json!("monitoring");
     PROMETHEUS_POD_LABELS: StrMap = "metrics.prometheus.podLabels", |_| json!({});
     SERVICE_MONITOR_ENABLED: Bool = "metrics.serviceMonitor.enabled", |_| json!(false);
     POD_MONITOR_ENABLED: Bool = "metrics.podMonitor.enabled", |_| json!(false);
+    /// The install-time additions (issue #19; `package::values_customer`
+    /// holds their schemas). Release-wide mTLS mode over the policy's; ""
+    /// keeps the policy's.
+    ISTIO_MTLS_MODE: Str = "istio.mtls.mode", |_| json!("");
+    EXTRA_EGRESS: List = "extraEgress", |_| json!([]);
+    EXTRA_SOURCES: List = "extraSources", |_| json!([]);
+    EXTRA_OBJECTS: List = "extraObjects", |_| json!([]);
+    OPENSHIFT_ENABLED: Auto = "openshift.enabled", |_| json!("auto");
 }
 
 /// `istio.proxyImage` as a whole (the chart's image helper takes the map).

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("{}.yaml", s.name), Group::Base, mode);
+    f.prelude.push(super::additions::openshift_binding(&m.name));
     let n = Names::new(m);
     let out = &mut f.out;
     let sa = service_account(&n, out, s);
@@ -434,7 +435,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = out.yaml(
-        &sv.own_or_default(PodField::PodSecurityContext),
+        &super::additions::platform(&sv.own_or_default(PodField::PodSecurityContext)),
         super::pod::pod_security_context(s),
     );
     for f in [
@@ -462,7 +463,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         json!(image_text(image)),
     );
     c["securityContext"] = out.yaml(
-        &sv.own_or_default(PodField::SecurityContext),
+        &super::additions::platform(&sv.own_or_default(PodField::SecurityContext)),
         super::pod::security_context(s),
     );
     c["resources"] = out.yaml(
@@ -492,7 +493,7 @@ pub fn pod_labels(
         None => {
             let mut l = n.selector_map(Some(&s.name));
             l.extend(injection::canonical(m, s, version));
-            l.extend(injection::decide(&injection::Inputs::defaults(m, false)));
+            l.extend(injection::decide_defaults(m, false));
             Value::Object(l)
         }
     }

@@ -98,6 +98,16 @@ impl Resolver<'_> {
                 "gateway name `waypoint` is reserved".into(),
                 "the ambient waypoint is `<release>-waypoint`; choose another name".into(),
             );
+        } else if index.get(name).is_some_and(|s| s.traffic.routes_requests()) {
+            // Both would render the VirtualService `<release>-<name>`: the
+            // gateway's routes and the service's own routing (split,
+            // retries, timeouts...), and one would replace the other.
+            self.err_key(
+                "E0240",
+                &path,
+                format!("gateway `{name}` has the name of a service that routes its requests"),
+                format!("both would render the VirtualService `<release>-{name}`; rename the gateway, e.g. `{name}-gateway`"),
+            );
         }
         if g.hosts.is_empty() {
             self.err_key(

@@ -26,6 +26,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/chart/capabilities.yaml"),
     ),
     ("NOTES.txt", include_str!("../../templates/chart/NOTES.txt")),
+    (
+        "additions.yaml",
+        include_str!("../../templates/chart/additions.yaml"),
+    ),
+    (
+        "_additions.tpl",
+        include_str!("../../templates/chart/_additions.tpl"),
+    ),
     ("README.md", include_str!("../../templates/chart/README.md")),
     (
         "helmignore",
@@ -159,6 +167,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
         values => value_rows(&entries),
         graph => small.then(|| crate::graph::mermaid(&crate::graph::build(m))),
         edge_count => m.edges.len(),
+        addition_services => super::additions::services(m),
     };
     let render = |name: &str| {
         env.get_template(name)
@@ -180,6 +189,16 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     }
     put(&mut tree, "templates/_helpers.tpl", helpers);
     put(&mut tree, "templates/NOTES.txt", render("NOTES.txt"));
+    put(
+        &mut tree,
+        "templates/additions.yaml",
+        render("additions.yaml"),
+    );
+    put(
+        &mut tree,
+        "templates/_additions.tpl",
+        render("_additions.tpl"),
+    );
     put(
         &mut tree,
         "templates/istio/capabilities.yaml",

@@ -6,6 +6,8 @@
 //! components/istio/              the chart's istio.enabled=true objects + injection patches
 //! components/network-policy/     the chart's networkPolicy.enabled=true objects
 //! components/istio-network-policy/  what the mesh needs once pods are isolated (both on)
+//! components/istio-gateway-network-policy/, gateway-api-network-policy/,
+//!   ingress-network-policy/      who may come in from the gateways, per gateway form
 //! overlays/istio/, overlays/plain/  examples: namespace, components, replacements
 //! ```
 //!
@@ -26,12 +28,18 @@ use crate::model::Model;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-const COMPONENTS: [(Group, &str); 5] = [
+const COMPONENTS: [(Group, &str); 8] = [
     (Group::Istio, "istio"),
     (Group::IstioGateway, "istio-gateway"),
     (Group::GatewayApi, "gateway-api"),
     (Group::NetworkPolicy, "network-policy"),
     (Group::IstioNetworkPolicy, "istio-network-policy"),
+    (
+        Group::IstioGatewayNetworkPolicy,
+        "istio-gateway-network-policy",
+    ),
+    (Group::GatewayApiNetworkPolicy, "gateway-api-network-policy"),
+    (Group::IngressNetworkPolicy, "ingress-network-policy"),
 ];
 
 /// Switches set over the chart's defaults.
@@ -241,6 +249,7 @@ pub fn tree(m: &Model) -> Tree {
         }
         t.insert(format!("overlays/{overlay}/kustomization.yaml"), yaml(&k));
     }
+    super::kustomize_additions::add(m, &mut t);
     if attach {
         return t;
     }

@@ -10,6 +10,7 @@
 //! leaves the old or the new output, and the next run removes what a killed
 //! run left beside it; nothing in the output is read through a link.
 
+pub mod additions;
 pub mod attach;
 pub mod bundle;
 #[doc(hidden)]
@@ -17,12 +18,14 @@ pub mod fuzzing;
 pub mod helm;
 pub mod helm_package;
 pub mod kustomize;
+pub mod kustomize_additions;
 pub mod outputs;
 pub mod stream;
 mod swap;
 pub mod values;
 #[cfg(test)]
 mod values_contract;
+pub(crate) mod values_customer;
 pub mod yaml;
 
 use std::collections::BTreeMap;

@@ -80,7 +80,9 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         h(&GATEWAY_API_CLASS_NAME, m, "GatewayClass of the Gateways."),
         h(&FAULT_INJECTION_ENABLED, m, "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
         h(&NETWORK_POLICY_ENABLED, m, "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
-        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Namespaces of the ingress that fronts the gateways (without Istio: your ingress controller's).", json!({"items": {"type": "string"}})),
+        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, m, "Without Istio and the Gateway API: namespace of the ingress controller that fronts the gateways' routes, admitted by NetworkPolicies; empty for `istio.gateway.namespace`. (With Istio, NetworkPolicies admit the gateway pods themselves: `gateways.<name>.selector` in `istio.gateway.namespace`.)", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
+        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS, m, "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
+        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Deprecated (use `networkPolicy.ingressController.namespace`; with Istio the gateway namespace is `istio.gateway.namespace`): still accepted, a non-empty list replaces the ingress controller's namespace when neither Istio nor the Gateway API is on.", json!({"items": {"type": "string"}})),
         hs(&NETWORK_POLICY_EGRESS_CIDRS, m, "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
         hs(&PROMETHEUS_NAMESPACE, m, "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         hs(&PROMETHEUS_POD_LABELS, m, "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
@@ -334,6 +336,14 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
     }
     v.extend(secret_entries(m));
+    // The install-time additions (issue #19).
+    v.extend([
+        hs(&ISTIO_MTLS_MODE, m, "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.", json!({"enum": ["", "STRICT", "PERMISSIVE"]})),
+        hs(&EXTRA_EGRESS, m, "Extra destinations outside the cluster: `{host: s3.example.com | cidr: 10.0.0.0/8, port: 443, protocol: TLS, services: [api]}`. Each renders a ServiceEntry, the host in the services' Sidecars and a NetworkPolicy egress rule (docs/additions.md).", json!({"items": super::values_customer::egress_item(m)})),
+        hs(&EXTRA_SOURCES, m, "Extra callers: `{namespace: monitoring, serviceAccount: prometheus, services: [api], ports: [9090]}` or `{ipBlock: 10.0.0.0/8, services: [api]}`; no `ports` means every port of the services. Each renders an AuthorizationPolicy and a NetworkPolicy ingress rule (docs/additions.md).", json!({"items": super::values_customer::source_item(m)})),
+        hs(&EXTRA_OBJECTS, m, "Extra objects rendered as given: each item an object or a string, both passed through `tpl` (so `{{ .Release.Namespace }}` works), as Bitnami's `extraDeploy`.", json!({"items": {"type": ["object", "string"]}})),
+        hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
+    ]);
     v
 }
 

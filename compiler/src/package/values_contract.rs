@@ -40,6 +40,10 @@ const DECLARED_EVERYWHERE: &[(&str, &str)] = &[
         "without gateways no rule admits the ingress",
     ),
     (
+        "networkPolicy.ingressController",
+        "without gateways no rule admits the ingress controller",
+    ),
+    (
         "networkPolicy.egressCIDRs",
         "without egress hosts nothing opens egress",
     ),
@@ -96,14 +100,26 @@ pub fn reads(text: &str) -> BTreeSet<String> {
         vars.insert(c[1].to_string(), format!("{}.*", dotted(&c[2])));
     }
     t = range.replace_all(&t, "range").into_owned();
+    // `range $item := <list>` reads the list (its row's schema covers the
+    // items' fields, as with `extraEgress`); the item's fields are no paths.
+    let mut out = BTreeSet::new();
+    let mut items = BTreeSet::new();
+    let range_items = Regex::new(&format!(r"range (\$\w+) := ({path})")).expect("regex");
+    for c in range_items.captures_iter(&t) {
+        items.insert(c[1].to_string());
+        out.insert(dotted(&c[2]));
+    }
+    t = range_items.replace_all(&t, "range").into_owned();
     let assign = Regex::new(&format!(r"(\$\w+) := ({path})\s*\}}\}}")).expect("regex");
     for c in assign.captures_iter(&t) {
         vars.insert(c[1].to_string(), dotted(&c[2]));
     }
     t = assign.replace_all(&t, "}}").into_owned();
-    let mut out = BTreeSet::new();
     let var_use = Regex::new(r"(\$\w+)((?:\.[\w-]+)+)").expect("regex");
     for c in var_use.captures_iter(&t) {
+        if items.contains(&c[1]) {
+            continue;
+        }
         if let Some(base) = vars.get(&c[1]) {
             out.insert(format!("{base}{}", &c[2]));
         }
@@ -293,6 +309,7 @@ replicas: {{ (index (index $.Values.services "api").versions "v1").replicas }}
 weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
 {{- range $name, $gw := .Values.gateways }}{{ $gw.tls.credentialName }}{{- end }}
 {{- $registry := .ctx.Values.global.imageRegistry | default .image.registry -}}
+{{- range $e := .Values.extraEgress }}{{ $e.host }}{{- end }}
 "#;
         let want: BTreeSet<String> = [
             "istio.enabled",
@@ -303,6 +320,7 @@ weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
             "services.api.traffic.split.v2",
             "gateways.*.tls.credentialName",
             "global.imageRegistry",
+            "extraEgress",
         ]
         .into_iter()
         .map(String::from)

@@ -54,6 +54,8 @@ pub struct Options {
     /// Namespace of objects that name none.
     pub default_namespace: String,
     pub mesh_checks: bool,
+    /// Opt-in mesh checks to run too (`checks::OPT_IN`).
+    pub enable: Vec<String>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             ignore_missing_schemas: false,
             default_namespace: "default".into(),
             mesh_checks: true,
+            enable: vec![],
         }
     }
 }
@@ -292,7 +295,7 @@ fn run(
 
     if opts.mesh_checks {
         let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
-        for f in checks::run_all(&set) {
+        for f in checks::run_enabled(&set, &opts.enable) {
             let o = &objects[f.object];
             if f.severity == Severity::Error {
                 invalid[f.object] = true;

@@ -6,9 +6,10 @@
 //! `--gateway-identity`.
 
 use super::{
-    istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix, Probe,
-    Rendered, Source,
+    additions, istio, netpol, probe_paths, probes, string_match, Access, Dest, Layers, Matrix,
+    Probe, Rendered, Source,
 };
+use crate::manifest::index::string_map;
 use crate::model::{self, Model};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,13 @@ pub struct GatewayIdentity {
     /// it to every metrics port (`emit::metrics`), which the policy thereby
     /// intends at L3/L4.
     pub prometheus_namespace: String,
+    /// The chart's `metrics.prometheus.podLabels`: the NetworkPolicies'
+    /// Prometheus peer selects these pods of its namespace (none: all).
+    pub prometheus_labels: BTreeMap<String, String>,
+    /// Gateway name -> the labels of its pods, which NetworkPolicies
+    /// select (`with_pod_labels` reads them from the set; the policy's
+    /// gateway selector otherwise).
+    pub pod_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Default for GatewayIdentity {
@@ -32,6 +40,8 @@ impl Default for GatewayIdentity {
             namespace: "istio-ingress".into(),
             overrides: BTreeMap::new(),
             prometheus_namespace: "monitoring".into(),
+            prometheus_labels: BTreeMap::new(),
+            pod_labels: BTreeMap::new(),
         }
     }
 }
@@ -41,23 +51,131 @@ fn is_metrics_port(name: &str) -> bool {
     name == "metrics" || name.ends_with("-metrics")
 }
 
+/// A sidecar's own ports Prometheus scrapes: the agent's merged metrics
+/// (15020) and Envoy's (15090). Istio captures neither, so no
+/// AuthorizationPolicy or PeerAuthentication applies to them; only
+/// NetworkPolicies can limit who reaches them.
+/// <https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio>
+pub const ENVOY_PORTS: [(u16, &str); 2] =
+    [(15020, "istio-merged-metrics"), (15090, "http-envoy-prom")];
+
+fn is_envoy_port(port: u16) -> bool {
+    ENVOY_PORTS.iter().any(|(p, _)| *p == port)
+}
+
 impl GatewayIdentity {
     fn of(&self, m: &Model, name: &str) -> Source {
+        let g = m.gateways.iter().find(|g| g.name == name);
+        let labels = self.pod_labels.get(name).cloned().unwrap_or_else(|| {
+            g.map(|g| g.selector.iter().cloned().collect())
+                .unwrap_or_default()
+        });
         if let Some((namespace, sa)) = self.overrides.get(name) {
-            return Source::Identity {
+            return Source::Pods {
                 namespace: namespace.clone(),
                 service_account: sa.clone(),
+                labels,
             };
         }
-        let sa = m
-            .gateways
-            .iter()
-            .find(|g| g.name == name)
-            .map(|g| g.service_account.clone())
-            .unwrap_or_default();
-        Source::Identity {
+        Source::Pods {
             namespace: self.namespace.clone(),
-            service_account: sa,
+            service_account: g.map(|g| g.service_account.clone()).unwrap_or_default(),
+            labels,
+        }
+    }
+
+    /// The pod labels of each gateway as the manifests render it, read once:
+    /// a Gateway API Gateway's pods carry `gateway.networking.k8s.io/gateway-name`
+    /// (the set lists such a Gateway as a workload under its ServiceAccount);
+    /// Istio's ingress gateway pods carry the selector of the Istio Gateway
+    /// named `<name>` or `<release>-<name>`. Neither in the set: the policy's
+    /// selector.
+    pub fn with_pod_labels(&self, m: &Model, set: &Rendered) -> GatewayIdentity {
+        let mut gw = self.clone();
+        for g in &m.gateways {
+            let Source::Pods {
+                namespace,
+                service_account,
+                ..
+            } = self.of(m, &g.name)
+            else {
+                continue;
+            };
+            let deployed = set.workloads.iter().find(|w| {
+                w.namespace == namespace
+                    && w.service_account == service_account
+                    && w.labels.contains_key(GATEWAY_NAME_LABEL)
+            });
+            let istio_gateway = || {
+                set.objects.iter().find(|o| {
+                    o.kind() == "Gateway"
+                        && o.group() == "networking.istio.io"
+                        && (o.name() == g.name || o.name().ends_with(&format!("-{}", g.name)))
+                })
+            };
+            let labels = if let Some(w) = deployed {
+                Some(BTreeMap::from([(
+                    GATEWAY_NAME_LABEL.to_string(),
+                    w.labels[GATEWAY_NAME_LABEL].clone(),
+                )]))
+            } else {
+                istio_gateway()
+                    .map(|o| string_map(&o.value["spec"]["selector"]))
+                    .filter(|l| !l.is_empty())
+            };
+            if let Some(l) = labels {
+                gw.pod_labels.insert(g.name.clone(), l);
+            }
+        }
+        gw
+    }
+}
+
+/// The label Istio puts on the pods it deploys for a Gateway API Gateway.
+/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+
+impl GatewayIdentity {
+    /// Take what a chart values file sets of the install's identities:
+    /// `istio.gateway.namespace`, `gateways.<name>.serviceAccount`,
+    /// `metrics.prometheus.namespace` and `.podLabels`. Keys it leaves out
+    /// keep the chart's defaults.
+    pub fn apply_values(&mut self, m: &Model, values: &serde_json::Value) {
+        if let Some(ns) = values["istio"]["gateway"]["namespace"].as_str() {
+            self.namespace = ns.to_string();
+        }
+        for g in &m.gateways {
+            if let Some(sa) = values["gateways"][&g.name]["serviceAccount"].as_str() {
+                self.overrides
+                    .insert(g.name.clone(), (self.namespace.clone(), sa.to_string()));
+            }
+        }
+        let prometheus = &values["metrics"]["prometheus"];
+        if let Some(ns) = prometheus["namespace"].as_str() {
+            self.prometheus_namespace = ns.to_string();
+        }
+        if prometheus["podLabels"].is_object() {
+            self.prometheus_labels = string_map(&prometheus["podLabels"]);
+        }
+    }
+
+    /// Whether the NetworkPolicies' Prometheus peer admits `src`: its
+    /// namespace, and its pod labels when `prometheus_labels` names any.
+    fn is_prometheus(&self, src: &Source) -> bool {
+        match src {
+            Source::Identity { namespace, .. } => {
+                *namespace == self.prometheus_namespace && self.prometheus_labels.is_empty()
+            }
+            Source::Pods {
+                namespace, labels, ..
+            } => {
+                *namespace == self.prometheus_namespace
+                    && self
+                        .prometheus_labels
+                        .iter()
+                        .all(|(k, v)| labels.get(k) == Some(v))
+            }
+            _ => false,
         }
     }
 }
@@ -66,6 +184,18 @@ pub(crate) fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> S
     match s {
         model::Source::Service(n) => Source::Workload(n.clone()),
         model::Source::Gateway(g) => gw.of(m, g),
+        // Prometheus's pods, when their labels are known, as the
+        // NetworkPolicies select them.
+        model::Source::External {
+            namespace,
+            service_account,
+        } if *namespace == gw.prometheus_namespace && !gw.prometheus_labels.is_empty() => {
+            Source::Pods {
+                namespace: namespace.clone(),
+                service_account: service_account.clone(),
+                labels: gw.prometheus_labels.clone(),
+            }
+        }
         model::Source::External {
             namespace,
             service_account,
@@ -106,7 +236,25 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
     for e in &m.edges {
         sources.insert(source_of(m, &e.source, gw));
     }
-    sources.extend(set.outside_identities());
+    // A gateway's identity, which AuthorizationPolicies name, is the
+    // gateway source itself (with its pod labels), not a second row.
+    let gateways: BTreeSet<(String, String)> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Pods {
+                namespace,
+                service_account,
+                ..
+            } => Some((namespace.clone(), service_account.clone())),
+            _ => None,
+        })
+        .collect();
+    sources.extend(set.outside_identities().into_iter().filter(|s| {
+        !matches!(s, Source::Identity { namespace, service_account }
+            if gateways.contains(&(namespace.clone(), service_account.clone())))
+    }));
+    let (extra_sources, extra_dests) = super::additions::probes(set);
+    sources.extend(extra_sources);
     sources.insert(Source::Stranger);
     if layers.istio {
         sources.insert(Source::Plaintext);
@@ -118,7 +266,21 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
     let probe_paths = probe_paths(paths.iter().map(String::as_str));
     let mut dests = vec![];
     let mut probe_map = BTreeMap::new();
+    // Where a Prometheus is among the sources, the sidecars' metrics ports
+    // are destinations too.
+    let prometheus = sources.iter().any(|s| gw.is_prometheus(s));
     for s in &m.services {
+        if prometheus && set.workload(&s.name).is_some_and(|w| w.injected) {
+            for (port, name) in ENVOY_PORTS {
+                let d = Dest::Port {
+                    workload: s.name.clone(),
+                    port,
+                    name: name.to_string(),
+                };
+                probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+                dests.push(d);
+            }
+        }
         for p in &s.ports {
             let d = Dest::Port {
                 workload: s.name.clone(),
@@ -143,9 +305,20 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
             host: e.host.clone(),
             port: e.port,
         };
-        probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
-        dests.push(d);
+        if !probe_map.contains_key(&d) {
+            probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+            dests.push(d);
+        }
         ports.insert(e.port);
+    }
+    for d in extra_dests {
+        if let Dest::External { port, .. } = &d {
+            ports.insert(*port);
+        }
+        if !probe_map.contains_key(&d) {
+            probe_map.insert(d.clone(), probes(false, &methods, &probe_paths));
+            dests.push(d);
+        }
     }
     ports.insert(443);
     for p in ports {
@@ -183,17 +356,18 @@ pub(crate) fn intended(
     probe: &Probe,
 ) -> bool {
     match dest {
+        // Istio leaves the sidecars' metrics ports open; NetworkPolicies
+        // admit Prometheus alone (`emit::metrics::envoy_policy`).
+        Dest::Port { port, .. } if is_envoy_port(*port) => !layers.netpol || gw.is_prometheus(src),
         Dest::Port { name, .. }
-            if !layers.istio
-                && is_metrics_port(name)
-                && matches!(src, Source::Identity { namespace, .. } if *namespace == gw.prometheus_namespace) =>
+            if !layers.istio && is_metrics_port(name) && gw.is_prometheus(src) =>
         {
             true
         }
         Dest::Port { workload, name, .. } => m.edges.iter().any(|e| {
             e.dest == *workload
                 && e.ports.contains(name)
-                && (source_of(m, &e.source, gw) == *src
+                && (same_party(&source_of(m, &e.source, gw), src)
                     || (!layers.istio && same_namespace_level(&source_of(m, &e.source, gw), src)))
                 && (!layers.istio || edge_allows(e, probe))
         }),
@@ -204,16 +378,40 @@ pub(crate) fn intended(
             m.egress.iter().any(|e| {
                 e.from.contains(w)
                     && e.port == *port
-                    && (e.host == *host || !layers.istio || layers.ambient)
+                    && (e.host == *host
+                        || ((!layers.istio || layers.ambient)
+                            && additions::cidr_probe_ip(&e.host).is_none()
+                            && additions::cidr_probe_ip(host).is_none()))
             })
         }
+    }
+}
+
+/// The edge's source is the probed party: the same, or an addition that
+/// admits every ServiceAccount of the probe's namespace.
+fn same_party(edge: &Source, src: &Source) -> bool {
+    match (edge, src) {
+        (
+            Source::Identity {
+                namespace: a,
+                service_account: sa,
+            },
+            Source::Identity { namespace: b, .. },
+        ) if sa == additions::ANY_SERVICE_ACCOUNT => a == b,
+        _ => edge == src,
     }
 }
 
 /// NetworkPolicies see a namespace, not a ServiceAccount: identities
 /// outside the release are the same party when their namespaces are.
 fn same_namespace_level(a: &Source, b: &Source) -> bool {
-    matches!((a, b), (Source::Identity { namespace: x, .. }, Source::Identity { namespace: y, .. }) if x == y)
+    let ns = |s: &Source| match s {
+        Source::Identity { namespace, .. } | Source::Pods { namespace, .. } => {
+            Some(namespace.clone())
+        }
+        _ => None,
+    };
+    ns(a).is_some() && ns(a) == ns(b)
 }
 
 /// The rendered decision for one cell: every layer present must allow.
@@ -232,11 +430,13 @@ pub(crate) fn actual(
         Dest::Port { workload, port, .. } => {
             let w = set.workload(workload)?;
             let http = w.ports.get(port).is_some_and(|(_, h)| *h);
-            let istio_ok = !layers.istio || istio::allowed(set, &facts, w, *port, http, probe);
+            let istio_ok = !layers.istio
+                || (w.injected && is_envoy_port(*port))
+                || istio::allowed(set, &facts, w, *port, http, probe);
             // Ambient carries mesh traffic as HBONE to port 15008 of the pod
             // (the waypoint hop is not modelled at L3).
             let from_mesh = facts.workload.as_ref().is_some_and(|s| s.in_mesh())
-                || matches!(src, Source::Identity { .. });
+                || matches!(src, Source::Identity { .. } | Source::Pods { .. });
             let l3_port = if w.ambient && layers.istio && from_mesh {
                 HBONE
             } else {
@@ -250,7 +450,8 @@ pub(crate) fn actual(
                 return Some(false);
             };
             let istio_ok = !layers.istio || istio::egress_allowed(set, w, &probe_host(host), *port);
-            let np_ok = !layers.netpol || netpol::egress_allowed(set, w, *port);
+            let ip = additions::cidr_probe_ip(host).unwrap_or(netpol::EXTERNAL_IP);
+            let np_ok = !layers.netpol || netpol::egress_allowed_to(set, w, *port, ip);
             Some(istio_ok && np_ok)
         }
     }
@@ -310,7 +511,7 @@ pub struct Comparison {
 }
 
 pub fn compare(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Comparison {
-    compare_layers(m, set, gw, set.layers())
+    compare_layers(m, set, &gw.with_pod_labels(m, set), set.layers())
 }
 
 /// A layer evaluated on its own: its name as reports print it, and what it
@@ -330,6 +531,7 @@ pub(crate) fn layer_gaps(m: &Model, set: &Rendered, gw: &GatewayIdentity) -> Vec
     if !(all.istio && all.netpol) {
         return vec![];
     }
+    let gw = &gw.with_pod_labels(m, set);
     let mut gaps = vec![];
     let alone = [
         (

@@ -11,11 +11,13 @@
 //! and port, a set of (method, path) probes derived from every pattern that
 //! appears on either side is evaluated, and the allowed probes are compared.
 
+pub(crate) mod additions;
 pub(crate) mod injection;
 pub mod intent;
 pub(crate) mod istio;
 pub(crate) mod netpol;
 pub mod output;
+pub(crate) mod values;
 
 use crate::manifest::istio::{principal_parts, principals, protocol};
 use crate::manifest::Object;
@@ -32,6 +34,14 @@ pub enum Source {
         namespace: String,
         service_account: String,
     },
+    /// Pods outside the set whose labels NetworkPolicies select, with
+    /// their identity: a `gateway/<name>` source (the gateway's pod
+    /// labels), or Prometheus when its pod labels are given.
+    Pods {
+        namespace: String,
+        service_account: String,
+        labels: BTreeMap<String, String>,
+    },
     /// Any other pod in another namespace, with an identity no rule names.
     Stranger,
     /// A client without mTLS (no identity).
@@ -45,6 +55,11 @@ impl std::fmt::Display for Source {
             Source::Identity {
                 namespace,
                 service_account,
+            }
+            | Source::Pods {
+                namespace,
+                service_account,
+                ..
             } => write!(f, "{namespace}/{service_account}"),
             Source::Stranger => f.write_str("(any other workload)"),
             Source::Plaintext => f.write_str("(plaintext client)"),
@@ -277,6 +292,19 @@ impl Rendered {
                 )),
                 namespace: Some(namespace.clone()),
                 labels: None,
+                workload: None,
+            },
+            Source::Pods {
+                namespace,
+                service_account,
+                labels,
+            } => SourceFacts {
+                principal: Some(format!(
+                    "{}/ns/{namespace}/sa/{service_account}",
+                    self.trust_domain
+                )),
+                namespace: Some(namespace.clone()),
+                labels: Some(labels.clone()),
                 workload: None,
             },
             Source::Stranger => SourceFacts {

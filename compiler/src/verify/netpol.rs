@@ -243,10 +243,15 @@ fn egress_ok(
 
 /// Whether NetworkPolicies let a workload reach an address outside the cluster.
 pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, port: u16) -> bool {
+    egress_allowed_to(set, w, port, EXTERNAL_IP)
+}
+
+/// The same, for one address (an extraEgress range is probed inside it).
+pub(crate) fn egress_allowed_to(set: &Rendered, w: &Workload, port: u16, ip: [u8; 4]) -> bool {
     egress_ok(
         set,
         w,
-        |peer, ns| peer_matches(peer, ns, None, None, Some(EXTERNAL_IP)),
+        |peer, ns| peer_matches(peer, ns, None, None, Some(ip)),
         port,
         None,
     )

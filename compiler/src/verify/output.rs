@@ -3,8 +3,53 @@
 
 use super::intent::{probe_host, UNLISTED_HOST};
 use super::{istio, netpol, probe_paths, probes, Access, Dest, Matrix, Probe, Rendered, Source};
+use crate::manifest::index::string_map;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An identity from a namespace whose NetworkPolicy peers select one Istio
+/// Gateway's pods there (`emit::netpol` admits gateways by the selector of
+/// their Gateway) is taken to be those pods. The manifests do not say which
+/// ServiceAccount a gateway's pods run under, so with several such
+/// selectors in one namespace the identity keeps unknown labels, which no
+/// podSelector matches (`verify --policy` knows each gateway's).
+fn gateway_pods(set: &Rendered, s: Source) -> Source {
+    let Source::Identity {
+        namespace,
+        service_account,
+    } = &s
+    else {
+        return s;
+    };
+    let gateways: BTreeSet<BTreeMap<String, String>> = set
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "Gateway" && o.group() == "networking.istio.io")
+        .map(|o| string_map(&o.value["spec"]["selector"]))
+        .filter(|sel| !sel.is_empty())
+        .collect();
+    let selectors: BTreeSet<BTreeMap<String, String>> = set
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "NetworkPolicy")
+        .flat_map(|o| o.value["spec"]["ingress"].as_array().into_iter().flatten())
+        .flat_map(|r| r["from"].as_array().into_iter().flatten())
+        .filter(|peer| {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str()
+                == Some(namespace.as_str())
+        })
+        .map(|peer| string_map(&peer["podSelector"]["matchLabels"]))
+        .filter(|sel| gateways.contains(sel))
+        .collect();
+    match selectors.len() {
+        1 => Source::Pods {
+            namespace: namespace.clone(),
+            service_account: service_account.clone(),
+            labels: selectors.into_iter().next().expect("one"),
+        },
+        _ => s,
+    }
+}
 
 /// Everything the set can tell: its workloads' ports, the identities its
 /// rules name, strangers and plaintext clients, and egress hosts.
@@ -15,7 +60,11 @@ pub fn matrix_of_set(set: &Rendered) -> Matrix {
         .iter()
         .map(|w| Source::Workload(w.name.clone()))
         .collect();
-    sources.extend(set.outside_identities());
+    sources.extend(
+        set.outside_identities()
+            .into_iter()
+            .map(|s| gateway_pods(set, s)),
+    );
     sources.insert(Source::Stranger);
     if layers.istio {
         sources.insert(Source::Plaintext);

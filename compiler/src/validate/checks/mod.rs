@@ -5,6 +5,13 @@
 //! compiler's own logic is not repeated by its checker.
 
 mod address_unknown_service;
+mod annotation_alpha;
+mod annotation_deprecated;
+mod annotation_invalid;
+mod annotation_misplaced;
+mod annotation_table;
+mod annotation_unknown;
+mod annotations;
 mod authz_selects_nothing;
 mod credential_missing;
 mod deprecated_fields;
@@ -49,6 +56,7 @@ mod telemetry_provider_empty;
 mod telemetry_selects_nothing;
 mod uid_1337;
 mod vs_destination_not_visible;
+mod vs_destination_port_required;
 mod vs_destination_unknown;
 mod vs_gateway_unknown;
 mod vs_host_not_in_gateway;
@@ -472,6 +480,48 @@ pub const CHECKS: &[Check] = &[
         run: policy_without_sidecar::run,
     },
     Check {
+        code: "M054",
+        severity: Warning,
+        summary: "Istio annotation on a kind it does not apply to",
+        ist: Some("IST0107"),
+        run: annotation_misplaced::run,
+    },
+    Check {
+        code: "M055",
+        severity: Warning,
+        summary: "unknown annotation in Istio's namespace",
+        ist: Some("IST0108"),
+        run: annotation_unknown::run,
+    },
+    Check {
+        code: "M056",
+        severity: Warning,
+        summary: "Istio annotation with a value the injector refuses",
+        ist: Some("IST0125"),
+        run: annotation_invalid::run,
+    },
+    Check {
+        code: "M057",
+        severity: Warning,
+        summary: "deprecated Istio annotation",
+        ist: Some("IST0135"),
+        run: annotation_deprecated::run,
+    },
+    Check {
+        code: "M058",
+        severity: Warning,
+        summary: "Istio annotation of an alpha-phase feature (opt-in: `--enable M058`)",
+        ist: Some("IST0136"),
+        run: annotation_alpha::run,
+    },
+    Check {
+        code: "M059",
+        severity: Error,
+        summary: "VirtualService route without a port goes to a port the destination Service lacks",
+        ist: Some("IST0112"),
+        run: vs_destination_port_required::run,
+    },
+    Check {
         code: "M060",
         severity: Warning,
         summary: "env, command or args name an address whose host is no Service",
@@ -492,9 +542,24 @@ pub fn ist_code(code: &str) -> Option<&'static str> {
     CHECKS.iter().find(|c| c.code == code).and_then(|c| c.ist)
 }
 
+/// Checks that run only when asked for (`validate --enable CODE`), as
+/// `istioctl analyze` leaves their analyzers out of its default run: M058
+/// (IST0136) reports every alpha-phase annotation, common and harmless ones
+/// too (Online Boutique's `sidecar.istio.io/rewriteAppHTTPProbers`).
+pub const OPT_IN: &[&str] = &["M058"];
+
+/// Every check but the opt-in ones.
 pub fn run_all(set: &Set) -> Vec<Finding> {
+    run_enabled(set, &[])
+}
+
+/// Every check but the opt-in ones not named in `enabled`.
+pub fn run_enabled(set: &Set, enabled: &[String]) -> Vec<Finding> {
     let mut out = vec![];
     for c in CHECKS {
+        if OPT_IN.contains(&c.code) && !enabled.iter().any(|e| e == c.code) {
+            continue;
+        }
         for (object, message) in (c.run)(set) {
             out.push(Finding {
                 code: c.code,

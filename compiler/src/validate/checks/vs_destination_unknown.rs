@@ -1,19 +1,13 @@
 //! M004: a VirtualService route to an in-cluster host or port that no
 //! Service in the set has: requests get 503s (Istio's "no healthy upstream").
-//! A route bound to a gateway must name the port when the Service has
-//! several; inside the mesh a route without one keeps the port the client
-//! called (Istio uses the listener's port).
+//! A route without a port to a Service with several is M059's.
 
 use super::{is_cluster_host, Set};
-use serde_json::Value;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "VirtualService") {
         let spec = &o.value["spec"];
-        let at_gateway = spec["gateways"]
-            .as_array()
-            .is_some_and(|g| g.iter().any(|x| x.as_str() != Some("mesh")));
         let routes = ["http", "tcp", "tls"]
             .iter()
             .flat_map(|k| spec[*k].as_array().into_iter().flatten())
@@ -47,11 +41,6 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                                 ),
                             ));
                         }
-                    } else if at_gateway && svc.ports.len() > 1 && d["port"] == Value::Null {
-                        out.push((
-                            i,
-                            format!("routes to {host} without a port, but the Service has several"),
-                        ));
                     }
                 }
             }
@@ -78,7 +67,6 @@ spec:
   - route: [{{destination: {{host: api, port: {{number: 80}}}}}}]
   - route: [{{destination: {{host: api, port: {{number: 8080}}}}}}]
   - route: [{{destination: {{host: web.shop.svc.cluster.local, port: {{number: 80}}}}}}]
-  - route: [{{destination: {{host: api}}}}]
 "
         );
         assert_eq!(
@@ -92,10 +80,6 @@ spec:
                     "VirtualService/shop/v".to_string(),
                     "routes to web.shop.svc.cluster.local, which no Service in the set declares"
                         .to_string()
-                ),
-                (
-                    "VirtualService/shop/v".to_string(),
-                    "routes to api without a port, but the Service has several".to_string()
                 ),
             ]
         );
