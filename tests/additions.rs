@@ -531,9 +531,9 @@ fn ambient_sources_pass_the_waypoint() {
         assert_eq!(
             specs(&at_waypoint),
             sorted(vec![
-                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "evalhub-api"}], "action": "ALLOW",
+                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "api"}], "action": "ALLOW",
                        "rules": [{"from": [{"source": {"namespaces": ["backup"]}}], "to": [{"operation": {"ports": ["8080", "9090"]}}]}]}),
-                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "evalhub-api"}], "action": "ALLOW",
+                json!({"targetRefs": [{"group": "", "kind": "Service", "name": "api"}], "action": "ALLOW",
                        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/agent"]}}]
                                   , "to": [{"operation": {"ports": ["8080"]}}]}]}),
             ]),

@@ -63,17 +63,17 @@ fn the_chart_switches_to_ambient() {
         );
         // api has rules with paths and methods: its Service uses the
         // waypoint, for the gateway's requests too.
-        let labels = &by["Service/evalhub-api"]["metadata"]["labels"];
+        let labels = &by["Service/api"]["metadata"]["labels"];
         assert_eq!(labels["istio.io/use-waypoint"], json!("evalhub-waypoint"));
         assert_eq!(labels["istio.io/ingress-use-waypoint"], json!("true"));
-        assert!(by["Service/evalhub-postgres"]["metadata"]["labels"]
+        assert!(by["Service/postgres"]["metadata"]["labels"]
             .get("istio.io/use-waypoint")
             .is_none());
         // The waypoint enforces every rule with the callers' identities.
         let at_waypoint = spec(&by, "AuthorizationPolicy/evalhub-api-waypoint");
         assert_eq!(
             at_waypoint["targetRefs"],
-            json!([{"group": "", "kind": "Service", "name": "evalhub-api"}])
+            json!([{"group": "", "kind": "Service", "name": "api"}])
         );
         assert!(at_waypoint.get("selector").is_none());
         let gateway_rule = at_waypoint["rules"]
@@ -129,7 +129,7 @@ fn sidecar_mode_renders_none_of_it() {
     assert!(!by.contains_key("Gateway/evalhub-waypoint"));
     assert!(!by.contains_key("AuthorizationPolicy/evalhub-api-waypoint"));
     assert!(!by.contains_key("NetworkPolicy/evalhub-allow-hbone"));
-    assert!(by["Service/evalhub-api"]["metadata"]["labels"]
+    assert!(by["Service/api"]["metadata"]["labels"]
         .get("istio.io/use-waypoint")
         .is_none());
     assert!(by.contains_key("Sidecar/evalhub-api"));
@@ -168,7 +168,7 @@ fn the_ambient_profile_compiles_chart_and_kustomize_alike() {
     let objs = parse(&built);
     let by = by_id(&objs);
     assert_eq!(
-        by["Service/evalhub-api"]["metadata"]["labels"]["istio.io/use-waypoint"],
+        by["Service/api"]["metadata"]["labels"]["istio.io/use-waypoint"],
         json!("evalhub-waypoint")
     );
     assert_eq!(
@@ -194,7 +194,7 @@ fn traffic_settings_take_the_waypoint() {
     let objs = ambient_render("helm4", "orderflow", "shop");
     let by = by_id(&objs);
     let uses = |svc: &str| {
-        by[&format!("Service/orderflow-{svc}")]["metadata"]["labels"]
+        by[&format!("Service/{svc}")]["metadata"]["labels"]
             .get("istio.io/use-waypoint")
             .cloned()
     };

@@ -219,6 +219,9 @@ fn shipped_policy_is_the_import_plus_the_gateway() {
     );
 }
 
+/// The one finding of every rendering of Online Boutique (see `validate_clean`).
+const ASSISTANT_FINDING: &str = "warning[M060] container server env SHOPPING_ASSISTANT_SERVICE_ADDR names `shoppingassistantservice:80`, but no Service `shoppingassistantservice` is in namespace shop: the application would call a host that does not exist";
+
 fn validate_clean(what: &str, rendered: &str) {
     let crds = shared_schemas().join("istio/crd-all.gen.yaml");
     let (code, out) = meshpack_stdin(
@@ -230,7 +233,18 @@ fn validate_clean(what: &str, rendered: &str) {
         .lines()
         .filter(|l| !l.starts_with("Summary: "))
         .collect();
-    assert!(findings.is_empty(), "{what}:\n{out}");
+    // Online Boutique's frontend is configured for the optional shopping
+    // assistant, which neither the chart (by default) nor the manifests
+    // deploy: a true finding (M060), the one `meshpack import` reports too.
+    let (assistant, other): (Vec<&str>, Vec<&str>) = findings
+        .into_iter()
+        .partition(|l| l.ends_with(ASSISTANT_FINDING));
+    assert!(other.is_empty(), "{what}:\n{out}");
+    assert_eq!(
+        assistant.len(),
+        1,
+        "{what}: the shopping assistant address is reported once:\n{out}"
+    );
     let errors = upstream_schema_errors(&parse(rendered));
     assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
 }

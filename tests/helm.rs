@@ -150,11 +150,12 @@ fn without_istio_no_mesh_object_label_or_annotation() {
         }
         let ids: BTreeSet<String> = objs.iter().map(id).collect();
         for s in SERVICES {
-            for kind in ["ServiceAccount", "Service"] {
-                assert!(
-                    ids.contains(&format!("{kind}/evalhub-{s}")),
-                    "{h}: {kind} of {s}"
-                );
+            // Services are named as the policy names the service.
+            for id in [
+                format!("ServiceAccount/evalhub-{s}"),
+                format!("Service/{s}"),
+            ] {
+                assert!(ids.contains(&id), "{h}: {id}");
             }
         }
     }
@@ -313,7 +314,7 @@ fn with_istio_exactly_the_expected_mesh_objects() {
         );
         assert_eq!(
             spec("DestinationRule/evalhub-kafka"),
-            json!({"host": "evalhub-kafka", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}, "exportTo": ["."]})
+            json!({"host": "kafka", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}, "exportTo": ["."]})
         );
         assert_eq!(
             spec("Gateway/evalhub-public"),
@@ -333,7 +334,7 @@ fn with_istio_exactly_the_expected_mesh_objects() {
             json!({
                 "hosts": ["evalhub.example.com"],
                 "gateways": ["evalhub-public"],
-                "http": [route("/api", "evalhub-api", 8080), route("/ws", "evalhub-websocket", 8081), route("/", "evalhub-frontend", 3000)],
+                "http": [route("/api", "api", 8080), route("/ws", "websocket", 8081), route("/", "frontend", 3000)],
             })
         );
         let cert = &by["Certificate/evalhub-public"];

@@ -38,13 +38,16 @@ fn charts() -> Vec<PathBuf> {
 /// Every pod template: (workload id, pod spec).
 fn pod_specs(objs: &[Value]) -> Vec<(String, Value)> {
     objs.iter()
-        .filter(|o| {
-            matches!(
-                o["kind"].as_str(),
-                Some("Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet")
-            )
+        .filter_map(|o| match o["kind"].as_str() {
+            Some("Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet") => {
+                Some((id(o), o["spec"]["template"]["spec"].clone()))
+            }
+            Some("CronJob") => Some((
+                id(o),
+                o["spec"]["jobTemplate"]["spec"]["template"]["spec"].clone(),
+            )),
+            _ => None,
         })
-        .map(|o| (id(o), o["spec"]["template"]["spec"].clone()))
         .collect()
 }
 
@@ -164,6 +167,11 @@ fn detected_openshift_passes_restricted_v2_on_every_pod() {
 #[test]
 fn the_value_overrides_detection_both_ways() {
     let chart = root().join("charts/evalhub");
+    let policy: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("policies/evalhub.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(policy["spec"]["defaults"]["runAsUser"].is_null());
     for h in HELMS {
         // Not OpenShift: the fixed IDs are the chart's defaults.
         for (args, fixed) in [
@@ -190,17 +198,23 @@ fn the_value_overrides_detection_both_ways() {
         ] {
             for (w, pod) in pod_specs(&render(h, &chart, &args)) {
                 let sc = &pod["securityContext"];
+                // The policy's runAsUser for images with their own user
+                // (policies/evalhub.yaml), 10001 for the rest.
+                let svc = w.rsplit_once("/evalhub-").map(|(_, s)| s).unwrap_or("");
+                let uid = policy["spec"]["services"][svc]["runAsUser"]
+                    .as_i64()
+                    .unwrap_or(10001);
                 if fixed {
-                    assert_eq!(sc["runAsUser"], 10001, "{h} {args:?} {w}");
-                    assert_eq!(sc["runAsGroup"], 10001, "{h} {args:?} {w}");
-                    assert_eq!(sc["fsGroup"], 10001, "{h} {args:?} {w}");
+                    assert_eq!(sc["runAsUser"], uid, "{h} {args:?} {w}");
+                    assert_eq!(sc["runAsGroup"], uid, "{h} {args:?} {w}");
+                    assert_eq!(sc["fsGroup"], uid, "{h} {args:?} {w}");
                     // The checker sees what restricted-v2 would refuse.
                     assert_eq!(
                         offences(&pod),
                         [
-                            "pod securityContext.runAsUser = 10001",
-                            "pod securityContext.runAsGroup = 10001",
-                            "pod securityContext.fsGroup = 10001",
+                            format!("pod securityContext.runAsUser = {uid}"),
+                            format!("pod securityContext.runAsGroup = {uid}"),
+                            format!("pod securityContext.fsGroup = {uid}"),
                         ],
                         "{h} {args:?} {w}"
                     );
@@ -244,5 +258,83 @@ fn the_kustomize_component_does_the_same() {
         for (w, pod) in pods {
             assert_eq!(offences(&pod), Vec::<String>::new(), "{name} {w}");
         }
+    }
+}
+
+/// Every workload kind, and a service whose own container securityContext
+/// fixes the IDs: the chart with `openshift.enabled=true` and the Kustomize
+/// component both leave them to restricted-v2.
+#[test]
+fn batch_kinds_and_own_security_contexts_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = root().join("tests/policies/workloads");
+    let own = "securityContext: {capabilities: {add: [NET_BIND_SERVICE]}}";
+    let text = std::fs::read_to_string(src.join("batch.yaml")).unwrap();
+    assert!(text.contains(own));
+    let text = text.replace(
+        own,
+        "securityContext: {runAsUser: 1000, runAsGroup: 1000, capabilities: {add: [NET_BIND_SERVICE]}}",
+    );
+    let policy = dir.path().join("batch.yaml");
+    std::fs::write(&policy, text).unwrap();
+    std::fs::copy(
+        src.join("api-config.yaml"),
+        dir.path().join("api-config.yaml"),
+    )
+    .unwrap();
+    let chart = dir.path().join("batch");
+    let tree = dir.path().join("k");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        chart.to_str().unwrap(),
+        "--kustomize",
+        tree.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let kinds = |pods: &[(String, Value)]| -> Vec<String> {
+        let mut k: Vec<String> = pods
+            .iter()
+            .map(|(w, _)| w.split('/').next().unwrap().to_string())
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let all = ["CronJob", "DaemonSet", "Deployment", "Job", "StatefulSet"];
+    for h in HELMS {
+        // Not OpenShift: the container keeps the policy's IDs.
+        let pods = pod_specs(&parse(&template(h, &chart, "batch", &istio_args(&[]))));
+        assert_eq!(kinds(&pods), all, "{h}");
+        let api = pods
+            .iter()
+            .find(|(w, _)| w == "Deployment/batch-api")
+            .unwrap();
+        assert_eq!(api.1["containers"][0]["securityContext"]["runAsUser"], 1000);
+        let pods = pod_specs(&parse(&template(
+            h,
+            &chart,
+            "batch",
+            &istio_args(&["openshift.enabled=true"]),
+        )));
+        assert_eq!(kinds(&pods), all, "{h}");
+        for (w, pod) in pods {
+            assert_eq!(offences(&pod), Vec::<String>::new(), "{h} {w}");
+        }
+    }
+    let overlay = tree.join("overlays/openshift");
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../istio]\ncomponents: [../../components/openshift]\n",
+    )
+    .unwrap();
+    let pods = pod_specs(&parse(&run(Command::new(tools().join("helm4/kubectl"))
+        .arg("kustomize")
+        .arg(&overlay))));
+    assert_eq!(kinds(&pods), all);
+    for (w, pod) in pods {
+        assert_eq!(offences(&pod), Vec::<String>::new(), "kustomize {w}");
     }
 }

@@ -100,3 +100,51 @@ fn a_50_megabyte_file_is_refused_before_parsing() {
     assert_eq!(e[0].code, "E0001");
     assert!(e[0].message.contains("bytes; at most"), "{}", e[0].message);
 }
+
+/// Files under `files:` are read beside the policy (`compile_policy`'s
+/// reader): one that cannot be read, or holds a bad reference, is an error
+/// at its line.
+#[test]
+fn unreadable_files_and_their_references_are_reported() {
+    let policy = "apiVersion: meshpack.dev/v1alpha1
+kind: MeshPolicy
+metadata:
+  name: shop
+spec:
+  version: 1.0.0
+  services:
+    api:
+      image: example.com/api:1.0
+      files:
+        /etc/api/a.yaml: missing.yaml
+        /etc/api/b.yaml: b.yaml
+        /etc/api/c.yaml: c.yaml
+    db:
+      image: example.com/db:1.0
+      ports: {tcp-postgres: 5432}
+";
+    let failure = match meshpack::compile_policy("p.yaml", policy, None, &|f| match f {
+        "b.yaml" => Ok("url: ${service:db:http}\n".to_string()),
+        "c.yaml" => Ok("path: /mpx1x\n".to_string()),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "not found",
+        )),
+    }) {
+        Ok(_) => panic!("compiled"),
+        Err(f) => f,
+    };
+    let shown: Vec<String> = failure
+        .diagnostics
+        .iter()
+        .map(|d| d.short("p.yaml"))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            "p.yaml:11:26: error[E0318]: cannot read `missing.yaml`: not found",
+            "p.yaml:12:26: error[E0312]: in `b.yaml`: `db` has no port `http`",
+            "p.yaml:13:26: error[E0009]: `c.yaml` holds `mpx1x`, the form of meshpack's template markers",
+        ]
+    );
+}

@@ -84,7 +84,7 @@ fn versions_are_deployments_side_by_side() {
         assert!(!objs.contains_key("Deployment/orderflow-api"));
         // One Service and one disruption budget over every version.
         assert_eq!(
-            spec(&objs, "Service/orderflow-api")["selector"],
+            spec(&objs, "Service/api")["selector"],
             json!({"app.kubernetes.io/name": "orderflow", "app.kubernetes.io/instance": "orderflow", "app.kubernetes.io/component": "api"})
         );
         assert_eq!(
@@ -121,7 +121,7 @@ fn without_istio_nothing_of_the_mesh_or_gateways() {
         }
         // The VM database and the payment API are not deployed.
         assert!(!objs.contains_key("Deployment/orderflow-ledger-db"));
-        assert!(!objs.contains_key("Service/orderflow-payments"));
+        assert!(!objs.contains_key("Service/payments"));
         // NetworkPolicies still let the workers reach the outside ports.
         let egress = &spec(&objs, "NetworkPolicy/orderflow-worker-egress")["egress"];
         let ports: Vec<&Value> = egress
@@ -147,7 +147,7 @@ fn canary_split_header_route_mirror_and_resilience() {
         assert_eq!(
             spec(&objs, "DestinationRule/orderflow-api"),
             &json!({
-                "host": "orderflow-api",
+                "host": "api",
                 "trafficPolicy": {
                     "tls": {"mode": "ISTIO_MUTUAL"},
                     "connectionPool": {
@@ -167,19 +167,19 @@ fn canary_split_header_route_mirror_and_resilience() {
         let common = json!({
             "timeout": "5s",
             "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,reset,connect-failure"},
-            "mirror": {"host": "orderflow-api", "subset": "canary"},
+            "mirror": {"host": "api", "subset": "canary"},
             "mirrorPercentage": {"value": 5},
         });
         let mut canary = json!({
             "name": "to-canary",
             "match": [{"headers": {"x-canary": {"exact": "true"}}}],
-            "route": [{"destination": {"host": "orderflow-api", "subset": "canary"}}],
+            "route": [{"destination": {"host": "api", "subset": "canary"}}],
         });
         let mut default = json!({
             "name": "default",
             "route": [
-                {"destination": {"host": "orderflow-api", "subset": "canary"}, "weight": 10},
-                {"destination": {"host": "orderflow-api", "subset": "stable"}, "weight": 90},
+                {"destination": {"host": "api", "subset": "canary"}, "weight": 10},
+                {"destination": {"host": "api", "subset": "stable"}, "weight": 90},
             ],
         });
         for r in [&mut canary, &mut default] {
@@ -190,7 +190,7 @@ fn canary_split_header_route_mirror_and_resilience() {
         assert_eq!(
             spec(&objs, "VirtualService/orderflow-api"),
             &json!({
-                "hosts": ["orderflow-api"],
+                "hosts": ["api"],
                 "http": [canary, default],
                 "exportTo": ["."],
             }),
@@ -205,7 +205,7 @@ fn canary_split_header_route_mirror_and_resilience() {
             spec(&objs, "VirtualService/orderflow-web")["http"],
             json!([{
                 "name": "default",
-                "route": [{"destination": {"host": "orderflow-web"}}],
+                "route": [{"destination": {"host": "web"}}],
                 "timeout": "10s",
                 "retries": {"attempts": 2, "perTryTimeout": "4s", "retryOn": "connect-failure,refused-stream,unavailable"},
             }])
@@ -276,16 +276,16 @@ fn gateways_internal_mutual_tls_matches_rewrite_cors() {
             spec(&objs, "VirtualService/orderflow-admin")["http"],
             json!([
                 {"match": [{"uri": {"regex": "^/reports/[0-9]+$"}, "authority": {"exact": "reports.orderflow.internal"}}],
-                 "route": [{"destination": {"host": "orderflow-admin", "port": {"number": 8000}}}]},
+                 "route": [{"destination": {"host": "admin", "port": {"number": 8000}}}]},
                 {"match": [{"uri": {"prefix": "/"}, "headers": {"x-admin-team": {"exact": "ops"}}}],
-                 "route": [{"destination": {"host": "orderflow-admin", "port": {"number": 8000}}}]},
+                 "route": [{"destination": {"host": "admin", "port": {"number": 8000}}}]},
             ])
         );
         assert_eq!(
             spec(&objs, "VirtualService/orderflow-public")["http"][0],
             json!({
                 "match": [{"uri": {"prefix": "/api/"}}],
-                "route": [{"destination": {"host": "orderflow-api", "port": {"number": 8080}}}],
+                "route": [{"destination": {"host": "api", "port": {"number": 8080}}}],
                 "rewrite": {"uri": "/"},
                 "corsPolicy": {
                     "allowOrigins": [{"exact": "https://shop.example.com"}],
@@ -376,7 +376,7 @@ fn gateway_api_replaces_istio_gateways() {
                 "hostnames": ["reports.orderflow.internal"],
                 "rules": [{
                     "matches": [{"path": {"type": "RegularExpression", "value": "^/reports/[0-9]+$"}}],
-                    "backendRefs": [{"name": "orderflow-admin", "port": 8000}],
+                    "backendRefs": [{"name": "admin", "port": 8000}],
                 }],
             })
         );
@@ -385,7 +385,7 @@ fn gateway_api_replaces_istio_gateways() {
             json!({
                 "matches": [{"path": {"type": "PathPrefix", "value": "/api/"}}],
                 "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
-                "backendRefs": [{"name": "orderflow-api", "port": 8080}],
+                "backendRefs": [{"name": "api", "port": 8080}],
             })
         );
         assert_eq!(
@@ -558,10 +558,10 @@ spec:
         assert_eq!(
             spec(&by, "VirtualService/x-db"),
             &json!({
-                "hosts": ["x-db"],
+                "hosts": ["db"],
                 "tcp": [{"route": [
-                    {"destination": {"host": "x-db", "subset": "v1"}, "weight": 60},
-                    {"destination": {"host": "x-db", "subset": "v2"}, "weight": 40},
+                    {"destination": {"host": "db", "subset": "v1"}, "weight": 60},
+                    {"destination": {"host": "db", "subset": "v2"}, "weight": 40},
                 ]}],
                 "exportTo": ["."],
             }),

@@ -165,7 +165,7 @@ const EXPECTED_FINDINGS: [&str; 4] = [
     "warning[M006] credentialName orderflow-admin-mtls: no Certificate or Secret in the set provides it",
     "warning[M033] tls.mode SIMPLE for host api.payments.example.net port 80 sets no caCertificates to verify the server's identity; set caCertificates (or a credentialName holding ca.crt)",
     "warning[M034] port 5432 is TCP and the ServiceEntry has no addresses: its listener takes every connection to port 5432; add addresses or enable DNS auto-allocation",
-    "warning[M026] routes to orderflow-api without a subset, so the subsets VirtualService evalhub/orderflow-api splits orderflow-api by do not apply to requests through the gateway; route to the subsets here too",
+    "warning[M026] routes to api without a subset, so the subsets VirtualService evalhub/orderflow-api splits api by do not apply to requests through the gateway; route to the subsets here too",
 ];
 
 #[test]

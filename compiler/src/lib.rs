@@ -102,6 +102,7 @@ pub fn compile_policy(
         diagnostics,
     };
     let mut model = compile_model(text, profile).map_err(|d| fail(file, text, d))?;
+    read_pod_files(&mut model, text, read).map_err(|d| fail(file, text, d))?;
     let Some(name) = model.image_lock.clone() else {
         return Ok(Compiled {
             model,
@@ -139,6 +140,73 @@ pub fn compile_policy(
         lock: Some((name, lock_text)),
         warnings: policy::version::warnings(text),
     })
+}
+
+/// Most bytes of one file a policy packs into a ConfigMap: a ConfigMap
+/// holds at most 1 MiB in all.
+/// <https://kubernetes.io/docs/concepts/configuration/configmap/#motivation>
+pub const MAX_POD_FILE: usize = 1 << 20;
+
+/// Read the files services name (`files:`) through `read`, beside the
+/// policy: the model checked they are plain names, `read` refuses links.
+fn read_pod_files(
+    model: &mut Model,
+    text: &str,
+    read: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<(), Vec<Diagnostic>> {
+    let spans = crate::yaml_pos::positions(text);
+    let ports = model::ports_of(&model.services);
+    let mut diags = vec![];
+    for s in &mut model.services {
+        let name = s.name.clone();
+        for f in &mut s.pod.files {
+            let at = spans
+                .as_ref()
+                .and_then(|sp| sp.value(&format!("spec.services.{name}.files.{}", f.mount_path)));
+            match read(&f.source) {
+                Ok(c) if c.len() > MAX_POD_FILE => diags.push(
+                    Diagnostic::error("E0318", format!("`{}` is larger than 1 MiB", f.source))
+                        .at(at)
+                        .help("a ConfigMap holds at most 1 MiB; mount a volume for larger files"),
+                ),
+                Ok(c) if policy::load::marker_in(&c).is_some() => diags.push(
+                    Diagnostic::error(
+                        "E0009",
+                        format!(
+                            "`{}` holds `{}`, the form of meshpack's template markers",
+                            f.source,
+                            policy::load::marker_in(&c).unwrap_or_default()
+                        ),
+                    )
+                    .at(at)
+                    .help("change the text (e.g. `mpx-1-x`): meshpack writes `mpx<N>x` into chart templates in place of install-time values"),
+                ),
+                Ok(c) => {
+                    // References in a file, as in env: errors name the file.
+                    let (t, errors) = model::parse_text(&c, &ports);
+                    for (code, msg, help) in errors {
+                        diags.push(
+                            Diagnostic::error(code, format!("in `{}`: {msg}", f.source))
+                                .at(at)
+                                .help(help),
+                        );
+                    }
+                    f.content = t;
+                    f.raw = c;
+                }
+                Err(e) => diags.push(
+                    Diagnostic::error("E0318", format!("cannot read `{}`: {e}", f.source))
+                        .at(at)
+                        .help("files are read beside the policy file; a link is refused"),
+                ),
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(diags)
+    }
 }
 
 /// Everything `compile` writes for one model, by output root.

@@ -14,6 +14,7 @@ fn generic_path(path: &str) -> String {
         let named = match (prev2, prev) {
             (_, "services") if i == 1 => Some("<service>"),
             (_, "gateways") if i == 1 => Some("<gateway>"),
+            (_, "secrets") if i == 1 => Some("<secret>"),
             (_, "versions") if i == 3 => Some("<version>"),
             ("traffic", "split") => Some("<version>"),
             _ => None,

@@ -15,11 +15,13 @@ pub mod gateway;
 pub mod identity;
 pub mod ingress;
 pub mod injection;
+mod job;
 pub mod mesh;
 pub mod metrics;
 mod netpol;
 pub(crate) mod netpol_types;
 pub mod out;
+pub mod pod;
 pub mod probes;
 mod routing;
 mod telemetry;
@@ -220,11 +222,18 @@ impl<'a> Names<'a> {
         self.model.services.iter().any(|s| s.attach.is_some())
     }
 
-    /// The Service name clients call: `<fullname>-<svc>`, or an attached
-    /// service's own Service.
+    /// Whether generated Services take the service's own name
+    /// (`spec.serviceNames: service`, the default) rather than `<fullname>-<svc>`.
+    pub fn short_services(&self) -> bool {
+        self.model.service_names == crate::policy::ServiceNames::Service
+    }
+
+    /// The Service name clients call: the service's name, `<fullname>-<svc>`
+    /// (`serviceNames: release`), or an attached service's own Service.
     pub fn host(&self, out: &mut Out, svc: &str) -> Value {
         match self.attached(svc) {
             Some(a) => json!(a.service),
+            None if self.short_services() => json!(svc),
             None => self.object(out, svc),
         }
     }
@@ -233,8 +242,15 @@ impl<'a> Names<'a> {
     pub fn host_plain(&self, svc: &str) -> String {
         match self.attached(svc) {
             Some(a) => a.service.clone(),
+            None if self.short_services() => svc.to_string(),
             None => self.plain(svc),
         }
+    }
+
+    /// `metadata` of a service's Kubernetes Service: named as clients call it.
+    pub fn service_meta(&self, out: &mut Out, svc: &str) -> Value {
+        let name = self.host(out, svc);
+        self.meta_named(out, name, Some(svc))
     }
 
     /// `<fullname>-<suffix>`.
@@ -251,6 +267,11 @@ impl<'a> Names<'a> {
     /// `metadata` with name, namespace and the common labels.
     pub fn meta(&self, out: &mut Out, suffix: &str, component: Option<&str>) -> Value {
         let name = self.object(out, suffix);
+        self.meta_named(out, name, component)
+    }
+
+    /// `metadata` with this name, namespace and the common labels.
+    fn meta_named(&self, out: &mut Out, name: Value, component: Option<&str>) -> Value {
         let mut meta = Map::new();
         meta.insert("name".into(), name);
         if out.helm() {
@@ -314,12 +335,20 @@ impl<'a> Names<'a> {
         l
     }
 
-    /// `<fullname>-<service>.<namespace>.svc.cluster.local`.
+    /// `<service>.<namespace>.svc.cluster.local` (with `serviceNames:
+    /// release`, `<fullname>-<service>...`; an attached service's own).
     pub fn fqdn(&self, out: &mut Out, s: &str) -> Value {
         let full = FULLNAME;
         if let Some(a) = self.attached(s) {
             return out.text(&[
                 Part::Lit(&format!("{}.", a.service)),
+                Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
+                Part::Lit(".svc.cluster.local"),
+            ]);
+        }
+        if self.short_services() {
+            return out.text(&[
+                Part::Lit(&format!("{s}.")),
                 Part::Val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
                 Part::Lit(".svc.cluster.local"),
             ]);

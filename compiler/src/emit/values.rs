@@ -357,6 +357,12 @@ pub mod tracing {
     }
 }
 
+/// `secrets.<name>`: the name, in the customer's namespace, of the Secret
+/// the policy calls `<name>` (a name only: the chart holds no secret value).
+pub fn secret(name: &str) -> Val<Str> {
+    Val::at(vec![Seg::Key("secrets"), Seg::Name(name.to_string())], None)
+}
+
 /// Defaults of every service, under `serviceDefaults`, that a service's own
 /// value of the same key overrides ([`Svc::own_or_default`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -615,6 +621,8 @@ mod tests {
             ".Values.istio.enabled"
         );
         assert_eq!(tracing::port().path(), "telemetry.tracing.port");
+        assert_eq!(secret("db").path(), "secrets.db");
+        assert_eq!(secret("db").bare(), "index $.Values.secrets \"db\"");
         assert_eq!(
             Gw::new("web").cert_manager_enabled().expr(),
             "(index $.Values.gateways \"web\").tls.certManager.enabled"

@@ -15,6 +15,23 @@ use super::object::Object;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+/// The pod template of a workload object (a Pod's own metadata and spec),
+/// as (metadata, spec); `None` for kinds that hold no pod.
+pub fn pod_template(o: &Object) -> Option<(&Value, &Value)> {
+    match o.kind() {
+        "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
+            &o.value["spec"]["template"]["metadata"],
+            &o.value["spec"]["template"]["spec"],
+        )),
+        "CronJob" => {
+            let t = &o.value["spec"]["jobTemplate"]["spec"]["template"];
+            Some((&t["metadata"], &t["spec"]))
+        }
+        _ => None,
+    }
+}
+
 /// A pod template (or Pod) with what the checks need of it.
 pub struct Workload {
     pub object: usize,
@@ -79,18 +96,7 @@ impl<'a> ObjectIndex<'a> {
         let mut services = vec![];
         for (i, o) in objects.iter().enumerate() {
             let ns = o.namespace(default_namespace).to_string();
-            let template = match o.kind() {
-                "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
-                    &o.value["spec"]["template"]["metadata"],
-                    &o.value["spec"]["template"]["spec"],
-                )),
-                "CronJob" => {
-                    let t = &o.value["spec"]["jobTemplate"]["spec"]["template"];
-                    Some((&t["metadata"], &t["spec"]))
-                }
-                _ => None,
-            };
+            let template = pod_template(o);
             if let Some((meta, spec)) = template {
                 let mut ports = vec![];
                 for c in spec["containers"].as_array().into_iter().flatten() {

@@ -48,7 +48,7 @@ impl Resolver<'_> {
     pub(super) fn attach(&mut self, name: &str, s: &policy::Service) -> Option<Attach> {
         let a = s.attach.as_ref()?;
         let path = format!("spec.services.{name}");
-        let set: [(&str, bool); 9] = [
+        let set = [
             ("image", s.image.is_some()),
             ("versions", !s.versions.is_empty()),
             ("replicas", s.replicas.is_some()),
@@ -62,7 +62,7 @@ impl Resolver<'_> {
             ),
             ("runAsUser", s.run_as_user.is_some()),
         ];
-        for (field, present) in set {
+        for (field, present) in set.into_iter().chain(super::pod::fields_set(s)) {
             if present {
                 self.err_key(
                     "E0290",

@@ -48,7 +48,7 @@ impl Resolver<'_> {
             ("mtls", s.mtls.is_some()),
             ("traffic", s.traffic.is_some()),
         ];
-        for (field, set) in deployed_fields {
+        for (field, set) in deployed_fields.into_iter().chain(super::pod::fields_set(s)) {
             if set {
                 let help = if field == "ports" {
                     "list the ports under `external.ports`".to_string()

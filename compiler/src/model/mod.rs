@@ -8,9 +8,11 @@
 
 mod attach;
 mod external;
+mod fragment;
 mod gateway;
 mod image;
 pub mod names;
+mod pod;
 mod traffic;
 mod upgrades;
 pub use upgrades::{is_value_path, Upgrades};
@@ -22,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub use attach::Attach;
 pub use external::External;
 pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
+pub use pod::{parse_text, ports_of, render, EnvVal, File as PodFile, Piece, Pod, Ports, Text};
 pub use traffic::{
     ConnectionPool, Fault, OutlierDetection, Retries, Telemetry, Tracing, Traffic, Version,
     VersionRoute,
@@ -70,6 +73,8 @@ pub struct Model {
     pub upgrades: Upgrades,
     /// Image of the `helm test` connectivity probes (`spec.images.probe`).
     pub probe_image: Option<Image>,
+    /// How Kubernetes Services are named (`spec.serviceNames`).
+    pub service_names: policy::ServiceNames,
     /// Lookups built once, so emitters stay linear in the policy's size.
     index: Index,
 }
@@ -242,6 +247,32 @@ pub struct Image {
 pub enum Workload {
     Deployment,
     StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+}
+
+impl Workload {
+    /// The Kubernetes kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Workload::Deployment => "Deployment",
+            Workload::StatefulSet => "StatefulSet",
+            Workload::DaemonSet => "DaemonSet",
+            Workload::Job => "Job",
+            Workload::CronJob => "CronJob",
+        }
+    }
+
+    /// Pods that run to completion (no replicas, no disruption budget).
+    pub fn runs_to_completion(self) -> bool {
+        matches!(self, Workload::Job | Workload::CronJob)
+    }
+
+    /// Whether `replicas` means anything for it.
+    pub fn has_replicas(self) -> bool {
+        matches!(self, Workload::Deployment | Workload::StatefulSet)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -261,7 +292,10 @@ pub struct Service {
     /// Port-level mTLS modes, by container port.
     pub port_mtls: Vec<(u16, MtlsMode)>,
     pub resources: Resources,
-    pub env: Vec<(String, String)>,
+    /// Environment variables; a version's own env is on the version.
+    pub env: Vec<(String, EnvVal)>,
+    /// Command, args, volumes, probes and the rest of the pod (`pod.rs`).
+    pub pod: Pod,
     pub health_path: Option<String>,
     pub read_only_root_filesystem: bool,
     pub run_as_user: i64,
@@ -573,12 +607,13 @@ impl Resolver<'_> {
             .iter()
             .filter_map(|(n, s)| self.external(n, s))
             .collect();
-        let services: Vec<Service> = spec
+        let mut services: Vec<Service> = spec
             .services
             .iter()
             .filter(|(_, s)| s.external.is_none())
             .map(|(n, s)| self.service(&name, n, s, &defaults, default_registry.as_deref()))
             .collect();
+        self.texts(spec, &mut services);
         self.check_attach_not_mixed(&services);
         self.check_workload_names(&services);
         let index: BTreeMap<&str, &Service> =
@@ -679,6 +714,7 @@ impl Resolver<'_> {
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
             upgrades,
             probe_image,
+            service_names: spec.service_names.unwrap_or_default(),
             index: Index::default(),
         }
         .with_index()
@@ -759,6 +795,9 @@ impl Resolver<'_> {
         let workload = match s.workload {
             policy::Workload::Deployment => Workload::Deployment,
             policy::Workload::StatefulSet => Workload::StatefulSet,
+            policy::Workload::DaemonSet => Workload::DaemonSet,
+            policy::Workload::Job => Workload::Job,
+            policy::Workload::CronJob => Workload::CronJob,
         };
         let attach = self.attach(name, s);
         let workload = match &attach {
@@ -890,6 +929,11 @@ impl Resolver<'_> {
         }
         let has_http = ports.iter().any(|p| p.protocol.is_http());
         let traffic = self.traffic(name, s.traffic.as_ref(), &versions, has_http);
+        let pod = if attach.is_some() {
+            Pod::default()
+        } else {
+            self.pod(name, s, workload)
+        };
         Service {
             name: name.to_string(),
             image,
@@ -902,11 +946,9 @@ impl Resolver<'_> {
             mtls,
             port_mtls,
             resources,
-            env: s
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.0.clone()))
-                .collect(),
+            // Filled by `texts` once every service is known.
+            env: vec![],
+            pod,
             health_path: s.health_path.clone(),
             read_only_root_filesystem: s
                 .read_only_root_filesystem

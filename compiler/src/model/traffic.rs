@@ -11,6 +11,9 @@ pub struct Version {
     pub name: String,
     pub image: Image,
     pub replicas: u32,
+    /// The service's env with this version's own over it; empty when the
+    /// version has none of its own (the service's applies).
+    pub env: Vec<(String, super::EnvVal)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -200,6 +203,7 @@ impl Resolver<'_> {
                 name: v.clone(),
                 image,
                 replicas: spec.replicas.or(s.replicas).unwrap_or(1),
+                env: vec![],
             });
         }
         out

@@ -48,8 +48,13 @@ pub fn services(m: &Model) -> Vec<Value> {
             ports.sort();
             ports.dedup();
             // The Service clients call, which a waypoint's policy targets.
+            // (`serviceNames: service`, the default, names it as the
+            // policy does; `release` prefixes the release's fullname).
             let host = match &s.attach {
                 Some(a) => serde_json::to_string(&a.service).expect("json"),
+                None if m.service_names == crate::policy::ServiceNames::Service => {
+                    serde_json::to_string(&s.name).expect("json")
+                }
                 None => format!(
                     "(printf \"%s-%s\" $fullname {})",
                     serde_json::to_string(&s.name).expect("json")
@@ -89,10 +94,25 @@ mod tests {
         want.sort();
         want.dedup();
         assert_eq!(first["ports"], json!(want));
-        assert_eq!(
-            first["host"],
-            json!(format!("(printf \"%s-%s\" $fullname \"{}\")", s.name))
-        );
+        assert_eq!(first["host"], json!(format!("\"{}\"", s.name)));
         assert_eq!(first["waypoint"], json!(m.needs_waypoint(&s.name)));
+    }
+
+    #[test]
+    fn release_prefixed_services_are_hosts_under_the_fullname() {
+        let text = include_str!("../../../policies/orderflow.yaml").replacen(
+            "spec:\n",
+            "spec:\n  serviceNames: release\n",
+            1,
+        );
+        let m = crate::compile_model(&text, None).expect("compiles");
+        let rows = services(&m);
+        assert_eq!(
+            rows[0]["host"],
+            json!(format!(
+                "(printf \"%s-%s\" $fullname \"{}\")",
+                m.services[0].name
+            ))
+        );
     }
 }

@@ -83,6 +83,10 @@ pub fn files(
     if let Some((name, text)) = lock {
         t.insert(format!("{root}/{name}"), text.as_bytes().to_vec());
     }
+    // So do the files services pack into ConfigMaps (plain names too).
+    for f in m.services.iter().flat_map(|s| &s.pod.files) {
+        t.insert(format!("{root}/{}", f.source), f.raw.as_bytes().to_vec());
+    }
     // The chart as `helm package` writes it, and the SBOM (src/sbom.rs).
     let tgz = super::helm_package::package(&m.name, chart);
     let sbom = crate::sbom::cyclonedx(m, &tgz, policy_text, lock);

@@ -11,7 +11,7 @@
 use super::values::{self, Entry};
 use super::Tree;
 use crate::emit::{self, out, File, Fragment, Group, Mode};
-use crate::model::{Model, Source, Workload};
+use crate::model::{Model, Source};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -164,6 +164,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
         gateways => !m.gateways.is_empty(),
         waypoint => emit::ambient::any_waypoint(m),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        short_services => m.service_names == crate::policy::ServiceNames::Service,
         service_rows => service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
@@ -421,8 +422,7 @@ fn service_rows(m: &Model) -> Vec<Value> {
                 },
                 "workload": match (&s.attach, s.workload) {
                     (Some(a), _) => format!("{} {}", a.kind.as_str(), a.workload),
-                    (None, Workload::Deployment) => "Deployment".to_string(),
-                    (None, Workload::StatefulSet) => "StatefulSet".to_string(),
+                    (None, w) => w.kind().to_string(),
                 },
                 "replicas": s.total_replicas(),
                 "ports": md(&ports.join(", ")),

@@ -24,7 +24,7 @@
 use super::Tree;
 use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED};
 use crate::emit::{self, mesh::FIXED_NAMESPACE, File, Group, Mode};
-use crate::model::{Model, Workload};
+use crate::model::Model;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -175,10 +175,14 @@ pub fn tree(m: &Model) -> Tree {
             for (kind, patch) in injection_patches(m) {
                 let path = format!("patches/inject-{}.yaml", kind.to_lowercase());
                 t.insert(format!("components/{dir}/{path}"), yaml(&patch));
+                let group = match kind {
+                    "Job" | "CronJob" => "batch",
+                    _ => "apps",
+                };
                 patches.push(json!({
                     "path": path,
                     "target": {
-                        "group": "apps",
+                        "group": group,
                         "version": "v1",
                         "kind": kind,
                         "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
@@ -226,7 +230,7 @@ pub fn tree(m: &Model) -> Tree {
                         "apiVersion": "v1",
                         "kind": "Service",
                         "metadata": {
-                            "name": format!("{}-{}", m.name, s.name),
+                            "name": emit::Names::new(m).host_plain(&s.name),
                             "labels": emit::workload::waypoint_service_labels(m, s),
                         },
                     });
@@ -308,25 +312,24 @@ fn injection_patches(m: &Model) -> Vec<(&'static str, Value)> {
     if !annotations.is_empty() {
         metadata["annotations"] = Value::Object(annotations);
     }
-    let mut kinds: Vec<&'static str> = m
-        .services
-        .iter()
-        .map(|s| match s.workload {
-            Workload::Deployment => "Deployment",
-            Workload::StatefulSet => "StatefulSet",
-        })
-        .collect();
+    let mut kinds: Vec<&'static str> = m.services.iter().map(|s| s.workload.kind()).collect();
     kinds.sort();
     kinds.dedup();
     kinds
         .into_iter()
         .map(|kind| {
+            let template = json!({ "template": { "metadata": metadata } });
+            let (api, spec) = match kind {
+                "Job" => ("batch/v1", template),
+                "CronJob" => ("batch/v1", json!({ "jobTemplate": { "spec": template } })),
+                _ => ("apps/v1", template),
+            };
             let patch = json!({
-                "apiVersion": "apps/v1",
+                "apiVersion": api,
                 "kind": kind,
                 // Replaced by each target's name.
                 "metadata": { "name": "istio-injection" },
-                "spec": { "template": { "metadata": metadata } },
+                "spec": spec,
             });
             (kind, patch)
         })

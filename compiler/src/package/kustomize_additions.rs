@@ -60,31 +60,77 @@ pub fn add(m: &Model, t: &mut Tree) {
 }
 
 fn openshift(m: &Model, t: &mut Tree) {
-    let ops: Vec<Value> = ["runAsUser", "runAsGroup", "fsGroup"]
-        .iter()
-        .map(
-            |k| json!({"op": "remove", "path": format!("/spec/template/spec/securityContext/{k}")}),
-        )
-        .collect();
+    const IDS: [&str; 3] = ["runAsUser", "runAsGroup", "fsGroup"];
     let mut patches = vec![];
-    for (kind, w) in [
-        ("Deployment", Workload::Deployment),
-        ("StatefulSet", Workload::StatefulSet),
+    for w in [
+        Workload::Deployment,
+        Workload::StatefulSet,
+        Workload::DaemonSet,
+        Workload::Job,
+        Workload::CronJob,
     ] {
         if !m.services.iter().any(|s| s.workload == w) {
             continue;
         }
+        let kind = w.kind();
+        let pod = pod_spec_path(w);
+        let ops: Vec<Value> = IDS
+            .iter()
+            .map(|k| json!({"op": "remove", "path": format!("{pod}/securityContext/{k}")}))
+            .collect();
         let path = format!("patches/{}.yaml", kind.to_lowercase());
         t.insert(format!("components/openshift/{path}"), yaml(&json!(ops)));
         patches.push(json!({
             "path": path,
-            "target": {"group": "apps", "version": "v1", "kind": kind, "labelSelector": release_selector(m)},
+            "target": {"group": group(w), "version": "v1", "kind": kind, "labelSelector": release_selector(m)},
+        }));
+    }
+    // A service's own container securityContext may fix the IDs too; the
+    // chart omits them there as well (emit::additions::platform).
+    for s in &m.services {
+        let Some(own) = s.pod.security_context.as_ref().and_then(|v| v.as_object()) else {
+            continue;
+        };
+        let pod = pod_spec_path(s.workload);
+        let ops: Vec<Value> = IDS
+            .iter()
+            .filter(|k| own.contains_key(**k))
+            .map(|k| json!({"op": "remove", "path": format!("{pod}/containers/0/securityContext/{k}")}))
+            .collect();
+        if ops.is_empty() {
+            continue;
+        }
+        let path = format!("patches/container-{}.yaml", s.name);
+        t.insert(format!("components/openshift/{path}"), yaml(&json!(ops)));
+        patches.push(json!({
+            "path": path,
+            "target": {
+                "group": group(s.workload),
+                "version": "v1",
+                "kind": s.workload.kind(),
+                "labelSelector": format!("{},app.kubernetes.io/component={}", release_selector(m), s.name),
+            },
         }));
     }
     t.insert(
         "components/openshift/kustomization.yaml".into(),
         yaml(&component(patches, vec![])),
     );
+}
+
+/// Where a workload kind keeps its pod spec, as a JSON pointer.
+fn pod_spec_path(w: Workload) -> &'static str {
+    match w {
+        Workload::CronJob => "/spec/jobTemplate/spec/template/spec",
+        _ => "/spec/template/spec",
+    }
+}
+
+fn group(w: Workload) -> &'static str {
+    match w {
+        Workload::Job | Workload::CronJob => "batch",
+        _ => "apps",
+    }
 }
 
 fn mtls(m: &Model, t: &mut Tree) {

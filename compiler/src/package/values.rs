@@ -248,12 +248,15 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         }
         if s.versions.is_empty() {
             image_entries(&mut v, |k| sv.image_key(k), &s.image);
-            v.push(es(
-                sv.replicas().path(),
-                json!(s.replicas),
-                "Pod replicas.",
-                json!({"minimum": 0}),
-            ));
+            // Jobs, CronJobs and DaemonSets have no replicas.
+            if s.workload.has_replicas() {
+                v.push(es(
+                    sv.replicas().path(),
+                    json!(s.replicas),
+                    "Pod replicas.",
+                    json!({"minimum": 0}),
+                ));
+            }
         }
         for ver in &s.versions {
             let vv = sv.version(&ver.name);
@@ -285,14 +288,15 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ),
             (
                 PodField::PodSecurityContext,
-                wd::pod_security_context(s.run_as_user),
-                s.run_as_user != d.run_as_user,
+                crate::emit::pod::pod_security_context(s),
+                s.run_as_user != d.run_as_user || s.pod.pod_security_context.is_some(),
                 "Pod security context (default: serviceDefaults).",
             ),
             (
                 PodField::SecurityContext,
-                wd::container_security_context(s.read_only_root_filesystem),
-                s.read_only_root_filesystem != d.read_only_root_filesystem,
+                crate::emit::pod::security_context(s),
+                s.read_only_root_filesystem != d.read_only_root_filesystem
+                    || s.pod.security_context.is_some(),
                 "Container security context (default: serviceDefaults).",
             ),
             (
@@ -349,6 +353,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ));
         }
     }
+    v.extend(secret_entries(m));
     // The install-time additions (issue #19).
     v.extend([
         hs(&ISTIO_MTLS_MODE, m, "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.", json!({"enum": ["", "STRICT", "PERMISSIVE"]})),
@@ -358,6 +363,30 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
     ]);
     v
+}
+
+/// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it
+/// has in the customer's namespace. Only names: no secret value is ever a
+/// default here (the chart renders no Secret).
+fn secret_entries(m: &Model) -> Vec<Entry> {
+    let mut names: Vec<String> = m
+        .services
+        .iter()
+        .flat_map(crate::emit::pod::secret_names)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| {
+            es(
+                secret(&n).path(),
+                json!(n),
+                "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
+                json!({"type": "string", "minLength": 1}),
+            )
+        })
+        .collect()
 }
 
 /// `true`, `false` or `namespace`; booleans too, since `--set x=false`

@@ -82,20 +82,22 @@ pub(crate) fn load_checked<T: DeserializeOwned>(
 /// serialised; a policy string holding that text would be substituted too,
 /// so it is refused. Strings are read as parsed, so an escaped spelling
 /// (`"mp\x78"`) is caught as well.
+/// The first `mpx<N>x` in `s`: the form of the chart templates' markers.
+pub(crate) fn marker_in(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(i) = rest.find("mpx") {
+        let tail = &rest[i + 3..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && tail[digits..].starts_with('x') {
+            return Some(&rest[i..i + 3 + digits + 1]);
+        }
+        rest = tail;
+    }
+    None
+}
+
 fn reserved_marker(text: &str, spans: &Spans) -> Option<Diagnostic> {
     use serde_json::Value;
-    fn marker_in(s: &str) -> Option<&str> {
-        let mut rest = s;
-        while let Some(i) = rest.find("mpx") {
-            let tail = &rest[i + 3..];
-            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
-            if digits > 0 && tail[digits..].starts_with('x') {
-                return Some(&rest[i..i + 3 + digits + 1]);
-            }
-            rest = tail;
-        }
-        None
-    }
     /// The marker text and where it is: (path, is a key).
     fn find(v: &Value, path: &str) -> Option<(String, String, bool)> {
         let join = |k: &str| {

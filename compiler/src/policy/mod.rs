@@ -9,6 +9,7 @@ pub(crate) mod load;
 pub mod types;
 pub mod version;
 
+pub use check::schema_errors;
 pub use load::{load, Loaded, Spans};
 pub use types::*;
 

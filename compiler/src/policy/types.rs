@@ -80,6 +80,12 @@ pub struct Spec {
     /// What earlier chart versions called otherwise or had (v1alpha2): their
     /// values keep installing, with a warning in the chart's NOTES.
     pub upgrades: Option<Upgrades>,
+    /// How Kubernetes Services are named: `service` (default) as the policy
+    /// names the service (`postgres`), the host name applications call;
+    /// `release` as every other object, `<release>-<service>`, so that the
+    /// chart installs twice in one namespace. `${service:...}` references
+    /// follow either.
+    pub service_names: Option<ServiceNames>,
 }
 
 /// Services and chart values renamed or removed since earlier versions of
@@ -118,6 +124,14 @@ pub struct Removed {
     /// Chart values earlier versions had (dotted paths): accepted and ignored.
     #[serde(default)]
     pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceNames {
+    #[default]
+    Service,
+    Release,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -264,6 +278,10 @@ pub struct Service {
     /// joined to the mesh when `address` is set. Other services may be
     /// allowed to reach it; it cannot be a source.
     pub external: Option<External>,
+    /// What runs the pods: `Deployment` (default), `StatefulSet` (a volume
+    /// per replica), `DaemonSet` (one pod per node), `Job` (runs to
+    /// completion once per install; under Istio the proxy is a native
+    /// sidecar so the Job completes) or `CronJob` (a Job on `schedule`).
     #[serde(default)]
     pub workload: Workload,
     /// Pod replicas (default 1).
@@ -277,9 +295,44 @@ pub struct Service {
     /// Override the release's mutual TLS mode for this service, or for some of its ports.
     pub mtls: Option<ServiceMtls>,
     pub resources: Option<Resources>,
-    /// Environment variables of the container.
+    /// Environment variables of the container: text (which may name
+    /// another service's address, `${service:postgres:tcp-postgres}`), or
+    /// a Kubernetes `EnvVarSource` (`{secretKeyRef: {name, key}}`,
+    /// `configMapKeyRef`, `fieldRef`, `resourceFieldRef`).
     #[serde(default)]
-    pub env: BTreeMap<String, Scalar>,
+    pub env: BTreeMap<String, EnvValue>,
+    /// The container's command (replaces the image's ENTRYPOINT). Items may
+    /// name another service's address: `${service:<name>}` or
+    /// `${service:<name>:<port>}`.
+    pub command: Option<Vec<String>>,
+    /// The container's arguments (replace the image's CMD); references as in `command`.
+    pub args: Option<Vec<String>>,
+    /// Kubernetes `envFrom` of the container: `[{secretRef: {name}}, {configMapRef: {name}}]`.
+    pub env_from: Option<serde_json::Value>,
+    /// Kubernetes `volumes` of the pod (ConfigMap, Secret, emptyDir,
+    /// persistentVolumeClaim, ...), beside the generated `tmp` (and `data`, `files`).
+    pub volumes: Option<serde_json::Value>,
+    /// Kubernetes `volumeMounts` of the container; each names a volume of `volumes`.
+    pub volume_mounts: Option<serde_json::Value>,
+    /// Kubernetes `initContainers` of the pod, run in order before the
+    /// container; references in their command, args and env values are
+    /// resolved as in the container's.
+    pub init_containers: Option<serde_json::Value>,
+    /// Probes replacing the generated ones: Kubernetes `Probe`s (`httpGet`,
+    /// `grpc`, `exec` or `tcpSocket`, with their timings).
+    pub probes: Option<Probes>,
+    /// Kubernetes `SecurityContext` of the container, merged over the
+    /// generated one (non-root, read-only root filesystem, no capabilities).
+    pub security_context: Option<serde_json::Value>,
+    /// Kubernetes `PodSecurityContext`, merged over the generated one.
+    pub pod_security_context: Option<serde_json::Value>,
+    /// Files beside the policy (plain names), packed into the ConfigMap
+    /// `<release>-<service>-files` and mounted read-only, by mount path:
+    /// `{/etc/app/config.xml: app-config.xml}`. `${service:...}`
+    /// references in them are resolved as in `env`.
+    pub files: Option<BTreeMap<String, String>>,
+    /// CronJob only: when it runs, in cron syntax (`0 3 * * *`).
+    pub schedule: Option<String>,
     /// HTTP path answering health checks; without it probes open a TCP connection.
     pub health_path: Option<String>,
     pub read_only_root_filesystem: Option<bool>,
@@ -341,6 +394,58 @@ pub struct Version {
     pub image: Option<String>,
     /// Pod replicas of this version (default the service's).
     pub replicas: Option<u32>,
+    /// Environment variables of this version, over the service's.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Probes {
+    pub readiness: Option<serde_json::Value>,
+    pub liveness: Option<serde_json::Value>,
+    pub startup: Option<serde_json::Value>,
+}
+
+/// An environment variable: text, or a Kubernetes `EnvVarSource` map.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
+pub enum EnvValue {
+    Text(Scalar),
+    From(serde_json::Map<String, serde_json::Value>),
+}
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EnvValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a string, number or boolean, or a map such as `{secretKeyRef: {name, key}}`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<EnvValue, E> {
+                Ok(EnvValue::Text(Scalar(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EnvValue, E> {
+                Ok(EnvValue::Text(Scalar(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EnvValue, E> {
+                Ok(EnvValue::Text(Scalar(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<EnvValue, E> {
+                Ok(EnvValue::Text(Scalar(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<EnvValue, E> {
+                Ok(EnvValue::Text(Scalar(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<EnvValue, A::Error> {
+                serde_json::Map::deserialize(MapAccessDeserializer::new(m)).map(EnvValue::From)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -487,6 +592,9 @@ pub enum Workload {
     #[default]
     Deployment,
     StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
 }
 
 /// `20Gi`, or `{size: 20Gi, mountPath: /var/lib/data, storageClassName: fast}`.

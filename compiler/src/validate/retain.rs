@@ -12,13 +12,22 @@
 //! - `data` and `binaryData` of ConfigMaps (a Secret keeps its data: M017
 //!   reads gateway certificates);
 //! - in pod templates (and Pods): `volumes`, and per container everything
-//!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID)
-//!   and `env` (M052 reads istiod's).
+//!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID),
+//!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
+//!   read the addresses in them, as in `env`).
 
 use crate::manifest::Object;
 use serde_json::Value;
 
-const CONTAINER_KEEPS: [&str; 5] = ["name", "image", "ports", "securityContext", "env"];
+const CONTAINER_KEEPS: [&str; 7] = [
+    "name",
+    "image",
+    "ports",
+    "securityContext",
+    "env",
+    "command",
+    "args",
+];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
 pub(crate) fn retain(o: &mut Object) {

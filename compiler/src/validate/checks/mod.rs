@@ -4,6 +4,7 @@
 //! host resolution are written again here on purpose, so a mistake in the
 //! compiler's own logic is not repeated by its checker.
 
+mod address_unknown_service;
 mod annotation_alpha;
 mod annotation_deprecated;
 mod annotation_invalid;
@@ -74,7 +75,9 @@ use crate::diag::Severity;
 // on other branches import them from here).
 pub use crate::manifest::analysis;
 pub(crate) use crate::manifest::index::string_map;
-pub use crate::manifest::index::{selector_of, ObjectIndex as Set, ServicePort, Svc, Workload};
+pub use crate::manifest::index::{
+    pod_template, selector_of, ObjectIndex as Set, ServicePort, Svc, Workload,
+};
 pub use crate::manifest::istio::{
     host_matches, is_cluster_host, principal_parts, principals, protocol, service_accounts,
     split_host,
@@ -517,6 +520,20 @@ pub const CHECKS: &[Check] = &[
         summary: "VirtualService route without a port goes to a port the destination Service lacks",
         ist: Some("IST0112"),
         run: vs_destination_port_required::run,
+    },
+    Check {
+        code: "M060",
+        severity: Warning,
+        summary: "env, command or args name an address whose host is no Service",
+        ist: None,
+        run: address_unknown_service::run_services,
+    },
+    Check {
+        code: "M061",
+        severity: Warning,
+        summary: "env, command or args name a port the Service does not have",
+        ist: None,
+        run: address_unknown_service::run_ports,
     },
 ];
 
