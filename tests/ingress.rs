@@ -130,7 +130,7 @@ fn ingress_routes_equal_the_other_forms_and_render_only_without_them() {
             json!([{"hosts": ["evalhub.example.com"], "secretName": "evalhub-tls"}]),
             "{h}"
         );
-        let paths = |svc: &str, path: &str, port: u16| json!({"path": path, "pathType": "Prefix", "backend": {"service": {"name": format!("evalhub-{svc}"), "port": {"number": port}}}});
+        let paths = |svc: &str, path: &str, port: u16| json!({"path": path, "pathType": "Prefix", "backend": {"service": {"name": svc, "port": {"number": port}}}});
         // Longest prefix first, as Ingress (and the Gateway API) order them.
         assert_eq!(
             i["spec"]["rules"],

@@ -268,6 +268,12 @@ fn upgrade_check_reports_the_reachability_change_of_a_policy_edit() {
     // The same check against a bundle of the new version.
     let policy = dir.path().join("evalhub.yaml");
     std::fs::write(&policy, &edited).unwrap();
+    // The files the policy packs into ConfigMaps are read beside it.
+    std::fs::copy(
+        root().join("policies/clickhouse-config.xml"),
+        dir.path().join("clickhouse-config.xml"),
+    )
+    .unwrap();
     let bundle = dir.path().join("evalhub.tgz");
     let (code, out) = meshpack(&[
         "bundle",

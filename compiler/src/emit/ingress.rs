@@ -112,8 +112,11 @@ fn rule_lines(n: &Names, g: &model::Gateway) -> Vec<String> {
     ];
     let path_lines = |lines: &mut Vec<String>, r: &model::Route| {
         let (kind, path) = path_of(&r.path);
+        // The Service's name as clients call it (`Names::host`): its own
+        // (attached, or `serviceNames: service`) or `<fullname>-<svc>`.
         let service = match n.attached(&r.service) {
             Some(a) => quoted(&a.service),
+            None if n.short_services() => quoted(&r.service),
             None => format!("\"{{{{ $fullname }}}}-{}\"", r.service),
         };
         lines.extend([
@@ -334,7 +337,7 @@ mod tests {
             ["ingress/public.yaml", "ingress/network-policies.yaml"]
         );
         let ing = &files[0].docs[0].value;
-        let path = |kind: &str, p: &str, svc: &str, port: u16| json!({"path": p, "pathType": kind, "backend": {"service": {"name": format!("shop-{svc}"), "port": {"number": port}}}});
+        let path = |kind: &str, p: &str, svc: &str, port: u16| json!({"path": p, "pathType": kind, "backend": {"service": {"name": svc, "port": {"number": port}}}});
         // Exact first, then the longest prefix; the header and rewrite
         // routes are left out; the api host's own route only under it,
         // after the shared ones (as the chart's template lists them).
