@@ -21,19 +21,24 @@ pub struct Written {
     pub sha256: String,
 }
 
+/// The files of a compiled policy's bundle: what `create` packs and what
+/// `verify` compares an archive against.
+fn files_of(compiled: &crate::Compiled, text: &str) -> crate::package::Tree {
+    let out = crate::package(&compiled.model);
+    bundle::files(
+        &compiled.model,
+        text,
+        compiled.lock.as_ref(),
+        &out.chart,
+        &out.kustomize,
+    )
+}
+
 /// Compile `policy` and write its bundle to `output`, atomically (beside
 /// the target, then renamed: no half-written archive).
 pub fn create(policy: &Path, output: &Path, profile: Option<&str>) -> Result<Written, Error> {
     let (compiled, text) = policy::load_compiled(policy, profile)?;
-    let m = compiled.model;
-    let out = crate::package(&m);
-    let files = bundle::files(
-        &m,
-        &text,
-        compiled.lock.as_ref(),
-        &out.chart,
-        &out.kustomize,
-    );
+    let files = files_of(&compiled, &text);
     let bytes = bundle::archive(&files).map_err(|e| Error::Bundle(e.to_string()))?;
     let dir = output
         .parent()
@@ -85,18 +90,7 @@ pub fn verify(r: impl Read) -> Result<Vec<String>, String> {
             );
             c.problem(p);
         }
-        Ok(compiled) => {
-            let m = compiled.model;
-            let out = crate::package(&m);
-            let again = bundle::files(
-                &m,
-                &text,
-                compiled.lock.as_ref(),
-                &out.chart,
-                &out.kustomize,
-            );
-            c.compare(&again);
-        }
+        Ok(compiled) => c.compare(&files_of(&compiled, &text)),
     }
     Ok(c.finish())
 }
