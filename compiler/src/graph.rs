@@ -40,6 +40,11 @@ fn source_node(s: &Source) -> Node {
             id: format!("svc_{}", slug(n)),
             label: n.clone(),
         },
+        Source::Version { service, version } => Node {
+            kind: NodeKind::Service,
+            id: format!("svc_{}_at_{}", slug(service), slug(version)),
+            label: format!("{service}@{version}"),
+        },
         Source::Gateway(g) => Node {
             kind: NodeKind::Gateway,
             id: format!("gw_{}", slug(g)),

@@ -18,7 +18,7 @@ use super::{
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::peer_authentication::{Mtls, PeerAuthentication, PeerAuthenticationSpec};
 use crate::istio::sidecar::{EgressListener, OutboundTrafficPolicy, Sidecar, SidecarSpec};
-use crate::model::{Edge, Model, Service, Source};
+use crate::model::{identity_suffix, Edge, Model, Service, Source};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -195,9 +195,13 @@ fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> V
     for ((ports, methods, paths), mut sources) in ops {
         sources.sort();
         sources.dedup();
+        // `from: reviews` and `from: reviews@v2` in one rule name the
+        // same ServiceAccount twice: keep it once.
+        let mut seen = std::collections::BTreeSet::new();
         let ids: Vec<Identity> = sources
             .iter()
-            .map(|src| source_identity(m, n, src))
+            .flat_map(|src| source_identities(m, n, src))
+            .filter(|i| seen.insert(format!("{:?}", i.account)))
             .collect();
         let op = ap::Operation {
             ports,
@@ -293,16 +297,29 @@ fn ambient_policies(
     [at_waypoint, at_pods]
 }
 
-fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
+/// The identities a source's pods run under. A service whose versions are
+/// named in some `from:` runs each version under its own ServiceAccount
+/// (`model::scoped`): the bare service then stands for all of them, a
+/// `service@version` for its own. Istio matches callers by ServiceAccount
+/// alone, so this is the only way an AuthorizationPolicy tells versions apart.
+/// <https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source>
+fn source_identities(m: &Model, n: &Names, src: &Source) -> Vec<Identity> {
     match src {
-        Source::Service(name) => Identity::release(n, name),
+        Source::Service(name) => m
+            .identity_suffixes(name)
+            .iter()
+            .map(|sfx| Identity::release(n, sfx))
+            .collect(),
+        Source::Version { service, version } => {
+            vec![Identity::release(n, &identity_suffix(service, version))]
+        }
         Source::Gateway(name) => {
             let g = m
                 .gateways
                 .iter()
                 .find(|g| &g.name == name)
                 .expect("resolved");
-            Identity::from_values(
+            vec![Identity::from_values(
                 (
                     &ISTIO_GATEWAY_NAMESPACE.expr(),
                     &ISTIO_GATEWAY_NAMESPACE.default_text(m),
@@ -311,12 +328,12 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
                     &values::Gw::new(name).service_account().expr(),
                     &g.service_account,
                 ),
-            )
+            )]
         }
         Source::External {
             namespace,
             service_account,
-        } => Identity::fixed(namespace, service_account),
+        } => vec![Identity::fixed(namespace, service_account)],
     }
 }
 

@@ -312,7 +312,7 @@ fn hbone(m: &Model, n: &Names, out: &mut Out) -> Value {
         .edges
         .iter()
         .map(|e| &e.source)
-        .filter(|s| !matches!(s, Source::Service(_)))
+        .filter(|s| !matches!(s, Source::Service(_) | Source::Version { .. }))
         .collect();
     outside.sort();
     // Every gateway source is one peer (the gateway namespace).
@@ -386,6 +386,13 @@ fn ports_of(s: &Service, names: &[String]) -> Vec<Port> {
 fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
     match src {
         Source::Service(name) => Peer::pods(n.selector(out, Some(name))),
+        // One version's pods: the service's selector and the version label
+        // its Deployment puts on them (`workload::VERSION_LABEL`).
+        Source::Version { service, version } => {
+            let mut sel = n.selector(out, Some(service));
+            sel[super::workload::VERSION_LABEL] = serde_json::json!(version);
+            Peer::pods(sel)
+        }
         // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
         // the namespace every gateway form uses.
         Source::Gateway(_) => gateway_namespace(out),

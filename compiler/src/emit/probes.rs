@@ -15,11 +15,16 @@
 //! readiness gate no controller sets keeps it NotReady, so the source's
 //! Service never sends it traffic although its labels match.
 //! <https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-readiness-gate>
+//!
+//! A service whose versions run under ServiceAccounts of their own
+//! (`from: <service>@<version>` in some rule) is probed as its first
+//! version: that version's ServiceAccount and labels, and the rules from
+//! the service or from that version.
 
 use super::values::{helm_tests, PodField, Svc};
 use super::workload::{self, container_security_context, pod_security_context};
 use super::{out, to_value, File, Group, Mode, Names, Part, FULLNAME};
-use crate::model::{Model, Protocol, Service, Source};
+use crate::model::{identity_suffix, Model, Protocol, Service, Source, Version};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, Pod, PodReadinessGate, PodSpec, Volume, VolumeMount,
 };
@@ -60,10 +65,17 @@ fn concrete(pattern: &str) -> String {
 /// the first ports of up to [`FORBIDDEN_SAMPLE`] services it may not reach.
 pub fn checks(m: &Model, s: &Service) -> Vec<Check> {
     let mut out = vec![];
+    let as_version = stand_in(m, s);
     let edges: Vec<&crate::model::Edge> = m
         .edges
         .iter()
-        .filter(|e| e.source == Source::Service(s.name.clone()))
+        .filter(|e| match &e.source {
+            Source::Service(n) => *n == s.name,
+            Source::Version { service, version } => {
+                *service == s.name && as_version.is_some_and(|v| v.name == *version)
+            }
+            _ => false,
+        })
         .collect();
     for d in &m.services {
         let to_d: Vec<_> = edges.iter().filter(|e| e.dest == d.name).collect();
@@ -112,6 +124,12 @@ pub fn checks(m: &Model, s: &Service) -> Vec<Check> {
         }
     }
     out
+}
+
+/// The version a probe stands in for: the first, when the service's
+/// versions have identities of their own.
+fn stand_in<'s>(m: &Model, s: &'s Service) -> Option<&'s Version> {
+    s.versions.first().filter(|_| m.version_identities(&s.name))
 }
 
 /// A word for `sh`: single-quoted.
@@ -229,7 +247,11 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     v["apiVersion"] = json!("v1");
     v["kind"] = json!("Pod");
     let mut meta = n.meta(out, &format!("probe-{}", s.name), Some(&s.name));
-    meta["labels"] = workload::pod_labels(m, n, out, s, None);
+    let as_version = stand_in(m, s);
+    meta["labels"] = workload::pod_labels(m, n, out, s, as_version);
+    if let Some(v) = as_version {
+        meta["labels"][workload::VERSION_LABEL] = json!(v.name);
+    }
     // The hook, and the application held until its sidecar is ready, as
     // the pod's own annotations (scrape annotations aside) say otherwise.
     // https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/#ProxyConfig
@@ -252,7 +274,10 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     }
     v["metadata"] = meta;
     let spec = &mut v["spec"];
-    spec["serviceAccountName"] = n.object(out, &s.name);
+    spec["serviceAccountName"] = match as_version {
+        Some(v) => n.object(out, &identity_suffix(&s.name, &v.name)),
+        None => n.object(out, &s.name),
+    };
     spec["securityContext"] = out.yaml(
         &sv.own_or_default(PodField::PodSecurityContext),
         pod_security_context(s.run_as_user),

@@ -32,7 +32,13 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     f.prelude.push(super::additions::openshift_binding(&m.name));
     let n = Names::new(m);
     let out = &mut f.out;
-    let sa = service_account(&n, out, s);
+    // One ServiceAccount per version when a rule names a version
+    // (`model::scoped`), else the service's.
+    let sas: Vec<Value> = m
+        .identity_suffixes(&s.name)
+        .iter()
+        .map(|sfx| service_account(&n, out, s, sfx))
+        .collect();
     let svc = (!s.ports.is_empty()).then(|| service(m, &n, out, s));
     let workloads: Vec<Value> = if s.versions.is_empty() {
         vec![workload(m, &n, out, s, None)]
@@ -44,7 +50,9 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     };
     let pdb = pdb(&n, out, s);
     let files = super::pod::files_config_map(&n, out, s);
-    f.push(sa);
+    for sa in sas {
+        f.push(sa);
+    }
     if let Some(v) = svc {
         f.push(v);
     }
@@ -84,13 +92,22 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
 /// The label that tells versions apart (Istio's convention).
 pub const VERSION_LABEL: &str = "version";
 
-fn service_account(n: &Names, out: &mut Out, s: &Service) -> Value {
+/// The ServiceAccount `<fullname>-<suffix>`: the service's, or one
+/// version's (`<service>-<version>`, labelled with the version).
+fn service_account(n: &Names, out: &mut Out, s: &Service, suffix: &str) -> Value {
     let sa = ServiceAccount {
         automount_service_account_token: Some(false),
         ..Default::default()
     };
     let mut v = to_value(&sa);
-    v["metadata"] = n.meta(out, &s.name, Some(&s.name));
+    v["metadata"] = n.meta(out, suffix, Some(&s.name));
+    if let Some(version) = s
+        .versions
+        .iter()
+        .find(|v| crate::model::identity_suffix(&s.name, &v.name) == suffix)
+    {
+        v["metadata"]["labels"][VERSION_LABEL] = json!(version.name);
+    }
     v
 }
 
@@ -423,7 +440,12 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         None => {}
     }
     let pod = &mut tpl["spec"];
-    pod["serviceAccountName"] = n.object(out, &s.name);
+    pod["serviceAccountName"] = match version {
+        Some(v) if m.version_identities(&s.name) => {
+            n.object(out, &crate::model::identity_suffix(&s.name, &v.name))
+        }
+        _ => n.object(out, &s.name),
+    };
     if out.helm() {
         let marker = out.lines(pull_secret_lines()).expect("helm mode has lines");
         pod[marker.as_str()] = Value::Null;

@@ -13,6 +13,7 @@ mod gateway;
 mod image;
 pub mod names;
 mod pod;
+mod scoped;
 mod traffic;
 mod upgrades;
 pub use upgrades::{is_value_path, Upgrades};
@@ -25,6 +26,7 @@ pub use attach::Attach;
 pub use external::External;
 pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
 pub use pod::{parse_text, ports_of, render, EnvVal, File as PodFile, Piece, Pod, Ports, Text};
+pub use scoped::identity_suffix;
 pub use traffic::{
     ConnectionPool, Fault, OutlierDetection, Retries, Telemetry, Tracing, Traffic, Version,
     VersionRoute,
@@ -146,7 +148,9 @@ impl Model {
         }
         for (i, e) in self.edges.iter().enumerate() {
             ix.edges_to.entry(e.dest.clone()).or_default().push(i);
-            if let Source::Service(src) = &e.source {
+            // A version's edges are its service's too: per-service objects
+            // (Sidecar, NetworkPolicy egress) select every version's pods.
+            if let Source::Service(src) | Source::Version { service: src, .. } = &e.source {
                 ix.edges_from.entry(src.clone()).or_default().push(i);
             }
         }
@@ -431,6 +435,11 @@ impl Protocol {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     Service(String),
+    /// One version of a service (`from: reviews@v2`, `scoped.rs`).
+    Version {
+        service: String,
+        version: String,
+    },
     Gateway(String),
     External {
         namespace: String,
@@ -443,6 +452,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Service(n) => f.write_str(n),
+            Source::Version { service, version } => write!(f, "{service}@{version}"),
             Source::Gateway(g) => write!(f, "gateway/{g}"),
             Source::External {
                 namespace,
@@ -1182,6 +1192,8 @@ impl Resolver<'_> {
                                 help,
                             );
                         }
+                    } else if n.contains(scoped::AT) {
+                        sources.extend(self.version_source(&at("from", j), n, index));
                     } else if n == "*" {
                         self.err("E0233", &at("from", j), "`*` is not allowed as a source".into(), "list the services that may connect; a wildcard source would defeat least privilege".into());
                     } else if index.contains_key(n.as_str()) {
@@ -1223,6 +1235,8 @@ impl Resolver<'_> {
         for (j, d) in rule.to.items() {
             if d == "*" {
                 dests.extend(index.values());
+            } else if self.version_destination(&at("to", j), d) {
+                // Reported: destinations are whole services.
             } else if let Some(s) = index.get(d.as_str()) {
                 dests.push(s);
             } else if let Some(x) = externals.get(d.as_str()) {
@@ -1366,6 +1380,14 @@ impl Resolver<'_> {
         for s in sources {
             match s {
                 Source::Service(n) => from.push(n.clone()),
+                // A Sidecar and a NetworkPolicy per service select every
+                // version's pods: egress cannot be narrowed to one version.
+                Source::Version { service, .. } => self.err(
+                    "E0279",
+                    &format!("{rp}.from"),
+                    format!("`{s}` is one version of `{service}`: rules to external services take whole services"),
+                    format!("write `from: {service}` in this rule (egress is allowed per service), or keep `{s}` for rules to the release's services"),
+                ),
                 other => self.err(
                     "E0283",
                     &format!("{rp}.from"),

@@ -183,6 +183,10 @@ impl GatewayIdentity {
 pub(crate) fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> Source {
     match s {
         model::Source::Service(n) => Source::Workload(n.clone()),
+        // One version's pods, a source of its own (`Rendered::workload`).
+        model::Source::Version { service, version } => {
+            Source::Workload(super::versioned(service, version))
+        }
         model::Source::Gateway(g) => gw.of(m, g),
         // Prometheus's pods, when their labels are known, as the
         // NetworkPolicies select them.
@@ -203,6 +207,21 @@ pub(crate) fn source_of(m: &Model, s: &model::Source, gw: &GatewayIdentity) -> S
             namespace: namespace.clone(),
             service_account: service_account.clone(),
         },
+    }
+}
+
+/// A release service as sources: the service, or each of its versions
+/// when some rule names one (`from: reviews@v2`). The versions' pods then
+/// run under ServiceAccounts of their own, and each must be checked apart:
+/// v1 of `reviews` may be denied what v2 is allowed.
+fn release_sources(m: &Model, s: &model::Service) -> Vec<Source> {
+    if m.version_identities(&s.name) {
+        s.versions
+            .iter()
+            .map(|v| Source::Workload(super::versioned(&s.name, &v.name)))
+            .collect()
+    } else {
+        vec![Source::Workload(s.name.clone())]
     }
 }
 
@@ -231,10 +250,16 @@ pub(crate) fn plan(m: &Model, set: &Rendered, gw: &GatewayIdentity, layers: Laye
     let mut sources: BTreeSet<Source> = m
         .services
         .iter()
-        .map(|s| Source::Workload(s.name.clone()))
+        .flat_map(|s| release_sources(m, s))
         .collect();
     for e in &m.edges {
-        sources.insert(source_of(m, &e.source, gw));
+        match &e.source {
+            // Already there, per version where the policy splits them.
+            model::Source::Service(_) | model::Source::Version { .. } => {}
+            other => {
+                sources.insert(source_of(m, other, gw));
+            }
+        }
     }
     // A gateway's identity, which AuthorizationPolicies name, is the
     // gateway source itself (with its pod labels), not a second row.
@@ -375,8 +400,10 @@ pub(crate) fn intended(
             let Source::Workload(w) = src else {
                 return false;
             };
+            // Egress is allowed per service, to every version of it.
+            let w = super::unversioned(w).to_string();
             m.egress.iter().any(|e| {
-                e.from.contains(w)
+                e.from.contains(&w)
                     && e.port == *port
                     && (e.host == *host
                         || ((!layers.istio || layers.ambient)
@@ -398,6 +425,10 @@ fn same_party(edge: &Source, src: &Source) -> bool {
             },
             Source::Identity { namespace: b, .. },
         ) if sa == additions::ANY_SERVICE_ACCOUNT => a == b,
+        // A rule from the whole service admits each of its versions.
+        (Source::Workload(service), Source::Workload(w)) => {
+            service == w || w.split_once(super::VERSION_SEP).map(|(s, _)| s) == Some(service)
+        }
         _ => edge == src,
     }
 }

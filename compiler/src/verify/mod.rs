@@ -25,6 +25,25 @@ use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Between a service and its version in a source's name: `reviews@v2`
+/// is the pods of `reviews` labelled `version: v2`, a source of its own
+/// where the policy scopes a rule to that version.
+pub const VERSION_SEP: char = '@';
+
+/// The pod label that tells a service's versions apart (Istio's convention).
+/// <https://istio.io/latest/docs/ops/deployment/application-requirements/#pod-requirements>
+pub const VERSION_LABEL: &str = "version";
+
+/// The name of one version of a service as a source: `reviews@v2`.
+pub fn versioned(service: &str, version: &str) -> String {
+    format!("{service}{VERSION_SEP}{version}")
+}
+
+/// The service of a source name, without its version.
+pub fn unversioned(name: &str) -> &str {
+    name.split_once(VERSION_SEP).map_or(name, |(s, _)| s)
+}
+
 /// A party that opens connections.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
@@ -199,8 +218,17 @@ impl Rendered {
         }
     }
 
+    /// The workload of a service by its label name, or of one version of
+    /// it by `<service>@<version>` (the pods labelled `version: <version>`,
+    /// as Istio's convention and meshpack's Deployments label them).
     pub fn workload(&self, name: &str) -> Option<&Workload> {
-        self.workloads.iter().find(|w| w.name == name)
+        match name.split_once(VERSION_SEP) {
+            Some((service, version)) => self.workloads.iter().find(|w| {
+                w.name == service
+                    && w.labels.get(VERSION_LABEL).map(String::as_str) == Some(version)
+            }),
+            None => self.workloads.iter().find(|w| w.name == name),
+        }
     }
 
     /// Identities outside the set that some rule names, so the matrix shows them.
