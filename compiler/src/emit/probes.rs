@@ -17,9 +17,10 @@
 //! <https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-readiness-gate>
 //!
 //! A service whose versions run under ServiceAccounts of their own
-//! (`from: <service>@<version>` in some rule) is probed as its first
-//! version: that version's ServiceAccount and labels, and the rules from
-//! the service or from that version.
+//! (`from: <service>@<version>` in some rule) has one probe per version
+//! (`probe-<service>-<version>`, the row source `<service>@<version>` as
+//! `meshpack matrix` prints it): that version's ServiceAccount and labels,
+//! and the rules from the service or from that version.
 
 use super::values::{helm_tests, PodField, Svc};
 use super::workload::{self, container_security_context, pod_security_context};
@@ -63,9 +64,8 @@ fn concrete(pattern: &str) -> String {
 
 /// What a source's probe checks: each port the policy lets it reach, then
 /// the first ports of up to [`FORBIDDEN_SAMPLE`] services it may not reach.
-pub fn checks(m: &Model, s: &Service) -> Vec<Check> {
+pub fn checks(m: &Model, s: &Service, as_version: Option<&Version>) -> Vec<Check> {
     let mut out = vec![];
-    let as_version = stand_in(m, s);
     let edges: Vec<&crate::model::Edge> = m
         .edges
         .iter()
@@ -126,10 +126,14 @@ pub fn checks(m: &Model, s: &Service) -> Vec<Check> {
     out
 }
 
-/// The version a probe stands in for: the first, when the service's
-/// versions have identities of their own.
-fn stand_in<'s>(m: &Model, s: &'s Service) -> Option<&'s Version> {
-    s.versions.first().filter(|_| m.version_identities(&s.name))
+/// What a service's probes stand for: each version, when the versions
+/// have identities of their own, else the whole service (`None`).
+fn stand_ins<'s>(m: &Model, s: &'s Service) -> Vec<Option<&'s Version>> {
+    if m.version_identities(&s.name) {
+        s.versions.iter().map(Some).collect()
+    } else {
+        vec![None]
+    }
 }
 
 /// A word for `sh`: single-quoted.
@@ -213,7 +217,14 @@ exit $status
     s
 }
 
-fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]) -> Value {
+fn probe(
+    m: &Model,
+    n: &Names,
+    out: &mut out::Out,
+    s: &Service,
+    as_version: Option<&Version>,
+    checks: &[Check],
+) -> Value {
     let sv = super::svc_values(s);
     let pod = Pod {
         spec: Some(PodSpec {
@@ -246,8 +257,11 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     let mut v = to_value(&pod);
     v["apiVersion"] = json!("v1");
     v["kind"] = json!("Pod");
-    let mut meta = n.meta(out, &format!("probe-{}", s.name), Some(&s.name));
-    let as_version = stand_in(m, s);
+    let name = match as_version {
+        Some(v) => format!("probe-{}", identity_suffix(&s.name, &v.name)),
+        None => format!("probe-{}", s.name),
+    };
+    let mut meta = n.meta(out, &name, Some(&s.name));
     meta["labels"] = workload::pod_labels(m, n, out, s, as_version);
     if let Some(v) = as_version {
         meta["labels"][workload::VERSION_LABEL] = json!(v.name);
@@ -291,7 +305,11 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
         ),
         json!(m.probe_image.as_ref().map(workload::image_text)),
     );
-    let body = script_body(&s.name, checks);
+    let source = match as_version {
+        Some(v) => format!("{}@{}", s.name, v.name),
+        None => s.name.clone(),
+    };
+    let body = script_body(&source, checks);
     let script = out.text(&[
         Part::Lit("prefix="),
         Part::Val(FULLNAME, n.app),
@@ -344,14 +362,20 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     let n = Names::new(m);
     let mut files = vec![];
     for s in m.services.iter().filter(|s| s.attach.is_none()) {
-        let cs = checks(m, s);
-        if cs.is_empty() {
-            continue;
+        for version in stand_ins(m, s) {
+            let cs = checks(m, s, version);
+            if cs.is_empty() {
+                continue;
+            }
+            let file = match version {
+                Some(v) => identity_suffix(&s.name, &v.name),
+                None => s.name.clone(),
+            };
+            let mut f = File::new(format!("tests/probe-{file}.yaml"), Group::Tests, mode);
+            let v = probe(m, &n, &mut f.out, s, version, &cs);
+            f.push(v);
+            files.push(f);
         }
-        let mut f = File::new(format!("tests/probe-{}.yaml", s.name), Group::Tests, mode);
-        let v = probe(m, &n, &mut f.out, s, &cs);
-        f.push(v);
-        files.push(f);
     }
     files
 }
@@ -390,7 +414,7 @@ mod tests {
         .unwrap();
         let svc = |n: &str| m.services.iter().find(|s| s.name == n).unwrap();
         assert_eq!(
-            checks(&m, svc("web")),
+            checks(&m, svc("web"), None),
             vec![
                 check(
                     true,
@@ -407,7 +431,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            checks(&m, svc("api")),
+            checks(&m, svc("api"), None),
             vec![
                 check(true, false, "db", 5432, "tcp-pg", "GET", "/"),
                 check(false, false, "cache", 6379, "tcp-redis", "GET", "/"),
@@ -417,7 +441,7 @@ mod tests {
         );
         // The script names each destination after the release's prefix,
         // its row as `meshpack matrix` prints it.
-        let body = script_body("web", &checks(&m, svc("web")));
+        let body = script_body("web", &checks(&m, svc("web"), None));
         assert!(body.contains("\nSOURCE='web'\ncheck allow http \"$prefix\"-api 8080 'POST' '/v1/meshpack-probe' 'api:8080 (http)'\n"));
         assert!(
             body.contains("\ncheck deny tcp \"$prefix\"-db 5432 'GET' '/' 'db:5432 (tcp-pg)'\n")
@@ -427,6 +451,47 @@ mod tests {
         plain.probe_image = None;
         assert!(files(&plain, Mode::Plain).is_empty());
         assert_eq!(files(&m, Mode::Plain).len(), 5);
+    }
+
+    #[test]
+    fn one_probe_per_version_when_a_rule_names_a_version() {
+        let m = crate::compile_model(
+            "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: bk}\nspec:\n  version: 1.0.0\n  images: {probe: 'docker.io/curlimages/curl:8.11.1'}\n  services:\n    productpage: {image: 'r.example.com/p:1', ports: {http: 9080}}\n    reviews:\n      image: 'r.example.com/r:1'\n      ports: {http: 9080}\n      versions: {v1: {}, v2: {}}\n    ratings: {image: 'r.example.com/ra:1', ports: {http: 9080}}\n  allow:\n    - {from: productpage, to: reviews}\n    - {from: reviews@v2, to: ratings}\n",
+            None,
+        )
+        .unwrap();
+        let reviews = m.services.iter().find(|s| s.name == "reviews").unwrap();
+        let (v1, v2) = (Some(&reviews.versions[0]), Some(&reviews.versions[1]));
+        // v1 may reach nothing: ratings is among what it must not reach.
+        assert_eq!(
+            checks(&m, reviews, v1),
+            vec![
+                check(false, true, "productpage", 9080, "http", "GET", "/"),
+                check(false, true, "ratings", 9080, "http", "GET", "/"),
+            ]
+        );
+        assert_eq!(
+            checks(&m, reviews, v2),
+            vec![
+                check(true, true, "ratings", 9080, "http", "GET", "/"),
+                check(false, true, "productpage", 9080, "http", "GET", "/"),
+            ]
+        );
+        let files = files(&m, Mode::Plain);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "tests/probe-productpage.yaml",
+                "tests/probe-ratings.yaml",
+                "tests/probe-reviews-v1.yaml",
+                "tests/probe-reviews-v2.yaml",
+            ]
+        );
+        let pod = &files[3].docs[0].value;
+        assert_eq!(pod["metadata"]["name"], json!("bk-probe-reviews-v2"));
+        assert_eq!(pod["metadata"]["labels"]["version"], json!("v2"));
+        assert_eq!(pod["spec"]["serviceAccountName"], json!("bk-reviews-v2"));
     }
 
     #[test]

@@ -231,6 +231,29 @@ impl Rendered {
         }
     }
 
+    /// The workloads as sources, read from the set alone: by service name,
+    /// except where the versions of a service (`version` label) run under
+    /// different ServiceAccounts, and so can be allowed apart: then each
+    /// version is a source of its own, `<service>@<version>`.
+    pub fn workload_sources(&self) -> BTreeSet<Source> {
+        let mut accounts: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for w in &self.workloads {
+            accounts
+                .entry(w.name.as_str())
+                .or_default()
+                .insert(w.service_account.as_str());
+        }
+        self.workloads
+            .iter()
+            .map(|w| match w.labels.get(VERSION_LABEL) {
+                Some(v) if accounts[w.name.as_str()].len() > 1 => {
+                    Source::Workload(versioned(&w.name, v))
+                }
+                _ => Source::Workload(w.name.clone()),
+            })
+            .collect()
+    }
+
     /// Identities outside the set that some rule names, so the matrix shows them.
     pub(crate) fn outside_identities(&self) -> BTreeSet<Source> {
         let mut out = BTreeSet::new();

@@ -55,11 +55,7 @@ fn gateway_pods(set: &Rendered, s: Source) -> Source {
 /// rules name, strangers and plaintext clients, and egress hosts.
 pub fn matrix_of_set(set: &Rendered) -> Matrix {
     let layers = set.layers();
-    let mut sources: BTreeSet<Source> = set
-        .workloads
-        .iter()
-        .map(|w| Source::Workload(w.name.clone()))
-        .collect();
+    let mut sources: BTreeSet<Source> = set.workload_sources();
     sources.extend(
         set.outside_identities()
             .into_iter()
