@@ -767,9 +767,12 @@ pub struct Cors {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowRule {
-    /// Sources: a service, `gateway/<name>`, `{namespace, serviceAccount}`, or a list of them.
+    /// Sources: a service, one version of a service (`reviews@v2`: that
+    /// version's pods then run under a ServiceAccount of their own),
+    /// `gateway/<name>`, `{namespace, serviceAccount}`, or a list of them.
     pub from: OneOrMany<SourceRef>,
-    /// Destinations: a service, a list of services, or `"*"` for every service.
+    /// Destinations: a service (every version of it), a list of services,
+    /// or `"*"` for every service.
     pub to: OneOrMany<String>,
     /// Destination ports, by name or number (default all).
     #[serde(default)]
@@ -782,7 +785,7 @@ pub struct AllowRule {
     pub methods: Vec<String>,
 }
 
-/// A service name, `gateway/<name>`, or a workload outside the release.
+/// A service name, `<service>@<version>`, `gateway/<name>`, or a workload outside the release.
 #[derive(Debug, Clone, JsonSchema)]
 #[schemars(untagged)]
 pub enum SourceRef {
