@@ -26,7 +26,10 @@ fn model() -> meshpack::model::Model {
 
 /// The chart and the Kustomize tree, written under `dir`.
 fn outputs(dir: &Path) -> (PathBuf, PathBuf) {
-    let m = model();
+    outputs_of(dir, &model())
+}
+
+fn outputs_of(dir: &Path, m: &meshpack::model::Model) -> (PathBuf, PathBuf) {
     let chart = dir.join("bookinfo");
     let tree = dir.join("kustomize");
     meshpack::package::write_dir(&chart, &meshpack::package::helm::chart(&m), "test", false)
@@ -186,8 +189,12 @@ fn principals() -> Value {
 
 /// `verify` in process: no difference, and the cells that matter.
 fn assert_verified(what: &str, objs: Vec<Value>) {
+    assert_verified_against(what, &model(), objs)
+}
+
+fn assert_verified_against(what: &str, m: &meshpack::model::Model, objs: Vec<Value>) {
     let set = rendered(objs);
-    let c = verify::intent::compare(&model(), &set, &verify::intent::GatewayIdentity::default());
+    let c = verify::intent::compare(m, &set, &verify::intent::GatewayIdentity::default());
     assert!(c.missing.is_empty(), "{what}: missing {:?}", c.missing);
     let diffs: Vec<String> = c.differences.iter().map(|d| d.to_string()).collect();
     assert!(diffs.is_empty(), "{what}:\n{}", diffs.join("\n"));
@@ -397,4 +404,30 @@ fn verify_catches_reviews_v1_reaching_ratings() {
         set_matrix[&(Source::Workload("reviews@v1".into()), ratings)],
         Access::Denied
     );
+}
+
+/// `spec.serviceNames: release` renames the Services, not the
+/// ServiceAccounts: those are `<release>-<service>[-<version>]` under
+/// either choice, as the Deployments are.
+#[test]
+fn release_service_names_keep_the_version_identities() {
+    let text = policy().replace(
+        "  version: 1.20.3\n",
+        "  version: 1.20.3\n  serviceNames: release\n",
+    );
+    assert!(text.contains("serviceNames: release"));
+    let m = meshpack::compile_model(&text, None).expect("compiles");
+    let tmp = tempfile::tempdir().unwrap();
+    let (chart, _) = outputs_of(tmp.path(), &m);
+    for h in HELMS {
+        let objs = render(h, &chart, Some(&[]));
+        let by = by_id(&objs);
+        get(&by, "Service/bookinfo-reviews");
+        assert!(!by.contains_key("Service/reviews"), "{h}");
+        assert_identities(h, &by);
+        assert_network_policies(h, &by);
+        let ap = &get(&by, "AuthorizationPolicy/bookinfo-ratings")["spec"];
+        assert_eq!(ap["rules"], ratings_rule(accounts()), "{h}");
+        assert_verified_against(h, &m, objs);
+    }
 }

@@ -126,6 +126,16 @@ fn traffic(m: &Model) -> BTreeSet<String> {
         if t.fault.is_some() {
             out.insert(format!("{} fault injection", s.name));
         }
+        // A rule naming a version moves every version of the service to a
+        // ServiceAccount of its own (`model::scoped`): pods restart under it.
+        if m.version_identities(&s.name) {
+            for v in &s.versions {
+                out.insert(format!(
+                    "{} version {} has its own ServiceAccount",
+                    s.name, v.name
+                ));
+            }
+        }
     }
     out
 }
@@ -225,6 +235,27 @@ mod tests {
             "/../policies/evalhub.yaml"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn a_version_scoped_rule_shows_as_edges_and_identities() {
+        let policy = |from: &str| {
+            format!("apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {{name: bk}}\nspec:\n  version: 1.0.0\n  services:\n    reviews:\n      image: 'r.example.com/r:1'\n      ports: {{http: 9080}}\n      versions: {{v1: {{}}, v2: {{}}}}\n    ratings: {{image: 'r.example.com/ra:1', ports: {{http: 9080}}}}\n  allow:\n    - {{from: {from}, to: ratings}}\n")
+        };
+        let old = crate::compile_model(&policy("reviews"), None).unwrap();
+        let new = crate::compile_model(&policy("reviews@v2"), None).unwrap();
+        let d = diff(&old, &new);
+        let get = |t: &str| d.iter().find(|s| s.title == t).unwrap();
+        assert_eq!(get("edges").added, ["reviews@v2 -> ratings:http"]);
+        assert_eq!(get("edges").removed, ["reviews -> ratings:http"]);
+        assert_eq!(
+            get("traffic").added,
+            [
+                "reviews version v1 has its own ServiceAccount",
+                "reviews version v2 has its own ServiceAccount"
+            ]
+        );
+        assert!(get("traffic").removed.is_empty());
     }
 
     #[test]

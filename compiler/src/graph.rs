@@ -423,6 +423,26 @@ mod tests {
     }
 
     #[test]
+    fn a_version_source_is_a_node_of_its_own() {
+        let m = crate::compile_model(
+            "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: bk}\nspec:\n  version: 1.0.0\n  services:\n    reviews:\n      image: 'r.example.com/r:1'\n      ports: {http: 9080}\n      versions: {v1: {}, v2: {}}\n    ratings: {image: 'r.example.com/ra:1', ports: {http: 9080}}\n  allow:\n    - {from: reviews@v2, to: ratings, methods: [GET]}\n",
+            None,
+        )
+        .unwrap();
+        let g = build(&m);
+        let labels: Vec<&str> = g.nodes.iter().map(|n| n.label.as_str()).collect();
+        assert_eq!(labels, ["ratings", "reviews", "reviews@v2"]);
+        assert_eq!(
+            g.edges,
+            [(
+                "svc_reviews_at_v2".to_string(),
+                "svc_ratings".to_string(),
+                "http GET".to_string()
+            )]
+        );
+    }
+
+    #[test]
     fn formats() {
         let g = build(&model());
         let m = mermaid(&g);

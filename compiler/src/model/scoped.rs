@@ -121,3 +121,44 @@ impl Resolver<'_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    const POLICY: &str = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: bk}\nspec:\n  version: 1.0.0\n  services:\n    productpage: {image: 'r.example.com/p:1', ports: {http: 9080}}\n    reviews:\n      image: 'r.example.com/r:1'\n      ports: {http: 9080}\n      versions: {v1: {}, v2: {}, v3: {}}\n    ratings:\n      image: 'r.example.com/ra:1'\n      ports: {http: 9080}\n      versions: {v1: {}}\n  allow:\n    - {from: productpage, to: reviews}\n    - {from: [reviews@v2, reviews@v3, reviews], to: ratings, ports: [http]}\n";
+
+    #[test]
+    fn a_named_version_gives_every_version_of_its_service_an_identity() {
+        let m = crate::compile_model(POLICY, None).unwrap();
+        let sources: Vec<String> = m
+            .edges
+            .iter()
+            .filter(|e| e.dest == "ratings")
+            .map(|e| e.source.to_string())
+            .collect();
+        assert_eq!(sources, ["reviews", "reviews@v2", "reviews@v3"]);
+        assert_eq!(
+            m.edges
+                .iter()
+                .find(|e| e.source.to_string() == "reviews@v2")
+                .map(|e| &e.source),
+            Some(&Source::Version {
+                service: "reviews".into(),
+                version: "v2".into()
+            })
+        );
+        assert!(m.version_identities("reviews"));
+        assert_eq!(
+            m.identity_suffixes("reviews"),
+            ["reviews-v1", "reviews-v2", "reviews-v3"]
+        );
+        // Versions no rule names share their service's identity.
+        assert!(!m.version_identities("ratings"));
+        assert_eq!(m.identity_suffixes("ratings"), ["ratings"]);
+        assert_eq!(m.identity_suffixes("productpage"), ["productpage"]);
+        // A version's edges are its service's (Sidecar hosts, egress).
+        let from: Vec<&str> = m.edges_from("reviews").map(|e| e.dest.as_str()).collect();
+        assert_eq!(from, ["ratings", "ratings", "ratings"]);
+    }
+}
