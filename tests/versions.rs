@@ -32,15 +32,10 @@ fn outputs(dir: &Path) -> (PathBuf, PathBuf) {
 fn outputs_of(dir: &Path, m: &meshpack::model::Model) -> (PathBuf, PathBuf) {
     let chart = dir.join("bookinfo");
     let tree = dir.join("kustomize");
-    meshpack::package::write_dir(&chart, &meshpack::package::helm::chart(&m), "test", false)
+    meshpack::package::write_dir(&chart, &meshpack::package::helm::chart(m), "test", false)
         .unwrap();
-    meshpack::package::write_dir(
-        &tree,
-        &meshpack::package::kustomize::tree(&m),
-        "test",
-        false,
-    )
-    .unwrap();
+    meshpack::package::write_dir(&tree, &meshpack::package::kustomize::tree(m), "test", false)
+        .unwrap();
     (chart, tree)
 }
 
