@@ -244,6 +244,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             );
             en.schema = Some(smap());
             v.push(en);
+            v.push(inject_entry(m, &sv, "This service's `istio.injection`, through the `podLabels` template (default: istio.injection)."));
             continue;
         }
         if s.versions.is_empty() {
@@ -332,14 +333,11 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             }
             v.push(en);
         }
-        let mut inject = es(
-            sv.inject().path(),
-            ISTIO_INJECTION.default(m).expect("release-wide"),
+        v.push(inject_entry(
+            m,
+            &sv,
             "This service's `istio.injection` (default: istio.injection).",
-            injection_schema(),
-        );
-        inject.listed = false;
-        v.push(inject);
+        ));
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
             v.push(e(
                 sv.storage_size().path(),
@@ -363,6 +361,20 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
     ]);
     v
+}
+
+/// `services.<name>.istio.inject`, which the pod labels of deployed and
+/// attached services alike read (unlisted: the README table shows the
+/// release-wide `istio.injection`).
+fn inject_entry(m: &Model, sv: &Svc, description: &str) -> Entry {
+    let mut inject = es(
+        sv.inject().path(),
+        ISTIO_INJECTION.default(m).expect("release-wide"),
+        description,
+        injection_schema(),
+    );
+    inject.listed = false;
+    inject
 }
 
 /// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it
