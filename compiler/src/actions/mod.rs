@@ -10,6 +10,7 @@
 //! one place allowed to run the whole pipeline (`policy` to `package`) and
 //! the checkers side by side.
 
+pub mod airgap;
 pub mod bundle;
 pub mod compile;
 pub mod import;
