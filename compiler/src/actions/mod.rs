@@ -51,6 +51,9 @@ pub enum Error {
     /// Manifests could not be read (a missing path, a link, a syntax error).
     #[error("{0}")]
     Manifests(String),
+    /// `import` could not read its input or found no workload in it.
+    #[error(transparent)]
+    Import(#[from] crate::import::Error),
     /// The arguments ask for something that cannot be done.
     #[error("{0}")]
     Usage(String),
