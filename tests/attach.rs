@@ -354,6 +354,55 @@ fn vendor_chart_with_the_walkthrough_renders_validates_and_verifies() {
     }
 }
 
+/// An attach chart's schema accepts `services.<name>.istio.inject`, which
+/// its `podLabels` template reads: the vendor chart installs with it in
+/// both Helm versions, and only that service's pods change their
+/// injection label, with the mesh on and off.
+#[test]
+fn attach_chart_takes_a_service_injection_override() {
+    let dir = vendor_chart();
+    let chart = dir.path().join("onlineboutique");
+    for h in HELMS {
+        for (istio, others) in [(true, Some("true")), (false, Some("false"))] {
+            for (value, label) in [("false", Some("false")), ("namespace", None)] {
+                let what = format!("{h} istio={istio} inject={value}");
+                let set = format!("services.frontend.istio.inject={value}");
+                let objs = parse(&render_with(h, &chart, istio, &[&set]));
+                let labels = pod_labels(&objs);
+                assert_eq!(
+                    labels.keys().map(String::as_str).collect::<Vec<_>>(),
+                    SERVICES,
+                    "{what}"
+                );
+                for (name, l) in &labels {
+                    let inject = l.get("sidecar.istio.io/inject").map(String::as_str);
+                    let want = if name == "frontend" { label } else { others };
+                    assert_eq!(inject, want, "{what} {name}");
+                    assert_eq!(l.get("app"), Some(name), "{what} {name}");
+                    assert_eq!(
+                        l.get("meshpack.dev/mesh").map(String::as_str),
+                        Some(MESH),
+                        "{what} {name}"
+                    );
+                }
+            }
+        }
+        // A value the schema refuses still fails the install, by name.
+        let mut c = Command::new(helm(h));
+        c.args(["template", "ob"])
+            .arg(&chart)
+            .args(["--namespace", NS])
+            .args([
+                "--set",
+                &format!("{MESH}.services.frontend.istio.inject=maybe"),
+            ]);
+        let out = c.output().unwrap();
+        assert!(!out.status.success(), "{h}: inject=maybe installed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("inject"), "{h}: {err}");
+    }
+}
+
 /// The principal of the vendor's ServiceAccount and its own Service name
 /// are what the AuthorizationPolicy and Sidecar name.
 #[test]

@@ -808,8 +808,9 @@ fn gateway_ns(ns: &str) -> Value {
 /// Istio's Gateway by the gateway's selector, with the Gateway API by the
 /// label of the pods Istio deploys, both in `istio.gateway.namespace` (one
 /// value: the deprecated `networkPolicy.gatewayNamespaces` cannot set them
-/// apart); with neither, the ingress controller. Helm 3 and 4 and the
-/// Kustomize tree.
+/// apart); with neither, the ingress controller (`ingress.controller.*`,
+/// the values the Ingress form reads too). Helm 3 and 4 and the Kustomize
+/// tree.
 #[test]
 fn gateways_are_admitted_by_their_pods() {
     let istio_peer = |ns: &str| json!({"namespaceSelector": gateway_ns(ns), "podSelector": {"matchLabels": {"istio": "ingressgateway"}}});
@@ -831,7 +832,7 @@ fn gateways_are_admitted_by_their_pods() {
         (
             "kustomize plain".into(),
             kust("plain"),
-            ingress_peer(&["istio-ingress"]),
+            ingress_peer(&["ingress-nginx"]),
         ),
     ];
     for h in HELMS {
@@ -852,7 +853,7 @@ fn gateways_are_admitted_by_their_pods() {
         renders.push((
             format!("{h} plain"),
             helm_with(h, "evalhub", &[]),
-            ingress_peer(&["istio-ingress"]),
+            ingress_peer(&["ingress-nginx"]),
         ));
         // With the mesh on, the gateway namespace is the Istio objects' one;
         // the deprecated key no longer sets it apart.
@@ -894,36 +895,120 @@ fn gateways_are_admitted_by_their_pods() {
             );
         }
     }
-    // Without Istio: the customer's ingress controller, or the deprecated
-    // list of namespaces a values file of the last release still sets.
-    for h in HELMS {
-        let objs = helm_with(
-            h,
-            "evalhub",
-            &[
-                "--set",
-                "networkPolicy.ingressController.namespace=ingress-nginx",
-                "--set",
-                "networkPolicy.ingressController.podLabels.app\\.kubernetes\\.io/name=ingress-nginx",
-            ],
-        );
-        let mut peer = ingress_peer(&["ingress-nginx"]);
+    // Without Istio: the customer's ingress controller, named by the
+    // values the Ingress form reads; the renamed
+    // `networkPolicy.ingressController.*` of an older values file still
+    // win over them, and the deprecated list of namespaces over both.
+    let labelled = |ns: &str| {
+        let mut peer = ingress_peer(&[ns]);
         peer["podSelector"] = json!({"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}});
-        assert_eq!(
-            netpol_spec(&objs, "evalhub-frontend-gateways"),
-            gateway_policy("frontend", peer, &[3000]),
-            "{h}"
-        );
-        let objs = helm_with(
-            h,
-            "evalhub",
-            &["--set", "networkPolicy.gatewayNamespaces={a,b}"],
-        );
-        assert_eq!(
-            netpol_spec(&objs, "evalhub-frontend-gateways"),
-            gateway_policy("frontend", ingress_peer(&["a", "b"]), &[3000]),
-            "{h}"
-        );
+        peer
+    };
+    for h in HELMS {
+        let cases: [(&str, Vec<&str>, Value, &str); 4] = [
+            (
+                "ingress.controller",
+                vec![
+                    "ingress.controller.namespace=edge",
+                    "ingress.controller.podLabels.app\\.kubernetes\\.io/name=ingress-nginx",
+                    "ingress.controller.serviceAccount=edge-controller",
+                ],
+                labelled("edge"),
+                "edge/edge-controller",
+            ),
+            (
+                "renamed networkPolicy.ingressController",
+                vec![
+                    "ingress.controller.namespace=edge",
+                    "networkPolicy.ingressController.namespace=legacy",
+                    "networkPolicy.ingressController.podLabels.app\\.kubernetes\\.io/name=ingress-nginx",
+                ],
+                labelled("legacy"),
+                "legacy/ingress-nginx",
+            ),
+            (
+                "deprecated gatewayNamespaces",
+                vec![
+                    "networkPolicy.ingressController.namespace=legacy",
+                    "networkPolicy.gatewayNamespaces={a,b}",
+                ],
+                ingress_peer(&["a", "b"]),
+                "a/ingress-nginx",
+            ),
+            ("defaults", vec![], ingress_peer(&["ingress-nginx"]), "ingress-nginx/ingress-nginx"),
+        ];
+        for (what, sets, peer, id) in cases {
+            let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+            let objs = helm_with(h, "evalhub", &args);
+            assert_eq!(
+                netpol_spec(&objs, "evalhub-frontend-gateways"),
+                gateway_policy("frontend", peer.clone(), &[3000]),
+                "{h} {what}"
+            );
+            assert_eq!(
+                netpol_spec(&objs, "evalhub-api-gateways"),
+                gateway_policy("api", peer, &[8080, 9090]),
+                "{h} {what}"
+            );
+            // Each names the controller and the gateways it stands for, so
+            // `verify` knows who `gateway/public` is.
+            for svc in ["frontend", "api"] {
+                assert_eq!(
+                    by_id(&objs)[&format!("NetworkPolicy/evalhub-{svc}-gateways")]["metadata"]
+                        ["annotations"],
+                    json!({"meshpack.dev/gateways": "public", "meshpack.dev/ingress-controller": id}),
+                    "{h} {what} {svc}"
+                );
+            }
+        }
+    }
+    // The Kustomize tree's policies carry the defaults' names.
+    let objs = kust("plain");
+    assert_eq!(
+        by_id(&objs)["NetworkPolicy/evalhub-frontend-gateways"]["metadata"]["annotations"],
+        json!({"meshpack.dev/gateways": "public", "meshpack.dev/ingress-controller": "ingress-nginx/ingress-nginx"})
+    );
+}
+
+/// Without a mesh, `verify` takes `gateway/<name>` to be the controller the
+/// rendered NetworkPolicies name (`ingress.controller.*`, pods by the
+/// labels they select), with no flag:
+/// the same render proves the policy, and one whose policies admit another
+/// namespace than they name does not.
+#[test]
+fn verify_knows_the_ingress_controller_without_a_mesh() {
+    let policy = root().join("policies/evalhub.yaml");
+    let args = ["verify", "--policy", policy.to_str().unwrap(), "-"];
+    for sets in [
+        vec![],
+        vec!["--set", "ingress.controller.namespace=edge"],
+        vec!["--set", "networkPolicy.ingressController.namespace=legacy"],
+        // The controller pods' labels, which the policies select.
+        vec!["--set", "ingress.controller.podLabels.app=nginx"],
+        vec![
+            "--set",
+            "ingress.enabled=true",
+            "--set",
+            "ingress.controller.podLabels.app=nginx",
+        ],
+    ] {
+        let text = template("helm4", &chart("evalhub"), "evalhub", &sets);
+        let (code, out) = meshpack_stdin(&args, &text);
+        assert_eq!(code, 0, "{sets:?}: {out}");
+    }
+    // The controller named elsewhere than the policies admit: not proved.
+    let text = template("helm4", &chart("evalhub"), "evalhub", &[]).replace(
+        "meshpack.dev/ingress-controller: \"ingress-nginx/ingress-nginx\"",
+        "meshpack.dev/ingress-controller: \"other/ingress-nginx\"",
+    );
+    assert!(text.contains("other/ingress-nginx"), "{text}");
+    let (code, out) = meshpack_stdin(&args, &text);
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "intended but not allowed: other/ingress-nginx -> frontend:3000 (http)",
+        "intended but not allowed: other/ingress-nginx -> api:8080 (http)",
+    ] {
+        assert!(out.contains(line), "{out}");
     }
 }
 
@@ -1075,8 +1160,20 @@ fn the_deprecated_gateway_namespaces_key_installs_with_a_warning() {
     };
     let out = notes(&["networkPolicy.gatewayNamespaces={ingress}"]);
     assert!(
-        out.contains("WARNING: networkPolicy.gatewayNamespaces is deprecated. With Istio, NetworkPolicies\nadmit the gateway pods in istio.gateway.namespace (istio-ingress) and ignore it;\nwithout Istio, set networkPolicy.ingressController.namespace (and .podLabels) instead."),
+        out.contains("WARNING: networkPolicy.gatewayNamespaces is deprecated. With Istio, NetworkPolicies\nadmit the gateway pods in istio.gateway.namespace (istio-ingress) and ignore it;\nwithout Istio, set ingress.controller.namespace (and .podLabels) instead."),
         "{out}"
     );
-    assert!(!notes(&[]).contains("gatewayNamespaces"));
+    let none = notes(&[]);
+    assert!(!none.contains("gatewayNamespaces"), "{none}");
+    assert!(!none.contains("networkPolicy.ingressController"), "{none}");
+    // The renamed `networkPolicy.ingressController`, by either key.
+    let warning = "WARNING: networkPolicy.ingressController is renamed ingress.controller (one set of\nvalues for the ingress controller, whoever renders the Ingresses). Its namespace and\npodLabels still apply over ingress.controller's; move them there.";
+    for set in [
+        "networkPolicy.ingressController.namespace=legacy",
+        "networkPolicy.ingressController.podLabels.app=nginx",
+    ] {
+        let out = notes(&[set]);
+        assert!(out.contains(warning), "{set}: {out}");
+    }
+    assert!(!notes(&["ingress.controller.namespace=edge"]).contains(warning));
 }

@@ -197,7 +197,7 @@ fn network_policies_encode_the_allow_graph() {
         );
         // api: frontend on http; prometheus's namespace on http-metrics;
         // the gateway (here, without Istio, the ingress controller's
-        // namespace) on both ports, in a policy of its own.
+        // namespace, `ingress.controller.namespace`) on both ports, in a policy of its own.
         assert_eq!(
             np("api-ingress")["ingress"],
             json!([
@@ -208,7 +208,7 @@ fn network_policies_encode_the_allow_graph() {
         assert_eq!(
             np("api-gateways")["ingress"],
             json!([
-                {"from": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-ingress"]}]}}],
+                {"from": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ingress-nginx"]}]}}],
                  "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 9090}]},
             ])
         );

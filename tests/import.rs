@@ -613,8 +613,15 @@ fn no_workloads_is_an_error() {
     );
     let e = import::import(&Input::detect(dir.path(), vec![], vec![]), None).unwrap_err();
     assert!(
-        e.contains("no Deployment, StatefulSet, DaemonSet, Job or CronJob found"),
-        "{e}"
+        matches!(&e, import::Error::NoWorkloads { input } if *input == dir.path().display().to_string()),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: no Deployment, StatefulSet, DaemonSet, Job or CronJob found; expected rendered Kubernetes manifests",
+            dir.path().display()
+        )
     );
 }
 
@@ -667,8 +674,12 @@ fn a_workload_without_a_name_is_an_error() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \"\"}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web}]}}}\n",
     );
     let e = import::import(&Input::detect(dir.path(), vec![], vec![]), None).unwrap_err();
+    assert!(
+        matches!(&e, import::Error::Unnamed { file, kind } if file == "web.yaml" && kind == "Deployment"),
+        "{e:?}"
+    );
     assert_eq!(
-        e,
+        e.to_string(),
         "web.yaml: a Deployment has no metadata.name; Kubernetes requires one (a chart value that renders the name empty?)"
     );
 }

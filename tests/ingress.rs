@@ -213,6 +213,35 @@ fn ingress_routes_equal_the_other_forms_and_render_only_without_them() {
         );
         assert_eq!(of_kind(&objs, "Ingress").len(), 1, "{h}");
         assert!(of_kind(&objs, "NetworkPolicy").is_empty(), "{h}");
+
+        // One value set names the controller: the renamed
+        // `networkPolicy.ingressController.*` of an older values file
+        // still win over `ingress.controller.*` here too, in the policies
+        // and in the identity `verify` reads.
+        let objs = by_id(&render(
+            h,
+            &chart,
+            &[
+                "ingress.enabled=true",
+                "ingress.controller.namespace=edge",
+                "ingress.controller.serviceAccount=edge-sa",
+                "networkPolicy.ingressController.namespace=legacy",
+                "networkPolicy.ingressController.podLabels.app=nginx",
+            ],
+        ));
+        assert_eq!(
+            objs["Ingress/evalhub-public"]["metadata"]["annotations"],
+            json!({"meshpack.dev/gateway": "public", "meshpack.dev/ingress-controller": "legacy/edge-sa"}),
+            "{h}"
+        );
+        assert_eq!(
+            objs["NetworkPolicy/evalhub-frontend-from-ingress"]["spec"]["ingress"],
+            json!([{
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "legacy"}}, "podSelector": {"matchLabels": {"app": "nginx"}}}],
+                "ports": [{"protocol": "TCP", "port": 3000}],
+            }]),
+            "{h}"
+        );
     }
 }
 

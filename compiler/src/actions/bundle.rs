@@ -71,7 +71,7 @@ pub fn create(policy: &Path, output: &Path, profile: Option<&str>) -> Result<Wri
 /// unlisted, and the chart and Kustomize tree still what its policy
 /// compiles to. Returns the problems (none: verified); `Err` when it is
 /// not a meshpack bundle at all.
-pub fn verify(r: impl Read) -> Result<Vec<String>, String> {
+pub fn verify(r: impl Read) -> Result<Vec<String>, bundle::Error> {
     let mut c = bundle::check(r)?;
     let text = c.policy_text()?;
     let profile = c.profile();
@@ -148,7 +148,15 @@ mod tests {
         let out = crate::package(&m);
         let mut f = files(&m, &text, None, &out.chart, &out.kustomize);
         f.remove("evalhub-2.3.0/SHA256SUMS");
-        let problems = verify(archive(&f).unwrap().as_slice()).unwrap_err();
-        assert_eq!(problems, "not a meshpack bundle: no SHA256SUMS at its top");
+        let e = verify(archive(&f).unwrap().as_slice()).unwrap_err();
+        assert!(matches!(e, bundle::Error::NoSums), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "not a meshpack bundle: no SHA256SUMS at its top"
+        );
+        // Not a gzipped tar at all.
+        let e = verify(&b"not an archive"[..]).unwrap_err();
+        assert!(matches!(e, bundle::Error::Unreadable(_)), "{e:?}");
+        assert!(e.to_string().starts_with("not a meshpack bundle: "), "{e}");
     }
 }

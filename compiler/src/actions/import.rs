@@ -17,8 +17,8 @@ pub fn draft(
     set: Vec<String>,
     name: Option<&str>,
 ) -> Result<Draft, Error> {
-    let input = Input::from_args(input, values, set).map_err(Error::Manifests)?;
-    import::import(&input, name).map_err(Error::Manifests)
+    let input = Input::from_args(input, values, set)?;
+    Ok(import::import(&input, name)?)
 }
 
 /// Write a draft's text to `path`.

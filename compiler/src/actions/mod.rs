@@ -10,6 +10,7 @@
 //! one place allowed to run the whole pipeline (`policy` to `package`) and
 //! the checkers side by side.
 
+pub mod airgap;
 pub mod bundle;
 pub mod compile;
 pub mod import;
@@ -50,6 +51,9 @@ pub enum Error {
     /// Manifests could not be read (a missing path, a link, a syntax error).
     #[error("{0}")]
     Manifests(String),
+    /// `import` could not read its input or found no workload in it.
+    #[error(transparent)]
+    Import(#[from] crate::import::Error),
     /// The arguments ask for something that cannot be done.
     #[error("{0}")]
     Usage(String),

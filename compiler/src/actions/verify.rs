@@ -202,6 +202,8 @@ pub fn run(
     for (g, id) in crate::verify::ingress::controllers(&set) {
         gw.overrides.entry(g).or_insert(id);
     }
+    gw.pod_labels
+        .extend(crate::verify::ingress::pod_labels(&set));
     fold_additions(&mut model, &set, additions)?;
     let comparison = intent::compare(&model, &set, &gw);
     let gaps = intent::layer_gaps(&model, &set, &gw);

@@ -10,6 +10,11 @@
 //! Ingress API cannot express (header matches, a rewrite) is left out
 //! rather than widened, and docs/ingress.md says so. The controller is
 //! admitted to exactly the ports `from: gateway/<name>` rules allow.
+//!
+//! One value set names the controller, whoever writes the Ingresses:
+//! `ingress.controller.*` (here, and in `netpol.rs` when the customer
+//! does). The renamed `networkPolicy.ingressController.*` still win when a
+//! values file sets them ([`namespace_expr`], [`pod_labels_expr`]).
 //! <https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types>
 
 use super::cond::Cond;
@@ -19,6 +24,7 @@ use super::out::At;
 use super::values::{
     Gw, INGRESS_ANNOTATIONS, INGRESS_CLASS_NAME, INGRESS_CONTROLLER_NAMESPACE,
     INGRESS_CONTROLLER_POD_LABELS, INGRESS_CONTROLLER_SERVICE_ACCOUNT, NETWORK_POLICY_ENABLED,
+    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS,
 };
 use super::{out, to_value, File, Group, Mode, Names, Out};
 use crate::model::{self, Model, PathMatch, Source};
@@ -32,11 +38,57 @@ use std::collections::{BTreeMap, BTreeSet};
 /// know who `gateway/<name>` is (`verify::ingress` reads them).
 pub const CONTROLLER_ANNOTATION: &str = "meshpack.dev/ingress-controller";
 pub const GATEWAY_ANNOTATION: &str = "meshpack.dev/gateway";
+/// On the NetworkPolicies admitting a controller the customer runs
+/// (`netpol.rs`): the gateways it stands for, comma-separated.
+pub const GATEWAYS_ANNOTATION: &str = "meshpack.dev/gateways";
 
 /// Defaults of the `ingress.*` values (ingress-nginx's).
 pub const DEFAULT_CLASS: &str = "nginx";
 pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
 pub const DEFAULT_CONTROLLER_SA: &str = "ingress-nginx";
+
+/// The controller's namespace as template text: `ingress.controller.namespace`,
+/// or the renamed `networkPolicy.ingressController.namespace` when a values
+/// file of an older release still sets it (Sprig's `default` takes the
+/// second argument unless it is empty).
+/// <https://masterminds.github.io/sprig/defaults.html>
+pub fn namespace_expr() -> String {
+    format!(
+        "(default {} {})",
+        INGRESS_CONTROLLER_NAMESPACE.expr(),
+        NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.expr()
+    )
+}
+
+/// The controller pods' labels, as [`namespace_expr`] takes the namespace.
+pub fn pod_labels_expr() -> String {
+    format!(
+        "(default {} {})",
+        INGRESS_CONTROLLER_POD_LABELS.expr(),
+        NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS.expr()
+    )
+}
+
+/// On a NetworkPolicy admitting the controller: which gateways it stands
+/// for (comma-separated) and who it is, as each Ingress names it
+/// (`verify::ingress` reads both, and the pods' labels from the policy's
+/// first peer). `ns` is the namespace's template text.
+pub(super) fn controller_annotations(m: &Model, out: &mut Out, gateways: &str, ns: &str) -> Value {
+    let sa = INGRESS_CONTROLLER_SERVICE_ACCOUNT.expr();
+    let (ns_default, sa_default) = (
+        INGRESS_CONTROLLER_NAMESPACE.default_text(m),
+        INGRESS_CONTROLLER_SERVICE_ACCOUNT.default_text(m),
+    );
+    let id = out.text(&[
+        super::Part::Val(ns, &ns_default),
+        super::Part::Lit("/"),
+        super::Part::Val(&sa, &sa_default),
+    ]);
+    let mut ann = serde_json::Map::new();
+    ann.insert(GATEWAYS_ANNOTATION.into(), json!(gateways));
+    ann.insert(CONTROLLER_ANNOTATION.into(), id);
+    Value::Object(ann)
+}
 
 /// Whether Ingress can carry a route as the other forms do.
 pub fn expressible(r: &model::Route) -> bool {
@@ -201,10 +253,7 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
     v["metadata"] = n.meta(out, &g.name, None);
     let mut ann = serde_json::Map::new();
     ann.insert(GATEWAY_ANNOTATION.into(), json!(g.name));
-    let (ns, sa) = (
-        INGRESS_CONTROLLER_NAMESPACE.expr(),
-        INGRESS_CONTROLLER_SERVICE_ACCOUNT.expr(),
-    );
+    let (ns, sa) = (namespace_expr(), INGRESS_CONTROLLER_SERVICE_ACCOUNT.expr());
     let (ns_default, sa_default) = (
         INGRESS_CONTROLLER_NAMESPACE.default_text(n.model()),
         INGRESS_CONTROLLER_SERVICE_ACCOUNT.default_text(n.model()),
@@ -246,16 +295,23 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
 
 /// The NetworkPolicy admitting the controller to one service's ports that
 /// gateway rules allow.
-fn controller_policy(n: &Names, out: &mut Out, svc: &model::Service, ports: &[u16]) -> Value {
-    let metadata = n.meta(out, &format!("{}-from-ingress", svc.name), None);
+fn controller_policy(
+    n: &Names,
+    out: &mut Out,
+    svc: &model::Service,
+    ports: &[u16],
+    gateways: &str,
+) -> Value {
+    let mut metadata = n.meta(out, &format!("{}-from-ingress", svc.name), None);
+    metadata["annotations"] = controller_annotations(n.model(), out, gateways, &namespace_expr());
     let pod_selector = Selector::labels(n.selector(out, Some(&svc.name)));
     let ns = At::scalar(
         out,
-        &format!("{} | quote", INGRESS_CONTROLLER_NAMESPACE.expr()),
+        &format!("{} | quote", namespace_expr()),
         INGRESS_CONTROLLER_NAMESPACE.default_text(n.model()),
     );
     let pods = out.yaml(
-        &INGRESS_CONTROLLER_POD_LABELS.expr(),
+        &pod_labels_expr(),
         INGRESS_CONTROLLER_POD_LABELS
             .default(n.model())
             .unwrap_or_default(),
@@ -294,9 +350,11 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     }
     // Target ports each service admits gateways to, over every gateway.
     let mut ports: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
+    let mut gateways: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for e in &m.edges {
-        if let Source::Gateway(_) = e.source {
+        if let Source::Gateway(g) = &e.source {
             if let Some(s) = m.services.iter().find(|s| s.name == e.dest) {
+                gateways.entry(s.name.as_str()).or_default().insert(g);
                 ports
                     .entry(s.name.as_str())
                     .or_default()
@@ -312,7 +370,8 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
             .find(|s| s.name == name)
             .expect("a service");
         let ps: Vec<u16> = ps.into_iter().collect();
-        let v = controller_policy(&n, &mut f.out, s, &ps);
+        let gs: Vec<&str> = gateways[name].iter().copied().collect();
+        let v = controller_policy(&n, &mut f.out, s, &ps, &gs.join(","));
         guarded(&mut f, m, &Cond::is(&NETWORK_POLICY_ENABLED), v);
     }
     if !f.docs.is_empty() {
@@ -385,6 +444,13 @@ mod tests {
                 ),
             ]
         );
+        // Each names the controller and the gateways it stands for.
+        for d in &files[1].docs {
+            assert_eq!(
+                d.value["metadata"]["annotations"],
+                json!({"meshpack.dev/gateways": "public", "meshpack.dev/ingress-controller": "ingress-nginx/ingress-nginx"})
+            );
+        }
     }
 
     #[test]

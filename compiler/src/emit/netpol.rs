@@ -17,8 +17,9 @@
 //! Gateway by `gateway.networking.k8s.io/gateway-name`, both in
 //! `istio.gateway.namespace` (the namespace the gateway objects use: one
 //! value for both); with neither, the customer's ingress controller
-//! (`networkPolicy.ingressController`, or the deprecated
-//! `networkPolicy.gatewayNamespaces`).
+//! (`ingress.controller`, the values the Ingress form reads too, or the
+//! deprecated `networkPolicy.gatewayNamespaces`), named on each such policy
+//! for `verify` as the Ingress form names it on each Ingress.
 //! <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
 
 use super::netpol_types::{
@@ -26,14 +27,13 @@ use super::netpol_types::{
 };
 use super::out::At;
 use super::values::{
-    tracing, Gw, ISTIO_CONTROL_PLANE_NAMESPACE, ISTIO_GATEWAY_NAMESPACE,
-    NETWORK_POLICY_EGRESS_CIDRS, NETWORK_POLICY_GATEWAY_NAMESPACES,
-    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS,
+    tracing, Gw, INGRESS_CONTROLLER_NAMESPACE, ISTIO_CONTROL_PLANE_NAMESPACE,
+    ISTIO_GATEWAY_NAMESPACE, NETWORK_POLICY_EGRESS_CIDRS, NETWORK_POLICY_GATEWAY_NAMESPACES,
 };
 use super::{to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Service, Source, Tracing};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     let n = Names::new(m);
@@ -124,11 +124,11 @@ enum GatewayForm {
 }
 
 /// The namespace every gateway form uses (`istio.gateway.namespace`).
-fn gateway_namespace(out: &mut Out) -> Peer {
+fn gateway_namespace(m: &Model, out: &mut Out) -> Peer {
     Peer::namespace(At::scalar(
         out,
         &format!("{} | quote", ISTIO_GATEWAY_NAMESPACE.expr()),
-        "istio-ingress".to_string(),
+        ISTIO_GATEWAY_NAMESPACE.default_text(m),
     ))
 }
 
@@ -147,13 +147,13 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut peer = gateway_namespace(out);
+            let mut peer = gateway_namespace(m, out);
             let labels = out.yaml(&Gw::new(g).selector().expr(), Value::Object(selector));
             peer.pod_selector = Some(Selector::labels(labels));
             peer
         }
         GatewayForm::GatewayApi => {
-            let mut peer = gateway_namespace(out);
+            let mut peer = gateway_namespace(m, out);
             peer.pod_selector = Some(Selector::labels(json!({
                 "gateway.networking.k8s.io/gateway-name": n.object(out, g),
             })));
@@ -164,12 +164,11 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
             let namespaces = At::yaml(
                 out,
                 &format!(
-                    "(default (list (default {} {})) {})",
-                    ISTIO_GATEWAY_NAMESPACE.expr(),
-                    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.expr(),
+                    "(default (list {}) {})",
+                    super::ingress::namespace_expr(),
                     NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
                 ),
-                vec!["istio-ingress".to_string()],
+                vec![INGRESS_CONTROLLER_NAMESPACE.default_text(m)],
             );
             let mut install = json!({});
             out.optional(
@@ -177,7 +176,7 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                 "podSelector",
                 &format!(
                     "(ternary (dict \"matchLabels\" {labels}) dict (not (empty {labels})))",
-                    labels = NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS.expr()
+                    labels = super::ingress::pod_labels_expr()
                 ),
                 None,
             );
@@ -208,8 +207,10 @@ fn gateway_ingress(
     form: GatewayForm,
 ) -> Option<Value> {
     let mut rules: BTreeMap<(&str, Vec<u16>), ()> = BTreeMap::new();
+    let mut gateways: BTreeSet<&str> = BTreeSet::new();
     for e in m.edges_to(&s.name) {
         if let Source::Gateway(g) = &e.source {
+            gateways.insert(g);
             let who = if form == GatewayForm::Ingress {
                 ""
             } else {
@@ -237,7 +238,23 @@ fn gateway_ingress(
         });
     }
     v.spec.ingress = Some(ingress);
+    if form == GatewayForm::Ingress {
+        let names = gateways.into_iter().collect::<Vec<_>>().join(",");
+        v.metadata["annotations"] = controller_annotations(m, out, &names);
+    }
     Some(to_value(&v))
+}
+
+/// On a policy admitting the customer's ingress controller, the names
+/// `emit::ingress` gives it; with the deprecated list of namespaces, the
+/// first is the controller's.
+fn controller_annotations(m: &Model, out: &mut Out, gateways: &str) -> Value {
+    let ns = format!(
+        "(default {} (first {}))",
+        super::ingress::namespace_expr(),
+        NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
+    );
+    super::ingress::controller_annotations(m, out, gateways, &ns)
 }
 
 fn policy(
@@ -395,7 +412,7 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
         }
         // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
         // the namespace every gateway form uses.
-        Source::Gateway(_) => gateway_namespace(out),
+        Source::Gateway(_) => gateway_namespace(n.model(), out),
         Source::External { namespace, .. } => Peer::namespace(At::Lit(namespace.clone())),
     }
 }

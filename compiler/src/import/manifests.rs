@@ -1,6 +1,7 @@
 //! Reading the input and indexing what it deploys: workloads (with their
 //! pod labels, ServiceAccount, containers), Services and ConfigMaps.
 
+use super::Error;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,14 +42,13 @@ impl Input {
     /// [`Input::detect`], refusing `-f`/`--set` for anything but a chart:
     /// only `helm template` reads them, and a draft silently made without
     /// the values the user named would not be the one they asked for.
-    pub fn from_args(path: &Path, values: Vec<PathBuf>, set: Vec<String>) -> Result<Input, String> {
+    pub fn from_args(path: &Path, values: Vec<PathBuf>, set: Vec<String>) -> Result<Input, Error> {
         let options = !values.is_empty() || !set.is_empty();
         let input = Input::detect(path, values, set);
         if options && !matches!(input, Input::Chart { .. }) {
-            return Err(format!(
-                "{}: `-f`/`--set` apply to a chart folder (one with Chart.yaml), and this is not one; render the manifests with those values yourself, or remove them",
-                input.describe()
-            ));
+            return Err(Error::OptionsNeedChart {
+                input: input.describe(),
+            });
         }
         Ok(input)
     }
@@ -91,7 +91,7 @@ pub struct Doc {
 
 /// Parse a YAML stream; `# Source: <file>` comments (helm template) name
 /// each document's file, else `file`.
-pub fn parse_stream(text: &str, file: &str) -> Result<Vec<Doc>, String> {
+pub fn parse_stream(text: &str, file: &str) -> Result<Vec<Doc>, Error> {
     let mut out = vec![];
     // Split on document markers ourselves to keep each one's Source comment.
     let mut chunks: Vec<String> = vec![String::new()];
@@ -112,7 +112,12 @@ pub fn parse_stream(text: &str, file: &str) -> Result<Vec<Doc>, String> {
             .unwrap_or_else(|| file.to_string());
         let v: Value = match serde_yaml::from_str(&c) {
             Ok(v) => v,
-            Err(e) => return Err(format!("{file}: {e}")),
+            Err(source) => {
+                return Err(Error::Yaml {
+                    file: file.to_string(),
+                    source,
+                })
+            }
         };
         match v {
             Value::Null => {}
@@ -128,13 +133,13 @@ pub fn parse_stream(text: &str, file: &str) -> Result<Vec<Doc>, String> {
                 file: source,
                 value: v,
             }),
-            _ => return Err(format!("{source}: a document is not a Kubernetes object")),
+            _ => return Err(Error::NotAnObject { file: source }),
         }
     }
     Ok(out)
 }
 
-pub fn read_input(input: &Input) -> Result<Vec<Doc>, String> {
+pub fn read_input(input: &Input) -> Result<Vec<Doc>, Error> {
     match input {
         Input::Chart {
             dir,
@@ -151,18 +156,15 @@ pub fn read_input(input: &Input) -> Result<Vec<Doc>, String> {
             for s in set {
                 cmd.arg("--set").arg(s);
             }
-            let out = cmd.output().map_err(|e| {
-                format!(
-                    "cannot run `helm template` for {} ({e}); put helm on PATH, or render the chart yourself and import the output (`helm template ... > out.yaml; meshpack import out.yaml`)",
-                    dir.display()
-                )
+            let out = cmd.output().map_err(|source| Error::HelmMissing {
+                dir: dir.clone(),
+                source,
             })?;
             if !out.status.success() {
-                return Err(format!(
-                    "`helm template` failed for {}:\n{}",
-                    dir.display(),
-                    String::from_utf8_lossy(&out.stderr)
-                ));
+                return Err(Error::HelmFailed {
+                    dir: dir.clone(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                });
             }
             parse_stream(
                 &String::from_utf8_lossy(&out.stdout),
@@ -173,9 +175,13 @@ pub fn read_input(input: &Input) -> Result<Vec<Doc>, String> {
             let mut files = vec![];
             let mut stack = vec![d.clone()];
             while let Some(dir) = stack.pop() {
-                let rd = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let unreadable = |source| Error::Read {
+                    path: dir.clone(),
+                    source,
+                };
+                let rd = std::fs::read_dir(&dir).map_err(unreadable)?;
                 for e in rd {
-                    let p = e.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+                    let p = e.map_err(unreadable)?.path();
                     if p.is_dir() {
                         stack.push(p);
                         continue;
@@ -191,8 +197,10 @@ pub fn read_input(input: &Input) -> Result<Vec<Doc>, String> {
             files.sort();
             let mut out = vec![];
             for f in files {
-                let text =
-                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let text = std::fs::read_to_string(&f).map_err(|source| Error::Read {
+                    path: f.clone(),
+                    source,
+                })?;
                 let shown = f.strip_prefix(d).unwrap_or(&f).display().to_string();
                 out.extend(parse_stream(&text, &shown)?);
             }
@@ -202,10 +210,13 @@ pub fn read_input(input: &Input) -> Result<Vec<Doc>, String> {
             let text = if f.as_os_str() == "-" {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                    .map_err(|e| format!("standard input: {e}"))?;
+                    .map_err(Error::Stdin)?;
                 s
             } else {
-                std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?
+                std::fs::read_to_string(f).map_err(|source| Error::Read {
+                    path: f.clone(),
+                    source,
+                })?
             };
             let shown = if f.as_os_str() == "-" {
                 "(standard input)".to_string()

@@ -20,6 +20,30 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
+/// Why an archive is not a meshpack bundle at all. Problems inside a
+/// bundle (a tampered file, a link) are not errors: [`check`] lists them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not a gzipped tar, or an entry cannot be read.
+    #[error("not a meshpack bundle: {0}")]
+    Unreadable(#[from] std::io::Error),
+    #[error("not a meshpack bundle: more than {} entries", MAX_ENTRIES)]
+    TooManyEntries,
+    /// An entry's header claims more than a bundle's file may hold.
+    #[error(
+        "not a meshpack bundle: {path} claims {size} bytes; no file of a bundle is over {}",
+        MAX_ENTRY
+    )]
+    Claims { path: String, size: u64 },
+    /// An entry holds more than a bundle's file may.
+    #[error("not a meshpack bundle: {path} is over {} bytes", MAX_ENTRY)]
+    TooLarge { path: String },
+    #[error("not a meshpack bundle: no SHA256SUMS at its top")]
+    NoSums,
+    #[error("not a meshpack bundle: no policy.yaml")]
+    NoPolicy,
+}
+
 /// Every image a chart can render, as mirroring tools take them.
 pub fn images(m: &Model, registry: Option<&str>) -> Vec<String> {
     let mut out: Vec<String> = m
@@ -242,15 +266,13 @@ pub fn entry_rule(path: &str, ty: tar::EntryType, mode: u32) -> (bool, Option<St
 /// other entry (a symlink, hardlink, device, FIFO, setuid or odd mode) is
 /// a problem and is not read. Memory stays bounded whatever the entry
 /// sizes claim: files are hashed as they stream by.
-fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, Seen>, String> {
-    let bad = |e: std::io::Error| format!("not a meshpack bundle: {e}");
+fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, Seen>, Error> {
+    let bad = Error::Unreadable;
     let mut a = tar::Archive::new(GzDecoder::new(r));
     let mut seen = BTreeMap::new();
     for (n, e) in a.entries().map_err(bad)?.enumerate() {
         if n >= MAX_ENTRIES {
-            return Err(format!(
-                "not a meshpack bundle: more than {MAX_ENTRIES} entries"
-            ));
+            return Err(Error::TooManyEntries);
         }
         let mut e = e.map_err(bad)?;
         let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
@@ -266,9 +288,7 @@ fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, See
             continue;
         }
         if size > MAX_ENTRY {
-            return Err(format!(
-                "not a meshpack bundle: {path} claims {size} bytes; no file of a bundle is over {MAX_ENTRY}"
-            ));
+            return Err(Error::Claims { path, size });
         }
         let top = path.matches('/').count() == 1;
         let mut sink = Sink {
@@ -279,9 +299,7 @@ fn scan(r: impl Read, problems: &mut Vec<String>) -> Result<BTreeMap<String, See
         // entry at its size; the +1 guards a reader that would not.
         let copied = std::io::copy(&mut (&mut e).take(MAX_ENTRY + 1), &mut sink).map_err(bad)?;
         if copied > MAX_ENTRY {
-            return Err(format!(
-                "not a meshpack bundle: {path} is over {MAX_ENTRY} bytes"
-            ));
+            return Err(Error::TooLarge { path });
         }
         let sha256 = sink
             .hash
@@ -329,10 +347,8 @@ impl Checked {
     }
 
     /// The policy the bundle was made from.
-    pub fn policy_text(&self) -> Result<String, String> {
-        let policy = self
-            .top("policy.yaml")
-            .ok_or("not a meshpack bundle: no policy.yaml")?;
+    pub fn policy_text(&self) -> Result<String, Error> {
+        let policy = self.top("policy.yaml").ok_or(Error::NoPolicy)?;
         Ok(String::from_utf8_lossy(policy).to_string())
     }
 
@@ -384,7 +400,7 @@ impl Checked {
 /// Check a bundle's entries and sums: every entry a plain file or folder,
 /// every sum, no file unlisted. The caller then compares its chart and
 /// Kustomize tree with what its policy compiles to ([`Checked::compare`]).
-pub fn check(r: impl Read) -> Result<Checked, String> {
+pub fn check(r: impl Read) -> Result<Checked, Error> {
     let mut problems = vec![];
     let t = scan(r, &mut problems)?;
     let Some((sums_path, sums)) = t
@@ -392,7 +408,7 @@ pub fn check(r: impl Read) -> Result<Checked, String> {
         .find(|(p, _)| p.ends_with("/SHA256SUMS") && p.matches('/').count() == 1)
         .and_then(|(p, s)| Some((p.clone(), s.top.clone()?)))
     else {
-        return Err("not a meshpack bundle: no SHA256SUMS at its top".into());
+        return Err(Error::NoSums);
     };
     let root = sums_path.trim_end_matches("SHA256SUMS").to_string();
     let mut listed = BTreeMap::new();

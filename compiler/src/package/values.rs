@@ -83,14 +83,14 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         h(&INGRESS_ENABLED, m, "Without Istio and the Gateway API: render the gateways as Kubernetes `Ingress` objects, and NetworkPolicies admitting the ingress controller (docs/ingress.md)."),
         h(&INGRESS_CLASS_NAME, m, "IngressClass of the Ingresses."),
         hs(&INGRESS_ANNOTATIONS, m, "Annotations of every Ingress (the controller's options).", smap()),
-        hs(&INGRESS_CONTROLLER_NAMESPACE, m, "Namespace of the ingress controller's pods; NetworkPolicies admit them to the services gateways route to.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
+        hs(&INGRESS_CONTROLLER_NAMESPACE, m, "Namespace of the ingress controller's pods. Without Istio and the Gateway API, NetworkPolicies admit them to the services gateways route to (whether the chart renders the Ingresses or the customer does), and `meshpack verify` takes them to be `gateway/<name>`.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         hs(&INGRESS_CONTROLLER_POD_LABELS, m, "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
-        hs(&INGRESS_CONTROLLER_SERVICE_ACCOUNT, m, "ServiceAccount of the ingress controller, recorded on each Ingress for `meshpack verify`.", json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"})),
+        hs(&INGRESS_CONTROLLER_SERVICE_ACCOUNT, m, "ServiceAccount of the ingress controller, recorded on each Ingress and on the NetworkPolicies admitting the controller, for `meshpack verify`.", json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"})),
         h(&FAULT_INJECTION_ENABLED, m, "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
         h(&NETWORK_POLICY_ENABLED, m, "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
-        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, m, "Without Istio and the Gateway API: namespace of the ingress controller that fronts the gateways' routes, admitted by NetworkPolicies; empty for `istio.gateway.namespace`. (With Istio, NetworkPolicies admit the gateway pods themselves: `gateways.<name>.selector` in `istio.gateway.namespace`.)", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
-        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS, m, "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
-        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Deprecated (use `networkPolicy.ingressController.namespace`; with Istio the gateway namespace is `istio.gateway.namespace`): still accepted, a non-empty list replaces the ingress controller's namespace when neither Istio nor the Gateway API is on.", json!({"items": {"type": "string"}})),
+        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, m, "Deprecated (renamed `ingress.controller.namespace`): still accepted, a non-empty value replaces `ingress.controller.namespace`; NOTES.txt warns.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "deprecated": true})),
+        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS, m, "Deprecated (renamed `ingress.controller.podLabels`): still accepted, a non-empty map replaces `ingress.controller.podLabels`; NOTES.txt warns.", json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP, "deprecated": true })),
+        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Deprecated (use `ingress.controller.namespace`; with Istio the gateway namespace is `istio.gateway.namespace`): still accepted, a non-empty list replaces the ingress controller's namespace in the NetworkPolicies rendered when neither Istio, the Gateway API nor `ingress.enabled` is on.", json!({"items": {"type": "string"}})),
         hs(&NETWORK_POLICY_EGRESS_CIDRS, m, "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
         hs(&PROMETHEUS_NAMESPACE, m, "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
         hs(&PROMETHEUS_POD_LABELS, m, "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
@@ -244,6 +244,7 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             );
             en.schema = Some(smap());
             v.push(en);
+            v.push(inject_entry(m, &sv, "This service's `istio.injection`, through the `podLabels` template (default: istio.injection)."));
             continue;
         }
         if s.versions.is_empty() {
@@ -332,14 +333,11 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             }
             v.push(en);
         }
-        let mut inject = es(
-            sv.inject().path(),
-            ISTIO_INJECTION.default(m).expect("release-wide"),
+        v.push(inject_entry(
+            m,
+            &sv,
             "This service's `istio.injection` (default: istio.injection).",
-            injection_schema(),
-        );
-        inject.listed = false;
-        v.push(inject);
+        ));
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
             v.push(e(
                 sv.storage_size().path(),
@@ -363,6 +361,20 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
     ]);
     v
+}
+
+/// `services.<name>.istio.inject`, which the pod labels of deployed and
+/// attached services alike read (unlisted: the README table shows the
+/// release-wide `istio.injection`).
+fn inject_entry(m: &Model, sv: &Svc, description: &str) -> Entry {
+    let mut inject = es(
+        sv.inject().path(),
+        ISTIO_INJECTION.default(m).expect("release-wide"),
+        description,
+        injection_schema(),
+    );
+    inject.listed = false;
+    inject
 }
 
 /// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it

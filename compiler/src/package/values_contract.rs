@@ -63,10 +63,8 @@ const DECLARED_EVERYWHERE: &[(&str, &str)] = &[
 
 /// Paths templates read that the table lacks, known and left for a change
 /// that may alter the outputs, with the reason.
-const KNOWN_UNDECLARED: &[(&str, &str)] = &[(
-    "services.*.istio.inject",
-    "attach mode: the `podLabels` template digs for it (falling back to `istio.injection`), but the table declares it only for deployed services, so the closed schema refuses it; declaring it changes attach charts' values.schema.json",
-)];
+/// (None today: attach charts declare `services.<name>.istio.inject` too.)
+const KNOWN_UNDECLARED: &[(&str, &str)] = &[];
 
 /// The dotted `.Values` paths a template text reads. `*` stands for any key
 /// (`range $name, $gw := .Values.gateways` then `$gw.tls`).
