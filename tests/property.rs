@@ -1,5 +1,6 @@
 //! Property: for random policies, the chart rendered by real Helm allows
-//! exactly what the policy intends, with Istio on and off.
+//! exactly what the policy intends, with Istio on and off (and ambient);
+//! sources include single versions of a service (`from: alpha@v2`).
 //!
 //! Cases: `PROPTEST_CASES` (default 500). Failing seeds are kept in
 //! tests/proptest-regressions/property.txt and run first on every run;
@@ -30,11 +31,21 @@ struct Svc {
     name: &'static str,
     ports: Vec<usize>,
     stateful: bool,
+    /// Two versions, `v1` and `v2` (a Deployment only).
+    versioned: bool,
+}
+
+impl Svc {
+    fn has_versions(&self) -> bool {
+        self.versioned && !self.stateful
+    }
 }
 
 #[derive(Debug, Clone)]
 enum From {
     Svc(usize),
+    /// `<service>@v<1 + version>`, where the service has versions.
+    Version(usize, usize),
     Gateway,
     Monitoring,
 }
@@ -54,16 +65,18 @@ fn services() -> impl Strategy<Value = Vec<Svc>> {
             (
                 proptest::sample::subsequence((0..PORTS.len()).collect::<Vec<_>>(), 1..=3),
                 any::<bool>(),
+                any::<bool>(),
             ),
             n,
         )
         .prop_map(move |v| {
             v.into_iter()
                 .enumerate()
-                .map(|(i, (ports, stateful))| Svc {
+                .map(|(i, (ports, stateful, versioned))| Svc {
                     name: NAMES[i],
                     ports,
                     stateful,
+                    versioned,
                 })
                 .collect()
         })
@@ -72,7 +85,12 @@ fn services() -> impl Strategy<Value = Vec<Svc>> {
 
 fn rule(n: usize) -> impl Strategy<Value = Rule> {
     let from = proptest::collection::vec(
-        prop_oneof![6 => (0..n).prop_map(From::Svc), 1 => Just(From::Gateway), 1 => Just(From::Monitoring)],
+        prop_oneof![
+            6 => (0..n).prop_map(From::Svc),
+            2 => (0..n, 0..2usize).prop_map(|(i, v)| From::Version(i, v)),
+            1 => Just(From::Gateway),
+            1 => Just(From::Monitoring)
+        ],
         1..=3,
     );
     (
@@ -127,6 +145,9 @@ fn to_yaml(
         if s.stateful {
             v["workload"] = json!("StatefulSet");
         }
+        if s.has_versions() {
+            v["versions"] = json!({"v1": {}, "v2": {"replicas": 2}});
+        }
         services.insert(s.name.to_string(), v);
     }
     let http_port = |s: &Svc| s.ports.iter().copied().find(|p| PORTS[*p].2);
@@ -141,6 +162,10 @@ fn to_yaml(
             .iter()
             .filter_map(|f| match f {
                 From::Svc(i) => Some(json!(svcs[*i].name)),
+                From::Version(i, v) if svcs[*i].has_versions() => {
+                    Some(json!(format!("{}@v{}", svcs[*i].name, v + 1)))
+                }
+                From::Version(i, _) => Some(json!(svcs[*i].name)),
                 From::Gateway => gw_target.map(|_| json!("gateway/pub")),
                 From::Monitoring => {
                     Some(json!({"namespace": "monitoring", "serviceAccount": "prom"}))

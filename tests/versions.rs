@@ -401,6 +401,24 @@ fn verify_catches_reviews_v1_reaching_ratings() {
     );
 }
 
+/// A version the policy checks apart that the manifests do not deploy is
+/// reported missing, not skipped.
+#[test]
+fn a_missing_version_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chart, _) = outputs(tmp.path());
+    let objs: Vec<Value> = render("helm4", &chart, None)
+        .into_iter()
+        .filter(|o| id(o) != "Deployment/bookinfo-reviews-v3")
+        .collect();
+    let c = verify::intent::compare(
+        &model(),
+        &rendered(objs),
+        &verify::intent::GatewayIdentity::default(),
+    );
+    assert_eq!(c.missing, ["reviews@v3"]);
+}
+
 /// `spec.serviceNames: release` renames the Services, not the
 /// ServiceAccounts: those are `<release>-<service>[-<version>]` under
 /// either choice, as the Deployments are.

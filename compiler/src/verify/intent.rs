@@ -613,12 +613,24 @@ pub(crate) fn compare_layers(
     layers: Layers,
 ) -> Comparison {
     let plan = plan(m, set, gw, layers);
-    let missing: Vec<String> = m
+    // A service, or one version of it where the policy checks versions
+    // apart (`reviews@v2`): cells of a missing one cannot be evaluated.
+    let mut missing: Vec<String> = m
         .services
         .iter()
         .filter(|s| set.workload(&s.name).is_none())
         .map(|s| s.name.clone())
         .collect();
+    missing.extend(plan.sources.iter().filter_map(|s| match s {
+        Source::Workload(n)
+            if n.contains(super::VERSION_SEP)
+                && set.workload(super::unversioned(n)).is_some()
+                && set.workload(n).is_none() =>
+        {
+            Some(n.clone())
+        }
+        _ => None,
+    }));
     let mut intended_m = Matrix::new();
     let mut actual_m = Matrix::new();
     let mut differences = vec![];
