@@ -410,8 +410,11 @@ fn istio_component_patches(m: &Model) -> Vec<Patch> {
                 body: json!({
                     "apiVersion": "v1",
                     "kind": "Service",
+                    // A patch without a target applies to the object of
+                    // its own id, namespace included: the one written.
                     "metadata": {
                         "name": emit::Names::new(m).host_plain(&s.name),
+                        "namespace": m.name,
                         "labels": emit::workload::waypoint_service_labels(m, s),
                     },
                 }),
