@@ -259,3 +259,160 @@ fn base_holds_nothing_of_the_mesh() {
         }
     }
 }
+
+/// A kustomization file as JSON.
+fn kustomization(dir: &Path) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap()).unwrap()
+}
+
+/// Every ready overlay of every policy renders what the composition it
+/// stands for renders, compared as objects by id: `namespace: <release>`
+/// over `../../base` and the overlay's Components (each overlay lists a
+/// Component's `objects/` folder), then the overlay's
+/// `namespace-replacements.yaml`. The ready overlay runs none of those
+/// transformers (each costs kustomize a quadratic pass, BENCHMARKS.md):
+/// no `namespace:`, `components:` or `replacements:`, no sort pass.
+#[test]
+fn every_overlay_renders_its_composition() {
+    for name in policy_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join(&name);
+        copy_dir(&kdir(&name), &tree);
+        let mut overlays: Vec<String> = std::fs::read_dir(tree.join("overlays"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        overlays.sort();
+        assert_eq!(
+            overlays,
+            ["ingress", "istio", "istio-gateway-api", "plain"],
+            "{name}"
+        );
+        for overlay in overlays {
+            let dir = tree.join("overlays").join(&overlay);
+            let k = kustomization(&dir);
+            let what = format!("{name} overlays/{overlay}");
+            for field in ["namespace", "components", "replacements"] {
+                assert!(k.get(field).is_none(), "{what} sets {field}: {k}");
+            }
+            assert_eq!(
+                k["sortOptions"],
+                serde_json::json!({"order": "fifo"}),
+                "{what}"
+            );
+            let resources: Vec<&str> = k["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            assert_eq!(resources[0], "../../base", "{what}");
+            let components: Vec<String> = resources[1..]
+                .iter()
+                .map(|r| {
+                    let c = r
+                        .strip_prefix("../../components/")
+                        .and_then(|r| r.strip_suffix("/objects"))
+                        .unwrap_or_else(|| panic!("{what}: {r} is not a Component's objects"));
+                    format!("../../components/{c}")
+                })
+                .collect();
+            let reference = tree.join("overlays").join(format!("reference-{overlay}"));
+            std::fs::create_dir_all(&reference).unwrap();
+            let mut composed = serde_json::json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": name,
+                "resources": ["../../base"],
+                "components": components,
+            });
+            let replacements = dir.join("namespace-replacements.yaml");
+            if replacements.exists() {
+                std::fs::copy(&replacements, reference.join("namespace-replacements.yaml"))
+                    .unwrap();
+                composed["replacements"] =
+                    serde_json::json!([{"path": "namespace-replacements.yaml"}]);
+            }
+            std::fs::write(
+                reference.join("kustomization.yaml"),
+                serde_yaml::to_string(&composed).unwrap(),
+            )
+            .unwrap();
+            let want = build(&reference);
+            let got = build(&dir);
+            for o in &got {
+                assert!(o["metadata"]["namespace"].is_string(), "{what}: {}", id(o));
+            }
+            assert_same(&what, by_id(&want), by_id(&got));
+        }
+    }
+}
+
+/// docs/kustomize.md's way to choose a namespace: a customer overlay with
+/// `namespace:` over a ready overlay, listing the copied
+/// `namespace-replacements.yaml`, equals `helm template -n customer-prod`
+/// for both Istio overlays (the Gateway API listener's namespace string
+/// follows; the Certificate and the Gateway stay in the gateway's namespace).
+#[test]
+fn a_customer_overlay_over_a_ready_overlay_chooses_the_namespace() {
+    for (overlay, sets) in [
+        ("istio", vec![]),
+        ("istio-gateway-api", vec!["gatewayApi.enabled=true"]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("evalhub");
+        copy_dir(&kdir("evalhub"), &tree);
+        let mine = tmp.path().join("my-overlay");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::copy(
+            tree.join(format!("overlays/{overlay}/namespace-replacements.yaml")),
+            mine.join("namespace-replacements.yaml"),
+        )
+        .unwrap();
+        std::fs::write(
+            mine.join("kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+                 namespace: customer-prod\nresources: [../evalhub/overlays/{overlay}]\n\
+                 replacements:\n- path: namespace-replacements.yaml\n"
+            ),
+        )
+        .unwrap();
+        let objs = build(&mine);
+        let by = by_id(&objs);
+        assert_eq!(
+            by["Certificate/evalhub-public"]["metadata"]["namespace"],
+            "istio-ingress"
+        );
+        if overlay == "istio-gateway-api" {
+            let gw = &by["Gateway/evalhub-public"];
+            assert_eq!(gw["metadata"]["namespace"], "istio-ingress");
+            assert_eq!(
+                gw["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]["selector"]
+                    ["matchLabels"]["kubernetes.io/metadata.name"],
+                "customer-prod"
+            );
+        }
+        for o in &objs {
+            if !["Certificate", "Gateway"].contains(&o["kind"].as_str().unwrap())
+                || (overlay == "istio" && o["kind"] == "Gateway")
+            {
+                assert_eq!(o["metadata"]["namespace"], "customer-prod", "{}", id(o));
+            }
+        }
+        for h in HELMS {
+            let args = istio_args(&sets);
+            let helm = parse(&template(
+                h,
+                &root().join("charts/evalhub"),
+                "customer-prod",
+                &args,
+            ));
+            assert_same(
+                &format!("customer-prod over overlays/{overlay} ({h})"),
+                normalised(helm),
+                normalised(objs.clone()),
+            );
+        }
+    }
+}

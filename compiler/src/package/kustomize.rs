@@ -1,25 +1,37 @@
-//! The Kustomize tree: a base, a Component per switch of the chart, and two
-//! example overlays.
+//! The Kustomize tree: a base, a Component per switch of the chart, and
+//! ready overlays.
 //!
 //! ```text
 //! base/                          workloads, Services, ServiceAccounts (no mesh)
-//! components/istio/              the chart's istio.enabled=true objects + injection patches
+//! components/istio/              the chart's istio.enabled=true objects (objects/) + injection patches
 //! components/network-policy/     the chart's networkPolicy.enabled=true objects
 //! components/istio-network-policy/  what the mesh needs once pods are isolated (both on)
 //! components/istio-gateway-network-policy/, gateway-api-network-policy/,
 //!   ingress-network-policy/      who may come in from the gateways, per gateway form
-//! overlays/istio/, overlays/plain/  examples: namespace, components, replacements
+//! overlays/istio/, overlays/plain/, ...  ready overlays (+ namespace-replacements.yaml to copy)
 //! ```
 //!
 //! The objects are `emit`'s in plain mode (the chart's defaults), so a
 //! Kustomize build equals `helm template` with the same namespace. In that
-//! mode the Istio objects embed no namespace in strings (`emit::identity`);
-//! strings that still do (a Gateway API listener's namespace selector) and
-//! objects pinned to the gateway's namespace get an overlay's
-//! `namespace-replacements.yaml`, which rewrites exactly those fields after
-//! the namespace transformer ran (replacements run last within a
-//! kustomization, so they belong in the overlay that sets `namespace:`, not
-//! in a component). No such fields, no file.
+//! mode the Istio objects embed no namespace in strings (`emit::identity`).
+//!
+//! Invariant: a ready overlay renders exactly what `namespace: <release>`
+//! over `../../base` and the overlay's Components (then the replacements of
+//! its `namespace-replacements.yaml`) renders, without running any of those
+//! transformers. kustomize 5.7 checks every object it adds against every
+//! object it holds (`resWrangler.Append`), once per layer and once per
+//! Component, and `namespace:` checks every object against all again, so
+//! render time is quadratic per pass (BENCHMARKS.md): the objects carry
+//! their namespace already (the release's, or the one they are pinned to,
+//! and the strings that embed it), each Component keeps its objects in an
+//! `objects/` Kustomization the overlays list as plain resources, the
+//! injection patches are inline in the overlay, and the overlays keep the
+//! order the files list (`sortOptions: fifo`, no sort pass). A customer's
+//! own overlay (`namespace:` over a ready overlay, or over the base and the
+//! Components) still moves everything; pinned objects and strings embedding
+//! the namespace then need the copied `namespace-replacements.yaml`
+//! (replacements run last within a kustomization, so they belong in the
+//! overlay that sets `namespace:`, not in a component).
 
 use super::Tree;
 use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED};
@@ -103,20 +115,62 @@ fn file_name(f: &File) -> String {
     f.path.replace('/', "-")
 }
 
+/// A patch of the `istio` Component: its file under the Component, the
+/// patch itself, and the objects it applies to (none: by its own kind and
+/// name). The ready overlays carry the same patches inline.
+struct Patch {
+    path: String,
+    body: Value,
+    target: Option<Value>,
+}
+
+impl Patch {
+    /// The Component's entry, naming the file.
+    fn by_path(&self) -> Value {
+        let mut p = json!({ "path": self.path });
+        if let Some(t) = &self.target {
+            p["target"] = t.clone();
+        }
+        p
+    }
+
+    /// An overlay's entry, the patch inline: kustomize reads patch files
+    /// only under the kustomization's own folder.
+    /// https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
+    fn inline(&self) -> Value {
+        let mut p = json!({ "patch": super::yaml::to_string(&self.body) });
+        if let Some(t) = &self.target {
+            p["target"] = t.clone();
+        }
+        p
+    }
+}
+
+/// The folder holding a Component's own objects, as a plain Kustomization.
+fn objects_dir(g: Group) -> String {
+    format!("components/{}/objects", component_dir(g))
+}
+
 pub fn tree(m: &Model) -> Tree {
     let mut t = Tree::new();
+    // Attach mode: the vendor's manifests are the base, and the vendor's
+    // kustomization sets the namespace.
+    let attach = m.services.iter().any(|s| s.attach.is_some());
     // What the kustomizations and replacements need of each file, kept
     // while the file itself is written and dropped.
     let mut names: Vec<(Group, String)> = vec![];
     let mut targets: Vec<FileTargets> = vec![];
-    emit::each(m, Mode::Plain, &mut |f| {
+    emit::each(m, Mode::Plain, &mut |mut f| {
         let name = file_name(&f);
         let dir = match f.group {
             Group::Base => "base".to_string(),
-            g => format!("components/{}", component_dir(g)),
+            g => objects_dir(g),
         };
-        t.insert(format!("{dir}/{name}"), yaml_docs(&f));
         let (tg, fixed) = replacement_targets(&f);
+        if !attach {
+            set_namespaces(&mut f, &m.name);
+        }
+        t.insert(format!("{dir}/{name}"), yaml_docs(&f));
         if !tg.is_empty() || !fixed.is_empty() {
             targets.push(FileTargets {
                 group: f.group,
@@ -126,130 +180,85 @@ pub fn tree(m: &Model) -> Tree {
         }
         names.push((f.group, name));
     });
-    let base: Vec<&String> = names
-        .iter()
-        .filter(|(g, _)| *g == Group::Base)
-        .map(|(_, n)| n)
-        .collect();
-    // Attach mode: the vendor's manifests are the base.
-    let attach = m.services.iter().any(|s| s.attach.is_some());
+    let files_of = |group: Group| -> Vec<&String> {
+        names
+            .iter()
+            .filter(|(g, _)| *g == group)
+            .map(|(_, n)| n)
+            .collect()
+    };
     if !attach {
         t.insert(
             "base/kustomization.yaml".into(),
             yaml(&json!({
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": base,
+                "resources": files_of(Group::Base),
             })),
         );
     }
 
+    let mut istio_patches = vec![];
     for (group, dir) in COMPONENTS {
-        let resources: Vec<&String> = names
-            .iter()
-            .filter(|(g, _)| *g == group)
-            .map(|(_, n)| n)
-            .collect();
+        t.insert(
+            format!("{}/kustomization.yaml", objects_dir(group)),
+            yaml(&json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": files_of(group),
+            })),
+        );
         let mut k = json!({
             "apiVersion": "kustomize.config.k8s.io/v1alpha1",
             "kind": "Component",
-            "resources": resources,
+            "resources": ["objects"],
         });
-        if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
+        let patches = if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
             // The vendor's workloads, each by kind and name.
-            let mut patches = vec![];
             let mut all = super::attach::patches(m, group == Group::Istio);
             if group == Group::Istio {
                 all.extend(super::attach::waypoint_patches(m));
             }
-            for (path, patch, target) in all {
-                t.insert(format!("components/{dir}/{path}"), yaml(&patch));
-                patches.push(json!({ "path": path, "target": target }));
-            }
-            k["patches"] = json!(patches);
+            all.into_iter()
+                .map(|(path, body, target)| Patch {
+                    path,
+                    body,
+                    target: Some(target),
+                })
+                .collect()
         } else if group == Group::Istio {
-            let mut patches = vec![];
-            // One patch per workload kind, applied by label selector: a patch
-            // per workload made kustomize match every patch against every
-            // resource (minutes at a thousand services).
-            for (kind, patch) in injection_patches(m) {
-                let path = format!("patches/inject-{}.yaml", kind.to_lowercase());
-                t.insert(format!("components/{dir}/{path}"), yaml(&patch));
-                let group = match kind {
-                    "Job" | "CronJob" => "batch",
-                    _ => "apps",
-                };
-                patches.push(json!({
-                    "path": path,
-                    "target": {
-                        "group": group,
-                        "version": "v1",
-                        "kind": kind,
-                        "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
-                    },
-                }));
+            istio_component_patches(m)
+        } else {
+            vec![]
+        };
+        if group == Group::Istio || (attach && group == Group::NetworkPolicy) || !patches.is_empty()
+        {
+            for p in &patches {
+                t.insert(format!("components/{dir}/{}", p.path), yaml(&p.body));
             }
-            // The `tests` component's probes (listed before this one) take
-            // the mesh's labels as the workloads do.
-            // A JSON patch: a strategic merge patch of a Pod's own labels
-            // writes `null` as a string instead of removing the label.
-            if m.probe_image.is_some() {
-                let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
-                let mut ops = vec![];
-                for (field, map) in [("labels", labels), ("annotations", annotations)] {
-                    for (k, v) in map {
-                        let at = format!(
-                            "/metadata/{field}/{}",
-                            k.replace('~', "~0").replace('/', "~1")
-                        );
-                        ops.push(if v.is_null() {
-                            json!({ "op": "remove", "path": at })
-                        } else {
-                            json!({ "op": "add", "path": at, "value": v })
-                        });
-                    }
-                }
-                let path = "patches/inject-pod.yaml";
-                t.insert(format!("components/{dir}/{path}"), yaml(&json!(ops)));
-                patches.push(json!({
-                    "path": path,
-                    "target": {
-                        "version": "v1",
-                        "kind": "Pod",
-                        "labelSelector": format!("app.kubernetes.io/name={},app.kubernetes.io/instance={}", m.name, m.name),
-                    },
-                }));
-            }
-            // The chart's Services carry the waypoint labels when this holds.
-            let waypoints =
-                emit::workload::waypoint_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]);
-            for s in &m.services {
-                if waypoints && m.needs_waypoint(&s.name) {
-                    let path = format!("patches/waypoint-{}.yaml", s.name);
-                    let patch = json!({
-                        "apiVersion": "v1",
-                        "kind": "Service",
-                        "metadata": {
-                            "name": emit::Names::new(m).host_plain(&s.name),
-                            "labels": emit::workload::waypoint_service_labels(m, s),
-                        },
-                    });
-                    t.insert(format!("components/{dir}/{path}"), yaml(&patch));
-                    patches.push(json!({ "path": path }));
-                }
-            }
-            k["patches"] = json!(patches);
+            k["patches"] = json!(patches.iter().map(Patch::by_path).collect::<Vec<_>>());
+        }
+        if group == Group::Istio {
+            istio_patches = patches;
         }
         t.insert(format!("components/{dir}/kustomization.yaml"), yaml(&k));
     }
 
-    for (overlay, set) in overlays() {
+    let mut all = overlays().to_vec();
+    all.push(("plain", vec![]));
+    for (overlay, set) in all {
         let groups = groups_where(m, &set);
-        // Replacements may only name objects the overlay has.
+        // Replacements may only name objects the overlay has. The ready
+        // overlay needs none (the objects carry their namespaces); the file
+        // is for a customer's overlay that sets its own `namespace:`.
         let included = targets
             .iter()
             .filter(|x| x.group == Group::Base || groups.contains(&x.group));
-        let replacements = namespace_replacements(m, included);
+        let replacements = if overlay == "plain" {
+            vec![]
+        } else {
+            namespace_replacements(m, included)
+        };
         if attach {
             // No base to overlay: the vendor's kustomization that sets
             // `namespace:` lists this file under `replacements` (only
@@ -262,17 +271,6 @@ pub fn tree(m: &Model) -> Tree {
             }
             continue;
         }
-        let components: Vec<String> = groups
-            .iter()
-            .map(|g| format!("../../components/{}", component_dir(*g)))
-            .collect();
-        let mut k = json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "namespace": m.name,
-            "resources": ["../../base"],
-            "components": components,
-        });
         // Nothing to replace (no pinned objects, no namespace in strings):
         // no file, and nothing a customer overlay needs to copy.
         if !replacements.is_empty() {
@@ -280,45 +278,188 @@ pub fn tree(m: &Model) -> Tree {
                 format!("overlays/{overlay}/namespace-replacements.yaml"),
                 yaml(&json!(replacements)),
             );
-            k["replacements"] = json!([{ "path": "namespace-replacements.yaml" }]);
         }
+        let mut resources = vec!["../../base".to_string()];
+        resources.extend(groups.iter().map(|g| format!("../../{}", objects_dir(*g))));
+        let mut k = json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": resources,
+        });
+        if groups.contains(&Group::Istio) && !istio_patches.is_empty() {
+            k["patches"] = json!(istio_patches.iter().map(Patch::inline).collect::<Vec<_>>());
+        }
+        // The order the files list: kustomize's default ("legacy") order
+        // costs one more quadratic pass.
+        // https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/sortoptions/
+        k["sortOptions"] = json!({ "order": "fifo" });
         t.insert(format!("overlays/{overlay}/kustomization.yaml"), yaml(&k));
     }
     super::kustomize_additions::add(m, &mut t);
-    if attach {
-        return t;
-    }
-    t.insert(
-        "overlays/plain/kustomization.yaml".into(),
-        yaml(&json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "namespace": m.name,
-            "resources": ["../../base"],
-            "components": groups_where(m, &[])
-                .into_iter()
-                .map(|g| format!("../../components/{}", component_dir(g)))
-                .collect::<Vec<_>>(),
-        })),
-    );
     t
 }
 
-/// What the chart adds to every pod template with `istio.enabled=true`, one
-/// patch per workload kind the release has.
-fn injection_patches(m: &Model) -> Vec<(&'static str, Value)> {
-    let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
-    let mut metadata = json!({ "labels": labels });
-    if !annotations.is_empty() {
-        metadata["annotations"] = Value::Object(annotations);
+/// Write the namespace into a file's objects as an overlay's `namespace:`
+/// and namespace replacements would: `metadata.namespace` (the one an
+/// object is pinned to, else `ns`) and the namespace segment of every
+/// string that embeds it (the fields `replacement_targets` names).
+fn set_namespaces(f: &mut File, ns: &str) {
+    let wanted: BTreeMap<String, (char, usize)> = f
+        .out
+        .namespaced
+        .iter()
+        .map(|n| (n.value.clone(), (n.delimiter, n.index)))
+        .collect();
+    for d in &mut f.docs {
+        let obj = &mut d.value;
+        let own = obj["metadata"]["annotations"]
+            .get(FIXED_NAMESPACE)
+            .and_then(Value::as_str)
+            .unwrap_or(ns)
+            .to_string();
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("namespace".into(), Value::String(own));
+        }
+        if !wanted.is_empty() {
+            if let Some(spec) = obj.get_mut("spec") {
+                replace_strings(spec, &wanted, ns);
+            }
+        }
     }
+}
+
+/// `find_strings`'s fields, rewritten: the `index`th `delimiter`-separated
+/// segment becomes `ns` (what a replacement with those options writes).
+fn replace_strings(v: &mut Value, wanted: &BTreeMap<String, (char, usize)>, ns: &str) {
+    match v {
+        Value::String(s) => {
+            if let Some((d, i)) = wanted.get(s.as_str()) {
+                let mut parts: Vec<&str> = s.split(*d).collect();
+                if let Some(p) = parts.get_mut(*i) {
+                    *p = ns;
+                }
+                *s = parts.join(&d.to_string());
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_strings(x, wanted, ns)),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_strings(x, wanted, ns)),
+        _ => {}
+    }
+}
+
+/// The `istio` Component's patches: what the chart adds to each pod
+/// template and, with waypoints, to the Services.
+fn istio_component_patches(m: &Model) -> Vec<Patch> {
+    let mut patches = vec![];
+    let selector = format!(
+        "app.kubernetes.io/name={},app.kubernetes.io/instance={}",
+        m.name, m.name
+    );
+    // One patch per workload kind, applied by label selector: a patch
+    // per workload made kustomize match every patch against every
+    // resource (minutes at a thousand services).
+    for (kind, stem, body) in injection_patches(m) {
+        let group = match kind {
+            "Job" | "CronJob" => "batch",
+            _ => "apps",
+        };
+        patches.push(Patch {
+            path: format!("patches/inject-{stem}.yaml"),
+            body,
+            target: Some(json!({
+                "group": group,
+                "version": "v1",
+                "kind": kind,
+                "labelSelector": selector,
+            })),
+        });
+    }
+    // The `tests` component's probes (listed before this one) take
+    // the mesh's labels as the workloads do.
+    // A JSON patch: a strategic merge patch of a Pod's own labels
+    // writes `null` as a string instead of removing the label.
+    if m.probe_image.is_some() {
+        let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
+        let mut ops = vec![];
+        for (field, map) in [("labels", labels), ("annotations", annotations)] {
+            for (k, v) in map {
+                let at = format!("/metadata/{field}/{}", json_pointer_key(&k));
+                ops.push(if v.is_null() {
+                    json!({ "op": "remove", "path": at })
+                } else {
+                    json!({ "op": "add", "path": at, "value": v })
+                });
+            }
+        }
+        patches.push(Patch {
+            path: "patches/inject-pod.yaml".into(),
+            body: json!(ops),
+            target: Some(json!({
+                "version": "v1",
+                "kind": "Pod",
+                "labelSelector": selector,
+            })),
+        });
+    }
+    // The chart's Services carry the waypoint labels when this holds.
+    let waypoints = emit::workload::waypoint_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]);
+    for s in &m.services {
+        if waypoints && m.needs_waypoint(&s.name) {
+            patches.push(Patch {
+                path: format!("patches/waypoint-{}.yaml", s.name),
+                body: json!({
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    // A patch without a target applies to the object of
+                    // its own id, namespace included: the one written.
+                    "metadata": {
+                        "name": emit::Names::new(m).host_plain(&s.name),
+                        "namespace": m.name,
+                        "labels": emit::workload::waypoint_service_labels(m, s),
+                    },
+                }),
+                target: None,
+            });
+        }
+    }
+    patches
+}
+
+/// What the chart adds to every pod template with `istio.enabled=true`, per
+/// workload kind the release has: (kind, file stem, patch). The labels are
+/// a JSON patch: kustomize applies a strategic merge patch with a target by
+/// re-adding every object (`resWrangler.ApplySmPatch`, one more quadratic
+/// pass), a JSON patch only to the objects it selects. A label to remove is
+/// set first so that the removal holds whether or not the pod has it.
+/// Annotations (the pinned proxy image) stay a strategic merge patch: a
+/// JSON patch cannot add to an annotations map a pod template may lack.
+fn injection_patches(m: &Model) -> Vec<(&'static str, String, Value)> {
+    let (labels, annotations) = emit::workload::mesh_pod_metadata(m);
     let mut kinds: Vec<&'static str> = m.services.iter().map(|s| s.workload.kind()).collect();
     kinds.sort();
     kinds.dedup();
-    kinds
-        .into_iter()
-        .map(|kind| {
-            let template = json!({ "template": { "metadata": metadata } });
+    let mut out = vec![];
+    for kind in kinds {
+        let template = match kind {
+            "CronJob" => "/spec/jobTemplate/spec/template",
+            _ => "/spec/template",
+        };
+        let mut ops = vec![];
+        for (k, v) in &labels {
+            let at = format!("{template}/metadata/labels/{}", json_pointer_key(k));
+            if v.is_null() {
+                ops.push(json!({ "op": "add", "path": at, "value": "" }));
+                ops.push(json!({ "op": "remove", "path": at }));
+            } else {
+                ops.push(json!({ "op": "add", "path": at, "value": v }));
+            }
+        }
+        let stem = kind.to_lowercase();
+        if !ops.is_empty() {
+            out.push((kind, stem.clone(), json!(ops)));
+        }
+        if !annotations.is_empty() {
+            let template = json!({ "template": { "metadata": { "annotations": annotations } } });
             let (api, spec) = match kind {
                 "Job" => ("batch/v1", template),
                 "CronJob" => ("batch/v1", json!({ "jobTemplate": { "spec": template } })),
@@ -331,9 +472,15 @@ fn injection_patches(m: &Model) -> Vec<(&'static str, Value)> {
                 "metadata": { "name": "istio-injection" },
                 "spec": spec,
             });
-            (kind, patch)
-        })
-        .collect()
+            out.push((kind, format!("{stem}-annotations"), patch));
+        }
+    }
+    out
+}
+
+/// A map key as one JSON pointer segment (RFC 6901: `~` and `/` escaped).
+fn json_pointer_key(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
 }
 
 /// Every field holding a string that embeds the namespace, as Kustomize
