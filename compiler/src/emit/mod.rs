@@ -225,7 +225,7 @@ impl<'a> Names<'a> {
     /// Whether generated Services take the service's own name
     /// (`spec.serviceNames: service`, the default) rather than `<fullname>-<svc>`.
     pub fn short_services(&self) -> bool {
-        self.model.service_names == crate::policy::ServiceNames::Service
+        self.model.service_names == crate::model::ServiceNames::Service
     }
 
     /// The Service name clients call: the service's name, `<fullname>-<svc>`

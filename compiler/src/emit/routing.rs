@@ -19,8 +19,8 @@ use crate::istio::virtual_service::{
     Destination, Fault, FaultAbort, FaultDelay, HttpMatch, HttpRetry, HttpRoute, Percent,
     RouteDestination, StringMatch, TcpRoute, VirtualService, VirtualServiceSpec,
 };
+use crate::model::MtlsMode;
 use crate::model::{self, Model, Service};
-use crate::policy::MtlsMode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -9,7 +9,7 @@
 use super::types::Index;
 use super::*;
 use crate::diag::{suggest, Diagnostic, Diagnostics};
-use crate::policy::{self, MtlsMode, PortRef, Spans};
+use crate::policy::{self, PortRef, Spans};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Resolve a loaded policy under a profile's settings.
@@ -190,7 +190,11 @@ impl Resolver<'_> {
         }
         let edges: Vec<Edge> = edges.into_iter().collect();
         self.check_routes_allowed(&gateways, &edges);
-        self.check_mtls_for_rules(st.mtls.unwrap_or(MtlsMode::Strict), &services, &edges);
+        self.check_mtls_for_rules(
+            st.mtls.map(MtlsMode::from).unwrap_or(MtlsMode::Strict),
+            &services,
+            &edges,
+        );
         let mut egress: Vec<Egress> = spec
             .egress
             .iter()
@@ -240,7 +244,7 @@ impl Resolver<'_> {
             name,
             version: spec.version.clone(),
             profile: profile.to_string(),
-            mtls: st.mtls.unwrap_or(MtlsMode::Strict),
+            mtls: st.mtls.map(MtlsMode::from).unwrap_or(MtlsMode::Strict),
             dry_run: st
                 .authorization
                 .as_ref()
@@ -270,7 +274,7 @@ impl Resolver<'_> {
             image_lock: spec.images.as_ref().and_then(|i| i.lock.clone()),
             upgrades,
             probe_image,
-            service_names: spec.service_names.unwrap_or_default(),
+            service_names: spec.service_names.unwrap_or_default().into(),
             index: Index::default(),
         }
         .with_index()
@@ -315,7 +319,10 @@ impl Resolver<'_> {
             }
         }
         MeshRuntime {
-            dataplane: st.dataplane.unwrap_or(policy::Dataplane::Sidecar),
+            dataplane: st
+                .dataplane
+                .map(Dataplane::from)
+                .unwrap_or(Dataplane::Sidecar),
             revision,
             proxy,
             control_plane,

@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::diag::suggest;
-use crate::policy::{self, MtlsMode, PortRef};
+use crate::policy::{self, PortRef};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 impl Resolver<'_> {

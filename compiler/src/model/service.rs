@@ -168,12 +168,12 @@ impl Resolver<'_> {
         let ports = self.port_list(&path, &s.ports);
         let (mtls, port_mtls) = match &s.mtls {
             None => (None, vec![]),
-            Some(ServiceMtls::Mode(m)) => (Some(*m), vec![]),
+            Some(ServiceMtls::Mode(m)) => (Some((*m).into()), vec![]),
             Some(ServiceMtls::Long(l)) => {
                 let mut pm = vec![];
                 for (pn, mode) in &l.ports {
                     match ports.iter().find(|p| &p.name == pn) {
-                        Some(p) => pm.push((p.target_port, *mode)),
+                        Some(p) => pm.push((p.target_port, (*mode).into())),
                         None => self.unknown_port(
                             &format!("{path}.mtls.ports.{pn}"),
                             name,
@@ -183,7 +183,7 @@ impl Resolver<'_> {
                         ),
                     }
                 }
-                (l.mode, pm)
+                (l.mode.map(Into::into), pm)
             }
         };
         let resources = s

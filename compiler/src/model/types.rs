@@ -7,7 +7,7 @@
 //! (`with_index`), so every query is linear at worst.
 
 use super::{Attach, EnvVal, External, Gateway, Pod, Telemetry, Traffic, Upgrades, Version};
-use crate::policy::{self, MtlsMode};
+use super::{Dataplane, MtlsMode, ServiceNames};
 use std::collections::HashMap;
 
 /// Longest `<application>-<service>` name: a StatefulSet's pods carry
@@ -54,7 +54,7 @@ pub struct Model {
     /// Image of the `helm test` connectivity probes (`spec.images.probe`).
     pub probe_image: Option<Image>,
     /// How Kubernetes Services are named (`spec.serviceNames`).
-    pub service_names: policy::ServiceNames,
+    pub service_names: ServiceNames,
     /// Lookups built once, so emitters stay linear in the policy's size.
     pub(super) index: Index,
 }
@@ -200,7 +200,7 @@ pub struct Defaults {
 /// The mesh the vendor tested the release with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeshRuntime {
-    pub dataplane: policy::Dataplane,
+    pub dataplane: Dataplane,
     pub revision: Option<String>,
     pub proxy: Option<Image>,
     pub control_plane: Option<Image>,

@@ -164,7 +164,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
         gateways => !m.gateways.is_empty(),
         waypoint => emit::ambient::any_waypoint(m),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        short_services => m.service_names == crate::policy::ServiceNames::Service,
+        short_services => m.service_names == crate::model::ServiceNames::Service,
         service_rows => service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
