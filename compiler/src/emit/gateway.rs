@@ -9,9 +9,8 @@
 //! Both carry a cert-manager Certificate when the policy asks for one.
 
 use super::cond::Cond;
-use super::mesh::{guarded, FIXED_NAMESPACE};
 use super::values::{Gw, GATEWAY_API_CLASS_NAME, ISTIO_GATEWAY_NAMESPACE};
-use super::{out, to_value, File, Group, Mode, Names, Out, Part};
+use super::{guarded, out, to_value, File, Group, Mode, Names, Out, Part, FIXED_NAMESPACE};
 use crate::gateway_api as gapi;
 use crate::istio::certificate::{Certificate, CertificateSpec, IssuerRef};
 use crate::istio::gateway::{Gateway, GatewaySpec, Server, ServerPort, ServerTls};

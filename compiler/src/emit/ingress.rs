@@ -13,14 +13,13 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types>
 
 use super::cond::Cond;
-use super::mesh::guarded;
 use super::netpol_types::{self as np, NetworkPolicy, Peer, Selector, Spec};
 use super::out::At;
 use super::values::{
     Gw, INGRESS_ANNOTATIONS, INGRESS_CLASS_NAME, INGRESS_CONTROLLER_NAMESPACE,
     INGRESS_CONTROLLER_POD_LABELS, INGRESS_CONTROLLER_SERVICE_ACCOUNT, NETWORK_POLICY_ENABLED,
 };
-use super::{out, to_value, File, Group, Mode, Names, Out};
+use super::{guarded, out, to_value, File, Group, Mode, Names, Out};
 use crate::model::{self, Model, PathMatch, Source};
 use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -32,11 +31,6 @@ use std::collections::{BTreeMap, BTreeSet};
 /// know who `gateway/<name>` is (`verify::ingress` reads them).
 pub const CONTROLLER_ANNOTATION: &str = "meshpack.dev/ingress-controller";
 pub const GATEWAY_ANNOTATION: &str = "meshpack.dev/gateway";
-
-/// Defaults of the `ingress.*` values (ingress-nginx's).
-pub const DEFAULT_CLASS: &str = "nginx";
-pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
-pub const DEFAULT_CONTROLLER_SA: &str = "ingress-nginx";
 
 /// Whether Ingress can carry a route as the other forms do.
 pub fn expressible(r: &model::Route) -> bool {
@@ -189,7 +183,7 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
     let mut v = to_value(&net::Ingress {
         metadata: ObjectMeta::default(),
         spec: Some(net::IngressSpec {
-            ingress_class_name: Some(DEFAULT_CLASS.into()),
+            ingress_class_name: Some(super::values::DEFAULT_CLASS.into()),
             tls,
             rules: Some(rules),
             default_backend: None,

@@ -10,14 +10,14 @@
 //! source's ServiceAccount, its pod labels (so NetworkPolicy podSelectors
 //! and Istio's workload selection treat it as the source) and the same
 //! injection decision, all produced by the functions that make the source's
-//! own pod template (`workload::pod_labels`, `pod_annotation_lines`). It
+//! own pod template (`pod_meta::pod_labels`, `pod_annotation_lines`). It
 //! must not widen anything: it declares no ports, no rule names it, and a
 //! readiness gate no controller sets keeps it NotReady, so the source's
 //! Service never sends it traffic although its labels match.
 //! <https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-readiness-gate>
 
+use super::pod_meta::{self, container_security_context, pod_security_context};
 use super::values::{helm_tests, PodField, Svc};
-use super::workload::{self, container_security_context, pod_security_context};
 use super::{out, to_value, File, Group, Mode, Names, Part, FULLNAME};
 use crate::model::{Model, Protocol, Service, Source};
 use k8s_openapi::api::core::v1::{
@@ -229,7 +229,7 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
     v["apiVersion"] = json!("v1");
     v["kind"] = json!("Pod");
     let mut meta = n.meta(out, &format!("probe-{}", s.name), Some(&s.name));
-    meta["labels"] = workload::pod_labels(m, n, out, s, None);
+    meta["labels"] = pod_meta::pod_labels(m, n, out, s, None);
     // The hook, and the application held until its sidecar is ready, as
     // the pod's own annotations (scrape annotations aside) say otherwise.
     // https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/#ProxyConfig
@@ -264,7 +264,7 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
             n.app,
             helm_tests::image().expr()
         ),
-        json!(m.probe_image.as_ref().map(workload::image_text)),
+        json!(m.probe_image.as_ref().map(ToString::to_string)),
     );
     let body = script_body(&s.name, checks);
     let script = out.text(&[
@@ -294,7 +294,7 @@ fn probe(m: &Model, n: &Names, out: &mut out::Out, s: &Service, checks: &[Check]
 /// The source pod's annotation lines with the hook added and the sidecar
 /// hold set unless the values already configure the proxy.
 fn annotation_lines(app: &str, sv: &Svc, hook: &Map<String, Value>, hold: &str) -> Vec<String> {
-    let mut lines = workload::pod_annotation_lines(app, sv, &Map::new());
+    let mut lines = pod_meta::pod_annotation_lines(app, sv, &Map::new());
     let at = lines
         .iter()
         .position(|l| l == "{{- with $annotations }}")

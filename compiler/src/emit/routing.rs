@@ -8,8 +8,8 @@
 //! <https://istio.io/latest/docs/concepts/traffic-management/>
 
 use super::cond::Cond;
+use super::pod_meta::VERSION_LABEL;
 use super::values::FAULT_INJECTION_ENABLED;
-use super::workload::VERSION_LABEL;
 use super::{svc_values, to_value, Names, Out};
 use crate::istio::destination_rule::{
     ClientTls, ConnectionPool, DestinationRule, DestinationRuleSpec, HttpSettings, LoadBalancer,

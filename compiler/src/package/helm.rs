@@ -140,7 +140,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     let images: Vec<Value> = m
         .images()
         .into_iter()
-        .map(|(what, i)| serde_json::json!({"name": what, "image": emit::workload::image_text(i)}))
+        .map(|(what, i)| serde_json::json!({"name": what, "image": i.to_string()}))
         .collect();
     let tracing = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref());
     let ctx = context! {
