@@ -12,6 +12,7 @@ pub mod ambient;
 pub mod cond;
 mod external;
 pub mod gateway;
+pub mod graph;
 pub mod identity;
 pub mod ingress;
 pub mod injection;

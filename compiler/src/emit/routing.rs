@@ -225,7 +225,7 @@ fn fault(out: &mut Out, route: &mut Value, f: &model::Fault) {
             percentage: pct(*p),
         }),
     };
-    let yaml = crate::package::yaml::to_string(&json!({ "fault": to_value(&typed) }));
+    let yaml = crate::yaml_write::to_string(&json!({ "fault": to_value(&typed) }));
     let mut lines = vec![format!("{{{{- if {} }}}}", fault_cond().helm())];
     lines.extend(yaml.lines().map(super::out::escape_template));
     lines.push("{{- end }}".into());

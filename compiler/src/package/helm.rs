@@ -169,7 +169,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
         edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
         values => value_rows(&entries),
-        graph => small.then(|| crate::graph::mermaid(&crate::graph::build(m))),
+        graph => small.then(|| emit::graph::mermaid(&emit::graph::build(m))),
         edge_count => m.edges.len(),
         addition_services => super::additions::services(m),
     };
