@@ -265,6 +265,7 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
                 .find(|g| &g.name == name)
                 .expect("resolved");
             Identity::from_values(
+                n,
                 (
                     &ISTIO_GATEWAY_NAMESPACE.expr(),
                     &ISTIO_GATEWAY_NAMESPACE.default_text(m),
@@ -278,7 +279,7 @@ fn source_identity(m: &Model, n: &Names, src: &Source) -> Identity {
         Source::External {
             namespace,
             service_account,
-        } => Identity::fixed(namespace, service_account),
+        } => Identity::fixed(n, namespace, service_account),
     }
 }
 

@@ -124,12 +124,32 @@ enum GatewayForm {
 }
 
 /// The namespace every gateway form uses (`istio.gateway.namespace`).
-fn gateway_namespace(out: &mut Out) -> Peer {
+fn gateway_namespace(m: &Model, out: &mut Out) -> Peer {
     Peer::namespace(At::scalar(
         out,
         &format!("{} | quote", ISTIO_GATEWAY_NAMESPACE.expr()),
-        "istio-ingress".to_string(),
+        ISTIO_GATEWAY_NAMESPACE.default_text(m),
     ))
+}
+
+/// What `(default (list (default <gateway namespace> <controller
+/// namespace>)) <gatewayNamespaces>)` gives on the chart's defaults: Helm's
+/// `default` takes its second argument unless that is empty.
+/// <https://helm.sh/docs/chart_template_guide/function_list/#default>
+fn ingress_namespaces_default(m: &Model) -> Vec<String> {
+    let listed: Vec<String> = NETWORK_POLICY_GATEWAY_NAMESPACES
+        .default(m)
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    if !listed.is_empty() {
+        return listed;
+    }
+    let controller = NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.default_text(m);
+    if controller.is_empty() {
+        vec![ISTIO_GATEWAY_NAMESPACE.default_text(m)]
+    } else {
+        vec![controller]
+    }
 }
 
 /// The pods of gateway `g` as a NetworkPolicy peer, in the given form.
@@ -147,13 +167,13 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut peer = gateway_namespace(out);
+            let mut peer = gateway_namespace(m, out);
             let labels = out.yaml(&Gw::new(g).selector().expr(), Value::Object(selector));
             peer.pod_selector = Some(Selector::labels(labels));
             peer
         }
         GatewayForm::GatewayApi => {
-            let mut peer = gateway_namespace(out);
+            let mut peer = gateway_namespace(m, out);
             peer.pod_selector = Some(Selector::labels(json!({
                 "gateway.networking.k8s.io/gateway-name": n.object(out, g),
             })));
@@ -169,7 +189,7 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                     NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.expr(),
                     NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
                 ),
-                vec!["istio-ingress".to_string()],
+                ingress_namespaces_default(m),
             );
             let mut install = json!({});
             out.optional(
@@ -388,7 +408,7 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
         Source::Service(name) => Peer::pods(n.selector(out, Some(name))),
         // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
         // the namespace every gateway form uses.
-        Source::Gateway(_) => gateway_namespace(out),
+        Source::Gateway(_) => gateway_namespace(n.model(), out),
         Source::External { namespace, .. } => Peer::namespace(At::Lit(namespace.clone())),
     }
 }
@@ -466,4 +486,34 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     );
     v.spec.egress = Some(rules);
     Some(to_value(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ingress_namespaces_default_is_the_handles_helm_reads() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/evalhub.yaml"
+        ))
+        .unwrap();
+        let m = crate::compile_model(&text, None).unwrap();
+        // Both lists empty by default, so Helm falls back to the gateway
+        // namespace: what the Kustomize tree writes.
+        assert_eq!(
+            NETWORK_POLICY_GATEWAY_NAMESPACES.default(&m),
+            Some(json!([]))
+        );
+        assert_eq!(
+            NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE.default_text(&m),
+            ""
+        );
+        assert_eq!(
+            ingress_namespaces_default(&m),
+            vec![ISTIO_GATEWAY_NAMESPACE.default_text(&m)]
+        );
+        assert_eq!(ingress_namespaces_default(&m), vec!["istio-ingress"]);
+    }
 }
