@@ -12,6 +12,7 @@ pub mod ambient;
 pub mod cond;
 mod external;
 pub mod gateway;
+mod gateway_api_types;
 pub mod graph;
 pub mod identity;
 pub mod ingress;
