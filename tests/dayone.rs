@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use meshpack::emit::injection::{self, Injection, Inputs};
-use meshpack::policy::Dataplane;
+use meshpack::model::Dataplane;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

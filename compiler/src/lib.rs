@@ -14,7 +14,6 @@ pub(crate) mod diff;
 pub mod emit;
 pub(crate) mod fsread;
 pub(crate) mod gateway_api;
-pub(crate) mod graph;
 pub mod import;
 pub(crate) mod istio;
 pub mod lock;
@@ -30,6 +29,7 @@ pub mod synthetic;
 pub mod validate;
 pub mod verify;
 pub(crate) mod yaml_pos;
+pub(crate) mod yaml_write;
 
 use diag::Diagnostic;
 use model::Model;

@@ -5,7 +5,8 @@
 //! it writes nothing.
 
 use super::{policy, Error};
-use crate::{diff, graph, model::Model};
+use crate::emit::graph;
+use crate::{diff, model::Model};
 use std::path::Path;
 
 /// How a graph is drawn.

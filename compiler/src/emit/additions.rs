@@ -14,7 +14,7 @@ use super::cond::Cond;
 use super::values::{EXTRA_EGRESS, ISTIO_MTLS_MODE};
 use super::{Fragment, Out};
 use crate::model::Model;
-use crate::policy::MtlsMode;
+use crate::model::MtlsMode;
 use serde_json::{json, Value};
 
 /// The mode of a PeerAuthentication that follows the release's: the

@@ -78,5 +78,5 @@ pub fn waypoint_identity(n: &Names) -> super::identity::Identity {
 /// time; the Kustomize tree takes the policy's).
 pub fn only(f: &mut File, m: &Model, in_ambient: bool, v: Value) {
     let when = if in_ambient { ambient() } else { sidecar() };
-    super::mesh::guarded(f, m, &when, v);
+    super::guarded(f, m, &when, v);
 }

@@ -9,9 +9,10 @@
 //! Both carry a cert-manager Certificate when the policy asks for one.
 
 use super::cond::Cond;
-use super::mesh::{guarded, FIXED_NAMESPACE};
+use super::gateway_api_types as gt;
+use super::out::At;
 use super::values::{Gw, GATEWAY_API_CLASS_NAME, ISTIO_GATEWAY_NAMESPACE};
-use super::{out, to_value, File, Group, Mode, Names, Out, Part};
+use super::{guarded, out, to_value, File, Group, Mode, Names, Out, Part, FIXED_NAMESPACE};
 use crate::gateway_api as gapi;
 use crate::istio::certificate::{Certificate, CertificateSpec, IssuerRef};
 use crate::istio::gateway::{Gateway, GatewaySpec, Server, ServerPort, ServerTls};
@@ -239,61 +240,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     let out = &mut f.out;
     let gv = Gw::new(&g.name);
 
-    let mut listeners = vec![];
-    for (i, h) in g.hosts.iter().enumerate() {
-        let allowed = gapi::AllowedRoutes {
-            namespaces: gapi::RouteNamespaces {
-                from: "Selector".into(),
-                selector: Some(gapi::LabelSelector {
-                    match_labels: BTreeMap::new(),
-                }),
-            },
-        };
-        if let Some(t) = &g.tls {
-            listeners.push(gapi::Listener {
-                name: format!("https-{i}"),
-                hostname: Some(h.clone()),
-                port: 443,
-                protocol: "HTTPS".into(),
-                tls: Some(gapi::ListenerTls {
-                    mode: "Terminate".into(),
-                    certificate_refs: vec![gapi::SecretRef {
-                        name: t.credential_name.clone(),
-                    }],
-                    // Istio's option for client certificates, checked against
-                    // the Secret's `ca.crt`.
-                    // https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/
-                    options: if t.mutual {
-                        BTreeMap::from([(
-                            "gateway.istio.io/tls-terminate-mode".to_string(),
-                            "MUTUAL".to_string(),
-                        )])
-                    } else {
-                        BTreeMap::new()
-                    },
-                }),
-                allowed_routes: Some(allowed.clone()),
-            });
-        }
-        if g.tls.is_none() || g.https_redirect {
-            listeners.push(gapi::Listener {
-                name: format!("http-{i}"),
-                hostname: Some(h.clone()),
-                port: 80,
-                protocol: "HTTP".into(),
-                tls: None,
-                allowed_routes: Some(allowed),
-            });
-        }
-    }
-    let mut gw = to_value(&gapi::Gateway::new(
-        "",
-        gapi::GatewaySpec {
-            gateway_class_name: String::new(),
-            listeners,
-        },
-    ));
-    gw["metadata"] = n.meta(out, &g.name, None);
+    let mut head = json!({ "metadata": n.meta(out, &g.name, None) });
     // Istio deploys the gateway's pods under this ServiceAccount, the
     // identity `from: gateway/<name>` rules allow; an internal gateway gets
     // a ClusterIP Service.
@@ -312,47 +259,98 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
             json!("ClusterIP"),
         );
     }
-    gw["metadata"]["annotations"] = Value::Object(ann);
-    fixed_namespace(&n, out, &mut gw);
-    gw["spec"]["gatewayClassName"] = out.scalar(
+    head["metadata"]["annotations"] = Value::Object(ann);
+    fixed_namespace(&n, out, &mut head);
+    let gateway_class_name = At::scalar(
+        out,
         &format!("{} | quote", GATEWAY_API_CLASS_NAME.expr()),
-        json!(GATEWAY_API_CLASS_NAME.default_text(m)),
+        GATEWAY_API_CLASS_NAME.default_text(m),
     );
-    let count = gw["spec"]["listeners"].as_array().map_or(0, Vec::len);
-    for i in 0..count {
-        let l = &mut gw["spec"]["listeners"][i];
-        l["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] = json!({
-            "kubernetes.io/metadata.name": out.text(&[Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE)]),
-        });
-        if l.get("tls").is_some() {
-            l["tls"]["certificateRefs"][0]["name"] = out.scalar(
-                &format!("{} | quote", gv.credential_name().expr()),
-                json!(g.tls.as_ref().map(|t| &t.credential_name)),
-            );
+
+    // Routes come only from the release's namespace.
+    let allowed = |out: &mut Out| {
+        Some(gt::AllowedRoutes {
+            namespaces: gt::RouteNamespaces {
+                from: "Selector".into(),
+                selector: Some(gt::LabelSelector {
+                    match_labels: BTreeMap::from([(
+                        "kubernetes.io/metadata.name".to_string(),
+                        out.text(&[Part::Val(out::RELEASE_NAMESPACE, super::PLAIN_NAMESPACE)]),
+                    )]),
+                }),
+            },
+        })
+    };
+    let mut listeners = vec![];
+    for (i, h) in g.hosts.iter().enumerate() {
+        if let Some(t) = &g.tls {
+            let allowed_routes = allowed(out);
+            listeners.push(gt::Listener {
+                name: format!("https-{i}"),
+                hostname: Some(h.clone()),
+                port: 443,
+                protocol: "HTTPS".into(),
+                tls: Some(gt::ListenerTls {
+                    mode: "Terminate".into(),
+                    certificate_refs: vec![gt::SecretRef {
+                        name: At::scalar(
+                            out,
+                            &format!("{} | quote", gv.credential_name().expr()),
+                            t.credential_name.clone(),
+                        ),
+                    }],
+                    // Istio's option for client certificates, checked against
+                    // the Secret's `ca.crt`.
+                    // https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/
+                    options: if t.mutual {
+                        BTreeMap::from([(
+                            "gateway.istio.io/tls-terminate-mode".to_string(),
+                            "MUTUAL".to_string(),
+                        )])
+                    } else {
+                        BTreeMap::new()
+                    },
+                }),
+                allowed_routes,
+            });
+        }
+        if g.tls.is_none() || g.https_redirect {
+            listeners.push(gt::Listener {
+                name: format!("http-{i}"),
+                hostname: Some(h.clone()),
+                port: 80,
+                protocol: "HTTP".into(),
+                tls: None,
+                allowed_routes: allowed(out),
+            });
         }
     }
-    let mut docs = vec![gw];
+    let gw = gt::Gateway::new(
+        head["metadata"].take(),
+        gt::GatewaySpec {
+            gateway_class_name,
+            listeners,
+        },
+    );
+    let mut docs = vec![to_value(&gw)];
 
     let section = if g.tls.is_some() { "https" } else { "http" };
     // Each listener serves one host; a route for one host attaches to its own.
-    let parents = |out: &mut Out, section: &str, host: Option<usize>| -> Vec<Value> {
+    let parents = |out: &mut Out, section: &str, host: Option<usize>| -> Vec<gt::ParentRef> {
         (0..g.hosts.len())
             .filter(|i| host.is_none_or(|h| h == *i))
-            .map(|i| {
-                let mut p = to_value(&gapi::ParentRef {
-                    name: String::new(),
-                    namespace: String::new(),
-                    section_name: Some(format!("{section}-{i}")),
-                });
-                p["name"] = n.object(out, &g.name);
-                p["namespace"] = out.scalar(
+            .map(|i| gt::ParentRef {
+                name: n.object(out, &g.name),
+                namespace: At::scalar(
+                    out,
                     &gateway_namespace(),
-                    json!(ISTIO_GATEWAY_NAMESPACE.default_text(m)),
-                );
-                p
+                    ISTIO_GATEWAY_NAMESPACE.default_text(m),
+                ),
+                section_name: Some(format!("{section}-{i}")),
             })
             .collect()
     };
+    let all_hosts = |out: &mut Out| At::yaml(out, &gv.hosts().expr(), g.hosts.clone());
     // Routes for a single host go to an HTTPRoute of that host; the rest
     // share one for all the gateway's hosts.
     let mut by_host: BTreeMap<Option<&str>, Vec<&model::Route>> = BTreeMap::new();
@@ -360,39 +358,37 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
         by_host.entry(r.host.as_deref()).or_default().push(r);
     }
     for (host, routes) in by_host {
-        let rules: Vec<gapi::HttpRouteRule> =
-            routes.iter().map(|r| http_route_rule(&n, r)).collect();
         let index = host.map(|h| g.hosts.iter().position(|x| x == h).unwrap_or(0));
         let suffix = match index {
             None => g.name.clone(),
             Some(i) => format!("{}-host-{i}", g.name),
         };
-        let mut hr = to_value(&gapi::HTTPRoute::new(
-            "",
-            gapi::HttpRouteSpec {
-                parent_refs: vec![],
-                hostnames: host.map(|h| vec![h.to_string()]).unwrap_or_default(),
+        let metadata = n.meta(out, &suffix, None);
+        let parent_refs = parents(out, section, index);
+        let hostnames = match host {
+            Some(h) => At::Lit(vec![h.to_string()]),
+            None => all_hosts(out),
+        };
+        let rules = routes.iter().map(|r| http_route_rule(&n, out, r)).collect();
+        let hr = gt::HttpRoute::new(
+            metadata,
+            gt::HttpRouteSpec {
+                parent_refs,
+                hostnames,
                 rules,
             },
-        ));
-        hr["metadata"] = n.meta(out, &suffix, None);
-        hr["spec"]["parentRefs"] = json!(parents(out, section, index));
-        if host.is_none() {
-            hr["spec"]["hostnames"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
-        }
-        let rules = hr["spec"]["rules"].as_array_mut().expect("rules");
-        for (rule, r) in rules.iter_mut().zip(&routes) {
-            rule["backendRefs"][0]["name"] = n.host(out, &r.service);
-        }
-        docs.push(hr);
+        );
+        docs.push(to_value(&hr));
     }
     if g.tls.is_some() && g.https_redirect {
-        let mut hr = to_value(&gapi::HTTPRoute::new(
-            "",
-            gapi::HttpRouteSpec {
-                parent_refs: vec![],
-                hostnames: vec![],
-                rules: vec![gapi::HttpRouteRule {
+        let metadata = n.meta(out, &format!("{}-redirect", g.name), None);
+        let parent_refs = parents(out, "http", None);
+        let hr = gt::HttpRoute::new(
+            metadata,
+            gt::HttpRouteSpec {
+                parent_refs,
+                hostnames: all_hosts(out),
+                rules: vec![gt::HttpRouteRule {
                     filters: vec![gapi::HttpRouteFilter {
                         kind: "RequestRedirect".into(),
                         request_redirect: Some(gapi::RequestRedirect {
@@ -404,11 +400,8 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                     ..Default::default()
                 }],
             },
-        ));
-        hr["metadata"] = n.meta(out, &format!("{}-redirect", g.name), None);
-        hr["spec"]["parentRefs"] = json!(parents(out, "http", None));
-        hr["spec"]["hostnames"] = out.yaml(&gv.hosts().expr(), json!(g.hosts));
-        docs.push(hr);
+        );
+        docs.push(to_value(&hr));
     }
     for d in docs {
         f.push(d);
@@ -417,13 +410,13 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     f
 }
 
-fn http_route_rule(n: &Names, r: &model::Route) -> gapi::HttpRouteRule {
+fn http_route_rule(n: &Names, out: &mut Out, r: &model::Route) -> gt::HttpRouteRule {
     let (kind, value) = match &r.path {
         PathMatch::Prefix(p) => ("PathPrefix", p),
         PathMatch::Exact(p) => ("Exact", p),
         PathMatch::Regex(p) => ("RegularExpression", p),
     };
-    gapi::HttpRouteRule {
+    gt::HttpRouteRule {
         matches: vec![gapi::HttpRouteMatch {
             path: gapi::PathMatch {
                 kind: kind.into(),
@@ -453,8 +446,8 @@ fn http_route_rule(n: &Names, r: &model::Route) -> gapi::HttpRouteRule {
                 request_redirect: None,
             })
             .collect(),
-        backend_refs: vec![gapi::BackendRef {
-            name: n.host_plain(&r.service),
+        backend_refs: vec![gt::BackendRef {
+            name: n.host(out, &r.service),
             port: r.port,
         }],
     }

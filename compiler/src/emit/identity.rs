@@ -16,6 +16,7 @@
 use super::out::{self, template_text};
 use super::values::{ISTIO_TRUST_DOMAIN, ISTIO_VERSION};
 use super::{Names, Out, Part, FULLNAME, PLAIN_NAMESPACE};
+use crate::model::Model;
 use serde_json::{json, Value};
 
 /// At most this many `serviceAccounts` per source (CRD CEL rule).
@@ -63,8 +64,11 @@ pub fn val(e: &str, d: &str) -> Piece {
     Piece::Val(e.into(), d.into())
 }
 
-fn trust_domain() -> Piece {
-    val(&ISTIO_TRUST_DOMAIN.expr(), "cluster.local")
+fn trust_domain(m: &Model) -> Piece {
+    val(
+        &ISTIO_TRUST_DOMAIN.expr(),
+        &ISTIO_TRUST_DOMAIN.default_text(m),
+    )
 }
 
 impl Identity {
@@ -76,7 +80,7 @@ impl Identity {
             None => vec![val(FULLNAME, n.app), lit(format!("-{suffix}"))],
         };
         let mut principal = vec![
-            trust_domain(),
+            trust_domain(n.model()),
             lit("/ns/"),
             val(out::RELEASE_NAMESPACE, PLAIN_NAMESPACE),
             lit("/sa/"),
@@ -89,10 +93,10 @@ impl Identity {
     }
 
     /// A ServiceAccount in another namespace, both given as pieces.
-    pub fn other(namespace: Piece, sa: Piece) -> Self {
+    pub fn other(n: &Names, namespace: Piece, sa: Piece) -> Self {
         Identity {
             principal: vec![
-                trust_domain(),
+                trust_domain(n.model()),
                 lit("/ns/"),
                 namespace.clone(),
                 lit("/sa/"),
@@ -103,13 +107,13 @@ impl Identity {
     }
 
     /// A fixed namespace and ServiceAccount.
-    pub fn fixed(namespace: &str, sa: &str) -> Self {
-        Identity::other(lit(namespace), lit(sa))
+    pub fn fixed(n: &Names, namespace: &str, sa: &str) -> Self {
+        Identity::other(n, lit(namespace), lit(sa))
     }
 
     /// A namespace and ServiceAccount from the values.
-    pub fn from_values(ns: (&str, &str), sa: (&str, &str)) -> Self {
-        Identity::other(val(ns.0, ns.1), val(sa.0, sa.1))
+    pub fn from_values(n: &Names, ns: (&str, &str), sa: (&str, &str)) -> Self {
+        Identity::other(n, val(ns.0, ns.1), val(sa.0, sa.1))
     }
 }
 

@@ -18,7 +18,6 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types>
 
 use super::cond::Cond;
-use super::mesh::guarded;
 use super::netpol_types::{self as np, NetworkPolicy, Peer, Selector, Spec};
 use super::out::At;
 use super::values::{
@@ -26,7 +25,7 @@ use super::values::{
     INGRESS_CONTROLLER_POD_LABELS, INGRESS_CONTROLLER_SERVICE_ACCOUNT, NETWORK_POLICY_ENABLED,
     NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS,
 };
-use super::{out, to_value, File, Group, Mode, Names, Out};
+use super::{guarded, out, to_value, File, Group, Mode, Names, Out};
 use crate::model::{self, Model, PathMatch, Source};
 use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -41,11 +40,6 @@ pub const GATEWAY_ANNOTATION: &str = "meshpack.dev/gateway";
 /// On the NetworkPolicies admitting a controller the customer runs
 /// (`netpol.rs`): the gateways it stands for, comma-separated.
 pub const GATEWAYS_ANNOTATION: &str = "meshpack.dev/gateways";
-
-/// Defaults of the `ingress.*` values (ingress-nginx's).
-pub const DEFAULT_CLASS: &str = "nginx";
-pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
-pub const DEFAULT_CONTROLLER_SA: &str = "ingress-nginx";
 
 /// The controller's namespace as template text: `ingress.controller.namespace`,
 /// or the renamed `networkPolicy.ingressController.namespace` when a values
@@ -241,7 +235,7 @@ fn ingress(n: &Names, out: &mut Out, g: &model::Gateway) -> Value {
     let mut v = to_value(&net::Ingress {
         metadata: ObjectMeta::default(),
         spec: Some(net::IngressSpec {
-            ingress_class_name: Some(DEFAULT_CLASS.into()),
+            ingress_class_name: Some(super::values::DEFAULT_CLASS.into()),
             tls,
             rules: Some(rules),
             default_backend: None,

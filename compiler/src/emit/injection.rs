@@ -22,8 +22,8 @@ use super::cond::{truthy, Cond, Term};
 use super::values::{
     Str, Svc, Val, ISTIO_DATAPLANE, ISTIO_ENABLED, ISTIO_INJECTION, ISTIO_REVISION,
 };
+use crate::model::Dataplane;
 use crate::model::{Model, Service, Version};
-use crate::policy::Dataplane;
 use serde_json::{json, Map, Value};
 
 pub const INJECT: &str = "sidecar.istio.io/inject";

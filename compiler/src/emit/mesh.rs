@@ -1,7 +1,6 @@
 //! Istio objects of the release's security: PeerAuthentication,
-//! AuthorizationPolicy and Sidecar, with each service's routing rules
-//! (`routing`), gateways (`gateway`), external services and egress
-//! (`external`) and telemetry (`telemetry`).
+//! AuthorizationPolicy and Sidecar (the release's file and one per
+//! service), with each service's routing rules (`routing`) in its file.
 //!
 //! Everything here selects the release's own pods (a customer may share the
 //! namespace with other software) unless `istio.namespaceWide` is set.
@@ -12,8 +11,7 @@ use super::values::{
     self, ISTIO_CONTROL_PLANE_NAMESPACE, ISTIO_GATEWAY_NAMESPACE, ISTIO_NAMESPACE_WIDE,
 };
 use super::{
-    additions, ambient, external, gateway, routing, telemetry, to_value, Doc, File, Group, Mode,
-    Names, Out,
+    additions, ambient, guarded, routing, selector, to_value, File, Group, Mode, Names, Out,
 };
 use crate::istio::authorization_policy::{self as ap, AuthorizationPolicy};
 use crate::istio::peer_authentication::{Mtls, PeerAuthentication, PeerAuthenticationSpec};
@@ -22,44 +20,8 @@ use crate::model::{identity_suffix, Edge, Model, Service, Source};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-pub fn files(m: &Model, mode: Mode) -> Vec<File> {
-    let mut files = vec![release_file(m, mode)];
-    for s in &m.services {
-        files.push(service_file(m, s, mode));
-    }
-    for g in &m.gateways {
-        files.push(gateway::istio_file(m, g, mode));
-    }
-    files.extend(external::files(m, mode));
-    if let Some(t) = &m.telemetry {
-        files.push(telemetry::file(m, t, mode));
-    }
-    files
-}
-
-/// Annotation naming the namespace an object must stay in whatever
-/// namespace the release is installed into.
-pub const FIXED_NAMESPACE: &str = "meshpack.dev/namespace";
-
 fn wide() -> Cond {
     Cond::is(&ISTIO_NAMESPACE_WIDE)
-}
-
-/// A document Helm renders when `when` holds at install time; the Kustomize
-/// tree has it when `when` holds on the chart's defaults.
-pub(super) fn guarded(f: &mut File, m: &Model, when: &Cond, value: Value) {
-    match f.out.mode {
-        Mode::Helm => f.docs.push(Doc {
-            when: Some(when.helm()),
-            value,
-        }),
-        Mode::Plain if when.eval_defaults(m, &[]) => f.push(value),
-        Mode::Plain => {}
-    }
-}
-
-pub(super) fn selector(n: &Names, out: &mut Out, component: Option<&str>) -> Value {
-    json!({ "matchLabels": n.selector(out, component) })
 }
 
 fn dry_run(m: &Model, v: &mut Value) {
@@ -71,7 +33,7 @@ fn dry_run(m: &Model, v: &mut Value) {
 }
 
 /// The release-wide PeerAuthentication and the allow-nothing policy.
-fn release_file(m: &Model, mode: Mode) -> File {
+pub fn release_file(m: &Model, mode: Mode) -> File {
     let mut f = File::new("istio/release.yaml", Group::Istio, mode);
     let n = Names::new(m);
     let pa_spec = PeerAuthenticationSpec {
@@ -108,7 +70,7 @@ fn release_file(m: &Model, mode: Mode) -> File {
     f
 }
 
-fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
+pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("istio/{}.yaml", s.name), Group::Istio, mode);
     let n = Names::new(m);
 
@@ -320,6 +282,7 @@ fn source_identities(m: &Model, n: &Names, src: &Source) -> Vec<Identity> {
                 .find(|g| &g.name == name)
                 .expect("resolved");
             vec![Identity::from_values(
+                n,
                 (
                     &ISTIO_GATEWAY_NAMESPACE.expr(),
                     &ISTIO_GATEWAY_NAMESPACE.default_text(m),
@@ -333,7 +296,7 @@ fn source_identities(m: &Model, n: &Names, src: &Source) -> Vec<Identity> {
         Source::External {
             namespace,
             service_account,
-        } => vec![Identity::fixed(namespace, service_account)],
+        } => vec![Identity::fixed(n, namespace, service_account)],
     }
 }
 

@@ -10,24 +10,18 @@
 //! - NetworkPolicies admit the Prometheus namespace (and pod labels) to
 //!   each service's metrics ports, and under Istio to 15020 (merged
 //!   metrics) and 15090 (Envoy's own, `http-envoy-prom`).
-//! - Optional Prometheus Operator objects: a ServiceMonitor per service
-//!   with metrics ports, and a PodMonitor for the sidecars' Envoy metrics
-//!   (capability-guarded in `capabilities.yaml`).
-//!   <https://istio.io/latest/docs/ops/integrations/prometheus/#tls-settings>
+//! - Optional Prometheus Operator objects (`monitors.rs`, which uses the
+//!   port names here).
 //!
 //! Invariant: a metrics port is one named `metrics`, `http-metrics` or
 //! `<protocol>-metrics` ([`is_metrics_port`]); `verify` reads the same
 //! names from the manifests.
 
-use super::cond::Cond;
 use super::netpol_types::{self as np, Ingress, NetworkPolicy, Peer, Selector, Spec};
 use super::out::At;
-use super::values::{
-    ISTIO_ENABLED, POD_MONITOR_ENABLED, PROMETHEUS_NAMESPACE, PROMETHEUS_POD_LABELS,
-    SERVICE_MONITOR_ENABLED,
-};
-use super::{mesh::guarded, to_value, File, Group, Mode, Names, Out};
-use crate::model::{Model, Port, Service};
+use super::values::{PROMETHEUS_NAMESPACE, PROMETHEUS_POD_LABELS};
+use super::{to_value, Names, Out};
+use crate::model::{Port, Service};
 use serde_json::{json, Map, Value};
 
 /// The merged-metrics port of the Istio agent and Envoy's stats port.
@@ -128,45 +122,6 @@ pub fn service_policy(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
 pub fn envoy_policy(n: &Names, out: &mut Out) -> Value {
     let ports = ENVOY_PORTS.iter().copied().map(np::Port::tcp).collect();
     ingress_policy(n, out, "allow-prometheus-envoy", None, ports)
-}
-
-/// ServiceMonitors and the PodMonitor, each behind its value (off by
-/// default, so the Kustomize tree has none).
-pub fn monitors_file(m: &Model, mode: Mode) -> File {
-    let mut f = File::new("monitoring.yaml", Group::Base, mode);
-    let n = Names::new(m);
-    for s in &m.services {
-        let ports = metrics_ports(s);
-        if ports.is_empty() {
-            continue;
-        }
-        let mut v = json!({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-        });
-        v["metadata"] = n.meta(&mut f.out, &s.name, Some(&s.name));
-        v["spec"] = json!({
-            "selector": { "matchLabels": n.selector(&mut f.out, Some(&s.name)) },
-            "endpoints": ports.iter().map(|p| json!({"port": p.name, "path": "/metrics"})).collect::<Vec<_>>(),
-        });
-        guarded(&mut f, m, &Cond::is(&SERVICE_MONITOR_ENABLED), v);
-    }
-    let mut v = json!({
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-    });
-    v["metadata"] = n.meta(&mut f.out, "envoy-stats", None);
-    v["spec"] = json!({
-        "selector": { "matchLabels": n.selector(&mut f.out, None) },
-        "podMetricsEndpoints": [{ "port": "http-envoy-prom", "path": "/stats/prometheus" }],
-    });
-    guarded(
-        &mut f,
-        m,
-        &Cond::is(&ISTIO_ENABLED).and(Cond::is(&POD_MONITOR_ENABLED)),
-        v,
-    );
-    f
 }
 
 #[cfg(test)]

@@ -12,24 +12,31 @@ pub mod ambient;
 pub mod cond;
 mod external;
 pub mod gateway;
+mod gateway_api_types;
+pub mod graph;
 pub mod identity;
 pub mod ingress;
 pub mod injection;
 mod job;
 pub mod mesh;
 pub mod metrics;
+mod monitors;
 mod netpol;
 pub(crate) mod netpol_types;
 pub mod out;
 pub mod pod;
+pub mod pod_meta;
 pub mod probes;
+mod registry;
 mod routing;
 mod telemetry;
 pub mod values;
 pub mod workload;
 
 use crate::model::{Model, Service};
+use cond::Cond;
 pub use out::{Fragment, Mode, Out, Part};
+pub use registry::{each, emit, Emitter, EMITTERS};
 use serde_json::{json, Map, Value};
 
 /// Which switch an object depends on.
@@ -81,8 +88,7 @@ impl Group {
 
     /// The switch of the group's objects: Helm's `if` around each file,
     /// and which Kustomize overlays include the group's component.
-    pub fn cond(self) -> Option<cond::Cond> {
-        use cond::Cond;
+    pub fn cond(self) -> Option<Cond> {
         use values::{GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED, NETWORK_POLICY_ENABLED};
         let istio = || Cond::is(&ISTIO_ENABLED);
         let netpol = || Cond::is(&NETWORK_POLICY_ENABLED);
@@ -151,39 +157,26 @@ impl File {
     }
 }
 
-/// Emit every object of the model.
-pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
-    let mut files = vec![];
-    each(m, mode, &mut |f| files.push(f));
-    files
+/// Annotation naming the namespace an object must stay in whatever
+/// namespace the release is installed into.
+pub const FIXED_NAMESPACE: &str = "meshpack.dev/namespace";
+
+/// A document Helm renders when `when` holds at install time; the Kustomize
+/// tree has it when `when` holds on the chart's defaults.
+pub fn guarded(f: &mut File, m: &Model, when: &Cond, value: Value) {
+    match f.out.mode {
+        Mode::Helm => f.docs.push(Doc {
+            when: Some(when.helm()),
+            value,
+        }),
+        Mode::Plain if when.eval_defaults(m, &[]) => f.push(value),
+        Mode::Plain => {}
+    }
 }
 
-/// Emit the files one at a time: packagers turn each into text and drop
-/// its objects, so a large policy's value trees never all exist at once.
-pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
-    // Attached services are deployed by someone else: no workload file.
-    for s in m.services.iter().filter(|s| s.attach.is_none()) {
-        sink(workload::service_file(m, s, mode));
-    }
-    for f in mesh::files(m, mode) {
-        sink(f);
-    }
-    for g in &m.gateways {
-        sink(gateway::gateway_api_file(m, g, mode));
-    }
-    for f in ingress::files(m, mode) {
-        sink(f);
-    }
-    for f in probes::files(m, mode) {
-        sink(f);
-    }
-    for f in netpol::files(m, mode) {
-        sink(f);
-    }
-    let f = metrics::monitors_file(m, mode);
-    if !f.docs.is_empty() {
-        sink(f);
-    }
+/// `{matchLabels: <selector labels>}`.
+pub fn selector(n: &Names, out: &mut Out, component: Option<&str>) -> Value {
+    json!({ "matchLabels": n.selector(out, component) })
 }
 
 /// Names and labels as the chart's helpers make them.
@@ -225,7 +218,7 @@ impl<'a> Names<'a> {
     /// Whether generated Services take the service's own name
     /// (`spec.serviceNames: service`, the default) rather than `<fullname>-<svc>`.
     pub fn short_services(&self) -> bool {
-        self.model.service_names == crate::policy::ServiceNames::Service
+        self.model.service_names == crate::model::ServiceNames::Service
     }
 
     /// The Service name clients call: the service's name, `<fullname>-<svc>`

@@ -132,6 +132,21 @@ fn gateway_namespace(m: &Model, out: &mut Out) -> Peer {
     ))
 }
 
+/// What `(default (list (default <gateway namespace> <controller
+/// namespace>)) <gatewayNamespaces>)` gives on the chart's defaults: Helm's
+/// `default` takes its second argument unless that is empty.
+/// <https://helm.sh/docs/chart_template_guide/function_list/#default>
+fn ingress_namespaces_default(m: &Model) -> Vec<String> {
+    let listed: Vec<String> = NETWORK_POLICY_GATEWAY_NAMESPACES
+        .default(m)
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    if !listed.is_empty() {
+        return listed;
+    }
+    vec![INGRESS_CONTROLLER_NAMESPACE.default_text(m)]
+}
+
 /// The pods of gateway `g` as a NetworkPolicy peer, in the given form.
 fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm) -> Peer {
     match form {
@@ -168,7 +183,7 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                     super::ingress::namespace_expr(),
                     NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
                 ),
-                vec![INGRESS_CONTROLLER_NAMESPACE.default_text(m)],
+                ingress_namespaces_default(m),
             );
             let mut install = json!({});
             out.optional(
@@ -404,10 +419,10 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
     match src {
         Source::Service(name) => Peer::pods(n.selector(out, Some(name))),
         // One version's pods: the service's selector and the version label
-        // its Deployment puts on them (`workload::VERSION_LABEL`).
+        // its Deployment puts on them (`pod_meta::VERSION_LABEL`).
         Source::Version { service, version } => {
             let mut sel = n.selector(out, Some(service));
-            sel[super::workload::VERSION_LABEL] = serde_json::json!(version);
+            sel[super::pod_meta::VERSION_LABEL] = serde_json::json!(version);
             Peer::pods(sel)
         }
         // Ambient's HBONE rule only (gateway ports are `gateway_ingress`'s):
@@ -490,4 +505,30 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
     );
     v.spec.egress = Some(rules);
     Some(to_value(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ingress_namespaces_default_is_the_handles_helm_reads() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/evalhub.yaml"
+        ))
+        .unwrap();
+        let m = crate::compile_model(&text, None).unwrap();
+        // The list is empty by default, so Helm falls back to the ingress
+        // controller's namespace: what the Kustomize tree writes.
+        assert_eq!(
+            NETWORK_POLICY_GATEWAY_NAMESPACES.default(&m),
+            Some(json!([]))
+        );
+        assert_eq!(
+            ingress_namespaces_default(&m),
+            vec![INGRESS_CONTROLLER_NAMESPACE.default_text(&m)]
+        );
+        assert_eq!(ingress_namespaces_default(&m), vec!["ingress-nginx"]);
+    }
 }

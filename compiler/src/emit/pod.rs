@@ -152,7 +152,7 @@ pub fn merge(a: &Value, b: &Value) -> Value {
 
 /// The container's security context: the generated one with the policy's over it.
 pub fn security_context(s: &Service) -> Value {
-    let base = super::workload::container_security_context(s.read_only_root_filesystem);
+    let base = super::pod_meta::container_security_context(s.read_only_root_filesystem);
     match &s.pod.security_context {
         Some(own) => merge(&base, own),
         None => base,
@@ -161,7 +161,7 @@ pub fn security_context(s: &Service) -> Value {
 
 /// The pod's security context: the generated one with the policy's over it.
 pub fn pod_security_context(s: &Service) -> Value {
-    let base = super::workload::pod_security_context(s.run_as_user);
+    let base = super::pod_meta::pod_security_context(s.run_as_user);
     match &s.pod.pod_security_context {
         Some(own) => merge(&base, own),
         None => base,
@@ -248,7 +248,7 @@ pub fn pod(n: &Names, out: &mut Out, s: &Service, pod: &mut Value) {
             }
         }
         let inits = all.as_array().cloned().unwrap_or_default();
-        let base = super::workload::container_security_context(s.read_only_root_filesystem);
+        let base = super::pod_meta::container_security_context(s.read_only_root_filesystem);
         let inits: Vec<Value> = inits
             .iter()
             .map(|c| {

@@ -10,7 +10,7 @@
 //! source's ServiceAccount, its pod labels (so NetworkPolicy podSelectors
 //! and Istio's workload selection treat it as the source) and the same
 //! injection decision, all produced by the functions that make the source's
-//! own pod template (`workload::pod_labels`, `pod_annotation_lines`). It
+//! own pod template (`pod_meta::pod_labels`, `pod_annotation_lines`). It
 //! must not widen anything: it declares no ports, no rule names it, and a
 //! readiness gate no controller sets keeps it NotReady, so the source's
 //! Service never sends it traffic although its labels match.
@@ -22,8 +22,8 @@
 //! `meshpack matrix` prints it): that version's ServiceAccount and labels,
 //! and the rules from the service or from that version.
 
+use super::pod_meta::{self, container_security_context, pod_security_context};
 use super::values::{helm_tests, PodField, Svc};
-use super::workload::{self, container_security_context, pod_security_context};
 use super::{out, to_value, File, Group, Mode, Names, Part, FULLNAME};
 use crate::model::{identity_suffix, Model, Protocol, Service, Source, Version};
 use k8s_openapi::api::core::v1::{
@@ -262,9 +262,9 @@ fn probe(
         None => format!("probe-{}", s.name),
     };
     let mut meta = n.meta(out, &name, Some(&s.name));
-    meta["labels"] = workload::pod_labels(m, n, out, s, as_version);
+    meta["labels"] = pod_meta::pod_labels(m, n, out, s, as_version);
     if let Some(v) = as_version {
-        meta["labels"][workload::VERSION_LABEL] = json!(v.name);
+        meta["labels"][pod_meta::VERSION_LABEL] = json!(v.name);
     }
     // The hook, and the application held until its sidecar is ready, as
     // the pod's own annotations (scrape annotations aside) say otherwise.
@@ -303,7 +303,7 @@ fn probe(
             n.app,
             helm_tests::image().expr()
         ),
-        json!(m.probe_image.as_ref().map(workload::image_text)),
+        json!(m.probe_image.as_ref().map(ToString::to_string)),
     );
     let source = match as_version {
         Some(v) => format!("{}@{}", s.name, v.name),
@@ -337,7 +337,7 @@ fn probe(
 /// The source pod's annotation lines with the hook added and the sidecar
 /// hold set unless the values already configure the proxy.
 fn annotation_lines(app: &str, sv: &Svc, hook: &Map<String, Value>, hold: &str) -> Vec<String> {
-    let mut lines = workload::pod_annotation_lines(app, sv, &Map::new());
+    let mut lines = pod_meta::pod_annotation_lines(app, sv, &Map::new());
     let at = lines
         .iter()
         .position(|l| l == "{{- with $annotations }}")

@@ -8,8 +8,8 @@
 //! <https://istio.io/latest/docs/concepts/traffic-management/>
 
 use super::cond::Cond;
+use super::pod_meta::VERSION_LABEL;
 use super::values::FAULT_INJECTION_ENABLED;
-use super::workload::VERSION_LABEL;
 use super::{svc_values, to_value, Names, Out};
 use crate::istio::destination_rule::{
     ClientTls, ConnectionPool, DestinationRule, DestinationRuleSpec, HttpSettings, LoadBalancer,
@@ -19,8 +19,8 @@ use crate::istio::virtual_service::{
     Destination, Fault, FaultAbort, FaultDelay, HttpMatch, HttpRetry, HttpRoute, Percent,
     RouteDestination, StringMatch, TcpRoute, VirtualService, VirtualServiceSpec,
 };
+use crate::model::MtlsMode;
 use crate::model::{self, Model, Service};
-use crate::policy::MtlsMode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -225,7 +225,7 @@ fn fault(out: &mut Out, route: &mut Value, f: &model::Fault) {
             percentage: pct(*p),
         }),
     };
-    let yaml = crate::package::yaml::to_string(&json!({ "fault": to_value(&typed) }));
+    let yaml = crate::yaml_write::to_string(&json!({ "fault": to_value(&typed) }));
     let mut lines = vec![format!("{{{{- if {} }}}}", fault_cond().helm())];
     lines.extend(yaml.lines().map(super::out::escape_template));
     lines.push("{{- end }}".into());

@@ -6,7 +6,7 @@
 //! `extensionProviders`, which the chart's NOTES print for the operator.
 //! <https://istio.io/latest/docs/tasks/observability/distributed-tracing/opentelemetry/>
 
-use super::{mesh, to_value, values, File, Group, Mode, Names};
+use super::{selector, to_value, values, File, Group, Mode, Names};
 use crate::istio::telemetry::{AccessLogging, ProviderRef, TelemetrySpec, Tracing};
 use crate::model::{Model, Telemetry};
 use serde_json::json;
@@ -39,7 +39,7 @@ pub fn file(m: &Model, t: &Telemetry, mode: Mode) -> File {
     };
     let mut v = to_value(&crate::istio::telemetry::Telemetry::new("", spec));
     v["metadata"] = n.meta(out, "telemetry", None);
-    v["spec"]["selector"] = mesh::selector(&n, out, None);
+    v["spec"]["selector"] = selector(&n, out, None);
     if let Some(tr) = &t.tracing {
         v["spec"]["tracing"][0]["providers"][0]["name"] = out.scalar(
             &format!("{} | quote", values::tracing::provider().expr()),

@@ -234,6 +234,12 @@ macro_rules! fixed {
     };
 }
 
+/// Defaults of the `ingress.*` values (ingress-nginx's), which
+/// `emit::ingress` writes too.
+pub const DEFAULT_CLASS: &str = "nginx";
+pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
+pub const DEFAULT_CONTROLLER_SA: &str = "ingress-nginx";
+
 fn proxy(m: &Model, f: fn(&crate::model::Image) -> &str) -> Value {
     json!(m
         .mesh
@@ -267,11 +273,11 @@ fixed! {
     GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio");
     /// The third gateway form (`emit::ingress`), without Istio and the Gateway API.
     INGRESS_ENABLED: Bool = "ingress.enabled", |_| json!(false);
-    INGRESS_CLASS_NAME: Str = "ingress.className", |_| json!(crate::emit::ingress::DEFAULT_CLASS);
+    INGRESS_CLASS_NAME: Str = "ingress.className", |_| json!(DEFAULT_CLASS);
     INGRESS_ANNOTATIONS: StrMap = "ingress.annotations", |_| json!({});
-    INGRESS_CONTROLLER_NAMESPACE: Str = "ingress.controller.namespace", |_| json!(crate::emit::ingress::DEFAULT_CONTROLLER_NAMESPACE);
+    INGRESS_CONTROLLER_NAMESPACE: Str = "ingress.controller.namespace", |_| json!(DEFAULT_CONTROLLER_NAMESPACE);
     INGRESS_CONTROLLER_POD_LABELS: StrMap = "ingress.controller.podLabels", |_| json!({});
-    INGRESS_CONTROLLER_SERVICE_ACCOUNT: Str = "ingress.controller.serviceAccount", |_| json!(crate::emit::ingress::DEFAULT_CONTROLLER_SA);
+    INGRESS_CONTROLLER_SERVICE_ACCOUNT: Str = "ingress.controller.serviceAccount", |_| json!(DEFAULT_CONTROLLER_SA);
     FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false);
     NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true);
     NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!("");

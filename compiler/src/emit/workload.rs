@@ -7,12 +7,12 @@
 //! limits, distinct readiness and liveness probes, no automounted token.
 
 use super::cond::Cond;
-use super::values::{
-    istio_proxy_image, PodField, Svc, GLOBAL_IMAGE_PULL_SECRETS, ISTIO_ANNOTATIONS, ISTIO_ENABLED,
-    ISTIO_PROXY_IMAGE_REPOSITORY,
+use super::pod_meta::{
+    pod_annotation_lines, pod_labels, proxy_image_cond, PROXY_IMAGE, VERSION_LABEL,
 };
+use super::values::{PodField, GLOBAL_IMAGE_PULL_SECRETS, ISTIO_ENABLED};
 use super::{injection, set, svc_values, to_value, File, Group, Mode, Names, Out};
-use crate::model::{Image, Model, Resources, Service, Version, Workload};
+use crate::model::{Model, Resources, Service, Version, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, PersistentVolumeClaim,
@@ -88,9 +88,6 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     }
     f
 }
-
-/// The label that tells versions apart (Istio's convention).
-pub const VERSION_LABEL: &str = "version";
 
 /// The ServiceAccount `<fullname>-<suffix>`: the service's, or one
 /// version's (`<service>-<version>`, labelled with the version).
@@ -204,46 +201,14 @@ pub fn resources_value(r: &Resources) -> Value {
     Value::Object(o)
 }
 
-pub fn pod_security_context(run_as_user: i64) -> Value {
-    json!({
-        "runAsNonRoot": true,
-        "runAsUser": run_as_user,
-        "runAsGroup": run_as_user,
-        "fsGroup": run_as_user,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    })
-}
-
-pub fn container_security_context(read_only_root_filesystem: bool) -> Value {
-    json!({
-        "allowPrivilegeEscalation": false,
-        "readOnlyRootFilesystem": read_only_root_filesystem,
-        "runAsNonRoot": true,
-        "capabilities": {"drop": ["ALL"]},
-    })
-}
-
 /// The full image reference as the chart's image helper prints it by default.
 /// The image a service runs, or its versions' (comma-separated).
 pub fn image_ref(s: &Service) -> String {
     if s.versions.is_empty() {
-        return image_text(&s.image);
+        return s.image.to_string();
     }
-    let all: Vec<String> = s.versions.iter().map(|v| image_text(&v.image)).collect();
+    let all: Vec<String> = s.versions.iter().map(|v| v.image.to_string()).collect();
     all.join(", ")
-}
-
-pub fn image_text(i: &Image) -> String {
-    let repo = if i.registry.is_empty() {
-        i.repository.clone()
-    } else {
-        format!("{}/{}", i.registry, i.repository)
-    };
-    if i.digest.is_empty() {
-        format!("{repo}:{}", i.tag)
-    } else {
-        format!("{repo}@{}", i.digest)
-    }
 }
 
 fn probes(s: &Service) -> (Option<Probe>, Option<Probe>) {
@@ -482,7 +447,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             n.app,
             wv.image().expr()
         ),
-        json!(image_text(image)),
+        json!(image.to_string()),
     );
     c["securityContext"] = out.yaml(
         &super::additions::platform(&sv.own_or_default(PodField::SecurityContext)),
@@ -496,31 +461,6 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     v
 }
 
-/// Selector labels, the canonical service and the injection labels
-/// (`injection::decide`; Kustomize's base takes its mesh-off answer).
-pub fn pod_labels(
-    m: &Model,
-    n: &Names,
-    out: &mut Out,
-    s: &Service,
-    version: Option<&Version>,
-) -> Value {
-    let mut lines = vec![
-        "{{- $selector | nindent {0} }}".to_string(),
-        format!("app.kubernetes.io/component: \"{}\"", s.name),
-    ];
-    lines.extend(injection::helm_label_lines(s, version, &svc_values(s)));
-    match out.lines(lines) {
-        Some(mk) => json!({ (mk): null }),
-        None => {
-            let mut l = n.selector_map(Some(&s.name));
-            l.extend(injection::canonical(m, s, version));
-            l.extend(injection::decide_defaults(m, false));
-            Value::Object(l)
-        }
-    }
-}
-
 /// What the mesh changes in a pod template with `istio.enabled=true`, as
 /// the chart's defaults render it: (labels, annotations), `null` removing
 /// a base label. Kustomize patches pods with these.
@@ -529,60 +469,10 @@ pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) 
     let mut annotations = Map::new();
     if proxy_image_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]) {
         if let Some(p) = &m.mesh.proxy {
-            annotations.insert(PROXY_IMAGE.into(), json!(image_text(p)));
+            annotations.insert(PROXY_IMAGE.into(), json!(p.to_string()));
         }
     }
     (labels, annotations)
-}
-
-/// Pods run sidecars: the mesh on, not ambient.
-fn sidecar_mesh() -> Cond {
-    Cond::is(&ISTIO_ENABLED).and(super::ambient::sidecar())
-}
-
-/// When pods pin the sidecar's image: sidecars, and a repository set
-/// (the chart's annotation lines and the Kustomize patch alike).
-fn proxy_image_cond() -> Cond {
-    sidecar_mesh().and(Cond::set(&ISTIO_PROXY_IMAGE_REPOSITORY))
-}
-
-/// Pins the sidecar's image per pod.
-/// <https://istio.io/latest/docs/reference/config/annotations/#SidecarProxyImage>
-pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
-
-/// The scrape annotations, the pod's own annotations, then with Istio the pinned proxy image and
-/// `istio.annotations`; the pod's own win. No injection annotation: the
-/// label decides (see `injection`), and an annotation disagreeing with it
-/// misled readers of the manifests.
-pub fn pod_annotation_lines(app: &str, sv: &Svc, metrics: &Map<String, Value>) -> Vec<String> {
-    let mut lines = vec!["{{- $annotations := dict }}".to_string()];
-    // Scrape annotations (`metrics`): Istio rewrites them to its merged
-    // metrics port on injected pods.
-    for (k, v) in metrics {
-        lines.push(format!(
-            "{{{{- $_ := set $annotations {k:?} {} }}}}",
-            serde_json::to_string(v).expect("string")
-        ));
-    }
-    lines.extend::<Vec<String>>(vec![
-        format!("{{{{- if {} }}}}", sidecar_mesh().helm()),
-        format!("{{{{- if {} }}}}", Cond::set(&ISTIO_PROXY_IMAGE_REPOSITORY).helm()),
-        format!("{{{{- $_ := set $annotations \"{PROXY_IMAGE}\" (include \"{app}.image\" (dict \"image\" {} \"ctx\" $)) }}}}", istio_proxy_image().expr()),
-        "{{- end }}".into(),
-        "{{- end }}".into(),
-        format!("{{{{- if {} }}}}", Cond::is(&ISTIO_ENABLED).helm()),
-        format!("{{{{- $annotations = merge $annotations ({} | default dict) }}}}", ISTIO_ANNOTATIONS.expr()),
-        "{{- end }}".into(),
-        format!(
-            "{{{{- $annotations = merge (deepCopy ({} | default dict)) $annotations }}}}",
-            sv.own_or_default(PodField::PodAnnotations)
-        ),
-        "{{- with $annotations }}".into(),
-        "annotations:".into(),
-        "  {{- toYaml . | nindent {2} }}".into(),
-        "{{- end }}".into(),
-    ]);
-    lines
 }
 
 fn pull_secret_lines() -> Vec<String> {

@@ -52,7 +52,7 @@ pub fn services(m: &Model) -> Vec<Value> {
             // policy does; `release` prefixes the release's fullname).
             let host = match &s.attach {
                 Some(a) => serde_json::to_string(&a.service).expect("json"),
-                None if m.service_names == crate::policy::ServiceNames::Service => {
+                None if m.service_names == crate::model::ServiceNames::Service => {
                     serde_json::to_string(&s.name).expect("json")
                 }
                 None => format!(

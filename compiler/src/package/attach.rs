@@ -14,7 +14,7 @@
 //!   that adds the same labels and annotations.
 //!
 //! Invariant: the injection decision is not made here. The named templates
-//! are built from `emit::workload::pod_labels` and `pod_annotation_lines`
+//! are built from `emit::pod_meta::pod_labels` and `pod_annotation_lines`
 //! and the patches from `mesh_pod_metadata`, so a change there reaches
 //! attached workloads too.
 
@@ -84,7 +84,7 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
     ));
     for s in m.services.iter().filter(|s| s.attach.is_some()) {
         let mut out = Out::new(Mode::Helm);
-        emit::workload::pod_labels(m, &n, &mut out, s, None);
+        emit::pod_meta::pod_labels(m, &n, &mut out, s, None);
         // The vendor's pods keep their own selector labels: drop the chart's.
         let labels: Vec<String> = lines(&out)
             .into_iter()
@@ -120,7 +120,7 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
         }
         t.push_str("{{- end }}\n");
         let metrics = emit::metrics::pod_annotations(s);
-        let annotations = emit::workload::pod_annotation_lines(app, &svc_values(s), &metrics);
+        let annotations = emit::pod_meta::pod_annotation_lines(app, &svc_values(s), &metrics);
         t.push_str(&format!(
             "\n{{{{- define \"{app}.podAnnotations.{}\" -}}}}\n",
             s.name

@@ -140,7 +140,7 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
     let images: Vec<Value> = m
         .images()
         .into_iter()
-        .map(|(what, i)| serde_json::json!({"name": what, "image": emit::workload::image_text(i)}))
+        .map(|(what, i)| serde_json::json!({"name": what, "image": i.to_string()}))
         .collect();
     let tracing = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref());
     let ctx = context! {
@@ -164,12 +164,12 @@ pub fn chart_to(m: &Model, sink: &mut dyn FnMut(String, Vec<u8>)) {
         gateways => !m.gateways.is_empty(),
         waypoint => emit::ambient::any_waypoint(m),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        short_services => m.service_names == crate::policy::ServiceNames::Service,
+        short_services => m.service_names == crate::model::ServiceNames::Service,
         service_rows => service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
         values => value_rows(&entries),
-        graph => small.then(|| crate::graph::mermaid(&crate::graph::build(m))),
+        graph => small.then(|| emit::graph::mermaid(&emit::graph::build(m))),
         edge_count => m.edges.len(),
         addition_services => super::additions::services(m),
     };

@@ -35,7 +35,7 @@
 
 use super::Tree;
 use crate::emit::values::{Bool, Val, GATEWAY_API_ENABLED, INGRESS_ENABLED, ISTIO_ENABLED};
-use crate::emit::{self, mesh::FIXED_NAMESPACE, File, Group, Mode};
+use crate::emit::{self, File, Group, Mode, FIXED_NAMESPACE};
 use crate::model::Model;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -27,7 +27,9 @@ pub mod values;
 #[cfg(test)]
 mod values_contract;
 pub(crate) mod values_customer;
-pub mod yaml;
+/// The YAML writer, one layer down (`crate::yaml_write`) since `emit` uses
+/// it too; here under its old name.
+pub(crate) use crate::yaml_write as yaml;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -202,12 +202,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
     ));
     v.push(e(
         PodField::PodSecurityContext.default_val().path(),
-        wd::pod_security_context(d.run_as_user),
+        crate::emit::pod_meta::pod_security_context(d.run_as_user),
         "Pod security context of every service.",
     ));
     v.push(e(
         PodField::SecurityContext.default_val().path(),
-        wd::container_security_context(d.read_only_root_filesystem),
+        crate::emit::pod_meta::container_security_context(d.read_only_root_filesystem),
         "Container security context of every service.",
     ));
     v.push(es(

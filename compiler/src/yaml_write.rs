@@ -7,6 +7,10 @@
 //! object through libyaml's event emitter was a quarter of a large
 //! compile's time. The golden, equivalence and hostile-input tests read the
 //! output back with Helm, kustomize and serde_yaml.
+//!
+//! Invariant: the one YAML writer of every emitted file (`emit` writes
+//! install-time fragments with it, `package` whole files); depends on
+//! nothing in the crate but `yaml_pos`.
 
 use serde_json::{Map, Value};
 
