@@ -154,14 +154,27 @@ fn each_probe_is_its_source() {
             assert_eq!(
                 lines,
                 [
-                    "check allow http \"$prefix\"-api 8080 'GET' '/' 'api:8080 (http)'",
-                    "check allow http \"$prefix\"-websocket 8081 'GET' '/' 'websocket:8081 (http)'",
-                    "check deny http \"$prefix\"-api 9090 'GET' '/' 'api:9090 (http-metrics)'",
-                    "check deny http \"$prefix\"-clickhouse 8123 'GET' '/' 'clickhouse:8123 (http)'",
-                    "check deny tcp \"$prefix\"-kafka 9092 'GET' '/' 'kafka:9092 (tcp-kafka)'",
+                    "check allow http 'api' 8080 'GET' '/' 'api:8080 (http)'",
+                    "check allow http 'websocket' 8081 'GET' '/' 'websocket:8081 (http)'",
+                    "check deny http 'api' 9090 'GET' '/' 'api:9090 (http-metrics)'",
+                    "check deny http 'clickhouse' 8123 'GET' '/' 'clickhouse:8123 (http)'",
+                    "check deny tcp 'kafka' 9092 'GET' '/' 'kafka:9092 (tcp-kafka)'",
                 ],
                 "{h} {istio}"
             );
+            // Every probe connects to a Service the chart renders, by the
+            // name clients call it (the script's `$prefix` is the fullname).
+            for p in probes.values() {
+                let script = p["spec"]["containers"][0]["command"][2].as_str().unwrap();
+                for line in script.lines().filter(|l| l.starts_with("check ")) {
+                    let host = line.split(' ').nth(3).unwrap();
+                    let name = host.trim_matches('\'').replace("\"$prefix\"", "evalhub");
+                    assert!(
+                        objs.contains_key(&format!("Service/{name}")),
+                        "{h} {istio}: `{line}` names no rendered Service"
+                    );
+                }
+            }
             // Off by default.
             let plain = by_id(&parse(&render(h, &[&istio])));
             assert!(probes_of(&plain).is_empty(), "{h} {istio}");

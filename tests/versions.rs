@@ -321,7 +321,7 @@ fn bookinfo_scopes_ratings_to_reviews_v2_and_v3() {
             );
             assert!(
                 script.contains(&format!(
-                    "\ncheck {want} http \"$prefix\"-ratings 9080 'GET' '/' 'ratings:9080 (http)'\n"
+                    "\ncheck {want} http 'ratings' 9080 'GET' '/' 'ratings:9080 (http)'\n"
                 )),
                 "{h} probe {v}:\n{script}"
             );

@@ -16,6 +16,7 @@ mod gateway_api_types;
 pub mod graph;
 pub mod identity;
 pub mod ingress;
+mod ingress_controller;
 pub mod injection;
 mod job;
 pub mod mesh;

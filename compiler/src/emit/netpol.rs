@@ -180,7 +180,7 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                 out,
                 &format!(
                     "(default (list {}) {})",
-                    super::ingress::namespace_expr(),
+                    super::ingress_controller::namespace_expr(),
                     NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
                 ),
                 ingress_namespaces_default(m),
@@ -191,7 +191,7 @@ fn gateway_peer(m: &Model, n: &Names, out: &mut Out, g: &str, form: GatewayForm)
                 "podSelector",
                 &format!(
                     "(ternary (dict \"matchLabels\" {labels}) dict (not (empty {labels})))",
-                    labels = super::ingress::pod_labels_expr()
+                    labels = super::ingress_controller::pod_labels_expr()
                 ),
                 None,
             );
@@ -266,10 +266,10 @@ fn gateway_ingress(
 fn controller_annotations(m: &Model, out: &mut Out, gateways: &str) -> Value {
     let ns = format!(
         "(default {} (first {}))",
-        super::ingress::namespace_expr(),
+        super::ingress_controller::namespace_expr(),
         NETWORK_POLICY_GATEWAY_NAMESPACES.expr()
     );
-    super::ingress::controller_annotations(m, out, gateways, &ns)
+    super::ingress_controller::controller_annotations(m, out, gateways, &ns)
 }
 
 fn policy(

@@ -141,9 +141,21 @@ fn sh(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The host a check connects to, as a shell word: the Service's name as
+/// clients call it (`Names::host`): the service's own name by default, an
+/// attached service's Service, or `<fullname>-<service>` under
+/// `serviceNames: release`, where the script's `$prefix` is the fullname.
+fn host_word(n: &Names, service: &str) -> String {
+    match n.attached(service) {
+        Some(a) => sh(&a.service),
+        None if n.short_services() => sh(service),
+        None => format!("\"$prefix\"-{service}"),
+    }
+}
+
 /// The probe script after `prefix=<fullname>`: one `check` line per
 /// connection, the rows of what passed, the differences, the sidecar's exit.
-fn script_body(source: &str, checks: &[Check]) -> String {
+fn script_body(n: &Names, source: &str, checks: &[Check]) -> String {
     let mut s = String::from(
         r#"
 timeout="${MESHPACK_PROBE_TIMEOUT:-15}"
@@ -187,10 +199,10 @@ $what: $SOURCE -> $row"
     for c in checks {
         let row = format!("{}:{} ({})", c.service, c.target_port, c.name);
         s.push_str(&format!(
-            "check {} {} \"$prefix\"-{} {} {} {} {}\n",
+            "check {} {} {} {} {} {} {}\n",
             if c.allow { "allow" } else { "deny" },
             if c.http { "http" } else { "tcp" },
-            c.service,
+            host_word(n, &c.service),
             c.port,
             sh(&c.method),
             sh(&c.path),
@@ -309,7 +321,7 @@ fn probe(
         Some(v) => format!("{}@{}", s.name, v.name),
         None => s.name.clone(),
     };
-    let body = script_body(&source, checks);
+    let body = script_body(n, &source, checks);
     let script = out.text(&[
         Part::Lit("prefix="),
         Part::Val(FULLNAME, n.app),
@@ -439,13 +451,19 @@ mod tests {
                 check(false, true, "web", 8080, "http", "GET", "/"),
             ]
         );
-        // The script names each destination after the release's prefix,
-        // its row as `meshpack matrix` prints it.
-        let body = script_body("web", &checks(&m, svc("web"), None));
-        assert!(body.contains("\nSOURCE='web'\ncheck allow http \"$prefix\"-api 8080 'POST' '/v1/meshpack-probe' 'api:8080 (http)'\n"));
-        assert!(
-            body.contains("\ncheck deny tcp \"$prefix\"-db 5432 'GET' '/' 'db:5432 (tcp-pg)'\n")
-        );
+        // The script names each destination as clients call its Service
+        // (the service's own name by default), its row as `meshpack
+        // matrix` prints it.
+        let names = Names::new(&m);
+        let body = script_body(&names, "web", &checks(&m, svc("web"), None));
+        assert!(body.contains("\nSOURCE='web'\ncheck allow http 'api' 8080 'POST' '/v1/meshpack-probe' 'api:8080 (http)'\n"), "{body}");
+        assert!(body.contains("\ncheck deny tcp 'db' 5432 'GET' '/' 'db:5432 (tcp-pg)'\n"));
+        // Under `serviceNames: release` the Service is `<fullname>-<service>`.
+        let mut release = m.clone();
+        release.service_names = crate::model::ServiceNames::Release;
+        let names = Names::new(&release);
+        let body = script_body(&names, "web", &checks(&release, svc("web"), None));
+        assert!(body.contains("\ncheck allow http \"$prefix\"-api 8080 'POST' '/v1/meshpack-probe' 'api:8080 (http)'\n"), "{body}");
         // Without a probe image, no tests.
         let mut plain = m.clone();
         plain.probe_image = None;
