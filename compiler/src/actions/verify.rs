@@ -196,14 +196,10 @@ pub fn run(
     additions: &Additions,
 ) -> Result<Verdict, Error> {
     let mut model = policy::load_model(policy_path, profile)?;
-    let mut gw = gateway_identity(mesh, &model)?;
+    let gw = gateway_identity(mesh, &model)?;
     let set = read_rendered(paths, mesh)?;
-    // Gateways rendered as Ingresses are their controller (flags win).
-    for (g, id) in crate::verify::ingress::controllers(&set) {
-        gw.overrides.entry(g).or_insert(id);
-    }
-    gw.pod_labels
-        .extend(crate::verify::ingress::pod_labels(&set));
+    // Without a mesh, gateways are the ingress controller the set names
+    // (`GatewayIdentity::with_pod_labels`; flags win).
     fold_additions(&mut model, &set, additions)?;
     let comparison = intent::compare(&model, &set, &gw);
     let gaps = intent::layer_gaps(&model, &set, &gw);

@@ -90,14 +90,24 @@ impl GatewayIdentity {
     /// Istio's ingress gateway pods carry the selector of the Istio Gateway
     /// named `<name>` or `<release>-<name>`. Neither in the set: the policy's
     /// selector.
+    ///
+    /// Without a mesh, a gateway is the ingress controller the set's
+    /// Ingresses and NetworkPolicies name (`verify::ingress`), with the pod
+    /// labels those policies select; an identity given by flag or values
+    /// file wins.
     pub fn with_pod_labels(&self, m: &Model, set: &Rendered) -> GatewayIdentity {
         let mut gw = self.clone();
+        for (g, id) in super::ingress::controllers(set) {
+            gw.overrides.entry(g).or_insert(id);
+        }
+        gw.pod_labels.extend(super::ingress::pod_labels(set));
+        let folded = gw.clone();
         for g in &m.gateways {
             let Source::Pods {
                 namespace,
                 service_account,
                 ..
-            } = self.of(m, &g.name)
+            } = folded.of(m, &g.name)
             else {
                 continue;
             };
