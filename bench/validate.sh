@@ -2,7 +2,8 @@
 # meshpack validate against kubeconform -strict, paired (see
 # compiler/benches/validate.rs): 1k, 10k, 100k objects (N="1000 10000
 # 100000 1000000" for the million), one namespace and ten apps per
-# namespace, plus the deliberate-error count. Schemas are read from
+# namespace (LAYOUTS=one or LAYOUTS=ten for one of them), plus the
+# deliberate-error count. Schemas are read from
 # ../shared/schemas beside the checkout.
 #
 #   bash bench/validate.sh /path/to/kubeconform      # or KUBECONFORM=...
@@ -22,4 +23,5 @@ N=${N:-"1000 10000 100000"}
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (modified)')"
 echo "kubeconform: $("$KUBECONFORM" -v 2>&1 | head -1) at $KUBECONFORM"
 KUBECONFORM=$KUBECONFORM MESHPACK_BENCH_N=$(echo "$N" | tr ' ' ',') MESHPACK_BENCH_RUNS=${RUNS:-3} \
+  MESHPACK_BENCH_LAYOUTS=${LAYOUTS:-both} \
   cargo bench -q --bench validate

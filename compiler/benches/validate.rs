@@ -7,6 +7,11 @@
 //!     cargo bench --bench validate                         # 1k, 10k, 100k objects
 //!     MESHPACK_BENCH_N=1000000 cargo bench --bench validate
 //!     KUBECONFORM=/path/to/kubeconform MESHPACK_BENCH_RUNS=5 cargo bench --bench validate
+//!     MESHPACK_BENCH_LAYOUTS=one cargo bench --bench validate   # one namespace only (or `ten`)
+//!
+//! Each row gives wall and CPU (user + system, wait4) medians and the load
+//! average when the row started: on a shared machine the absolute times
+//! move with the load, the paired ratios and peak RSS much less.
 //!
 //! kubeconform is found at $KUBECONFORM, else on PATH; build it outside the
 //! checkout (bench/validate.sh says how). Schemas come from
@@ -152,6 +157,8 @@ fn generate(n: usize, layout: Layout, error_every: usize, dir: &Path) -> (PathBu
 
 struct Run {
     seconds: f64,
+    /// User + system time of the child.
+    cpu: f64,
     rss_mib: f64,
     output: String,
 }
@@ -175,8 +182,10 @@ fn run(cmd: &mut Command, dir: &Path) -> Run {
     assert_eq!(r, pid, "wait4");
     let seconds = start.elapsed().as_secs_f64();
     drop(child);
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Run {
         seconds,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         rss_mib: usage.ru_maxrss as f64 / 1024.0,
         output: std::fs::read_to_string(&out_path).unwrap_or_default(),
     }
@@ -190,6 +199,14 @@ fn count(out: &str, what: &str) -> Option<usize> {
         .next()?
         .parse()
         .ok()
+}
+
+/// The 1-minute load average (Linux), or `?`.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn kubeconform() -> Option<PathBuf> {
@@ -217,6 +234,12 @@ fn main() {
     let runs: usize = std::env::var("MESHPACK_BENCH_RUNS")
         .map(|s| s.parse().expect("MESHPACK_BENCH_RUNS: a number"))
         .unwrap_or(3);
+    let layouts: Vec<Layout> = match std::env::var("MESHPACK_BENCH_LAYOUTS").as_deref() {
+        Ok("one") => vec![Layout::OneNamespace],
+        Ok("ten") => vec![Layout::TenAppsPerNamespace],
+        Ok("" | "both") | Err(_) => vec![Layout::OneNamespace, Layout::TenAppsPerNamespace],
+        Ok(other) => panic!("MESHPACK_BENCH_LAYOUTS: `one`, `ten` or `both`, not `{other}`"),
+    };
     let meshpack = env!("CARGO_BIN_EXE_meshpack");
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas");
     assert!(
@@ -242,20 +265,22 @@ fn main() {
     let mut table = String::new();
     writeln!(
         table,
-        "| objects | layout | meshpack (built-in schemas + mesh checks) | meshpack obj/s | meshpack peak RSS | kubeconform | kubeconform obj/s | kubeconform peak RSS | kubeconform / meshpack time, min / median / max |"
+        "| objects | layout | load | meshpack wall / CPU | meshpack obj/s | meshpack peak RSS | kubeconform wall / CPU | kubeconform obj/s | kubeconform peak RSS | kubeconform / meshpack wall, min / median / max | CPU ratio, median |"
     )
     .unwrap();
     writeln!(
         table,
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     .unwrap();
     for &n in &ns {
-        for layout in [Layout::OneNamespace, Layout::TenAppsPerNamespace] {
+        for &layout in &layouts {
             let (file, _) = generate(n, layout, 0, tmp.path());
+            let load_at_start = load();
             let objects = n.div_ceil(PER_APP) * PER_APP;
             let valid = format!("Valid: {objects},");
             let (mut tm, mut tk, mut ratios) = (vec![], vec![], vec![]);
+            let (mut cm, mut ck, mut cpu_ratios) = (vec![], vec![], vec![]);
             let (mut rss_m, mut rss_k) = (0f64, 0f64);
             for _ in 0..runs {
                 let m = run(
@@ -264,11 +289,14 @@ fn main() {
                 );
                 assert!(m.output.contains(&valid), "meshpack: {}", m.output);
                 tm.push(m.seconds);
+                cm.push(m.cpu);
                 rss_m = rss_m.max(m.rss_mib);
                 if let Some(kc) = &kc {
                     let k = run(Command::new(kc).args(&kc_args).arg(&file), tmp.path());
                     assert!(k.output.contains(&valid), "kubeconform: {}", k.output);
                     tk.push(k.seconds);
+                    ck.push(k.cpu);
+                    cpu_ratios.push(k.cpu / m.cpu);
                     rss_k = rss_k.max(k.rss_mib);
                     ratios.push(k.seconds / m.seconds);
                 }
@@ -278,23 +306,30 @@ fn main() {
                 Layout::TenAppsPerNamespace => "10 apps per namespace",
             };
             let m_med = median(&mut tm);
+            let m_cpu = median(&mut cm);
             let (k_cols, ratio_col) = if kc.is_some() {
                 let k_med = median(&mut tk);
+                let k_cpu = median(&mut ck);
                 let mut r = ratios.clone();
                 let med = median(&mut r);
+                let cpu_med = median(&mut cpu_ratios);
                 (
                     format!(
-                        "{k_med:.3} s | {:.0} | {rss_k:.0} MiB",
+                        "{k_med:.3} s / {k_cpu:.3} s | {:.0} | {rss_k:.0} MiB",
                         objects as f64 / k_med
                     ),
-                    format!("{:.2}x / {med:.2}x / {:.2}x", r[0], r[r.len() - 1]),
+                    format!(
+                        "{:.2}x / {med:.2}x / {:.2}x | {cpu_med:.2}x",
+                        r[0],
+                        r[r.len() - 1]
+                    ),
                 )
             } else {
-                ("- | - | -".to_string(), "-".to_string())
+                ("- | - | -".to_string(), "- | -".to_string())
             };
             writeln!(
                 table,
-                "| {objects} | {layout_name} | {m_med:.3} s | {:.0} | {rss_m:.0} MiB | {k_cols} | {ratio_col} |",
+                "| {objects} | {layout_name} | {load_at_start} | {m_med:.3} s / {m_cpu:.3} s | {:.0} | {rss_m:.0} MiB | {k_cols} | {ratio_col} |",
                 objects as f64 / m_med
             )
             .unwrap();

@@ -9,15 +9,35 @@
 //! test. Dropped:
 //! - the source text (findings of the mesh checks point at the object's
 //!   first line; schema findings, which point inside it, are made before);
-//! - `data` and `binaryData` of ConfigMaps (a Secret keeps its data: M017
-//!   reads gateway certificates);
+//! - `metadata.managedFields` of every object;
+//! - everything but `apiVersion`, `kind` and `metadata` of the kinds in
+//!   `METADATA_ONLY`, which no mesh check reads (ServiceAccounts,
+//!   ConfigMaps, NetworkPolicies, RBAC, PodDisruptionBudgets, autoscalers;
+//!   a Secret keeps its data: M017 reads gateway certificates);
 //! - in pod templates (and Pods): `volumes`, and per container everything
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID),
 //!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
 //!   read the addresses in them, as in `env`).
+//!
+//! What is kept is rebuilt with exact capacities (`compact`): a map parsed
+//! entry by entry holds room for several more (with `preserve_order`, a
+//! one-entry map reserved ~400 bytes), and the kept maps are most of
+//! `validate`'s memory on large inputs.
 
 use crate::manifest::Object;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// Kinds (group, kind) of which only `apiVersion`, `kind` and `metadata`
+/// are kept: no mesh check reads more of them (`*`: every kind of the group).
+const METADATA_ONLY: [(&str, &str); 7] = [
+    ("", "ServiceAccount"),
+    ("", "ConfigMap"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "*"),
+    ("policy", "PodDisruptionBudget"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("", "LimitRange"),
+];
 
 const CONTAINER_KEEPS: [&str; 7] = [
     "name",
@@ -35,12 +55,16 @@ pub(crate) fn retain(o: &mut Object) {
     let kind = o.kind().to_string();
     let group = o.group().to_string();
     let v = &mut o.value;
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let metadata_only = METADATA_ONLY
+        .iter()
+        .any(|(g, k)| *g == group && (*k == "*" || *k == kind));
     match (group.as_str(), kind.as_str()) {
-        ("", "ConfigMap") => {
+        _ if metadata_only => {
             if let Some(m) = v.as_object_mut() {
-                for k in ["data", "binaryData"] {
-                    m.remove(k);
-                }
+                m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
             }
         }
         ("", "Pod") => pod_spec(&mut v["spec"]),
@@ -55,6 +79,32 @@ pub(crate) fn retain(o: &mut Object) {
             }
         }
         _ => {}
+    }
+    o.value = compact(std::mem::take(&mut o.value));
+}
+
+/// The same value with every string, list and map at exactly its length's
+/// capacity (the maps keep their order: `preserve_order`).
+fn compact(v: Value) -> Value {
+    match v {
+        Value::String(mut s) => {
+            s.shrink_to_fit();
+            Value::String(s)
+        }
+        Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            out.extend(a.into_iter().map(compact));
+            Value::Array(out)
+        }
+        Value::Object(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (mut k, v) in m {
+                k.shrink_to_fit();
+                out.insert(k, compact(v));
+            }
+            Value::Object(out)
+        }
+        other => other,
     }
 }
 
@@ -126,6 +176,27 @@ mod tests {
     }
 
     #[test]
+    fn compact_keeps_values_and_order_at_exact_capacity() {
+        let mut m = Map::new();
+        for k in ["z", "a", "m"] {
+            m.insert(k.to_string(), json!([1, "x", {"b": null, "a": true}]));
+        }
+        let mut big = String::with_capacity(64);
+        big.push_str("text");
+        m.insert("s".into(), Value::String(big));
+        let before = Value::Object(m);
+        let after = compact(before.clone());
+        assert_eq!(after, before);
+        let keys: Vec<&String> = after.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["z", "a", "m", "s"]);
+        let Value::String(s) = &after["s"] else {
+            panic!("not a string: {after}")
+        };
+        assert_eq!(s.capacity(), 4);
+        assert_eq!(after["z"].as_array().unwrap().capacity(), 3);
+    }
+
+    #[test]
     fn config_data_goes_and_mesh_objects_stay_whole() {
         let mut o = object(
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}),
@@ -134,6 +205,27 @@ mod tests {
         assert_eq!(
             o.value,
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+        );
+        let mut o = object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "n", "namespace": "s", "labels": {"a": "b"}, "annotations": {"x": "y"},
+                "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
+        }));
+        retain(&mut o);
+        assert_eq!(
+            o.value,
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "n", "namespace": "s", "labels": {"a": "b"}, "annotations": {"x": "y"}}})
+        );
+        let mut o = object(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "r"}, "rules": [{"verbs": ["get"]}]}),
+        );
+        retain(&mut o);
+        assert_eq!(
+            o.value,
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"}})
         );
         // A Secret keeps its data: M017 reads gateway certificates.
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "dg=="}});
