@@ -22,19 +22,19 @@ use crate::model::{Edge, Model, Service, Source};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-pub fn files(m: &Model, mode: Mode) -> Vec<File> {
-    let mut files = vec![release_file(m, mode)];
-    for s in &m.services {
-        files.push(service_file(m, s, mode));
-    }
-    for g in &m.gateways {
-        files.push(gateway::istio_file(m, g, mode));
-    }
-    files.extend(external::files(m, mode));
-    if let Some(t) = &m.telemetry {
-        files.push(telemetry::file(m, t, mode));
-    }
-    files
+/// The release's mesh files, each built only when the caller asks for the
+/// next one: a caller that hands each file on (`package::outputs`) holds
+/// one at a time, not the whole release.
+pub fn files(m: &Model, mode: Mode) -> impl Iterator<Item = File> + '_ {
+    std::iter::once_with(move || release_file(m, mode))
+        .chain(m.services.iter().map(move |s| service_file(m, s, mode)))
+        .chain(
+            m.gateways
+                .iter()
+                .map(move |g| gateway::istio_file(m, g, mode)),
+        )
+        .chain(std::iter::once_with(move || external::files(m, mode)).flatten())
+        .chain(m.telemetry.iter().map(move |t| telemetry::file(m, t, mode)))
 }
 
 /// Annotation naming the namespace an object must stay in whatever
