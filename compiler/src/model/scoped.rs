@@ -27,8 +27,9 @@ impl Model {
     /// Whether the service's versions run under a ServiceAccount each
     /// (`<fullname>-<service>-<version>`): some rule names one of them.
     pub fn version_identities(&self, service: &str) -> bool {
-        self.edges
-            .iter()
+        // The index files a version's edges under its service, so this is
+        // linear in the service's own edges (called per edge by emitters).
+        self.edges_from(service)
             .any(|e| matches!(&e.source, Source::Version { service: s, .. } if s == service))
     }
 
