@@ -222,17 +222,7 @@ fn assert_verified_against(what: &str, m: &meshpack::model::Model, objs: Vec<Val
 }
 
 fn rendered(objs: Vec<Value>) -> verify::Rendered {
-    let objects = objs
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| meshpack::validate::input::Object {
-            file: "rendered".into(),
-            line: i + 1,
-            value,
-            text: None,
-        })
-        .collect();
-    verify::Rendered::new(objects, NS, "cluster.local")
+    rendered_set(objs, NS)
 }
 
 #[test]

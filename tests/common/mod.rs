@@ -278,14 +278,9 @@ pub fn upstream_schema_errors(objs: &[Value]) -> Vec<String> {
     schema_errors(&checked)
 }
 
-/// `meshpack verify` in process: the differences between what `model`
-/// intends and what the rendered objects allow (empty when they agree).
-pub fn verify_differences(
-    model: &meshpack::model::Model,
-    objs: Vec<Value>,
-    namespace: &str,
-) -> Vec<String> {
-    use meshpack::verify;
+/// Rendered objects as `meshpack verify` reads them (trust domain
+/// `cluster.local`), each placed at its index as its line.
+pub fn rendered_set(objs: Vec<Value>, namespace: &str) -> meshpack::verify::Rendered {
     let objects = objs
         .into_iter()
         .enumerate()
@@ -296,7 +291,18 @@ pub fn verify_differences(
             text: None,
         })
         .collect();
-    let set = verify::Rendered::new(objects, namespace, "cluster.local");
+    meshpack::verify::Rendered::new(objects, namespace, "cluster.local")
+}
+
+/// `meshpack verify` in process: the differences between what `model`
+/// intends and what the rendered objects allow (empty when they agree).
+pub fn verify_differences(
+    model: &meshpack::model::Model,
+    objs: Vec<Value>,
+    namespace: &str,
+) -> Vec<String> {
+    use meshpack::verify;
+    let set = rendered_set(objs, namespace);
     let c = verify::intent::compare(model, &set, &verify::intent::GatewayIdentity::default());
     let mut out: Vec<String> = c
         .missing
