@@ -4,11 +4,13 @@
 //! Invariant: every `.Values` expression an emitter (or `package`) writes is
 //! made from a handle here: a `const` for a release-wide value
 //! ([`ISTIO_ENABLED`]), a constructor for one under a service or gateway
-//! ([`Svc::replicas`], [`Gw::hosts`]). `package::values::entries`, the table
-//! `values.yaml`, the schema and the docs are made from, names its rows with
-//! the same handles, so renaming or retyping a value is a compile error in
-//! both places; a release-wide value's default lives in its handle too,
-//! because conditions evaluate against it (`emit::cond`). A handle's type
+//! ([`Svc::replicas`], [`Gw::hosts`]). A release-wide value is declared
+//! once, here: path, type, default (conditions evaluate against it,
+//! `emit::cond`), description and schema extras, from which
+//! `package::values::entries` (the table `values.yaml`, the schema and the
+//! docs are made from) builds its row. Per-service and per-gateway rows
+//! there are named by the same handles and add the model's default, so
+//! renaming or retyping a value is a compile error in both places. A handle's type
 //! parameter says what the value holds ([`Bool`], [`Str`], ...): a
 //! condition accepts only `Val<Bool>` where it tests truth, and a unit test
 //! checks each handle's default against its type.
@@ -90,6 +92,57 @@ pub enum Root {
 pub struct Ref {
     path: Path,
     default: Option<fn(&Model) -> Value>,
+    /// A release-wide value's row in the values table: description and
+    /// schema extras (`package::values::entries` reads them).
+    doc: Option<Doc>,
+}
+
+/// What a release-wide handle says of itself in the values table.
+#[derive(Clone, Copy, Debug)]
+pub struct Doc {
+    /// The helm-docs `# --` comment, the schema's and README's description.
+    pub description: &'static str,
+    pub extras: Extras,
+}
+
+/// Extra JSON Schema keywords of a value (enum, pattern, minimum...),
+/// beyond the type its default implies.
+#[derive(Clone, Copy, Debug)]
+pub enum Extras {
+    None,
+    Some(fn(&Model) -> Value),
+    /// Made by `package::values_customer` (item schemas of the install-time
+    /// additions), which `emit` cannot import: `package::values` supplies
+    /// them and fails if one is missing.
+    Package,
+}
+
+/// Schema extras of a handle (for the `fixed!` list).
+pub const fn schema(f: fn(&Model) -> Value) -> Extras {
+    Extras::Some(f)
+}
+
+/// `x-kind` of a map of strings to strings (labels, annotations).
+pub const STRING_MAP: &str = "string-map";
+
+/// The schema extras of a [`StrMap`] value.
+pub fn string_map(_: &Model) -> Value {
+    json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP })
+}
+
+/// `true`, `false` or `namespace`; booleans too, since `--set x=false`
+/// passes one (`crate::emit::injection::Injection`).
+pub fn injection_schema() -> Value {
+    json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "namespace"]})
+}
+
+/// A DNS label (a namespace).
+fn dns_label(_: &Model) -> Value {
+    json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})
+}
+
+fn strings(_: &Model) -> Value {
+    json!({"items": {"type": "string"}})
 }
 
 /// One value is one path (defaults are not compared: function pointers).
@@ -149,6 +202,11 @@ impl Ref {
     pub fn default(&self, m: &Model) -> Option<Value> {
         self.default.map(|f| f(m))
     }
+
+    /// The description and schema extras of a release-wide handle.
+    pub fn doc(&self) -> Option<Doc> {
+        self.doc
+    }
 }
 
 /// A Go string literal of a name (names are DNS labels; `{:?}` escapes the rest).
@@ -173,11 +231,20 @@ impl<K> Clone for Val<K> {
 }
 
 impl<K: Kind> Val<K> {
-    const fn fixed(path: &'static str, default: fn(&Model) -> Value) -> Self {
+    const fn fixed(
+        path: &'static str,
+        default: fn(&Model) -> Value,
+        description: &'static str,
+        extras: Extras,
+    ) -> Self {
         Val {
             r: Ref {
                 path: Path::Fixed(path),
                 default: Some(default),
+                doc: Some(Doc {
+                    description,
+                    extras,
+                }),
             },
             _k: PhantomData,
         }
@@ -188,9 +255,26 @@ impl<K: Kind> Val<K> {
             r: Ref {
                 path: Path::Dyn(segs),
                 default,
+                doc: None,
             },
             _k: PhantomData,
         }
+    }
+
+    /// A release-wide value under a dynamic path (`tests.*`, present only
+    /// for some policies), declared with its row as a `fixed!` one is.
+    fn documented(
+        segs: Vec<Seg>,
+        default: fn(&Model) -> Value,
+        description: &'static str,
+        extras: Extras,
+    ) -> Self {
+        let mut v = Val::at(segs, Some(default));
+        v.r.doc = Some(Doc {
+            description,
+            extras,
+        });
+        v
     }
 
     pub fn path(&self) -> String {
@@ -221,17 +305,23 @@ impl<K: Kind> Val<K> {
     }
 }
 
+/// `NAME: Kind = "path", default, "description"[, extras];`: one
+/// release-wide value, declared once. The list's order is the values
+/// table's (`package::values::entries`).
 macro_rules! fixed {
-    ($($(#[$doc:meta])* $name:ident: $kind:ident = $path:literal, $default:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident: $kind:ident = $path:literal, $default:expr, $desc:literal $(, $extras:expr)?;)*) => {
         $(
             $(#[$doc])*
-            pub const $name: Val<$kind> = Val::fixed($path, $default);
+            pub const $name: Val<$kind> = Val::fixed($path, $default, $desc, fixed!(@extras $($extras)?));
         )*
-        /// Every release-wide handle, as (path, default, type check).
+        /// Every release-wide handle in declaration order, as (path,
+        /// default, description and schema, type check).
         pub fn fixed_handles() -> Vec<(Ref, fn(&Value) -> bool)> {
             vec![$(($name.r.clone(), <$kind as Kind>::accepts as fn(&Value) -> bool)),*]
         }
     };
+    (@extras) => { Extras::None };
+    (@extras $e:expr) => { $e };
 }
 
 /// Defaults of the `ingress.*` values (ingress-nginx's), which
@@ -250,53 +340,53 @@ fn proxy(m: &Model, f: fn(&crate::model::Image) -> &str) -> Value {
 }
 
 fixed! {
-    NAME_OVERRIDE: Str = "nameOverride", |_| json!("");
-    FULLNAME_OVERRIDE: Str = "fullnameOverride", |_| json!("");
-    GLOBAL_IMAGE_REGISTRY: Str = "global.imageRegistry", |_| json!("");
-    GLOBAL_IMAGE_PULL_SECRETS: List = "global.imagePullSecrets", |m| json!(m.pull_secrets);
+    NAME_OVERRIDE: Str = "nameOverride", |_| json!(""), "Replaces the chart name in object names.";
+    FULLNAME_OVERRIDE: Str = "fullnameOverride", |_| json!(""), "Replaces `<release>-<chart>` in object names.";
+    GLOBAL_IMAGE_REGISTRY: Str = "global.imageRegistry", |_| json!(""), "Registry that replaces every image's registry, e.g. a private mirror.";
+    GLOBAL_IMAGE_PULL_SECRETS: List = "global.imagePullSecrets", |m| json!(m.pull_secrets), "Names of Secrets every pod pulls images with.", schema(strings);
     /// The mesh switch.
-    ISTIO_ENABLED: Bool = "istio.enabled", |_| json!(false);
-    ISTIO_INJECTION: Inject = "istio.injection", |_| json!(true);
-    ISTIO_DATAPLANE: Str = "istio.dataplane", |m| json!(m.mesh.dataplane.as_str());
-    ISTIO_REVISION: Str = "istio.revision", |m| json!(m.mesh.revision.clone().unwrap_or_default());
-    ISTIO_PROXY_IMAGE_REGISTRY: Str = "istio.proxyImage.registry", |m| proxy(m, |i| &i.registry);
-    ISTIO_PROXY_IMAGE_REPOSITORY: Str = "istio.proxyImage.repository", |m| proxy(m, |i| &i.repository);
-    ISTIO_PROXY_IMAGE_TAG: Str = "istio.proxyImage.tag", |m| proxy(m, |i| &i.tag);
-    ISTIO_PROXY_IMAGE_DIGEST: Str = "istio.proxyImage.digest", |m| proxy(m, |i| &i.digest);
-    ISTIO_ANNOTATIONS: StrMap = "istio.annotations", |_| json!({});
-    ISTIO_TRUST_DOMAIN: Str = "istio.trustDomain", |_| json!("cluster.local");
-    ISTIO_VERSION: Str = "istio.version", |_| json!("1.25");
-    ISTIO_NAMESPACE_WIDE: Bool = "istio.namespaceWide", |_| json!(false);
-    ISTIO_GATEWAY_NAMESPACE: Str = "istio.gateway.namespace", |_| json!("istio-ingress");
-    ISTIO_CONTROL_PLANE_NAMESPACE: Str = "istio.controlPlane.namespace", |_| json!("istio-system");
-    GATEWAY_API_ENABLED: Bool = "gatewayApi.enabled", |_| json!(false);
-    GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio");
+    ISTIO_ENABLED: Bool = "istio.enabled", |_| json!(false), "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection.";
+    ISTIO_INJECTION: Inject = "istio.injection", |_| json!(true), "Sidecar injection of the pods with the mesh on: `true`, `false`, or `namespace` to write no `sidecar.istio.io/inject` label and leave it to the namespace's. With the mesh off pods are labelled `\"false\"` unless `namespace`.", schema(|_| injection_schema());
+    ISTIO_DATAPLANE: Str = "istio.dataplane", |m| json!(m.mesh.dataplane.as_str()), "How pods join the mesh: `sidecar` (injected Envoy) or `ambient` (ztunnel, waypoints for L7 rules).", schema(|_| json!({"enum": ["sidecar", "ambient"]}));
+    ISTIO_REVISION: Str = "istio.revision", |m| json!(m.mesh.revision.clone().unwrap_or_default()), "Istio revision that injects the pods (label `istio.io/rev`); empty for the default revision.", schema(|_| json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"}));
+    ISTIO_PROXY_IMAGE_REGISTRY: Str = "istio.proxyImage.registry", |m| proxy(m, |i| &i.registry), "Registry of the pinned sidecar image (`global.imageRegistry` wins).";
+    ISTIO_PROXY_IMAGE_REPOSITORY: Str = "istio.proxyImage.repository", |m| proxy(m, |i| &i.repository), "Repository of the sidecar image pods pin (`sidecar.istio.io/proxyImage`); empty leaves the choice to istiod.";
+    ISTIO_PROXY_IMAGE_TAG: Str = "istio.proxyImage.tag", |m| proxy(m, |i| &i.tag), "Tag of the pinned sidecar image.";
+    ISTIO_PROXY_IMAGE_DIGEST: Str = "istio.proxyImage.digest", |m| proxy(m, |i| &i.digest), "Digest of the pinned sidecar image; wins over the tag.", schema(|_| json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}));
+    ISTIO_ANNOTATIONS: StrMap = "istio.annotations", |_| json!({}), "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", schema(string_map);
+    ISTIO_TRUST_DOMAIN: Str = "istio.trustDomain", |_| json!("cluster.local"), "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", schema(|_| json!({"pattern": "^[A-Za-z0-9.-]+$"}));
+    ISTIO_VERSION: Str = "istio.version", |_| json!("1.25"), "Oldest Istio (`1.<minor>` or `1.<minor>.<patch>`, a string: quote it in values files) the release must work with. From 1.25 on, AuthorizationPolicies name ServiceAccounts (`source.serviceAccounts`) and Sidecars the namespace's Services, so the objects carry no namespace and install anywhere; before 1.25 they name principals and FQDNs with the release namespace (see docs/istio-versions.md).", schema(|_| json!({"pattern": "^1\\.[0-9]+(\\.[0-9]+)?$"}));
+    ISTIO_NAMESPACE_WIDE: Bool = "istio.namespaceWide", |_| json!(false), "Apply mTLS and the default deny to the whole namespace instead of only this release's pods.";
+    ISTIO_GATEWAY_NAMESPACE: Str = "istio.gateway.namespace", |_| json!("istio-ingress"), "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", schema(dns_label);
+    ISTIO_CONTROL_PLANE_NAMESPACE: Str = "istio.controlPlane.namespace", |_| json!("istio-system"), "Namespace of istiod.", schema(dns_label);
+    GATEWAY_API_ENABLED: Bool = "gatewayApi.enabled", |_| json!(false), "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too).";
+    GATEWAY_API_CLASS_NAME: Str = "gatewayApi.className", |_| json!("istio"), "GatewayClass of the Gateways.";
     /// The third gateway form (`emit::ingress`), without Istio and the Gateway API.
-    INGRESS_ENABLED: Bool = "ingress.enabled", |_| json!(false);
-    INGRESS_CLASS_NAME: Str = "ingress.className", |_| json!(DEFAULT_CLASS);
-    INGRESS_ANNOTATIONS: StrMap = "ingress.annotations", |_| json!({});
-    INGRESS_CONTROLLER_NAMESPACE: Str = "ingress.controller.namespace", |_| json!(DEFAULT_CONTROLLER_NAMESPACE);
-    INGRESS_CONTROLLER_POD_LABELS: StrMap = "ingress.controller.podLabels", |_| json!({});
-    INGRESS_CONTROLLER_SERVICE_ACCOUNT: Str = "ingress.controller.serviceAccount", |_| json!(DEFAULT_CONTROLLER_SA);
-    FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false);
-    NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true);
-    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!("");
-    NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS: StrMap = "networkPolicy.ingressController.podLabels", |_| json!({});
+    INGRESS_ENABLED: Bool = "ingress.enabled", |_| json!(false), "Without Istio and the Gateway API: render the gateways as Kubernetes `Ingress` objects, and NetworkPolicies admitting the ingress controller (docs/ingress.md).";
+    INGRESS_CLASS_NAME: Str = "ingress.className", |_| json!(DEFAULT_CLASS), "IngressClass of the Ingresses.";
+    INGRESS_ANNOTATIONS: StrMap = "ingress.annotations", |_| json!({}), "Annotations of every Ingress (the controller's options).", schema(string_map);
+    INGRESS_CONTROLLER_NAMESPACE: Str = "ingress.controller.namespace", |_| json!(DEFAULT_CONTROLLER_NAMESPACE), "Namespace of the ingress controller's pods. Without Istio and the Gateway API, NetworkPolicies admit them to the services gateways route to (whether the chart renders the Ingresses or the customer does), and `meshpack verify` takes them to be `gateway/<name>`.", schema(dns_label);
+    INGRESS_CONTROLLER_POD_LABELS: StrMap = "ingress.controller.podLabels", |_| json!({}), "Labels of the ingress controller's pods; empty admits every pod of its namespace.", schema(string_map);
+    INGRESS_CONTROLLER_SERVICE_ACCOUNT: Str = "ingress.controller.serviceAccount", |_| json!(DEFAULT_CONTROLLER_SA), "ServiceAccount of the ingress controller, recorded on each Ingress and on the NetworkPolicies admitting the controller, for `meshpack verify`.", schema(|_| json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"}));
+    FAULT_INJECTION_ENABLED: Bool = "faultInjection.enabled", |_| json!(false), "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production).";
+    NETWORK_POLICY_ENABLED: Bool = "networkPolicy.enabled", |_| json!(true), "Render NetworkPolicies: default deny, then the allowed edges at L3/L4.";
+    NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE: Str = "networkPolicy.ingressController.namespace", |_| json!(""), "Deprecated (renamed `ingress.controller.namespace`): still accepted, a non-empty value replaces `ingress.controller.namespace`; NOTES.txt warns.", schema(|_| json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "deprecated": true}));
+    NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS: StrMap = "networkPolicy.ingressController.podLabels", |_| json!({}), "Deprecated (renamed `ingress.controller.podLabels`): still accepted, a non-empty map replaces `ingress.controller.podLabels`; NOTES.txt warns.", schema(|_| json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP, "deprecated": true }));
     /// Deprecated: replaces the ingress controller's namespace when non-empty.
-    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!([]);
-    NETWORK_POLICY_EGRESS_CIDRS: List = "networkPolicy.egressCIDRs", |_| json!(["0.0.0.0/0"]);
-    PROMETHEUS_NAMESPACE: Str = "metrics.prometheus.namespace", |_| json!("monitoring");
-    PROMETHEUS_POD_LABELS: StrMap = "metrics.prometheus.podLabels", |_| json!({});
-    SERVICE_MONITOR_ENABLED: Bool = "metrics.serviceMonitor.enabled", |_| json!(false);
-    POD_MONITOR_ENABLED: Bool = "metrics.podMonitor.enabled", |_| json!(false);
+    NETWORK_POLICY_GATEWAY_NAMESPACES: List = "networkPolicy.gatewayNamespaces", |_| json!([]), "Deprecated (use `ingress.controller.namespace`; with Istio the gateway namespace is `istio.gateway.namespace`): still accepted, a non-empty list replaces the ingress controller's namespace in the NetworkPolicies rendered when neither Istio, the Gateway API nor `ingress.enabled` is on.", schema(strings);
+    NETWORK_POLICY_EGRESS_CIDRS: List = "networkPolicy.egressCIDRs", |_| json!(["0.0.0.0/0"]), "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", schema(|_| json!({"items": {"type": "string"}, "minItems": 1}));
+    PROMETHEUS_NAMESPACE: Str = "metrics.prometheus.namespace", |_| json!("monitoring"), "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", schema(dns_label);
+    PROMETHEUS_POD_LABELS: StrMap = "metrics.prometheus.podLabels", |_| json!({}), "Labels of the Prometheus pods; empty admits every pod of its namespace.", schema(string_map);
+    SERVICE_MONITOR_ENABLED: Bool = "metrics.serviceMonitor.enabled", |_| json!(false), "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates).";
+    POD_MONITOR_ENABLED: Bool = "metrics.podMonitor.enabled", |_| json!(false), "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus).";
     /// The install-time additions (issue #19; `package::values_customer`
     /// holds their schemas). Release-wide mTLS mode over the policy's; ""
     /// keeps the policy's.
-    ISTIO_MTLS_MODE: Str = "istio.mtls.mode", |_| json!("");
-    EXTRA_EGRESS: List = "extraEgress", |_| json!([]);
-    EXTRA_SOURCES: List = "extraSources", |_| json!([]);
-    EXTRA_OBJECTS: List = "extraObjects", |_| json!([]);
-    OPENSHIFT_ENABLED: Auto = "openshift.enabled", |_| json!("auto");
+    ISTIO_MTLS_MODE: Str = "istio.mtls.mode", |_| json!(""), "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.", schema(|_| json!({"enum": ["", "STRICT", "PERMISSIVE"]}));
+    EXTRA_EGRESS: List = "extraEgress", |_| json!([]), "Extra destinations outside the cluster: `{host: s3.example.com | cidr: 10.0.0.0/8, port: 443, protocol: TLS, services: [api]}`. Each renders a ServiceEntry, the host in the services' Sidecars and a NetworkPolicy egress rule (docs/additions.md).", Extras::Package;
+    EXTRA_SOURCES: List = "extraSources", |_| json!([]), "Extra callers: `{namespace: monitoring, serviceAccount: prometheus, services: [api], ports: [9090]}` or `{ipBlock: 10.0.0.0/8, services: [api]}`; no `ports` means every port of the services. Each renders an AuthorizationPolicy and a NetworkPolicy ingress rule (docs/additions.md).", Extras::Package;
+    EXTRA_OBJECTS: List = "extraObjects", |_| json!([]), "Extra objects rendered as given: each item an object or a string, both passed through `tpl` (so `{{ .Release.Namespace }}` works), as Bitnami's `extraDeploy`.", schema(|_| json!({"items": {"type": ["object", "string"]}}));
+    OPENSHIFT_ENABLED: Auto = "openshift.enabled", |_| json!("auto"), "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", schema(|_| json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]}));
 }
 
 /// `istio.proxyImage` as a whole (the chart's image helper takes the map).
@@ -308,20 +398,24 @@ pub fn istio_proxy_image() -> Val<Obj> {
 /// `tests.*`: the `helm test` probes (`emit::probes`), present only when
 /// the policy names a probe image (`spec.images.probe`).
 pub mod helm_tests {
-    use super::{json, Bool, Int, Obj, Seg, Str, Val};
+    use super::{json, schema, Bool, Extras, Int, Obj, Seg, Str, Val};
 
     /// The switch of `Group::Tests`; off by default.
     pub fn enabled() -> Val<Bool> {
-        Val::at(
+        Val::documented(
             vec![Seg::Key("tests"), Seg::Key("enabled")],
-            Some(|_| json!(false)),
+            |_| json!(false),
+            "Render the `helm test` connectivity probes: one Pod per service, with its identity, labels and injection, trying what the policy allows and a sample of what it denies (docs/tests.md).",
+            Extras::None,
         )
     }
 
     pub fn timeout_seconds() -> Val<Int> {
-        Val::at(
+        Val::documented(
             vec![Seg::Key("tests"), Seg::Key("timeoutSeconds")],
-            Some(|_| json!(15)),
+            |_| json!(15),
+            "Seconds each probe waits for a connection (more than Envoy's 10 s connect timeout).",
+            schema(|_| json!({"minimum": 1, "maximum": 300})),
         )
     }
 
@@ -595,6 +689,50 @@ mod tests {
                 assert!(paths.insert(r.path()), "{} declared twice", r.path());
             }
         }
+    }
+
+    #[test]
+    fn release_wide_handles_carry_their_rows() {
+        let mut handles: Vec<Ref> = fixed_handles().into_iter().map(|(r, _)| r).collect();
+        handles.push(helm_tests::enabled().untyped().clone());
+        handles.push(helm_tests::timeout_seconds().untyped().clone());
+        for r in &handles {
+            let doc = r.doc().expect("a release-wide handle has its row");
+            assert!(
+                doc.description.ends_with('.') && doc.description.len() > 10,
+                "{}: description {:?}",
+                r.path(),
+                doc.description
+            );
+        }
+        let m = crate::compile_model(include_str!("../../../policies/orderflow.yaml"), None)
+            .expect("the example compiles");
+        let extras = |r: &Ref| match r.doc().map(|d| d.extras) {
+            Some(Extras::Some(f)) => Some(f(&m)),
+            _ => None,
+        };
+        assert_eq!(ISTIO_ENABLED.untyped().doc().map(|d| d.description), Some("Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."));
+        assert!(matches!(
+            ISTIO_ENABLED.untyped().doc().map(|d| d.extras),
+            Some(Extras::None)
+        ));
+        assert_eq!(
+            extras(ISTIO_DATAPLANE.untyped()),
+            Some(json!({"enum": ["sidecar", "ambient"]}))
+        );
+        assert_eq!(
+            extras(ISTIO_ANNOTATIONS.untyped()),
+            Some(json!({"additionalProperties": {"type": "string"}, "x-kind": "string-map"}))
+        );
+        assert!(matches!(
+            EXTRA_EGRESS.untyped().doc().map(|d| d.extras),
+            Some(Extras::Package)
+        ));
+        assert_eq!(
+            extras(helm_tests::timeout_seconds().untyped()),
+            Some(json!({"minimum": 1, "maximum": 300}))
+        );
+        assert!(Svc::new("api").replicas().untyped().doc().is_none());
     }
 
     #[test]
