@@ -4,13 +4,12 @@
 //! Invariant: every `.Values` expression an emitter (or `package`) writes is
 //! made from a handle here: a `const` for a release-wide value
 //! ([`ISTIO_ENABLED`]), a constructor for one under a service or gateway
-//! ([`Svc::replicas`], [`Gw::hosts`]). A release-wide value is declared
-//! once, here: path, type, default (conditions evaluate against it,
-//! `emit::cond`), description and schema extras, from which
-//! `package::values::entries` (the table `values.yaml`, the schema and the
-//! docs are made from) builds its row. Per-service and per-gateway rows
-//! there are named by the same handles and add the model's default, so
-//! renaming or retyping a value is a compile error in both places. A handle's type
+//! ([`Svc::replicas`], [`Gw::hosts`]). A value is declared once, here:
+//! path, type, description and schema extras ([`Doc`]), and for a
+//! release-wide value the default (conditions evaluate against it,
+//! `emit::cond`); `package::values::entries` (the table `values.yaml`, the
+//! schema and the docs are made from) builds each row from its handle,
+//! adding the model's default for a value under a service or gateway. A handle's type
 //! parameter says what the value holds ([`Bool`], [`Str`], ...): a
 //! condition accepts only `Val<Bool>` where it tests truth, and a unit test
 //! checks each handle's default against its type.
@@ -86,8 +85,8 @@ pub enum Root {
     Dot,
 }
 
-/// A value's location and, for release-wide values, its default: the
-/// untyped part of a [`Val`], which conditions hold.
+/// A value's location, its row and, for release-wide values, its default:
+/// the untyped part of a [`Val`], which conditions hold.
 #[derive(Clone, Debug)]
 pub struct Ref {
     path: Path,
@@ -97,7 +96,7 @@ pub struct Ref {
     doc: Option<Doc>,
 }
 
-/// What a release-wide handle says of itself in the values table.
+/// What a handle says of itself in the values table.
 #[derive(Clone, Copy, Debug)]
 pub struct Doc {
     /// The helm-docs `# --` comment, the schema's and README's description.
@@ -203,7 +202,8 @@ impl Ref {
         self.default.map(|f| f(m))
     }
 
-    /// The description and schema extras of a release-wide handle.
+    /// The description and schema extras of the value's row in the
+    /// values table (`None` for a map that is no row: `Svc::image`).
     pub fn doc(&self) -> Option<Doc> {
         self.doc
     }
@@ -275,6 +275,17 @@ impl<K: Kind> Val<K> {
             extras,
         });
         v
+    }
+
+    /// The handle with its row's description and schema extras (a value
+    /// under a service, a gateway or `telemetry.tracing`, whose default the
+    /// table takes from the model).
+    fn described(mut self, description: &'static str, extras: Extras) -> Self {
+        self.r.doc = Some(Doc {
+            description,
+            extras,
+        });
+        self
     }
 
     pub fn path(&self) -> String {
@@ -425,42 +436,85 @@ pub mod helm_tests {
     }
 
     pub fn image_key(key: &'static str) -> Val<Str> {
-        Val::at(
-            vec![Seg::Key("tests"), Seg::Key("image"), Seg::Key(key)],
-            None,
-        )
+        super::image_key(vec![Seg::Key("tests"), Seg::Key("image"), Seg::Key(key)])
+    }
+}
+
+/// One of the four keys of an image map (`registry`, `repository`, `tag`,
+/// `digest`), with its row.
+fn image_key(segs: Vec<Seg>) -> Val<Str> {
+    let v = Val::at(segs, None);
+    match v.path().rsplit('.').next() {
+        Some("registry") => v.described(
+            "Image registry (`global.imageRegistry` wins).",
+            Extras::None,
+        ),
+        Some("repository") => v.described("Image repository.", Extras::None),
+        Some("tag") => v.described(
+            "Image tag; empty means the chart's appVersion.",
+            Extras::None,
+        ),
+        Some("digest") => v.described(
+            "Image digest (`sha256:...`); wins over the tag.",
+            schema(|_| json!({"pattern": "^(sha256:[a-f0-9]{64})?$"})),
+        ),
+        other => panic!("no image key {other:?}"),
     }
 }
 
 /// `telemetry.tracing.*`: present only when the policy traces; defaults
 /// come from the policy's tracing block (`package::values::entries`).
 pub mod tracing {
-    use super::{Num, Seg, Str, Val};
+    use super::{json, schema, Extras, Num, Seg, Str, Val};
 
-    fn at<K: super::Kind>(key: &'static str) -> Val<K> {
+    fn at<K: super::Kind>(key: &'static str, description: &'static str, extras: Extras) -> Val<K> {
         Val::at(vec![Seg::Key("telemetry.tracing"), Seg::Key(key)], None)
+            .described(description, extras)
     }
     pub fn provider() -> Val<Str> {
-        at("provider")
+        at(
+            "provider",
+            "Name of the tracing provider in the mesh config's `extensionProviders` (see the chart's NOTES).",
+            Extras::None,
+        )
     }
     pub fn sampling() -> Val<Num> {
-        at("sampling")
+        at(
+            "sampling",
+            "Share of requests traced, in percent.",
+            schema(|_| json!({"minimum": 0, "maximum": 100})),
+        )
     }
     pub fn host() -> Val<Str> {
-        at("host")
+        at(
+            "host",
+            "Host of the trace collector (for the provider's definition and egress to it).",
+            Extras::None,
+        )
     }
     pub fn port() -> Val<super::Int> {
-        at("port")
+        at(
+            "port",
+            "Port of the trace collector.",
+            schema(|_| json!({"minimum": 1, "maximum": 65535})),
+        )
     }
     pub fn namespace() -> Val<Str> {
-        at("namespace")
+        at(
+            "namespace",
+            "Namespace of the trace collector; NetworkPolicies allow the sidecars egress to it.",
+            Extras::None,
+        )
     }
 }
 
 /// `secrets.<name>`: the name, in the customer's namespace, of the Secret
 /// the policy calls `<name>` (a name only: the chart holds no secret value).
 pub fn secret(name: &str) -> Val<Str> {
-    Val::at(vec![Seg::Key("secrets"), Seg::Name(name.to_string())], None)
+    Val::at(vec![Seg::Key("secrets"), Seg::Name(name.to_string())], None).described(
+        "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
+        schema(|_| json!({"type": "string", "minLength": 1})),
+    )
 }
 
 /// Defaults of every service, under `serviceDefaults`, that a service's own
@@ -501,10 +555,28 @@ impl PodField {
 
     /// `serviceDefaults.<key>`.
     pub fn default_val(self) -> Val<Obj> {
+        let description = match self {
+            PodField::Resources => "Container resource requests and limits of every service.",
+            PodField::PodSecurityContext => "Pod security context of every service.",
+            PodField::SecurityContext => "Container security context of every service.",
+            PodField::NodeSelector => "Node labels every service's pods must run on.",
+            PodField::Tolerations => "Tolerations of every service's pods.",
+            PodField::Affinity => "Affinity rules of every service's pods.",
+            PodField::PodAnnotations => "Extra pod annotations of every service.",
+        };
         Val::at(
             vec![Seg::Key("serviceDefaults"), Seg::Key(self.key())],
             None,
         )
+        .described(description, self.extras())
+    }
+
+    /// String maps (`nodeSelector`, `podAnnotations`) say so in the schema.
+    fn extras(self) -> Extras {
+        match self {
+            PodField::NodeSelector | PodField::PodAnnotations => schema(string_map),
+            _ => Extras::None,
+        }
     }
 }
 
@@ -541,7 +613,13 @@ impl Svc {
     }
 
     pub fn replicas(&self) -> Val<Int> {
+        let description = if self.0.len() > 2 {
+            "Pod replicas of this version."
+        } else {
+            "Pod replicas."
+        };
         self.val(&["replicas"])
+            .described(description, schema(|_| json!({"minimum": 0})))
     }
 
     /// `image` (registry, repository, tag, digest), for the image helper.
@@ -550,25 +628,65 @@ impl Svc {
     }
 
     pub fn image_key(&self, key: &'static str) -> Val<Str> {
-        self.val(&["image", key])
+        let mut segs = self.0.clone();
+        segs.extend([Seg::Key("image"), Seg::Key(key)]);
+        image_key(segs)
     }
 
     pub fn storage_size(&self) -> Val<Str> {
         self.val(&["storage", "size"])
+            .described("Size of each replica's volume.", Extras::None)
     }
 
     pub fn storage_class_name(&self) -> Val<Str> {
-        self.val(&["storage", "storageClassName"])
+        self.val(&["storage", "storageClassName"]).described(
+            "StorageClass of the volumes; empty means the cluster default.",
+            Extras::None,
+        )
     }
 
     /// `services.<n>.istio.inject`, which overrides `istio.injection`.
     pub fn inject(&self) -> Val<Inject> {
-        self.val(&["istio", "inject"])
+        self.val(&["istio", "inject"]).described(
+            "This service's `istio.injection` (default: istio.injection).",
+            schema(|_| injection_schema()),
+        )
+    }
+
+    /// [`Svc::inject`] of an attached service (its row says where the
+    /// label goes).
+    pub fn attached_inject(&self) -> Val<Inject> {
+        self.inject().described(
+            "This service's `istio.injection`, through the `podLabels` template (default: istio.injection).",
+            schema(|_| injection_schema()),
+        )
     }
 
     /// The service's own pod field.
     pub fn own(&self, f: PodField) -> Val<Obj> {
-        self.val(&[f.key()])
+        let description = match f {
+            PodField::Resources => {
+                "Container resource requests and limits (default: serviceDefaults)."
+            }
+            PodField::PodSecurityContext => "Pod security context (default: serviceDefaults).",
+            PodField::SecurityContext => "Container security context (default: serviceDefaults).",
+            PodField::NodeSelector => {
+                "Node labels the pods must run on (default: serviceDefaults)."
+            }
+            PodField::Tolerations => "Tolerations of the pods (default: serviceDefaults).",
+            PodField::Affinity => "Affinity rules of the pods (default: serviceDefaults).",
+            PodField::PodAnnotations => "Extra pod annotations (default: serviceDefaults).",
+        };
+        self.val(&[f.key()]).described(description, f.extras())
+    }
+
+    /// An attached service's `podAnnotations` (the vendor renders the pods;
+    /// only the annotations this template merges are meshpack's).
+    pub fn attached_pod_annotations(&self) -> Val<Obj> {
+        self.own(PodField::PodAnnotations).described(
+            "Extra pod annotations (default: serviceDefaults), through the `podAnnotations` template.",
+            schema(string_map),
+        )
     }
 
     /// `(<own> | default $.Values.serviceDefaults.<key>)`: the chart keeps
@@ -591,7 +709,10 @@ impl Svc {
             Seg::Key("split"),
             Seg::Name(version.to_string()),
         ]);
-        Val::at(segs, None)
+        Val::at(segs, None).described(
+            "Percent of requests to this version (the weights must add up to 100).",
+            schema(|_| json!({"minimum": 0, "maximum": 100})),
+        )
     }
 
     /// `dig "istio" "inject" <fallback> <service>`: the service's
@@ -628,32 +749,57 @@ impl Gw {
     }
 
     pub fn hosts(&self) -> Val<List> {
-        self.val(&["hosts"], None)
+        self.val(&["hosts"], None).described(
+            "Host names the gateway answers for.",
+            schema(|_| json!({"items": {"type": "string"}, "minItems": 1})),
+        )
     }
 
     pub fn selector(&self) -> Val<StrMap> {
-        self.val(&["selector"], None)
+        self.val(&["selector"], None).described(
+            "Labels selecting the ingress gateway pods (Istio Gateway).",
+            schema(string_map),
+        )
+    }
+
+    /// [`Gw::selector`] of an internal gateway (its row says so).
+    pub fn internal_selector(&self) -> Val<StrMap> {
+        self.selector().described(
+            "Labels selecting the internal ingress gateway pods (Istio Gateway).",
+            schema(string_map),
+        )
     }
 
     pub fn service_account(&self) -> Val<Str> {
-        self.val(&["serviceAccount"], None)
+        self.val(&["serviceAccount"], None).described(
+            "ServiceAccount of the gateway pods in `istio.gateway.namespace`, allowed by rules `from: gateway/<name>` (with Gateway API, Istio deploys the gateway under it).",
+            schema(|_| json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"})),
+        )
     }
 
     pub fn credential_name(&self) -> Val<Str> {
-        self.val(&["tls", "credentialName"], None)
+        self.val(&["tls", "credentialName"], None).described(
+            "Secret with the TLS certificate, in `istio.gateway.namespace`.",
+            Extras::None,
+        )
     }
 
     /// On whenever the policy names an issuer (the row exists only then).
     pub fn cert_manager_enabled(&self) -> Val<Bool> {
         self.val(&["tls", "certManager", "enabled"], Some(|_| json!(true)))
+            .described("Have cert-manager issue the Secret.", Extras::None)
     }
 
     pub fn cert_manager_issuer(&self) -> Val<Str> {
         self.val(&["tls", "certManager", "issuer"], None)
+            .described("cert-manager issuer name.", Extras::None)
     }
 
     pub fn cert_manager_kind(&self) -> Val<Str> {
-        self.val(&["tls", "certManager", "kind"], None)
+        self.val(&["tls", "certManager", "kind"], None).described(
+            "`Issuer` or `ClusterIssuer`.",
+            schema(|_| json!({"enum": ["Issuer", "ClusterIssuer"]})),
+        )
     }
 }
 
@@ -732,7 +878,59 @@ mod tests {
             extras(helm_tests::timeout_seconds().untyped()),
             Some(json!({"minimum": 1, "maximum": 300}))
         );
-        assert!(Svc::new("api").replicas().untyped().doc().is_none());
+        assert!(Svc::new("api").image().untyped().doc().is_none());
+        let doc = |r: &Ref| r.doc().map(|d| d.description);
+        let api = Svc::new("api");
+        assert_eq!(doc(api.replicas().untyped()), Some("Pod replicas."));
+        assert_eq!(
+            doc(api.version("v1").replicas().untyped()),
+            Some("Pod replicas of this version.")
+        );
+        assert_eq!(
+            extras(api.replicas().untyped()),
+            Some(json!({"minimum": 0}))
+        );
+        assert_eq!(
+            doc(api.version("v1").image_key("tag").untyped()),
+            Some("Image tag; empty means the chart's appVersion.")
+        );
+        assert_eq!(
+            extras(helm_tests::image_key("digest").untyped()),
+            Some(json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}))
+        );
+        assert_ne!(
+            doc(api.inject().untyped()),
+            doc(api.attached_inject().untyped())
+        );
+        assert_eq!(
+            extras(api.attached_inject().untyped()),
+            Some(injection_schema())
+        );
+        assert_eq!(
+            extras(api.own(PodField::NodeSelector).untyped()),
+            extras(ISTIO_ANNOTATIONS.untyped())
+        );
+        assert!(matches!(
+            api.own(PodField::Tolerations)
+                .untyped()
+                .doc()
+                .map(|d| d.extras),
+            Some(Extras::None)
+        ));
+        let web = Gw::new("web");
+        assert_eq!(
+            doc(web.internal_selector().untyped()),
+            Some("Labels selecting the internal ingress gateway pods (Istio Gateway).")
+        );
+        assert_eq!(web.internal_selector().path(), web.selector().path());
+        assert_eq!(
+            extras(web.cert_manager_kind().untyped()),
+            Some(json!({"enum": ["Issuer", "ClusterIssuer"]}))
+        );
+        assert_eq!(
+            extras(tracing::port().untyped()),
+            Some(json!({"minimum": 1, "maximum": 65535}))
+        );
     }
 
     #[test]

@@ -30,17 +30,31 @@ fn handle_row(r: &Ref, m: &Model) -> Entry {
     let default = r
         .default(m)
         .unwrap_or_else(|| panic!("{} has no release-wide default", r.path()));
+    row_of(r, m, default)
+}
+
+/// The row of a handle whose default the model gives (a value under a
+/// service, a gateway, `telemetry.tracing`, `secrets`): path, description
+/// and schema extras from the handle.
+fn row<K: Kind>(v: &Val<K>, m: &Model, default: Value) -> Entry {
+    row_of(v.untyped(), m, default)
+}
+
+fn row_of(r: &Ref, m: &Model, default: Value) -> Entry {
     let doc = r
         .doc()
-        .unwrap_or_else(|| panic!("{} has no description", r.path()));
+        .unwrap_or_else(|| panic!("{}: its handle declares no row", r.path()));
     let schema = match doc.extras {
         Extras::None => None,
         Extras::Some(f) => Some(f(m)),
         Extras::Package => Some(package_extras(r, m)),
     };
     Entry {
+        path: r.path(),
+        default,
+        description: doc.description.to_string(),
         schema,
-        ..e(r.path(), default, doc.description)
+        listed: true,
     }
 }
 
@@ -55,28 +69,10 @@ fn package_extras(r: &Ref, m: &Model) -> Value {
     }
 }
 
-fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
-    Entry {
-        path: path.into(),
-        default,
-        description: description.to_string(),
-        schema: None,
-        listed: true,
-    }
-}
-
-fn es(path: impl Into<String>, default: Value, description: &str, schema: Value) -> Entry {
-    Entry {
-        schema: Some(schema),
-        ..e(path, default, description)
-    }
-}
-
 /// `x-kind` of a value that takes anything (a removed one, `package::upgrades`).
 pub const ANY: &str = "any";
 
 pub fn entries(m: &Model) -> Vec<Entry> {
-    let smap = || string_map(m);
     // The release-wide values in their declaration order; the install-time
     // additions (issue #19), from `ISTIO_MTLS_MODE` on, go last.
     let fixed = fixed_handles();
@@ -90,250 +86,126 @@ pub fn entries(m: &Model) -> Vec<Entry> {
         .collect();
     if let Some(probe) = &m.probe_image {
         v.push(handle_row(helm_tests::enabled().untyped(), m));
-        image_entries(&mut v, helm_tests::image_key, probe);
+        image_entries(&mut v, m, helm_tests::image_key, probe);
         v.push(handle_row(helm_tests::timeout_seconds().untyped(), m));
     }
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
-        v.push(e(
-            tracing::provider().path(),
-            json!(tr.provider),
-            "Name of the tracing provider in the mesh config's `extensionProviders` (see the chart's NOTES).",
-        ));
-        v.push(es(
-            tracing::sampling().path(),
+        v.push(row(&tracing::provider(), m, json!(tr.provider)));
+        v.push(row(
+            &tracing::sampling(),
+            m,
             crate::emit::number(tr.sampling),
-            "Share of requests traced, in percent.",
-            json!({"minimum": 0, "maximum": 100}),
         ));
-        v.push(e(
-            tracing::host().path(),
-            json!(tr.host),
-            "Host of the trace collector (for the provider's definition and egress to it).",
-        ));
-        v.push(es(
-            tracing::port().path(),
-            json!(tr.port),
-            "Port of the trace collector.",
-            json!({"minimum": 1, "maximum": 65535}),
-        ));
+        v.push(row(&tracing::host(), m, json!(tr.host)));
+        v.push(row(&tracing::port(), m, json!(tr.port)));
         if let Some(ns) = &tr.namespace {
-            v.push(e(
-                tracing::namespace().path(),
-                json!(ns),
-                "Namespace of the trace collector; NetworkPolicies allow the sidecars egress to it.",
-            ));
+            v.push(row(&tracing::namespace(), m, json!(ns)));
         }
     }
     for g in &m.gateways {
         let gv = Gw::new(&g.name);
-        v.push(es(
-            gv.hosts().path(),
-            json!(g.hosts),
-            "Host names the gateway answers for.",
-            json!({"items": {"type": "string"}, "minItems": 1}),
-        ));
+        v.push(row(&gv.hosts(), m, json!(g.hosts)));
         let selector: Map<String, Value> = g
             .selector
             .iter()
             .map(|(k, val)| (k.clone(), json!(val)))
             .collect();
-        v.push(es(
-            gv.selector().path(),
-            Value::Object(selector),
-            if g.internal {
-                "Labels selecting the internal ingress gateway pods (Istio Gateway)."
-            } else {
-                "Labels selecting the ingress gateway pods (Istio Gateway)."
-            },
-            smap(),
-        ));
-        v.push(es(
-            gv.service_account().path(),
-            json!(g.service_account),
-            "ServiceAccount of the gateway pods in `istio.gateway.namespace`, allowed by rules `from: gateway/<name>` (with Gateway API, Istio deploys the gateway under it).",
-            json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}),
-        ));
+        let sel = if g.internal {
+            gv.internal_selector()
+        } else {
+            gv.selector()
+        };
+        v.push(row(&sel, m, Value::Object(selector)));
+        v.push(row(&gv.service_account(), m, json!(g.service_account)));
         if let Some(t) = &g.tls {
-            v.push(e(
-                gv.credential_name().path(),
-                json!(t.credential_name),
-                "Secret with the TLS certificate, in `istio.gateway.namespace`.",
-            ));
+            v.push(row(&gv.credential_name(), m, json!(t.credential_name)));
             if let Some((issuer, kind)) = &t.issuer {
-                let on = gv.cert_manager_enabled();
-                v.push(e(
-                    on.path(),
-                    on.default(m).expect("a default of its own"),
-                    "Have cert-manager issue the Secret.",
-                ));
-                v.push(e(
-                    gv.cert_manager_issuer().path(),
-                    json!(issuer),
-                    "cert-manager issuer name.",
-                ));
-                v.push(es(
-                    gv.cert_manager_kind().path(),
-                    json!(kind),
-                    "`Issuer` or `ClusterIssuer`.",
-                    json!({"enum": ["Issuer", "ClusterIssuer"]}),
-                ));
+                v.push(handle_row(gv.cert_manager_enabled().untyped(), m));
+                v.push(row(&gv.cert_manager_issuer(), m, json!(issuer)));
+                v.push(row(&gv.cert_manager_kind(), m, json!(kind)));
             }
         }
     }
     let d = &m.defaults;
-    v.push(e(
-        PodField::Resources.default_val().path(),
-        wd::resources_value(&d.resources),
-        "Container resource requests and limits of every service.",
-    ));
-    v.push(e(
-        PodField::PodSecurityContext.default_val().path(),
-        crate::emit::pod_meta::pod_security_context(d.run_as_user),
-        "Pod security context of every service.",
-    ));
-    v.push(e(
-        PodField::SecurityContext.default_val().path(),
-        crate::emit::pod_meta::container_security_context(d.read_only_root_filesystem),
-        "Container security context of every service.",
-    ));
-    v.push(es(
-        PodField::NodeSelector.default_val().path(),
-        json!({}),
-        "Node labels every service's pods must run on.",
-        smap(),
-    ));
-    v.push(e(
-        PodField::Tolerations.default_val().path(),
-        json!([]),
-        "Tolerations of every service's pods.",
-    ));
-    v.push(e(
-        PodField::Affinity.default_val().path(),
-        json!({}),
-        "Affinity rules of every service's pods.",
-    ));
-    v.push(es(
-        PodField::PodAnnotations.default_val().path(),
-        json!({}),
-        "Extra pod annotations of every service.",
-        smap(),
-    ));
+    for (field, default) in [
+        (PodField::Resources, wd::resources_value(&d.resources)),
+        (
+            PodField::PodSecurityContext,
+            crate::emit::pod_meta::pod_security_context(d.run_as_user),
+        ),
+        (
+            PodField::SecurityContext,
+            crate::emit::pod_meta::container_security_context(d.read_only_root_filesystem),
+        ),
+        (PodField::NodeSelector, json!({})),
+        (PodField::Tolerations, json!([])),
+        (PodField::Affinity, json!({})),
+        (PodField::PodAnnotations, json!({})),
+    ] {
+        v.push(row(&field.default_val(), m, default));
+    }
     for s in &m.services {
         let sv = Svc::new(&s.name);
         if s.attach.is_some() {
             // The vendor renders the pods; only the annotations the
             // `podAnnotations` template merges are meshpack's.
-            let mut en = e(
-                sv.own(PodField::PodAnnotations).path(),
-                json!({}),
-                "Extra pod annotations (default: serviceDefaults), through the `podAnnotations` template.",
-            );
-            en.schema = Some(smap());
-            v.push(en);
-            v.push(inject_entry(m, &sv, "This service's `istio.injection`, through the `podLabels` template (default: istio.injection)."));
+            v.push(row(&sv.attached_pod_annotations(), m, json!({})));
+            v.push(inject_entry(m, &sv.attached_inject()));
             continue;
         }
         if s.versions.is_empty() {
-            image_entries(&mut v, |k| sv.image_key(k), &s.image);
+            image_entries(&mut v, m, |k| sv.image_key(k), &s.image);
             // Jobs, CronJobs and DaemonSets have no replicas.
             if s.workload.has_replicas() {
-                v.push(es(
-                    sv.replicas().path(),
-                    json!(s.replicas),
-                    "Pod replicas.",
-                    json!({"minimum": 0}),
-                ));
+                v.push(row(&sv.replicas(), m, json!(s.replicas)));
             }
         }
         for ver in &s.versions {
             let vv = sv.version(&ver.name);
-            image_entries(&mut v, |k| vv.image_key(k), &ver.image);
-            v.push(es(
-                vv.replicas().path(),
-                json!(ver.replicas),
-                "Pod replicas of this version.",
-                json!({"minimum": 0}),
-            ));
+            image_entries(&mut v, m, |k| vv.image_key(k), &ver.image);
+            v.push(row(&vv.replicas(), m, json!(ver.replicas)));
         }
         for (ver, w) in &s.traffic.split {
-            v.push(es(
-                sv.split(ver).path(),
-                json!(w),
-                "Percent of requests to this version (the weights must add up to 100).",
-                json!({"minimum": 0, "maximum": 100}),
-            ));
+            v.push(row(&sv.split(ver), m, json!(w)));
         }
         // Overrides of serviceDefaults: listed only where the policy sets
         // them for this service; the schema accepts them everywhere.
         let d = &m.defaults;
-        let own: [(PodField, Value, bool, &str); 7] = [
+        let own: [(PodField, Value, bool); 7] = [
             (
                 PodField::Resources,
                 wd::resources_value(&s.resources),
                 s.resources != d.resources,
-                "Container resource requests and limits (default: serviceDefaults).",
             ),
             (
                 PodField::PodSecurityContext,
                 crate::emit::pod::pod_security_context(s),
                 s.run_as_user != d.run_as_user || s.pod.pod_security_context.is_some(),
-                "Pod security context (default: serviceDefaults).",
             ),
             (
                 PodField::SecurityContext,
                 crate::emit::pod::security_context(s),
                 s.read_only_root_filesystem != d.read_only_root_filesystem
                     || s.pod.security_context.is_some(),
-                "Container security context (default: serviceDefaults).",
             ),
-            (
-                PodField::NodeSelector,
-                json!({}),
-                false,
-                "Node labels the pods must run on (default: serviceDefaults).",
-            ),
-            (
-                PodField::Tolerations,
-                json!([]),
-                false,
-                "Tolerations of the pods (default: serviceDefaults).",
-            ),
-            (
-                PodField::Affinity,
-                json!({}),
-                false,
-                "Affinity rules of the pods (default: serviceDefaults).",
-            ),
-            (
-                PodField::PodAnnotations,
-                json!({}),
-                false,
-                "Extra pod annotations (default: serviceDefaults).",
-            ),
+            (PodField::NodeSelector, json!({}), false),
+            (PodField::Tolerations, json!([]), false),
+            (PodField::Affinity, json!({}), false),
+            (PodField::PodAnnotations, json!({}), false),
         ];
-        for (field, default, listed, desc) in own {
-            let mut en = e(sv.own(field).path(), default, desc);
-            en.listed = listed;
-            if matches!(field, PodField::NodeSelector | PodField::PodAnnotations) {
-                en.schema = Some(smap());
-            }
-            v.push(en);
+        for (field, default, listed) in own {
+            v.push(Entry {
+                listed,
+                ..row(&sv.own(field), m, default)
+            });
         }
-        v.push(inject_entry(
-            m,
-            &sv,
-            "This service's `istio.injection` (default: istio.injection).",
-        ));
+        v.push(inject_entry(m, &sv.inject()));
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
-            v.push(e(
-                sv.storage_size().path(),
-                json!(vol.size),
-                "Size of each replica's volume.",
-            ));
-            v.push(e(
-                sv.storage_class_name().path(),
+            v.push(row(&sv.storage_size(), m, json!(vol.size)));
+            v.push(row(
+                &sv.storage_class_name(),
+                m,
                 json!(vol.storage_class.clone().unwrap_or_default()),
-                "StorageClass of the volumes; empty means the cluster default.",
             ));
         }
     }
@@ -345,16 +217,12 @@ pub fn entries(m: &Model) -> Vec<Entry> {
 
 /// `services.<name>.istio.inject`, which the pod labels of deployed and
 /// attached services alike read (unlisted: the README table shows the
-/// release-wide `istio.injection`).
-fn inject_entry(m: &Model, sv: &Svc, description: &str) -> Entry {
-    let mut inject = es(
-        sv.inject().path(),
-        ISTIO_INJECTION.default(m).expect("release-wide"),
-        description,
-        injection_schema(),
-    );
-    inject.listed = false;
-    inject
+/// release-wide `istio.injection`, whose default it takes).
+fn inject_entry(m: &Model, inject: &Val<Inject>) -> Entry {
+    Entry {
+        listed: false,
+        ..row(inject, m, ISTIO_INJECTION.default(m).expect("release-wide"))
+    }
 }
 
 /// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it
@@ -370,40 +238,21 @@ fn secret_entries(m: &Model) -> Vec<Entry> {
     names.dedup();
     names
         .into_iter()
-        .map(|n| {
-            es(
-                secret(&n).path(),
-                json!(n),
-                "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
-                json!({"type": "string", "minLength": 1}),
-            )
-        })
+        .map(|n| row(&secret(&n), m, json!(n)))
         .collect()
 }
 
 /// The four image rows under one map (`services.<n>.image`, `tests.image`).
-fn image_entries(v: &mut Vec<Entry>, key: impl Fn(&'static str) -> Val<Str>, image: &Image) {
-    v.push(e(
-        key("registry").path(),
-        json!(image.registry),
-        "Image registry (`global.imageRegistry` wins).",
-    ));
-    v.push(e(
-        key("repository").path(),
-        json!(image.repository),
-        "Image repository.",
-    ));
-    v.push(e(
-        key("tag").path(),
-        json!(image.tag),
-        "Image tag; empty means the chart's appVersion.",
-    ));
-    v.push(es(
-        key("digest").path(),
-        json!(image.digest),
-        "Image digest (`sha256:...`); wins over the tag.",
-        json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
-    ));
+fn image_entries(
+    v: &mut Vec<Entry>,
+    m: &Model,
+    key: impl Fn(&'static str) -> Val<Str>,
+    image: &Image,
+) {
+    v.push(row(&key("registry"), m, json!(image.registry)));
+    v.push(row(&key("repository"), m, json!(image.repository)));
+    v.push(row(&key("tag"), m, json!(image.tag)));
+    v.push(row(&key("digest"), m, json!(image.digest)));
 }
 
 // ---- values.yaml ----
