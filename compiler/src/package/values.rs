@@ -2,7 +2,9 @@
 //! helm-docs `# --` comments), `values.schema.json` and the README's values
 //! table are all made, so the three cannot drift apart. values.yaml is
 //! written with `package::yaml`, the writer of every YAML file meshpack
-//! emits.
+//! emits. A release-wide row is built from its handle's declaration in
+//! `emit::values` (path, default, description, schema extras), not restated
+//! here; per-service and per-gateway rows are named by their handles.
 
 use crate::emit::values::*;
 use crate::emit::workload as wd;
@@ -21,360 +23,206 @@ pub struct Entry {
     pub listed: bool,
 }
 
-/// A row of a release-wide value: path and default from its handle.
-fn h<K: Kind>(v: &Val<K>, m: &Model, description: &str) -> Entry {
-    let default = v
+/// The row of a release-wide handle: path, default, description and
+/// schema extras all from its declaration in `emit::values` (the `fixed!`
+/// list, `helm_tests`).
+fn handle_row(r: &Ref, m: &Model) -> Entry {
+    let default = r
         .default(m)
-        .unwrap_or_else(|| panic!("{} has no release-wide default", v.path()));
-    e(v.path(), default, description)
+        .unwrap_or_else(|| panic!("{} has no release-wide default", r.path()));
+    row_of(r, m, default)
 }
 
-fn hs<K: Kind>(v: &Val<K>, m: &Model, description: &str, schema: Value) -> Entry {
-    Entry {
-        schema: Some(schema),
-        ..h(v, m, description)
-    }
+/// The row of a handle whose default the model gives (a value under a
+/// service, a gateway, `telemetry.tracing`, `secrets`): path, description
+/// and schema extras from the handle.
+fn row<K: Kind>(v: &Val<K>, m: &Model, default: Value) -> Entry {
+    row_of(v.untyped(), m, default)
 }
 
-fn e(path: impl Into<String>, default: Value, description: &str) -> Entry {
+fn row_of(r: &Ref, m: &Model, default: Value) -> Entry {
+    let doc = r
+        .doc()
+        .unwrap_or_else(|| panic!("{}: its handle declares no row", r.path()));
+    let schema = match doc.extras {
+        Extras::None => None,
+        Extras::Some(f) => Some(f(m)),
+        Extras::Package => Some(package_extras(r, m)),
+    };
     Entry {
-        path: path.into(),
+        path: r.path(),
         default,
-        description: description.to_string(),
-        schema: None,
+        description: doc.description.to_string(),
+        schema,
         listed: true,
     }
 }
 
-fn es(path: impl Into<String>, default: Value, description: &str, schema: Value) -> Entry {
-    Entry {
-        schema: Some(schema),
-        ..e(path, default, description)
+/// The extras a handle leaves to `package` ([`Extras::Package`]).
+fn package_extras(r: &Ref, m: &Model) -> Value {
+    if r == EXTRA_EGRESS.untyped() {
+        json!({"items": super::values_customer::egress_item(m)})
+    } else if r == EXTRA_SOURCES.untyped() {
+        json!({"items": super::values_customer::source_item(m)})
+    } else {
+        panic!("{}: no schema extras in package::values", r.path())
     }
 }
 
-const STRING_MAP: &str = "string-map";
 /// `x-kind` of a value that takes anything (a removed one, `package::upgrades`).
 pub const ANY: &str = "any";
 
 pub fn entries(m: &Model) -> Vec<Entry> {
-    let smap = || json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP });
-    let mut v = vec![
-        h(&NAME_OVERRIDE, m, "Replaces the chart name in object names."),
-        h(&FULLNAME_OVERRIDE, m, "Replaces `<release>-<chart>` in object names."),
-        h(&GLOBAL_IMAGE_REGISTRY, m, "Registry that replaces every image's registry, e.g. a private mirror."),
-        hs(&GLOBAL_IMAGE_PULL_SECRETS, m, "Names of Secrets every pod pulls images with.", json!({"items": {"type": "string"}})),
-        h(&ISTIO_ENABLED, m, "Render the Istio mesh: mTLS, authorization, routing, egress control and sidecar injection."),
-        hs(&ISTIO_INJECTION, m, "Sidecar injection of the pods with the mesh on: `true`, `false`, or `namespace` to write no `sidecar.istio.io/inject` label and leave it to the namespace's. With the mesh off pods are labelled `\"false\"` unless `namespace`.", injection_schema()),
-        hs(&ISTIO_DATAPLANE, m, "How pods join the mesh: `sidecar` (injected Envoy) or `ambient` (ztunnel, waypoints for L7 rules).", json!({"enum": ["sidecar", "ambient"]})),
-        hs(&ISTIO_REVISION, m, "Istio revision that injects the pods (label `istio.io/rev`); empty for the default revision.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"})),
-        h(&ISTIO_PROXY_IMAGE_REGISTRY, m, "Registry of the pinned sidecar image (`global.imageRegistry` wins)."),
-        h(&ISTIO_PROXY_IMAGE_REPOSITORY, m, "Repository of the sidecar image pods pin (`sidecar.istio.io/proxyImage`); empty leaves the choice to istiod."),
-        h(&ISTIO_PROXY_IMAGE_TAG, m, "Tag of the pinned sidecar image."),
-        hs(&ISTIO_PROXY_IMAGE_DIGEST, m, "Digest of the pinned sidecar image; wins over the tag.", json!({"pattern": "^(sha256:[a-f0-9]{64})?$"})),
-        hs(&ISTIO_ANNOTATIONS, m, "Extra pod annotations when Istio is enabled (e.g. `proxy.istio.io/config`).", smap()),
-        hs(&ISTIO_TRUST_DOMAIN, m, "Trust domain of the mesh; principals are `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`.", json!({"pattern": "^[A-Za-z0-9.-]+$"})),
-        hs(&ISTIO_VERSION, m, "Oldest Istio (`1.<minor>` or `1.<minor>.<patch>`, a string: quote it in values files) the release must work with. From 1.25 on, AuthorizationPolicies name ServiceAccounts (`source.serviceAccounts`) and Sidecars the namespace's Services, so the objects carry no namespace and install anywhere; before 1.25 they name principals and FQDNs with the release namespace (see docs/istio-versions.md).", json!({"pattern": "^1\\.[0-9]+(\\.[0-9]+)?$"})),
-        h(&ISTIO_NAMESPACE_WIDE, m, "Apply mTLS and the default deny to the whole namespace instead of only this release's pods."),
-        hs(&ISTIO_GATEWAY_NAMESPACE, m, "Namespace of the ingress gateways (their TLS Secrets, Certificates and Gateway API Gateways live there).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        hs(&ISTIO_CONTROL_PLANE_NAMESPACE, m, "Namespace of istiod.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        h(&GATEWAY_API_ENABLED, m, "Render gateways as Kubernetes Gateway API `Gateway` and `HTTPRoute` objects instead of Istio's `Gateway` and `VirtualService` (works without Istio too)."),
-        h(&GATEWAY_API_CLASS_NAME, m, "GatewayClass of the Gateways."),
-        h(&INGRESS_ENABLED, m, "Without Istio and the Gateway API: render the gateways as Kubernetes `Ingress` objects, and NetworkPolicies admitting the ingress controller (docs/ingress.md)."),
-        h(&INGRESS_CLASS_NAME, m, "IngressClass of the Ingresses."),
-        hs(&INGRESS_ANNOTATIONS, m, "Annotations of every Ingress (the controller's options).", smap()),
-        hs(&INGRESS_CONTROLLER_NAMESPACE, m, "Namespace of the ingress controller's pods. Without Istio and the Gateway API, NetworkPolicies admit them to the services gateways route to (whether the chart renders the Ingresses or the customer does), and `meshpack verify` takes them to be `gateway/<name>`.", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        hs(&INGRESS_CONTROLLER_POD_LABELS, m, "Labels of the ingress controller's pods; empty admits every pod of its namespace.", smap()),
-        hs(&INGRESS_CONTROLLER_SERVICE_ACCOUNT, m, "ServiceAccount of the ingress controller, recorded on each Ingress and on the NetworkPolicies admitting the controller, for `meshpack verify`.", json!({"pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"})),
-        h(&FAULT_INJECTION_ENABLED, m, "Inject the delays and errors the policy declares under `traffic.fault` (for resilience tests; never in production)."),
-        h(&NETWORK_POLICY_ENABLED, m, "Render NetworkPolicies: default deny, then the allowed edges at L3/L4."),
-        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_NAMESPACE, m, "Deprecated (renamed `ingress.controller.namespace`): still accepted, a non-empty value replaces `ingress.controller.namespace`; NOTES.txt warns.", json!({"pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "deprecated": true})),
-        hs(&NETWORK_POLICY_INGRESS_CONTROLLER_POD_LABELS, m, "Deprecated (renamed `ingress.controller.podLabels`): still accepted, a non-empty map replaces `ingress.controller.podLabels`; NOTES.txt warns.", json!({ "additionalProperties": { "type": "string" }, "x-kind": STRING_MAP, "deprecated": true })),
-        hs(&NETWORK_POLICY_GATEWAY_NAMESPACES, m, "Deprecated (use `ingress.controller.namespace`; with Istio the gateway namespace is `istio.gateway.namespace`): still accepted, a non-empty list replaces the ingress controller's namespace in the NetworkPolicies rendered when neither Istio, the Gateway API nor `ingress.enabled` is on.", json!({"items": {"type": "string"}})),
-        hs(&NETWORK_POLICY_EGRESS_CIDRS, m, "Address ranges egress hosts may be reached in (NetworkPolicies cannot match host names).", json!({"items": {"type": "string"}, "minItems": 1})),
-        hs(&PROMETHEUS_NAMESPACE, m, "Namespace of the Prometheus that scrapes the release; NetworkPolicies admit it to metrics ports (`metrics`, `<protocol>-metrics`) and, with Istio, to the sidecars' 15020 (merged metrics) and 15090 (Envoy).", json!({"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"})),
-        hs(&PROMETHEUS_POD_LABELS, m, "Labels of the Prometheus pods; empty admits every pod of its namespace.", smap()),
-        h(&SERVICE_MONITOR_ENABLED, m, "Render a Prometheus Operator ServiceMonitor per service with metrics ports (scrapes the application port: with STRICT mTLS the Prometheus needs Istio certificates)."),
-        h(&POD_MONITOR_ENABLED, m, "With Istio, render a Prometheus Operator PodMonitor for the sidecars' Envoy metrics (`http-envoy-prom`, /stats/prometheus)."),
-    ];
+    // The release-wide values in their declaration order; the install-time
+    // additions (issue #19), from `ISTIO_MTLS_MODE` on, go last.
+    let fixed = fixed_handles();
+    let additions = fixed
+        .iter()
+        .position(|(r, _)| r == ISTIO_MTLS_MODE.untyped())
+        .expect("ISTIO_MTLS_MODE is a release-wide handle");
+    let mut v: Vec<Entry> = fixed[..additions]
+        .iter()
+        .map(|(r, _)| handle_row(r, m))
+        .collect();
     if let Some(probe) = &m.probe_image {
-        v.push(h(&helm_tests::enabled(), m, "Render the `helm test` connectivity probes: one Pod per service, with its identity, labels and injection, trying what the policy allows and a sample of what it denies (docs/tests.md)."));
-        image_entries(&mut v, helm_tests::image_key, probe);
-        v.push(hs(
-            &helm_tests::timeout_seconds(),
-            m,
-            "Seconds each probe waits for a connection (more than Envoy's 10 s connect timeout).",
-            json!({"minimum": 1, "maximum": 300}),
-        ));
+        v.push(handle_row(helm_tests::enabled().untyped(), m));
+        image_entries(&mut v, m, helm_tests::image_key, probe);
+        v.push(handle_row(helm_tests::timeout_seconds().untyped(), m));
     }
     if let Some(tr) = m.telemetry.as_ref().and_then(|t| t.tracing.as_ref()) {
-        v.push(e(
-            tracing::provider().path(),
-            json!(tr.provider),
-            "Name of the tracing provider in the mesh config's `extensionProviders` (see the chart's NOTES).",
-        ));
-        v.push(es(
-            tracing::sampling().path(),
+        v.push(row(&tracing::provider(), m, json!(tr.provider)));
+        v.push(row(
+            &tracing::sampling(),
+            m,
             crate::emit::number(tr.sampling),
-            "Share of requests traced, in percent.",
-            json!({"minimum": 0, "maximum": 100}),
         ));
-        v.push(e(
-            tracing::host().path(),
-            json!(tr.host),
-            "Host of the trace collector (for the provider's definition and egress to it).",
-        ));
-        v.push(es(
-            tracing::port().path(),
-            json!(tr.port),
-            "Port of the trace collector.",
-            json!({"minimum": 1, "maximum": 65535}),
-        ));
+        v.push(row(&tracing::host(), m, json!(tr.host)));
+        v.push(row(&tracing::port(), m, json!(tr.port)));
         if let Some(ns) = &tr.namespace {
-            v.push(e(
-                tracing::namespace().path(),
-                json!(ns),
-                "Namespace of the trace collector; NetworkPolicies allow the sidecars egress to it.",
-            ));
+            v.push(row(&tracing::namespace(), m, json!(ns)));
         }
     }
     for g in &m.gateways {
         let gv = Gw::new(&g.name);
-        v.push(es(
-            gv.hosts().path(),
-            json!(g.hosts),
-            "Host names the gateway answers for.",
-            json!({"items": {"type": "string"}, "minItems": 1}),
-        ));
+        v.push(row(&gv.hosts(), m, json!(g.hosts)));
         let selector: Map<String, Value> = g
             .selector
             .iter()
             .map(|(k, val)| (k.clone(), json!(val)))
             .collect();
-        v.push(es(
-            gv.selector().path(),
-            Value::Object(selector),
-            if g.internal {
-                "Labels selecting the internal ingress gateway pods (Istio Gateway)."
-            } else {
-                "Labels selecting the ingress gateway pods (Istio Gateway)."
-            },
-            smap(),
-        ));
-        v.push(es(
-            gv.service_account().path(),
-            json!(g.service_account),
-            "ServiceAccount of the gateway pods in `istio.gateway.namespace`, allowed by rules `from: gateway/<name>` (with Gateway API, Istio deploys the gateway under it).",
-            json!({"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}),
-        ));
+        let sel = if g.internal {
+            gv.internal_selector()
+        } else {
+            gv.selector()
+        };
+        v.push(row(&sel, m, Value::Object(selector)));
+        v.push(row(&gv.service_account(), m, json!(g.service_account)));
         if let Some(t) = &g.tls {
-            v.push(e(
-                gv.credential_name().path(),
-                json!(t.credential_name),
-                "Secret with the TLS certificate, in `istio.gateway.namespace`.",
-            ));
+            v.push(row(&gv.credential_name(), m, json!(t.credential_name)));
             if let Some((issuer, kind)) = &t.issuer {
-                let on = gv.cert_manager_enabled();
-                v.push(e(
-                    on.path(),
-                    on.default(m).expect("a default of its own"),
-                    "Have cert-manager issue the Secret.",
-                ));
-                v.push(e(
-                    gv.cert_manager_issuer().path(),
-                    json!(issuer),
-                    "cert-manager issuer name.",
-                ));
-                v.push(es(
-                    gv.cert_manager_kind().path(),
-                    json!(kind),
-                    "`Issuer` or `ClusterIssuer`.",
-                    json!({"enum": ["Issuer", "ClusterIssuer"]}),
-                ));
+                v.push(handle_row(gv.cert_manager_enabled().untyped(), m));
+                v.push(row(&gv.cert_manager_issuer(), m, json!(issuer)));
+                v.push(row(&gv.cert_manager_kind(), m, json!(kind)));
             }
         }
     }
     let d = &m.defaults;
-    v.push(e(
-        PodField::Resources.default_val().path(),
-        wd::resources_value(&d.resources),
-        "Container resource requests and limits of every service.",
-    ));
-    v.push(e(
-        PodField::PodSecurityContext.default_val().path(),
-        crate::emit::pod_meta::pod_security_context(d.run_as_user),
-        "Pod security context of every service.",
-    ));
-    v.push(e(
-        PodField::SecurityContext.default_val().path(),
-        crate::emit::pod_meta::container_security_context(d.read_only_root_filesystem),
-        "Container security context of every service.",
-    ));
-    v.push(es(
-        PodField::NodeSelector.default_val().path(),
-        json!({}),
-        "Node labels every service's pods must run on.",
-        smap(),
-    ));
-    v.push(e(
-        PodField::Tolerations.default_val().path(),
-        json!([]),
-        "Tolerations of every service's pods.",
-    ));
-    v.push(e(
-        PodField::Affinity.default_val().path(),
-        json!({}),
-        "Affinity rules of every service's pods.",
-    ));
-    v.push(es(
-        PodField::PodAnnotations.default_val().path(),
-        json!({}),
-        "Extra pod annotations of every service.",
-        smap(),
-    ));
+    for (field, default) in [
+        (PodField::Resources, wd::resources_value(&d.resources)),
+        (
+            PodField::PodSecurityContext,
+            crate::emit::pod_meta::pod_security_context(d.run_as_user),
+        ),
+        (
+            PodField::SecurityContext,
+            crate::emit::pod_meta::container_security_context(d.read_only_root_filesystem),
+        ),
+        (PodField::NodeSelector, json!({})),
+        (PodField::Tolerations, json!([])),
+        (PodField::Affinity, json!({})),
+        (PodField::PodAnnotations, json!({})),
+    ] {
+        v.push(row(&field.default_val(), m, default));
+    }
     for s in &m.services {
         let sv = Svc::new(&s.name);
         if s.attach.is_some() {
             // The vendor renders the pods; only the annotations the
             // `podAnnotations` template merges are meshpack's.
-            let mut en = e(
-                sv.own(PodField::PodAnnotations).path(),
-                json!({}),
-                "Extra pod annotations (default: serviceDefaults), through the `podAnnotations` template.",
-            );
-            en.schema = Some(smap());
-            v.push(en);
-            v.push(inject_entry(m, &sv, "This service's `istio.injection`, through the `podLabels` template (default: istio.injection)."));
+            v.push(row(&sv.attached_pod_annotations(), m, json!({})));
+            v.push(inject_entry(m, &sv.attached_inject()));
             continue;
         }
         if s.versions.is_empty() {
-            image_entries(&mut v, |k| sv.image_key(k), &s.image);
+            image_entries(&mut v, m, |k| sv.image_key(k), &s.image);
             // Jobs, CronJobs and DaemonSets have no replicas.
             if s.workload.has_replicas() {
-                v.push(es(
-                    sv.replicas().path(),
-                    json!(s.replicas),
-                    "Pod replicas.",
-                    json!({"minimum": 0}),
-                ));
+                v.push(row(&sv.replicas(), m, json!(s.replicas)));
             }
         }
         for ver in &s.versions {
             let vv = sv.version(&ver.name);
-            image_entries(&mut v, |k| vv.image_key(k), &ver.image);
-            v.push(es(
-                vv.replicas().path(),
-                json!(ver.replicas),
-                "Pod replicas of this version.",
-                json!({"minimum": 0}),
-            ));
+            image_entries(&mut v, m, |k| vv.image_key(k), &ver.image);
+            v.push(row(&vv.replicas(), m, json!(ver.replicas)));
         }
         for (ver, w) in &s.traffic.split {
-            v.push(es(
-                sv.split(ver).path(),
-                json!(w),
-                "Percent of requests to this version (the weights must add up to 100).",
-                json!({"minimum": 0, "maximum": 100}),
-            ));
+            v.push(row(&sv.split(ver), m, json!(w)));
         }
         // Overrides of serviceDefaults: listed only where the policy sets
         // them for this service; the schema accepts them everywhere.
         let d = &m.defaults;
-        let own: [(PodField, Value, bool, &str); 7] = [
+        let own: [(PodField, Value, bool); 7] = [
             (
                 PodField::Resources,
                 wd::resources_value(&s.resources),
                 s.resources != d.resources,
-                "Container resource requests and limits (default: serviceDefaults).",
             ),
             (
                 PodField::PodSecurityContext,
                 crate::emit::pod::pod_security_context(s),
                 s.run_as_user != d.run_as_user || s.pod.pod_security_context.is_some(),
-                "Pod security context (default: serviceDefaults).",
             ),
             (
                 PodField::SecurityContext,
                 crate::emit::pod::security_context(s),
                 s.read_only_root_filesystem != d.read_only_root_filesystem
                     || s.pod.security_context.is_some(),
-                "Container security context (default: serviceDefaults).",
             ),
-            (
-                PodField::NodeSelector,
-                json!({}),
-                false,
-                "Node labels the pods must run on (default: serviceDefaults).",
-            ),
-            (
-                PodField::Tolerations,
-                json!([]),
-                false,
-                "Tolerations of the pods (default: serviceDefaults).",
-            ),
-            (
-                PodField::Affinity,
-                json!({}),
-                false,
-                "Affinity rules of the pods (default: serviceDefaults).",
-            ),
-            (
-                PodField::PodAnnotations,
-                json!({}),
-                false,
-                "Extra pod annotations (default: serviceDefaults).",
-            ),
+            (PodField::NodeSelector, json!({}), false),
+            (PodField::Tolerations, json!([]), false),
+            (PodField::Affinity, json!({}), false),
+            (PodField::PodAnnotations, json!({}), false),
         ];
-        for (field, default, listed, desc) in own {
-            let mut en = e(sv.own(field).path(), default, desc);
-            en.listed = listed;
-            if matches!(field, PodField::NodeSelector | PodField::PodAnnotations) {
-                en.schema = Some(smap());
-            }
-            v.push(en);
+        for (field, default, listed) in own {
+            v.push(Entry {
+                listed,
+                ..row(&sv.own(field), m, default)
+            });
         }
-        v.push(inject_entry(
-            m,
-            &sv,
-            "This service's `istio.injection` (default: istio.injection).",
-        ));
+        v.push(inject_entry(m, &sv.inject()));
         if let (Workload::StatefulSet, Some(vol)) = (s.workload, &s.storage) {
-            v.push(e(
-                sv.storage_size().path(),
-                json!(vol.size),
-                "Size of each replica's volume.",
-            ));
-            v.push(e(
-                sv.storage_class_name().path(),
+            v.push(row(&sv.storage_size(), m, json!(vol.size)));
+            v.push(row(
+                &sv.storage_class_name(),
+                m,
                 json!(vol.storage_class.clone().unwrap_or_default()),
-                "StorageClass of the volumes; empty means the cluster default.",
             ));
         }
     }
     v.extend(secret_entries(m));
     // The install-time additions (issue #19).
-    v.extend([
-        hs(&ISTIO_MTLS_MODE, m, "Release-wide mTLS mode that replaces the policy's (`STRICT` or `PERMISSIVE`, e.g. while migrating clients into the mesh); empty keeps the policy's. Per-service and per-port modes the policy sets are kept.", json!({"enum": ["", "STRICT", "PERMISSIVE"]})),
-        hs(&EXTRA_EGRESS, m, "Extra destinations outside the cluster: `{host: s3.example.com | cidr: 10.0.0.0/8, port: 443, protocol: TLS, services: [api]}`. Each renders a ServiceEntry, the host in the services' Sidecars and a NetworkPolicy egress rule (docs/additions.md).", json!({"items": super::values_customer::egress_item(m)})),
-        hs(&EXTRA_SOURCES, m, "Extra callers: `{namespace: monitoring, serviceAccount: prometheus, services: [api], ports: [9090]}` or `{ipBlock: 10.0.0.0/8, services: [api]}`; no `ports` means every port of the services. Each renders an AuthorizationPolicy and a NetworkPolicy ingress rule (docs/additions.md).", json!({"items": super::values_customer::source_item(m)})),
-        hs(&EXTRA_OBJECTS, m, "Extra objects rendered as given: each item an object or a string, both passed through `tpl` (so `{{ .Release.Namespace }}` works), as Bitnami's `extraDeploy`.", json!({"items": {"type": ["object", "string"]}})),
-        hs(&OPENSHIFT_ENABLED, m, "Leave UID, GID and fsGroup to OpenShift's `restricted-v2` SCC (`runAsNonRoot`, no privilege escalation, dropped capabilities and the RuntimeDefault seccomp profile stay): `true`, `false`, or `auto` to detect the `security.openshift.io/v1` API.", json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "auto"]})),
-    ]);
+    v.extend(fixed[additions..].iter().map(|(r, _)| handle_row(r, m)));
     v
 }
 
 /// `services.<name>.istio.inject`, which the pod labels of deployed and
 /// attached services alike read (unlisted: the README table shows the
-/// release-wide `istio.injection`).
-fn inject_entry(m: &Model, sv: &Svc, description: &str) -> Entry {
-    let mut inject = es(
-        sv.inject().path(),
-        ISTIO_INJECTION.default(m).expect("release-wide"),
-        description,
-        injection_schema(),
-    );
-    inject.listed = false;
-    inject
+/// release-wide `istio.injection`, whose default it takes).
+fn inject_entry(m: &Model, inject: &Val<Inject>) -> Entry {
+    Entry {
+        listed: false,
+        ..row(inject, m, ISTIO_INJECTION.default(m).expect("release-wide"))
+    }
 }
 
 /// `secrets.<name>`: the Secret the policy calls `<name>`, by the name it
@@ -390,46 +238,21 @@ fn secret_entries(m: &Model) -> Vec<Entry> {
     names.dedup();
     names
         .into_iter()
-        .map(|n| {
-            es(
-                secret(&n).path(),
-                json!(n),
-                "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
-                json!({"type": "string", "minLength": 1}),
-            )
-        })
+        .map(|n| row(&secret(&n), m, json!(n)))
         .collect()
 }
 
-/// `true`, `false` or `namespace`; booleans too, since `--set x=false`
-/// passes one (`crate::emit::injection::Injection`).
-fn injection_schema() -> Value {
-    json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false", "namespace"]})
-}
-
 /// The four image rows under one map (`services.<n>.image`, `tests.image`).
-fn image_entries(v: &mut Vec<Entry>, key: impl Fn(&'static str) -> Val<Str>, image: &Image) {
-    v.push(e(
-        key("registry").path(),
-        json!(image.registry),
-        "Image registry (`global.imageRegistry` wins).",
-    ));
-    v.push(e(
-        key("repository").path(),
-        json!(image.repository),
-        "Image repository.",
-    ));
-    v.push(e(
-        key("tag").path(),
-        json!(image.tag),
-        "Image tag; empty means the chart's appVersion.",
-    ));
-    v.push(es(
-        key("digest").path(),
-        json!(image.digest),
-        "Image digest (`sha256:...`); wins over the tag.",
-        json!({"pattern": "^(sha256:[a-f0-9]{64})?$"}),
-    ));
+fn image_entries(
+    v: &mut Vec<Entry>,
+    m: &Model,
+    key: impl Fn(&'static str) -> Val<Str>,
+    image: &Image,
+) {
+    v.push(row(&key("registry"), m, json!(image.registry)));
+    v.push(row(&key("repository"), m, json!(image.repository)));
+    v.push(row(&key("tag"), m, json!(image.tag)));
+    v.push(row(&key("digest"), m, json!(image.digest)));
 }
 
 // ---- values.yaml ----

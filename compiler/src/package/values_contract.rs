@@ -261,6 +261,9 @@ mod tests {
                     "{name}: {}",
                     r.path()
                 );
+                let doc = r.doc().expect("release-wide handles are documented");
+                assert_eq!(rows[0].description, doc.description, "{name}: {}", r.path());
+                assert!(rows[0].listed, "{name}: {}", r.path());
             }
         }
     }

@@ -2,8 +2,9 @@
 //! mTLS mode, extra egress destinations, extra allowed sources, extra
 //! objects, and OpenShift's security context: the schemas of their items.
 //! Their handles are in `emit::values` (`ISTIO_MTLS_MODE`, `EXTRA_EGRESS`,
-//! ...), their rows at the end of `values::entries`; `package::additions`
-//! renders them.
+//! ...), their rows at the end of `values::entries`, which takes the item
+//! schemas here for the handles marked `Extras::Package`;
+//! `package::additions` renders them.
 //!
 //! Invariant: every addition is checked by `values.schema.json` before a
 //! template sees it: services are an enum of the policy's names, CIDRs and
