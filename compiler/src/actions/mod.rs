@@ -51,6 +51,10 @@ pub enum Error {
     /// Manifests could not be read (a missing path, a link, a syntax error).
     #[error("{0}")]
     Manifests(String),
+    /// `validate` could not run (a manifest cannot be read, the schemas
+    /// cannot be loaded).
+    #[error(transparent)]
+    Validate(#[from] crate::validate::Error),
     /// `import` could not read its input or found no workload in it.
     #[error(transparent)]
     Import(#[from] crate::import::Error),

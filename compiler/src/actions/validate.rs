@@ -36,7 +36,7 @@ pub fn kubernetes_minor(version: &str) -> Result<String, Error> {
 pub fn run(paths: &[PathBuf], opts: &Options) -> Result<Report, Error> {
     let files =
         crate::manifest::read::expand(paths).map_err(|e| Error::Manifests(e.to_string()))?;
-    crate::validate::validate_paths(&files, opts).map_err(Error::Manifests)
+    Ok(crate::validate::validate_paths(&files, opts)?)
 }
 
 /// The report in a format.
@@ -64,5 +64,38 @@ mod tests {
                 schemas::KUBERNETES_VERSIONS.join(", ")
             )
         );
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_read_is_a_typed_read_error() {
+        let missing = std::env::temp_dir().join("meshpack-validate-no-such-file.yaml");
+        let e =
+            crate::validate::validate_paths(std::slice::from_ref(&missing), &Options::default())
+                .unwrap_err();
+        let crate::validate::Error::Read { file, source } = &e else {
+            panic!("expected a read error, got {e:?}");
+        };
+        assert_eq!(file, &missing.display().to_string());
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        let text = format!("{}: {source}", missing.display());
+        assert_eq!(e.to_string(), text);
+        let wrapped = Error::from(e);
+        assert_eq!(wrapped.exit_code(), 2);
+        assert_eq!(wrapped.to_string(), text);
+    }
+
+    #[test]
+    fn schemas_that_cannot_be_loaded_are_a_typed_schemas_error() {
+        let mut opts = Options::default();
+        opts.schemas.locations = vec!["https://example.invalid/schemas".into()];
+        let e = crate::validate::validate(&[("x.yaml".into(), String::new())], &opts).unwrap_err();
+        let crate::validate::Error::Schemas(message) = &e else {
+            panic!("expected a schemas error, got {e:?}");
+        };
+        assert_eq!(
+            message,
+            "schema location https://example.invalid/schemas: meshpack reads schemas from local folders only; download them and pass the folder"
+        );
+        assert_eq!(Error::from(e).exit_code(), 2);
     }
 }

@@ -20,6 +20,23 @@ use crate::manifest::Object;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
+/// Why validation could not run (a finding about the manifests is not an
+/// error: it goes in the [`Report`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A manifest file (or standard input) cannot be opened or read.
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The schemas cannot be loaded: a `--crd` file, a `--schema-location`,
+    /// or a schema that does not compile. The message is all there is.
+    #[error("{0}")]
+    Schemas(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub file: String,
@@ -80,7 +97,7 @@ enum Verdict {
 }
 
 /// Schema findings of one object.
-fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Finding>), String> {
+fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Finding>), Error> {
     let mk = |code, severity, message: String, pointer: &str| Finding {
         file: o.file.clone(),
         line: o.line_of(pointer),
@@ -100,7 +117,7 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
             )],
         ));
     }
-    let Some(c) = reg.get(o.api_version(), o.kind())? else {
+    let Some(c) = reg.get(o.api_version(), o.kind()).map_err(Error::Schemas)? else {
         return Ok((Verdict::Missing, vec![]));
     };
     let mut out = vec![];
@@ -144,7 +161,7 @@ fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Fin
 }
 
 /// Validate every object of the sources (`(name, text)` pairs).
-pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, String> {
+pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, Error> {
     let docs = sources
         .iter()
         .flat_map(|(name, text)| input::split(name, text))
@@ -156,16 +173,24 @@ pub fn validate(sources: &[(String, String)], opts: &Options) -> Result<Report, 
 /// is read, checked and reduced to what the mesh checks need
 /// (`retain`) before the next batch is read, so memory does not grow
 /// with the size of the input text.
-pub fn validate_paths(files: &[PathBuf], opts: &Options) -> Result<Report, String> {
+pub fn validate_paths(files: &[PathBuf], opts: &Options) -> Result<Report, Error> {
     let mut readers = vec![];
     for f in files {
-        let (name, r) = input::open_source(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let (name, r) = input::open_source(f).map_err(|source| Error::Read {
+            file: f.display().to_string(),
+            source,
+        })?;
         readers.push((name, r));
     }
     let n = readers.len();
     let docs = readers.into_iter().flat_map(|(name, r)| {
         let file = name.clone();
-        input::DocReader::new(&name, r).map(move |d| d.map_err(|e| format!("{file}: {e}")))
+        input::DocReader::new(&name, r).map(move |d| {
+            d.map_err(|source| Error::Read {
+                file: file.clone(),
+                source,
+            })
+        })
     });
     run(docs, n, opts)
 }
@@ -180,7 +205,7 @@ type Part = (
 );
 
 /// Parse, check and reduce one batch of documents.
-fn work(reg: &schemas::Registry, docs: &[Doc]) -> Result<Part, String> {
+fn work(reg: &schemas::Registry, docs: &[Doc]) -> Result<Part, Error> {
     let (mut objects, mut errors) = (vec![], vec![]);
     for d in docs {
         input::parse_doc(d, &mut objects, &mut errors);
@@ -194,11 +219,11 @@ fn work(reg: &schemas::Registry, docs: &[Doc]) -> Result<Part, String> {
 }
 
 fn run(
-    docs: impl Iterator<Item = Result<Doc, String>>,
+    docs: impl Iterator<Item = Result<Doc, Error>>,
     files: usize,
     opts: &Options,
-) -> Result<Report, String> {
-    let reg = schemas::Registry::new(&opts.schemas)?;
+) -> Result<Report, Error> {
+    let reg = schemas::Registry::new(&opts.schemas).map_err(Error::Schemas)?;
 
     // The calling thread reads documents and hands batches to validator
     // threads over a bounded channel (so reading never runs far ahead);
@@ -208,8 +233,8 @@ fn run(
         .min(8);
     let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<Doc>)>(threads * 2);
     let work_rx = Mutex::new(work_rx);
-    let (part_tx, part_rx) = mpsc::channel::<(usize, Result<Part, String>)>();
-    let read: Result<(), String> = std::thread::scope(|s| {
+    let (part_tx, part_rx) = mpsc::channel::<(usize, Result<Part, Error>)>();
+    let read: Result<(), Error> = std::thread::scope(|s| {
         for _ in 0..threads {
             let (reg, work_rx, part_tx) = (&reg, &work_rx, part_tx.clone());
             s.spawn(move || loop {
@@ -240,7 +265,7 @@ fn run(
         Ok(())
     });
     // (If reading failed, the workers still drained what was sent.)
-    let mut parts: Vec<(usize, Result<Part, String>)> = part_rx.into_iter().collect();
+    let mut parts: Vec<(usize, Result<Part, Error>)> = part_rx.into_iter().collect();
     read?;
     parts.sort_by_key(|(seq, _)| *seq);
 
