@@ -22,16 +22,63 @@ use p256::pkcs8::{
 };
 use std::path::{Path, PathBuf};
 
+/// Why a key could not be made or read, or a signature does not check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The new private key cannot be encoded as PKCS#8 PEM.
+    #[error("cannot encode the key: {0}")]
+    EncodePrivate(#[source] p256::pkcs8::Error),
+    /// The new public key cannot be encoded as PEM.
+    #[error("cannot encode the key: {0}")]
+    EncodePublic(#[source] p256::pkcs8::spki::Error),
+    /// `generate` would overwrite a key file.
+    #[error(
+        "{} exists; meshpack does not overwrite keys\nhelp: choose another name, or remove it if it is really unused",
+        path.display()
+    )]
+    Exists { path: PathBuf },
+    /// A key file cannot be created.
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signing key is not a P-256 PKCS#8 PEM private key.
+    #[error("not a P-256 private key in PKCS#8 PEM ({0})\nhelp: create one with `meshpack keys generate`")]
+    PrivateKey(#[source] p256::pkcs8::Error),
+    /// The verifying key is not a P-256 PEM public key.
+    #[error("the key is not a P-256 public key in PEM ({0})\nhelp: pass the vendor's .pub file")]
+    PublicKey(#[source] p256::pkcs8::spki::Error),
+    /// The signature file is not base64.
+    #[error("not a base64 signature: {0}")]
+    Base64(#[source] base64::DecodeError),
+    /// The signature file's bytes are not a DER ECDSA signature.
+    #[error("not an ECDSA signature: {0}")]
+    Signature(#[source] p256::ecdsa::Error),
+    /// The signature is well formed but does not sign these bytes with
+    /// this key.
+    #[error("the signature does not match SHA256SUMS and this key: the bundle was changed after signing, or signed with another key")]
+    Mismatch,
+}
+
 /// Write `<prefix>.key` (private, mode 0600) and `<prefix>.pub`.
-pub fn generate(prefix: &Path) -> Result<(PathBuf, PathBuf), String> {
+pub fn generate(prefix: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let key = SigningKey::random(&mut rand_core::OsRng);
     let private = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
+        .map_err(Error::EncodePrivate)?;
     let public = key
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
+        .map_err(Error::EncodePublic)?;
     let with = |ext: &str| {
         let mut s = prefix.as_os_str().to_owned();
         s.push(ext);
@@ -40,10 +87,7 @@ pub fn generate(prefix: &Path) -> Result<(PathBuf, PathBuf), String> {
     let (kp, pp) = (with(".key"), with(".pub"));
     for p in [&kp, &pp] {
         if p.exists() {
-            return Err(format!(
-                "{} exists; meshpack does not overwrite keys\nhelp: choose another name, or remove it if it is really unused",
-                p.display()
-            ));
+            return Err(Error::Exists { path: p.clone() });
         }
     }
     write_new(&kp, private.as_bytes(), 0o600)?;
@@ -51,7 +95,7 @@ pub fn generate(prefix: &Path) -> Result<(PathBuf, PathBuf), String> {
     Ok((kp, pp))
 }
 
-fn write_new(p: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+fn write_new(p: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -59,33 +103,33 @@ fn write_new(p: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
         .create_new(true)
         .mode(mode)
         .open(p)
-        .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
-    f.write_all(bytes)
-        .map_err(|e| format!("cannot write {}: {e}", p.display()))
+        .map_err(|source| Error::Create {
+            path: p.to_path_buf(),
+            source,
+        })?;
+    f.write_all(bytes).map_err(|source| Error::Write {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 /// The signature file's bytes for `data`, with the private key's PEM.
-pub fn sign(private_pem: &str, data: &[u8]) -> Result<Vec<u8>, String> {
-    let key = SigningKey::from_pkcs8_pem(private_pem).map_err(|e| {
-        format!("not a P-256 private key in PKCS#8 PEM ({e})\nhelp: create one with `meshpack keys generate`")
-    })?;
+pub fn sign(private_pem: &str, data: &[u8]) -> Result<Vec<u8>, Error> {
+    let key = SigningKey::from_pkcs8_pem(private_pem).map_err(Error::PrivateKey)?;
     let sig: Signature = key.sign(data);
     let b64 = base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes());
     Ok((b64 + "\n").into_bytes())
 }
 
 /// Check a signature file against `data` with the public key's PEM.
-pub fn verify(public_pem: &str, data: &[u8], sig_file: &[u8]) -> Result<(), String> {
-    let key = VerifyingKey::from_public_key_pem(public_pem).map_err(|e| {
-        format!("the key is not a P-256 public key in PEM ({e})\nhelp: pass the vendor's .pub file")
-    })?;
+pub fn verify(public_pem: &str, data: &[u8], sig_file: &[u8]) -> Result<(), Error> {
+    let key = VerifyingKey::from_public_key_pem(public_pem).map_err(Error::PublicKey)?;
     let text = String::from_utf8_lossy(sig_file);
     let der = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("not a base64 signature: {e}"))?;
-    let sig = Signature::from_der(&der).map_err(|e| format!("not an ECDSA signature: {e}"))?;
-    key.verify(data, &sig)
-        .map_err(|_| "the signature does not match SHA256SUMS and this key: the bundle was changed after signing, or signed with another key".to_string())
+        .map_err(Error::Base64)?;
+    let sig = Signature::from_der(&der).map_err(Error::Signature)?;
+    key.verify(data, &sig).map_err(|_| Error::Mismatch)
 }
 
 #[cfg(test)]
@@ -103,23 +147,49 @@ mod tests {
         assert!(k.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{k}");
         assert!(p.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{p}");
         let sig = sign(&k, b"abc  file\n").unwrap();
-        assert_eq!(verify(&p, b"abc  file\n", &sig), Ok(()));
+        verify(&p, b"abc  file\n", &sig).unwrap();
+        let e = verify(&p, b"abd  file\n", &sig).unwrap_err();
+        assert!(matches!(e, Error::Mismatch), "{e:?}");
         assert_eq!(
-            verify(&p, b"abd  file\n", &sig),
-            Err("the signature does not match SHA256SUMS and this key: the bundle was changed after signing, or signed with another key".into())
+            e.to_string(),
+            "the signature does not match SHA256SUMS and this key: the bundle was changed after signing, or signed with another key"
         );
         let (k2, p2) = generate(&dir.path().join("other")).unwrap();
         let p2 = std::fs::read_to_string(p2).unwrap();
-        assert!(verify(&p2, b"abc  file\n", &sig).is_err());
+        assert!(matches!(
+            verify(&p2, b"abc  file\n", &sig),
+            Err(Error::Mismatch)
+        ));
         let e = generate(&dir.path().join("vendor")).unwrap_err();
-        assert!(e.contains("vendor.key exists"), "{e}");
+        let Error::Exists { path } = &e else {
+            panic!("expected Exists, got {e:?}");
+        };
+        assert_eq!(path, &dir.path().join("vendor.key"));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} exists; meshpack does not overwrite keys\nhelp: choose another name, or remove it if it is really unused",
+                path.display()
+            )
+        );
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(k2).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(sign(&p, b"x")
-            .unwrap_err()
-            .starts_with("not a P-256 private key"));
+        let e = sign(&p, b"x").unwrap_err();
+        assert!(matches!(e, Error::PrivateKey(_)), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("not a P-256 private key in PKCS#8 PEM ("),
+            "{e}"
+        );
+        let e = verify(&k, b"x", &sig).unwrap_err();
+        assert!(matches!(e, Error::PublicKey(_)), "{e:?}");
+        let e = verify(&p, b"x", b"not base64!").unwrap_err();
+        assert!(matches!(e, Error::Base64(_)), "{e:?}");
+        let e = verify(&p, b"x", b"AAAA").unwrap_err();
+        assert!(matches!(e, Error::Signature(_)), "{e:?}");
+        assert!(e.to_string().starts_with("not an ECDSA signature: "), "{e}");
     }
 }

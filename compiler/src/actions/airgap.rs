@@ -32,6 +32,10 @@ pub enum Error {
     /// written or used, a disk error while writing the lock.
     #[error("{0}")]
     Usage(String),
+    /// A signing key cannot be made or read (`keys generate`, `bundle
+    /// --sign`).
+    #[error(transparent)]
+    Sign(#[from] crate::sign::Error),
     /// The policy has errors (1); the diagnostics say where.
     #[error("{}", .0.render())]
     Invalid(crate::Failure),
@@ -77,7 +81,11 @@ impl Error {
             | Error::Unpinned { .. }
             | Error::NotWritten(_)
             | Error::Push(_) => 1,
-            Error::Read { .. } | Error::Usage(_) | Error::NoLock(_) | Error::Archive { .. } => 2,
+            Error::Read { .. }
+            | Error::Usage(_)
+            | Error::Sign(_)
+            | Error::NoLock(_)
+            | Error::Archive { .. } => 2,
         }
     }
 }
@@ -189,7 +197,7 @@ pub fn push(
 
 /// `keys generate`: PREFIX.key (private) and PREFIX.pub.
 pub fn generate_keys(prefix: &Path) -> Result<(PathBuf, PathBuf), Error> {
-    crate::sign::generate(prefix).map_err(Error::Usage)
+    Ok(crate::sign::generate(prefix)?)
 }
 
 /// Where `bundle --images` keeps blobs between runs: `$MESHPACK_CACHE`,
@@ -306,7 +314,7 @@ pub fn bundle(
         .collect();
     let sums = oci::archive::sums(&root, &files, &digests);
     if let Some(k) = &sign_key {
-        let sig = crate::sign::sign(k, &sums).map_err(Error::Usage)?;
+        let sig = crate::sign::sign(k, &sums)?;
         files.insert(format!("{root}/{}", verify::SIGNATURE), sig);
     }
     files.insert(sums_path, sums);
