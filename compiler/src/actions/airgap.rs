@@ -28,14 +28,18 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The arguments, the registry options or the environment do not allow
-    /// the command (2): a bad `--platform`, a CA file, a key that cannot be
-    /// written or used, a disk error while writing the lock.
+    /// the command (2): a bad `--platform`, a key that cannot be written
+    /// or used, a disk error while writing the lock.
     #[error("{0}")]
     Usage(String),
     /// A signing key cannot be made or read (`keys generate`, `bundle
     /// --sign`).
     #[error(transparent)]
     Sign(#[from] crate::sign::Error),
+    /// The registry connection cannot be set up (a CA file, TLS, docker's
+    /// config.json).
+    #[error(transparent)]
+    Registries(#[from] crate::oci::Error),
     /// The policy has errors (1); the diagnostics say where.
     #[error("{}", .0.render())]
     Invalid(crate::Failure),
@@ -84,6 +88,7 @@ impl Error {
             Error::Read { .. }
             | Error::Usage(_)
             | Error::Sign(_)
+            | Error::Registries(_)
             | Error::NoLock(_)
             | Error::Archive { .. } => 2,
         }
@@ -99,7 +104,7 @@ fn read_text(p: &Path, what: &'static str) -> Result<String, Error> {
 }
 
 fn registries(o: &oci::Options) -> Result<oci::Registries, Error> {
-    oci::Registries::new(o).map_err(Error::Usage)
+    Ok(oci::Registries::new(o)?)
 }
 
 /// A lock written: every image's `registry/repository:tag` -> digest.
@@ -399,6 +404,47 @@ mod tests {
             docker_config: None,
             jobs: 1,
         }
+    }
+
+    #[test]
+    fn ca_files_that_cannot_be_used_are_typed_registry_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let mut o = options();
+        o.ca_files = vec![missing.clone()];
+        let Err(e) = registries(&o) else {
+            panic!("a missing CA file was accepted");
+        };
+        let Error::Registries(oci::Error::CaFile { path, source }) = &e else {
+            panic!("expected a CA file error, got {e:?}");
+        };
+        assert_eq!(path, &missing);
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot read the CA file {}: {source}\nhelp: --ca-file takes a PEM certificate",
+                missing.display()
+            )
+        );
+        let not_pem = dir.path().join("ca.txt");
+        std::fs::write(&not_pem, "hello").unwrap();
+        o.ca_files = vec![not_pem.clone()];
+        let Err(e) = registries(&o) else {
+            panic!("a CA file without a certificate was accepted");
+        };
+        assert!(
+            matches!(&e, Error::Registries(oci::Error::NotPem { path }) if path == &not_pem),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: not a PEM certificate (no `-----BEGIN CERTIFICATE-----`)",
+                not_pem.display()
+            )
+        );
     }
 
     #[test]

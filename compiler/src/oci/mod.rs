@@ -44,6 +44,29 @@ pub struct Options {
     pub jobs: usize,
 }
 
+/// Why a connection to registries cannot be set up (`Registries::new`).
+/// Transfers (`pull`, `push`, `resolve`) still report `String`s.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `--ca-file` cannot be read.
+    #[error("cannot read the CA file {}: {source}\nhelp: --ca-file takes a PEM certificate", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `--ca-file` holds no PEM certificate.
+    #[error("{}: not a PEM certificate (no `-----BEGIN CERTIFICATE-----`)", path.display())]
+    NotPem { path: PathBuf },
+    /// The HTTP client rejects the TLS set-up (a bad certificate).
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[source] OciDistributionError),
+    /// docker's `config.json` cannot be read or parsed; the message says
+    /// which file and where.
+    #[error("{0}")]
+    Credentials(String),
+}
+
 /// A connection to registries plus the credentials to use with them.
 pub struct Registries {
     pub client: Client,
@@ -52,23 +75,18 @@ pub struct Registries {
 }
 
 impl Registries {
-    pub fn new(o: &Options) -> Result<Self, String> {
+    pub fn new(o: &Options) -> Result<Self, Error> {
         // reqwest is built without a default TLS provider (ring is much
         // cheaper to build than aws-lc); install it once per process.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut certs = vec![];
         for f in &o.ca_files {
-            let data = std::fs::read(f).map_err(|e| {
-                format!(
-                    "cannot read the CA file {}: {e}\nhelp: --ca-file takes a PEM certificate",
-                    f.display()
-                )
+            let data = std::fs::read(f).map_err(|source| Error::CaFile {
+                path: f.clone(),
+                source,
             })?;
             if !String::from_utf8_lossy(&data).contains("-----BEGIN CERTIFICATE-----") {
-                return Err(format!(
-                    "{}: not a PEM certificate (no `-----BEGIN CERTIFICATE-----`)",
-                    f.display()
-                ));
+                return Err(Error::NotPem { path: f.clone() });
             }
             certs.push(Certificate {
                 encoding: CertificateEncoding::Pem,
@@ -88,10 +106,11 @@ impl Registries {
         };
         // `Client::new` would fall back to a default client on a bad
         // certificate; `try_from` reports it.
-        let client = Client::try_from(config).map_err(|e| format!("cannot set up TLS: {e}"))?;
+        let client = Client::try_from(config).map_err(Error::Tls)?;
         Ok(Registries {
             client,
-            auth: auth::Credentials::load(o.docker_config.as_deref())?,
+            auth: auth::Credentials::load(o.docker_config.as_deref())
+                .map_err(Error::Credentials)?,
             jobs: o.jobs.max(1),
         })
     }
