@@ -61,13 +61,8 @@ impl Resolver<'_> {
         s: &str,
         what: &str,
     ) {
-        if !names::check(rule, s) {
-            self.err(
-                code,
-                path,
-                format!("{} is not {what}", crate::diag::quoted(s)),
-                format!("write {}", rule.expected()),
-            );
+        if let Some((msg, help)) = name_problem(rule, s, what) {
+            self.err(code, path, msg, help);
         }
     }
 
@@ -80,13 +75,8 @@ impl Resolver<'_> {
         s: &str,
         what: &str,
     ) {
-        if !names::check(rule, s) {
-            self.err_key(
-                code,
-                path,
-                format!("{} is not {what}", crate::diag::quoted(s)),
-                format!("write {}", rule.expected()),
-            );
+        if let Some((msg, help)) = name_problem(rule, s, what) {
+            self.err_key(code, path, msg, help);
         }
     }
 
@@ -425,4 +415,14 @@ pub(super) fn resources_of(r: &policy::Resources) -> Resources {
             .map(|(k, v)| (k.clone(), v.0.clone()))
             .collect(),
     }
+}
+
+/// The message and help for a name that breaks its Kubernetes rule, if it does.
+fn name_problem(rule: names::Rule, s: &str, what: &str) -> Option<(String, String)> {
+    (!names::check(rule, s)).then(|| {
+        (
+            format!("{} is not {what}", crate::diag::quoted(s)),
+            format!("write {}", rule.expected()),
+        )
+    })
 }
