@@ -416,3 +416,152 @@ fn a_customer_overlay_over_a_ready_overlay_chooses_the_namespace() {
         }
     }
 }
+
+/// Write a tree (path -> bytes) under `dir`.
+fn write_tree(dir: &Path, t: &meshpack::package::Tree) {
+    for (p, b) in t {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b).unwrap();
+    }
+}
+
+/// An overlay's `part-*` folders, in order.
+fn part_dirs(overlay: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(overlay)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    parts.sort();
+    for p in &parts {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("part-"), "{}", p.display());
+    }
+    parts
+}
+
+/// A synthesized policy, its chart, and its Kustomize tree twice: forced
+/// into parts (at most about 60 objects each) and as single overlays.
+fn parted(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let text = meshpack::synthetic::policy(&meshpack::synthetic::Shape {
+        services: 40,
+        ..Default::default()
+    });
+    let m = meshpack::compile_model(&text, None).unwrap();
+    assert_eq!(m.name, "bench");
+    let chart = tmp.join("bench");
+    write_tree(&chart, &meshpack::package::helm::chart(&m));
+    let parts = tmp.join("parts/bench");
+    write_tree(&parts, &meshpack::package::kustomize::tree_with(&m, 60));
+    let single = tmp.join("single/bench");
+    write_tree(
+        &single,
+        &meshpack::package::kustomize::tree_with(&m, usize::MAX),
+    );
+    (chart, parts, single)
+}
+
+/// Every overlay of a tree forced into parts: `kubectl kustomize` of each
+/// part, together, equals the single overlay of the same policy object by
+/// object, and `helm template` with the matching values.
+#[test]
+fn parts_together_equal_the_single_overlay_and_the_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chart, parts, single) = parted(tmp.path());
+    for (overlay, istio, sets) in [
+        ("plain", false, vec![]),
+        ("ingress", false, vec!["--set", "ingress.enabled=true"]),
+        ("istio", true, vec![]),
+        ("istio-gateway-api", true, vec!["gatewayApi.enabled=true"]),
+    ] {
+        let dir = parts.join("overlays").join(overlay);
+        assert!(!dir.join("kustomization.yaml").exists(), "{overlay}");
+        let found = part_dirs(&dir);
+        assert!(found.len() >= 4, "{overlay}: {found:?}");
+        let mut union = vec![];
+        for p in &found {
+            let objs = build(p);
+            assert!(!objs.is_empty(), "{}", p.display());
+            union.extend(objs);
+        }
+        let what = format!("bench overlays/{overlay} in {} parts", found.len());
+        // by_id fails on an object in two parts.
+        let want = build(&single.join("overlays").join(overlay));
+        assert_same(&what, by_id(&want), by_id(&union));
+        for h in HELMS {
+            let args: Vec<&str> = if istio {
+                let sets: Vec<&'static str> = sets.clone();
+                istio_args(&sets)
+            } else {
+                sets.clone()
+            };
+            let helm = parse(&template(h, &chart, "bench", &args));
+            assert_same(
+                &format!("{what} ({h})"),
+                normalised(helm),
+                normalised(union.clone()),
+            );
+        }
+    }
+}
+
+/// docs/kustomize.md's way to choose a namespace for a tree in parts: one
+/// customer overlay per part with `namespace:` and that part's
+/// `namespace-replacements.yaml`; together they equal `helm template -n
+/// customer-prod` (the Gateway API Gateway stays in the gateway's
+/// namespace and its listener names customer-prod).
+#[test]
+fn a_customer_overlay_per_part_chooses_the_namespace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chart, parts, _) = parted(tmp.path());
+    for (overlay, sets) in [
+        ("istio", vec![]),
+        ("istio-gateway-api", vec!["gatewayApi.enabled=true"]),
+    ] {
+        let mine = tmp.path().join(format!("my-{overlay}"));
+        let mut union = vec![];
+        let mut replaced = 0;
+        for p in part_dirs(&parts.join("overlays").join(overlay)) {
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            let d = mine.join(&name);
+            std::fs::create_dir_all(&d).unwrap();
+            let mut k = format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+                 namespace: customer-prod\nresources: [{}]\n",
+                p.display()
+            );
+            let r = p.join("namespace-replacements.yaml");
+            if r.exists() {
+                std::fs::copy(&r, d.join("namespace-replacements.yaml")).unwrap();
+                k.push_str("replacements:\n- path: namespace-replacements.yaml\n");
+                replaced += 1;
+            }
+            std::fs::write(d.join("kustomization.yaml"), k).unwrap();
+            union.extend(build(&d));
+        }
+        assert!(replaced >= 1, "{overlay}: no part has replacements");
+        let by = by_id(&union);
+        assert_eq!(
+            by["Certificate/bench-public"]["metadata"]["namespace"],
+            "istio-ingress"
+        );
+        if overlay == "istio-gateway-api" {
+            let gw = &by["Gateway/bench-public"];
+            assert_eq!(gw["metadata"]["namespace"], "istio-ingress");
+            assert_eq!(
+                gw["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]["selector"]
+                    ["matchLabels"]["kubernetes.io/metadata.name"],
+                "customer-prod"
+            );
+        }
+        for h in HELMS {
+            let helm = parse(&template(h, &chart, "customer-prod", &istio_args(&sets)));
+            assert_same(
+                &format!("customer-prod over bench overlays/{overlay} in parts ({h})"),
+                normalised(helm),
+                normalised(union.clone()),
+            );
+        }
+    }
+}

@@ -19,6 +19,7 @@ pub mod helm;
 pub mod helm_package;
 pub mod kustomize;
 pub mod kustomize_additions;
+pub mod kustomize_parts;
 pub mod outputs;
 pub mod stream;
 mod swap;

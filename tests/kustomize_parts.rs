@@ -1,0 +1,316 @@
+//! A large Kustomize tree in parts (compiler/src/package/kustomize_parts.rs),
+//! without kubectl: every object in exactly one part, the part its service
+//! hashes to, and adding a service changes one part. tests/kustomize.rs
+//! builds the parts with kubectl and compares them with the chart.
+
+use meshpack::package::kustomize::tree_with;
+use meshpack::package::kustomize_parts as parts;
+use meshpack::package::Tree;
+use meshpack::synthetic::{policy, Shape};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn model(services: usize, profile: Option<&str>) -> meshpack::model::Model {
+    let text = policy(&Shape {
+        services,
+        ..Shape::default()
+    });
+    meshpack::compile_model(&text, profile).unwrap()
+}
+
+fn docs(bytes: &[u8]) -> Vec<Value> {
+    serde_yaml::Deserializer::from_slice(bytes)
+        .filter_map(|d| {
+            let v: Value = serde::Deserialize::deserialize(d).unwrap();
+            (!v.is_null()).then_some(v)
+        })
+        .collect()
+}
+
+fn id(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        o["kind"].as_str().unwrap(),
+        o["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+/// The layers of a tree: `base` and each `components/*/objects`.
+fn layers(t: &Tree) -> BTreeSet<String> {
+    t.keys()
+        .filter(|p| p.starts_with("base/") || p.contains("/objects/"))
+        .map(|p| match p.find("/objects/") {
+            Some(i) => p[..i + "/objects".len()].to_string(),
+            None => "base".to_string(),
+        })
+        .collect()
+}
+
+/// The part number in a path (`.../part-03/...` -> 3), if any.
+fn part_in(path: &str) -> Option<usize> {
+    path.split('/')
+        .find_map(|s| s.strip_prefix("part-"))
+        .map(|n| n.parse().unwrap())
+}
+
+/// A layer's objects, by id, with the part each was written in (0: the
+/// layer's own folder, no part).
+fn objects(t: &Tree, layer: &str) -> BTreeMap<String, (usize, Value)> {
+    let mut out = BTreeMap::new();
+    for (p, b) in t.range(format!("{layer}/")..) {
+        if !p.starts_with(&format!("{layer}/")) {
+            break;
+        }
+        let rest = &p[layer.len() + 1..];
+        if rest.ends_with("kustomization.yaml") || rest.starts_with("patches/") {
+            continue;
+        }
+        for o in docs(b) {
+            let k = id(&o);
+            let part = part_in(rest).unwrap_or(0);
+            assert!(
+                out.insert(k.clone(), (part, o)).is_none(),
+                "{layer}: {k} twice"
+            );
+        }
+    }
+    out
+}
+
+fn resources(t: &Tree, path: &str) -> Vec<String> {
+    let k: Value = serde_yaml::from_slice(&t[path]).unwrap();
+    k["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The number of parts a tree needs at `max` objects per part, counted
+/// from the single overlays of `whole` (a tree built without a limit).
+fn n_parts(whole: &Tree, max: usize) -> usize {
+    let largest = ["istio", "istio-gateway-api", "ingress", "plain"]
+        .iter()
+        .map(|o| {
+            resources(whole, &format!("overlays/{o}/kustomization.yaml"))
+                .iter()
+                .map(|r| objects(whole, &r[6..]).len())
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap();
+    parts::count(largest, max)
+}
+
+#[test]
+fn every_object_is_in_the_part_of_its_service() {
+    let m = model(60, None);
+    let whole = tree_with(&m, usize::MAX);
+    let split = tree_with(&m, 80);
+    assert!(!whole.keys().any(|p| p.contains("part-")));
+    let n = n_parts(&whole, 80);
+    assert!(n >= 8, "{n} parts");
+    assert!(!split.contains_key("overlays/istio/kustomization.yaml"));
+    let services: BTreeSet<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(layers(&whole), layers(&split));
+    for layer in layers(&whole) {
+        let want = objects(&whole, &layer);
+        let got = objects(&split, &layer);
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>(),
+            "{layer}"
+        );
+        for (k, (part, o)) in &got {
+            assert_eq!(&want[k].1, o, "{layer}: {k} changed");
+            let expected = match o["metadata"]["labels"]["app.kubernetes.io/component"].as_str() {
+                Some(s) if services.contains(s) => parts::of_service(s, n),
+                _ => 1,
+            };
+            assert_eq!(*part, expected, "{layer}: {k}");
+        }
+        // The layer lists every file; each part's kustomization its own.
+        let listed = resources(&split, &format!("{layer}/kustomization.yaml"));
+        let files: Vec<&String> = split
+            .keys()
+            .filter(|p| {
+                p.starts_with(&format!("{layer}/part-")) && !p.ends_with("kustomization.yaml")
+            })
+            .collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        let mut on_disk: Vec<String> = files
+            .iter()
+            .map(|p| p[layer.len() + 1..].to_string())
+            .collect();
+        on_disk.sort();
+        assert_eq!(sorted, on_disk, "{layer}");
+        for k in 1..=n {
+            let d = parts::dir(k, n);
+            let path = format!("{layer}/{d}/kustomization.yaml");
+            let mine: Vec<String> = listed
+                .iter()
+                .filter_map(|f| f.strip_prefix(&format!("{d}/")).map(str::to_string))
+                .collect();
+            match split.get(&path) {
+                Some(_) => assert_eq!(resources(&split, &path), mine, "{path}"),
+                None => assert!(
+                    mine.is_empty(),
+                    "{layer}: {d} has files but no kustomization"
+                ),
+            }
+        }
+    }
+    // Each overlay part lists the layers' same-numbered parts, in the
+    // single overlay's layer order.
+    for overlay in ["istio", "istio-gateway-api", "ingress", "plain"] {
+        let single = resources(&whole, &format!("overlays/{overlay}/kustomization.yaml"));
+        let mut seen = 0;
+        for k in 1..=n {
+            let d = parts::dir(k, n);
+            let path = format!("overlays/{overlay}/{d}/kustomization.yaml");
+            let Some(_) = split.get(&path) else { continue };
+            seen += 1;
+            let want: Vec<String> = single
+                .iter()
+                .map(|r| format!("../{r}/{d}"))
+                .filter(|r| split.contains_key(&format!("{}/kustomization.yaml", &r[9..])))
+                .collect();
+            assert_eq!(resources(&split, &path), want, "{path}");
+        }
+        assert!(seen > n / 2, "{overlay}: {seen} parts");
+        let readme =
+            String::from_utf8(split[&format!("overlays/{overlay}/README.md")].clone()).unwrap();
+        assert!(
+            readme.contains(&format!(
+                "for p in kustomize/bench/overlays/{overlay}/part-*/; do kubectl apply -k \"$p\"; done"
+            )),
+            "{readme}"
+        );
+    }
+}
+
+/// Tree paths whose bytes differ between two trees (or exist in one only).
+fn changed(a: &Tree, b: &Tree) -> BTreeSet<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn adding_a_service_changes_one_part() {
+    let text = policy(&Shape {
+        services: 60,
+        ..Shape::default()
+    });
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let first = doc["spec"]["services"]["svc-0000"].clone();
+    assert!(!first.is_null(), "{text}");
+    doc["spec"]["services"]["zz-added"] = first;
+    let more = serde_yaml::to_string(&doc).unwrap();
+    let before = tree_with(&meshpack::compile_model(&text, None).unwrap(), 80);
+    let after = tree_with(&meshpack::compile_model(&more, None).unwrap(), 80);
+    let whole = tree_with(&meshpack::compile_model(&text, None).unwrap(), usize::MAX);
+    let n = n_parts(&whole, 80);
+    assert!(n >= 8, "{n} parts");
+    assert_eq!(
+        n,
+        n_parts(
+            &tree_with(&meshpack::compile_model(&more, None).unwrap(), usize::MAX),
+            80
+        )
+    );
+    let k = parts::of_service("zz-added", n);
+    let diff = changed(&before, &after);
+    let touched: BTreeSet<Option<usize>> = diff.iter().map(|p| part_in(p)).collect();
+    // The new service's part; outside parts only the layers' own lists of
+    // all their files (what a customer composing layers reads).
+    assert_eq!(touched, [None, Some(k)].into_iter().collect(), "{diff:#?}");
+    for p in diff.iter().filter(|p| part_in(p).is_none()) {
+        assert!(p.ends_with("/kustomization.yaml"), "{p} changed");
+        assert!(
+            p == "base/kustomization.yaml" || p.contains("/objects/"),
+            "{p} changed"
+        );
+    }
+    assert!(diff.contains(&format!("base/{}/zz-added.yaml", parts::dir(k, n))));
+}
+
+/// Ambient: the waypoint patches name a Service by id, so each part
+/// carries those of its own Services only, and every part the injection
+/// patches (by label).
+#[test]
+fn a_part_patches_its_own_services() {
+    let m = model(60, Some("ambient"));
+    let split = tree_with(&m, 80);
+    let whole = tree_with(&m, usize::MAX);
+    let single: Value =
+        serde_yaml::from_slice(&whole["overlays/istio/kustomization.yaml"]).unwrap();
+    let all: Vec<Value> = single["patches"].as_array().unwrap().clone();
+    let by_label: Vec<&Value> = all.iter().filter(|p| p.get("target").is_some()).collect();
+    let waypoints: Vec<&Value> = all.iter().filter(|p| p.get("target").is_none()).collect();
+    assert!(!waypoints.is_empty() && !by_label.is_empty());
+    let n_all = n_parts(&whole, 80);
+    // Each Service's service, from its component label.
+    let owner: BTreeMap<String, String> = objects(&whole, "base")
+        .into_values()
+        .filter(|(_, o)| o["kind"] == "Service")
+        .map(|(_, o)| {
+            (
+                o["metadata"]["name"].as_str().unwrap().to_string(),
+                o["metadata"]["labels"]["app.kubernetes.io/component"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut placed = vec![];
+    for (path, bytes) in split.range("overlays/istio/part-".to_string()..) {
+        if !path.starts_with("overlays/istio/part-") {
+            break;
+        }
+        if !path.ends_with("/kustomization.yaml") {
+            continue;
+        }
+        let k: Value = serde_yaml::from_slice(bytes).unwrap();
+        let n = part_in(path).unwrap();
+        let patches = k["patches"].as_array().unwrap();
+        let labelled: Vec<&Value> = patches
+            .iter()
+            .filter(|p| p.get("target").is_some())
+            .collect();
+        assert_eq!(labelled, by_label, "{path}");
+        for p in patches.iter().filter(|p| p.get("target").is_none()) {
+            let body: Value = serde_yaml::from_str(p["patch"].as_str().unwrap()).unwrap();
+            assert_eq!(body["kind"], "Service", "{path}: {body}");
+            let service = &owner[body["metadata"]["name"].as_str().unwrap()];
+            assert_eq!(parts::of_service(service, n_all), n, "{path}: {body}");
+            placed.push(p.clone());
+        }
+    }
+    let mut want: Vec<String> = waypoints.iter().map(|p| p.to_string()).collect();
+    let mut got: Vec<String> = placed.iter().map(|p| p.to_string()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// The committed policies are far under the limit: no parts, and the same
+/// bytes as a tree built with no limit at all.
+#[test]
+fn small_trees_have_no_parts() {
+    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let m = meshpack::compile_model(&std::fs::read_to_string(&p).unwrap(), None).unwrap();
+        let t = meshpack::package::kustomize::tree(&m);
+        assert!(!t.keys().any(|k| k.contains("part-")), "{}", p.display());
+        assert!(t == tree_with(&m, usize::MAX), "{}", p.display());
+    }
+}
