@@ -528,8 +528,7 @@ fn a_customer_overlay_per_part_chooses_the_namespace() {
             std::fs::create_dir_all(&d).unwrap();
             let mut k = format!(
                 "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-                 namespace: customer-prod\nresources: [{}]\n",
-                p.display()
+                 namespace: customer-prod\nresources: [../../parts/bench/overlays/{overlay}/{name}]\n"
             );
             let r = p.join("namespace-replacements.yaml");
             if r.exists() {
@@ -540,13 +539,10 @@ fn a_customer_overlay_per_part_chooses_the_namespace() {
             std::fs::write(d.join("kustomization.yaml"), k).unwrap();
             union.extend(build(&d));
         }
-        assert!(replaced >= 1, "{overlay}: no part has replacements");
         let by = by_id(&union);
-        assert_eq!(
-            by["Certificate/bench-public"]["metadata"]["namespace"],
-            "istio-ingress"
-        );
         if overlay == "istio-gateway-api" {
+            // The Gateway is pinned and its listener names the namespace.
+            assert_eq!(replaced, 1, "{overlay}: parts with replacements");
             let gw = &by["Gateway/bench-public"];
             assert_eq!(gw["metadata"]["namespace"], "istio-ingress");
             assert_eq!(

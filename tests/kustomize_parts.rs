@@ -207,7 +207,7 @@ fn adding_a_service_changes_one_part() {
         ..Shape::default()
     });
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let first = doc["spec"]["services"]["svc-0000"].clone();
+    let first = doc["spec"]["services"]["svc-00000"].clone();
     assert!(!first.is_null(), "{text}");
     doc["spec"]["services"]["zz-added"] = first;
     let more = serde_yaml::to_string(&doc).unwrap();
@@ -227,12 +227,14 @@ fn adding_a_service_changes_one_part() {
     let diff = changed(&before, &after);
     let touched: BTreeSet<Option<usize>> = diff.iter().map(|p| part_in(p)).collect();
     // The new service's part; outside parts only the layers' own lists of
-    // all their files (what a customer composing layers reads).
+    // all their files (what a customer composing layers reads) and the
+    // optional mtls-permissive Component (one patch per service).
     assert_eq!(touched, [None, Some(k)].into_iter().collect(), "{diff:#?}");
     for p in diff.iter().filter(|p| part_in(p).is_none()) {
-        assert!(p.ends_with("/kustomization.yaml"), "{p} changed");
         assert!(
-            p == "base/kustomization.yaml" || p.contains("/objects/"),
+            p == "base/kustomization.yaml"
+                || (p.starts_with("components/") && p.ends_with("/objects/kustomization.yaml"))
+                || p == "components/mtls-permissive/kustomization.yaml",
             "{p} changed"
         );
     }

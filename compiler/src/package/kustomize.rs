@@ -372,7 +372,6 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
                 &SplitOverlay {
                     overlay,
                     groups: &groups,
-                    objects,
                     max_objects,
                     n_parts,
                     layer_files: &layer_files,
@@ -414,7 +413,6 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
 struct SplitOverlay<'a> {
     overlay: &'a str,
     groups: &'a [Group],
-    objects: usize,
     max_objects: usize,
     n_parts: usize,
     layer_files: &'a BTreeMap<(Group, usize), Vec<String>>,
@@ -527,7 +525,6 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
             &format!("kustomize/{}", m.name),
             s.overlay,
             n,
-            s.objects,
             s.max_objects,
         )
         .into_bytes(),
