@@ -18,6 +18,9 @@ which builds meshpack and finds the tools.
 
 Inputs: `meshpack synthesize --services N` (every service in one namespace).
 Only the Kustomize table: `--services "" --helm-services ""`.
+With `--before OTHER_MESHPACK`: only before/after tables (fresh compiles of
+both binaries alternating, cp -r of each output, and `helm template` of both
+charts against the plain chart with Helm 3 and 4).
 Everything is written under one temporary folder (prefix cperf-), holding one
 size at a time, and removed at the end.
 """
@@ -201,6 +204,68 @@ def kustomize_rows(m, kubectl, work, n, runs, cap):
     return rows
 
 
+def versus_row(before, after, work, n, runs):
+    """Fresh compiles by two binaries alternating, and cp -r of each output."""
+    policy = os.path.join(work, "policy.yaml")
+    b_runs, a_runs, b_cp, a_cp = [], [], [], []
+    shape = {}
+    for i in range(runs):
+        for tag, m, res, cps in (("b", before, b_runs, b_cp), ("a", after, a_runs, a_cp)):
+            out = os.path.join(work, f"{tag}-fresh-{i}")
+            res.append(run([m, "compile", policy, "-o", out]))
+            copy = os.path.join(work, f"{tag}-copy-{i}")
+            cps.append(run(["cp", "-r", out, copy]))
+            shape[tag] = du(out)
+            rm(copy)
+            rm(out)
+    wall, cpu = paired(a_runs, b_runs)
+    a_cp_wall, a_cp_cpu = paired(a_runs, a_cp)
+    b_cp_wall, _ = paired(b_runs, b_cp)
+    return (
+        f"| {n} | {shape['b'][1]} / {shape['a'][1]} "
+        f"| {spread([r[0] for r in b_runs])} s | {spread([r[0] for r in a_runs])} s "
+        f"| {spread([r[1] for r in b_runs])} s | {spread([r[1] for r in a_runs])} s "
+        f"| {wall} | {cpu} | {max(r[2] for r in b_runs):.0f} / {max(r[2] for r in a_runs):.0f} MiB "
+        f"| {spread([r[0] for r in b_cp])} s | {spread([r[0] for r in a_cp])} s "
+        f"| {b_cp_wall} | {a_cp_wall} | {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def helm_versus_row(before, after, helm, work, n, runs):
+    """helm template of both binaries' charts and of the plain chart, alternating."""
+    policy = os.path.join(work, "policy.yaml")
+    charts = {}
+    for tag, m in (("b", before), ("a", after)):
+        charts[tag] = os.path.join(work, f"chart-{tag}")
+        subprocess.run([m, "compile", policy, "-o", charts[tag]], check=True, stderr=subprocess.DEVNULL)
+    args = lambda c: ["template", "bench", c, "--set", "istio.enabled=true", *API]
+    rendered = subprocess.run([helm, *args(charts["a"])], check=True, capture_output=True).stdout.decode()
+    plain = os.path.join(work, "plain")
+    os.makedirs(os.path.join(plain, "templates"))
+    with open(os.path.join(plain, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: bench\nversion: 1.0.0\n")
+    docs = rendered.replace("{{", '{{ "{{" }}').split("\n---\n")
+    for i in range(0, len(docs), 500):
+        with open(os.path.join(plain, "templates", f"part-{i // 500}.yaml"), "w") as f:
+            f.write("\n---\n".join(docs[i:i + 500]) + "\n")
+    gb, ga, pl = [], [], []
+    for _ in range(runs):
+        gb.append(run([helm, *args(charts["b"])]))
+        ga.append(run([helm, *args(charts["a"])]))
+        pl.append(run([helm, "template", "bench", plain]))
+    for c in charts.values():
+        rm(c)
+    rm(plain)
+    bw, bc = paired(gb, pl)
+    aw, ac = paired(ga, pl)
+    _, ab = paired(ga, gb)
+    name = os.path.basename(os.path.dirname(helm))
+    return (
+        f"| {n} | {name} | {spread([r[1] for r in gb])} s | {spread([r[1] for r in ga])} s "
+        f"| {spread([r[1] for r in pl])} s | {bw} | {bc} | {aw} | {ac} | {ab} | {os.getloadavg()[0]:.1f} |"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--meshpack", required=True)
@@ -210,6 +275,8 @@ def main():
     ap.add_argument("--kustomize-services", default="100,300,1000")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cap", type=float, default=60.0, help="seconds per kubectl kustomize run")
+    ap.add_argument("--before", help="another meshpack binary: print only before/after tables "
+                    "(compile fresh and cp -r at --services, helm template at --helm-services, Helm 3 and 4)")
     a = ap.parse_args()
     m = a.meshpack
     helm = os.path.join(a.tools, "helm4", "helm")
@@ -230,6 +297,10 @@ def main():
         with open(os.path.join(work, "policy.yaml"), "w") as f:
             subprocess.run([m, "synthesize", "--services", str(n)], check=True, stdout=f)
 
+    if a.before:
+        with tempfile.TemporaryDirectory(prefix="cperf-") as work:
+            versus(a, work, synth, sizes)
+        return
     with tempfile.TemporaryDirectory(prefix="cperf-") as work:
         print("\n### compile (whole process)\n")
         print("| services | files | bytes | fresh wall | fresh CPU | fresh peak RSS | cp -r wall "
@@ -255,6 +326,27 @@ def main():
             runs = min(a.runs, 3)
             for row in kustomize_rows(m, kubectl, work, n, runs, a.cap):
                 print(row, flush=True)
+
+
+def versus(a, work, synth, sizes):
+    """The before/after tables (--before)."""
+    print(f"before: {a.before}; after: {a.meshpack}")
+    print("\n### compile fresh, before vs after (alternating), and cp -r of each output\n")
+    print("| services | files before / after | wall before | wall after | CPU before | CPU after "
+          "| after / before (wall) | after / before (CPU) | peak RSS before / after "
+          "| cp -r before | cp -r after | before / its cp -r (wall) | after / its cp -r (wall) | load |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in sizes(a.services):
+        synth(work, n)
+        print(versus_row(a.before, a.meshpack, work, n, a.runs), flush=True)
+    print("\n### helm template (istio on): before's chart, after's chart, plain YAML of the same objects\n")
+    print("| services | helm | CPU before | CPU after | CPU plain | before / plain (wall) | before / plain (CPU) "
+          "| after / plain (wall) | after / plain (CPU) | after / before (CPU) | load |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in sizes(a.helm_services):
+        synth(work, n)
+        for h in ("helm3", "helm4"):
+            print(helm_versus_row(a.before, a.meshpack, os.path.join(a.tools, h, "helm"), work, n, a.runs), flush=True)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ pub fn release_file(m: &Model, mode: Mode) -> File {
 
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("istio/{}.yaml", s.name), Group::Istio, mode);
+    f.service = Some(s.name.clone());
     let n = Names::new(m);
 
     // PeerAuthentication: the service's own when it overrides the release's

@@ -140,6 +140,10 @@ pub struct File {
     pub out: Out,
     /// Template lines before the objects (variable bindings).
     pub prelude: Vec<String>,
+    /// The service whose objects of its group this file holds, and only
+    /// them (`<svc>.yaml`, `istio/<svc>.yaml`, `network-policies/<svc>.yaml`):
+    /// a packager may put such files together (`package::helm_groups`).
+    pub service: Option<String>,
 }
 
 impl File {
@@ -150,6 +154,7 @@ impl File {
             docs: vec![],
             out: Out::new(mode),
             prelude: vec![],
+            service: None,
         }
     }
 

@@ -52,6 +52,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
             Group::NetworkPolicy,
             mode,
         );
+        f.service = Some(s.name.clone());
         if let Some(v) = ingress(m, &n, &mut f.out, s) {
             f.push(v);
         }

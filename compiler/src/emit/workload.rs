@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("{}.yaml", s.name), Group::Base, mode);
+    f.service = Some(s.name.clone());
     f.prelude.push(super::additions::openshift_binding(&m.name));
     let n = Names::new(m);
     let out = &mut f.out;

@@ -16,6 +16,7 @@ pub mod bundle;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod helm;
+pub mod helm_groups;
 pub mod helm_package;
 pub mod kustomize;
 pub mod kustomize_additions;

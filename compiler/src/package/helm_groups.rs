@@ -1,0 +1,416 @@
+//! Large releases: per-service chart templates grouped into bucket files.
+//!
+//! Invariant: a policy with at most [`Layout::group_above`] services keeps one
+//! template file per service and kind (`<svc>.yaml`, `istio/<svc>.yaml`,
+//! `network-policies/<svc>.yaml`), byte for byte as `helm::template` writes
+//! it. Above that, each kind's per-service files go into
+//! `services/bucket-NNNN.yaml` under the kind's folder, the bucket chosen by
+//! a hash of the service name alone ([`bucket`]), so adding or removing a
+//! service changes one file per kind (unless the bucket count
+//! [`bucket_count`] doubles or halves, which moves about half the services). A bucket file
+//! opens with its kind's condition and preamble once (the helper bindings,
+//! the union of the files' own bindings, `$portable` for the Istio 1.25
+//! check) and then holds each service's objects unchanged, in the model's
+//! order; the objects rendered are the same as the per-service layout's.
+//! A bucket whose text would pass [`MAX_GROUP_BYTES`] falls back to one file
+//! per service, so no file nears Helm's per-file limit.
+//! Only `helm`'s chart writer uses this module.
+
+use super::helm;
+use crate::emit::{identity, File, Group};
+
+/// Helm refuses a chart file over 5 MiB (`MaxDecompressedFileSize`, Helm
+/// 3.17.3 and 4, for archives and chart folders alike; no flag changes it).
+/// <https://github.com/helm/helm/blob/v3.17.3/pkg/chart/loader/archive.go>
+/// (`MaxDecompressedFileSize`; `LoadDir` applies it too, in `directory.go`).
+/// Bucket files stay below 2 MiB, well under it.
+pub const MAX_GROUP_BYTES: usize = 2 << 20;
+
+/// Services per bucket file on average, at most (the bucket count is the
+/// next power of two of `services / SERVICES_PER_FILE`).
+pub const SERVICES_PER_FILE: usize = 64;
+
+/// Most bucket files per kind.
+pub const MAX_BUCKETS: usize = 4096;
+
+/// How per-service templates are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Group per-service files when the policy has more services than this.
+    pub group_above: usize,
+}
+
+impl Default for Layout {
+    /// 200: every committed chart and golden has fewer services, so they keep
+    /// one file per service; at 1,000 services a chart has 48 bucket files
+    /// instead of 3,000 templates.
+    fn default() -> Self {
+        Layout { group_above: 200 }
+    }
+}
+
+/// Buckets per kind for a policy of `services` services: a power of two,
+/// so a count that doubles splits each bucket in two.
+pub fn bucket_count(services: usize) -> usize {
+    services
+        .div_ceil(SERVICES_PER_FILE)
+        .next_power_of_two()
+        .clamp(1, MAX_BUCKETS)
+}
+
+/// The bucket of a service: FNV-1a (64 bit) of its name, modulo the bucket
+/// count. Depends on the name only, never on the other services.
+pub fn bucket(name: &str, buckets: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % buckets as u64) as usize
+}
+
+/// The path (under `templates/`) of a bucket file of a per-service file
+/// whose own path is `path` (`<dir>/<svc>.yaml` or `<svc>.yaml`).
+pub fn bucket_path(path: &str, bucket: usize) -> String {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let sep = if dir.is_empty() { "" } else { "/" };
+    format!("{dir}{sep}services/bucket-{bucket:04}.yaml")
+}
+
+/// The Istio 1.25 check, bound once per bucket file.
+const PORTABLE_VAR: &str = "$portable";
+
+/// One service's part of a bucket: its own bindings and its objects' text.
+struct Part {
+    path: String,
+    prelude: Vec<String>,
+    body: String,
+}
+
+/// Collects the per-service files of one kind at a time and hands out
+/// bucket files when the kind is complete.
+pub struct Grouper {
+    buckets: usize,
+    app: String,
+    upgrades_line: Option<String>,
+    group: Option<Group>,
+    parts: Vec<Vec<Part>>,
+}
+
+impl Grouper {
+    /// `None` when the policy keeps one file per service.
+    pub fn new(
+        services: usize,
+        layout: &Layout,
+        app: &str,
+        upgrades_line: Option<String>,
+    ) -> Option<Grouper> {
+        (services > layout.group_above).then(|| {
+            let buckets = bucket_count(services);
+            Grouper {
+                buckets,
+                app: app.to_string(),
+                upgrades_line,
+                group: None,
+                parts: (0..buckets).map(|_| vec![]).collect(),
+            }
+        })
+    }
+
+    /// Bucket files per kind.
+    pub fn buckets(&self) -> usize {
+        self.buckets
+    }
+
+    /// Take a per-service file (`f.service` set); files of another kind
+    /// than the previous one first complete that kind's buckets, handed to
+    /// `sink`. Returns the file back when it is not a per-service file.
+    pub fn add(&mut self, f: File, sink: &mut dyn FnMut(String, String)) -> Option<File> {
+        let Some(svc) = &f.service else {
+            return Some(f);
+        };
+        if self.group != Some(f.group) {
+            self.finish(sink);
+            self.group = Some(f.group);
+        }
+        let b = bucket(svc, self.buckets);
+        self.parts[b].push(Part {
+            path: f.path.clone(),
+            prelude: f.prelude.clone(),
+            body: helm::body(&f),
+        });
+        None
+    }
+
+    /// Hand out the buckets of the current kind.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(String, String)) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        let all = std::mem::replace(&mut self.parts, (0..self.buckets).map(|_| vec![]).collect());
+        for (b, parts) in all.into_iter().enumerate() {
+            let Some(first) = parts.first() else {
+                continue;
+            };
+            let path = bucket_path(&first.path, b);
+            let text = self.bucket_text(group, b, &parts);
+            if text.len() <= MAX_GROUP_BYTES {
+                sink(path, text);
+                continue;
+            }
+            // Too large for one file: each service's own file instead.
+            for p in parts {
+                let head = helm::head(group, &self.app, &p.prelude, &[]);
+                let text = self.with_upgrades(head + &p.body + &helm::foot(group));
+                sink(p.path, text);
+            }
+        }
+    }
+
+    fn bucket_text(&self, group: Group, b: usize, parts: &[Part]) -> String {
+        let portable_if = format!("{{{{- if {} }}}}", identity::portable());
+        let hoist = parts.iter().any(|p| p.body.contains(&portable_if));
+        let mut prelude: Vec<String> = vec![];
+        for p in parts {
+            for l in &p.prelude {
+                if !prelude.contains(l) {
+                    prelude.push(l.clone());
+                }
+            }
+        }
+        let mut extra = vec![format!(
+            "{{{{- /* {} services: bucket {b} of {} by name hash (docs/chart.md). */}}}}",
+            parts.len(),
+            self.buckets
+        )];
+        if hoist {
+            extra.push(format!(
+                "{{{{- {PORTABLE_VAR} := {} }}}}",
+                identity::portable()
+            ));
+        }
+        let mut text = helm::head(group, &self.app, &prelude, &extra);
+        let portable_var_if = format!("{{{{- if {PORTABLE_VAR} }}}}");
+        for p in parts {
+            if hoist {
+                text.push_str(&p.body.replace(&portable_if, &portable_var_if));
+            } else {
+                text.push_str(&p.body);
+            }
+        }
+        text.push_str(&helm::foot(group));
+        self.with_upgrades(text)
+    }
+
+    fn with_upgrades(&self, mut text: String) -> String {
+        if let Some(line) = &self.upgrades_line {
+            helm::insert_upgrades_line(&mut text, line);
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_counts_are_powers_of_two_within_bounds() {
+        assert_eq!(bucket_count(0), 1);
+        assert_eq!(bucket_count(1), 1);
+        assert_eq!(bucket_count(64), 1);
+        assert_eq!(bucket_count(65), 2);
+        assert_eq!(bucket_count(201), 4);
+        assert_eq!(bucket_count(1_000), 16);
+        assert_eq!(bucket_count(10_000), 256);
+        assert_eq!(bucket_count(10_000_000), MAX_BUCKETS);
+    }
+
+    #[test]
+    fn buckets_depend_on_the_name_only_and_halving_keeps_the_low_bits() {
+        // FNV-1a of "" is the offset basis; of "a" a published test vector.
+        assert_eq!(bucket("", 1 << 20), 0xcbf2_9ce4_8422_2325 % (1 << 20));
+        assert_eq!(bucket("a", 1 << 20), 0xaf63_dc4c_8601_ec8c % (1 << 20));
+        for n in ["api", "svc-00001", "web"] {
+            assert_eq!(bucket(n, 16) % 8, bucket(n, 8), "{n}");
+        }
+    }
+
+    #[test]
+    fn bucket_paths_stay_in_their_kind_folder() {
+        assert_eq!(bucket_path("api.yaml", 3), "services/bucket-0003.yaml");
+        assert_eq!(
+            bucket_path("istio/api.yaml", 12),
+            "istio/services/bucket-0012.yaml"
+        );
+        assert_eq!(
+            bucket_path("network-policies/api.yaml", 255),
+            "network-policies/services/bucket-0255.yaml"
+        );
+    }
+
+    use crate::package::{helm, Tree};
+
+    fn synthetic(services: usize) -> String {
+        crate::synthetic::policy(&crate::synthetic::Shape {
+            services,
+            ..Default::default()
+        })
+    }
+
+    fn chart(policy: &str, group_above: usize) -> Tree {
+        let m = crate::compile_model(policy, None).expect("synthetic policies compile");
+        helm::chart_with(&m, &Layout { group_above })
+    }
+
+    fn text(t: &Tree, p: &str) -> String {
+        String::from_utf8(t[p].clone()).unwrap()
+    }
+
+    /// The kinds that are grouped: the folder of their per-service files
+    /// and their group.
+    const KINDS: [(&str, Group); 3] = [
+        ("", Group::Base),
+        ("istio/", Group::Istio),
+        ("network-policies/", Group::NetworkPolicy),
+    ];
+
+    fn grouped(p: &str) -> bool {
+        p.contains("services/bucket-")
+    }
+
+    #[test]
+    fn grouped_files_hold_the_per_service_objects_under_one_preamble() {
+        let policy = synthetic(120);
+        let m = crate::compile_model(&policy, None).unwrap();
+        let one = chart(&policy, usize::MAX);
+        let two = chart(&policy, 100);
+        assert_eq!(one, helm::chart(&m), "120 services stay below the default");
+        let buckets = bucket_count(120);
+        assert_eq!(buckets, 2);
+
+        // The file list: the same chart-wide files, and per kind the
+        // per-service files replaced by one file per bucket.
+        let mut want: Vec<String> = one
+            .keys()
+            .filter(|p| {
+                !m.services.iter().any(|s| {
+                    KINDS
+                        .iter()
+                        .any(|(dir, _)| **p == format!("templates/{dir}{}.yaml", s.name))
+                })
+            })
+            .cloned()
+            .collect();
+        for (dir, _) in KINDS {
+            for b in 0..buckets {
+                want.push(format!("templates/{dir}services/bucket-{b:04}.yaml"));
+            }
+        }
+        want.sort();
+        assert_eq!(two.keys().cloned().collect::<Vec<_>>(), want);
+        for p in two.keys().filter(|p| !grouped(p) && *p != "README.md") {
+            assert_eq!(
+                text(&two, p),
+                text(&one, p),
+                "{p} is the same in both layouts"
+            );
+        }
+        let readme = text(&two, "README.md");
+        assert!(
+            readme.contains("The templates of the 120 services are grouped")
+                && readme.contains("hold\n2 files each"),
+            "{readme}"
+        );
+
+        // Each bucket: its preamble once, then each of its services' objects
+        // exactly as in that service's own file (the Istio 1.25 check read
+        // from `$portable`), in the model's order.
+        let portable_if = format!("{{{{- if {} }}}}", identity::portable());
+        for (dir, group) in KINDS {
+            for b in 0..buckets {
+                let path = format!("templates/{dir}services/bucket-{b:04}.yaml");
+                let got = text(&two, &path);
+                let mut bodies = String::new();
+                let mut prelude = vec![];
+                let mut n = 0;
+                for s in m.services.iter().filter(|s| bucket(&s.name, buckets) == b) {
+                    let own = format!("templates/{dir}{}.yaml", s.name);
+                    let Some(own) = one.get(&own) else { continue };
+                    let own = String::from_utf8(own.clone()).unwrap();
+                    n += 1;
+                    // The service's own file: the head with its bindings,
+                    // the objects, the foot.
+                    let own_prelude: Vec<String> = if group == Group::Base {
+                        vec![crate::emit::additions::openshift_binding(&m.name)]
+                    } else {
+                        vec![]
+                    };
+                    let head = helm::head(group, &m.name, &own_prelude, &[]);
+                    let rest = own.strip_prefix(&head).unwrap_or_else(|| panic!("{own}"));
+                    let objects = rest.strip_suffix(&helm::foot(group)).unwrap();
+                    assert!(objects.starts_with("---\n") || objects.starts_with("{{- if "));
+                    bodies.push_str(&objects.replace(&portable_if, "{{- if $portable }}"));
+                    for l in own_prelude {
+                        if !prelude.contains(&l) {
+                            prelude.push(l);
+                        }
+                    }
+                }
+                assert!(n > 30, "{path}: {n} services");
+                let mut extra = vec![format!(
+                    "{{{{- /* {n} services: bucket {b} of {buckets} by name hash (docs/chart.md). */}}}}"
+                )];
+                if group == Group::Istio {
+                    extra.push(format!("{{{{- $portable := {} }}}}", identity::portable()));
+                    assert!(bodies.contains("{{- if $portable }}"), "{path}");
+                }
+                assert!(!bodies.contains(&portable_if), "{path}");
+                let want =
+                    helm::head(group, &m.name, &prelude, &extra) + &bodies + &helm::foot(group);
+                assert_eq!(got, want, "{path}");
+                assert_eq!(
+                    got.matches(":= include \"bench.fullname\"").count(),
+                    1,
+                    "{path}"
+                );
+                assert!(got.len() < MAX_GROUP_BYTES);
+            }
+        }
+    }
+
+    #[test]
+    fn adding_a_service_changes_one_bucket_file_per_kind() {
+        let policy = synthetic(120);
+        let new = "zz-added";
+        let more = policy.replacen(
+            "  services:\n",
+            &format!("  services:\n    {new}:\n      image: registry.example.com/bench/{new}:1.0.0\n      ports:\n        http: 8080\n"),
+            1,
+        );
+        assert_ne!(more, policy);
+        let before = chart(&policy, 100);
+        let after = chart(&more, 100);
+        assert_eq!(bucket_count(121), bucket_count(120));
+        let b = bucket(new, bucket_count(121));
+        for (dir, _) in KINDS {
+            let changed: Vec<&String> = after
+                .keys()
+                .filter(|p| p.starts_with(&format!("templates/{dir}services/")))
+                .filter(|p| before.get(*p) != after.get(*p))
+                .collect();
+            let path = format!("templates/{dir}services/bucket-{b:04}.yaml");
+            if dir == "network-policies/" {
+                // A service no rule names needs no NetworkPolicy of its own.
+                assert!(changed.is_empty(), "{dir}: {changed:?}");
+                continue;
+            }
+            assert_eq!(changed, vec![&path], "{dir}");
+            assert!(text(&after, &path).contains(&format!("{new}\"")), "{path}");
+            assert!(
+                !text(&before, &path).contains(&format!("{new}\"")),
+                "{path}"
+            );
+        }
+    }
+}

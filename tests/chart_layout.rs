@@ -1,0 +1,86 @@
+//! The grouped template layout of large releases (`package::helm_groups`)
+//! renders exactly the objects of the one-file-per-service layout: one
+//! synthesized policy of 120 services compiled both ways (the threshold
+//! forced down through `helm::chart_with`), rendered by Helm 3 and Helm 4
+//! with the mesh off, with Istio sidecars, with Istio before 1.25
+//! (principals instead of service accounts) and in ambient mode, and
+//! compared object by object.
+
+mod common;
+
+use common::*;
+use meshpack::package::helm_groups::Layout;
+use meshpack::package::{helm, write_dir};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const NS: &str = "layout";
+
+fn rendered(h: &str, chart: &Path, sets: Option<&[&'static str]>) -> BTreeMap<String, Value> {
+    let args = sets.map(istio_args).unwrap_or_default();
+    by_id(&parse(&template(h, chart, NS, &args)))
+}
+
+#[test]
+fn grouped_and_per_service_layouts_render_the_same_objects() {
+    let policy = meshpack::synthetic::policy(&meshpack::synthetic::Shape {
+        services: 120,
+        ..Default::default()
+    });
+    let m = meshpack::compile_model(&policy, None).expect("the synthetic policy compiles");
+    let tmp = tempfile::tempdir().unwrap();
+    // Both released as `bench`, the policy's name.
+    let per_service = tmp.path().join("one/bench");
+    let grouped = tmp.path().join("two/bench");
+    let one = helm::chart_with(
+        &m,
+        &Layout {
+            group_above: usize::MAX,
+        },
+    );
+    let two = helm::chart_with(&m, &Layout { group_above: 100 });
+    assert!(one.contains_key("templates/svc-00007.yaml"));
+    assert!(!one.keys().any(|p| p.contains("/bucket-")));
+    assert!(two.contains_key("templates/istio/services/bucket-0001.yaml"));
+    assert!(!two.contains_key("templates/svc-00007.yaml"));
+    write_dir(&per_service, &one, "test", false).unwrap();
+    write_dir(&grouped, &two, "test", false).unwrap();
+
+    let cases: [(&str, Option<&[&'static str]>); 4] = [
+        ("mesh off", None),
+        ("istio sidecars", Some(&[])),
+        ("istio 1.24", Some(&["istio.version=1.24"])),
+        ("istio ambient", Some(&["istio.dataplane=ambient"])),
+    ];
+    for h in HELMS {
+        for (what, sets) in cases {
+            let want = rendered(h, &per_service, sets);
+            let got = rendered(h, &grouped, sets);
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                want.keys().collect::<Vec<_>>(),
+                "{h} {what}: the same objects"
+            );
+            for (id, o) in &want {
+                assert_eq!(&got[id], o, "{h} {what}: {id}");
+            }
+            // The renders hold what the layouts group: every service's
+            // Deployment or StatefulSet, and with Istio its DestinationRule.
+            for s in &m.services {
+                let name = format!("bench-{}", s.name);
+                assert!(
+                    want.contains_key(&format!("Deployment/{name}"))
+                        || want.contains_key(&format!("StatefulSet/{name}")),
+                    "{h} {what}: {name}"
+                );
+                if sets.is_some() {
+                    assert!(
+                        want.contains_key(&format!("DestinationRule/{name}")),
+                        "{h} {what}: {name}"
+                    );
+                }
+            }
+        }
+    }
+}
