@@ -23,10 +23,13 @@
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Objects per overlay part: about 2 s of `kubectl kustomize` on the 2-core
-/// machine of BENCHMARKS.md (`bench/kustomize-floor.sh` measures the floor,
-/// `bench/compile.py` the parts), well under the 10 s target.
-pub const MAX_OBJECTS: usize = 1500;
+/// Objects per overlay part. Measured on the 2-core machine at 1,000
+/// services (`bench/compile.py --kustomize-services`): a part of about
+/// 1,100 istio objects takes 2-4 s CPU, one of about 280 takes 0.4-1.3 s,
+/// and the total over all parts barely moves (kubectl spends 2-3 ms of
+/// CPU per istio object besides the quadratic check), so the limit keeps
+/// each part well under 10 s with few parts.
+pub const MAX_OBJECTS: usize = 1000;
 
 /// The label naming the service an object belongs to.
 const COMPONENT: &str = "app.kubernetes.io/component";
