@@ -69,8 +69,9 @@ pub struct ObjectIndex<'a> {
     services_by_name: HashMap<(String, String), usize>,
     services_by_ns: HashMap<String, Vec<usize>>,
     index: Lookup,
-    /// The shared indexes of the Istio-analyzer checks, built on first use.
-    analysis: std::cell::OnceCell<analysis::Index>,
+    /// The shared indexes of the Istio-analyzer checks, built on first use
+    /// (a `OnceLock`: the checks run on several threads).
+    analysis: std::sync::OnceLock<analysis::Index>,
 }
 
 pub fn string_map(v: &Value) -> BTreeMap<String, String> {
@@ -228,7 +229,7 @@ impl<'a> ObjectIndex<'a> {
             services_by_name,
             services_by_ns,
             index,
-            analysis: std::cell::OnceCell::new(),
+            analysis: std::sync::OnceLock::new(),
         }
     }
 

@@ -225,7 +225,7 @@ pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>
     match super::yaml11::parse(&d.text[d.range.clone()]) {
         Ok(Value::Null) => {}
         Ok(value @ Value::Object(_)) => push(
-            file,
+            &d.file,
             line,
             value,
             Some((d.text.clone(), d.range.clone())),
@@ -245,7 +245,7 @@ pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>
 }
 
 fn push(
-    file: &str,
+    file: &Arc<str>,
     line: usize,
     value: Value,
     text: Option<(Arc<str>, Range<usize>)>,
@@ -262,7 +262,7 @@ fn push(
         return;
     }
     objects.push(Object {
-        file: file.into(),
+        file: file.clone(),
         line,
         value,
         text,

@@ -11,6 +11,7 @@ pub mod crd;
 pub mod input;
 pub(crate) mod report;
 pub(crate) mod retain;
+pub(crate) mod schedule;
 pub mod schemas;
 pub use crate::manifest::yaml11;
 
@@ -99,7 +100,7 @@ enum Verdict {
 /// Schema findings of one object.
 fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Finding>), Error> {
     let mk = |code, severity, message: String, pointer: &str| Finding {
-        file: o.file.clone(),
+        file: o.file.to_string(),
         line: o.line_of(pointer),
         object: Some(o.id()),
         code,
@@ -308,7 +309,7 @@ fn run(
                 let o = &objects[idx];
                 report.errors += 1;
                 report.findings.push(Finding {
-                    file: o.file.clone(),
+                    file: o.file.to_string(),
                     line: o.line,
                     object: Some(o.id()),
                     code: "V003",
@@ -332,7 +333,7 @@ fn run(
                 invalid[f.object] = true;
             }
             report.findings.push(Finding {
-                file: o.file.clone(),
+                file: o.file.to_string(),
                 line: o.line,
                 object: Some(o.id()),
                 code: f.code,

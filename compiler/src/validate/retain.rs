@@ -17,7 +17,12 @@
 //! - in pod templates (and Pods): `volumes`, and per container everything
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID),
 //!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
-//!   read the addresses in them, as in `env`).
+//!   read the addresses in them, as in `env`);
+//! - of the pod's and each container's `securityContext`, everything but
+//!   `runAsUser` (M031, the only check that reads a security context).
+//!
+//! The test `every_checks_fixtures_find_the_same_with_and_without_trimming`
+//! runs every check on its fixtures both ways.
 //!
 //! What is kept is rebuilt with exact capacities (`compact`): a map parsed
 //! entry by entry holds room for several more (with `preserve_order`, a
@@ -108,11 +113,30 @@ fn compact(v: Value) -> Value {
     }
 }
 
+/// Keep only `runAsUser` of a `securityContext` (dropped when it has none).
+fn security_context(parent: &mut Map<String, Value>) {
+    let Some(sc) = parent.get_mut("securityContext") else {
+        return;
+    };
+    match sc.as_object_mut() {
+        Some(m) => {
+            m.retain(|k, _| k == "runAsUser");
+            if m.is_empty() {
+                parent.remove("securityContext");
+            }
+        }
+        None => {
+            parent.remove("securityContext");
+        }
+    }
+}
+
 fn pod_spec(spec: &mut Value) {
     let Some(spec) = spec.as_object_mut() else {
         return;
     };
     spec.remove("volumes");
+    security_context(spec);
     for list in ["containers", "initContainers"] {
         for c in spec
             .get_mut(list)
@@ -122,6 +146,7 @@ fn pod_spec(spec: &mut Value) {
         {
             if let Some(c) = c.as_object_mut() {
                 c.retain(|k, _| CONTAINER_KEEPS.contains(&k.as_str()));
+                security_context(c);
             }
         }
     }
@@ -150,9 +175,12 @@ mod tests {
                 "metadata": {"labels": {"app": "a"}, "annotations": {"x": "y"}},
                 "spec": {
                     "serviceAccountName": "a",
+                    "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                     "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}],
-                        "env": [{"name": "A", "value": "b"}], "resources": {"limits": {"cpu": "1"}}}]
+                        "env": [{"name": "A", "value": "b"}], "resources": {"limits": {"cpu": "1"}},
+                        "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}},
+                        {"name": "d", "image": "i:2", "securityContext": {"runAsUser": 1337, "readOnlyRootFilesystem": true}}]
                 }
             }}
         }));
@@ -167,11 +195,61 @@ mod tests {
                     "metadata": {"labels": {"app": "a"}, "annotations": {"x": "y"}},
                     "spec": {
                         "serviceAccountName": "a",
+                        "securityContext": {"runAsUser": 10001},
                         "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}],
-                            "env": [{"name": "A", "value": "b"}]}]
+                            "env": [{"name": "A", "value": "b"}]},
+                            {"name": "d", "image": "i:2", "securityContext": {"runAsUser": 1337}}]
                     }
                 }}
             })
+        );
+    }
+
+    /// Every check, the opt-in ones too, finds the same (object, code,
+    /// message) in every fixture of `tests/manifests/checks` whether the
+    /// objects are whole or reduced by `retain`.
+    #[test]
+    fn every_checks_fixtures_find_the_same_with_and_without_trimming() {
+        use crate::validate::checks::{self, Set};
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/manifests/checks");
+        let enable: Vec<String> = checks::OPT_IN.iter().map(|c| c.to_string()).collect();
+        let mut files = vec![];
+        for dir in std::fs::read_dir(&root).unwrap() {
+            for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+                let p = f.unwrap().path();
+                if p.extension().is_some_and(|e| e == "yaml") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        assert!(
+            files.len() >= checks::CHECKS.len() * 2,
+            "{} fixtures",
+            files.len()
+        );
+        let (mut fired, mut failures) = (0, vec![]);
+        for p in &files {
+            let text = std::fs::read_to_string(p).unwrap();
+            let (mut whole, mut errors) = (vec![], vec![]);
+            crate::manifest::read::parse("f.yaml", &text, &mut whole, &mut errors);
+            let mut trimmed = whole.clone();
+            trimmed.iter_mut().for_each(retain);
+            let want = checks::run_enabled(&Set::new(&whole, "default"), &enable);
+            let got = checks::run_enabled(&Set::new(&trimmed, "default"), &enable);
+            fired += want.len();
+            if got != want {
+                failures.push(format!(
+                    "{}:\n  whole   {want:?}\n  trimmed {got:?}",
+                    p.display()
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(
+            fired >= checks::CHECKS.len(),
+            "only {fired} findings in all fixtures"
         );
     }
 

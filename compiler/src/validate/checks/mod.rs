@@ -553,23 +553,11 @@ pub fn run_all(set: &Set) -> Vec<Finding> {
     run_enabled(set, &[])
 }
 
-/// Every check but the opt-in ones not named in `enabled`.
+/// Every check but the opt-in ones not named in `enabled`, on as many
+/// threads as there are cores (`validate::schedule`); the findings in
+/// `CHECKS` order.
 pub fn run_enabled(set: &Set, enabled: &[String]) -> Vec<Finding> {
-    let mut out = vec![];
-    for c in CHECKS {
-        if OPT_IN.contains(&c.code) && !enabled.iter().any(|e| e == c.code) {
-            continue;
-        }
-        for (object, message) in (c.run)(set) {
-            out.push(Finding {
-                code: c.code,
-                severity: c.severity,
-                object,
-                message,
-            });
-        }
-    }
-    out
+    super::schedule::run(set, enabled, super::schedule::threads())
 }
 
 #[cfg(test)]
