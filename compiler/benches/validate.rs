@@ -45,7 +45,7 @@ enum Layout {
 /// The five kinds of deliberate error, in the order they cycle.
 const ERRORS: [&str; 5] = [
     "Deployment replicas is a string",
-    "DestinationRule with an unknown field",
+    "DestinationRule with an unknown field (trafficPolicy.loadBalancing)",
     "AuthorizationPolicy action PERMIT",
     "Deployment containerPort is a string",
     "PeerAuthentication portLevelMtls without selector (CEL rule)",
@@ -58,7 +58,11 @@ fn app(i: usize, layout: Layout, error: Option<usize>) -> String {
     };
     let e = |k: usize| error == Some(k);
     let replicas = if e(0) { "\"two\"" } else { "2" };
-    let dr_extra = if e(1) { ", loadBalancer: {}" } else { "" };
+    // Spliced after `tls: {...}`, so it lands in `trafficPolicy`, where
+    // `loadBalancer` is a real field: the misspelling is what makes it
+    // unknown (until this round the bench planted `loadBalancer` there,
+    // which is valid, so ten of its "errors" were none).
+    let dr_extra = if e(1) { ", loadBalancing: {}" } else { "" };
     let action = if e(2) { "PERMIT" } else { "ALLOW" };
     let container_port = if e(3) { "\"8080\"" } else { "8080" };
     let pa = if e(4) {
