@@ -154,6 +154,11 @@ fn read_pod_files(
     text: &str,
     read: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<(), Vec<Diagnostic>> {
+    // Positions are only for errors about files: a policy without files
+    // (most, and every large one measured) builds no second table.
+    if model.services.iter().all(|s| s.pod.files.is_empty()) {
+        return Ok(());
+    }
     let spans = crate::yaml_pos::positions(text);
     let ports = model::ports_of(&model.services);
     let mut diags = vec![];

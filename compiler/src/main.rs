@@ -1,7 +1,9 @@
 //! The `meshpack` command line.
 
 // glibc's allocator spent a third of a large compile consolidating and
-// unlinking freed chunks (perf); mimalloc does not.
+// unlinking freed chunks (perf); mimalloc does not. The `system-alloc`
+// feature keeps the system allocator, whose calls heaptrack can see.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
