@@ -1,8 +1,10 @@
 //! The `meshpack` command line.
 
 // glibc's allocator spent a third of a large compile consolidating and
-// unlinking freed chunks (perf); mimalloc does not. The `system-alloc`
-// feature keeps the system allocator, whose calls heaptrack can see.
+// unlinking freed chunks (perf); mimalloc does not. It is built without
+// transparent huge pages (`no_thp` in Cargo.toml: the kernel zeroing 2 MiB
+// pages dominated large runs). The `system-alloc` feature keeps the system
+// allocator, whose calls heaptrack can see.
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
