@@ -433,6 +433,7 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
     };
     let mut layers = vec![Group::Base];
     layers.extend(s.groups.iter().copied());
+    let mut written = vec![];
     for k in 1..=n {
         let resources: Vec<String> = layers
             .iter()
@@ -459,7 +460,9 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
             .map(|(_, sv)| {
                 (
                     "ServiceAccount".to_string(),
-                    format!("{}-{}", m.name, sv.name),
+                    // A service whose versions run as their own identities
+                    // has no `<fullname>-<service>` account.
+                    format!("{}-{}", m.name, m.identity_suffixes(&sv.name)[0]),
                 )
             })
             .or_else(|| {
@@ -518,17 +521,27 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
         .into_bytes();
         text.extend(yaml(&kz));
         t.insert(format!("{folder}/kustomization.yaml"), text);
+        written.push(parts::dir(k, n));
     }
     t.insert(
         format!("overlays/{}/README.md", s.overlay),
-        parts::readme(
-            &format!("kustomize/{}", m.name),
-            s.overlay,
-            n,
-            s.max_objects,
-        )
-        .into_bytes(),
+        parts::readme(s.overlay, n, s.max_objects).into_bytes(),
     );
+    // The overlay's own path keeps working (the objects of every part, as
+    // one slow build) so that nothing pointing at it breaks when a policy
+    // grows past the limit; the README says to apply the parts instead.
+    let all = json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": written,
+    });
+    let mut text = format!(
+        "# All {n} parts of overlays/{} as one build: slow; apply the parts (README.md).\n",
+        s.overlay
+    )
+    .into_bytes();
+    text.extend(yaml(&all));
+    t.insert(format!("overlays/{}/kustomization.yaml", s.overlay), text);
 }
 
 /// Write the namespace into a file's objects as an overlay's `namespace:`
@@ -823,7 +836,7 @@ fn replacement_targets(f: &File, owners: &[Option<usize>]) -> FileTargets {
 fn namespace_replacements(m: &Model, files: &[&FileTargets]) -> Vec<Value> {
     let first = m.services.first().map(|s| match &s.attach {
         Some(a) => a.service_account.clone(),
-        None => format!("{}-{}", m.name, s.name),
+        None => format!("{}-{}", m.name, m.identity_suffixes(&s.name)[0]),
     });
     let Some(source_sa) = first else {
         return vec![];
