@@ -8,7 +8,8 @@
 #
 #   bash bench/kustomize-floor.sh [N...]    (default 500 1000 1500 2000 3000 4000)
 #
-# Env: KUBECTL (default /work/tools/helm4/kubectl, else .cache/tools/helm4/kubectl),
+# Env: KUBECTL (default .cache/tools/helm4/kubectl as `bash tests/tools.sh` installs it,
+# else $MESHPACK_TOOLS/helm4/kubectl),
 # RUNS (default 3). Prints a markdown table: N, wall and CPU min/median/max,
 # peak RSS, and the 1-minute load average when the row ends.
 set -euo pipefail

@@ -32,6 +32,14 @@
 //! the namespace then need the copied `namespace-replacements.yaml`
 //! (replacements run last within a kustomization, so they belong in the
 //! overlay that sets `namespace:`, not in a component).
+//!
+//! Even so one build is quadratic in its objects, so a tree whose largest
+//! overlay holds more than `kustomize_parts::MAX_OBJECTS` objects is
+//! written in parts: each layer's files under `part-NNN/`, each overlay
+//! over the limit as `overlays/<name>/part-NNN/` kustomizations plus a
+//! README with the apply loop, and the overlay's own `kustomization.yaml`
+//! listing its parts so that paths naming it keep working
+//! (`kustomize_parts` says which object goes where).
 
 use super::kustomize_parts as parts;
 use super::Tree;
