@@ -9,6 +9,9 @@
 # 2. bench/compile.sh: compile into a fresh folder and as a recompile, vs
 #    cp -r of the same output; helm template of the generated chart vs the
 #    same objects as plain YAML; kubectl kustomize of every overlay.
+# 3. bench/kustomize-floor.sh: kustomize alone on N bare ConfigMaps.
+# For the before/after tables, run bench/compile.py with --before OTHER
+# (another meshpack binary); see BENCHMARKS.md.
 # kubeconform is a peer built outside the checkout (see bench/validate.sh).
 # Fails, never skips, when a peer or ../shared/schemas is missing.
 set -euo pipefail
@@ -23,3 +26,6 @@ bash bench/validate.sh "$KUBECONFORM"
 echo
 echo "## compile, helm template, kubectl kustomize"
 bash bench/compile.sh
+echo
+echo "## kustomize's own floor"
+bash bench/kustomize-floor.sh
