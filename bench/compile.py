@@ -36,6 +36,21 @@ import tempfile
 import time
 
 
+def plain_chart(rendered, work):
+    """A chart holding `rendered` as plain YAML (no template logic), in
+    several files, since Helm loads no chart file over 5 MiB; `{{` is
+    escaped so Helm prints it. Returns its folder."""
+    plain = os.path.join(work, "plain")
+    os.makedirs(os.path.join(plain, "templates"))
+    with open(os.path.join(plain, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: bench\nversion: 1.0.0\n")
+    docs = rendered.replace("{{", '{{ "{{" }}').split("\n---\n")
+    for i in range(0, len(docs), 500):
+        with open(os.path.join(plain, "templates", f"part-{i // 500}.yaml"), "w") as f:
+            f.write("\n---\n".join(docs[i:i + 500]) + "\n")
+    return plain
+
+
 def run(cmd, cap=None, stdout=subprocess.DEVNULL):
     """Run cmd; return (wall s, cpu s, peak RSS MiB, finished)."""
     start = time.perf_counter()
@@ -129,16 +144,7 @@ def helm_row(m, helm, work, n, runs):
     subprocess.run([m, "compile", policy, "-o", chart], check=True, stderr=subprocess.DEVNULL)
     args = ["template", "bench", chart, "--set", "istio.enabled=true", *API]
     rendered = subprocess.run([helm, *args], check=True, capture_output=True).stdout.decode()
-    plain = os.path.join(work, "plain")
-    os.makedirs(os.path.join(plain, "templates"))
-    with open(os.path.join(plain, "Chart.yaml"), "w") as f:
-        f.write("apiVersion: v2\nname: bench\nversion: 1.0.0\n")
-    # The same objects without template logic; several files, since Helm
-    # loads no chart file over 5 MiB. `{{` is escaped so Helm prints it.
-    docs = rendered.replace("{{", '{{ "{{" }}').split("\n---\n")
-    for i in range(0, len(docs), 500):
-        with open(os.path.join(plain, "templates", f"part-{i // 500}.yaml"), "w") as f:
-            f.write("\n---\n".join(docs[i:i + 500]) + "\n")
+    plain = plain_chart(rendered, work)
     objects = sum(1 for line in rendered.splitlines() if line.startswith("kind:"))
     gen, pl = [], []
     for _ in range(runs):
@@ -240,14 +246,7 @@ def helm_versus_row(before, after, helm, work, n, runs):
         subprocess.run([m, "compile", policy, "-o", charts[tag]], check=True, stderr=subprocess.DEVNULL)
     args = lambda c: ["template", "bench", c, "--set", "istio.enabled=true", *API]
     rendered = subprocess.run([helm, *args(charts["a"])], check=True, capture_output=True).stdout.decode()
-    plain = os.path.join(work, "plain")
-    os.makedirs(os.path.join(plain, "templates"))
-    with open(os.path.join(plain, "Chart.yaml"), "w") as f:
-        f.write("apiVersion: v2\nname: bench\nversion: 1.0.0\n")
-    docs = rendered.replace("{{", '{{ "{{" }}').split("\n---\n")
-    for i in range(0, len(docs), 500):
-        with open(os.path.join(plain, "templates", f"part-{i // 500}.yaml"), "w") as f:
-            f.write("\n---\n".join(docs[i:i + 500]) + "\n")
+    plain = plain_chart(rendered, work)
     gb, ga, pl = [], [], []
     for _ in range(runs):
         gb.append(run([helm, *args(charts["b"])]))
