@@ -178,7 +178,13 @@ def kustomize_rows(m, kubectl, work, n, runs, cap):
         # Objects per target, from one build (not timed).
         sizes = []
         for t in targets:
-            out = subprocess.run([kubectl, "kustomize", t], capture_output=True, text=True, timeout=cap * 4)
+            # Untimed, only to count objects; a build past the cap leaves
+            # the count unknown instead of ending the whole run.
+            try:
+                out = subprocess.run([kubectl, "kustomize", t], capture_output=True, text=True, timeout=cap * 4)
+            except subprocess.TimeoutExpired:
+                sizes = []
+                break
             sizes.append(sum(1 for line in out.stdout.splitlines() if line.startswith("kind:")))
         per_part, totals, cut = [], [], None
         for _ in range(runs):
@@ -195,7 +201,12 @@ def kustomize_rows(m, kubectl, work, n, runs, cap):
                 break
             totals.append((wall_sum, cpu_sum, rss))
         load = f"{os.getloadavg()[0]:.1f}"
-        objs = f"{sum(sizes)} ({min(sizes)}-{max(sizes)} per part)" if len(targets) > 1 else str(sum(sizes))
+        if not sizes:
+            objs = "? (not counted: past the cap)"
+        elif len(targets) > 1:
+            objs = f"{sum(sizes)} ({min(sizes)}-{max(sizes)} per part)"
+        else:
+            objs = str(sum(sizes))
         if cut:
             # What it had used when killed: a lower bound, not a time.
             rows.append(f"| {n} | {o} | {len(targets)} | {objs} | cut: a build killed after {cap:.0f} s "
