@@ -326,7 +326,7 @@ mod tests {
         let readme = text(&two, "README.md");
         assert!(
             readme.contains("The templates of the 120 services are grouped")
-                && readme.contains("hold\n2 files each"),
+                && readme.contains("hold\nup to 2 files each"),
             "{readme}"
         );
 
