@@ -37,7 +37,7 @@ pub mod workload;
 use crate::model::{Model, Service};
 use cond::Cond;
 pub use out::{Fragment, Mode, Out, Part};
-pub use registry::{each, emit, Emitter, EMITTERS};
+pub use registry::{each, each_prepared, emit, threads, Emitter, Files, EMITTERS};
 use serde_json::{json, Map, Value};
 
 /// Which switch an object depends on.

@@ -35,7 +35,8 @@ use crate::model::{Model, Service, Source, Tracing};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn files(m: &Model, mode: Mode) -> Vec<File> {
+/// The release-wide policies: default deny and DNS.
+pub fn release_file(m: &Model, mode: Mode) -> File {
     let n = Names::new(m);
     // One file for the release-wide policies, one per service: Helm
     // refuses template files over 5 MiB, which one file would pass for a
@@ -45,27 +46,35 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     release.push(v);
     let v = dns(&n, &mut release.out);
     release.push(v);
-    let mut files = vec![release];
-    for s in &m.services {
-        let mut f = File::new(
-            format!("network-policies/{}.yaml", s.name),
-            Group::NetworkPolicy,
-            mode,
-        );
-        f.service = Some(s.name.clone());
-        if let Some(v) = ingress(m, &n, &mut f.out, s) {
-            f.push(v);
-        }
-        if let Some(v) = egress(m, &n, &mut f.out, s) {
-            f.push(v);
-        }
-        if let Some(v) = super::metrics::service_policy(&n, &mut f.out, s) {
-            f.push(v);
-        }
-        if !f.docs.is_empty() {
-            files.push(f);
-        }
+    release
+}
+
+/// A service's own policies (ingress, egress, metrics); `None` when it
+/// needs none.
+pub fn service_file(m: &Model, s: &Service, mode: Mode) -> Option<File> {
+    let n = Names::new(m);
+    let mut f = File::new(
+        format!("network-policies/{}.yaml", s.name),
+        Group::NetworkPolicy,
+        mode,
+    );
+    f.service = Some(s.name.clone());
+    if let Some(v) = ingress(m, &n, &mut f.out, s) {
+        f.push(v);
     }
+    if let Some(v) = egress(m, &n, &mut f.out, s) {
+        f.push(v);
+    }
+    if let Some(v) = super::metrics::service_policy(&n, &mut f.out, s) {
+        f.push(v);
+    }
+    (!f.docs.is_empty()).then_some(f)
+}
+
+/// The files after the services': the mesh's own traffic and the gateways'.
+pub fn closing_files(m: &Model, mode: Mode) -> Vec<File> {
+    let n = Names::new(m);
+    let mut files = vec![];
     let mut mesh = File::new(
         "network-policies-istio.yaml",
         Group::IstioNetworkPolicy,

@@ -16,6 +16,7 @@ use crate::model::{Model, Source};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior};
 use serde_json::Value;
+use std::fmt::Write as _;
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -126,9 +127,10 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
     let upgrades_line = super::upgrades::template_line(m);
     let mut grouper = Grouper::new(m.services.len(), layout, &m.name, upgrades_line.clone());
     let mut put_template = |p: String, t: String| sink(format!("templates/{p}"), t.into_bytes());
-    emit::each(m, Mode::Helm, &mut |f| {
-        suffix = suffix.max(longest_suffix(&f));
-        istio_kinds.extend(f.docs.iter().filter_map(|d| istio_kind(&d.value)));
+    // Objects become text on every core; files are put together in order.
+    emit::each_prepared(m, Mode::Helm, emit::threads(), &prepare, &mut |mut f| {
+        suffix = suffix.max(f.suffix);
+        istio_kinds.extend(std::mem::take(&mut f.istio_kinds));
         let f = match &mut grouper {
             Some(g) => match g.add(f, &mut put_template) {
                 Some(f) => f,
@@ -136,7 +138,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
             },
             None => f,
         };
-        let mut text = template(&f, &m.name);
+        let mut text = head(f.group, &m.name, &f.prelude, &[]) + &f.body + &foot(f.group);
         if let Some(line) = &upgrades_line {
             insert_upgrades_line(&mut text, line);
         }
@@ -345,6 +347,33 @@ pub fn template(f: &File, app: &str) -> String {
     head(f.group, app, &f.prelude, &[]) + &body(f) + &foot(f.group)
 }
 
+/// A template file with its objects turned into text, and what the chart
+/// needs to know of them; made on any thread.
+pub(crate) struct Prepared {
+    pub path: String,
+    pub group: Group,
+    pub service: Option<String>,
+    pub prelude: Vec<String>,
+    /// The objects as template text ([`body`]).
+    pub body: String,
+    /// The longest object name suffix ([`longest_suffix`]).
+    suffix: usize,
+    /// The Istio kinds among the objects.
+    istio_kinds: Vec<String>,
+}
+
+fn prepare(f: File) -> Prepared {
+    Prepared {
+        suffix: longest_suffix(&f),
+        istio_kinds: f.docs.iter().filter_map(|d| istio_kind(&d.value)).collect(),
+        body: body(&f),
+        path: f.path,
+        group: f.group,
+        service: f.service,
+        prelude: f.prelude,
+    }
+}
+
 /// A template file's opening: the generated-file comment, the group's
 /// condition, the helper bindings, then `prelude` and `extra` lines.
 pub(crate) fn head(group: Group, app: &str, prelude: &[String], extra: &[String]) -> String {
@@ -400,12 +429,8 @@ fn substitute(yaml: &str, fragments: &[Fragment]) -> String {
         if let Some(key) = trimmed.strip_suffix(": null") {
             if let Some(Fragment::Lines(lines)) = marker_index(key).and_then(|i| fragments.get(i)) {
                 for l in lines {
-                    let mut l = l.clone();
-                    for n in 0..=4 {
-                        l = l.replace(&format!("{{{n}}}"), &(indent + n).to_string());
-                    }
-                    out.push_str(&" ".repeat(indent));
-                    out.push_str(&l);
+                    push_spaces(&mut out, indent);
+                    push_indented(&mut out, l, indent);
                     out.push('\n');
                 }
                 continue;
@@ -415,14 +440,39 @@ fn substitute(yaml: &str, fragments: &[Fragment]) -> String {
             !(trimmed.starts_with("- mpx") && trimmed.ends_with(": null")),
             "a line marker as a list item's first key: {line}"
         );
-        out.push_str(&replace_inline(line, fragments));
+        push_inline(&mut out, line, fragments);
         out.push('\n');
     }
     out
 }
 
-fn replace_inline(line: &str, fragments: &[Fragment]) -> String {
-    let mut out = String::new();
+fn push_spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// `line` with each `{N}` (N = 0..=4) replaced by `indent + N`: a fragment
+/// line's placeholders for the indentation of the marker it replaces.
+fn push_indented(out: &mut String, line: &str, indent: usize) {
+    let mut rest = line;
+    while let Some(i) = rest.find('{') {
+        let b = rest.as_bytes();
+        match (b.get(i + 1), b.get(i + 2)) {
+            (Some(d @ b'0'..=b'4'), Some(b'}')) => {
+                out.push_str(&rest[..i]);
+                let _ = write!(out, "{}", indent + usize::from(d - b'0'));
+                rest = &rest[i + 3..];
+            }
+            _ => {
+                out.push_str(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// `line` with each inline marker `mpxNx` replaced by its fragment.
+fn push_inline(out: &mut String, line: &str, fragments: &[Fragment]) {
     let mut rest = line;
     while let Some(i) = rest.find("mpx") {
         out.push_str(&rest[..i]);
@@ -444,7 +494,6 @@ fn replace_inline(line: &str, fragments: &[Fragment]) -> String {
         }
     }
     out.push_str(rest);
-    out
 }
 
 /// Markdown table cells: `|` would end the cell.

@@ -16,8 +16,8 @@
 //! per service, so no file nears Helm's per-file limit.
 //! Only `helm`'s chart writer uses this module.
 
-use super::helm;
-use crate::emit::{identity, File, Group};
+use super::helm::{self, Prepared};
+use crate::emit::{identity, Group};
 
 /// Helm refuses a chart file over 5 MiB (`MaxDecompressedFileSize`, Helm
 /// 3.17.3 and 4, for archives and chart folders alike; no flag changes it).
@@ -118,10 +118,15 @@ impl Grouper {
         self.buckets
     }
 
-    /// Take a per-service file (`f.service` set); files of another kind
-    /// than the previous one first complete that kind's buckets, handed to
-    /// `sink`. Returns the file back when it is not a per-service file.
-    pub fn add(&mut self, f: File, sink: &mut dyn FnMut(String, String)) -> Option<File> {
+    /// Take a per-service file (`f.service` set) whose objects are already
+    /// text (`body`, see [`helm::body`]); files of another kind than the
+    /// previous one first complete that kind's buckets, handed to `sink`.
+    /// Returns the file back when it is not a per-service file.
+    pub(crate) fn add(
+        &mut self,
+        f: Prepared,
+        sink: &mut dyn FnMut(String, String),
+    ) -> Option<Prepared> {
         let Some(svc) = &f.service else {
             return Some(f);
         };
@@ -131,9 +136,9 @@ impl Grouper {
         }
         let b = bucket(svc, self.buckets);
         self.parts[b].push(Part {
-            path: f.path.clone(),
-            prelude: f.prelude.clone(),
-            body: helm::body(&f),
+            path: f.path,
+            prelude: f.prelude,
+            body: f.body,
         });
         None
     }

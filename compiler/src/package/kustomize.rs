@@ -194,7 +194,8 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
     // while the file itself is turned into text.
     let mut pending: Vec<Pending> = vec![];
     let mut targets: Vec<FileTargets> = vec![];
-    emit::each(m, Mode::Plain, &mut |mut f| {
+    // Objects become text on every core; the files come back in order.
+    let prepare = |mut f: File| {
         let name = file_name(&f);
         let dir = match f.group {
             Group::Base => "base".to_string(),
@@ -209,21 +210,25 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         if !attach {
             set_namespaces(&mut f, &m.name);
         }
-        if !ft.targets.is_empty() || !ft.fixed.is_empty() || !ft.movable.is_empty() {
-            targets.push(ft);
-        }
         let docs = f
             .docs
             .iter()
             .zip(owners)
             .map(|(d, o)| (o, super::yaml::to_string(&d.value)))
             .collect();
-        pending.push(Pending {
+        let pending = Pending {
             group: f.group,
             dir,
             name,
             docs,
-        });
+        };
+        (ft, pending)
+    };
+    emit::each_prepared(m, Mode::Plain, emit::threads(), &prepare, &mut |(ft, p)| {
+        if !ft.targets.is_empty() || !ft.fixed.is_empty() || !ft.movable.is_empty() {
+            targets.push(ft);
+        }
+        pending.push(p);
     });
 
     let mut all = overlays().to_vec();
