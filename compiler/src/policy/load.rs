@@ -47,12 +47,13 @@ pub(crate) fn load_checked<T: DeserializeOwned>(
     if let Some(d) = forbidden_char(text) {
         return Err(vec![d]);
     }
-    let spans = scan(text)?;
+    let (spans, tree) = scan_and_parse(text, schema.is_some());
+    let spans = spans?;
     if let Some(d) = reserved_marker(text, &spans) {
         return Err(vec![d]);
     }
     let (mut diags, deferred) = match schema {
-        Some((v, s)) => match serde_yaml::from_str::<serde_json::Value>(text) {
+        Some((v, s)) => match tree.expect("parsed when there is a schema") {
             Ok(value) => {
                 let (diags, deferred) = super::check::schema_errors(v, s, &value, &spans);
                 // A document the schema accepts is read from the tree just
@@ -89,6 +90,43 @@ pub(crate) fn load_checked<T: DeserializeOwned>(
             Err(diags)
         }
     }
+}
+
+/// Above this size the position scan and serde's parse run side by side
+/// (each is about a tenth of compiling a 10,000-service policy).
+const PARALLEL_BYTES: usize = 64 << 10;
+
+/// The positions (which also reject duplicate keys, deep nesting and alias
+/// bombs) and, when `parse`, serde's tree of the same text. The two are
+/// independent reads of the text; serde_yaml bounds recursion and alias
+/// expansion on its own (`RecursionLimitExceeded`, `RepetitionLimitExceeded`
+/// in serde_yaml 0.9 `de.rs`), so it may run before the scan's verdict.
+#[allow(clippy::type_complexity)]
+fn scan_and_parse(
+    text: &str,
+    parse: bool,
+) -> (
+    Result<Spans, Vec<Diagnostic>>,
+    Option<Result<serde_json::Value, serde_yaml::Error>>,
+) {
+    let tree = || parse.then(|| serde_yaml::from_str::<serde_json::Value>(text));
+    if text.len() < PARALLEL_BYTES {
+        return (scan(text), tree());
+    }
+    std::thread::scope(|s| {
+        // yaml-rust2 recurses per nesting level: the main thread's stack size.
+        let scanner = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(s, || scan(text));
+        match scanner {
+            Ok(h) => {
+                let tree = tree();
+                let spans = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (spans, tree)
+            }
+            Err(_) => (scan(text), tree()),
+        }
+    })
 }
 
 /// The chart's templates are written with `mpx<N>x` markers in place of
@@ -216,6 +254,43 @@ mod tests {
                 .unwrap_or_else(|d| panic!("{d:?}"));
             let parsed: PolicyFile = serde_yaml::from_str(strip_bom(text)).unwrap();
             assert_eq!(format!("{:?}", loaded.doc), format!("{parsed:?}"));
+        }
+    }
+
+    /// Hostile documents give the same diagnostics, codes and positions,
+    /// whether the scan runs before serde's parse (small files) or beside
+    /// it (large ones: here the same text padded with a long comment).
+    #[test]
+    fn the_scan_beside_the_parse_rejects_what_it_rejects_alone() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let deep = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100) + "\n";
+        let duplicate =
+            "apiVersion: meshpack.dev/v1alpha2\nkind: Policy\nkind: Policy\n".to_string();
+        let tagged = "apiVersion: !secret meshpack.dev/v1alpha2\n".to_string();
+        let (validator, schema) = crate::policy::validator();
+        let errors = |text: &str| {
+            load_checked::<PolicyFile>(text, Some((validator, schema)))
+                .expect_err("rejected")
+                .iter()
+                .map(|d| (d.code, d.pos))
+                .collect::<Vec<_>>()
+        };
+        let padding = format!("# {}\n", "x".repeat(PARALLEL_BYTES));
+        for (code, text) in [
+            ("E0006", bomb),
+            ("E0005", deep),
+            ("E0003", duplicate),
+            ("E0007", tagged),
+        ] {
+            let alone = errors(&text);
+            assert!(alone.iter().any(|(c, _)| *c == code), "{code}: {alone:?}");
+            assert_eq!(errors(&(text.clone() + &padding)), alone, "{code}");
         }
     }
 }
