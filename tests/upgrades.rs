@@ -220,34 +220,6 @@ fn upgrade_check_reports_the_reachability_change_of_a_policy_edit() {
     let values = dir.path().join("customer.yaml");
     std::fs::write(&values, "istio:\n  enabled: true\n").unwrap();
     let helm3 = helm("helm3");
-    let (code, out) = meshpack(&[
-        "upgrade-check",
-        old.to_str().unwrap(),
-        new.to_str().unwrap(),
-        "-f",
-        values.to_str().unwrap(),
-        "--helm",
-        helm3.to_str().unwrap(),
-        "-n",
-        "evalhub",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(
-        out,
-        format!(
-            "reachability:\n  - websocket -> kafka:9092 (tcp-kafka)\nthe values install on {} (upgrade from {})\n",
-            new.display(),
-            old.display()
-        )
-    );
-
-    // The same check from a chart archive (`helm package`) of the old version.
-    run(Command::new(helm("helm4"))
-        .arg("package")
-        .arg(&old)
-        .arg("-d")
-        .arg(dir.path()));
-    let old_tgz = dir.path().join("evalhub-2.3.0.tgz");
     // The reachability change the edit makes, whatever the two renders are.
     let check_websocket_gains_kafka = |old: &std::path::Path, new: &std::path::Path| {
         let (code, out) = meshpack(&[
@@ -266,7 +238,25 @@ fn upgrade_check_reports_the_reachability_change_of_a_policy_edit() {
             out.starts_with("reachability:\n  - websocket -> kafka:9092 (tcp-kafka)\n"),
             "{out}"
         );
+        out
     };
+    let out = check_websocket_gains_kafka(&old, &new);
+    assert_eq!(
+        out,
+        format!(
+            "reachability:\n  - websocket -> kafka:9092 (tcp-kafka)\nthe values install on {} (upgrade from {})\n",
+            new.display(),
+            old.display()
+        )
+    );
+
+    // The same check from a chart archive (`helm package`) of the old version.
+    run(Command::new(helm("helm4"))
+        .arg("package")
+        .arg(&old)
+        .arg("-d")
+        .arg(dir.path()));
+    let old_tgz = dir.path().join("evalhub-2.3.0.tgz");
     check_websocket_gains_kafka(&old_tgz, &new);
 
     // The same check against a bundle of the new version.

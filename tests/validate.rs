@@ -168,6 +168,22 @@ const EXPECTED_FINDINGS: [&str; 4] = [
     "warning[M026] routes to api without a subset, so the subsets VirtualService evalhub/orderflow-api splits api by do not apply to requests through the gateway; route to the subsets here too",
 ];
 
+/// A Kustomize base folder validates as its objects: its kustomization.yaml
+/// is passed over with a note, not reported as an object without a schema.
+#[test]
+fn a_kustomize_folder_validates_without_its_kustomization() {
+    let base = root().join("kustomize/evalhub/base");
+    let (code, out) = meshpack(&["validate", base.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let note = format!(
+        "note: passed over 1 Kustomize file(s) such as {}: they say how to build objects, they are not objects; to check what they build, run `kubectl kustomize {} | meshpack <command> -`",
+        base.join("kustomization.yaml").display(),
+        base.display()
+    );
+    assert!(out.lines().any(|l| l == note), "{out}");
+    assert!(!out.contains("V003"), "{out}");
+}
+
 #[test]
 fn generated_charts_and_overlays_validate_clean() {
     for e in std::fs::read_dir(root().join("charts")).unwrap() {

@@ -343,7 +343,10 @@ fn main() -> ExitCode {
                 enable,
             };
             match actions::validate::run(&paths, &opts) {
-                Ok(report) => {
+                Ok((report, note)) => {
+                    if let Some(note) = note {
+                        eprintln!("{note}");
+                    }
                     print!("{}", actions::validate::render(&report, output));
                     if report.failed() {
                         ExitCode::from(1)

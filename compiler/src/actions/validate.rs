@@ -32,11 +32,13 @@ pub fn kubernetes_minor(version: &str) -> Result<String, Error> {
     }
 }
 
-/// Validate files and folders (`-`: standard input).
-pub fn run(paths: &[PathBuf], opts: &Options) -> Result<Report, Error> {
-    let files =
+/// Validate files and folders (`-`: standard input); with the report, a
+/// note for stderr when folders held Kustomize files, which are passed over.
+pub fn run(paths: &[PathBuf], opts: &Options) -> Result<(Report, Option<String>), Error> {
+    let found =
         crate::manifest::read::expand(paths).map_err(|e| Error::Manifests(e.to_string()))?;
-    Ok(crate::validate::validate_paths(&files, opts)?)
+    let report = crate::validate::validate_paths(&found.files, opts)?;
+    Ok((report, found.note()))
 }
 
 /// The report in a format.

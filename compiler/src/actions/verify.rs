@@ -46,7 +46,9 @@ pub struct Mesh {
 /// Read rendered manifests (files, folders, `-`) into the evaluators' set.
 pub fn read_rendered(paths: &[PathBuf], mesh: &Mesh) -> Result<Rendered, Error> {
     use crate::manifest::read;
-    let files = read::expand(paths).map_err(|e| Error::Manifests(e.to_string()))?;
+    let files = read::expand(paths)
+        .map_err(|e| Error::Manifests(e.to_string()))?
+        .files;
     let (mut objects, mut errors) = (vec![], vec![]);
     for f in &files {
         let (name, text) =

@@ -19,17 +19,57 @@ pub struct ReadError {
     pub message: String,
 }
 
+/// What a folder search found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expanded {
+    /// Files to read, in order.
+    pub files: Vec<PathBuf>,
+    /// Kustomize's own files (`kustomization.yaml`...) inside folders,
+    /// passed over: they are build instructions, not objects (a file named
+    /// on the command line is read whatever its name).
+    pub kustomizations: Vec<PathBuf>,
+}
+
+impl Expanded {
+    /// A note for the person running the command when Kustomize's files
+    /// were passed over; `None` otherwise.
+    pub fn note(&self) -> Option<String> {
+        let first = self.kustomizations.first()?;
+        let dir = first.parent().unwrap_or(Path::new("."));
+        Some(format!(
+            "note: passed over {} Kustomize file(s) such as {}: they say how to build objects, they are not objects; to check what they build, run `kubectl kustomize {} | meshpack <command> -`",
+            self.kustomizations.len(),
+            first.display(),
+            dir.display()
+        ))
+    }
+}
+
+/// The file names Kustomize reads as a kustomization
+/// (<https://kubectl.docs.kubernetes.io/references/kustomize/glossary/#kustomization-root>).
+const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
 /// Files to read: the paths given, folders searched for `*.yaml|*.yml|*.json`.
-pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = vec![];
+pub fn expand(paths: &[PathBuf]) -> std::io::Result<Expanded> {
+    let mut out = Expanded::default();
     for p in paths {
         if p.is_dir() {
             let mut found = vec![];
             walk(p, &mut found)?;
             found.sort();
-            out.extend(found);
+            for f in found {
+                let kustomize = f
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| KUSTOMIZATION_NAMES.contains(&n));
+                if kustomize {
+                    out.kustomizations.push(f);
+                } else {
+                    out.files.push(f);
+                }
+            }
         } else if p.exists() || p.as_os_str() == "-" {
-            out.push(p.clone());
+            out.files.push(p.clone());
         } else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
@@ -283,6 +323,48 @@ fn kind_of(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_pass_over_kustomize_files_and_named_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for f in [
+            "base/kustomization.yaml",
+            "base/api.yaml",
+            "overlays/x/kustomization.yml",
+            "overlays/x/patch.yaml",
+            "overlays/x/notes.txt",
+        ] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::write(d.join(f), "kind: X\n").unwrap();
+        }
+        let named = d.join("base/kustomization.yaml");
+        let got = expand(&[d.to_path_buf(), named.clone()]).unwrap();
+        assert_eq!(
+            got,
+            Expanded {
+                files: vec![
+                    d.join("base/api.yaml"),
+                    d.join("overlays/x/patch.yaml"),
+                    named
+                ],
+                kustomizations: vec![
+                    d.join("base/kustomization.yaml"),
+                    d.join("overlays/x/kustomization.yml")
+                ],
+            }
+        );
+        assert_eq!(
+            got.note().unwrap(),
+            format!(
+                "note: passed over 2 Kustomize file(s) such as {}: they say how to build objects, they are not objects; to check what they build, run `kubectl kustomize {} | meshpack <command> -`",
+                d.join("base/kustomization.yaml").display(),
+                d.join("base").display()
+            )
+        );
+        let plain = expand(&[d.join("base/api.yaml")]).unwrap();
+        assert_eq!(plain.note(), None);
+    }
 
     #[test]
     fn documents_keep_their_lines_and_lists_flatten() {

@@ -119,9 +119,16 @@ fn yaml(v: &Value) -> Vec<u8> {
 }
 
 /// File name inside its Kustomize folder: the chart template's path with
-/// `/` made `-` (`istio/api.yaml` -> `istio-api.yaml`), unique as those are.
+/// `/` made `-` (`istio/api.yaml` -> `istio-api.yaml`), unique as those are;
+/// a service named `kustomization` gets `_kustomization.yaml`, so that
+/// Kustomize's own file stays the folder's (no service name has `_`).
 fn file_name(f: &File) -> String {
-    f.path.replace('/', "-")
+    let name = f.path.replace('/', "-");
+    if name == "kustomization.yaml" {
+        format!("_{name}")
+    } else {
+        name
+    }
 }
 
 /// A patch of the `istio` Component: its file under the Component, the
@@ -888,4 +895,58 @@ fn replacements_from(
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn docs(bytes: &[u8]) -> Vec<Value> {
+        serde_yaml::Deserializer::from_slice(bytes)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_service_named_kustomization_does_not_replace_the_kustomization() {
+        let policy = crate::synthetic::policy(&crate::synthetic::Shape {
+            services: 3,
+            ..Default::default()
+        })
+        .replacen(
+            "  services:\n",
+            "  services:\n    kustomization:\n      image: registry.example.com/k:1.0.0\n      ports:\n        http: 8080\n",
+            1,
+        );
+        let m = crate::compile_model(&policy, None).unwrap();
+        let t = super::tree(&m);
+        let k = &docs(&t["base/kustomization.yaml"])[0];
+        assert_eq!(k["kind"], "Kustomization");
+        let resources: Vec<&str> = k["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(resources.contains(&"_kustomization.yaml"), "{resources:?}");
+        let objects: Vec<(String, String)> = docs(&t["base/_kustomization.yaml"])
+            .iter()
+            .map(|o| {
+                (
+                    o["kind"].as_str().unwrap().to_string(),
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            objects.contains(&("Service".to_string(), "kustomization".to_string())),
+            "{objects:?}"
+        );
+        assert!(
+            objects
+                .iter()
+                .any(|(k, n)| k == "Deployment" && n.ends_with("-kustomization")),
+            "{objects:?}"
+        );
+    }
 }
