@@ -24,21 +24,94 @@ pub(crate) const MAX_NODES: usize = 200_000;
 /// largest policy (`policy::load::MAX_BYTES`).
 pub(crate) const MAX_ALIAS_BYTES: usize = 4 << 20;
 
-/// Positions of the nodes of one document, by path.
+/// Positions of the nodes of one document, by path. Paths are kept as the
+/// 64-bit FNV-1a hash of their text, computed while scanning a segment at
+/// a time ([`PathKey`]): a 10,000-service policy has ~500,000 nodes, and
+/// a `String` per node was the scan's main cost. Two paths of one document
+/// sharing a hash (odds ~1e-8 at that size) would only swap the positions
+/// of two diagnostics; the map's own hasher stays keyed (`RandomState`), so
+/// a hostile file cannot make its lookups slow.
 #[derive(Debug, Default)]
 pub struct Spans {
-    values: HashMap<String, Pos>,
-    keys: HashMap<String, Pos>,
+    values: HashMap<u64, Pos>,
+    keys: HashMap<u64, Pos>,
 }
 
 impl Spans {
     /// Where the value at `path` starts.
     pub(crate) fn value(&self, path: &str) -> Option<Pos> {
-        self.values.get(path).copied()
+        self.values.get(&PathKey::of(path)).copied()
     }
     /// Where the key naming `path` starts (falls back to the value).
     pub(crate) fn key(&self, path: &str) -> Option<Pos> {
-        self.keys.get(path).copied().or_else(|| self.value(path))
+        self.keys
+            .get(&PathKey::of(path))
+            .copied()
+            .or_else(|| self.value(path))
+    }
+}
+
+/// The FNV-1a hash of a path's text, extended a segment at a time: the key
+/// of `a.b[3]` made as `ROOT.key("a").key("b").index(3)` equals
+/// `PathKey::of("a.b[3]")`, because FNV-1a reads bytes in order and keeps
+/// no other state.
+#[derive(Debug, Clone, Copy)]
+struct PathKey {
+    hash: u64,
+    /// Whether the path's text is empty (a key then takes no leading `.`).
+    empty: bool,
+}
+
+impl PathKey {
+    const ROOT: PathKey = PathKey {
+        hash: 0xcbf2_9ce4_8422_2325,
+        empty: true,
+    };
+
+    fn bytes(mut hash: u64, bytes: &[u8]) -> u64 {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash
+    }
+
+    fn of(path: &str) -> u64 {
+        Self::bytes(Self::ROOT.hash, path.as_bytes())
+    }
+
+    /// The path of `key` in the mapping at this path (see [`join`]).
+    fn key(self, key: &str) -> PathKey {
+        let hash = if self.empty {
+            self.hash
+        } else {
+            Self::bytes(self.hash, b".")
+        };
+        PathKey {
+            hash: Self::bytes(hash, key.as_bytes()),
+            empty: self.empty && key.is_empty(),
+        }
+    }
+
+    /// The path of item `i` of the sequence at this path (`path[i]`).
+    fn index(self, i: usize) -> PathKey {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = i;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let hash = Self::bytes(self.hash, b"[");
+        let hash = Self::bytes(hash, &digits[at..]);
+        PathKey {
+            hash: Self::bytes(hash, b"]"),
+            empty: false,
+        }
     }
 }
 
@@ -97,6 +170,7 @@ fn pos(m: &Marker) -> Pos {
 enum Frame {
     Map {
         path: String,
+        at: PathKey,
         key: Option<String>,
         seen: HashSet<String>,
         anchor: usize,
@@ -105,6 +179,7 @@ enum Frame {
     },
     Seq {
         path: String,
+        at: PathKey,
         next: usize,
         anchor: usize,
         nodes: usize,
@@ -134,14 +209,24 @@ fn join(path: &str, key: &str) -> String {
 }
 
 impl Scan {
-    /// The path of the node that starts now, advancing the parent.
-    fn next_path(&mut self) -> String {
+    /// The path of the node that starts now, advancing the parent; its text
+    /// only when `text` (containers keep it for messages).
+    fn next_path(&mut self, text: bool) -> (PathKey, String) {
         match self.stack.last_mut() {
-            None => String::new(),
-            Some(Frame::Map { path, key, .. }) => join(path, &key.take().unwrap_or_default()),
-            Some(Frame::Seq { path, next, .. }) => {
+            None => (PathKey::ROOT, String::new()),
+            Some(Frame::Map { path, at, key, .. }) => {
+                let k = key.take().unwrap_or_default();
+                let p = if text { join(path, &k) } else { String::new() };
+                (at.key(&k), p)
+            }
+            Some(Frame::Seq { path, at, next, .. }) => {
                 *next += 1;
-                format!("{path}[{}]", *next - 1)
+                let p = if text {
+                    format!("{path}[{}]", *next - 1)
+                } else {
+                    String::new()
+                };
+                (at.index(*next - 1), p)
             }
         }
     }
@@ -238,11 +323,15 @@ impl MarkedEventReceiver for Scan {
                 let len = value.len();
                 if self.expecting_key() {
                     if let Some(Frame::Map {
-                        path, key, seen, ..
+                        path,
+                        at: here,
+                        key,
+                        seen,
+                        ..
                     }) = self.stack.last_mut()
                     {
-                        let full = join(path, &value);
                         if !seen.insert(value.clone()) {
+                            let full = join(path, &value);
                             self.errors.push(
                                 Diagnostic::error("E0003", format!("duplicate key `{value}`"))
                                     .at(Some(at))
@@ -251,12 +340,12 @@ impl MarkedEventReceiver for Scan {
                                     )),
                             );
                         }
-                        self.spans.keys.insert(full, at);
+                        self.spans.keys.insert(here.key(&value).hash, at);
                         *key = Some(value);
                     }
                 } else {
-                    let p = self.next_path();
-                    self.spans.values.insert(p, at);
+                    let (p, _) = self.next_path(false);
+                    self.spans.values.insert(p.hash, at);
                     if anchor != 0 {
                         self.anchors.insert(anchor, (1, len));
                     }
@@ -265,8 +354,8 @@ impl MarkedEventReceiver for Scan {
             }
             Event::Alias(id) => {
                 if !self.expecting_key() {
-                    let p = self.next_path();
-                    self.spans.values.insert(p, at);
+                    let (p, _) = self.next_path(false);
+                    self.spans.values.insert(p.hash, at);
                 } else if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                     *key = Some("*alias".into());
                 }
@@ -296,19 +385,20 @@ impl MarkedEventReceiver for Scan {
             Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 self.tag(tag.as_ref(), at);
                 let is_map = matches!(ev, Event::MappingStart(..));
-                let path = if self.expecting_key() {
+                let (here, path) = if self.expecting_key() {
                     // A complex key: serde rejects it later; keep paths sane.
                     if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                         *key = Some("?".into());
                     }
-                    "?".to_string()
+                    (PathKey::ROOT.key("?"), "?".to_string())
                 } else {
-                    self.next_path()
+                    self.next_path(true)
                 };
-                self.spans.values.insert(path.clone(), at);
+                self.spans.values.insert(here.hash, at);
                 let frame = if is_map {
                     Frame::Map {
                         path,
+                        at: here,
                         key: None,
                         seen: HashSet::new(),
                         anchor,
@@ -318,6 +408,7 @@ impl MarkedEventReceiver for Scan {
                 } else {
                     Frame::Seq {
                         path,
+                        at: here,
                         next: 0,
                         anchor,
                         nodes: 0,
@@ -388,6 +479,37 @@ mod tests {
             Some(Pos { line: 3, col: 27 })
         );
         assert_eq!(s.key("spec.allow"), Some(Pos { line: 2, col: 3 }));
+    }
+
+    #[test]
+    fn a_path_key_made_by_segments_is_the_key_of_the_whole_text() {
+        let r = PathKey::ROOT;
+        for (made, text) in [
+            (
+                r.key("spec").key("allow").index(3).key("from").index(12),
+                "spec.allow[3].from[12]",
+            ),
+            (r.key("").key("x"), "x"),
+            (r.index(0).key("k"), "[0].k"),
+            (r.key("a.b").index(100), "a.b[100]"),
+            (r.key("ключ").key(""), "ключ."),
+            (r, ""),
+        ] {
+            assert_eq!(made.hash, PathKey::of(text), "{text}");
+        }
+        assert_ne!(PathKey::of("a[1]"), PathKey::of("a[10]"));
+    }
+
+    #[test]
+    fn positions_of_keys_values_and_sequences_at_every_depth() {
+        let s = scan("a:\n  - x\n  - {b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}\n").unwrap();
+        assert_eq!(s.value("a[0]"), Some(Pos { line: 2, col: 5 }));
+        assert_eq!(s.value("a[1]"), Some(Pos { line: 3, col: 5 }));
+        assert_eq!(s.key("a[1].b"), Some(Pos { line: 3, col: 6 }));
+        assert_eq!(s.value("a[1].b[10]"), Some(Pos { line: 3, col: 41 }));
+        assert_eq!(s.value("a[1].b[11]"), None);
+        assert_eq!(s.key("a"), Some(Pos { line: 1, col: 1 }));
+        assert_eq!(s.value("a"), Some(Pos { line: 2, col: 3 }));
     }
 
     #[test]
