@@ -35,7 +35,10 @@ use crate::model::{Model, Service, Source, Tracing};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn files(m: &Model, mode: Mode) -> Vec<File> {
+/// Every NetworkPolicy file, each handed to `sink` as soon as it is made
+/// (collected first, the per-service policies of 10,000 services held
+/// ~100 MiB of value trees at once: heaptrack).
+pub fn files(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
     let n = Names::new(m);
     // One file for the release-wide policies, one per service: Helm
     // refuses template files over 5 MiB, which one file would pass for a
@@ -45,7 +48,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     release.push(v);
     let v = dns(&n, &mut release.out);
     release.push(v);
-    let mut files = vec![release];
+    sink(release);
     for s in &m.services {
         let mut f = File::new(
             format!("network-policies/{}.yaml", s.name),
@@ -63,7 +66,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
             f.push(v);
         }
         if !f.docs.is_empty() {
-            files.push(f);
+            sink(f);
         }
     }
     let mut mesh = File::new(
@@ -81,7 +84,7 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
     }
     let v = hbone(m, &n, &mut mesh.out);
     super::ambient::only(&mut mesh, m, true, v);
-    files.push(mesh);
+    sink(mesh);
     for (form, path, group) in [
         (
             GatewayForm::Istio,
@@ -106,10 +109,9 @@ pub fn files(m: &Model, mode: Mode) -> Vec<File> {
             }
         }
         if !f.docs.is_empty() {
-            files.push(f);
+            sink(f);
         }
     }
-    files
 }
 
 /// The form gateways take at install time, which decides whose pods a

@@ -81,7 +81,7 @@ pub const EMITTERS: &[Emitter] = &[
     },
     Emitter {
         name: "network policies",
-        files: |m, mode, sink| netpol::files(m, mode).into_iter().for_each(sink),
+        files: netpol::files,
     },
     Emitter {
         name: "monitors",
