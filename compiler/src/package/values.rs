@@ -299,7 +299,7 @@ enum Node<'a> {
 #[derive(Default)]
 struct Children<'a> {
     list: Vec<(&'a str, Node<'a>)>,
-    index: Option<Box<HashMap<&'a str, usize>>>,
+    index: Option<HashMap<&'a str, usize>>,
 }
 
 /// Children beyond which a map gets an index.
@@ -320,7 +320,7 @@ impl<'a> Children<'a> {
             ix.insert(k, pos);
         } else if self.list.len() > SCAN {
             let ix = self.list.iter().enumerate().map(|(i, (n, _))| (*n, i));
-            self.index = Some(Box::new(ix.collect()));
+            self.index = Some(ix.collect());
         }
         pos
     }
