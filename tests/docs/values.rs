@@ -95,7 +95,7 @@ fn values_block() -> String {
                 None => {
                     order.insert(cursor, g.clone());
                     cursor += 1;
-                    description.insert(g.clone(), e.description.clone());
+                    description.insert(g.clone(), e.description.to_string());
                 }
             }
             *listed.entry(g.clone()).or_insert(false) |= e.listed;

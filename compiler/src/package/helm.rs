@@ -181,7 +181,6 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         profile => &m.profile,
         mtls => m.mtls.as_str(),
         dry_run => m.dry_run,
-        images => images,
         fullname_max => fullname_max,
         // Room for `<prefix>-<5 hex digits>` with a prefix of 2 or more.
         fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
@@ -194,33 +193,34 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         waypoint => emit::ambient::any_waypoint(m),
         services => m.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         short_services => m.service_names == crate::model::ServiceNames::Service,
-        service_rows => service_rows(m),
+        // Rows as text: one value per service row held at 10,000
+        // services took ~100 MiB at the chart's memory peak.
+        service_rows => super::readme::service_rows(m),
         edge_rows => if small { edge_rows(m) } else { vec![] },
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
         values => value_rows(&entries),
         graph => small.then(|| emit::graph::mermaid(&emit::graph::build(m))),
         edge_count => m.edges.len(),
-        addition_services => super::additions::services(m),
         buckets => grouper.as_ref().map(|g| g.buckets()),
     };
-    let render = |name: &str| {
+    let render_with = |name: &str, ctx: &minijinja::Value| {
         env.get_template(name)
-            .and_then(|t| t.render(&ctx))
+            .and_then(|t| t.render(ctx))
             .unwrap_or_else(|e| panic!("chart template {name}: {e:#}"))
     };
+    let render = |name: &str| render_with(name, &ctx);
     let put = |tree: &mut Tree, path: &str, text: String| {
         tree.insert(path.to_string(), text.into_bytes());
     };
     put(&mut tree, "Chart.yaml", chart_yaml(m, &images));
+    drop(images);
     put(&mut tree, "values.yaml", values::values_yaml(m, &entries));
-    let schema = if m.upgrades.is_empty() {
-        values::schema(m, &entries)
-    } else {
-        let mut all = values::entries(m);
-        super::upgrades::extend(m, &mut all);
-        values::schema(m, &all)
-    };
-    let schema = serde_json::to_string_pretty(&schema).expect("schema") + "\n";
+    let mut entries = entries;
+    if !m.upgrades.is_empty() {
+        super::upgrades::extend(m, &mut entries);
+    }
+    let schema = values::schema_text(m, &entries);
+    drop(entries);
     put(&mut tree, "values.schema.json", schema);
     put(&mut tree, ".helmignore", render("helmignore"));
     put(&mut tree, "README.md", render("README.md"));
@@ -235,11 +235,14 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         "templates/NOTES.txt",
         render("NOTES.txt") + &super::upgrades::notes(m),
     );
+    // Made only for its template: a value per service.
+    let additions = context! { addition_services => super::additions::services(m), ..ctx.clone() };
     put(
         &mut tree,
         "templates/additions.yaml",
-        render("additions.yaml"),
+        render_with("additions.yaml", &additions),
     );
+    drop(additions);
     put(
         &mut tree,
         "templates/_additions.tpl",
@@ -497,34 +500,8 @@ fn push_inline(out: &mut String, line: &str, fragments: &[Fragment]) {
 }
 
 /// Markdown table cells: `|` would end the cell.
-fn md(s: &str) -> String {
+pub(super) fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
-}
-
-fn service_rows(m: &Model) -> Vec<Value> {
-    m.services
-        .iter()
-        .map(|s| {
-            let ports: Vec<String> = s
-                .ports
-                .iter()
-                .map(|p| format!("{} {} ({})", p.name, p.port, p.protocol.as_str()))
-                .collect();
-            serde_json::json!({
-                "name": s.name,
-                "image": match &s.attach {
-                    Some(_) => "(attached: deployed by your chart)".to_string(),
-                    None => md(&crate::emit::workload::image_ref(s)),
-                },
-                "workload": match (&s.attach, s.workload) {
-                    (Some(a), _) => format!("{} {}", a.kind.as_str(), a.workload),
-                    (None, w) => w.kind().to_string(),
-                },
-                "replicas": s.total_replicas(),
-                "ports": md(&ports.join(", ")),
-            })
-        })
-        .collect()
 }
 
 fn edge_rows(m: &Model) -> Vec<Value> {

@@ -22,6 +22,7 @@ pub mod kustomize;
 pub mod kustomize_additions;
 pub mod kustomize_parts;
 pub mod outputs;
+mod readme;
 pub mod stream;
 mod swap;
 pub mod upgrades;

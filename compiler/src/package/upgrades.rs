@@ -111,7 +111,7 @@ pub fn extend(m: &Model, entries: &mut Vec<Entry>) {
     for (old, new) in renames(m) {
         for e in entries.iter().filter(|e| under(&e.path, &new)) {
             let rest = &e.path[new.len()..];
-            let mut schema = match &e.schema {
+            let mut schema = match e.schema.as_deref() {
                 Some(Value::Object(o)) => o.clone(),
                 _ => Default::default(),
             };
@@ -122,8 +122,9 @@ pub fn extend(m: &Model, entries: &mut Vec<Entry>) {
                 description: format!(
                     "Deprecated: renamed to `{new}{rest}`, where values set here apply. {}",
                     e.description
-                ),
-                schema: Some(Value::Object(schema)),
+                )
+                .into(),
+                schema: Some(Value::Object(schema).into()),
                 listed: false,
             });
         }
@@ -133,7 +134,7 @@ pub fn extend(m: &Model, entries: &mut Vec<Entry>) {
             path: old,
             default: Value::Null,
             description: "Deprecated: removed from the chart; accepted and ignored.".into(),
-            schema: Some(json!({"deprecated": true, "x-kind": values::ANY})),
+            schema: Some(json!({"deprecated": true, "x-kind": values::ANY}).into()),
             listed: false,
         });
     }

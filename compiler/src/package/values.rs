@@ -10,15 +10,19 @@ use crate::emit::values::*;
 use crate::emit::workload as wd;
 use crate::model::{Image, Model, Workload};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Entry {
     /// Dotted path, e.g. `services.api.replicas`.
     pub path: String,
     pub default: Value,
-    pub description: String,
-    /// Extra JSON Schema keywords (enum, pattern, minimum...).
-    pub schema: Option<Value>,
+    /// The handle's own text (borrowed), or one made for the row.
+    pub description: Cow<'static, str>,
+    /// Extra JSON Schema keywords (enum, pattern, minimum...), shared by
+    /// every row of the same handle kind (one per service otherwise).
+    pub schema: Option<Arc<Value>>,
     /// Written to values.yaml and the README; otherwise only the schema knows it.
     pub listed: bool,
 }
@@ -46,13 +50,13 @@ fn row_of(r: &Ref, m: &Model, default: Value) -> Entry {
         .unwrap_or_else(|| panic!("{}: its handle declares no row", r.path()));
     let schema = match doc.extras {
         Extras::None => None,
-        Extras::Some(f) => Some(f(m)),
-        Extras::Package => Some(package_extras(r, m)),
+        Extras::Some(f) => Some(Arc::new(f(m))),
+        Extras::Package => Some(Arc::new(package_extras(r, m))),
     };
     Entry {
         path: r.path(),
         default,
-        description: doc.description.to_string(),
+        description: Cow::Borrowed(doc.description),
         schema,
         listed: true,
     }
@@ -144,7 +148,11 @@ pub fn entries(m: &Model) -> Vec<Entry> {
     ] {
         v.push(row(&field.default_val(), m, default));
     }
+    // Schema extras of the rows so far, each once (see `share`).
+    let (mut pool, mut shared) = (vec![], 0);
     for s in &m.services {
+        share(&mut pool, &mut v[shared..]);
+        shared = v.len();
         let sv = Svc::new(&s.name);
         if s.attach.is_some() {
             // The vendor renders the pods; only the annotations the
@@ -209,11 +217,31 @@ pub fn entries(m: &Model) -> Vec<Entry> {
             ));
         }
     }
+    share(&mut pool, &mut v[shared..]);
     v.extend(secret_entries(m));
     // The install-time additions (issue #19).
     v.extend(fixed[additions..].iter().map(|(r, _)| handle_row(r, m)));
     v
 }
+
+/// Make the rows' schema extras the pooled ones they equal: every
+/// service's rows have the same few, so a large policy holds each once
+/// instead of once per service (called after each service, so no more
+/// than one service's fresh copies are held).
+fn share(pool: &mut Vec<Arc<Value>>, rows: &mut [Entry]) {
+    for e in rows {
+        let Some(s) = &mut e.schema else { continue };
+        match pool.iter().find(|p| **p == *s) {
+            Some(p) => *s = p.clone(),
+            None if pool.len() < POOL => pool.push(s.clone()),
+            None => {}
+        }
+    }
+}
+
+/// Most distinct extras pooled: a bound on the scan per row, should some
+/// handle's extras differ per service.
+const POOL: usize = 64;
 
 /// `services.<name>.istio.inject`, which the pod labels of deployed and
 /// attached services alike read (unlisted: the README table shows the
@@ -257,35 +285,68 @@ fn image_entries(
 
 // ---- values.yaml ----
 
-enum Node {
+/// The dotted paths as a tree of their segments, borrowed from the
+/// entries' paths: one node per segment, not one owned key each (at 10,000
+/// services the tree has about 250,000 nodes).
+enum Node<'a> {
     Leaf(usize),
-    /// Children in insertion order, with an index by name.
-    Map(Vec<(String, Node)>, HashMap<String, usize>),
+    Map(Children<'a>),
 }
 
-fn tree(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Node {
-    let mut root = Node::Map(vec![], HashMap::new());
+/// A map's children in insertion order; an index by name only for a map
+/// with many children (`services`, `gateways`, `secrets`), since a scan of a
+/// few keys is cheaper than a hash map per service.
+#[derive(Default)]
+struct Children<'a> {
+    list: Vec<(&'a str, Node<'a>)>,
+    index: Option<HashMap<&'a str, usize>>,
+}
+
+/// Children beyond which a map gets an index.
+const SCAN: usize = 16;
+
+impl<'a> Children<'a> {
+    fn position(&self, k: &str) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(k).copied(),
+            None => self.list.iter().position(|(n, _)| *n == k),
+        }
+    }
+
+    fn push(&mut self, k: &'a str, node: Node<'a>) -> usize {
+        let pos = self.list.len();
+        self.list.push((k, node));
+        if let Some(ix) = &mut self.index {
+            ix.insert(k, pos);
+        } else if self.list.len() > SCAN {
+            let ix = self.list.iter().enumerate().map(|(i, (n, _))| (*n, i));
+            self.index = Some(ix.collect());
+        }
+        pos
+    }
+}
+
+fn tree(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Node<'_> {
+    let mut root = Node::Map(Children::default());
     for (i, en) in entries.iter().enumerate().filter(|(_, e)| keep(e)) {
         let mut cur = &mut root;
-        let parts: Vec<&str> = en.path.split('.').collect();
-        for (j, k) in parts.iter().enumerate() {
-            let Node::Map(children, index) = cur else {
+        let mut parts = en.path.split('.').peekable();
+        while let Some(k) = parts.next() {
+            let Node::Map(children) = cur else {
                 unreachable!("leaf above {}", en.path)
             };
-            let pos = match index.get(*k) {
-                Some(p) => *p,
+            let pos = match children.position(k) {
+                Some(p) => p,
                 None => {
-                    let node = if j + 1 == parts.len() {
+                    let node = if parts.peek().is_none() {
                         Node::Leaf(i)
                     } else {
-                        Node::Map(vec![], HashMap::new())
+                        Node::Map(Children::default())
                     };
-                    children.push((k.to_string(), node));
-                    index.insert(k.to_string(), children.len() - 1);
-                    children.len() - 1
+                    children.push(k, node)
                 }
             };
-            cur = &mut children[pos].1;
+            cur = &mut children.list[pos].1;
         }
     }
     root
@@ -311,8 +372,8 @@ fn yaml_value(v: &Value, indent: usize) -> String {
 }
 
 fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
-    let Node::Map(children, _) = node else { return };
-    for (i, (k, child)) in children.iter().enumerate() {
+    let Node::Map(children) = node else { return };
+    for (i, (k, child)) in children.list.iter().enumerate() {
         let pad = "  ".repeat(depth);
         if depth == 0 && i > 0 {
             out.push('\n');
@@ -327,7 +388,7 @@ fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
                     yaml_value(&en.default, (depth + 1) * 2)
                 ));
             }
-            Node::Map(..) => {
+            Node::Map(_) => {
                 out.push_str(&format!("{pad}{}:\n", yaml_key(k)));
                 write(child, entries, depth + 1, out);
             }
@@ -366,7 +427,7 @@ fn leaf_schema(en: &Entry) -> Value {
     let mut s = Map::new();
     s.insert("description".into(), json!(en.description));
     s.insert("type".into(), json!(ty));
-    if let Some(Value::Object(extra)) = &en.schema {
+    if let Some(Value::Object(extra)) = en.schema.as_deref() {
         for (k, v) in extra {
             if k != "x-kind" {
                 s.insert(k.clone(), v.clone());
@@ -379,23 +440,97 @@ fn leaf_schema(en: &Entry) -> Value {
     Value::Object(s)
 }
 
+fn map_schema(props: Map<String, Value>) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "properties": props })
+}
+
 fn node_schema(node: &Node, entries: &[Entry]) -> Value {
     match node {
         Node::Leaf(i) => leaf_schema(&entries[*i]),
-        Node::Map(children, _) => {
-            let props: Map<String, Value> = children
+        Node::Map(children) => map_schema(
+            children
+                .list
                 .iter()
-                .map(|(k, c)| (k.clone(), node_schema(c, entries)))
-                .collect();
-            json!({ "type": "object", "additionalProperties": false, "properties": props })
-        }
+                .map(|(k, c)| (k.to_string(), node_schema(c, entries)))
+                .collect(),
+        ),
     }
+}
+
+/// Maps whose children (services, gateways) share a few shapes: each shape
+/// is defined once and referred to, or a large policy's schema passes
+/// Helm's 5 MiB limit. Internal `#/definitions` refs keep the schema
+/// self-contained; Helm 3 (gojsonschema) and Helm 4 (santhosh-tekuri
+/// jsonschema) both resolve them (the `tools` tests validate values
+/// against it with both).
+const SHARED: [&str; 2] = ["services", "gateways"];
+
+/// The definitions made so far, by the compact JSON text of their schema.
+#[derive(Default)]
+struct Shapes {
+    by_text: HashMap<String, String>,
+    definitions: Map<String, Value>,
+}
+
+/// The schema of a [`SHARED`] map: each child's schema is made, looked up
+/// by its text and kept only if it is a new shape, so no more than one
+/// child's schema tree is held at a time.
+fn shared_schema(key: &str, node: &Node, entries: &[Entry], shapes: &mut Shapes) -> Value {
+    let Node::Map(children) = node else {
+        return node_schema(node, entries);
+    };
+    let mut props = Map::new();
+    for (k, c) in &children.list {
+        let schema = node_schema(c, entries);
+        let text = schema.to_string();
+        let name = match shapes.by_text.get(&text) {
+            Some(n) => n.clone(),
+            None => {
+                let n = format!("{key}-{}", shapes.definitions.len());
+                shapes.definitions.insert(n.clone(), schema);
+                shapes.by_text.insert(text, n.clone());
+                n
+            }
+        };
+        props.insert(
+            k.to_string(),
+            json!({ "$ref": format!("#/definitions/{name}") }),
+        );
+    }
+    map_schema(props)
 }
 
 /// Draft-07, self-contained, closed: every Helm 3 and 4 validates it alike.
 pub fn schema(m: &Model, entries: &[Entry]) -> Value {
-    let mut s = node_schema(&tree(entries, |_| true), entries);
-    let o = s.as_object_mut().expect("root is a map");
+    let tree = tree(entries, |_| true);
+    let Node::Map(top) = &tree else {
+        unreachable!("the root is a map")
+    };
+    // The shared maps are filled in after the others, `services` first,
+    // so definitions are numbered in that order.
+    let mut props: Map<String, Value> = top
+        .list
+        .iter()
+        .map(|(k, c)| {
+            let s = match SHARED.contains(k) {
+                true => Value::Null,
+                false => node_schema(c, entries),
+            };
+            (k.to_string(), s)
+        })
+        .collect();
+    let mut shapes = Shapes::default();
+    for key in SHARED {
+        if let Some(pos) = top.position(key) {
+            props[key] = shared_schema(key, &top.list[pos].1, entries, &mut shapes);
+        }
+    }
+    // `global` must stay open: a parent chart passes its own globals down.
+    // https://github.com/helm/helm/issues/10392
+    if let Some(g) = props.get_mut("global").and_then(Value::as_object_mut) {
+        g.insert("additionalProperties".into(), json!(true));
+    }
+    let mut o = Map::new();
     o.insert(
         "$schema".into(),
         json!("http://json-schema.org/draft-07/schema#"),
@@ -404,54 +539,159 @@ pub fn schema(m: &Model, entries: &[Entry]) -> Value {
         "title".into(),
         json!(format!("Values of the {} chart", m.name)),
     );
-    // `global` must stay open: a parent chart passes its own globals down.
-    // https://github.com/helm/helm/issues/10392
-    if let Some(g) = o["properties"]
-        .get_mut("global")
-        .and_then(Value::as_object_mut)
-    {
-        g.insert("additionalProperties".into(), json!(true));
+    o.insert("type".into(), json!("object"));
+    o.insert("additionalProperties".into(), json!(false));
+    o.insert("properties".into(), Value::Object(props));
+    if !shapes.definitions.is_empty() {
+        o.insert("definitions".into(), Value::Object(shapes.definitions));
     }
-    // Services (and gateways) share a few shapes: define each once and
-    // refer to it, or a large policy's schema passes Helm's 5 MiB limit.
-    // Internal `#/definitions` refs keep the schema self-contained.
-    let mut definitions = Map::new();
-    for key in ["services", "gateways"] {
-        let Some(children) = o["properties"]
-            .get_mut(key)
-            .and_then(|n| n.get_mut("properties"))
-            .and_then(Value::as_object_mut)
-        else {
-            continue;
+    Value::Object(o)
+}
+
+/// values.schema.json's text: [`schema`] pretty-printed, with a final
+/// newline.
+pub fn schema_text(m: &Model, entries: &[Entry]) -> String {
+    let mut out = serde_json::to_vec_pretty(&schema(m, entries)).expect("schema");
+    out.push(b'\n');
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(path: &str, default: Value) -> Entry {
+        Entry {
+            path: path.into(),
+            default,
+            description: Cow::Borrowed("d."),
+            schema: None,
+            listed: true,
+        }
+    }
+
+    #[test]
+    fn rows_of_every_service_share_their_schema_extras() {
+        let m = crate::compile_model(include_str!("../../../policies/orderflow.yaml"), None)
+            .expect("compiles");
+        let rows = entries(&m);
+        let inject = |name: &str| {
+            let path = format!("services.{name}.istio.inject");
+            let e = rows.iter().find(|e| e.path == path).expect("an inject row");
+            e.schema.clone().expect("inject rows have extras")
         };
-        let mut shapes: HashMap<String, String> = HashMap::new();
-        for child in children.values_mut() {
-            let text = child.to_string();
-            let name = shapes
-                .entry(text)
-                .or_insert_with_key(|_| format!("{key}-{}", definitions.len()))
-                .clone();
-            definitions
-                .entry(name.clone())
-                .or_insert_with(|| child.take());
-            *child = json!({ "$ref": format!("#/definitions/{name}") });
-        }
+        let (a, b) = (&m.services[0].name, &m.services[1].name);
+        assert!(Arc::ptr_eq(&inject(a), &inject(b)), "{a} and {b}");
+        assert_eq!(*inject(a), injection_schema());
     }
-    if !definitions.is_empty() {
-        o.insert("definitions".into(), Value::Object(definitions));
+
+    #[test]
+    fn share_pools_equal_extras_and_keeps_different_ones() {
+        let with = |path: &str, extras: Value| Entry {
+            schema: Some(Arc::new(extras)),
+            ..row(path, json!(""))
+        };
+        let mut rows = vec![
+            with("a.x", json!({"pattern": "^a$"})),
+            with("a.y", json!({"pattern": "^b$"})),
+            with("b.x", json!({"pattern": "^a$"})),
+            row("b.z", json!(1)),
+        ];
+        let mut pool = vec![];
+        share(&mut pool, &mut rows);
+        let s = |i: usize| rows[i].schema.clone().unwrap();
+        assert!(Arc::ptr_eq(&s(0), &s(2)));
+        assert!(!Arc::ptr_eq(&s(0), &s(1)));
+        assert_eq!(*s(1), json!({"pattern": "^b$"}));
+        assert!(rows[3].schema.is_none());
+        assert_eq!(pool.len(), 2);
     }
-    let mut ordered = Map::new();
-    for k in [
-        "$schema",
-        "title",
-        "type",
-        "additionalProperties",
-        "properties",
-        "definitions",
-    ] {
-        if let Some(v) = o.remove(k) {
-            ordered.insert(k.into(), v);
-        }
+
+    #[test]
+    fn a_map_past_the_scan_limit_keeps_its_children_in_order_and_found() {
+        // More services than `SCAN`, then a second row of the third one:
+        // it must join that service, not start a second `s2:` map.
+        let mut rows: Vec<Entry> = (0..SCAN + 4)
+            .map(|i| row(&format!("services.s{i}.replicas"), json!(i)))
+            .collect();
+        rows.push(row("services.s2.tag", json!("v")));
+        rows.push(row("services.s2.replicas", json!(99)));
+        let t = tree(&rows, |_| true);
+        let Node::Map(top) = &t else { panic!("root") };
+        assert_eq!(top.list.len(), 1);
+        let Node::Map(services) = &top.list[0].1 else {
+            panic!("services")
+        };
+        let names: Vec<&str> = services.list.iter().map(|(k, _)| *k).collect();
+        let want: Vec<String> = (0..SCAN + 4).map(|i| format!("s{i}")).collect();
+        assert_eq!(names, want);
+        assert!(services.index.is_some());
+        let Node::Map(s2) = &services.list[2].1 else {
+            panic!("s2")
+        };
+        let keys: Vec<(&str, usize)> = s2
+            .list
+            .iter()
+            .map(|(k, n)| match n {
+                Node::Leaf(i) => (*k, *i),
+                Node::Map(_) => panic!("{k} is a leaf"),
+            })
+            .collect();
+        // The repeated path keeps its first row.
+        assert_eq!(keys, [("replicas", 2), ("tag", SCAN + 4)]);
     }
-    Value::Object(ordered)
+
+    #[test]
+    fn services_of_one_shape_share_a_definition_and_others_get_their_own() {
+        let m = crate::compile_model(include_str!("../../../policies/orderflow.yaml"), None)
+            .expect("compiles");
+        let rows = vec![
+            row("services.a.replicas", json!(1)),
+            row("services.b.replicas", json!(2)),
+            row("services.c.tag", json!("x")),
+            row("gateways.g.hosts", json!([])),
+            row("services.b.extra", json!(true)),
+            row("global.imageRegistry", json!("")),
+            row("services.d.replicas", json!(5)),
+        ];
+        let s = schema(&m, &rows);
+        let services = &s["properties"]["services"]["properties"];
+        assert_eq!(services["a"], json!({"$ref": "#/definitions/services-0"}));
+        assert_eq!(services["b"], json!({"$ref": "#/definitions/services-1"}));
+        assert_eq!(services["c"], json!({"$ref": "#/definitions/services-2"}));
+        assert_eq!(services["d"], json!({"$ref": "#/definitions/services-0"}));
+        // Services are numbered first, although the gateways come first.
+        assert_eq!(
+            s["properties"]["gateways"]["properties"]["g"],
+            json!({"$ref": "#/definitions/gateways-3"})
+        );
+        let keys: Vec<&String> = s["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["services", "gateways", "global"]);
+        assert_eq!(
+            s["properties"]["global"]["additionalProperties"],
+            json!(true)
+        );
+        let defs = s["definitions"].as_object().unwrap();
+        let names: Vec<&String> = defs.keys().collect();
+        assert_eq!(
+            names,
+            ["services-0", "services-1", "services-2", "gateways-3"]
+        );
+        assert_eq!(
+            defs["services-1"]["properties"]["extra"],
+            json!({"description": "d.", "type": "boolean"})
+        );
+        let top: Vec<&String> = s.as_object().unwrap().keys().collect();
+        assert_eq!(
+            top,
+            [
+                "$schema",
+                "title",
+                "type",
+                "additionalProperties",
+                "properties",
+                "definitions"
+            ]
+        );
+    }
 }

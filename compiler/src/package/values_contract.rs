@@ -338,7 +338,7 @@ weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
         let row = |p: &str, d: serde_json::Value| Entry {
             path: p.into(),
             default: d,
-            description: String::new(),
+            description: "".into(),
             schema: None,
             listed: true,
         };
