@@ -634,3 +634,86 @@ annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+Pod template pieces rendered once per template file (see the
+`$hoist_<name>_<indent>` bindings at the top of each): what a service
+renders when it does not set the value itself.
+*/}}
+{{- define "onlineboutique-mesh.hoist.labels" }}
+{{- include "onlineboutique-mesh.labels" (dict "ctx" $) | nindent 0 }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.selector" }}
+{{- include "onlineboutique-mesh.selectorLabels" (dict "ctx" $) | nindent 0 }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.meshLabels" }}
+{{- $inject := $.Values.istio.injection | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
+{{- else }}
+sidecar.istio.io/inject: {{ $inject | quote }}
+{{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
+{{- with $.Values.istio.revision }}
+istio.io/rev: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.podAnnotations" }}
+{{- $annotations := dict }}
+{{- if and $.Values.istio.enabled (ne $.Values.istio.dataplane "ambient") }}
+{{- if $.Values.istio.proxyImage.repository }}
+{{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "onlineboutique-mesh.image" (dict "image" $.Values.istio.proxyImage "ctx" $)) }}
+{{- end }}
+{{- end }}
+{{- if $.Values.istio.enabled }}
+{{- $annotations = merge $annotations ($.Values.istio.annotations | default dict) }}
+{{- end }}
+{{- $annotations = merge (deepCopy ($.Values.serviceDefaults.podAnnotations | default dict)) $annotations }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.pullSecrets" }}
+{{- with $.Values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.resources" }}
+{{- toYaml $.Values.serviceDefaults.resources | nindent 0 }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.podSecurityContext" }}
+{{- $openshift := eq (include "onlineboutique-mesh.openshift" $) "true" }}
+{{- toYaml (ternary (omit $.Values.serviceDefaults.podSecurityContext "runAsUser" "runAsGroup" "fsGroup") $.Values.serviceDefaults.podSecurityContext $openshift) | nindent 0 }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.securityContext" }}
+{{- $openshift := eq (include "onlineboutique-mesh.openshift" $) "true" }}
+{{- toYaml (ternary (omit $.Values.serviceDefaults.securityContext "runAsUser" "runAsGroup" "fsGroup") $.Values.serviceDefaults.securityContext $openshift) | nindent 0 }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.nodeSelector" }}
+{{- with $.Values.serviceDefaults.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.tolerations" }}
+{{- with $.Values.serviceDefaults.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "onlineboutique-mesh.hoist.affinity" }}
+{{- with $.Values.serviceDefaults.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

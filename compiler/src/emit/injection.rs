@@ -259,17 +259,35 @@ pub fn canonical(m: &Model, s: &Service, version: Option<&Version>) -> Map<Strin
 }
 
 /// The effective injection value of a service in the chart: its own
-/// `istio.inject`, else `istio.injection`, as a string.
+/// `istio.inject`, else `istio.injection`.
 pub fn helm_injection(sv: &Svc) -> String {
-    format!(
-        "{{{{- {INJECT_VAR} := {} | toString }}}}",
-        sv.dig_inject(&ISTIO_INJECTION)
-    )
+    sv.dig_inject(&ISTIO_INJECTION)
+}
+
+/// [`helm_injection`] of the service's values bound to `var`.
+pub fn dig_own(var: &str) -> String {
+    Svc::dig_inject_in(var, &ISTIO_INJECTION)
+}
+
+/// [`decide`]'s steps as template lines, the injection value read from
+/// `inject` (a service's [`helm_injection`], or `istio.injection` alone
+/// for a service that does not set its own, in `hoist`).
+pub fn helm_mesh_lines(inject: &str) -> Vec<String> {
+    let mut lines = vec![format!("{{{{- {INJECT_VAR} := {inject} | toString }}}}")];
+    render(&steps(), &mut lines);
+    lines
 }
 
 /// Template lines for the pod labels after the selector labels: the
 /// canonical service, then [`decide`]'s steps over the values.
 pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &Svc) -> Vec<String> {
+    let mut lines = helm_canonical_lines(s, version);
+    lines.extend(helm_mesh_lines(&helm_injection(sv)));
+    lines
+}
+
+/// The canonical-service label lines of a pod template.
+pub fn helm_canonical_lines(s: &Service, version: Option<&Version>) -> Vec<String> {
     let revision = match version {
         Some(v) => format!("\"{}\"", v.name),
         None => "{{ $.Chart.AppVersion | quote }}".to_string(),
@@ -279,13 +297,10 @@ pub fn helm_label_lines(s: &Service, version: Option<&Version>, sv: &Svc) -> Vec
         Some(a) => a.service.clone(),
         None => format!("{{{{ $fullname }}}}-{}", s.name),
     };
-    let mut lines = vec![
+    vec![
         format!("{CANONICAL_NAME}: \"{name}\""),
         format!("{CANONICAL_REVISION}: {revision}"),
-        helm_injection(sv),
-    ];
-    render(&steps(), &mut lines);
-    lines
+    ]
 }
 
 /// The Kustomize istio component's patch of pod labels: the mesh-on

@@ -14,6 +14,7 @@ mod external;
 pub mod gateway;
 mod gateway_api_types;
 pub mod graph;
+pub mod hoist;
 pub mod identity;
 pub mod ingress;
 mod ingress_controller;
@@ -140,6 +141,9 @@ pub struct File {
     pub out: Out,
     /// Template lines before the objects (variable bindings).
     pub prelude: Vec<String>,
+    /// Template lines opening the objects, kept with them when a packager
+    /// puts files together (the per-service `$own`, `hoist::own_binding`).
+    pub opening: Vec<String>,
     /// The service whose objects of its group this file holds, and only
     /// them (`<svc>.yaml`, `istio/<svc>.yaml`, `network-policies/<svc>.yaml`):
     /// a packager may put such files together (`package::helm_groups`).
@@ -154,6 +158,7 @@ impl File {
             docs: vec![],
             out: Out::new(mode),
             prelude: vec![],
+            opening: vec![],
             service: None,
         }
     }
@@ -286,7 +291,11 @@ impl<'a> Names<'a> {
     /// The file's label block (`$labels` or `$selector`, see [`helm_prelude`])
     /// plus the component, quoted: a service may be called `on` or `y`.
     fn helper_lines(&self, var: &str, component: Option<&str>) -> Vec<String> {
-        let mut lines = vec![format!("{{{{- {var} | nindent {{0}} }}}}")];
+        let var = match var {
+            "$labels" => hoist::Hoist::Labels.var(),
+            _ => hoist::Hoist::Selector.var(),
+        };
+        let mut lines = vec![format!("{{{{- {var} }}}}")];
         if let Some(c) = component {
             lines.push(format!("app.kubernetes.io/component: \"{c}\""));
         }

@@ -10,8 +10,7 @@
 
 use super::cond::Cond;
 use super::values::{
-    istio_proxy_image, PodField, Svc, ISTIO_ANNOTATIONS, ISTIO_ENABLED,
-    ISTIO_PROXY_IMAGE_REPOSITORY,
+    istio_proxy_image, ISTIO_ANNOTATIONS, ISTIO_ENABLED, ISTIO_PROXY_IMAGE_REPOSITORY,
 };
 use super::{injection, svc_values, Names, Out};
 use crate::model::{Model, Service, Version};
@@ -52,6 +51,19 @@ pub fn pod_labels(
         format!("app.kubernetes.io/component: \"{}\"", s.name),
     ];
     lines.extend(injection::helm_label_lines(s, version, &svc_values(s)));
+    labels_from(m, n, out, s, version, lines)
+}
+
+/// The pod labels from these template lines (Helm), or the selector,
+/// canonical and mesh-off injection labels (plain).
+pub fn labels_from(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    version: Option<&Version>,
+    lines: Vec<String>,
+) -> Value {
     match out.lines(lines) {
         Some(mk) => json!({ (mk): null }),
         None => {
@@ -82,7 +94,9 @@ pub const PROXY_IMAGE: &str = "sidecar.istio.io/proxyImage";
 /// `istio.annotations`; the pod's own win. No injection annotation: the
 /// label decides (see `injection`), and an annotation disagreeing with it
 /// misled readers of the manifests.
-pub fn pod_annotation_lines(app: &str, sv: &Svc, metrics: &Map<String, Value>) -> Vec<String> {
+/// `own` is the pod's own annotations (`Svc::own_or_default`, or the
+/// chart-wide `serviceDefaults.podAnnotations` in `hoist`).
+pub fn pod_annotation_lines(app: &str, own: &str, metrics: &Map<String, Value>) -> Vec<String> {
     let mut lines = vec!["{{- $annotations := dict }}".to_string()];
     // Scrape annotations (`metrics`): Istio rewrites them to its merged
     // metrics port on injected pods.
@@ -101,10 +115,7 @@ pub fn pod_annotation_lines(app: &str, sv: &Svc, metrics: &Map<String, Value>) -
         format!("{{{{- if {} }}}}", Cond::is(&ISTIO_ENABLED).helm()),
         format!("{{{{- $annotations = merge $annotations ({} | default dict) }}}}", ISTIO_ANNOTATIONS.expr()),
         "{{- end }}".into(),
-        format!(
-            "{{{{- $annotations = merge (deepCopy ({} | default dict)) $annotations }}}}",
-            sv.own_or_default(PodField::PodAnnotations)
-        ),
+        format!("{{{{- $annotations = merge (deepCopy ({own} | default dict)) $annotations }}}}"),
         "{{- with $annotations }}".into(),
         "annotations:".into(),
         "  {{- toYaml . | nindent {2} }}".into(),

@@ -349,7 +349,11 @@ fn probe(
 /// The source pod's annotation lines with the hook added and the sidecar
 /// hold set unless the values already configure the proxy.
 fn annotation_lines(app: &str, sv: &Svc, hook: &Map<String, Value>, hold: &str) -> Vec<String> {
-    let mut lines = pod_meta::pod_annotation_lines(app, sv, &Map::new());
+    let mut lines = pod_meta::pod_annotation_lines(
+        app,
+        &sv.own_or_default(PodField::PodAnnotations),
+        &Map::new(),
+    );
     let at = lines
         .iter()
         .position(|l| l == "{{- with $annotations }}")

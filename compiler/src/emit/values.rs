@@ -731,6 +731,17 @@ impl Svc {
             .collect();
         format!("dig {} {} {}", keys.join(" "), fallback.expr(), self.expr())
     }
+
+    /// [`Svc::dig_inject`] of a service's values bound to the template
+    /// variable `var`.
+    pub fn dig_inject_in(var: &str, fallback: &Val<Inject>) -> String {
+        let own = Svc::new("x").dig_inject(fallback);
+        let map = Svc::new("x").expr();
+        format!(
+            "{}{var}",
+            own.strip_suffix(&map).expect("dig ends with the map")
+        )
+    }
 }
 
 /// The values of one gateway: `gateways.<name>`.

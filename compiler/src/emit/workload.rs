@@ -7,10 +7,9 @@
 //! limits, distinct readiness and liveness probes, no automounted token.
 
 use super::cond::Cond;
-use super::pod_meta::{
-    pod_annotation_lines, pod_labels, proxy_image_cond, PROXY_IMAGE, VERSION_LABEL,
-};
-use super::values::{PodField, GLOBAL_IMAGE_PULL_SECRETS, ISTIO_ENABLED};
+use super::hoist::{self, Hoist};
+use super::pod_meta::{pod_annotation_lines, proxy_image_cond, PROXY_IMAGE, VERSION_LABEL};
+use super::values::{PodField, ISTIO_ENABLED};
 use super::{injection, set, svc_values, to_value, File, Group, Mode, Names, Out};
 use crate::model::{Model, Resources, Service, Version, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
@@ -31,6 +30,9 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> File {
     let mut f = File::new(format!("{}.yaml", s.name), Group::Base, mode);
     f.service = Some(s.name.clone());
     f.prelude.push(super::additions::openshift_binding(&m.name));
+    if mode == Mode::Helm {
+        f.opening.push(hoist::own_binding(&svc_values(s)));
+    }
     let n = Names::new(m);
     let out = &mut f.out;
     // One ServiceAccount per version when a rule names a version
@@ -385,7 +387,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         }
     }
     let mut selector = n.selector(out, Some(&s.name));
-    let mut labels = pod_labels(m, n, out, s, version);
+    let mut labels = workload_pod_labels(m, n, out, s, version);
     if let Some(v) = version {
         selector[VERSION_LABEL] = json!(v.name);
         labels[VERSION_LABEL] = json!(v.name);
@@ -400,7 +402,22 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     tpl["metadata"] = json!({ "labels": labels });
     let mut metrics = super::metrics::pod_annotations(s);
     metrics.extend(super::job::pod_annotations(s.workload));
-    match out.lines(pod_annotation_lines(n.app, &sv, &metrics)) {
+    // Scrape and Job annotations are the service's own: no chart-wide text.
+    let annotations = if metrics.is_empty() {
+        let own = hoist::own_set(PodField::PodAnnotations);
+        hoist::unless(
+            &own,
+            Hoist::PodAnnotations,
+            pod_annotation_lines(n.app, &own, &metrics),
+        )
+    } else {
+        pod_annotation_lines(
+            n.app,
+            &sv.own_or_default(PodField::PodAnnotations),
+            &metrics,
+        )
+    };
+    match out.lines(annotations) {
         Some(marker) => tpl["metadata"][marker.as_str()] = Value::Null,
         None if !metrics.is_empty() => tpl["metadata"]["annotations"] = Value::Object(metrics),
         None => {}
@@ -413,7 +430,9 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         _ => n.object(out, &s.name),
     };
     if out.helm() {
-        let marker = out.lines(pull_secret_lines()).expect("helm mode has lines");
+        let marker = out
+            .lines(vec![format!("{{{{- {} }}}}", Hoist::PullSecrets.var())])
+            .expect("helm mode has lines");
         pod[marker.as_str()] = Value::Null;
     } else if !m.pull_secrets.is_empty() {
         pod["imagePullSecrets"] = json!(m
@@ -422,8 +441,9 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .map(|s| json!({ "name": s }))
             .collect::<Vec<_>>());
     }
-    pod["securityContext"] = out.yaml(
-        &super::additions::platform(&sv.own_or_default(PodField::PodSecurityContext)),
+    pod["securityContext"] = field_value(
+        out,
+        PodField::PodSecurityContext,
         super::pod::pod_security_context(s),
     );
     for f in [
@@ -431,7 +451,9 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         PodField::Affinity,
         PodField::Tolerations,
     ] {
-        out.optional(pod, f.key(), &sv.own_or_default(f), None);
+        if let Some(marker) = out.lines(field(f)) {
+            pod[marker.as_str()] = Value::Null;
+        }
     }
     if s.workload.runs_to_completion() {
         pod["restartPolicy"] = json!("OnFailure");
@@ -450,16 +472,37 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         ),
         json!(image.to_string()),
     );
-    c["securityContext"] = out.yaml(
-        &super::additions::platform(&sv.own_or_default(PodField::SecurityContext)),
+    c["securityContext"] = field_value(
+        out,
+        PodField::SecurityContext,
         super::pod::security_context(s),
     );
-    c["resources"] = out.yaml(
-        &sv.own_or_default(PodField::Resources),
-        resources_value(&s.resources),
-    );
+    c["resources"] = field_value(out, PodField::Resources, resources_value(&s.resources));
     set(pod, &["terminationGracePeriodSeconds"], json!(30));
     v
+}
+
+/// [`pod_labels`] in a service's own workload file, where `$own` holds the
+/// service's values (`hoist::own_binding`): the selector and, unless the
+/// service sets `istio`, the mesh labels come from the file's bindings.
+fn workload_pod_labels(
+    m: &Model,
+    n: &Names,
+    out: &mut Out,
+    s: &Service,
+    version: Option<&Version>,
+) -> Value {
+    let mut lines = vec![
+        format!("{{{{- {} }}}}", Hoist::Selector.var()),
+        format!("app.kubernetes.io/component: \"{}\"", s.name),
+    ];
+    lines.extend(super::injection::helm_canonical_lines(s, version));
+    lines.extend(hoist::unless(
+        &format!("{}.istio", hoist::OWN),
+        Hoist::MeshLabels,
+        super::injection::helm_mesh_lines(&super::injection::dig_own(hoist::OWN)),
+    ));
+    super::pod_meta::labels_from(m, n, out, s, version, lines)
 }
 
 /// What the mesh changes in a pod template with `istio.enabled=true`, as
@@ -476,15 +519,21 @@ pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) 
     (labels, annotations)
 }
 
-fn pull_secret_lines() -> Vec<String> {
-    vec![
-        format!("{{{{- with {} }}}}", GLOBAL_IMAGE_PULL_SECRETS.expr()),
-        "imagePullSecrets:".into(),
-        "  {{- range . }}".into(),
-        "  - name: {{ . | quote }}".into(),
-        "  {{- end }}".into(),
-        "{{- end }}".into(),
-    ]
+/// A pod field's lines: the service's own value when it sets one (where
+/// `<own> | default <chart-wide>` is `<own>`), else the file's chart-wide
+/// text (`hoist`).
+fn field(f: PodField) -> Vec<String> {
+    let own = hoist::own_set(f);
+    hoist::unless(&own, Hoist::Field(f), hoist::field_lines(f, &own))
+}
+
+/// A pod field written under its key (`resources:`, `securityContext:`):
+/// the lines in Helm mode, `default` in plain mode.
+fn field_value(out: &mut Out, f: PodField, default: Value) -> Value {
+    match out.lines(field(f)) {
+        Some(marker) => json!({ marker: null }),
+        None => default,
+    }
 }
 
 fn pdb(n: &Names, out: &mut Out, s: &Service) -> Value {

@@ -120,7 +120,11 @@ injection labels (Istio 1.16+ matches the label; see NOTES).
         }
         t.push_str("{{- end }}\n");
         let metrics = emit::metrics::pod_annotations(s);
-        let annotations = emit::pod_meta::pod_annotation_lines(app, &svc_values(s), &metrics);
+        let annotations = emit::pod_meta::pod_annotation_lines(
+            app,
+            &svc_values(s).own_or_default(emit::values::PodField::PodAnnotations),
+            &metrics,
+        );
         t.push_str(&format!(
             "\n{{{{- define \"{app}.podAnnotations.{}\" -}}}}\n",
             s.name

@@ -229,6 +229,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         helpers.push_str(&super::attach::helpers(m));
     }
     helpers.push_str(&super::upgrades::helpers(m));
+    helpers.push_str(&emit::hoist::helpers(&m.name));
     put(&mut tree, "templates/_helpers.tpl", helpers);
     put(
         &mut tree,
@@ -347,7 +348,21 @@ fn security_first(kinds: std::collections::BTreeSet<String>) -> Vec<String> {
 
 /// The text of one template file.
 pub fn template(f: &File, app: &str) -> String {
-    head(f.group, app, &f.prelude, &[]) + &body(f) + &foot(f.group)
+    assemble(f.group, app, &f.prelude, vec![], &body(f))
+}
+
+/// A template file of these objects: [`head`] with `extra` and the
+/// bindings of the hoisted pieces the objects read
+/// (`emit::hoist::bindings`), the objects, [`foot`].
+pub(crate) fn assemble(
+    group: Group,
+    app: &str,
+    prelude: &[String],
+    mut extra: Vec<String>,
+    body: &str,
+) -> String {
+    extra.extend(emit::hoist::bindings(app, body));
+    head(group, app, prelude, &extra) + body + &foot(group)
 }
 
 /// A template file with its objects turned into text, and what the chart
@@ -394,6 +409,10 @@ pub(crate) fn head(group: Group, app: &str, prelude: &[String], extra: &[String]
 /// A template file's objects.
 pub(crate) fn body(f: &File) -> String {
     let mut t = String::new();
+    for line in &f.opening {
+        t.push_str(line);
+        t.push('\n');
+    }
     for d in &f.docs {
         let yaml = super::yaml::to_string(&d.value);
         let body = substitute(&out::escape_template(&yaml), &f.out.fragments);

@@ -161,9 +161,8 @@ impl Grouper {
             }
             // Too large for one file: each service's own file instead.
             for p in parts {
-                let head = helm::head(group, &self.app, &p.prelude, &[]);
-                let text = self.with_upgrades(head + &p.body + &helm::foot(group));
-                sink(p.path, text);
+                let text = helm::assemble(group, &self.app, &p.prelude, vec![], &p.body);
+                sink(p.path, self.with_upgrades(text));
             }
         }
     }
@@ -190,17 +189,16 @@ impl Grouper {
                 identity::portable()
             ));
         }
-        let mut text = helm::head(group, &self.app, &prelude, &extra);
         let portable_var_if = format!("{{{{- if {PORTABLE_VAR} }}}}");
+        let mut body = String::new();
         for p in parts {
             if hoist {
-                text.push_str(&p.body.replace(&portable_if, &portable_var_if));
+                body.push_str(&p.body.replace(&portable_if, &portable_var_if));
             } else {
-                text.push_str(&p.body);
+                body.push_str(&p.body);
             }
         }
-        text.push_str(&helm::foot(group));
-        self.with_upgrades(text)
+        self.with_upgrades(helm::assemble(group, &self.app, &prelude, extra, &body))
     }
 
     fn with_upgrades(&self, mut text: String) -> String {
@@ -359,9 +357,24 @@ mod tests {
                         vec![]
                     };
                     let head = helm::head(group, &m.name, &own_prelude, &[]);
-                    let rest = own.strip_prefix(&head).unwrap_or_else(|| panic!("{own}"));
+                    let mut rest = own.strip_prefix(&head).unwrap_or_else(|| panic!("{own}"));
+                    // The hoisted pieces the service's objects read.
+                    while rest.starts_with("{{- $hoist_") {
+                        rest = &rest[rest.find('\n').unwrap() + 1..];
+                    }
                     let objects = rest.strip_suffix(&helm::foot(group)).unwrap();
-                    assert!(objects.starts_with("---\n") || objects.starts_with("{{- if "));
+                    assert_eq!(
+                        helm::assemble(group, &m.name, &own_prelude, vec![], objects),
+                        own
+                    );
+                    // A workload file opens with its service's values (`$own`).
+                    let first = objects.strip_prefix(&format!(
+                        "{}\n",
+                        crate::emit::hoist::own_binding(&crate::emit::svc_values(s))
+                    ));
+                    let first = first.unwrap_or(objects);
+                    assert_eq!(first.len() < objects.len(), group == Group::Base, "{own}");
+                    assert!(first.starts_with("---\n") || first.starts_with("{{- if "));
                     bodies.push_str(&objects.replace(&portable_if, "{{- if $portable }}"));
                     for l in own_prelude {
                         if !prelude.contains(&l) {
@@ -378,8 +391,7 @@ mod tests {
                     assert!(bodies.contains("{{- if $portable }}"), "{path}");
                 }
                 assert!(!bodies.contains(&portable_if), "{path}");
-                let want =
-                    helm::head(group, &m.name, &prelude, &extra) + &bodies + &helm::foot(group);
+                let want = helm::assemble(group, &m.name, &prelude, extra, &bodies);
                 assert_eq!(got, want, "{path}");
                 assert_eq!(
                     got.matches(":= include \"bench.fullname\"").count(),

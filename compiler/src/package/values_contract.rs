@@ -84,8 +84,9 @@ pub fn reads(text: &str) -> BTreeSet<String> {
             t = next;
         }
     }
-    // `dig "a" "b" <fallback> <map>` reads <map>.a.b (and the fallback).
-    let dig = Regex::new(&format!(r#"dig ((?:"[\w-]+" )+)(\S+) ({path})"#)).expect("regex");
+    // `dig "a" "b" <fallback> <map>` reads <map>.a.b (and the fallback);
+    // the map may be a variable bound to values (`$own`).
+    let dig = Regex::new(&format!(r#"dig ((?:"[\w-]+" )+)(\S+) ({path}|\$\w+)"#)).expect("regex");
     t = dig
         .replace_all(&t, |c: &regex::Captures| {
             let keys: Vec<&str> = c[1]
@@ -310,6 +311,8 @@ mod tests {
 {{- /* `.Values.inAComment` is prose */}}
 {{- if and $.Values.istio.enabled (eq .Values.istio.dataplane "ambient") }}
 {{- $inject := dig "istio" "inject" $.Values.istio.injection (index $.Values.services "my-api") | toString }}
+{{- $own := (index $.Values.services "mine") }}
+{{- $inject := dig "istio" "inject" $.Values.istio.injection $own | toString }}
 replicas: {{ (index (index $.Values.services "api").versions "v1").replicas }}
 weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
 {{- range $name, $gw := .Values.gateways }}{{ $gw.tls.credentialName }}{{- end }}
@@ -321,6 +324,7 @@ weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
             "istio.dataplane",
             "istio.injection",
             "services.my-api.istio.inject",
+            "services.mine.istio.inject",
             "services.api.versions.v1.replicas",
             "services.api.traffic.split.v2",
             "gateways.*.tls.credentialName",
