@@ -138,7 +138,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
             },
             None => f,
         };
-        let mut text = head(f.group, &m.name, &f.prelude, &[]) + &f.body + &foot(f.group);
+        let mut text = assemble(f.group, &m.name, &f.prelude, vec![], &f.body);
         if let Some(line) = &upgrades_line {
             insert_upgrades_line(&mut text, line);
         }
