@@ -148,16 +148,24 @@ pub fn each_prepared<P: Send>(
     m: &Model,
     mode: Mode,
     threads: usize,
+    order: Option<&[usize]>,
     prepare: &(dyn Fn(File) -> P + Sync),
     sink: &mut dyn FnMut(P),
 ) {
+    // The per-service emitters' order: `order` (indexes into
+    // `m.services`, each once) or the model's.
+    let services: Vec<&Service> = match order {
+        Some(o) => o.iter().map(|&i| &m.services[i]).collect(),
+        None => m.services.iter().collect(),
+    };
+    debug_assert_eq!(services.len(), m.services.len());
     for e in EMITTERS {
         match e.files {
-            Files::PerService(f) if threads > 1 && m.services.len() > CHUNK => {
-                per_service_parallel(m, mode, threads, f, prepare, sink)
+            Files::PerService(f) if threads > 1 && services.len() > CHUNK => {
+                per_service_parallel(m, &services, mode, threads, f, prepare, sink)
             }
             Files::PerService(f) => {
-                for s in &m.services {
+                for s in &services {
                     if let Some(file) = f(m, s, mode) {
                         sink(prepare(file));
                     }
@@ -172,13 +180,14 @@ pub fn each_prepared<P: Send>(
 /// in order; the calling thread puts finished chunks back in order.
 fn per_service_parallel<P: Send>(
     m: &Model,
+    services: &[&Service],
     mode: Mode,
     threads: usize,
     f: fn(&Model, &Service, Mode) -> Option<File>,
     prepare: &(dyn Fn(File) -> P + Sync),
     sink: &mut dyn FnMut(P),
 ) {
-    let chunks: Vec<&[Service]> = m.services.chunks(CHUNK).collect();
+    let chunks: Vec<&[&Service]> = services.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);
     // Bounded, so workers wait rather than run far ahead of the sink.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<P>)>(threads * 2);
@@ -241,7 +250,7 @@ mod tests {
                 .collect();
             (f.path, text)
         };
-        each_prepared(m, Mode::Helm, threads, &prepare, &mut |p| got.push(p));
+        each_prepared(m, Mode::Helm, threads, None, &prepare, &mut |p| got.push(p));
         got
     }
 

@@ -128,22 +128,30 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
     let mut grouper = Grouper::new(m.services.len(), layout, &m.name, upgrades_line.clone());
     let mut put_template = |p: String, t: String| sink(format!("templates/{p}"), t.into_bytes());
     // Objects become text on every core; files are put together in order.
-    emit::each_prepared(m, Mode::Helm, emit::threads(), &prepare, &mut |mut f| {
-        suffix = suffix.max(f.suffix);
-        istio_kinds.extend(std::mem::take(&mut f.istio_kinds));
-        let f = match &mut grouper {
-            Some(g) => match g.add(f, &mut put_template) {
-                Some(f) => f,
-                None => return,
-            },
-            None => f,
-        };
-        let mut text = assemble(f.group, &m.name, &f.prelude, vec![], &f.body);
-        if let Some(line) = &upgrades_line {
-            insert_upgrades_line(&mut text, line);
-        }
-        put_template(f.path, text);
-    });
+    let order = grouper.as_ref().map(|g| g.order(m));
+    emit::each_prepared(
+        m,
+        Mode::Helm,
+        emit::threads(),
+        order.as_deref(),
+        &prepare,
+        &mut |mut f| {
+            suffix = suffix.max(f.suffix);
+            istio_kinds.extend(std::mem::take(&mut f.istio_kinds));
+            let f = match &mut grouper {
+                Some(g) => match g.add(f, &mut put_template) {
+                    Some(f) => f,
+                    None => return,
+                },
+                None => f,
+            };
+            let mut text = assemble(f.group, &m.name, &f.prelude, vec![], &f.body);
+            if let Some(line) = &upgrades_line {
+                insert_upgrades_line(&mut text, line);
+            }
+            put_template(f.path, text);
+        },
+    );
     if let Some(g) = &mut grouper {
         g.finish(&mut put_template);
     }

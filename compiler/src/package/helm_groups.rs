@@ -84,13 +84,18 @@ struct Part {
 }
 
 /// Collects the per-service files of one kind at a time and hands out
-/// bucket files when the kind is complete.
+/// each bucket file as soon as it is complete: the files come in bucket
+/// order ([`Grouper::order`]), so a bucket is complete when a file of a
+/// later bucket (or kind) arrives, and only one bucket's text is held
+/// (holding a whole kind was 105 MiB at 10,000 services, heaptrack).
 pub struct Grouper {
     buckets: usize,
     app: String,
     upgrades_line: Option<String>,
     group: Option<Group>,
     parts: Vec<Vec<Part>>,
+    /// Buckets below this one are handed out for the current kind.
+    done: usize,
 }
 
 impl Grouper {
@@ -109,8 +114,23 @@ impl Grouper {
                 upgrades_line,
                 group: None,
                 parts: (0..buckets).map(|_| vec![]).collect(),
+                done: 0,
             }
         })
+    }
+
+    /// The order to emit services in (indexes into `m.services`): by
+    /// bucket, and in the model's order within one, which is the order of
+    /// the services in their bucket file.
+    pub fn order(&self, m: &crate::model::Model) -> Vec<usize> {
+        let mut order: Vec<(usize, usize)> = m
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (bucket(&s.name, self.buckets), i))
+            .collect();
+        order.sort_unstable();
+        order.into_iter().map(|(_, i)| i).collect()
     }
 
     /// Bucket files per kind.
@@ -135,6 +155,11 @@ impl Grouper {
             self.group = Some(f.group);
         }
         let b = bucket(svc, self.buckets);
+        assert!(
+            b >= self.done,
+            "{svc}: per-service files must come in bucket order (Grouper::order)"
+        );
+        self.hand_out(b, sink);
         self.parts[b].push(Part {
             path: f.path,
             prelude: f.prelude,
@@ -143,13 +168,21 @@ impl Grouper {
         None
     }
 
-    /// Hand out the buckets of the current kind.
+    /// Hand out the rest of the current kind's buckets.
     pub fn finish(&mut self, sink: &mut dyn FnMut(String, String)) {
-        let Some(group) = self.group.take() else {
+        self.hand_out(self.buckets, sink);
+        self.group = None;
+        self.done = 0;
+    }
+
+    /// Hand out the current kind's buckets below `upto`: no later file
+    /// belongs to them.
+    fn hand_out(&mut self, upto: usize, sink: &mut dyn FnMut(String, String)) {
+        let Some(group) = self.group else {
             return;
         };
-        let all = std::mem::replace(&mut self.parts, (0..self.buckets).map(|_| vec![]).collect());
-        for (b, parts) in all.into_iter().enumerate() {
+        for b in self.done..upto {
+            let parts = std::mem::take(&mut self.parts[b]);
             let Some(first) = parts.first() else {
                 continue;
             };
@@ -165,6 +198,7 @@ impl Grouper {
                 sink(p.path, self.with_upgrades(text));
             }
         }
+        self.done = self.done.max(upto);
     }
 
     fn bucket_text(&self, group: Group, b: usize, parts: &[Part]) -> String {

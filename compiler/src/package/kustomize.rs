@@ -231,12 +231,19 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         };
         (ft, pending)
     };
-    emit::each_prepared(m, Mode::Plain, emit::threads(), &prepare, &mut |(ft, p)| {
-        if !ft.targets.is_empty() || !ft.fixed.is_empty() || !ft.movable.is_empty() {
-            targets.push(ft);
-        }
-        pending.push(p);
-    });
+    emit::each_prepared(
+        m,
+        Mode::Plain,
+        emit::threads(),
+        None,
+        &prepare,
+        &mut |(ft, p)| {
+            if !ft.targets.is_empty() || !ft.fixed.is_empty() || !ft.movable.is_empty() {
+                targets.push(ft);
+            }
+            pending.push(p);
+        },
+    );
 
     let mut all = overlays().to_vec();
     all.push(("plain", vec![]));
