@@ -262,13 +262,7 @@ mod tests {
     /// it (large ones: here the same text padded with a long comment).
     #[test]
     fn the_scan_beside_the_parse_rejects_what_it_rejects_alone() {
-        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..9 {
-            let p = i - 1;
-            bomb.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
-        }
+        let bomb = crate::yaml_pos::tests::alias_bomb();
         let deep = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100) + "\n";
         let duplicate =
             "apiVersion: meshpack.dev/v1alpha2\nkind: Policy\nkind: Policy\n".to_string();
