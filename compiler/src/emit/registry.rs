@@ -10,7 +10,7 @@
 //! keep.
 //!
 //! Per-service emitters make each service's file from the model alone, so
-//! [`each_prepared`] makes them on several threads, a window of services
+//! [`each_prepared`] makes them on several threads, a chunk of services
 //! at a time, and still hands the files out in the list's order: the
 //! output does not depend on the number of threads.
 
@@ -142,8 +142,11 @@ const CHUNK: usize = 32;
 
 /// Like [`each`], with `prepare` applied to every file (turning it into
 /// text, say) on up to `threads` threads; `sink` gets the prepared files
-/// in [`each`]'s order, on the calling thread. At most a few chunks per
-/// thread are held ahead of the sink.
+/// in [`each`]'s order, on the calling thread, except that the per-service
+/// emitters take the services in `order` when one is given (the chart's
+/// bucket order). The channel to the sink is bounded, so workers wait when
+/// the sink falls behind; a chunk finished early waits for the ones before
+/// it.
 pub fn each_prepared<P: Send>(
     m: &Model,
     mode: Mode,
