@@ -124,16 +124,7 @@ pub fn emit(m: &Model, mode: Mode) -> Vec<File> {
 /// Emit the files one at a time: packagers turn each into text and drop
 /// its objects, so a large policy's value trees never all exist at once.
 pub fn each(m: &Model, mode: Mode, sink: &mut dyn FnMut(File)) {
-    for e in EMITTERS {
-        match e.files {
-            Files::PerService(f) => m
-                .services
-                .iter()
-                .filter_map(|s| f(m, s, mode))
-                .for_each(&mut *sink),
-            Files::Whole(f) => f(m, mode, sink),
-        }
-    }
+    each_prepared(m, mode, 1, None, &|f| f, sink);
 }
 
 /// Services a worker takes at a time: large enough that handing out work
