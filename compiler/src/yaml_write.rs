@@ -17,15 +17,44 @@ use serde_json::{Map, Value};
 /// One document, ending in a newline.
 pub fn to_string(v: &Value) -> String {
     let mut out = String::with_capacity(1024);
+    write(&mut out, v, &mut Plain);
+    out
+}
+
+/// What a writer of template text adds to plain YAML (`package::markers`
+/// writes chart templates in the same pass as their YAML).
+pub trait Hooks {
+    /// `out[start..]` is the text of one key or string just written
+    /// (plain, quoted or a literal block); the hook may rewrite it.
+    fn scalar(&mut self, out: &mut String, start: usize);
+    /// A map entry `key: null` about to be written at indentation `ind`
+    /// (`first_in_item`: right after a list item's `- `). Returns whether
+    /// the hook wrote something in its place.
+    fn null_entry(&mut self, out: &mut String, key: &str, ind: usize, first_in_item: bool) -> bool;
+}
+
+/// Plain YAML: no hooks.
+struct Plain;
+
+impl Hooks for Plain {
+    #[inline]
+    fn scalar(&mut self, _: &mut String, _: usize) {}
+    #[inline]
+    fn null_entry(&mut self, _: &mut String, _: &str, _: usize, _: bool) -> bool {
+        false
+    }
+}
+
+/// One document appended to `out`, ending in a newline, through `h`.
+pub fn write<H: Hooks>(out: &mut String, v: &Value, h: &mut H) {
     match v {
-        Value::Object(m) if !m.is_empty() => map(&mut out, m, 0, false),
-        Value::Array(a) if !a.is_empty() => seq(&mut out, a, 0, false),
+        Value::Object(m) if !m.is_empty() => map(out, m, 0, false, h),
+        Value::Array(a) if !a.is_empty() => seq(out, a, 0, false, h),
         other => {
-            scalar(&mut out, other);
+            scalar(out, other, h);
             out.push('\n');
         }
     }
-    out
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -33,32 +62,40 @@ fn indent(out: &mut String, n: usize) {
 }
 
 /// A mapping at `ind`; `inline` when the first key follows a `- ` already written.
-fn map(out: &mut String, m: &Map<String, Value>, ind: usize, inline: bool) {
+fn map<H: Hooks>(out: &mut String, m: &Map<String, Value>, ind: usize, inline: bool, h: &mut H) {
     for (i, (k, v)) in m.iter().enumerate() {
-        if i > 0 || !inline {
+        let first_in_item = i == 0 && inline;
+        if v.is_null() && h.null_entry(out, k, ind, first_in_item) {
+            continue;
+        }
+        if !first_in_item {
             indent(out, ind);
         }
-        string(out, k);
+        string(out, k, h);
         out.push(':');
-        after_key(out, v, ind);
+        after_key(out, v, ind, h);
     }
 }
 
-fn after_key(out: &mut String, v: &Value, ind: usize) {
+fn after_key<H: Hooks>(out: &mut String, v: &Value, ind: usize, h: &mut H) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            map(out, m, ind + 2, false);
+            map(out, m, ind + 2, false, h);
         }
         // Kubernetes style: a sequence's dashes at its key's indentation.
         Value::Array(a) if !a.is_empty() => {
             out.push('\n');
-            seq(out, a, ind, false);
+            seq(out, a, ind, false, h);
         }
-        Value::String(s) if literal_is_safe(s) => literal(out, s, ind + 2),
+        Value::String(s) if literal_is_safe(s) => {
+            let start = out.len();
+            literal(out, s, ind + 2);
+            h.scalar(out, start);
+        }
         other => {
             out.push(' ');
-            scalar(out, other);
+            scalar(out, other, h);
             out.push('\n');
         }
     }
@@ -94,7 +131,7 @@ fn literal(out: &mut String, s: &str, ind: usize) {
     }
 }
 
-fn seq(out: &mut String, a: &[Value], ind: usize, inline: bool) {
+fn seq<H: Hooks>(out: &mut String, a: &[Value], ind: usize, inline: bool, h: &mut H) {
     for (i, item) in a.iter().enumerate() {
         if i > 0 || !inline {
             indent(out, ind);
@@ -103,38 +140,40 @@ fn seq(out: &mut String, a: &[Value], ind: usize, inline: bool) {
         match item {
             Value::Object(m) if !m.is_empty() => {
                 out.push(' ');
-                map(out, m, ind + 2, true);
+                map(out, m, ind + 2, true, h);
             }
             Value::Array(inner) if !inner.is_empty() => {
                 out.push(' ');
-                seq(out, inner, ind + 2, true);
+                seq(out, inner, ind + 2, true, h);
             }
             other => {
                 out.push(' ');
-                scalar(out, other);
+                scalar(out, other, h);
                 out.push('\n');
             }
         }
     }
 }
 
-fn scalar(out: &mut String, v: &Value) {
+fn scalar<H: Hooks>(out: &mut String, v: &Value, h: &mut H) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => string(out, s),
+        Value::String(s) => string(out, s, h),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
     }
 }
 
-fn string(out: &mut String, s: &str) {
+fn string<H: Hooks>(out: &mut String, s: &str, h: &mut H) {
+    let start = out.len();
     if plain_is_safe(s) {
         out.push_str(s);
     } else {
         quoted(out, s);
     }
+    h.scalar(out, start);
 }
 
 /// Words YAML 1.1 or 1.2 resolves to null or a boolean, and its value and merge keys.
@@ -151,32 +190,43 @@ fn raw_ok(c: char) -> bool {
 }
 
 /// Whether `s` written plain reads back as the string `s` everywhere.
+/// One pass over the bytes: this runs for every key and string written.
 fn plain_is_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
         return false;
     };
     // Indicators; a leading `.` is only a problem for numbers (`.5`, `.inf`).
-    if "-?:,[]{}#&*!|>'\"%@` ".contains(first) {
+    if b"-?:,[]{}#&*!|>'\"%@` ".contains(&first) {
         return false;
     }
-    if s.ends_with(' ') || s.ends_with(':') {
-        return false;
-    }
-    if s.contains(": ") || s.contains(" #") || s.contains('#') {
-        return false;
-    }
-    if s.chars().any(|c| !raw_ok(c)) {
-        return false;
-    }
-    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+    if matches!(b[b.len() - 1], b' ' | b':') {
         return false;
     }
     // Anything a reader might take for a number, a date or a time
     // (YAML 1.1 has hex, octal, binary, base 60, underscores; .inf, .nan).
-    let numberish = s
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() || "+-._:xXoObBtTzZ ".contains(c));
-    let starts_numeric = first.is_ascii_digit() || "+-.".contains(first);
+    let mut numberish = true;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'#' => return false,
+            b':' if b.get(i + 1) == Some(&b' ') => return false,
+            0x20..=0x7e => {}
+            // Not printable ASCII: the rest is judged by characters.
+            _ => {
+                let rest = &s[i..];
+                if rest.contains('#') || rest.contains(": ") || !rest.chars().all(raw_ok) {
+                    return false;
+                }
+                numberish = false;
+                break;
+            }
+        }
+        numberish = numberish && (c.is_ascii_hexdigit() || b"+-._:xXoObBtTzZ ".contains(&c));
+    }
+    if b.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+        return false;
+    }
+    let starts_numeric = first.is_ascii_digit() || b"+-.".contains(&first);
     if numberish && starts_numeric && s != "." {
         return false;
     }
@@ -316,5 +366,70 @@ mod tests {
             "k:\n  l: |\n    a\n\n    b: c\nm: |-\n  x\n  y\n"
         );
         assert_eq!(to_string(&json!({"k": "8080"})), "k: \"8080\"\n");
+    }
+
+    /// The definition `plain_is_safe` computes in one pass.
+    fn plain_is_safe_by_rules(s: &str) -> bool {
+        let Some(first) = s.chars().next() else {
+            return false;
+        };
+        if "-?:,[]{}#&*!|>'\"%@` ".contains(first) || s.ends_with(' ') || s.ends_with(':') {
+            return false;
+        }
+        if s.contains(": ") || s.contains('#') || s.chars().any(|c| !raw_ok(c)) {
+            return false;
+        }
+        if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+            return false;
+        }
+        let numberish = s
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || "+-._:xXoObBtTzZ ".contains(c));
+        let starts_numeric = first.is_ascii_digit() || "+-.".contains(first);
+        if numberish && starts_numeric && s != "." {
+            return false;
+        }
+        let f = s.trim_start_matches(['+', '-']);
+        !(f.eq_ignore_ascii_case(".inf") || f.eq_ignore_ascii_case(".nan"))
+    }
+
+    /// Every string of up to three characters from an alphabet of the
+    /// characters the rules name (ASCII and not), and longer mixes.
+    #[test]
+    fn plain_is_safe_follows_its_rules() {
+        let alphabet: Vec<char> = "a0x.:# -+_eE\t\u{7f}\u{85}\u{a0}\u{2028}\u{feff}ü{\"'~nNyY"
+            .chars()
+            .collect();
+        let mut words = vec![String::new()];
+        let mut last = words.clone();
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(last.iter().cloned());
+        }
+        for extra in [
+            "ü #x",
+            "ü: x",
+            "üa:b",
+            "0x1F",
+            "1_000",
+            "2024-10-13",
+            ".Inf",
+            "-.nan",
+            "on",
+            "Null",
+            "a\u{85}",
+            "ab c: d",
+            "x:y",
+            "üx#",
+        ] {
+            words.push(extra.to_string());
+        }
+        for w in &words {
+            assert_eq!(plain_is_safe(w), plain_is_safe_by_rules(w), "{w:?}");
+        }
+        assert!(words.len() > 10_000, "{}", words.len());
     }
 }

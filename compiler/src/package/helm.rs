@@ -9,9 +9,10 @@
 //! `{{{ }}}`/`{{% %}}` delimiters so Helm's `{{ }}` pass through untouched.
 
 use super::helm_groups::{Grouper, Layout};
+use super::markers;
 use super::values::{self, Entry};
 use super::Tree;
-use crate::emit::{self, out, File, Fragment, Group, Mode};
+use crate::emit::{self, File, Fragment, Group, Mode};
 use crate::model::{Model, Source};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior};
@@ -80,7 +81,7 @@ fn longest_suffix(f: &File) -> usize {
         for d in &f.docs {
             if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
                 if let Some(Fragment::Inline(t)) =
-                    marker_index(m).and_then(|i| f.out.fragments.get(i))
+                    markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
                 {
                     // `"{{ include "x.fullname" $ }}-suffix"`
                     if let Some(i) = t.rfind("}}") {
@@ -416,17 +417,22 @@ pub(crate) fn head(group: Group, app: &str, prelude: &[String], extra: &[String]
 
 /// A template file's objects.
 pub(crate) fn body(f: &File) -> String {
-    let mut t = String::new();
+    let mut t = String::with_capacity(4096);
     for line in &f.opening {
         t.push_str(line);
         t.push('\n');
     }
     for d in &f.docs {
-        let yaml = super::yaml::to_string(&d.value);
-        let body = substitute(&out::escape_template(&yaml), &f.out.fragments);
         match &d.when {
-            Some(w) => t.push_str(&format!("{{{{- if {w} }}}}\n---\n{body}{{{{- end }}}}\n")),
-            None => t.push_str(&format!("---\n{body}")),
+            Some(w) => {
+                let _ = write!(t, "{{{{- if {w} }}}}\n---\n");
+                markers::write(&mut t, &d.value, &f.out.fragments);
+                t.push_str("{{- end }}\n");
+            }
+            None => {
+                t.push_str("---\n");
+                markers::write(&mut t, &d.value, &f.out.fragments);
+            }
         }
     }
     t
@@ -444,86 +450,6 @@ pub(crate) fn foot(group: Group) -> String {
 pub(crate) fn insert_upgrades_line(text: &mut String, line: &str) {
     let at = text.find('\n').map_or(0, |i| i + 1);
     text.insert_str(at, &format!("{line}\n"));
-}
-
-fn marker_index(s: &str) -> Option<usize> {
-    s.strip_prefix("mpx")?.strip_suffix('x')?.parse().ok()
-}
-
-/// Replace markers by their fragments, line by line.
-fn substitute(yaml: &str, fragments: &[Fragment]) -> String {
-    let mut out = String::with_capacity(yaml.len() * 2);
-    for line in yaml.lines() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if let Some(key) = trimmed.strip_suffix(": null") {
-            if let Some(Fragment::Lines(lines)) = marker_index(key).and_then(|i| fragments.get(i)) {
-                for l in lines {
-                    push_spaces(&mut out, indent);
-                    push_indented(&mut out, l, indent);
-                    out.push('\n');
-                }
-                continue;
-            }
-        }
-        assert!(
-            !(trimmed.starts_with("- mpx") && trimmed.ends_with(": null")),
-            "a line marker as a list item's first key: {line}"
-        );
-        push_inline(&mut out, line, fragments);
-        out.push('\n');
-    }
-    out
-}
-
-fn push_spaces(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
-}
-
-/// `line` with each `{N}` (N = 0..=4) replaced by `indent + N`: a fragment
-/// line's placeholders for the indentation of the marker it replaces.
-fn push_indented(out: &mut String, line: &str, indent: usize) {
-    let mut rest = line;
-    while let Some(i) = rest.find('{') {
-        let b = rest.as_bytes();
-        match (b.get(i + 1), b.get(i + 2)) {
-            (Some(d @ b'0'..=b'4'), Some(b'}')) => {
-                out.push_str(&rest[..i]);
-                let _ = write!(out, "{}", indent + usize::from(d - b'0'));
-                rest = &rest[i + 3..];
-            }
-            _ => {
-                out.push_str(&rest[..=i]);
-                rest = &rest[i + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-}
-
-/// `line` with each inline marker `mpxNx` replaced by its fragment.
-fn push_inline(out: &mut String, line: &str, fragments: &[Fragment]) {
-    let mut rest = line;
-    while let Some(i) = rest.find("mpx") {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i + 3..];
-        let digits = tail.chars().take_while(char::is_ascii_digit).count();
-        let idx = tail[..digits].parse::<usize>().ok();
-        match (idx, tail[digits..].starts_with('x')) {
-            (Some(n), true) => {
-                match fragments.get(n) {
-                    Some(Fragment::Inline(t)) => out.push_str(t),
-                    _ => panic!("marker mpx{n}x has no inline fragment"),
-                }
-                rest = &tail[digits + 1..];
-            }
-            _ => {
-                out.push_str("mpx");
-                rest = tail;
-            }
-        }
-    }
-    out.push_str(rest);
 }
 
 /// Markdown table cells: `|` would end the cell.

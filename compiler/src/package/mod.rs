@@ -21,6 +21,7 @@ pub mod helm_package;
 pub mod kustomize;
 pub mod kustomize_additions;
 pub mod kustomize_parts;
+mod markers;
 pub mod outputs;
 mod readme;
 pub mod stream;
