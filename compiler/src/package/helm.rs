@@ -128,34 +128,21 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
     let upgrades_line = super::upgrades::template_line(m);
     let mut grouper = Grouper::new(m.services.len(), layout, &m.name, upgrades_line.clone());
     let mut put_template = |p: String, t: String| sink(format!("templates/{p}"), t.into_bytes());
-    // Objects become text on every core; files are put together in order.
-    let order = grouper.as_ref().map(|g| g.order(m));
-    emit::each_prepared(
-        m,
-        Mode::Helm,
-        emit::threads(),
-        order.as_deref(),
-        &prepare,
-        &mut |mut f| {
-            suffix = suffix.max(f.suffix);
-            istio_kinds.extend(std::mem::take(&mut f.istio_kinds));
-            let f = match &mut grouper {
-                Some(g) => match g.add(f, &mut put_template) {
-                    Some(f) => f,
-                    None => return,
-                },
-                None => f,
-            };
-            let mut text = assemble(f.group, &m.name, &f.prelude, vec![], &f.body);
-            if let Some(line) = &upgrades_line {
-                insert_upgrades_line(&mut text, line);
-            }
-            put_template(f.path, text);
-        },
-    );
-    if let Some(g) = &mut grouper {
-        g.finish(&mut put_template);
-    }
+    // What depends on the model alone (the values file, its schema, the
+    // README's rows) is made beside the templates: a tenth of a large
+    // compile that would otherwise run after them on one core.
+    let side = std::thread::scope(|scope| {
+        let side = scope.spawn(|| Side::build(m));
+        templates(
+            m,
+            &mut grouper,
+            &upgrades_line,
+            &mut put_template,
+            &mut suffix,
+            &mut istio_kinds,
+        );
+        side.join().expect("the values and README rows")
+    });
     // Object names are "<fullname><suffix>": keep them within 63 characters,
     // and StatefulSet names within 52 (see model::MAX_OBJECT_NAME).
     let longest_service = m
@@ -166,11 +153,15 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         .unwrap_or(0);
     let fullname_max = (63 - suffix).min(crate::model::MAX_OBJECT_NAME - longest_service);
 
-    let entries = values::entries(m);
+    let Side {
+        values_yaml,
+        schema,
+        value_rows,
+        service_rows,
+        edge_rows,
+        graph,
+    } = side;
     let env = env();
-    // Helm refuses chart files over 5 MiB: large policies get no graph and
-    // no edge table in the README (`meshpack graph` and `matrix` print them).
-    let small = m.edges.len() <= 300;
     let cert_manager = m
         .gateways
         .iter()
@@ -204,11 +195,11 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         short_services => m.service_names == crate::model::ServiceNames::Service,
         // Rows as text: one value per service row held at 10,000
         // services took ~100 MiB at the chart's memory peak.
-        service_rows => super::readme::service_rows(m),
-        edge_rows => if small { edge_rows(m) } else { vec![] },
+        service_rows => service_rows,
+        edge_rows => edge_rows,
         egress_rows => m.egress.iter().map(|e| context!{from => md(&e.from.join(", ")), host => md(&e.host), port => e.port}).collect::<Vec<_>>(),
-        values => value_rows(&entries),
-        graph => small.then(|| emit::graph::mermaid(&emit::graph::build(m))),
+        values => value_rows,
+        graph => graph,
         edge_count => m.edges.len(),
         buckets => grouper.as_ref().map(|g| g.buckets()),
     };
@@ -223,13 +214,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
     };
     put(&mut tree, "Chart.yaml", chart_yaml(m, &images));
     drop(images);
-    put(&mut tree, "values.yaml", values::values_yaml(m, &entries));
-    let mut entries = entries;
-    if !m.upgrades.is_empty() {
-        super::upgrades::extend(m, &mut entries);
-    }
-    let schema = values::schema_text(m, &entries);
-    drop(entries);
+    put(&mut tree, "values.yaml", values_yaml);
     put(&mut tree, "values.schema.json", schema);
     put(&mut tree, ".helmignore", render("helmignore"));
     put(&mut tree, "README.md", render("README.md"));
@@ -275,6 +260,83 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
     );
     for (p, b) in tree {
         sink(p, b);
+    }
+}
+
+/// The chart files that depend on the model alone.
+struct Side {
+    values_yaml: String,
+    schema: String,
+    value_rows: Vec<Value>,
+    service_rows: String,
+    edge_rows: Vec<Value>,
+    graph: Option<String>,
+}
+
+impl Side {
+    fn build(m: &Model) -> Side {
+        let mut entries = values::entries(m);
+        let values_yaml = values::values_yaml(m, &entries);
+        let value_rows = value_rows(&entries);
+        if !m.upgrades.is_empty() {
+            super::upgrades::extend(m, &mut entries);
+        }
+        let schema = values::schema_text(m, &entries);
+        drop(entries);
+        // Helm refuses chart files over 5 MiB: large policies get no graph
+        // and no edge table in the README (`meshpack graph` and `matrix`
+        // print them).
+        let small = m.edges.len() <= 300;
+        Side {
+            values_yaml,
+            schema,
+            value_rows,
+            // Rows as text: one value per service row held at 10,000
+            // services took ~100 MiB at the chart's memory peak.
+            service_rows: super::readme::service_rows(m),
+            edge_rows: if small { edge_rows(m) } else { vec![] },
+            graph: small.then(|| emit::graph::mermaid(&emit::graph::build(m))),
+        }
+    }
+}
+
+/// The per-service and release-wide templates: objects become text on
+/// every core, files are put together in order (grouped into buckets when
+/// `grouper` is set).
+fn templates(
+    m: &Model,
+    grouper: &mut Option<Grouper>,
+    upgrades_line: &Option<String>,
+    put_template: &mut dyn FnMut(String, String),
+    suffix: &mut usize,
+    istio_kinds: &mut std::collections::BTreeSet<String>,
+) {
+    let order = grouper.as_ref().map(|g| g.order(m));
+    emit::each_prepared(
+        m,
+        Mode::Helm,
+        emit::threads(),
+        order.as_deref(),
+        &prepare,
+        &mut |mut f| {
+            *suffix = (*suffix).max(f.suffix);
+            istio_kinds.extend(std::mem::take(&mut f.istio_kinds));
+            let f = match grouper {
+                Some(g) => match g.add(f, put_template) {
+                    Some(f) => f,
+                    None => return,
+                },
+                None => f,
+            };
+            let mut text = assemble(f.group, &m.name, &f.prelude, vec![], &f.body);
+            if let Some(line) = upgrades_line {
+                insert_upgrades_line(&mut text, line);
+            }
+            put_template(f.path, text);
+        },
+    );
+    if let Some(g) = grouper {
+        g.finish(put_template);
     }
 }
 
