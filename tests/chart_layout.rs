@@ -33,19 +33,51 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     // Both released as `bench`, the policy's name.
     let per_service = tmp.path().join("one/bench");
     let grouped = tmp.path().join("two/bench");
+    let mixed = tmp.path().join("three/bench");
     let one = helm::chart_with(
         &m,
         &Layout {
             group_above: usize::MAX,
+            ..Layout::default()
         },
     );
-    let two = helm::chart_with(&m, &Layout { group_above: 100 });
+    let two = helm::chart_with(
+        &m,
+        &Layout {
+            group_above: 100,
+            ..Layout::default()
+        },
+    );
+    // Between the smallest and the largest bucket of `two`: some buckets
+    // are written whole, the others as one file per service.
+    let buckets: Vec<usize> = two
+        .iter()
+        .filter(|(p, _)| p.contains("/bucket-"))
+        .map(|(_, b)| b.len())
+        .collect();
+    let (small, large) = (buckets.iter().min().unwrap(), buckets.iter().max().unwrap());
+    assert!(small < large, "{buckets:?}");
+    let three = helm::chart_with(
+        &m,
+        &Layout {
+            group_above: 100,
+            max_group_bytes: (small + large) / 2,
+        },
+    );
+    let fell_back = |t: &meshpack::package::Tree| {
+        t.keys()
+            .filter(|p| !p.contains("/bucket-") && p.contains("svc-"))
+            .count()
+    };
+    assert!(three.keys().any(|p| p.contains("/bucket-")));
+    assert!(fell_back(&three) > 0 && fell_back(&two) == 0);
     assert!(one.contains_key("templates/svc-00007.yaml"));
     assert!(!one.keys().any(|p| p.contains("/bucket-")));
     assert!(two.contains_key("templates/istio/services/bucket-0001.yaml"));
     assert!(!two.contains_key("templates/svc-00007.yaml"));
     write_dir(&per_service, &one, "test", false).unwrap();
     write_dir(&grouped, &two, "test", false).unwrap();
+    write_dir(&mixed, &three, "test", false).unwrap();
 
     let cases: [(&str, Option<&[&'static str]>); 4] = [
         ("mesh off", None),
@@ -56,14 +88,16 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     for h in HELMS {
         for (what, sets) in cases {
             let want = rendered(h, &per_service, sets);
-            let got = rendered(h, &grouped, sets);
-            assert_eq!(
-                got.keys().collect::<Vec<_>>(),
-                want.keys().collect::<Vec<_>>(),
-                "{h} {what}: the same objects"
-            );
-            for (id, o) in &want {
-                assert_eq!(&got[id], o, "{h} {what}: {id}");
+            for (layout, chart) in [("grouped", &grouped), ("mixed", &mixed)] {
+                let got = rendered(h, chart, sets);
+                assert_eq!(
+                    got.keys().collect::<Vec<_>>(),
+                    want.keys().collect::<Vec<_>>(),
+                    "{h} {what} {layout}: the same objects"
+                );
+                for (id, o) in &want {
+                    assert_eq!(&got[id], o, "{h} {what} {layout}: {id}");
+                }
             }
             // The renders hold what the layouts group: every service's
             // Deployment or StatefulSet, and with Istio its DestinationRule.

@@ -38,6 +38,9 @@ pub const MAX_BUCKETS: usize = 4096;
 pub struct Layout {
     /// Group per-service files when the policy has more services than this.
     pub group_above: usize,
+    /// A bucket whose text would be longer falls back to one file per
+    /// service ([`MAX_GROUP_BYTES`]; tests set less to reach the fallback).
+    pub max_group_bytes: usize,
 }
 
 impl Default for Layout {
@@ -45,7 +48,10 @@ impl Default for Layout {
     /// one file per service; at 1,000 services a chart has 48 bucket files
     /// instead of 3,000 templates.
     fn default() -> Self {
-        Layout { group_above: 200 }
+        Layout {
+            group_above: 200,
+            max_group_bytes: MAX_GROUP_BYTES,
+        }
     }
 }
 
@@ -90,6 +96,7 @@ struct Part {
 /// (holding a whole kind was 105 MiB at 10,000 services, heaptrack).
 pub struct Grouper {
     buckets: usize,
+    max_bytes: usize,
     app: String,
     upgrades_line: Option<String>,
     group: Option<Group>,
@@ -110,6 +117,7 @@ impl Grouper {
             let buckets = bucket_count(services);
             Grouper {
                 buckets,
+                max_bytes: layout.max_group_bytes,
                 app: app.to_string(),
                 upgrades_line,
                 group: None,
@@ -188,7 +196,7 @@ impl Grouper {
             };
             let path = bucket_path(&first.path, b);
             let text = self.bucket_text(group, b, &parts);
-            if text.len() <= MAX_GROUP_BYTES {
+            if text.len() <= self.max_bytes {
                 sink(path, text);
                 continue;
             }
@@ -304,7 +312,13 @@ mod tests {
 
     fn chart(policy: &str, group_above: usize) -> Tree {
         let m = crate::compile_model(policy, None).expect("synthetic policies compile");
-        helm::chart_with(&m, &Layout { group_above })
+        helm::chart_with(
+            &m,
+            &Layout {
+                group_above,
+                ..Layout::default()
+            },
+        )
     }
 
     fn text(t: &Tree, p: &str) -> String {
