@@ -155,7 +155,8 @@ def helm_row(m, helm, work, n, runs):
     wall, cpu = paired(gen, pl)
     return (
         f"| {n} | {objects} | {spread([r[0] for r in gen])} s | {spread([r[1] for r in gen])} s "
-        f"| {spread([r[0] for r in pl])} s | {spread([r[1] for r in pl])} s | {wall} | {cpu} |"
+        f"| {spread([r[0] for r in pl])} s | {spread([r[1] for r in pl])} s | {wall} | {cpu} "
+        f"| {max(r[2] for r in gen):.0f} / {max(r[2] for r in pl):.0f} MiB |"
     )
 
 
@@ -272,7 +273,9 @@ def helm_versus_row(before, after, helm, work, n, runs):
     name = os.path.basename(os.path.dirname(helm))
     return (
         f"| {n} | {name} | {spread([r[1] for r in gb])} s | {spread([r[1] for r in ga])} s "
-        f"| {spread([r[1] for r in pl])} s | {bw} | {bc} | {aw} | {ac} | {ab} | {os.getloadavg()[0]:.1f} |"
+        f"| {spread([r[1] for r in pl])} s | {bw} | {bc} | {aw} | {ac} | {ab} "
+        f"| {max(r[2] for r in gb):.0f} / {max(r[2] for r in ga):.0f} / {max(r[2] for r in pl):.0f} MiB "
+        f"| {os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -322,8 +325,8 @@ def main():
             print(compile_rows(m, work, n, a.runs), flush=True)
         print("\n### helm template: generated chart vs the same objects as plain YAML\n")
         print("| services | objects | generated wall | generated CPU | plain wall | plain CPU "
-              "| generated / plain (wall) | generated / plain (CPU) |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| generated / plain (wall) | generated / plain (CPU) | peak RSS generated / plain |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for n in sizes(a.helm_services):
             synth(work, n)
             print(helm_row(m, helm, work, n, a.runs), flush=True)
@@ -351,8 +354,9 @@ def versus(a, work, synth, sizes):
         print(versus_row(a.before, a.meshpack, work, n, a.runs), flush=True)
     print("\n### helm template (istio on): before's chart, after's chart, plain YAML of the same objects\n")
     print("| services | helm | CPU before | CPU after | CPU plain | before / plain (wall) | before / plain (CPU) "
-          "| after / plain (wall) | after / plain (CPU) | after / before (CPU) | load |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| after / plain (wall) | after / plain (CPU) | after / before (CPU) "
+          "| peak RSS before / after / plain | load |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in sizes(a.helm_services):
         synth(work, n)
         for h in ("helm3", "helm4"):
