@@ -11,9 +11,16 @@
 //! by the chart-wide one; the chart's `_helpers.tpl` defines them as
 //! `<app>.hoist.<name>` ([`helpers`]), and a file binds
 //! `$hoist_<name>_<indent>` once ([`bindings`]) for each indentation its
-//! objects use. A service's template then reads the variable, and keeps
-//! the full lines only in the branch taken when the service sets its own
-//! value ([`unless`]).
+//! objects use. A service's template then reads the variable, and takes
+//! its own lines only when the service sets its own value ([`unless_own`]):
+//! those lines, the same for every service, are the chart's
+//! `<app>.own.<name>` helper ([`own_helpers`]), parsed once per chart
+//! instead of once per workload (Helm parses every template file on every
+//! render, and an override branch is rarely taken), their output indented
+//! by `$hoist_pad_<indent>`. Two pieces are words rather than lines: the
+//! key and the prefix of an AuthorizationPolicy rule's identities
+//! (`emit::identity`), so a rule naming the release's ServiceAccounts has
+//! no per-rule branch on the Istio version.
 //!
 //! Invariant: the text a variable holds is the text its lines render at
 //! that indentation. Lines rendered at indentation 0 and then indented by
@@ -21,7 +28,10 @@
 //! the indentation (every line of their output starts with a newline, which
 //! `nindent` and the YAML lines alike produce), and a service's test
 //! ([`unless`]) is false exactly when `<own> | default <chart-wide>` is the
-//! chart-wide value (`default` and `if` share Go's emptiness).
+//! chart-wide value (`default` and `if` share Go's emptiness). The same
+//! holds for a helper's own lines: they are the lines a workload held
+//! inline, with the root `$` read as `$r` (inside a `define`, `$` is the
+//! helper's argument).
 //! `tests/hoist_equivalence.rs` renders the chart of the starting commit and
 //! this one with values overriding each piece and compares every object.
 
@@ -43,11 +53,22 @@ pub enum Hoist {
     PullSecrets,
     /// `serviceDefaults.*` as a service renders them.
     Field(PodField),
+    /// The key naming a rule's identities: `serviceAccounts` from Istio
+    /// 1.25 on, else `principals` (`emit::identity`). A word, read at
+    /// indentation 0 inside a line.
+    IdKey,
+    /// What precedes `-<service>` in such an identity: the fullname, or
+    /// `<trustDomain>/ns/<namespace>/sa/<fullname>` before 1.25. A word.
+    IdRelease,
+    /// A newline and the indentation: what a service's own lines, rendered
+    /// at indentation 0 by their `<app>.own.<name>` helper ([`own_helpers`]),
+    /// replace `\n` with. Bound to a literal, no helper.
+    Pad,
 }
 
 impl Hoist {
     /// Every piece, in the order a file binds them.
-    pub const ALL: [Hoist; 11] = [
+    pub const ALL: [Hoist; 14] = [
         Hoist::Labels,
         Hoist::Selector,
         Hoist::MeshLabels,
@@ -59,6 +80,9 @@ impl Hoist {
         Hoist::Field(PodField::NodeSelector),
         Hoist::Field(PodField::Tolerations),
         Hoist::Field(PodField::Affinity),
+        Hoist::IdKey,
+        Hoist::IdRelease,
+        Hoist::Pad,
     ];
 
     /// The name in the variable and the helper (letters only, so the
@@ -71,6 +95,9 @@ impl Hoist {
             Hoist::PodAnnotations => "podAnnotations",
             Hoist::PullSecrets => "pullSecrets",
             Hoist::Field(f) => f.key(),
+            Hoist::IdKey => "idKey",
+            Hoist::IdRelease => "idRelease",
+            Hoist::Pad => "pad",
         }
     }
 
@@ -105,6 +132,37 @@ impl Hoist {
                 lines.extend(field_lines(f, &f.default_val().expr()));
                 lines
             }
+            Hoist::IdKey => vec![super::identity::key_line()],
+            Hoist::IdRelease => vec![super::identity::release_prefix_line(app)],
+            Hoist::Pad => vec![],
+        }
+    }
+
+    /// A service's own lines for the piece, as every service without
+    /// per-service text spells them (`$own` read, `$` the chart's root):
+    /// what [`own_helpers`] defines once per chart.
+    fn own_lines(self, app: &str) -> Option<Vec<String>> {
+        match self {
+            Hoist::MeshLabels => Some(super::injection::helm_mesh_lines(
+                &super::injection::dig_own(OWN),
+            )),
+            Hoist::PodAnnotations => Some(super::pod_meta::pod_annotation_lines(
+                app,
+                &own_set(PodField::PodAnnotations),
+                &serde_json::Map::new(),
+            )),
+            Hoist::Field(f) => Some(field_lines(f, &own_set(f))),
+            _ => None,
+        }
+    }
+
+    /// The test that a service sets the piece itself.
+    fn own_test(self) -> Option<String> {
+        match self {
+            Hoist::MeshLabels => Some(format!("{OWN}.istio")),
+            Hoist::PodAnnotations => Some(own_set(PodField::PodAnnotations)),
+            Hoist::Field(f) => Some(own_set(f)),
+            _ => None,
         }
     }
 }
@@ -157,6 +215,92 @@ pub fn unless(test: &str, h: Hoist, own: Vec<String>) -> Vec<String> {
     lines
 }
 
+/// A service's own lines for `h` when it sets the piece, else the hoisted
+/// piece, like [`unless`]; the own lines are the chart's `<app>.own.<name>`
+/// helper ([`own_helpers`]), parsed once per chart instead of once per
+/// workload, their output indented like the lines they stand for
+/// (`$hoist_pad_<indent>`, the invariant at the top).
+pub fn unless_own(app: &str, h: Hoist) -> Vec<String> {
+    let (Some(test), Some(own)) = (h.own_test(), h.own_lines(app)) else {
+        panic!("{h:?} has no own lines");
+    };
+    let mut lines = vec![format!("{{{{- if {test} }}}}")];
+    lines.push(format!(
+        "{{{{- include \"{app}.own.{}\" ({}) | replace \"\\n\" {} }}}}",
+        h.name(),
+        own_args(&own),
+        Hoist::Pad.var()
+    ));
+    lines.push("{{- else }}".into());
+    lines.push(format!("{{{{- {} }}}}", h.var()));
+    lines.push("{{- end }}".into());
+    lines
+}
+
+/// What an own helper is called with: the root, `$own`, and `$openshift`
+/// when its lines read it.
+fn own_args(own: &[String]) -> String {
+    if own.iter().any(|l| l.contains("$openshift")) {
+        format!("list $ {OWN} $openshift")
+    } else {
+        format!("list $ {OWN}")
+    }
+}
+
+/// `line` with the root variable `$` (not `$name`) read as `$r`: inside a
+/// helper `$` is the helper's argument.
+fn rebase(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$'
+            && !chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '_')
+        {
+            out.push('r');
+        }
+    }
+    out
+}
+
+/// The `define`s of each piece's own lines (`<app>.own.<name>`), for
+/// `_helpers.tpl`: called with `(list $ $own [$openshift])` by
+/// [`unless_own`], they bind those names and render the lines at
+/// indentation 0.
+pub fn own_helpers(app: &str) -> String {
+    let mut t = String::from(
+        "\n{{/*\nA service's own pod template pieces (see `$hoist_pad_<indent>`): the\nlines a service that sets the value itself renders, parsed once per chart.\n*/}}\n",
+    );
+    for h in Hoist::ALL {
+        let Some(own) = h.own_lines(app) else {
+            continue;
+        };
+        t.push_str(&format!("{{{{- define \"{app}.own.{}\" }}}}\n", h.name()));
+        t.push_str("{{- $r := index . 0 }}\n");
+        t.push_str(&format!("{{{{- {OWN} := index . 1 }}}}\n"));
+        if own_args(&own).ends_with("$openshift") {
+            t.push_str("{{- $openshift := index . 2 }}\n");
+        }
+        for l in own {
+            t.push_str(&rebase(&fill(&l)));
+            t.push('\n');
+        }
+        t.push_str("{{- end }}\n");
+    }
+    t
+}
+
+/// `line` with its `{N}` placeholders at indentation 0.
+fn fill(line: &str) -> String {
+    let mut l = line.to_string();
+    for n in 0..=4 {
+        l = l.replace(&format!("{{{n}}}"), &n.to_string());
+    }
+    l
+}
+
 /// The `define`s of every piece, for `_helpers.tpl`. Each is called with
 /// the chart's root context, and renders its lines at indentation 0.
 pub fn helpers(app: &str) -> String {
@@ -164,18 +308,17 @@ pub fn helpers(app: &str) -> String {
         "\n{{/*\nPod template pieces rendered once per template file (see the\n`$hoist_<name>_<indent>` bindings at the top of each): what a service\nrenders when it does not set the value itself.\n*/}}\n",
     );
     for h in Hoist::ALL {
+        if h == Hoist::Pad {
+            continue;
+        }
         t.push_str(&format!("{{{{- define \"{app}.hoist.{}\" }}}}\n", h.name()));
         for l in h.lines(app) {
-            let mut l = l;
-            for n in 0..=4 {
-                l = l.replace(&format!("{{{n}}}"), &n.to_string());
-            }
-            t.push_str(&l);
+            t.push_str(&fill(&l));
             t.push('\n');
         }
         t.push_str("{{- end }}\n");
     }
-    t
+    t + &own_helpers(app)
 }
 
 /// The binding lines of the pieces `body` reads (`$hoist_<name>_<indent>`),
@@ -205,6 +348,12 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
     used.into_iter()
         .map(|(h, indent): (usize, usize)| {
             let h = Hoist::ALL[h];
+            if h == Hoist::Pad {
+                return format!(
+                    "{{{{- $hoist_pad_{indent} := \"\\n{}\" }}}}",
+                    " ".repeat(indent)
+                );
+            }
             let pad = if indent == 0 {
                 String::new()
             } else {
@@ -268,10 +417,74 @@ mod tests {
     #[test]
     fn helpers_define_every_piece_at_indentation_zero() {
         let h = helpers("app");
-        for p in Hoist::ALL {
+        for p in Hoist::ALL.into_iter().filter(|p| *p != Hoist::Pad) {
             assert!(h.contains(&format!("{{{{- define \"app.hoist.{}\" }}}}", p.name())));
         }
         assert!(!h.contains("{0}") && !h.contains("{2}"), "{h}");
         assert!(h.contains("{{- toYaml $.Values.serviceDefaults.resources | nindent 0 }}"));
+    }
+
+    #[test]
+    fn pad_binds_a_newline_and_the_indentation() {
+        assert_eq!(
+            bindings(
+                "app",
+                "{{- x | replace \"\\n\" $hoist_pad_6 }} {{ $hoist_idKey_0 }}"
+            ),
+            vec![
+                "{{- $hoist_idKey_0 := include \"app.hoist.idKey\" $ }}",
+                "{{- $hoist_pad_6 := \"\\n      \" }}",
+            ]
+        );
+    }
+
+    #[test]
+    fn rebase_reads_the_root_from_r_and_keeps_variables() {
+        assert_eq!(
+            rebase("{{- if $.Values.a }}{{ include \"x\" (dict \"ctx\" $) }}{{ $own.b }}{{ $_ := set $ }}"),
+            "{{- if $r.Values.a }}{{ include \"x\" (dict \"ctx\" $r) }}{{ $own.b }}{{ $_ := set $r }}"
+        );
+    }
+
+    #[test]
+    fn unless_own_calls_the_helper_with_what_its_lines_read() {
+        assert_eq!(
+            unless_own("app", Hoist::Field(PodField::Resources)),
+            vec![
+                "{{- if $own.resources }}",
+                "{{- include \"app.own.resources\" (list $ $own) | replace \"\\n\" $hoist_pad_{0} }}",
+                "{{- else }}",
+                "{{- $hoist_resources_{0} }}",
+                "{{- end }}",
+            ]
+        );
+        assert_eq!(
+            unless_own("app", Hoist::Field(PodField::SecurityContext))[1],
+            "{{- include \"app.own.securityContext\" (list $ $own $openshift) | replace \"\\n\" $hoist_pad_{0} }}"
+        );
+        assert_eq!(
+            unless_own("app", Hoist::MeshLabels)[0],
+            "{{- if $own.istio }}"
+        );
+    }
+
+    #[test]
+    fn own_helpers_hold_each_piece_once_at_indentation_zero() {
+        let h = own_helpers("app");
+        let resources = "{{- define \"app.own.resources\" }}\n{{- $r := index . 0 }}\n{{- $own := index . 1 }}\n{{- toYaml $own.resources | nindent 0 }}\n{{- end }}\n";
+        assert!(h.contains(resources), "{h}");
+        assert!(h.contains("{{- define \"app.own.podSecurityContext\" }}\n{{- $r := index . 0 }}\n{{- $own := index . 1 }}\n{{- $openshift := index . 2 }}\n"), "{h}");
+        for p in Hoist::ALL {
+            let define = format!("{{{{- define \"app.own.{}\" }}}}", p.name());
+            assert_eq!(
+                h.matches(&define).count(),
+                usize::from(p.own_lines("app").is_some()),
+                "{define}"
+            );
+        }
+        assert!(
+            !h.contains("$.") && !h.contains("{0}") && !h.contains("{2}"),
+            "{h}"
+        );
     }
 }
