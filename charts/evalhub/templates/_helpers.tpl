@@ -98,6 +98,11 @@ renders when it does not set the value itself.
 {{- define "evalhub.hoist.labels" }}
 {{- include "evalhub.labels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
+{{- define "evalhub.hoist.nsLabels" }}
+namespace: {{ $.Release.Namespace }}
+labels:
+  {{- include "evalhub.labels" (dict "ctx" $) | nindent 2 }}
+{{- end }}
 {{- define "evalhub.hoist.selector" }}
 {{- include "evalhub.selectorLabels" (dict "ctx" $) | nindent 0 }}
 {{- end }}

@@ -643,6 +643,11 @@ renders when it does not set the value itself.
 {{- define "onlineboutique-mesh.hoist.labels" }}
 {{- include "onlineboutique-mesh.labels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
+{{- define "onlineboutique-mesh.hoist.nsLabels" }}
+namespace: {{ $.Release.Namespace }}
+labels:
+  {{- include "onlineboutique-mesh.labels" (dict "ctx" $) | nindent 2 }}
+{{- end }}
 {{- define "onlineboutique-mesh.hoist.selector" }}
 {{- include "onlineboutique-mesh.selectorLabels" (dict "ctx" $) | nindent 0 }}
 {{- end }}

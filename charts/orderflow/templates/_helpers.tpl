@@ -98,6 +98,11 @@ renders when it does not set the value itself.
 {{- define "orderflow.hoist.labels" }}
 {{- include "orderflow.labels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
+{{- define "orderflow.hoist.nsLabels" }}
+namespace: {{ $.Release.Namespace }}
+labels:
+  {{- include "orderflow.labels" (dict "ctx" $) | nindent 2 }}
+{{- end }}
 {{- define "orderflow.hoist.selector" }}
 {{- include "orderflow.selectorLabels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
