@@ -185,8 +185,8 @@ affinity:
 {{- end }}
 
 {{/*
-A service's own pod template pieces (see `$hoist_pad_<indent>`): the
-lines a service that sets the value itself renders, parsed once per chart.
+A service's own pod template pieces (see `$hoist_pods`): the lines a
+service that sets the value itself renders, parsed once per chart.
 */}}
 {{- define "orderflow.own.meshLabels" }}
 {{- $r := index . 0 }}

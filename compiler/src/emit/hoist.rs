@@ -11,24 +11,27 @@
 //! by the chart-wide one; the chart's `_helpers.tpl` defines them as
 //! `<app>.hoist.<name>` ([`helpers`]), and a file binds
 //! `$hoist_<name>_<indent>` once ([`bindings`]) for each indentation its
-//! objects use. A service's template then reads the variable, and takes
-//! its own lines only when the service sets its own value ([`unless_own`]):
-//! those lines, the same for every service, are the chart's
-//! `<app>.own.<name>` helper ([`own_helpers`]), parsed once per chart
-//! instead of once per workload (Helm parses every template file on every
-//! render, and an override branch is rarely taken), their output indented
-//! by `$hoist_pad_<indent>`. Two pieces are words rather than lines: the
-//! key and the prefix of an AuthorizationPolicy rule's identities
+//! objects use. A service's workload reads each piece as `$pod.<name>_<indent>`
+//! ([`pod_piece`]): the file binds, once for all its services
+//! ([`pods_binding`]), the hoisted text for a service that does not set
+//! the piece and its own lines for one that does; those lines, the same
+//! for every service, are the chart's `<app>.own.<name>` helper
+//! ([`own_helpers`]). Helm parses every template file on every render, so
+//! a branch per piece per workload, rarely taken, cost more than running
+//! it once per service. Two pieces are words rather than lines: the key
+//! and the prefix of an AuthorizationPolicy rule's identities
 //! (`emit::identity`), so a rule naming the release's ServiceAccounts has
-//! no per-rule branch on the Istio version.
+//! no per-rule branch on the Istio version; and an object's namespace and
+//! common labels are one piece ([`fold_meta`]).
 //!
 //! Invariant: the text a variable holds is the text its lines render at
 //! that indentation. Lines rendered at indentation 0 and then indented by
 //! `replace "\n" "\n<indent>"` give the same text as the lines rendered at
 //! the indentation (every line of their output starts with a newline, which
 //! `nindent` and the YAML lines alike produce), and a service's test
-//! ([`unless`]) is false exactly when `<own> | default <chart-wide>` is the
-//! chart-wide value (`default` and `if` share Go's emptiness). The same
+//! (`$own.<key>`) is false exactly when `<own> | default <chart-wide>` is the
+//! chart-wide value (`default` and `if` share Go's emptiness); a service
+//! takes its own text for a piece exactly when that test holds. The same
 //! holds for a helper's own lines: they are the lines a workload held
 //! inline, with the root `$` read as `$r` (inside a `define`, `$` is the
 //! helper's argument).
@@ -63,15 +66,11 @@ pub enum Hoist {
     /// What precedes `-<service>` in such an identity: the fullname, or
     /// `<trustDomain>/ns/<namespace>/sa/<fullname>` before 1.25. A word.
     IdRelease,
-    /// A newline and the indentation: what a service's own lines, rendered
-    /// at indentation 0 by their `<app>.own.<name>` helper ([`own_helpers`]),
-    /// replace `\n` with. Bound to a literal, no helper.
-    Pad,
 }
 
 impl Hoist {
     /// Every piece, in the order a file binds them.
-    pub const ALL: [Hoist; 15] = [
+    pub const ALL: [Hoist; 14] = [
         Hoist::Labels,
         Hoist::NsLabels,
         Hoist::Selector,
@@ -86,7 +85,6 @@ impl Hoist {
         Hoist::Field(PodField::Affinity),
         Hoist::IdKey,
         Hoist::IdRelease,
-        Hoist::Pad,
     ];
 
     /// The name in the variable and the helper (letters only, so the
@@ -102,7 +100,6 @@ impl Hoist {
             Hoist::Field(f) => f.key(),
             Hoist::IdKey => "idKey",
             Hoist::IdRelease => "idRelease",
-            Hoist::Pad => "pad",
         }
     }
 
@@ -144,7 +141,6 @@ impl Hoist {
             }
             Hoist::IdKey => vec![super::identity::key_line()],
             Hoist::IdRelease => vec![super::identity::release_prefix_line(app)],
-            Hoist::Pad => vec![],
         }
     }
 
@@ -256,38 +252,18 @@ pub fn fold_meta(body: &str) -> String {
     out
 }
 
-/// `own` (a service's lines) when `test` holds, else the hoisted piece:
-/// `test` must be false exactly when `own` renders as the piece does.
-pub fn unless(test: &str, h: Hoist, own: Vec<String>) -> Vec<String> {
-    let mut lines = vec![format!("{{{{- if {test} }}}}")];
-    lines.extend(own);
-    lines.push("{{- else }}".into());
-    lines.push(format!("{{{{- {} }}}}", h.var()));
-    lines.push("{{- end }}".into());
-    lines
+/// A service's piece `h` in its workload: `$pod.<name>_<indent>`, the
+/// text [`bindings`] computed for the service once per file (its own lines
+/// through the chart's `<app>.own.<name>` helper when it sets the piece,
+/// else the hoisted text). A workload thus parses one action per piece
+/// instead of a branch with both texts.
+pub fn pod_piece(h: Hoist) -> Vec<String> {
+    assert!(h.own_test().is_some(), "{h:?} has no own lines");
+    vec![format!("{{{{- {POD}.{}_{{0}} }}}}", h.name())]
 }
 
-/// A service's own lines for `h` when it sets the piece, else the hoisted
-/// piece, like [`unless`]; the own lines are the chart's `<app>.own.<name>`
-/// helper ([`own_helpers`]), parsed once per chart instead of once per
-/// workload, their output indented like the lines they stand for
-/// (`$hoist_pad_<indent>`, the invariant at the top).
-pub fn unless_own(app: &str, h: Hoist) -> Vec<String> {
-    let (Some(test), Some(own)) = (h.own_test(), h.own_lines(app)) else {
-        panic!("{h:?} has no own lines");
-    };
-    let mut lines = vec![format!("{{{{- if {test} }}}}")];
-    lines.push(format!(
-        "{{{{- include \"{app}.own.{}\" ({}) | replace \"\\n\" {} }}}}",
-        h.name(),
-        own_args(&own),
-        Hoist::Pad.var()
-    ));
-    lines.push("{{- else }}".into());
-    lines.push(format!("{{{{- {} }}}}", h.var()));
-    lines.push("{{- end }}".into());
-    lines
-}
+/// The variable holding a service's pieces in its workload file.
+pub const POD: &str = "$pod";
 
 /// What an own helper is called with: the root, `$own`, and `$openshift`
 /// when its lines read it.
@@ -319,11 +295,11 @@ fn rebase(line: &str) -> String {
 
 /// The `define`s of each piece's own lines (`<app>.own.<name>`), for
 /// `_helpers.tpl`: called with `(list $ $own [$openshift])` by
-/// [`unless_own`], they bind those names and render the lines at
+/// [`pod_piece`], they bind those names and render the lines at
 /// indentation 0.
 pub fn own_helpers(app: &str) -> String {
     let mut t = String::from(
-        "\n{{/*\nA service's own pod template pieces (see `$hoist_pad_<indent>`): the\nlines a service that sets the value itself renders, parsed once per chart.\n*/}}\n",
+        "\n{{/*\nA service's own pod template pieces (see `$hoist_pods`): the lines a\nservice that sets the value itself renders, parsed once per chart.\n*/}}\n",
     );
     for h in Hoist::ALL {
         let Some(own) = h.own_lines(app) else {
@@ -360,9 +336,6 @@ pub fn helpers(app: &str) -> String {
         "\n{{/*\nPod template pieces rendered once per template file (see the\n`$hoist_<name>_<indent>` bindings at the top of each): what a service\nrenders when it does not set the value itself.\n*/}}\n",
     );
     for h in Hoist::ALL {
-        if h == Hoist::Pad {
-            continue;
-        }
         t.push_str(&format!("{{{{- define \"{app}.hoist.{}\" }}}}\n", h.name()));
         for l in h.lines(app) {
             t.push_str(&fill(&l));
@@ -397,15 +370,33 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
             used.insert((h, indent));
         }
     }
-    used.into_iter()
+    // The pieces workloads read from `$pod`, and their services.
+    let mut pieces = std::collections::BTreeSet::new();
+    for (i, _) in body.match_indices(POD_READ) {
+        let rest = &body[i + POD_READ.len()..];
+        let Some((name, indent)) = rest.split_once(" }}").and_then(|(r, _)| r.rsplit_once('_'))
+        else {
+            continue;
+        };
+        let h = Hoist::ALL.iter().position(|h| h.name() == name);
+        if let (Some(h), Ok(indent)) = (h, indent.parse::<usize>()) {
+            pieces.insert((h, indent));
+            used.insert((h, indent));
+        }
+    }
+    let mut services: Vec<&str> = vec![];
+    for (i, _) in body.match_indices(POD_BINDING) {
+        let rest = &body[i + POD_BINDING.len()..];
+        if let Some((name, _)) = rest.split_once(" }}") {
+            if !services.contains(&name) {
+                services.push(name);
+            }
+        }
+    }
+    let mut lines: Vec<String> = used
+        .into_iter()
         .map(|(h, indent): (usize, usize)| {
             let h = Hoist::ALL[h];
-            if h == Hoist::Pad {
-                return format!(
-                    "{{{{- $hoist_pad_{indent} := \"\\n{}\" }}}}",
-                    " ".repeat(indent)
-                );
-            }
             let pad = if indent == 0 {
                 String::new()
             } else {
@@ -416,7 +407,70 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
                 name = h.name()
             )
         })
-        .collect()
+        .collect();
+    if pieces.is_empty() && !services.is_empty() {
+        // A workload file without a pod template reads no piece.
+        lines.push("{{- $hoist_pods := dict }}".into());
+    } else if !pieces.is_empty() {
+        let pieces: Vec<(Hoist, usize)> = pieces
+            .into_iter()
+            .map(|(h, i)| (Hoist::ALL[h], i))
+            .collect();
+        lines.push(pods_binding(app, &pieces, &services));
+    }
+    lines
+}
+
+/// What a workload reads a piece from: `$pod.<name>_<indent> }}`.
+const POD_READ: &str = "{{- $pod.";
+/// The start of [`own_binding`], before the service's quoted name.
+const POD_BINDING: &str = "{{- $pod := index $hoist_pods ";
+
+/// One line binding `$hoist_pods`: for each of `services` (quoted names),
+/// a map from `<name>_<indent>` to the text of each of `pieces` at that
+/// indentation. A service that sets none of them shares the file's map of
+/// hoisted texts; one that sets any gets its own, with its own lines
+/// (`<app>.own.<name>`, indented like the line it stands for) where it
+/// sets the piece: the branch each workload held, run once per service
+/// and parsed once per file.
+fn pods_binding(app: &str, pieces: &[(Hoist, usize)], services: &[&str]) -> String {
+    let key = |h: Hoist, indent: usize| format!("\"{}_{indent}\"", h.name());
+    let hoisted = |h: Hoist, indent: usize| format!("$hoist_{}_{indent}", h.name());
+    let mut t = String::from("{{- $hoist_podDefault := dict");
+    for &(h, i) in pieces {
+        t.push_str(&format!(" {} {}", key(h, i), hoisted(h, i)));
+    }
+    t.push_str(" }}{{- $hoist_pods := dict }}");
+    t.push_str(&format!(
+        "{{{{- range $name := list {} }}}}",
+        services.join(" ")
+    ));
+    t.push_str(&format!(
+        "{{{{- {OWN} := index $.Values.services $name }}}}"
+    ));
+    let mut tests: Vec<String> = pieces.iter().filter_map(|(h, _)| h.own_test()).collect();
+    tests.dedup();
+    t.push_str(&format!(
+        "{{{{- if or {} }}}}{{{{- {POD} := dict }}}}",
+        tests.join(" ")
+    ));
+    for &(h, i) in pieces {
+        let (Some(test), Some(own)) = (h.own_test(), h.own_lines(app)) else {
+            panic!("{h:?} has no own lines");
+        };
+        t.push_str(&format!(
+            "{{{{- if {test} }}}}{{{{- $_ := set {POD} {k} (include \"{app}.own.{n}\" ({args}) | replace \"\\n\" \"\\n{sp}\") }}}}{{{{- else }}}}{{{{- $_ := set {POD} {k} {v} }}}}{{{{- end }}}}",
+            k = key(h, i),
+            n = h.name(),
+            args = own_args(&own),
+            sp = " ".repeat(i),
+            v = hoisted(h, i),
+        ));
+    }
+    t.push_str(&format!(
+        "{{{{- $_ := set $hoist_pods $name {POD} }}}}{{{{- else }}}}{{{{- $_ := set $hoist_pods $name $hoist_podDefault }}}}{{{{- end }}}}{{{{- end }}}}"
+    ));
+    t
 }
 
 /// The test that a service's own pod field is set (`$own`, see
@@ -429,9 +483,16 @@ pub fn own_set(f: PodField) -> String {
 /// The variable holding a service's values in its workload file.
 pub const OWN: &str = "$own";
 
-/// The line binding [`OWN`] to a service's values.
+/// The line binding [`POD`] to a service's pieces (see [`pods_binding`]).
 pub fn own_binding(sv: &super::values::Svc) -> String {
-    format!("{{{{- {OWN} := {} }}}}", sv.expr())
+    let e = sv.expr();
+    let name = e
+        .strip_prefix("(index $.Values.services ")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| {
+            panic!("a service's values are (index $.Values.services \"<name>\"): {e}")
+        });
+    format!("{POD_BINDING}{name} }}}}")
 }
 
 #[cfg(test)]
@@ -452,42 +513,13 @@ mod tests {
     }
 
     #[test]
-    fn unless_keeps_the_own_lines_in_the_override_branch() {
-        let own = field_lines(PodField::Resources, "(x | default y)");
-        assert_eq!(
-            unless("$own.resources", Hoist::Field(PodField::Resources), own),
-            vec![
-                "{{- if $own.resources }}",
-                "{{- toYaml (x | default y) | nindent {0} }}",
-                "{{- else }}",
-                "{{- $hoist_resources_{0} }}",
-                "{{- end }}",
-            ]
-        );
-    }
-
-    #[test]
     fn helpers_define_every_piece_at_indentation_zero() {
         let h = helpers("app");
-        for p in Hoist::ALL.into_iter().filter(|p| *p != Hoist::Pad) {
+        for p in Hoist::ALL {
             assert!(h.contains(&format!("{{{{- define \"app.hoist.{}\" }}}}", p.name())));
         }
         assert!(!h.contains("{0}") && !h.contains("{2}"), "{h}");
         assert!(h.contains("{{- toYaml $.Values.serviceDefaults.resources | nindent 0 }}"));
-    }
-
-    #[test]
-    fn pad_binds_a_newline_and_the_indentation() {
-        assert_eq!(
-            bindings(
-                "app",
-                "{{- x | replace \"\\n\" $hoist_pad_6 }} {{ $hoist_idKey_0 }}"
-            ),
-            vec![
-                "{{- $hoist_idKey_0 := include \"app.hoist.idKey\" $ }}",
-                "{{- $hoist_pad_6 := \"\\n      \" }}",
-            ]
-        );
     }
 
     #[test]
@@ -499,24 +531,37 @@ mod tests {
     }
 
     #[test]
-    fn unless_own_calls_the_helper_with_what_its_lines_read() {
+    fn a_workload_reads_its_pieces_from_the_file_binding() {
         assert_eq!(
-            unless_own("app", Hoist::Field(PodField::Resources)),
-            vec![
-                "{{- if $own.resources }}",
-                "{{- include \"app.own.resources\" (list $ $own) | replace \"\\n\" $hoist_pad_{0} }}",
-                "{{- else }}",
-                "{{- $hoist_resources_{0} }}",
-                "{{- end }}",
-            ]
+            pod_piece(Hoist::Field(PodField::Resources)),
+            vec!["{{- $pod.resources_{0} }}"]
+        );
+        let body = "{{- $pod := index $hoist_pods \"a\" }}\n  {{- $pod.resources_10 }}\n  {{- $pod.securityContext_10 }}\n{{- $pod := index $hoist_pods \"b\" }}\n  {{- $pod.resources_10 }}\n";
+        let b = bindings("app", body);
+        assert_eq!(b[..2], [
+            "{{- $hoist_resources_10 := include \"app.hoist.resources\" $ | replace \"\\n\" \"\\n          \" }}",
+            "{{- $hoist_securityContext_10 := include \"app.hoist.securityContext\" $ | replace \"\\n\" \"\\n          \" }}",
+        ]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(
+            b[2],
+            concat!(
+                "{{- $hoist_podDefault := dict \"resources_10\" $hoist_resources_10 \"securityContext_10\" $hoist_securityContext_10 }}",
+                "{{- $hoist_pods := dict }}{{- range $name := list \"a\" \"b\" }}{{- $own := index $.Values.services $name }}",
+                "{{- if or $own.resources $own.securityContext }}{{- $pod := dict }}",
+                "{{- if $own.resources }}{{- $_ := set $pod \"resources_10\" (include \"app.own.resources\" (list $ $own) | replace \"\\n\" \"\\n          \") }}",
+                "{{- else }}{{- $_ := set $pod \"resources_10\" $hoist_resources_10 }}{{- end }}",
+                "{{- if $own.securityContext }}{{- $_ := set $pod \"securityContext_10\" (include \"app.own.securityContext\" (list $ $own $openshift) | replace \"\\n\" \"\\n          \") }}",
+                "{{- else }}{{- $_ := set $pod \"securityContext_10\" $hoist_securityContext_10 }}{{- end }}",
+                "{{- $_ := set $hoist_pods $name $pod }}{{- else }}{{- $_ := set $hoist_pods $name $hoist_podDefault }}{{- end }}{{- end }}",
+            )
         );
         assert_eq!(
-            unless_own("app", Hoist::Field(PodField::SecurityContext))[1],
-            "{{- include \"app.own.securityContext\" (list $ $own $openshift) | replace \"\\n\" $hoist_pad_{0} }}"
-        );
-        assert_eq!(
-            unless_own("app", Hoist::MeshLabels)[0],
-            "{{- if $own.istio }}"
+            bindings(
+                "app",
+                "{{- $pod := index $hoist_pods \"a\" }}\nkind: Service\n"
+            ),
+            vec!["{{- $hoist_pods := dict }}"]
         );
     }
 

@@ -404,7 +404,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     metrics.extend(super::job::pod_annotations(s.workload));
     // Scrape and Job annotations are the service's own: no chart-wide text.
     let annotations = if metrics.is_empty() {
-        hoist::unless_own(n.app, Hoist::PodAnnotations)
+        hoist::pod_piece(Hoist::PodAnnotations)
     } else {
         pod_annotation_lines(
             n.app,
@@ -437,7 +437,6 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
             .collect::<Vec<_>>());
     }
     pod["securityContext"] = field_value(
-        n.app,
         out,
         PodField::PodSecurityContext,
         super::pod::pod_security_context(s),
@@ -447,7 +446,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         PodField::Affinity,
         PodField::Tolerations,
     ] {
-        if let Some(marker) = out.lines(field(n.app, f)) {
+        if let Some(marker) = out.lines(field(f)) {
             pod[marker.as_str()] = Value::Null;
         }
     }
@@ -469,17 +468,11 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
         json!(image.to_string()),
     );
     c["securityContext"] = field_value(
-        n.app,
         out,
         PodField::SecurityContext,
         super::pod::security_context(s),
     );
-    c["resources"] = field_value(
-        n.app,
-        out,
-        PodField::Resources,
-        resources_value(&s.resources),
-    );
+    c["resources"] = field_value(out, PodField::Resources, resources_value(&s.resources));
     set(pod, &["terminationGracePeriodSeconds"], json!(30));
     v
 }
@@ -499,7 +492,7 @@ fn workload_pod_labels(
         format!("app.kubernetes.io/component: \"{}\"", s.name),
     ];
     lines.extend(super::injection::helm_canonical_lines(s, version));
-    lines.extend(hoist::unless_own(n.app, Hoist::MeshLabels));
+    lines.extend(hoist::pod_piece(Hoist::MeshLabels));
     super::pod_meta::labels_from(m, n, out, s, version, lines)
 }
 
@@ -520,14 +513,14 @@ pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) 
 /// A pod field's lines: the service's own value when it sets one (where
 /// `<own> | default <chart-wide>` is `<own>`), else the file's chart-wide
 /// text (`hoist`).
-fn field(app: &str, f: PodField) -> Vec<String> {
-    hoist::unless_own(app, Hoist::Field(f))
+fn field(f: PodField) -> Vec<String> {
+    hoist::pod_piece(Hoist::Field(f))
 }
 
 /// A pod field written under its key (`resources:`, `securityContext:`):
 /// the lines in Helm mode, `default` in plain mode.
-fn field_value(app: &str, out: &mut Out, f: PodField, default: Value) -> Value {
-    match out.lines(field(app, f)) {
+fn field_value(out: &mut Out, f: PodField, default: Value) -> Value {
+    match out.lines(field(f)) {
         Some(marker) => json!({ marker: null }),
         None => default,
     }
