@@ -83,6 +83,13 @@ fn cases(svc: &str) -> Vec<Case> {
             values: format!("{CHART_WIDE}{own}"),
         },
         Case {
+            what: "chart-wide and a service's own resources and tolerations only",
+            mesh: true,
+            values: format!(
+                "{CHART_WIDE}services:\n  {svc}:\n    resources: {{requests: {{cpu: 5m, memory: 8Mi}}}}\n    tolerations: [{{key: dedicated, operator: Exists, effect: NoSchedule}}]\n"
+            ),
+        },
+        Case {
             what: "OpenShift",
             mesh: true,
             values: format!("openshift: {{enabled: true}}\n{CHART_WIDE}{own}"),
@@ -242,6 +249,32 @@ fn compare(name: &str, before: &Path, after: &Path, svc: &str, workload: &str, p
                 assert_eq!(
                     pod(&got[workload])["metadata"]["labels"]["sidecar.istio.io/inject"],
                     json!("true"),
+                    "{what}"
+                );
+            }
+            if case.what.ends_with("only") {
+                // The pieces it sets are its own, the others the chart's.
+                let p = pod(&got[workload]);
+                let c = &p["spec"]["containers"][0];
+                assert_eq!(
+                    c["resources"],
+                    json!({"requests": {"cpu": "5m", "memory": "8Mi"}}),
+                    "{what}"
+                );
+                assert_eq!(
+                    p["spec"]["tolerations"][0]["key"],
+                    json!("dedicated"),
+                    "{what}"
+                );
+                assert_eq!(
+                    p["spec"]["nodeSelector"],
+                    json!({"pool": "general"}),
+                    "{what}"
+                );
+                assert_eq!(c["securityContext"]["runAsUser"], json!(5151), "{what}");
+                assert_eq!(
+                    p["metadata"]["annotations"]["owner"],
+                    json!("platform"),
                     "{what}"
                 );
             }

@@ -98,6 +98,11 @@ renders when it does not set the value itself.
 {{- define "evalhub.hoist.labels" }}
 {{- include "evalhub.labels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
+{{- define "evalhub.hoist.nsLabels" }}
+namespace: {{ $.Release.Namespace }}
+labels:
+  {{- include "evalhub.labels" (dict "ctx" $) | nindent 2 }}
+{{- end }}
 {{- define "evalhub.hoist.selector" }}
 {{- include "evalhub.selectorLabels" (dict "ctx" $) | nindent 0 }}
 {{- end }}
@@ -168,6 +173,96 @@ tolerations:
 {{- end }}
 {{- define "evalhub.hoist.affinity" }}
 {{- with $.Values.serviceDefaults.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "evalhub.hoist.idKey" }}
+{{- ternary "serviceAccounts" "principals" (semverCompare ">=1.25-0" (toString $.Values.istio.version)) }}
+{{- end }}
+{{- define "evalhub.hoist.idRelease" }}
+{{- if semverCompare ">=1.25-0" (toString $.Values.istio.version) }}{{ include "evalhub.fullname" $ }}{{- else }}{{ $.Values.istio.trustDomain }}/ns/{{ $.Release.Namespace }}/sa/{{ include "evalhub.fullname" $ }}{{- end }}
+{{- end }}
+
+{{/*
+A service's own pod template pieces (see `$hoist_pods`): the lines a
+service that sets the value itself renders, parsed once per chart.
+*/}}
+{{- define "evalhub.own.meshLabels" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- $inject := dig "istio" "inject" $r.Values.istio.injection $own | toString }}
+{{- if ne $inject "namespace" }}
+{{- if not $r.Values.istio.enabled }}
+sidecar.istio.io/inject: "false"
+istio.io/dataplane-mode: none
+{{- else if eq $r.Values.istio.dataplane "ambient" }}
+istio.io/dataplane-mode: {{ ternary "ambient" "none" (eq $inject "true") }}
+{{- else }}
+sidecar.istio.io/inject: {{ $inject | quote }}
+{{- end }}
+{{- end }}
+{{- if $r.Values.istio.enabled }}
+{{- with $r.Values.istio.revision }}
+istio.io/rev: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- define "evalhub.own.podAnnotations" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- $annotations := dict }}
+{{- if and $r.Values.istio.enabled (ne $r.Values.istio.dataplane "ambient") }}
+{{- if $r.Values.istio.proxyImage.repository }}
+{{- $_ := set $annotations "sidecar.istio.io/proxyImage" (include "evalhub.image" (dict "image" $r.Values.istio.proxyImage "ctx" $r)) }}
+{{- end }}
+{{- end }}
+{{- if $r.Values.istio.enabled }}
+{{- $annotations = merge $annotations ($r.Values.istio.annotations | default dict) }}
+{{- end }}
+{{- $annotations = merge (deepCopy ($own.podAnnotations | default dict)) $annotations }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "evalhub.own.resources" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- toYaml $own.resources | nindent 0 }}
+{{- end }}
+{{- define "evalhub.own.podSecurityContext" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- $openshift := index . 2 }}
+{{- toYaml (ternary (omit $own.podSecurityContext "runAsUser" "runAsGroup" "fsGroup") $own.podSecurityContext $openshift) | nindent 0 }}
+{{- end }}
+{{- define "evalhub.own.securityContext" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- $openshift := index . 2 }}
+{{- toYaml (ternary (omit $own.securityContext "runAsUser" "runAsGroup" "fsGroup") $own.securityContext $openshift) | nindent 0 }}
+{{- end }}
+{{- define "evalhub.own.nodeSelector" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- with $own.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "evalhub.own.tolerations" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- with $own.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- define "evalhub.own.affinity" }}
+{{- $r := index . 0 }}
+{{- $own := index . 1 }}
+{{- with $own.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}

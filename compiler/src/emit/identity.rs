@@ -30,6 +30,28 @@ pub fn portable() -> String {
     )
 }
 
+/// The line of the chart's `<app>.hoist.idKey` helper: the key a rule
+/// names its identities under, `serviceAccounts` where [`portable`] holds.
+pub fn key_line() -> String {
+    format!(
+        "{{{{- ternary \"serviceAccounts\" \"principals\" ({}) }}}}",
+        portable()
+    )
+}
+
+/// The line of the chart's `<app>.hoist.idRelease` helper: what precedes
+/// `-<suffix>` in the identity of the release's ServiceAccount
+/// `<fullname>-<suffix>` in either spelling ([`Identity::release`]).
+pub fn release_prefix_line(app: &str) -> String {
+    let fullname = format!("{{{{ include \"{app}.fullname\" $ }}}}");
+    format!(
+        "{{{{- if {} }}}}{fullname}{{{{- else }}}}{{{{ {} }}}}/ns/{{{{ {} }}}}/sa/{fullname}{{{{- end }}}}",
+        portable(),
+        ISTIO_TRUST_DOMAIN.expr(),
+        out::RELEASE_NAMESPACE,
+    )
+}
+
 /// A piece of an identity string (owned [`Part`]).
 #[derive(Clone, Debug)]
 pub enum Piece {
@@ -54,6 +76,10 @@ pub struct Identity {
     pub principal: Vec<Piece>,
     /// `<sa>` in the release's namespace, else `<ns>/<sa>`.
     pub account: Vec<Piece>,
+    /// `-<suffix>` when the ServiceAccount is the release's own
+    /// `<fullname>-<suffix>`: both spellings are the file's
+    /// `$hoist_idRelease_0` followed by it.
+    pub release_suffix: Option<String>,
 }
 
 pub fn lit(s: impl Into<String>) -> Piece {
@@ -75,9 +101,12 @@ impl Identity {
     /// A ServiceAccount of this release: `<fullname>-<suffix>`, or the
     /// vendor's own ServiceAccount when `suffix` names an attached service.
     pub fn release(n: &Names, suffix: &str) -> Self {
-        let name = match n.attached(suffix) {
-            Some(a) => vec![lit(a.service_account.clone())],
-            None => vec![val(FULLNAME, n.app), lit(format!("-{suffix}"))],
+        let (name, release_suffix) = match n.attached(suffix) {
+            Some(a) => (vec![lit(a.service_account.clone())], None),
+            None => (
+                vec![val(FULLNAME, n.app), lit(format!("-{suffix}"))],
+                Some(format!("-{suffix}")),
+            ),
         };
         let mut principal = vec![
             trust_domain(n.model()),
@@ -89,6 +118,7 @@ impl Identity {
         Identity {
             principal,
             account: name.to_vec(),
+            release_suffix,
         }
     }
 
@@ -103,6 +133,7 @@ impl Identity {
                 sa.clone(),
             ],
             account: vec![namespace, lit("/"), sa],
+            release_suffix: None,
         }
     }
 
@@ -134,6 +165,11 @@ pub fn set_from(out: &mut Out, rule: &mut Value, ids: &[Identity]) {
         rule["from"] = account_sources(accounts);
         return;
     }
+    if let Some(lines) = release_from(ids) {
+        let marker = out.lines(lines).expect("helm mode has lines");
+        rule[marker.as_str()] = Value::Null;
+        return;
+    }
     let mut lines = vec![format!("{{{{- if {} }}}}", portable()), "from:".to_string()];
     for chunk in ids.chunks(MAX_ACCOUNTS) {
         lines.push("  - source:".into());
@@ -152,6 +188,28 @@ pub fn set_from(out: &mut Out, rule: &mut Value, ids: &[Identity]) {
     lines.push("{{- end }}".into());
     let marker = out.lines(lines).expect("helm mode has lines");
     rule[marker.as_str()] = Value::Null;
+}
+
+/// `from` of a rule admitting only the release's own ServiceAccounts, few
+/// enough for one portable source: both spellings are one source, one list
+/// under the file's `$hoist_idKey_0`, each item `$hoist_idRelease_0` and
+/// its suffix, so the rule parses and runs no branch per rule
+/// (`emit::hoist`; issue #17).
+fn release_from(ids: &[Identity]) -> Option<Vec<String>> {
+    if ids.is_empty() || ids.len() > MAX_ACCOUNTS {
+        return None;
+    }
+    let mut lines = vec![
+        "from:".to_string(),
+        "  - source:".to_string(),
+        "      {{ $hoist_idKey_0 }}:".to_string(),
+    ];
+    for i in ids {
+        let suffix = i.release_suffix.as_deref()?;
+        let item = [Part::Val("$hoist_idRelease_0", ""), Part::Lit(suffix)];
+        lines.push(format!("        - {}", template_text(&item)));
+    }
+    Some(lines)
 }
 
 /// A Sidecar's `egress`: `before` hosts, the release's Services it calls
@@ -205,3 +263,58 @@ pub fn set_sidecar_egress(
 
 /// Every Service of the Sidecar's own namespace.
 pub const NAMESPACE_SERVICES: &str = "./*.svc.cluster.local";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(suffix: &str) -> Identity {
+        Identity {
+            principal: vec![],
+            account: vec![],
+            release_suffix: Some(format!("-{suffix}")),
+        }
+    }
+
+    #[test]
+    fn release_identities_are_one_list_under_the_bound_key() {
+        assert_eq!(
+            release_from(&[release("api"), release("web")]).unwrap(),
+            vec![
+                "from:",
+                "  - source:",
+                "      {{ $hoist_idKey_0 }}:",
+                "        - \"{{ $hoist_idRelease_0 }}-api\"",
+                "        - \"{{ $hoist_idRelease_0 }}-web\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_identities_and_long_lists_keep_both_spellings() {
+        let other = Identity {
+            principal: vec![lit("cluster.local/ns/x/sa/y")],
+            account: vec![lit("x/y")],
+            release_suffix: None,
+        };
+        assert!(release_from(&[release("api"), other]).is_none());
+        let many: Vec<Identity> = (0..=MAX_ACCOUNTS)
+            .map(|i| release(&format!("s{i}")))
+            .collect();
+        assert!(release_from(&many).is_none());
+        assert!(release_from(&many[..MAX_ACCOUNTS]).is_some());
+        assert!(release_from(&[]).is_none());
+    }
+
+    #[test]
+    fn the_helpers_spell_both_forms() {
+        assert_eq!(
+            key_line(),
+            "{{- ternary \"serviceAccounts\" \"principals\" (semverCompare \">=1.25-0\" (toString $.Values.istio.version)) }}"
+        );
+        assert_eq!(
+            release_prefix_line("app"),
+            "{{- if semverCompare \">=1.25-0\" (toString $.Values.istio.version) }}{{ include \"app.fullname\" $ }}{{- else }}{{ $.Values.istio.trustDomain }}/ns/{{ $.Release.Namespace }}/sa/{{ include \"app.fullname\" $ }}{{- end }}"
+        );
+    }
+}

@@ -404,12 +404,7 @@ fn workload(m: &Model, n: &Names, out: &mut Out, s: &Service, version: Option<&V
     metrics.extend(super::job::pod_annotations(s.workload));
     // Scrape and Job annotations are the service's own: no chart-wide text.
     let annotations = if metrics.is_empty() {
-        let own = hoist::own_set(PodField::PodAnnotations);
-        hoist::unless(
-            &own,
-            Hoist::PodAnnotations,
-            pod_annotation_lines(n.app, &own, &metrics),
-        )
+        hoist::pod_piece(Hoist::PodAnnotations)
     } else {
         pod_annotation_lines(
             n.app,
@@ -497,11 +492,7 @@ fn workload_pod_labels(
         format!("app.kubernetes.io/component: \"{}\"", s.name),
     ];
     lines.extend(super::injection::helm_canonical_lines(s, version));
-    lines.extend(hoist::unless(
-        &format!("{}.istio", hoist::OWN),
-        Hoist::MeshLabels,
-        super::injection::helm_mesh_lines(&super::injection::dig_own(hoist::OWN)),
-    ));
+    lines.extend(hoist::pod_piece(Hoist::MeshLabels));
     super::pod_meta::labels_from(m, n, out, s, version, lines)
 }
 
@@ -523,8 +514,7 @@ pub fn mesh_pod_metadata(m: &Model) -> (Map<String, Value>, Map<String, Value>) 
 /// `<own> | default <chart-wide>` is `<own>`), else the file's chart-wide
 /// text (`hoist`).
 fn field(f: PodField) -> Vec<String> {
-    let own = hoist::own_set(f);
-    hoist::unless(&own, Hoist::Field(f), hoist::field_lines(f, &own))
+    hoist::pod_piece(Hoist::Field(f))
 }
 
 /// A pod field written under its key (`resources:`, `securityContext:`):

@@ -424,7 +424,8 @@ pub fn template(f: &File, app: &str) -> String {
 
 /// A template file of these objects: [`head`] with `extra` and the
 /// bindings of the hoisted pieces the objects read
-/// (`emit::hoist::bindings`), the objects, [`foot`].
+/// (`emit::hoist::bindings`), the objects (their metadata folded by
+/// `emit::hoist::fold_meta`), [`foot`].
 pub(crate) fn assemble(
     group: Group,
     app: &str,
@@ -432,8 +433,9 @@ pub(crate) fn assemble(
     mut extra: Vec<String>,
     body: &str,
 ) -> String {
-    extra.extend(emit::hoist::bindings(app, body));
-    head(group, app, prelude, &extra) + body + &foot(group)
+    let body = emit::hoist::fold_meta(body);
+    extra.extend(emit::hoist::bindings(app, &body));
+    head(group, app, prelude, &extra) + &body + &foot(group)
 }
 
 /// A template file with its objects turned into text, and what the chart
