@@ -287,8 +287,7 @@ pub fn rendered_set(objs: Vec<Value>, namespace: &str) -> meshpack::verify::Rend
         .map(|(i, value)| meshpack::validate::input::Object {
             file: "rendered".into(),
             line: i + 1,
-            value,
-            text: None,
+            value: value.into(),
         })
         .collect();
     meshpack::verify::Rendered::new(objects, namespace, "cluster.local")

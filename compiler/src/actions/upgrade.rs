@@ -294,6 +294,7 @@ fn rows(manifests: &str, o: &Options) -> Result<BTreeSet<String>, String> {
     if let Some(e) = errors.first() {
         return Err(format!("the render, line {}: {}", e.line, e.message));
     }
+    let objects = crate::manifest::object::compact(objects);
     let set = Rendered::new(objects, &o.namespace, &o.trust_domain);
     let m = verify::output::matrix_of_set(&set);
     Ok(m.iter()

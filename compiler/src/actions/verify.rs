@@ -61,6 +61,7 @@ pub fn read_rendered(paths: &[PathBuf], mesh: &Mesh) -> Result<Rendered, Error> 
             e.file, e.line, e.message
         )));
     }
+    let objects = crate::manifest::object::compact(objects);
     Ok(Rendered::new(objects, &mesh.namespace, &mesh.trust_domain))
 }
 

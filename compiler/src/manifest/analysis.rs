@@ -9,7 +9,7 @@
 //! Services or all workloads per object.
 
 use super::index::{string_map, ObjectIndex};
-use serde_json::Value;
+use crate::manifest::Node;
 use std::collections::{BTreeMap, HashMap};
 
 /// Istio's cluster domain, as its analyzers assume it.
@@ -135,7 +135,7 @@ pub fn selector_string(sel: &BTreeMap<String, String>) -> String {
 /// The pod spec and pod metadata of a workload object (a Pod or the pod
 /// template of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or
 /// CronJob).
-pub fn pod_template(v: &Value) -> Option<(&Value, &Value)> {
+pub fn pod_template(v: &Node) -> Option<(&Node, &Node)> {
     match v["kind"].as_str()? {
         "Pod" => Some((&v["metadata"], &v["spec"])),
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
@@ -240,16 +240,16 @@ pub fn hosts_overlap(a: &str, b: &str) -> bool {
 }
 
 /// A string list field (`exportTo`, `hosts`).
-pub fn strings(v: &Value) -> Vec<&str> {
+pub fn strings(v: &Node) -> Vec<&str> {
     v.as_array()
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(Node::as_str)
         .collect()
 }
 
 /// The namespaces an `exportTo` list exports to (`*` = all; `.` is `ns`).
-pub fn export_scopes(v: &Value, ns: &str) -> Vec<String> {
+pub fn export_scopes(v: &Node, ns: &str) -> Vec<String> {
     let ex = strings(v);
     if ex.is_empty() || ex.contains(&"*") {
         vec!["*".into()]

@@ -12,12 +12,12 @@ use super::analysis;
 use super::istio::split_host;
 use super::lookup::Lookup;
 use super::object::Object;
-use serde_json::Value;
+use crate::manifest::Node;
 use std::collections::{BTreeMap, HashMap};
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
 /// as (metadata, spec); `None` for kinds that hold no pod.
-pub fn pod_template(o: &Object) -> Option<(&Value, &Value)> {
+pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
     match o.kind() {
         "Pod" => Some((&o.value["metadata"], &o.value["spec"])),
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some((
@@ -46,7 +46,7 @@ pub struct Workload {
 pub struct ServicePort {
     pub name: String,
     pub port: u64,
-    pub target: Value,
+    pub target: Node,
     pub app_protocol: Option<String>,
 }
 
@@ -74,13 +74,13 @@ pub struct ObjectIndex<'a> {
     analysis: std::sync::OnceLock<analysis::Index>,
 }
 
-pub fn string_map(v: &Value) -> BTreeMap<String, String> {
+pub fn string_map(v: &Node) -> BTreeMap<String, String> {
     v.as_object()
         .map(|o| {
             o.iter()
                 .map(|(k, v)| {
                     (
-                        k.clone(),
+                        k.to_string(),
                         v.as_str()
                             .map(str::to_string)
                             .unwrap_or_else(|| v.to_string()),
@@ -137,7 +137,7 @@ impl<'a> ObjectIndex<'a> {
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .map(|(k, v)| (k.to_string(), v.as_u64().unwrap_or(0)))
                         .collect(),
                 });
             }
@@ -314,6 +314,6 @@ impl<'a> ObjectIndex<'a> {
     }
 }
 
-pub fn selector_of(v: &Value) -> Option<BTreeMap<String, String>> {
+pub fn selector_of(v: &Node) -> Option<BTreeMap<String, String>> {
     v.get("matchLabels").map(string_map)
 }

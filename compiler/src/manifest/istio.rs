@@ -8,7 +8,7 @@
 //! repeated here.
 
 use super::object::Object;
-use serde_json::Value;
+use crate::manifest::Node;
 
 /// In-cluster hosts: a short `name` (Istio reads it in the rule's
 /// namespace) or `name.ns.svc[.<domain>]`; anything else is external.
@@ -67,7 +67,7 @@ pub fn principals(o: &Object) -> impl Iterator<Item = &str> {
         .flatten()
         .flat_map(|r| r["from"].as_array().into_iter().flatten())
         .flat_map(|f| f["source"]["principals"].as_array().into_iter().flatten())
-        .filter_map(Value::as_str)
+        .filter_map(Node::as_str)
 }
 
 /// The `(namespace, ServiceAccount)` pairs of an AuthorizationPolicy's
@@ -89,7 +89,7 @@ pub fn service_accounts<'a>(
                 .into_iter()
                 .flatten()
         })
-        .filter_map(Value::as_str)
+        .filter_map(Node::as_str)
         .filter_map(move |x| match x.split_once('/') {
             Some(pair) => Some(pair),
             None => (!policy_ns.is_empty()).then_some((policy_ns, x)),

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod index;
 pub mod istio;
 pub mod lookup;
+pub mod node;
 pub mod object;
 pub mod read;
 #[cfg(test)]
@@ -19,5 +20,6 @@ pub(crate) mod testing;
 pub mod yaml11;
 
 pub use index::ObjectIndex;
-pub use object::Object;
+pub use node::Node;
+pub use object::{Object, Parsed};
 pub use read::parse;

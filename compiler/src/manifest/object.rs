@@ -1,17 +1,23 @@
-//! One object of a manifest stream: its value, the file and line it
-//! starts at, and (for documents read from text) the source, so a check can
-//! point at the line of a field.
+//! One object of a manifest stream, in two forms: [`Parsed`], as read (a
+//! `serde_json::Value` and, for documents read from text, the source, so
+//! a schema finding can point at the line of a field), and [`Object`],
+//! what the mesh checks and `verify` read (a compact [`Node`] tree and the
+//! line the document starts at).
 //!
 //! Invariant: positions come from `crate::yaml_pos`, the reader the policy
-//! loader uses too; a line is always one the input has.
+//! loader uses too; a line is always one the input has. Readers that need
+//! a `serde_json::Value` (the schema and CEL checks, CRDs read as schemas)
+//! take `Parsed`; readers of many objects (`validate`'s mesh checks,
+//! `verify`) take `Object`, which holds the same values in far less memory.
 
+use super::node::{Interner, Node};
 use serde_json::Value;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// One object of the input.
+/// One object of the input, as read.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub struct Parsed {
     /// The file it was read from, shared by every object of that file (one
     /// allocation per file, not per object: a million objects read from one
     /// file kept a million copies of its name).
@@ -24,40 +30,81 @@ pub struct Object {
     pub text: Option<(Arc<str>, Range<usize>)>,
 }
 
-impl Object {
-    pub fn api_version(&self) -> &str {
-        self.value["apiVersion"].as_str().unwrap_or("")
-    }
-    pub fn kind(&self) -> &str {
-        self.value["kind"].as_str().unwrap_or("")
-    }
-    pub fn name(&self) -> &str {
-        self.value["metadata"]["name"].as_str().unwrap_or("")
-    }
-    /// The object's namespace, or `default_ns` when it names none.
-    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
-        self.value["metadata"]["namespace"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(default_ns)
-    }
-    pub fn group(&self) -> &str {
-        self.api_version()
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or("")
-    }
-    /// `Kind/name`, or `Kind/namespace/name` when namespaced.
-    pub fn id(&self) -> String {
-        match self.value["metadata"]["namespace"].as_str() {
-            Some(ns) if !ns.is_empty() => format!("{}/{}/{}", self.kind(), ns, self.name()),
-            _ => format!("{}/{}", self.kind(), self.name()),
+/// One object as the checks read it: the same values as the [`Parsed`] it
+/// came from, without the source text.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub file: Arc<str>,
+    /// 1-based line where its document starts.
+    pub line: usize,
+    pub value: Node,
+}
+
+impl Parsed {
+    /// The compact form, its strings shared through `strings`.
+    pub fn into_object(self, strings: &mut Interner) -> Object {
+        Object {
+            file: self.file,
+            line: self.line,
+            value: strings.node(self.value),
         }
     }
-    pub fn location(&self) -> String {
-        format!("{}:{}", self.file, self.line)
-    }
+}
 
+/// Objects as the checks read them, strings shared among them all.
+pub fn compact(parsed: Vec<Parsed>) -> Vec<Object> {
+    let mut strings = Interner::default();
+    parsed
+        .into_iter()
+        .map(|p| p.into_object(&mut strings))
+        .collect()
+}
+
+/// The accessors both forms have (`Node` and `Value` read alike).
+macro_rules! ids {
+    ($t:ty) => {
+        impl $t {
+            pub fn api_version(&self) -> &str {
+                self.value["apiVersion"].as_str().unwrap_or("")
+            }
+            pub fn kind(&self) -> &str {
+                self.value["kind"].as_str().unwrap_or("")
+            }
+            pub fn name(&self) -> &str {
+                self.value["metadata"]["name"].as_str().unwrap_or("")
+            }
+            /// The object's namespace, or `default_ns` when it names none.
+            pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+                self.value["metadata"]["namespace"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(default_ns)
+            }
+            pub fn group(&self) -> &str {
+                self.api_version()
+                    .rsplit_once('/')
+                    .map(|(g, _)| g)
+                    .unwrap_or("")
+            }
+            /// `Kind/name`, or `Kind/namespace/name` when namespaced.
+            pub fn id(&self) -> String {
+                match self.value["metadata"]["namespace"].as_str() {
+                    Some(ns) if !ns.is_empty() => {
+                        format!("{}/{}/{}", self.kind(), ns, self.name())
+                    }
+                    _ => format!("{}/{}", self.kind(), self.name()),
+                }
+            }
+            pub fn location(&self) -> String {
+                format!("{}:{}", self.file, self.line)
+            }
+        }
+    };
+}
+ids!(Parsed);
+ids!(Object);
+
+impl Parsed {
     /// The line of the node at a JSON pointer (`/spec/replicas`), or of the
     /// nearest ancestor found; the document's first line otherwise.
     pub fn line_of(&self, pointer: &str) -> usize {

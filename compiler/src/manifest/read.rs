@@ -5,7 +5,7 @@
 //! documents are cut at the same lines whether a source is read whole
 //! (`split`) or streamed (`DocReader`).
 
-use super::object::Object;
+use super::object::Parsed;
 use serde_json::Value;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -231,7 +231,7 @@ pub fn open_source(path: &Path) -> std::io::Result<(String, Box<dyn std::io::Buf
 }
 
 /// Parse one source into objects; `List` kinds are flattened.
-pub fn parse(file: &str, text: &str, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
+pub fn parse(file: &str, text: &str, objects: &mut Vec<Parsed>, errors: &mut Vec<ReadError>) {
     for doc in split(file, text) {
         parse_doc(&doc, objects, errors);
     }
@@ -260,7 +260,7 @@ pub fn split(file: &str, text: &str) -> Vec<Doc> {
         .collect()
 }
 
-pub fn parse_doc(d: &Doc, objects: &mut Vec<Object>, errors: &mut Vec<ReadError>) {
+pub fn parse_doc(d: &Doc, objects: &mut Vec<Parsed>, errors: &mut Vec<ReadError>) {
     let (file, line) = (&*d.file, d.line);
     match super::yaml11::parse(&d.text[d.range.clone()]) {
         Ok(Value::Null) => {}
@@ -289,7 +289,7 @@ fn push(
     line: usize,
     value: Value,
     text: Option<(Arc<str>, Range<usize>)>,
-    objects: &mut Vec<Object>,
+    objects: &mut Vec<Parsed>,
 ) {
     let is_list = value["kind"]
         .as_str()
@@ -301,7 +301,7 @@ fn push(
         }
         return;
     }
-    objects.push(Object {
+    objects.push(Parsed {
         file: file.clone(),
         line,
         value,

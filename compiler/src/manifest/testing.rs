@@ -5,7 +5,7 @@
 //! Invariant: test-only; a fixture that does not parse fails the test that
 //! uses it rather than yielding fewer objects.
 
-use super::object::Object;
+use super::object::{compact, Object};
 use super::read::parse;
 
 /// The objects of a YAML stream (file `t.yaml`); panics on any read error.
@@ -13,7 +13,7 @@ pub fn objects(yaml: &str) -> Vec<Object> {
     let (mut o, mut e) = (vec![], vec![]);
     parse("t.yaml", yaml, &mut o, &mut e);
     assert!(e.is_empty(), "{e:?}");
-    o
+    compact(o)
 }
 
 /// A Deployment `api` in namespace `shop` (ServiceAccount `api`, ports

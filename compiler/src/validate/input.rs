@@ -3,5 +3,5 @@
 //!
 //! Invariant: re-exports only.
 
-pub use crate::manifest::object::Object;
+pub use crate::manifest::object::{compact, Object, Parsed};
 pub use crate::manifest::read::*;

@@ -16,8 +16,9 @@ pub mod schemas;
 pub use crate::manifest::yaml11;
 
 use crate::diag::Severity;
+use crate::manifest::node::Interner;
 use crate::manifest::read::Doc;
-use crate::manifest::Object;
+use crate::manifest::{Object, Parsed};
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
@@ -98,7 +99,7 @@ enum Verdict {
 }
 
 /// Schema findings of one object.
-fn check_object(reg: &schemas::Registry, o: &Object) -> Result<(Verdict, Vec<Finding>), Error> {
+fn check_object(reg: &schemas::Registry, o: &Parsed) -> Result<(Verdict, Vec<Finding>), Error> {
     let mk = |code, severity, message: String, pointer: &str| Finding {
         file: o.file.to_string(),
         line: o.line_of(pointer),
@@ -199,24 +200,35 @@ pub fn validate_paths(files: &[PathBuf], opts: &Options) -> Result<Report, Error
 /// Documents per unit of work handed to a validator thread.
 const BATCH: usize = 256;
 
+/// A batch's objects, read errors, a verdict per object and the schema
+/// findings, each with the position of its object in the batch (most
+/// objects have none: a `Vec` per object was 24 bytes each at a million).
 type Part = (
     Vec<Object>,
     Vec<input::ReadError>,
-    Vec<(Verdict, Vec<Finding>)>,
+    Vec<Verdict>,
+    Vec<(usize, Finding)>,
 );
 
-/// Parse, check and reduce one batch of documents.
-fn work(reg: &schemas::Registry, docs: &[Doc]) -> Result<Part, Error> {
-    let (mut objects, mut errors) = (vec![], vec![]);
+/// Parse, check and reduce one batch of documents: each object is
+/// checked against its schema whole, then trimmed (`retain`) and kept in
+/// its compact form, its strings shared through the thread's `strings`.
+fn work(reg: &schemas::Registry, docs: &[Doc], strings: &mut Interner) -> Result<Part, Error> {
+    let (mut parsed, mut errors) = (vec![], vec![]);
     for d in docs {
-        input::parse_doc(d, &mut objects, &mut errors);
+        input::parse_doc(d, &mut parsed, &mut errors);
     }
-    let mut results = Vec::with_capacity(objects.len());
-    for o in objects.iter_mut() {
-        results.push(check_object(reg, o)?);
-        retain::retain(o);
+    let mut verdicts = Vec::with_capacity(parsed.len());
+    let mut findings = vec![];
+    let mut objects = Vec::with_capacity(parsed.len());
+    for (i, mut o) in parsed.into_iter().enumerate() {
+        let (verdict, found) = check_object(reg, &o)?;
+        verdicts.push(verdict);
+        findings.extend(found.into_iter().map(|f| (i, f)));
+        retain::retain(&mut o);
+        objects.push(o.into_object(strings));
     }
-    Ok((objects, errors, results))
+    Ok((objects, errors, verdicts, findings))
 }
 
 fn run(
@@ -238,11 +250,14 @@ fn run(
     let read: Result<(), Error> = std::thread::scope(|s| {
         for _ in 0..threads {
             let (reg, work_rx, part_tx) = (&reg, &work_rx, part_tx.clone());
-            s.spawn(move || loop {
-                let next = work_rx.lock().expect("work queue").recv();
-                let Ok((seq, docs)) = next else { break };
-                if part_tx.send((seq, work(reg, &docs))).is_err() {
-                    break;
+            s.spawn(move || {
+                let mut strings = Interner::default();
+                loop {
+                    let next = work_rx.lock().expect("work queue").recv();
+                    let Ok((seq, docs)) = next else { break };
+                    if part_tx.send((seq, work(reg, &docs, &mut strings))).is_err() {
+                        break;
+                    }
                 }
             });
         }
@@ -274,18 +289,21 @@ fn run(
     // its old and new buffers (over 200 MB) at the peak.
     let total: usize = parts
         .iter()
-        .map(|(_, p)| p.as_ref().map_or(0, |(objs, _, _)| objs.len()))
+        .map(|(_, p)| p.as_ref().map_or(0, |(objs, _, _, _)| objs.len()))
         .sum();
     let mut objects = Vec::with_capacity(total);
-    let mut results = Vec::with_capacity(total);
+    let mut verdicts = Vec::with_capacity(total);
+    let mut schema_findings = vec![];
     let mut report = Report {
         files,
         ..Default::default()
     };
     for (_, part) in parts {
-        let (objs, errors, res) = part?;
+        let (objs, errors, vs, fs) = part?;
+        let base = objects.len();
         objects.extend(objs);
-        results.extend(res);
+        verdicts.extend(vs);
+        schema_findings.extend(fs.into_iter().map(|(i, f)| (base + i, f)));
         for e in errors {
             report.errors += 1;
             report.findings.push(Finding {
@@ -300,7 +318,8 @@ fn run(
     }
     report.resources = objects.len();
     let mut invalid = vec![false; objects.len()];
-    for (idx, (verdict, findings)) in results.into_iter().enumerate() {
+    let mut schema_findings = schema_findings.into_iter().peekable();
+    for (idx, verdict) in verdicts.into_iter().enumerate() {
         match verdict {
             Verdict::Invalid => invalid[idx] = true,
             Verdict::Valid => {}
@@ -322,7 +341,9 @@ fn run(
                 });
             }
         }
-        report.findings.extend(findings);
+        while let Some((_, f)) = schema_findings.next_if(|(i, _)| *i == idx) {
+            report.findings.push(f);
+        }
     }
 
     if opts.mesh_checks {

@@ -24,12 +24,10 @@
 //! The test `every_checks_fixtures_find_the_same_with_and_without_trimming`
 //! runs every check on its fixtures both ways.
 //!
-//! What is kept is rebuilt with exact capacities (`compact`): a map parsed
-//! entry by entry holds room for several more (with `preserve_order`, a
-//! one-entry map reserved ~400 bytes), and the kept maps are most of
-//! `validate`'s memory on large inputs.
+//! What is kept is then converted to the compact `manifest::Node` tree
+//! (`Parsed::into_object`): exact sizes, strings shared.
 
-use crate::manifest::Object;
+use crate::manifest::Parsed;
 use serde_json::{Map, Value};
 
 /// Kinds (group, kind) of which only `apiVersion`, `kind` and `metadata`
@@ -55,7 +53,7 @@ const CONTAINER_KEEPS: [&str; 7] = [
 ];
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
-pub(crate) fn retain(o: &mut Object) {
+pub(crate) fn retain(o: &mut Parsed) {
     o.text = None;
     let kind = o.kind().to_string();
     let group = o.group().to_string();
@@ -84,32 +82,6 @@ pub(crate) fn retain(o: &mut Object) {
             }
         }
         _ => {}
-    }
-    o.value = compact(std::mem::take(&mut o.value));
-}
-
-/// The same value with every string, list and map at exactly its length's
-/// capacity (the maps keep their order: `preserve_order`).
-fn compact(v: Value) -> Value {
-    match v {
-        Value::String(mut s) => {
-            s.shrink_to_fit();
-            Value::String(s)
-        }
-        Value::Array(a) => {
-            let mut out = Vec::with_capacity(a.len());
-            out.extend(a.into_iter().map(compact));
-            Value::Array(out)
-        }
-        Value::Object(m) => {
-            let mut out = Map::with_capacity(m.len());
-            for (mut k, v) in m {
-                k.shrink_to_fit();
-                out.insert(k, compact(v));
-            }
-            Value::Object(out)
-        }
-        other => other,
     }
 }
 
@@ -157,8 +129,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn object(value: Value) -> Object {
-        Object {
+    fn object(value: Value) -> Parsed {
+        Parsed {
             file: "f".into(),
             line: 1,
             value,
@@ -236,6 +208,8 @@ mod tests {
             crate::manifest::read::parse("f.yaml", &text, &mut whole, &mut errors);
             let mut trimmed = whole.clone();
             trimmed.iter_mut().for_each(retain);
+            let whole = crate::manifest::object::compact(whole);
+            let trimmed = crate::manifest::object::compact(trimmed);
             let want = checks::run_enabled(&Set::new(&whole, "default"), &enable);
             let got = checks::run_enabled(&Set::new(&trimmed, "default"), &enable);
             fired += want.len();
@@ -251,27 +225,6 @@ mod tests {
             fired >= checks::CHECKS.len(),
             "only {fired} findings in all fixtures"
         );
-    }
-
-    #[test]
-    fn compact_keeps_values_and_order_at_exact_capacity() {
-        let mut m = Map::new();
-        for k in ["z", "a", "m"] {
-            m.insert(k.to_string(), json!([1, "x", {"b": null, "a": true}]));
-        }
-        let mut big = String::with_capacity(64);
-        big.push_str("text");
-        m.insert("s".into(), Value::String(big));
-        let before = Value::Object(m);
-        let after = compact(before.clone());
-        assert_eq!(after, before);
-        let keys: Vec<&String> = after.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["z", "a", "m", "s"]);
-        let Value::String(s) = &after["s"] else {
-            panic!("not a string: {after}")
-        };
-        assert_eq!(s.capacity(), 4);
-        assert_eq!(after["z"].as_array().unwrap().capacity(), 3);
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn annotated(set: &Rendered) -> BTreeMap<String, Controller> {
                 .as_object()
                 .map(|m| {
                     m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
                         .collect()
                 })
                 .unwrap_or_default()

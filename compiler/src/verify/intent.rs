@@ -165,7 +165,9 @@ impl GatewayIdentity {
             self.prometheus_namespace = ns.to_string();
         }
         if prometheus["podLabels"].is_object() {
-            self.prometheus_labels = string_map(&prometheus["podLabels"]);
+            self.prometheus_labels = string_map(&crate::manifest::Node::from(
+                prometheus["podLabels"].clone(),
+            ));
         }
     }
 

@@ -21,12 +21,12 @@
 
 use super::{string_match, Probe, Rendered, SourceFacts, Workload};
 use crate::manifest::istio::{host_matches, principal_parts};
+use crate::manifest::Node;
 use crate::manifest::Object;
-use serde_json::Value;
 
 pub(crate) const ROOT_NAMESPACE: &str = "istio-system";
 
-fn labels_match(selector: &Value, labels: &std::collections::BTreeMap<String, String>) -> bool {
+fn labels_match(selector: &Node, labels: &std::collections::BTreeMap<String, String>) -> bool {
     selector
         .as_object()
         .map(|m| {
@@ -105,15 +105,15 @@ enum Action {
     Deny,
 }
 
-fn list<'a>(v: &'a Value, k: &str) -> Option<Vec<&'a str>> {
+fn list<'a>(v: &'a Node, k: &str) -> Option<Vec<&'a str>> {
     v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .and_then(Node::as_array)
+        .map(|a| a.iter().filter_map(Node::as_str).collect())
 }
 
 /// Does a `source` match? Fields meshpack cannot know (JWT, IPs) match for
 /// DENY and not for ALLOW: the evaluator never over-reports access.
-fn source_matches(s: &Value, src: &SourceFacts, action: Action, policy_ns: &str) -> bool {
+fn source_matches(s: &Node, src: &SourceFacts, action: Action, policy_ns: &str) -> bool {
     let unknown = action == Action::Deny;
     for k in [
         "requestPrincipals",
@@ -163,7 +163,7 @@ fn source_matches(s: &Value, src: &SourceFacts, action: Action, policy_ns: &str)
     true
 }
 
-fn operation_matches(op: &Value, port: u16, http: bool, probe: &Probe, action: Action) -> bool {
+fn operation_matches(op: &Node, port: u16, http: bool, probe: &Probe, action: Action) -> bool {
     let port_s = port.to_string();
     if let Some(ports) = list(op, "ports") {
         if !ports.contains(&port_s.as_str()) {
@@ -202,7 +202,7 @@ fn operation_matches(op: &Value, port: u16, http: bool, probe: &Probe, action: A
 }
 
 fn rule_matches(
-    rule: &Value,
+    rule: &Node,
     policy_ns: &str,
     src: &SourceFacts,
     port: u16,
@@ -215,14 +215,14 @@ fn rule_matches(
     }
     let from_ok = match rule["from"].as_array() {
         None => true,
-        Some(f) if f.is_empty() => true,
+        Some([]) => true,
         Some(f) => f
             .iter()
             .any(|x| source_matches(&x["source"], src, action, policy_ns)),
     };
     let to_ok = match rule["to"].as_array() {
         None => true,
-        Some(t) if t.is_empty() => true,
+        Some([]) => true,
         Some(t) => t
             .iter()
             .any(|x| operation_matches(&x["operation"], port, http, probe, action)),
@@ -535,7 +535,7 @@ pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, host: &str, port: u16
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .any(|h| host_matches(h, host))
             && o.value["spec"]["ports"]
                 .as_array()
@@ -555,7 +555,7 @@ pub(crate) fn egress_allowed(set: &Rendered, w: &Workload, host: &str, port: u16
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .any(|h| {
                     let (ns, name) = h.split_once('/').unwrap_or(("*", h));
                     let ns_ok = ns == "*" || (ns == "." && sc_ns == se_ns) || ns == se_ns;

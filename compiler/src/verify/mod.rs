@@ -21,8 +21,8 @@ pub mod output;
 pub(crate) mod values;
 
 use crate::manifest::istio::{principal_parts, principals, protocol};
+use crate::manifest::Node;
 use crate::manifest::Object;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Between a service and its version in a source's name: `reviews@v2`
@@ -148,7 +148,7 @@ impl Rendered {
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.to_string())))
                     .collect();
                 (o.name(), labels)
             })
@@ -171,8 +171,8 @@ impl Rendered {
                         && s.selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
                         && s.ports.iter().any(|sp| {
                             let targets = match &sp.target {
-                                Value::String(t) => t == pname,
-                                Value::Number(n) => n.as_u64() == Some(*num),
+                                Node::String(t) => **t == **pname,
+                                Node::Number(n) => n.as_u64() == Some(*num),
                                 _ => sp.port == *num,
                             };
                             targets && protocol(&sp.name, sp.app_protocol.as_deref()) == Some(true)
@@ -299,7 +299,7 @@ impl Rendered {
                                 .as_array()
                                 .into_iter()
                                 .flatten()
-                                .filter_map(Value::as_str)
+                                .filter_map(Node::as_str)
                                 .map(str::to_string),
                         );
                     }
@@ -309,7 +309,7 @@ impl Rendered {
                                 .as_array()
                                 .into_iter()
                                 .flatten()
-                                .filter_map(Value::as_str)
+                                .filter_map(Node::as_str)
                                 .map(str::to_string),
                         );
                     }

@@ -11,14 +11,14 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
 use super::{Rendered, SourceFacts, Workload};
+use crate::manifest::Node;
 use crate::manifest::Object;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// An address outside the cluster (TEST-NET-3) that egress hosts stand for.
 pub(crate) const EXTERNAL_IP: [u8; 4] = [203, 0, 113, 10];
 
-fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
+fn selector_matches(sel: &Node, labels: &BTreeMap<String, String>) -> bool {
     if sel.is_null() {
         return true;
     }
@@ -41,7 +41,7 @@ fn selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .collect();
             let have = labels.get(key).map(String::as_str);
             match e["operator"].as_str().unwrap_or("") {
@@ -80,7 +80,7 @@ fn policies<'a>(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .collect();
             if types.is_empty() {
                 // Default: Ingress, plus Egress when egress rules are given.
@@ -95,7 +95,7 @@ fn policies<'a>(
 /// Does a peer match the other end? `None` pod labels: a pod meshpack
 /// does not know (outside the set), which no podSelector with labels matches.
 fn peer_matches(
-    peer: &Value,
+    peer: &Node,
     policy_ns: &str,
     ns: Option<&str>,
     labels: Option<&BTreeMap<String, String>>,
@@ -109,7 +109,7 @@ fn peer_matches(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_str)
+                .filter_map(Node::as_str)
                 .any(within);
     }
     let Some(ns) = ns else { return false };
@@ -125,22 +125,22 @@ fn peer_matches(
     }
 }
 
-fn port_matches(ports: &Value, port: u16, port_name: Option<&str>) -> bool {
+fn port_matches(ports: &Node, port: u16, port_name: Option<&str>) -> bool {
     match ports.as_array() {
         None => true,
-        Some(a) if a.is_empty() => true,
+        Some([]) => true,
         Some(a) => a.iter().any(|p| {
             if p["protocol"].as_str().is_some_and(|pr| pr != "TCP") {
                 return false;
             }
             match &p["port"] {
-                Value::Null => true,
-                Value::Number(n) => {
+                Node::Null => true,
+                Node::Number(n) => {
                     let n = n.as_u64().unwrap_or(0);
                     let end = p["endPort"].as_u64().unwrap_or(n);
                     (n..=end).contains(&u64::from(port))
                 }
-                Value::String(s) => port_name == Some(s.as_str()),
+                Node::String(s) => port_name == Some(&**s),
                 _ => false,
             }
         }),
@@ -180,7 +180,7 @@ pub(crate) fn allowed(set: &Rendered, src: &SourceFacts, dst: &Workload, port: u
                 .any(|rule| {
                     let from_ok = match rule["from"].as_array() {
                         None => true,
-                        Some(f) if f.is_empty() => true,
+                        Some([]) => true,
                         Some(f) => f.iter().any(|peer| {
                             peer_matches(
                                 peer,
@@ -219,7 +219,7 @@ pub(crate) fn allowed(set: &Rendered, src: &SourceFacts, dst: &Workload, port: u
 fn egress_ok(
     set: &Rendered,
     w: &Workload,
-    peer: impl Fn(&Value, &str) -> bool,
+    peer: impl Fn(&Node, &str) -> bool,
     port: u16,
     port_name: Option<&str>,
 ) -> bool {
@@ -233,7 +233,7 @@ fn egress_ok(
                 .any(|rule| {
                     let to_ok = match rule["to"].as_array() {
                         None => true,
-                        Some(t) if t.is_empty() => true,
+                        Some([]) => true,
                         Some(t) => t.iter().any(|x| peer(x, &w.namespace)),
                     };
                     to_ok && port_matches(&rule["ports"], port, port_name)

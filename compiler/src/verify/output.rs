@@ -87,7 +87,7 @@ pub fn matrix_of_set(set: &Rendered) -> Matrix {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(Value::as_str)
+            .filter_map(crate::manifest::Node::as_str)
         {
             for p in o.value["spec"]["ports"]
                 .as_array()

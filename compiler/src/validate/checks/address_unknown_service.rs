@@ -14,7 +14,7 @@
 //! itself, and a set without any Service as a fragment (nothing to judge).
 
 use super::{pod_template, Set};
-use serde_json::Value;
+use crate::manifest::Node;
 
 /// A host and port named in a string.
 #[derive(Debug, PartialEq)]
@@ -86,7 +86,7 @@ fn findings(set: &Set) -> Found {
 
 /// Every env value, command item and argument of the pod's containers and
 /// init containers, with where it stands.
-fn strings(spec: &Value) -> Vec<(String, String)> {
+fn strings(spec: &Node) -> Vec<(String, String)> {
     let mut out = vec![];
     for list in ["initContainers", "containers"] {
         for c in spec[list].as_array().into_iter().flatten() {

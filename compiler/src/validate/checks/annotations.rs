@@ -117,7 +117,7 @@ fn push(
     object: usize,
     kind: &'static str,
     path: &'static str,
-    meta: &serde_json::Value,
+    meta: &crate::manifest::Node,
     without_istio_init: Option<bool>,
 ) {
     let annotations = string_map(&meta["annotations"]);

@@ -16,7 +16,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         for s in o.value["spec"]["subsets"].as_array().into_iter().flatten() {
             let mut sel: BTreeMap<String, String> = svc.selector.clone();
             for (k, v) in s["labels"].as_object().into_iter().flatten() {
-                sel.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                sel.insert(k.to_string(), v.as_str().unwrap_or_default().to_string());
             }
             if set.selected(&svc.namespace, &sel).next().is_none() {
                 let name = s["name"].as_str().unwrap_or("?");

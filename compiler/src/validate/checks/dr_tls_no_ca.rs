@@ -7,10 +7,10 @@
 //! Semantics of Istio's `destinationrule/ca-certificates.go`.
 
 use super::Set;
-use serde_json::Value;
+use crate::manifest::Node;
 
 /// Whether TLS settings originate TLS without a CA to verify the server.
-pub(super) fn unverified(tls: &Value, has_selector: bool) -> Option<&str> {
+pub(super) fn unverified(tls: &Node, has_selector: bool) -> Option<&str> {
     let mode = tls["mode"].as_str()?;
     if mode != "SIMPLE" && mode != "MUTUAL" {
         return None;

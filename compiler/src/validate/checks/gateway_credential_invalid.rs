@@ -10,11 +10,11 @@
 
 use super::x509;
 use super::{string_map, Set};
+use crate::manifest::Node;
 use base64::Engine;
-use serde_json::Value;
 
 /// A data key of a Secret, decoded (`data` is base64, `stringData` plain).
-fn key(secret: &Value, name: &str) -> Option<Vec<u8>> {
+fn key(secret: &Node, name: &str) -> Option<Vec<u8>> {
     if let Some(s) = secret["stringData"][name].as_str() {
         return Some(s.as_bytes().to_vec());
     }
@@ -23,7 +23,7 @@ fn key(secret: &Value, name: &str) -> Option<Vec<u8>> {
 }
 
 /// Why the Secret holds no valid certificate, or None when it does.
-fn problem(secret: &Value, now: &str) -> Option<String> {
+fn problem(secret: &Node, now: &str) -> Option<String> {
     let pair = [("cert", "key"), ("tls.crt", "tls.key")]
         .into_iter()
         .find_map(|(c, k)| match (key(secret, c), key(secret, k)) {

@@ -64,12 +64,12 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         for s in fronting {
             for p in &s.ports {
                 let target = match &p.target {
-                    serde_json::Value::Number(n) => n.as_u64(),
-                    serde_json::Value::String(name) => set
+                    crate::manifest::Node::Number(n) => n.as_u64(),
+                    crate::manifest::Node::String(name) => set
                         .selected_indexes(&s.namespace, &s.selector)
                         .filter(|w| sel.is_empty() || chosen.contains(w))
                         .flat_map(|w| &set.workloads[w].ports)
-                        .find(|(n, _)| n == name)
+                        .find(|(n, _)| **n == **name)
                         .map(|(_, n)| *n),
                     _ => Some(p.port),
                 };

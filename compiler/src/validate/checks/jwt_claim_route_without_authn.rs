@@ -43,7 +43,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     .into_iter()
                     .flat_map(move |k| m[k].as_object().into_iter().flatten())
             })
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k)
             .find(|k| claim_key(k));
         let Some(key) = key else { continue };
         let ns = set.ns(i);

@@ -13,7 +13,7 @@
 
 use super::analysis::{fqdn, strings};
 use super::{is_cluster_host, Set};
-use serde_json::Value;
+use crate::manifest::Node;
 use std::collections::{BTreeSet, HashMap};
 
 /// Every host in the set with the scopes it is exported to (`*` = all).
@@ -66,7 +66,7 @@ fn exports(set: &Set) -> Exports {
     e
 }
 
-fn destinations(spec: &Value) -> Vec<(&'static str, &Value)> {
+fn destinations(spec: &Node) -> Vec<(&'static str, &Node)> {
     let mut out = vec![];
     for k in ["http", "tcp", "tls"] {
         for r in spec[k].as_array().into_iter().flatten() {

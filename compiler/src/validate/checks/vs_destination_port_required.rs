@@ -14,7 +14,7 @@
 //!   <https://github.com/istio/istio/blob/master/pilot/pkg/networking/core/route/route.go>
 
 use super::{is_cluster_host, protocol, Set, Svc};
-use serde_json::Value;
+use crate::manifest::Node;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
@@ -30,7 +30,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(Value::as_str)
+            .filter_map(Node::as_str)
             .filter(|h| !h.contains('*') && is_cluster_host(h))
             .filter_map(|h| set.service_for_host(h, set.ns(i)))
             .collect();

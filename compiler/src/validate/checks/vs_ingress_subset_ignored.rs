@@ -10,7 +10,7 @@ use super::analysis::strings;
 use super::Set;
 use std::collections::{BTreeSet, HashMap};
 
-fn http_destinations(v: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+fn http_destinations(v: &crate::manifest::Node) -> impl Iterator<Item = &crate::manifest::Node> {
     v["spec"]["http"]
         .as_array()
         .into_iter()

@@ -5,7 +5,7 @@
 //! the one written.
 
 use super::{split_host, Set};
-use serde_json::Value;
+use crate::manifest::Node;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
@@ -28,8 +28,8 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         let spec = &o.value["spec"];
         for kind in ["http", "tcp", "tls"] {
             for r in spec[kind].as_array().into_iter().flatten() {
-                let dests: Vec<&Value> = r["route"].as_array().into_iter().flatten().collect();
-                let mut targets: Vec<&Value> = dests.iter().map(|d| &d["destination"]).collect();
+                let dests: Vec<&Node> = r["route"].as_array().into_iter().flatten().collect();
+                let mut targets: Vec<&Node> = dests.iter().map(|d| &d["destination"]).collect();
                 targets.push(&r["mirror"]);
                 for d in targets {
                     let (Some(host), Some(subset)) = (d["host"].as_str(), d["subset"].as_str())

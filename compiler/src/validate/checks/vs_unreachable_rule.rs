@@ -7,7 +7,7 @@
 //! lives here too.
 
 use super::Set;
-use serde_json::Value;
+use crate::manifest::Node;
 
 pub(super) enum Unused {
     /// (rule, reason)
@@ -16,14 +16,14 @@ pub(super) enum Unused {
     Match(String, String, String),
 }
 
-fn rule_name(r: &Value, n: usize, http: bool) -> String {
+fn rule_name(r: &Node, n: usize, http: bool) -> String {
     match r["name"].as_str().filter(|s| http && !s.is_empty()) {
         Some(s) => format!("{s:?}"),
         None => format!("#{n}"),
     }
 }
 
-fn match_name(m: &Value, n: usize, http: bool) -> String {
+fn match_name(m: &Node, n: usize, http: bool) -> String {
     match m["name"].as_str().filter(|s| http && !s.is_empty()) {
         Some(s) => format!("{s:?}"),
         None => format!("#{n}"),
@@ -31,7 +31,7 @@ fn match_name(m: &Value, n: usize, http: bool) -> String {
 }
 
 /// `assignExactOrPrefix`: `exact:x`, `prefix:x`, or empty.
-fn exact_or_prefix(v: &Value) -> String {
+fn exact_or_prefix(v: &Node) -> String {
     if let Some(e) = v["exact"].as_str().filter(|s| !s.is_empty()) {
         format!("exact:{e}")
     } else if let Some(p) = v["prefix"].as_str().filter(|s| !s.is_empty()) {
@@ -52,13 +52,13 @@ struct PrefixMatch {
     maps: [std::collections::BTreeMap<String, String>; 3],
 }
 
-fn prefix_match(rule: String, m: &Value, n: usize) -> Option<PrefixMatch> {
+fn prefix_match(rule: String, m: &Node, n: usize) -> Option<PrefixMatch> {
     let prefix = m["uri"]["prefix"].as_str().filter(|p| !p.is_empty())?;
     let map = |k: &str| {
         m[k].as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), exact_or_prefix(v)))
+            .map(|(k, v)| (k.to_string(), exact_or_prefix(v)))
             .collect()
     };
     let method = exact_or_prefix(&m["method"]);
@@ -93,22 +93,21 @@ fn covered(a: &PrefixMatch, b: &PrefixMatch) -> bool {
         })
 }
 
-fn without_name(m: &Value) -> Value {
-    let mut m = m.clone();
-    if let Some(o) = m.as_object_mut() {
-        o.remove("name");
+fn without_name(m: &Node) -> Node {
+    match m.as_object() {
+        Some(o) => Node::Object(o.without("name")),
+        None => m.clone(),
     }
-    m
 }
 
 /// Every unused rule and match of one route list (`http`, `tcp`, `tls`).
-pub(super) fn analyze(routes: &[Value], http: bool) -> Vec<Unused> {
+pub(super) fn analyze(routes: &[Node], http: bool) -> Vec<Unused> {
     let mut out = vec![];
-    let mut seen: Vec<(Value, usize)> = vec![];
+    let mut seen: Vec<(Node, usize)> = vec![];
     let mut empty_seen = false;
     let mut prefixes = vec![];
     for (n, r) in routes.iter().enumerate() {
-        let matches = r["match"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let matches = r["match"].as_array().unwrap_or(&[]);
         let name = rule_name(r, n, http);
         if matches.is_empty() {
             if empty_seen {
@@ -162,10 +161,7 @@ pub(super) fn analyze(routes: &[Value], http: bool) -> Vec<Unused> {
 pub(super) fn each(set: &Set, mut f: impl FnMut(usize, &'static str, Unused)) {
     for (i, o) in set.of_kind("networking.istio.io", "VirtualService") {
         for k in ["http", "tcp", "tls"] {
-            let routes = o.value["spec"][k]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let routes = o.value["spec"][k].as_array().unwrap_or(&[]);
             for u in analyze(routes, k == "http") {
                 f(i, k, u);
             }

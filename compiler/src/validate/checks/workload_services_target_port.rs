@@ -30,8 +30,8 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                     continue;
                 };
                 let target = match &p["targetPort"] {
-                    serde_json::Value::String(s) if !s.is_empty() => s.clone(),
-                    serde_json::Value::Number(n) if n.as_u64() != Some(0) => n.to_string(),
+                    crate::manifest::Node::String(s) if !s.is_empty() => s.to_string(),
+                    crate::manifest::Node::Number(n) if n.as_u64() != Some(0) => n.to_string(),
                     _ => port.to_string(),
                 };
                 targets
