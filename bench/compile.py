@@ -19,8 +19,10 @@ which builds meshpack and finds the tools.
 Inputs: `meshpack synthesize --services N` (every service in one namespace).
 Only the Kustomize table: `--services "" --helm-services ""`.
 With `--before OTHER_MESHPACK`: only before/after tables (fresh compiles of
-both binaries alternating, cp -r of each output, and `helm template` of both
-charts against the plain chart with Helm 3 and 4).
+both binaries alternating, cp -r of each output, `helm template` of both
+charts against the plain chart with Helm 3 and 4, and `kubectl kustomize` of
+every overlay of both Kustomize trees, all parts in turn, alternating; the
+two trees must render the same objects).
 Everything is written under one temporary folder (prefix cperf-), holding one
 size at a time, and removed at the end.
 """
@@ -279,6 +281,53 @@ def helm_versus_row(before, after, helm, work, n, runs):
     )
 
 
+def rendered(kubectl, targets, cap):
+    """Every object `kubectl kustomize` renders from targets, as sorted
+    document texts (not timed): what a before/after pair must agree on."""
+    docs = []
+    for t in targets:
+        out = subprocess.run([kubectl, "kustomize", t], capture_output=True, text=True, timeout=cap * 4, check=True)
+        docs.extend(d.strip() for d in out.stdout.split("\n---\n") if d.strip())
+    return sorted(docs)
+
+
+def kustomize_versus_rows(before, after, kubectl, work, n, runs, cap):
+    """kubectl kustomize of every overlay of both binaries' trees: one round
+    builds all of before's parts, then all of after's (alternating rounds)."""
+    policy = os.path.join(work, "policy.yaml")
+    trees = {}
+    for tag, m in (("b", before), ("a", after)):
+        trees[tag] = os.path.join(work, f"kust-{tag}")
+        subprocess.run([m, "compile", policy, "-o", os.path.join(work, f"chart-{tag}"), "--kustomize", trees[tag]],
+                       check=True, stderr=subprocess.DEVNULL)
+    rows = []
+    for o in sorted(os.listdir(os.path.join(trees["a"], "overlays"))):
+        targets = {tag: kustomize_targets(os.path.join(t, "overlays", o)) for tag, t in trees.items()}
+        same = rendered(kubectl, targets["b"], cap) == rendered(kubectl, targets["a"], cap)
+        totals = {"b": [], "a": []}
+        for _ in range(runs):
+            for tag in ("b", "a"):
+                wall_sum, cpu_sum, rss = 0.0, 0.0, 0
+                for t in targets[tag]:
+                    wall, cpu, r, done = run([kubectl, "kustomize", t], cap=cap)
+                    if not done:
+                        sys.exit(f"error: kubectl kustomize {t} took over {cap:.0f} s")
+                    wall_sum, cpu_sum, rss = wall_sum + wall, cpu_sum + cpu, max(rss, r)
+                totals[tag].append((wall_sum, cpu_sum, rss))
+        wall, cpu = paired(totals["a"], totals["b"])
+        b, a = totals["b"], totals["a"]
+        rows.append(
+            f"| {n} | {o} | {len(targets['b'])} / {len(targets['a'])} | {'yes' if same else '**NO**'} "
+            f"| {spread([r[0] for r in b])} s | {spread([r[0] for r in a])} s "
+            f"| {spread([r[1] for r in b])} s | {spread([r[1] for r in a])} s | {wall} | {cpu} "
+            f"| {max(r[2] for r in b):.0f} / {max(r[2] for r in a):.0f} MiB | {os.getloadavg()[0]:.1f} |"
+        )
+    for tag in ("b", "a"):
+        rm(trees[tag])
+        rm(os.path.join(work, f"chart-{tag}"))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--meshpack", required=True)
@@ -289,7 +338,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cap", type=float, default=60.0, help="seconds per kubectl kustomize run")
     ap.add_argument("--before", help="another meshpack binary: print only before/after tables "
-                    "(compile fresh and cp -r at --services, helm template at --helm-services, Helm 3 and 4)")
+                    "(compile fresh and cp -r at --services, helm template at --helm-services, Helm 3 and 4, "
+                    "kubectl kustomize at --kustomize-services)")
     a = ap.parse_args()
     m = a.meshpack
     helm = os.path.join(a.tools, "helm4", "helm")
@@ -361,6 +411,17 @@ def versus(a, work, synth, sizes):
         synth(work, n)
         for h in ("helm3", "helm4"):
             print(helm_versus_row(a.before, a.meshpack, os.path.join(a.tools, h, "helm"), work, n, a.runs), flush=True)
+    print(f"\n### kubectl kustomize of every overlay, before vs after (all parts per round, alternating; "
+          f"each build capped at {a.cap:.0f} s)\n")
+    print("| services | overlay | parts before / after | same objects | total wall before | total wall after "
+          "| total CPU before | total CPU after | after / before (wall) | after / before (CPU) "
+          "| peak RSS before / after | load |")
+    print("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    kubectl = os.path.join(a.tools, "helm4", "kubectl")
+    for n in sizes(a.kustomize_services):
+        synth(work, n)
+        for row in kustomize_versus_rows(a.before, a.meshpack, kubectl, work, n, a.runs, a.cap):
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -514,6 +514,55 @@ fn parts_together_equal_the_single_overlay_and_the_chart() {
     }
 }
 
+/// Each part of every overlay, on its own: `kubectl kustomize` of the part
+/// renders exactly the single overlay's objects of the services that hash
+/// to it (and, in part 1, the release-wide ones), field by field and in
+/// the same order. The single overlay is the layout of every tree under the
+/// limit, so however the files of a tree in parts are laid out (one per
+/// service, or one per layer and part), a part renders what it did.
+#[test]
+fn each_part_renders_the_single_overlays_objects_of_its_services_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, parts, single) = parted(tmp.path());
+    let text = meshpack::synthetic::policy(&meshpack::synthetic::Shape {
+        services: 40,
+        ..Default::default()
+    });
+    let m = meshpack::compile_model(&text, None).unwrap();
+    for overlay in ["plain", "ingress", "istio", "istio-gateway-api"] {
+        let found = part_dirs(&parts.join("overlays").join(overlay));
+        let index = |d: &PathBuf| -> usize {
+            let name = d.file_name().unwrap().to_str().unwrap();
+            name.strip_prefix("part-").unwrap().parse().unwrap()
+        };
+        // The part count is a power of two; a part holding nothing has no
+        // folder.
+        let n = found.iter().map(index).max().unwrap().next_power_of_two();
+        assert!(n >= 4, "{overlay}: {found:?}");
+        let mut want: Vec<Vec<Value>> = vec![vec![]; n];
+        for o in build(&single.join("overlays").join(overlay)) {
+            let k = o["metadata"]["labels"]["app.kubernetes.io/component"]
+                .as_str()
+                .filter(|c| m.services.iter().any(|s| s.name == *c))
+                .map_or(1, |c| meshpack::package::kustomize_parts::of_service(c, n));
+            want[k - 1].push(o);
+        }
+        for (k, wanted) in want.iter().enumerate() {
+            let Some(dir) = found.iter().find(|&d| index(d) == k + 1) else {
+                assert!(wanted.is_empty(), "{overlay}: no folder for part {}", k + 1);
+                continue;
+            };
+            let got = build(dir);
+            let what = format!("overlays/{overlay}/part-{:03}", k + 1);
+            let ids = |v: &[Value]| v.iter().map(id).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(wanted), "{what}: objects or their order");
+            for (g, w) in got.iter().zip(wanted) {
+                assert_eq!(g, w, "{what}: {}", id(g));
+            }
+        }
+    }
+}
+
 /// docs/kustomize.md's way to choose a namespace for a tree in parts: one
 /// customer overlay per part with `namespace:` and that part's
 /// `namespace-replacements.yaml`; together they equal `helm template -n

@@ -151,6 +151,38 @@ fn every_object_is_in_the_part_of_its_service() {
             .collect();
         on_disk.sort();
         assert_eq!(sorted, on_disk, "{layer}");
+        // One file per part, holding the part's objects in the order of
+        // the single tree's files (one per service).
+        for f in &on_disk {
+            assert!(
+                f.starts_with("part-")
+                    && f.ends_with("/objects.yaml")
+                    && f.matches('/').count() == 1,
+                "{layer}/{f}"
+            );
+        }
+        let order = |t: &Tree, k: usize| -> Vec<String> {
+            t.range(format!("{layer}/")..)
+                .take_while(|(p, _)| p.starts_with(&format!("{layer}/")))
+                .filter(|(p, _)| !p.ends_with("kustomization.yaml") && !p.contains("/patches/"))
+                .filter(|(p, _)| part_in(p) == Some(k))
+                .flat_map(|(_, b)| docs(b))
+                .map(|o| id(&o))
+                .collect()
+        };
+        let listed_order: Vec<String> = resources(&whole, &format!("{layer}/kustomization.yaml"))
+            .iter()
+            .flat_map(|f| docs(&whole[&format!("{layer}/{f}")]))
+            .map(|o| id(&o))
+            .collect();
+        for k in 1..=n {
+            let mine: Vec<String> = listed_order
+                .iter()
+                .filter(|i| got[*i].0 == k)
+                .cloned()
+                .collect();
+            assert_eq!(order(&split, k), mine, "{layer}: part {k}, order");
+        }
         for k in 1..=n {
             let d = parts::dir(k, n);
             let path = format!("{layer}/{d}/kustomization.yaml");
@@ -253,7 +285,9 @@ fn adding_a_service_changes_one_part() {
             "{p} changed"
         );
     }
-    assert!(diff.contains(&format!("base/{}/zz-added.yaml", parts::dir(k, n))));
+    // The new service's objects are in its part's one file per layer.
+    assert!(diff.contains(&format!("base/{}/objects.yaml", parts::dir(k, n))));
+    assert!(!after.keys().any(|p| p.ends_with("/zz-added.yaml")));
 }
 
 /// Ambient: the waypoint patches name a Service by id, so each part

@@ -35,7 +35,8 @@
 //!
 //! Even so one build is quadratic in its objects, so a tree whose largest
 //! overlay holds more than `kustomize_parts::MAX_OBJECTS` objects is
-//! written in parts: each layer's files under `part-NNN/`, each overlay
+//! written in parts: each layer's objects in one `part-NNN/objects.yaml`
+//! per part (the per-service files' objects, in their order), each overlay
 //! over the limit as `overlays/<name>/part-NNN/` kustomizations plus a
 //! README with the apply loop, and the overlay's own `kustomization.yaml`
 //! listing its parts so that paths naming it keep working
@@ -64,6 +65,11 @@ const COMPONENTS: [(Group, &str); 10] = [
     (Group::Ingress, "ingress"),
     (Group::Tests, "tests"),
 ];
+
+/// The one file of a layer's part folder in a tree in parts (no service
+/// file sits beside it: a part folder holds only this and its
+/// kustomization).
+const PART_FILE: &str = "objects.yaml";
 
 /// Switches set over the chart's defaults.
 type Switches = Vec<(Val<Bool>, bool)>;
@@ -270,9 +276,14 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         _ => 1,
     };
 
-    // Each layer's files: with parts, under `part-K/` (the layer's own
-    // kustomization lists them all, a part's kustomization its own).
+    // Each layer's files: with parts, one `part-K/objects.yaml` per layer
+    // holding the part's objects in the order the per-service files would
+    // list them (the layer's own kustomization lists every part's file, a
+    // part's kustomization its own). One file per part, not per service:
+    // kustomize takes the same time either way (docs/kustomize.md, "What a
+    // part costs"), and a tree in parts is large: a tenth of the files.
     let mut layer_files: BTreeMap<(Group, usize), Vec<String>> = BTreeMap::new();
+    let mut layer_docs: BTreeMap<(Group, usize), (String, Vec<u8>)> = BTreeMap::new();
     let mut flat: Vec<(Group, String)> = vec![];
     for p in pending {
         if n_parts == 1 {
@@ -280,19 +291,22 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
             flat.push((p.group, p.name));
             continue;
         }
-        let mut by_part: BTreeMap<usize, Vec<(Option<usize>, String)>> = BTreeMap::new();
         for (o, text) in p.docs {
-            by_part.entry(part_of(o)).or_default().push((o, text));
+            let (_, buf) = layer_docs
+                .entry((p.group, part_of(o)))
+                .or_insert_with(|| (p.dir.clone(), yaml_docs(&[])));
+            buf.extend_from_slice(b"---\n");
+            buf.extend_from_slice(text.as_bytes());
         }
-        for (k, docs) in by_part {
-            let d = parts::dir(k, n_parts);
-            t.insert(format!("{}/{d}/{}", p.dir, p.name), yaml_docs(&docs));
-            flat.push((p.group, format!("{d}/{}", p.name)));
-            layer_files
-                .entry((p.group, k))
-                .or_default()
-                .push(p.name.clone());
-        }
+    }
+    for ((group, k), (dir, bytes)) in layer_docs {
+        let d = parts::dir(k, n_parts);
+        t.insert(format!("{dir}/{d}/{PART_FILE}"), bytes);
+        flat.push((group, format!("{d}/{PART_FILE}")));
+        layer_files
+            .entry((group, k))
+            .or_default()
+            .push(PART_FILE.to_string());
     }
     let files_of = |group: Group| -> Vec<&String> {
         flat.iter()

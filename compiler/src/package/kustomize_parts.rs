@@ -6,9 +6,9 @@
 //! input form avoids it, so one build of N objects costs N^2. A tree whose
 //! largest ready overlay holds more than about [`MAX_OBJECTS`] objects is
 //! written in parts: each layer (`base/`, `components/*/objects/`) keeps
-//! its files under `part-K/` folders, and each overlay over the limit
-//! becomes `overlays/<name>/part-K/`, a complete kustomization of its
-//! share (docs/kustomize.md).
+//! its objects in one file per part, `part-K/objects.yaml`, and each
+//! overlay over the limit becomes `overlays/<name>/part-K/`, a complete
+//! kustomization of its share (docs/kustomize.md).
 //!
 //! Invariant: every object is in exactly one part. A service's objects
 //! (label `app.kubernetes.io/component` naming a service of the model) go
@@ -23,13 +23,14 @@
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Objects per overlay part. Measured on the 2-core machine at 1,000
-/// services (`bench/compile.py --kustomize-services`): a part of about
-/// 1,100 istio objects takes 2-4 s CPU, one of about 280 takes 0.4-1.3 s,
-/// and the total over all parts barely moves (kubectl spends 2-3 ms of
-/// CPU per istio object besides the quadratic check), so the limit keeps
-/// each part well under 10 s with few parts.
-pub const MAX_OBJECTS: usize = 1000;
+/// Objects per overlay part. kubectl 1.34 spends about 1 ms of CPU per
+/// istio object on a loaded 2-core machine whatever the layout (parsing,
+/// the id and name-reference passes, writing), plus the quadratic
+/// duplicate checks of each build; the latter is about a fifth of a part
+/// of ~560 objects. At 1,000 services, 32 parts (about 280 istio objects
+/// each) took 10% less CPU over all parts than 16, and 64 no less than 32
+/// (each kubectl process costs ~40 ms; BENCHMARKS.md, issue #17).
+pub const MAX_OBJECTS: usize = 500;
 
 /// The label naming the service an object belongs to.
 const COMPONENT: &str = "app.kubernetes.io/component";
