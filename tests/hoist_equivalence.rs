@@ -147,6 +147,15 @@ fn pod(o: &Value) -> &Value {
     }
 }
 
+/// The container has the resources the overriding service sets itself.
+fn assert_own_resources(c: &Value, what: &str) {
+    assert_eq!(
+        c["resources"],
+        json!({"requests": {"cpu": "5m", "memory": "8Mi"}}),
+        "{what}"
+    );
+}
+
 /// The override reached the objects: a wrong or missing value fails here
 /// even if both charts were wrong the same way.
 fn assert_overrides_applied(
@@ -160,11 +169,7 @@ fn assert_overrides_applied(
         .unwrap_or_else(|| panic!("{what}: {workload} rendered"));
     let p = pod(o);
     let c = &p["spec"]["containers"][0];
-    assert_eq!(
-        c["resources"],
-        json!({"requests": {"cpu": "5m", "memory": "8Mi"}}),
-        "{what}"
-    );
+    assert_own_resources(c, what);
     assert_eq!(
         c["securityContext"]["readOnlyRootFilesystem"],
         json!(false),
@@ -256,11 +261,7 @@ fn compare(name: &str, before: &Path, after: &Path, svc: &str, workload: &str, p
                 // The pieces it sets are its own, the others the chart's.
                 let p = pod(&got[workload]);
                 let c = &p["spec"]["containers"][0];
-                assert_eq!(
-                    c["resources"],
-                    json!({"requests": {"cpu": "5m", "memory": "8Mi"}}),
-                    "{what}"
-                );
+                assert_own_resources(c, &what);
                 assert_eq!(
                     p["spec"]["tolerations"][0]["key"],
                     json!("dedicated"),
