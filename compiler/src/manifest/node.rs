@@ -179,24 +179,6 @@ impl Node {
     pub fn is_null(&self) -> bool {
         matches!(self, Node::Null)
     }
-    pub fn is_boolean(&self) -> bool {
-        matches!(self, Node::Bool(_))
-    }
-    pub fn is_number(&self) -> bool {
-        matches!(self, Node::Number(_))
-    }
-    pub fn is_u64(&self) -> bool {
-        self.as_u64().is_some()
-    }
-    pub fn is_i64(&self) -> bool {
-        self.as_i64().is_some()
-    }
-    pub fn is_string(&self) -> bool {
-        matches!(self, Node::String(_))
-    }
-    pub fn is_array(&self) -> bool {
-        matches!(self, Node::Array(_))
-    }
     pub fn is_object(&self) -> bool {
         matches!(self, Node::Object(_))
     }
