@@ -90,14 +90,7 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
             let want = rendered(h, &per_service, sets);
             for (layout, chart) in [("grouped", &grouped), ("mixed", &mixed)] {
                 let got = rendered(h, chart, sets);
-                assert_eq!(
-                    got.keys().collect::<Vec<_>>(),
-                    want.keys().collect::<Vec<_>>(),
-                    "{h} {what} {layout}: the same objects"
-                );
-                for (id, o) in &want {
-                    assert_eq!(&got[id], o, "{h} {what} {layout}: {id}");
-                }
+                assert_same_objects(&got, &want, &format!("{h} {what} {layout}"));
             }
             // The renders hold what the layouts group: every service's
             // Deployment or StatefulSet, and with Istio its DestinationRule.

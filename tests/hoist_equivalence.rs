@@ -206,14 +206,7 @@ fn compare(name: &str, before: &Path, after: &Path, svc: &str, workload: &str, p
             let want = render(h, before, &values, case.mesh);
             let got = render(h, after, &values, case.mesh);
             let what = format!("{name}, Helm {h}, {}", case.what);
-            assert_eq!(
-                got.keys().collect::<Vec<_>>(),
-                want.keys().collect::<Vec<_>>(),
-                "{what}: the same objects"
-            );
-            for (id, o) in &want {
-                assert_eq!(&got[id], o, "{what}: {id}");
-            }
+            assert_same_objects(&got, &want, &what);
             if case.values.contains("podAnnotations: {team") {
                 assert_overrides_applied(&what, &got, workload, case.mesh);
             }

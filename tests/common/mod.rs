@@ -121,6 +121,22 @@ pub fn by_id(objs: &[Value]) -> BTreeMap<String, Value> {
     m
 }
 
+/// `got` holds the same objects as `want` (by `Kind/name`), each equal.
+pub fn assert_same_objects(
+    got: &BTreeMap<String, Value>,
+    want: &BTreeMap<String, Value>,
+    what: &str,
+) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{what}: the same objects"
+    );
+    for (id, o) in want {
+        assert_eq!(&got[id], o, "{what}: {id}");
+    }
+}
+
 pub fn shared_schemas() -> PathBuf {
     let p = root().join("../shared/schemas");
     assert!(
