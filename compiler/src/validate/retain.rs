@@ -14,6 +14,10 @@
 //!   `METADATA_ONLY`, which no mesh check reads (ServiceAccounts,
 //!   ConfigMaps, NetworkPolicies, RBAC, PodDisruptionBudgets, autoscalers;
 //!   a Secret keeps its data: M017 reads gateway certificates);
+//! - of the workload kinds (Deployment, StatefulSet, DaemonSet, ReplicaSet,
+//!   Job, CronJob), everything in `spec` but the pod template (`replicas`,
+//!   the workload's own `selector`, its update strategy...): the checks
+//!   read a workload through its pod template only;
 //! - in pod templates (and Pods): `volumes`, and per container everything
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID),
 //!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
@@ -72,16 +76,27 @@ pub(crate) fn retain(o: &mut Parsed) {
         }
         ("", "Pod") => pod_spec(&mut v["spec"]),
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
+            only(v.get_mut("spec"), "template");
             if let Some(t) = v.pointer_mut("/spec/template/spec") {
                 pod_spec(t)
             }
         }
         ("batch", "CronJob") => {
+            only(v.get_mut("spec"), "jobTemplate");
+            only(v.pointer_mut("/spec/jobTemplate"), "spec");
+            only(v.pointer_mut("/spec/jobTemplate/spec"), "template");
             if let Some(t) = v.pointer_mut("/spec/jobTemplate/spec/template/spec") {
                 pod_spec(t)
             }
         }
         _ => {}
+    }
+}
+
+/// Keep only `key` of a map (a value that is no map stays as it is).
+fn only(v: Option<&mut Value>, key: &str) {
+    if let Some(m) = v.and_then(Value::as_object_mut) {
+        m.retain(|k, _| k == key);
     }
 }
 
@@ -163,7 +178,7 @@ mod tests {
             json!({
                 "apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "a", "namespace": "n", "labels": {"app": "a"}},
-                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "a"}}, "template": {
+                "spec": {"template": {
                     "metadata": {"labels": {"app": "a"}, "annotations": {"x": "y"}},
                     "spec": {
                         "serviceAccountName": "a",
@@ -224,6 +239,32 @@ mod tests {
         assert!(
             fired >= checks::CHECKS.len(),
             "only {fired} findings in all fixtures"
+        );
+    }
+
+    #[test]
+    fn a_cron_job_keeps_only_its_pod_template() {
+        let mut o = object(json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": {
+                "metadata": {"labels": {"job": "c"}},
+                "spec": {"backoffLimit": 2, "template": {
+                    "metadata": {"labels": {"app": "c"}},
+                    "spec": {"restartPolicy": "Never", "volumes": [{"name": "v"}],
+                        "containers": [{"name": "c", "image": "i:1", "workingDir": "/"}]}
+                }}
+            }}
+        }));
+        retain(&mut o);
+        assert_eq!(
+            o.value,
+            json!({
+                "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+                "spec": {"jobTemplate": {"spec": {"template": {
+                    "metadata": {"labels": {"app": "c"}},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i:1"}]}
+                }}}}
+            })
         );
     }
 
