@@ -8,6 +8,7 @@
 //! check; every map is keyed by namespace so no check loops over all
 //! Services or all workloads per object.
 
+use super::compact::{Keys, Postings};
 use super::index::{string_map, ObjectIndex};
 use crate::manifest::Node;
 use std::collections::{BTreeMap, HashMap};
@@ -20,8 +21,10 @@ pub struct Index {
     /// (label key, label value) -> indexes into `ObjectIndex::workloads`, every
     /// namespace (selectors within one namespace, and the Services in front
     /// of a workload, are `ObjectIndex::selected_indexes` and
-    /// `ObjectIndex::fronting_indexes`).
-    by_label_any: HashMap<(String, String), Vec<usize>>,
+    /// `ObjectIndex::fronting_indexes`); keyed by the ids of
+    /// `ObjectIndex::strings`, lists in `by_label_any`.
+    label_lists: HashMap<(u32, u32), u32>,
+    by_label_any: Postings,
     /// Namespace objects by name.
     pub namespaces: HashMap<String, usize>,
     /// Istio Gateways by (namespace, name).
@@ -40,14 +43,18 @@ pub struct Index {
 impl Index {
     pub fn new(set: &ObjectIndex) -> Self {
         let mut ix = Index::default();
+        let mut lists: Keys<(u32, u32)> = Keys::default();
+        let mut pairs = vec![];
         for (i, w) in set.workloads.iter().enumerate() {
-            for (k, v) in &w.labels {
-                ix.by_label_any
-                    .entry((k.clone(), v.clone()))
-                    .or_default()
-                    .push(i);
+            for (k, v) in w.labels.iter() {
+                // Every label of a workload was interned by the index.
+                let key = (set.strings.id(k), set.strings.id(v));
+                let key = key.0.zip(key.1).expect("workload labels are interned");
+                pairs.push((lists.number(key), i as u32));
             }
         }
+        ix.by_label_any = Postings::new(lists.count(), pairs);
+        ix.label_lists = lists.into_map();
         for (i, o) in set.objects.iter().enumerate() {
             let key = || (set.ns(i).to_string(), o.name().to_string());
             match (o.group(), o.kind()) {
@@ -86,13 +93,13 @@ impl Index {
     /// `selector`, in every namespace (an empty selector selects nothing
     /// here; within one namespace use `ObjectIndex::selected_indexes`). Cost: the
     /// shortest candidate list of one of the selector's labels.
-    pub fn select_any(&self, selector: &BTreeMap<String, String>) -> Vec<usize> {
-        let lists: Vec<&Vec<usize>> = selector
+    pub fn select_any(&self, set: &ObjectIndex, selector: &BTreeMap<String, String>) -> Vec<usize> {
+        let lists: Vec<&[u32]> = selector
             .iter()
             .map(|(k, v)| {
-                self.by_label_any
-                    .get(&(k.clone(), v.clone()))
-                    .unwrap_or(&EMPTY)
+                let key = set.strings.id(k).zip(set.strings.id(v));
+                key.and_then(|k| self.label_lists.get(&k))
+                    .map_or(&[][..], |l| self.by_label_any.get(*l as usize))
             })
             .collect();
         let Some(shortest) = lists.iter().min_by_key(|l| l.len()) else {
@@ -102,6 +109,7 @@ impl Index {
             .iter()
             .copied()
             .filter(|w| lists.iter().all(|l| l.binary_search(w).is_ok()))
+            .map(|w| w as usize)
             .collect()
     }
 
@@ -121,8 +129,6 @@ impl Index {
             })
     }
 }
-
-static EMPTY: Vec<usize> = Vec::new();
 
 /// `key=value,...` in label order, as Kubernetes prints a selector.
 pub fn selector_string(sel: &BTreeMap<String, String>) -> String {
@@ -174,7 +180,7 @@ pub fn in_mesh(set: &ObjectIndex, ix: &Index, workload: usize) -> bool {
             return v == "true";
         }
     }
-    ix.namespaces.get(&w.namespace).is_some_and(|n| {
+    ix.namespaces.get(&*w.namespace).is_some_and(|n| {
         string_map(&set.objects[*n].value["metadata"]["labels"])
             .get("istio-injection")
             .is_some_and(|v| v == "enabled")
@@ -335,7 +341,10 @@ spec: {containers: [{name: c, image: i:1}]}
             vec!["a"]
         );
         assert_eq!(names(in_ns("x", &sel(&[("tier", "web")]))), vec!["a", "b"]);
-        assert_eq!(names(ix.select_any(&sel(&[("app", "a")]))), vec!["a", "c"]);
+        assert_eq!(
+            names(ix.select_any(&set, &sel(&[("app", "a")]))),
+            vec!["a", "c"]
+        );
         assert_eq!(names(in_ns("x", &sel(&[]))), vec!["a", "b"]);
         assert_eq!(
             names(in_ns("x", &sel(&[("app", "zzz")]))),

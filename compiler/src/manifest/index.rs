@@ -9,11 +9,13 @@
 //! object per question.
 
 use super::analysis;
+use super::compact::{Keys, Labels, Postings, Selector, Strings};
 use super::istio::split_host;
 use super::lookup::Lookup;
 use super::object::Object;
 use crate::manifest::Node;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
 /// as (metadata, spec); `None` for kinds that hold no pod.
@@ -33,28 +35,29 @@ pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
 }
 
 /// A pod template (or Pod) with what the checks need of it.
+/// Strings are shared through the index's [`Strings`] (see `compact`).
 pub struct Workload {
     pub object: usize,
-    pub namespace: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub service_account: String,
+    pub namespace: Arc<str>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub service_account: Arc<str>,
     /// Container ports: (name, number).
-    pub ports: Vec<(String, u64)>,
+    pub ports: Vec<(Arc<str>, u64)>,
 }
 
 pub struct ServicePort {
-    pub name: String,
+    pub name: Arc<str>,
     pub port: u64,
     pub target: Node,
-    pub app_protocol: Option<String>,
+    pub app_protocol: Option<Arc<str>>,
 }
 
 pub struct Svc {
     pub object: usize,
-    pub namespace: String,
-    pub name: String,
-    pub selector: BTreeMap<String, String>,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub selector: Labels,
     pub ports: Vec<ServicePort>,
 }
 
@@ -64,10 +67,15 @@ pub struct ObjectIndex<'a> {
     pub default_namespace: &'a str,
     pub workloads: Vec<Workload>,
     pub services: Vec<Svc>,
+    /// Every namespace, name, label, service account and port name of
+    /// the workloads and Services, once each; the maps below key on their
+    /// ids.
+    pub(crate) strings: Strings,
     /// Indexes into `services` by (namespace, name) and by namespace, and
     /// the rest in `index`: checks stay linear on large sets.
-    services_by_name: HashMap<(String, String), usize>,
-    services_by_ns: HashMap<String, Vec<usize>>,
+    services_by_name: HashMap<(u32, u32), u32>,
+    services_by_ns: HashMap<u32, u32>,
+    services_of_ns: Postings,
     index: Lookup,
     /// The shared indexes of the Istio-analyzer checks, built on first use
     /// (a `OnceLock`: the checks run on several threads).
@@ -91,19 +99,33 @@ pub fn string_map(v: &Node) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The labels (or annotations) of a `metadata`-like map, as `string_map`
+/// reads them, strings shared.
+fn labels(strings: &mut Strings, v: &Node) -> Labels {
+    let pairs = v.as_object().into_iter().flatten().map(|(k, v)| {
+        let v = match v.as_str() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(v.to_string()),
+        };
+        (k, v)
+    });
+    Labels::new(strings, pairs)
+}
+
 impl<'a> ObjectIndex<'a> {
     pub fn new(objects: &'a [Object], default_namespace: &'a str) -> Self {
+        let mut strings = Strings::default();
         let mut workloads = vec![];
         let mut services = vec![];
         for (i, o) in objects.iter().enumerate() {
-            let ns = o.namespace(default_namespace).to_string();
+            let ns = strings.arc(o.namespace(default_namespace));
             let template = pod_template(o);
             if let Some((meta, spec)) = template {
                 let mut ports = vec![];
                 for c in spec["containers"].as_array().into_iter().flatten() {
                     for p in c["ports"].as_array().into_iter().flatten() {
                         ports.push((
-                            p["name"].as_str().unwrap_or("").to_string(),
+                            strings.arc(p["name"].as_str().unwrap_or("")),
                             p["containerPort"].as_u64().unwrap_or(0),
                         ));
                     }
@@ -111,12 +133,10 @@ impl<'a> ObjectIndex<'a> {
                 workloads.push(Workload {
                     object: i,
                     namespace: ns.clone(),
-                    labels: string_map(&meta["labels"]),
-                    annotations: string_map(&meta["annotations"]),
-                    service_account: spec["serviceAccountName"]
-                        .as_str()
-                        .unwrap_or("default")
-                        .to_string(),
+                    labels: labels(&mut strings, &meta["labels"]),
+                    annotations: labels(&mut strings, &meta["annotations"]),
+                    service_account: strings
+                        .arc(spec["serviceAccountName"].as_str().unwrap_or("default")),
                     ports,
                 });
             }
@@ -127,17 +147,15 @@ impl<'a> ObjectIndex<'a> {
                 workloads.push(Workload {
                     object: i,
                     namespace: ns.clone(),
-                    labels: string_map(&spec["labels"]),
-                    annotations: BTreeMap::new(),
-                    service_account: spec["serviceAccount"]
-                        .as_str()
-                        .unwrap_or("default")
-                        .to_string(),
+                    labels: labels(&mut strings, &spec["labels"]),
+                    annotations: Labels::default(),
+                    service_account: strings
+                        .arc(spec["serviceAccount"].as_str().unwrap_or("default")),
                     ports: spec["ports"]
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .map(|(k, v)| (k.to_string(), v.as_u64().unwrap_or(0)))
+                        .map(|(k, v)| (strings.arc(k), v.as_u64().unwrap_or(0)))
                         .collect(),
                 });
             }
@@ -157,68 +175,66 @@ impl<'a> ObjectIndex<'a> {
                         _ => None,
                     });
                 if let Some(sa) = sa {
-                    let mut labels = string_map(&o.value["metadata"]["labels"]);
-                    labels.insert(
+                    let mut pairs = string_map(&o.value["metadata"]["labels"]);
+                    pairs.insert(
                         "gateway.networking.k8s.io/gateway-name".into(),
                         o.name().to_string(),
                     );
                     workloads.push(Workload {
                         object: i,
                         namespace: ns.clone(),
-                        labels,
-                        annotations: BTreeMap::new(),
-                        service_account: sa,
+                        labels: Labels::new(&mut strings, pairs),
+                        annotations: Labels::default(),
+                        service_account: strings.arc(&sa),
                         ports: vec![],
                     });
                 }
             }
             if o.kind() == "Service" && o.api_version() == "v1" {
+                let ports = o.value["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| ServicePort {
+                        name: strings.arc(p["name"].as_str().unwrap_or("")),
+                        port: p["port"].as_u64().unwrap_or(0),
+                        target: p
+                            .get("targetPort")
+                            .cloned()
+                            .unwrap_or_else(|| p["port"].clone()),
+                        app_protocol: p["appProtocol"].as_str().map(|a| strings.arc(a)),
+                    })
+                    .collect();
                 services.push(Svc {
                     object: i,
                     namespace: ns,
-                    name: o.name().to_string(),
-                    selector: string_map(&o.value["spec"]["selector"]),
-                    ports: o.value["spec"]["ports"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|p| ServicePort {
-                            name: p["name"].as_str().unwrap_or("").to_string(),
-                            port: p["port"].as_u64().unwrap_or(0),
-                            target: p
-                                .get("targetPort")
-                                .cloned()
-                                .unwrap_or_else(|| p["port"].clone()),
-                            app_protocol: p["appProtocol"].as_str().map(str::to_string),
-                        })
-                        .collect(),
+                    name: strings.arc(o.name()),
+                    selector: labels(&mut strings, &o.value["spec"]["selector"]),
+                    ports,
                 });
             }
         }
-        let services_by_name = services
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((s.namespace.clone(), s.name.clone()), i))
-            .collect();
-        let mut services_by_ns: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut services_by_name = HashMap::with_capacity(services.len());
+        let mut namespaces: Keys<u32> = Keys::default();
+        let mut in_ns = Vec::with_capacity(services.len());
         for (i, s) in services.iter().enumerate() {
-            services_by_ns
-                .entry(s.namespace.clone())
-                .or_default()
-                .push(i);
+            let ns = strings.intern(&s.namespace).0;
+            let name = strings.intern(&s.name).0;
+            // A repeated (namespace, name), M011's finding, keeps the last.
+            services_by_name.insert((ns, name), i as u32);
+            in_ns.push((namespaces.number(ns), i as u32));
         }
+        let services_of_ns = Postings::new(namespaces.count(), in_ns);
         let service_entry_hosts = objects
             .iter()
             .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
             .flat_map(|o| o.value["spec"]["hosts"].as_array().into_iter().flatten())
             .filter_map(|h| h.as_str().map(str::to_string));
         let index = Lookup::new(
+            &mut strings,
             &workloads,
             &services,
-            objects
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (i, o.kind().to_string())),
+            objects.iter().map(|o| o.kind()),
             service_entry_hosts,
         );
         ObjectIndex {
@@ -226,8 +242,10 @@ impl<'a> ObjectIndex<'a> {
             default_namespace,
             workloads,
             services,
+            strings,
             services_by_name,
-            services_by_ns,
+            services_by_ns: namespaces.into_map(),
+            services_of_ns,
             index,
             analysis: std::sync::OnceLock::new(),
         }
@@ -253,49 +271,54 @@ impl<'a> ObjectIndex<'a> {
         self.index
             .of_kind(kind)
             .iter()
-            .map(move |i| (*i, &objects[*i]))
+            .map(move |i| (*i as usize, &objects[*i as usize]))
             .filter(move |(_, o)| o.group().ends_with(&suffix))
     }
 
     /// Workloads in `ns` whose labels include all of `selector`.
-    pub fn selected<'s>(
+    pub fn selected<'s, S: Selector>(
         &'s self,
         ns: &'s str,
-        selector: &'s BTreeMap<String, String>,
+        selector: &'s S,
     ) -> impl Iterator<Item = &'s Workload> + 's {
         self.index
-            .select(&self.workloads, ns, selector)
+            .select(&self.strings, &self.workloads, ns, selector)
             .map(|i| &self.workloads[i])
     }
 
     /// Like `selected`, as indexes into `workloads` (for `services_fronting`).
-    pub fn selected_indexes<'s>(
+    pub fn selected_indexes<'s, S: Selector>(
         &'s self,
         ns: &'s str,
-        selector: &'s BTreeMap<String, String>,
+        selector: &'s S,
     ) -> impl Iterator<Item = usize> + 's {
-        self.index.select(&self.workloads, ns, selector)
+        self.index
+            .select(&self.strings, &self.workloads, ns, selector)
     }
 
     /// Indexes into `services` of the Services whose (non-empty) selector
     /// picks `workloads[w]`, ascending.
-    pub fn fronting_indexes(&self, w: usize) -> &[usize] {
+    pub fn fronting_indexes(&self, w: usize) -> &[u32] {
         self.index.fronting(w)
     }
 
     /// The Services whose (non-empty) selector picks `workloads[w]`, in
     /// object order.
     pub fn services_fronting(&self, w: usize) -> impl Iterator<Item = &Svc> + '_ {
-        self.index.fronting(w).iter().map(|s| &self.services[*s])
+        self.index
+            .fronting(w)
+            .iter()
+            .map(|s| &self.services[*s as usize])
     }
 
     /// The Services of a namespace.
     pub fn services_in<'s>(&'s self, ns: &str) -> impl Iterator<Item = &'s Svc> + 's {
-        self.services_by_ns
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.services[*i])
+        let list = self
+            .strings
+            .id(ns)
+            .and_then(|ns| self.services_by_ns.get(&ns))
+            .map_or(&[][..], |n| self.services_of_ns.get(*n as usize));
+        list.iter().map(|i| &self.services[*i as usize])
     }
 
     /// The Service a mesh host names, read relative to `ns` as Istio does:
@@ -303,9 +326,10 @@ impl<'a> ObjectIndex<'a> {
     /// `name.ns.svc.<domain>` name their namespace.
     pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
         let (name, namespace) = split_host(host, ns)?;
+        let key = (self.strings.id(namespace)?, self.strings.id(name)?);
         self.services_by_name
-            .get(&(namespace.to_string(), name.to_string()))
-            .map(|i| &self.services[*i])
+            .get(&key)
+            .map(|i| &self.services[*i as usize])
     }
 
     /// Whether a ServiceEntry in the set declares this host.

@@ -15,56 +15,81 @@
 //! - objects by kind;
 //! - ServiceEntry hosts, exact ones in a hash set.
 
+use super::compact::{Keys, Postings, Selector, Strings};
 use super::index::{Svc, Workload};
 use super::istio::host_matches;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
+/// Every list is of `u32` indexes in [`Postings`], keyed by string ids of
+/// the index's [`Strings`] (see `compact`: this was 100 MB of owned keys
+/// and `Vec<usize>`s at a million objects).
 #[derive(Default)]
 pub struct Lookup {
-    /// (namespace, key, value) -> indexes into `workloads`, ascending.
-    by_label: HashMap<(String, String, String), Vec<usize>>,
-    /// namespace -> indexes into `workloads`, ascending.
-    by_ns: HashMap<String, Vec<usize>>,
-    /// workload -> indexes into `services` whose selector picks it, ascending.
-    fronting: Vec<Vec<usize>>,
-    /// kind -> object indexes, ascending.
-    by_kind: HashMap<String, Vec<usize>>,
+    /// (namespace, key, value) -> list of indexes into `workloads`.
+    label_lists: HashMap<(u32, u32, u32), u32>,
+    by_label: Postings,
+    /// namespace -> list of indexes into `workloads`.
+    ns_lists: HashMap<u32, u32>,
+    by_ns: Postings,
+    /// workload -> indexes into `services` whose selector picks it.
+    fronting: Postings,
+    /// kind -> list of object indexes.
+    kind_lists: HashMap<Box<str>, u32>,
+    by_kind: Postings,
     exact_hosts: HashSet<String>,
     wildcard_hosts: Vec<String>,
 }
 
 impl Lookup {
-    pub fn new(
+    pub fn new<'k>(
+        strings: &mut Strings,
         workloads: &[Workload],
         services: &[Svc],
-        kinds: impl Iterator<Item = (usize, String)>,
+        kinds: impl Iterator<Item = &'k str>,
         service_entry_hosts: impl Iterator<Item = String>,
     ) -> Self {
-        let mut ix = Lookup::default();
+        let mut labels: Keys<(u32, u32, u32)> = Keys::default();
+        let mut namespaces: Keys<u32> = Keys::default();
+        let (mut in_label, mut in_ns) = (vec![], vec![]);
         for (i, w) in workloads.iter().enumerate() {
-            ix.by_ns.entry(w.namespace.clone()).or_default().push(i);
-            for (k, v) in &w.labels {
-                ix.by_label
-                    .entry((w.namespace.clone(), k.clone(), v.clone()))
-                    .or_default()
-                    .push(i);
+            let ns = strings.intern(&w.namespace).0;
+            in_ns.push((namespaces.number(ns), i as u32));
+            for (k, v) in w.labels.iter() {
+                let key = (ns, strings.intern(k).0, strings.intern(v).0);
+                in_label.push((labels.number(key), i as u32));
             }
         }
-        ix.fronting = vec![vec![]; workloads.len()];
+        let mut ix = Lookup {
+            by_label: Postings::new(labels.count(), in_label),
+            label_lists: labels.into_map(),
+            by_ns: Postings::new(namespaces.count(), in_ns),
+            ns_lists: namespaces.into_map(),
+            ..Default::default()
+        };
+        let mut fronting = vec![];
         for (s, svc) in services.iter().enumerate() {
             if svc.selector.is_empty() {
                 continue;
             }
-            let picked: Vec<usize> = ix
-                .select(workloads, &svc.namespace, &svc.selector)
-                .collect();
-            for w in picked {
-                ix.fronting[w].push(s);
+            for w in ix.select(strings, workloads, &svc.namespace, &svc.selector) {
+                fronting.push((w as u32, s as u32));
             }
         }
-        for (i, kind) in kinds {
-            ix.by_kind.entry(kind).or_default().push(i);
+        ix.fronting = Postings::new(workloads.len(), fronting);
+        let mut kind_keys: Keys<Box<str>> = Keys::default();
+        let mut of_kind = vec![];
+        let mut last: Option<(&str, u32)> = None;
+        for (i, kind) in kinds.enumerate() {
+            // Objects come in runs of one kind: look the kind up once a run.
+            let n = match last {
+                Some((k, n)) if k == kind => n,
+                _ => kind_keys.number(kind.into()),
+            };
+            last = Some((kind, n));
+            of_kind.push((n, i as u32));
         }
+        ix.by_kind = Postings::new(kind_keys.count(), of_kind);
+        ix.kind_lists = kind_keys.into_map();
         for h in service_entry_hosts {
             if h.starts_with('*') {
                 ix.wildcard_hosts.push(h);
@@ -77,40 +102,52 @@ impl Lookup {
 
     /// Indexes of the workloads in `ns` whose labels include all of
     /// `selector` (every workload of `ns` for an empty selector), ascending.
-    pub fn select<'s>(
+    pub fn select<'s, S: Selector>(
         &'s self,
+        strings: &Strings,
         workloads: &'s [Workload],
         ns: &str,
-        selector: &'s BTreeMap<String, String>,
+        selector: &'s S,
     ) -> impl Iterator<Item = usize> + 's {
-        let candidates: &[usize] = if selector.is_empty() {
-            self.by_ns.get(ns).map_or(&[], Vec::as_slice)
+        let list = |key: Option<(u32, u32, u32)>| -> &[u32] {
+            key.and_then(|k| self.label_lists.get(&k))
+                .map_or(&[], |l| self.by_label.get(*l as usize))
+        };
+        let ns_id = strings.id(ns);
+        let candidates: &[u32] = if selector.is_empty() {
+            ns_id
+                .and_then(|n| self.ns_lists.get(&n))
+                .map_or(&[], |l| self.by_ns.get(*l as usize))
         } else {
             selector
-                .iter()
+                .pairs()
                 .map(|(k, v)| {
-                    self.by_label
-                        .get(&(ns.to_string(), k.clone(), v.clone()))
-                        .map_or(&[][..], Vec::as_slice)
+                    list(
+                        ns_id
+                            .zip(strings.id(k))
+                            .zip(strings.id(v))
+                            .map(|((n, k), v)| (n, k, v)),
+                    )
                 })
                 .min_by_key(|l| l.len())
                 .unwrap_or(&[])
         };
-        candidates.iter().copied().filter(move |i| {
-            selector
-                .iter()
-                .all(|(k, v)| workloads[*i].labels.get(k) == Some(v))
-        })
+        candidates
+            .iter()
+            .map(|i| *i as usize)
+            .filter(move |i| workloads[*i].labels.contains_all(selector))
     }
 
     /// Indexes of the Services whose selector picks workload `w`, ascending.
-    pub fn fronting(&self, w: usize) -> &[usize] {
-        self.fronting.get(w).map_or(&[], Vec::as_slice)
+    pub fn fronting(&self, w: usize) -> &[u32] {
+        self.fronting.get(w)
     }
 
     /// Object indexes of one kind, ascending.
-    pub fn of_kind(&self, kind: &str) -> &[usize] {
-        self.by_kind.get(kind).map_or(&[], Vec::as_slice)
+    pub fn of_kind(&self, kind: &str) -> &[u32] {
+        self.kind_lists
+            .get(kind)
+            .map_or(&[], |l| self.by_kind.get(*l as usize))
     }
 
     /// Whether a ServiceEntry host (exact, or `*.suffix`) covers `host`.
@@ -170,7 +207,7 @@ spec: {hosts: [api.example.com, '*.corp.example']}
     fn selectors_answer_as_a_scan_would() {
         let objs = objects(SET);
         let set = ObjectIndex::new(&objs, "default");
-        let sel = |pairs: &[(&str, &str)]| {
+        let sel = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -204,7 +241,9 @@ spec: {hosts: [api.example.com, '*.corp.example']}
         let objs = objects(SET);
         let set = ObjectIndex::new(&objs, "default");
         let fronting = |w: usize| -> Vec<String> {
-            set.services_fronting(w).map(|s| s.name.clone()).collect()
+            set.services_fronting(w)
+                .map(|s| s.name.to_string())
+                .collect()
         };
         assert_eq!(fronting(0), ["web", "a"]);
         assert_eq!(fronting(1), ["web"]);

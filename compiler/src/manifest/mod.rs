@@ -9,6 +9,7 @@
 //! from `crate::yaml_pos`, the low-level reader the policy loader uses too.
 
 pub mod analysis;
+pub mod compact;
 pub mod index;
 pub mod istio;
 pub mod lookup;

@@ -160,8 +160,8 @@ impl Rendered {
             let name = w
                 .labels
                 .get("app.kubernetes.io/component")
-                .cloned()
-                .unwrap_or_else(|| o.name().to_string());
+                .unwrap_or(o.name())
+                .to_string();
             let mut ports = BTreeMap::new();
             for (pname, num) in &w.ports {
                 // Istio reads the protocol from the Service port that targets
@@ -178,20 +178,20 @@ impl Rendered {
                             targets && protocol(&sp.name, sp.app_protocol.as_deref()) == Some(true)
                         })
                 });
-                ports.insert(*num as u16, (pname.clone(), http));
+                ports.insert(*num as u16, (pname.to_string(), http));
             }
+            let labels = w.labels.to_map();
             let injected = injection::injected(
-                &w.labels,
-                &w.annotations,
-                ns_labels.get(w.namespace.as_str()).unwrap_or(&no_labels),
+                &labels,
+                &w.annotations.to_map(),
+                ns_labels.get(&*w.namespace).unwrap_or(&no_labels),
             );
-            let ambient =
-                w.labels.get("istio.io/dataplane-mode").map(String::as_str) == Some("ambient");
+            let ambient = w.labels.get("istio.io/dataplane-mode") == Some("ambient");
             workloads.push(Workload {
                 name,
-                namespace: w.namespace.clone(),
-                labels: w.labels.clone(),
-                service_account: w.service_account.clone(),
+                namespace: w.namespace.to_string(),
+                labels,
+                service_account: w.service_account.to_string(),
                 ports,
                 injected: injected && !ambient,
                 ambient,

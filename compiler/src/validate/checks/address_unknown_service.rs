@@ -53,7 +53,7 @@ fn findings(set: &Set) -> Found {
                 let Some(svc) = set
                     .services
                     .iter()
-                    .find(|s| s.name == a.name && s.namespace == ns)
+                    .find(|s| *s.name == *a.name && &*s.namespace == ns)
                 else {
                     unknown.push((
                         w.object,

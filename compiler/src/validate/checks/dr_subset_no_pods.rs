@@ -14,7 +14,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             continue;
         };
         for s in o.value["spec"]["subsets"].as_array().into_iter().flatten() {
-            let mut sel: BTreeMap<String, String> = svc.selector.clone();
+            let mut sel: BTreeMap<String, String> = svc.selector.to_map();
             for (k, v) in s["labels"].as_object().into_iter().flatten() {
                 sel.insert(k.to_string(), v.as_str().unwrap_or_default().to_string());
             }

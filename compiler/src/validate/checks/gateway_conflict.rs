@@ -37,7 +37,7 @@ fn selector_groups(set: &Set) -> HashMap<String, String> {
         if m.is_empty() {
             continue;
         }
-        for w in ix.select_any(m) {
+        for w in ix.select_any(set, m) {
             by_workload.entry(w).or_default().push(si);
         }
     }

@@ -79,7 +79,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
         let sel = string_map(&o.value["spec"]["selector"]);
         let pod_ns = ix
-            .select_any(&sel)
+            .select_any(set, &sel)
             .first()
             .map(|w| set.workloads[*w].namespace.clone());
         for s in o.value["spec"]["servers"].as_array().into_iter().flatten() {
@@ -92,7 +92,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             let mut candidates: Vec<usize> = match &pod_ns {
                 Some(ns) => ix
                     .secrets
-                    .get(&(ns.clone(), cn.to_string()))
+                    .get(&(ns.to_string(), cn.to_string()))
                     .into_iter()
                     .copied()
                     .collect(),

@@ -16,14 +16,14 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "Gateway") {
         let sel = string_map(&o.value["spec"]["selector"]);
-        let pods = ix.select_any(&sel);
+        let pods = ix.select_any(set, &sel);
         if pods.is_empty() {
             continue;
         }
         let mut ports = BTreeSet::new();
         for w in &pods {
             for s in set.fronting_indexes(*w) {
-                let svc = &set.services[*s];
+                let svc = &set.services[*s as usize];
                 let spec = &set.objects[svc.object].value["spec"]["ports"];
                 for p in spec.as_array().into_iter().flatten() {
                     if p["protocol"].as_str().unwrap_or("TCP") != "TCP" {

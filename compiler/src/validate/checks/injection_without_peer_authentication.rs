@@ -14,8 +14,8 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
     set.workloads
         .iter()
         .filter(|w| {
-            w.labels.get("sidecar.istio.io/inject").map(String::as_str) == Some("true")
-                || w.annotations.get("sidecar.istio.io/inject").map(String::as_str) == Some("true")
+            w.labels.get("sidecar.istio.io/inject") == Some("true")
+                || w.annotations.get("sidecar.istio.io/inject") == Some("true")
         })
         .map(|w| (w.object, "injected with a sidecar, but no PeerAuthentication sets the mTLS mode (Istio defaults to PERMISSIVE)".to_string()))
         .collect()

@@ -56,9 +56,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                 continue;
             };
             let sel = string_map(&set.objects[*gw].value["spec"]["selector"]);
-            for w in ix.select_any(&sel) {
+            for w in ix.select_any(set, &sel) {
                 let wl = &set.workloads[w];
-                let covered = ["istio-system", wl.namespace.as_str()]
+                let covered = ["istio-system", &*wl.namespace]
                     .iter()
                     .flat_map(|n| authn.get(n).into_iter().flatten())
                     .any(|s| s.iter().all(|(k, v)| wl.labels.get(k) == Some(v)));

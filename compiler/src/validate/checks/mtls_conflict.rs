@@ -39,7 +39,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         let strict = set
             .selected_indexes(&svc.namespace, &svc.selector)
             .filter_map(|w| per_pod.get(&w).copied())
-            .chain(ns_wide.get(svc.namespace.as_str()).copied())
+            .chain(ns_wide.get(&*svc.namespace).copied())
             .min();
         if let Some(j) = strict {
             out.push((

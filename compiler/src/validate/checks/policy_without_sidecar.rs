@@ -14,8 +14,8 @@ use super::{selector_of, Set, Workload};
 use std::collections::BTreeMap;
 
 fn opted_out(w: &Workload) -> bool {
-    w.labels.get("sidecar.istio.io/inject").map(String::as_str) == Some("false")
-        && w.labels.get("istio.io/dataplane-mode").map(String::as_str) != Some("ambient")
+    w.labels.get("sidecar.istio.io/inject") == Some("false")
+        && w.labels.get("istio.io/dataplane-mode") != Some("ambient")
 }
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {

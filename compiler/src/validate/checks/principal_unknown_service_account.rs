@@ -10,11 +10,11 @@ use super::{principal_parts, principals, service_accounts, Set};
 use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    let namespaces: HashSet<&str> = set.workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let namespaces: HashSet<&str> = set.workloads.iter().map(|w| &*w.namespace).collect();
     let accounts: HashSet<(&str, &str)> = set
         .workloads
         .iter()
-        .map(|w| (w.namespace.as_str(), w.service_account.as_str()))
+        .map(|w| (&*w.namespace, &*w.service_account))
         .collect();
     let mut out = vec![];
     for (i, o) in set.of_kind("security.istio.io", "AuthorizationPolicy") {

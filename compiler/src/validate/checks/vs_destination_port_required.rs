@@ -69,7 +69,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             if in_mesh {
                 let lacking = ports_lacking(&fronts, svc, http);
                 if !lacking.is_empty() {
-                    let names: Vec<&str> = fronts.iter().map(|f| f.name.as_str()).collect();
+                    let names: Vec<&str> = fronts.iter().map(|f| &*f.name).collect();
                     out.push((
                         i,
                         format!(

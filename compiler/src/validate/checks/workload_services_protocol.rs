@@ -19,7 +19,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         // port -> protocol -> Services
         let mut ports: BTreeMap<u64, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
         for s in services {
-            let svc = &set.services[*s];
+            let svc = &set.services[*s as usize];
             for p in set.objects[svc.object].value["spec"]["ports"]
                 .as_array()
                 .into_iter()

@@ -20,7 +20,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         // targetPort -> port -> Service
         let mut targets: BTreeMap<String, BTreeMap<u64, String>> = BTreeMap::new();
         for s in services {
-            let svc = &set.services[*s];
+            let svc = &set.services[*s as usize];
             for p in set.objects[svc.object].value["spec"]["ports"]
                 .as_array()
                 .into_iter()
