@@ -447,6 +447,10 @@ pub(crate) struct Prepared {
     pub prelude: Vec<String>,
     /// The objects as template text ([`body`]).
     pub body: String,
+    /// Where `body`'s opening lines end ([`File::opening`]).
+    pub opening: usize,
+    /// Each object's kind and its text in `body` (its condition included).
+    pub docs: Vec<(String, std::ops::Range<usize>)>,
     /// The longest object name suffix ([`longest_suffix`]).
     suffix: usize,
     /// The Istio kinds among the objects.
@@ -454,10 +458,13 @@ pub(crate) struct Prepared {
 }
 
 fn prepare(f: File) -> Prepared {
+    let (body, opening, docs) = body_parts(&f);
     Prepared {
         suffix: longest_suffix(&f),
         istio_kinds: f.docs.iter().filter_map(|d| istio_kind(&d.value)).collect(),
-        body: body(&f),
+        body,
+        opening,
+        docs,
         path: f.path,
         group: f.group,
         service: f.service,
@@ -481,12 +488,21 @@ pub(crate) fn head(group: Group, app: &str, prelude: &[String], extra: &[String]
 
 /// A template file's objects.
 pub(crate) fn body(f: &File) -> String {
+    body_parts(f).0
+}
+
+/// [`body`], where its opening lines end, and each object's kind and text
+/// in it.
+fn body_parts(f: &File) -> (String, usize, Vec<(String, std::ops::Range<usize>)>) {
     let mut t = String::with_capacity(4096);
     for line in &f.opening {
         t.push_str(line);
         t.push('\n');
     }
+    let opening = t.len();
+    let mut docs = Vec::with_capacity(f.docs.len());
     for d in &f.docs {
+        let start = t.len();
         match &d.when {
             Some(w) => {
                 let _ = write!(t, "{{{{- if {w} }}}}\n---\n");
@@ -498,8 +514,10 @@ pub(crate) fn body(f: &File) -> String {
                 markers::write(&mut t, &d.value, &f.out.fragments);
             }
         }
+        let kind = d.value["kind"].as_str().unwrap_or_default().to_string();
+        docs.push((kind, start..t.len()));
     }
-    t
+    (t, opening, docs)
 }
 
 /// A template file's closing.
