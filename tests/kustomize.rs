@@ -514,6 +514,83 @@ fn parts_together_equal_the_single_overlay_and_the_chart() {
     }
 }
 
+/// The Istio overlays' parts list the base as the istio Component's
+/// patches leave it, patched by meshpack instead of kustomize: for the
+/// patches the default policy does not have (ambient's pod labels and
+/// the waypoint labels of Services patched by name, a pinned proxy image's
+/// pod annotation), each part renders exactly the single overlay's
+/// objects of its services, in order, and all parts its objects.
+#[test]
+fn istio_parts_render_what_the_patches_render() {
+    let text = meshpack::synthetic::policy(&meshpack::synthetic::Shape {
+        services: 40,
+        ..Default::default()
+    });
+    let pinned = text.replacen(
+        "spec:\n",
+        "spec:\n  mesh:\n    proxy: docker.io/istio/proxyv2:1.24.2\n",
+        1,
+    );
+    for (what, policy, profile) in [
+        ("ambient", &text, Some("ambient")),
+        ("pinned proxy", &pinned, None),
+    ] {
+        let m = meshpack::compile_model(policy, profile).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let parts = tmp.path().join("parts/bench");
+        write_tree(&parts, &meshpack::package::kustomize::tree_with(&m, 60));
+        let single = tmp.path().join("single/bench");
+        write_tree(
+            &single,
+            &meshpack::package::kustomize::tree_with(&m, usize::MAX),
+        );
+        for overlay in ["istio", "istio-gateway-api"] {
+            let found = part_dirs(&parts.join("overlays").join(overlay));
+            assert!(found.len() >= 4, "{what} {overlay}: {found:?}");
+            let index = |d: &PathBuf| -> usize {
+                let name = d.file_name().unwrap().to_str().unwrap();
+                name.strip_prefix("part-").unwrap().parse().unwrap()
+            };
+            // A power of two; a part holding nothing has no folder.
+            let n = found.iter().map(index).max().unwrap().next_power_of_two();
+            let want = build(&single.join("overlays").join(overlay));
+            let mut union = vec![];
+            for p in &found {
+                let got = build(p);
+                let name = p.file_name().unwrap().to_str().unwrap();
+                let k = index(p);
+                let mine: Vec<&Value> = want
+                    .iter()
+                    .filter(|o| {
+                        o["metadata"]["labels"]["app.kubernetes.io/component"]
+                            .as_str()
+                            .filter(|c| m.services.iter().any(|s| s.name == *c))
+                            .map_or(1, |c| meshpack::package::kustomize_parts::of_service(c, n))
+                            == k
+                    })
+                    .collect();
+                let ids = |v: &[&Value]| v.iter().map(|o| id(o)).collect::<Vec<_>>();
+                let got_refs: Vec<&Value> = got.iter().collect();
+                let where_ = format!("{what}: overlays/{overlay}/{name}");
+                assert_eq!(
+                    ids(&got_refs),
+                    ids(&mine),
+                    "{where_}: objects or their order"
+                );
+                for (g, w) in got.iter().zip(&mine) {
+                    assert_eq!(g, *w, "{where_}: {}", id(g));
+                }
+                union.extend(got);
+            }
+            assert_same(
+                &format!("{what}: overlays/{overlay}, all parts"),
+                by_id(&want),
+                by_id(&union),
+            );
+        }
+    }
+}
+
 /// Each part of every overlay, on its own: `kubectl kustomize` of the part
 /// renders exactly the single overlay's objects of the services that hash
 /// to it (and, in part 1, the release-wide ones), field by field and in

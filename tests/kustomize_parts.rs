@@ -200,9 +200,12 @@ fn every_object_is_in_the_part_of_its_service() {
         }
     }
     // Each overlay part lists the layers' same-numbered parts, in the
-    // single overlay's layer order.
+    // single overlay's layer order; with the istio Component, the base's
+    // as its patches leave it (checked below) and no patches.
     for overlay in ["istio", "istio-gateway-api", "ingress", "plain"] {
         let single = resources(&whole, &format!("overlays/{overlay}/kustomization.yaml"));
+        let meshed = single.contains(&"../../components/istio/objects".to_string());
+        assert_eq!(meshed, overlay.starts_with("istio"), "{overlay}");
         let mut seen = 0;
         for k in 1..=n {
             let d = parts::dir(k, n);
@@ -211,10 +214,15 @@ fn every_object_is_in_the_part_of_its_service() {
             seen += 1;
             let want: Vec<String> = single
                 .iter()
-                .map(|r| format!("../{r}/{d}"))
+                .map(|r| match r.as_str() {
+                    "../../base" if meshed => format!("../../../components/istio/base/{d}"),
+                    r => format!("../{r}/{d}"),
+                })
                 .filter(|r| split.contains_key(&format!("{}/kustomization.yaml", &r[9..])))
                 .collect();
             assert_eq!(resources(&split, &path), want, "{path}");
+            let k: Value = serde_yaml::from_slice(&split[&path]).unwrap();
+            assert!(k.get("patches").is_none(), "{path}: {k}");
         }
         assert!(seen > n / 2, "{overlay}: {seen} parts");
         let readme =
@@ -290,64 +298,124 @@ fn adding_a_service_changes_one_part() {
     assert!(!after.keys().any(|p| p.ends_with("/zz-added.yaml")));
 }
 
-/// Ambient: the waypoint patches name a Service by id, so each part
-/// carries those of its own Services only, and every part the injection
-/// patches (by label).
-#[test]
-fn a_part_patches_its_own_services() {
-    let m = model(60, Some("ambient"));
-    let split = tree_with(&m, 80);
-    let whole = tree_with(&m, usize::MAX);
-    let single: Value =
-        serde_yaml::from_slice(&whole["overlays/istio/kustomization.yaml"]).unwrap();
-    let all: Vec<Value> = single["patches"].as_array().unwrap().clone();
-    let by_label: Vec<&Value> = all.iter().filter(|p| p.get("target").is_some()).collect();
-    let waypoints: Vec<&Value> = all.iter().filter(|p| p.get("target").is_none()).collect();
-    assert!(!waypoints.is_empty() && !by_label.is_empty());
-    let n_all = n_parts(&whole, 80);
-    // Each Service's service, from its component label.
-    let owner: BTreeMap<String, String> = objects(&whole, "base")
-        .into_values()
-        .filter(|(_, o)| o["kind"] == "Service")
-        .map(|(_, o)| {
-            (
-                o["metadata"]["name"].as_str().unwrap().to_string(),
-                o["metadata"]["labels"]["app.kubernetes.io/component"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect();
-    let mut placed = vec![];
-    for (path, bytes) in split.range("overlays/istio/part-".to_string()..) {
-        if !path.starts_with("overlays/istio/part-") {
-            break;
-        }
-        if !path.ends_with("/kustomization.yaml") {
-            continue;
-        }
-        let k: Value = serde_yaml::from_slice(bytes).unwrap();
-        let n = part_in(path).unwrap();
-        let patches = k["patches"].as_array().unwrap();
-        let labelled: Vec<&Value> = patches
-            .iter()
-            .filter(|p| p.get("target").is_some())
-            .collect();
-        assert_eq!(labelled, by_label, "{path}");
-        for p in patches.iter().filter(|p| p.get("target").is_none()) {
-            let body: Value = serde_yaml::from_str(p["patch"].as_str().unwrap()).unwrap();
-            assert_eq!(body["kind"], "Service", "{path}: {body}");
-            let service = &owner[body["metadata"]["name"].as_str().unwrap()];
-            assert_eq!(parts::of_service(service, n_all), n, "{path}: {body}");
-            placed.push(p.clone());
+/// The base's objects in `path` (a `part-K/objects.yaml`), in order.
+fn part_objects(t: &Tree, path: &str) -> Vec<Value> {
+    docs(&t[path])
+}
+
+/// `labels` with `changes` applied: a null removes the key.
+fn with(labels: &Value, changes: &serde_json::Map<String, Value>) -> Value {
+    let mut l = labels.as_object().cloned().unwrap_or_default();
+    for (k, v) in changes {
+        if v.is_null() {
+            l.remove(k);
+        } else {
+            l.insert(k.clone(), v.clone());
         }
     }
-    let mut want: Vec<String> = waypoints.iter().map(|p| p.to_string()).collect();
-    let mut got: Vec<String> = placed.iter().map(|p| p.to_string()).collect();
-    want.sort();
-    got.sort();
-    assert_eq!(got, want);
+    Value::Object(l)
+}
+
+/// A tree in parts writes the base a second time, as the istio
+/// Component's patches leave it (`components/istio/base/part-K/`), for the
+/// parts of the Istio overlays, which list it instead of the base and
+/// carry no patches (a JSON patch costs kustomize a JSON round trip of
+/// each workload). Checked field by field against the patches the single
+/// overlay carries: ambient (the pod labels, and the waypoint labels of
+/// the Services that patches name by id), and a pinned proxy image (an
+/// annotation on every pod template).
+#[test]
+fn the_istio_parts_list_the_base_as_the_patches_leave_it() {
+    let ambient = model(60, Some("ambient"));
+    let pinned_text = policy(&Shape {
+        services: 60,
+        ..Shape::default()
+    })
+    .replacen(
+        "spec:\n",
+        "spec:\n  mesh:\n    proxy: docker.io/istio/proxyv2:1.24.2\n",
+        1,
+    );
+    let pinned = meshpack::compile_model(&pinned_text, None).unwrap();
+    for (what, m) in [("ambient", &ambient), ("pinned proxy", &pinned)] {
+        let split = tree_with(m, 80);
+        let whole = tree_with(m, usize::MAX);
+        let n = n_parts(&whole, 80);
+        let (labels, annotations) = meshpack::emit::workload::mesh_pod_metadata(m);
+        assert!(!labels.is_empty(), "{what}");
+        if what == "pinned proxy" {
+            assert_eq!(
+                annotations["sidecar.istio.io/proxyImage"], "docker.io/istio/proxyv2:1.24.2",
+                "{what}: {annotations:?}"
+            );
+        }
+        // The single overlay's waypoint patches: Service name -> labels.
+        let single: Value =
+            serde_yaml::from_slice(&whole["overlays/istio/kustomization.yaml"]).unwrap();
+        let waypoints: BTreeMap<String, Value> = single["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p.get("target").is_none())
+            .map(|p| {
+                let body: Value = serde_yaml::from_str(p["patch"].as_str().unwrap()).unwrap();
+                assert_eq!(body["kind"], "Service", "{what}: {body}");
+                (
+                    body["metadata"]["name"].as_str().unwrap().to_string(),
+                    body["metadata"]["labels"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(waypoints.is_empty(), what != "ambient", "{what}");
+        let (mut workloads, mut waypointed) = (0, 0);
+        for k in 1..=n {
+            let d = parts::dir(k, n);
+            let Some(_) = split.get(&format!("base/{d}/objects.yaml")) else {
+                assert!(!split.contains_key(&format!("components/istio/base/{d}/objects.yaml")));
+                continue;
+            };
+            assert_eq!(
+                resources(
+                    &split,
+                    &format!("components/istio/base/{d}/kustomization.yaml")
+                ),
+                ["objects.yaml"]
+            );
+            let base = part_objects(&split, &format!("base/{d}/objects.yaml"));
+            let meshed = part_objects(&split, &format!("components/istio/base/{d}/objects.yaml"));
+            assert_eq!(
+                base.iter().map(id).collect::<Vec<_>>(),
+                meshed.iter().map(id).collect::<Vec<_>>(),
+                "{what}: {d}: the same objects in the same order"
+            );
+            for (b, got) in base.iter().zip(&meshed) {
+                let mut want = b.clone();
+                match b["kind"].as_str().unwrap() {
+                    "Deployment" | "StatefulSet" => {
+                        workloads += 1;
+                        let meta = &mut want["spec"]["template"]["metadata"];
+                        meta["labels"] = with(&meta["labels"], &labels);
+                        if !annotations.is_empty() {
+                            meta["annotations"] = with(&meta["annotations"], &annotations);
+                        }
+                        assert_ne!(&want, b, "{what}: {}", id(b));
+                    }
+                    "Service" => {
+                        if let Some(l) = waypoints.get(b["metadata"]["name"].as_str().unwrap()) {
+                            waypointed += 1;
+                            want["metadata"]["labels"] =
+                                with(&want["metadata"]["labels"], l.as_object().unwrap());
+                            assert_ne!(&want, b, "{what}: {}", id(b));
+                        }
+                    }
+                    _ => {}
+                }
+                assert_eq!(got, &want, "{what}: {d}: {}", id(b));
+            }
+        }
+        assert_eq!(workloads, m.services.len(), "{what}");
+        assert_eq!(waypointed, waypoints.len(), "{what}");
+    }
 }
 
 /// The committed policies are far under the limit: no parts, and the same

@@ -4,6 +4,7 @@
 //! ```text
 //! base/                          workloads, Services, ServiceAccounts (no mesh)
 //! components/istio/              the chart's istio.enabled=true objects (objects/) + injection patches
+//!                                (+ base/part-K/ in a tree in parts: the base, patched)
 //! components/network-policy/     the chart's networkPolicy.enabled=true objects
 //! components/istio-network-policy/  what the mesh needs once pods are isolated (both on)
 //! components/istio-gateway-network-policy/, gateway-api-network-policy/,
@@ -40,7 +41,11 @@
 //! over the limit as `overlays/<name>/part-NNN/` kustomizations plus a
 //! README with the apply loop, and the overlay's own `kustomization.yaml`
 //! listing its parts so that paths naming it keep working
-//! (`kustomize_parts` says which object goes where).
+//! (`kustomize_parts` says which object goes where). The parts of the
+//! overlays with the `istio` Component list the base's part as its patches
+//! leave it (`MESHED_BASE`, patched here by `Patch::apply`) instead of the
+//! base's and the patches; those patches change no object of another layer
+//! of such an overlay (asserted while the files are written).
 
 use super::kustomize_parts as parts;
 use super::Tree;
@@ -70,6 +75,15 @@ const COMPONENTS: [(Group, &str); 10] = [
 /// file sits beside it: a part folder holds only this and its
 /// kustomization).
 const PART_FILE: &str = "objects.yaml";
+
+/// In a tree in parts, the base's objects as the `istio` Component's
+/// patches leave them, one `part-K/` per base part: what the parts of the
+/// overlays with that Component list instead of `base/part-K` and the
+/// patches. A JSON patch costs kustomize a JSON round trip of every
+/// workload it selects, about 13% of an Istio part's CPU (docs/kustomize.md,
+/// "What a part costs"); the copy costs bytes (a third more at 1,000
+/// services), not CPU.
+const MESHED_BASE: &str = "components/istio/base";
 
 /// Switches set over the chart's defaults.
 type Switches = Vec<(Val<Bool>, bool)>;
@@ -144,9 +158,6 @@ struct Patch {
     path: String,
     body: Value,
     target: Option<Value>,
-    /// The service (index into `m.services`) whose object it patches by
-    /// id, which must be in the same overlay part; `None`: by selector.
-    service: Option<usize>,
 }
 
 impl Patch {
@@ -169,6 +180,125 @@ impl Patch {
         }
         p
     }
+
+    /// Whether kustomize applies this patch to `obj`: with a target, by
+    /// its kind, group, version and equality label selector (an empty
+    /// field matches anything); without one, by the patch's own kind, name
+    /// and namespace.
+    /// https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
+    fn selects(&self, obj: &Value) -> bool {
+        let Some(t) = &self.target else {
+            let meta = &self.body["metadata"];
+            return obj["kind"] == self.body["kind"]
+                && obj["metadata"]["name"] == meta["name"]
+                && obj["metadata"]["namespace"] == meta["namespace"];
+        };
+        let api = obj["apiVersion"].as_str().unwrap_or_default();
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let field = |k: &str| t.get(k).and_then(Value::as_str);
+        for k in t.as_object().expect("a patch target is a map").keys() {
+            assert!(
+                ["group", "version", "kind", "labelSelector"].contains(&k.as_str()),
+                "a target selecting by {k}: Patch::selects reads only kind, group, version and labels"
+            );
+        }
+        field("kind").is_none_or(|k| obj["kind"] == k)
+            && field("group").is_none_or(|g| g == group)
+            && field("version").is_none_or(|v| v == version)
+            && field("labelSelector").is_none_or(|s| {
+                s.split(',').all(|pair| {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .expect("meshpack's label selectors are k=v pairs");
+                    obj["metadata"]["labels"][k] == v
+                })
+            })
+    }
+
+    /// The patch applied to `obj` (which it [`selects`](Self::selects)),
+    /// as kustomize applies the patches meshpack writes: a JSON patch's
+    /// `add` and `remove` on map keys, and a strategic merge patch of maps
+    /// (`null` deletes a key; the patch's kind, name and namespace are not
+    /// copied). Lists and other operations are not needed and panic.
+    fn apply(&self, obj: &mut Value) {
+        match &self.body {
+            Value::Array(ops) => {
+                for op in ops {
+                    let path = op["path"].as_str().expect("a JSON patch op has a path");
+                    let (parent, key) = path.rsplit_once('/').expect("a JSON pointer");
+                    let key = key.replace("~1", "/").replace("~0", "~");
+                    let map = obj
+                        .pointer_mut(parent)
+                        .and_then(Value::as_object_mut)
+                        .unwrap_or_else(|| panic!("{path}: no map at {parent}"));
+                    match op["op"].as_str() {
+                        Some("add") => {
+                            map.insert(key, op["value"].clone());
+                        }
+                        Some("remove") => {
+                            map.remove(&key)
+                                .unwrap_or_else(|| panic!("{path}: nothing to remove"));
+                        }
+                        o => panic!("JSON patch op {o:?}: only add and remove are applied"),
+                    }
+                }
+            }
+            Value::Object(body) => {
+                for (k, v) in body {
+                    match k.as_str() {
+                        "apiVersion" | "kind" => {}
+                        "metadata" => {
+                            let mut v = v.clone();
+                            if let Some(meta) = v.as_object_mut() {
+                                meta.remove("name");
+                                meta.remove("namespace");
+                            }
+                            merge(&mut obj["metadata"], &v);
+                        }
+                        _ => merge(&mut obj[k], v),
+                    }
+                }
+            }
+            b => panic!("a patch is a list of JSON patch ops or a map: {b}"),
+        }
+    }
+}
+
+/// A strategic merge of `patch` into `into` for maps of scalars: `null`
+/// deletes the key, a map merges key by key, a scalar replaces.
+fn merge(into: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !into.is_object() {
+                *into = json!({});
+            }
+            let map = into.as_object_mut().expect("made a map above");
+            for (k, v) in p {
+                if v.is_null() {
+                    map.remove(k);
+                } else {
+                    merge(map.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        Value::Array(_) => panic!("strategic merge of a list: not applied here"),
+        scalar => *into = scalar.clone(),
+    }
+}
+
+/// `obj` with every patch of `patches` that selects it applied, in order
+/// (as a kustomization lists them); `None` when none selects it.
+fn patched(patches: &[Patch], obj: &Value) -> Option<Value> {
+    let mut out: Option<Value> = None;
+    for p in patches {
+        let cur = out.as_ref().unwrap_or(obj);
+        if p.selects(cur) {
+            let mut next = cur.clone();
+            p.apply(&mut next);
+            out = Some(next);
+        }
+    }
+    out
 }
 
 /// The folder holding a Component's own objects, as a plain Kustomization.
@@ -188,6 +318,10 @@ struct Pending {
     name: String,
     /// Each object: its service (index into `m.services`) and its text.
     docs: Vec<(Option<usize>, String)>,
+    /// A base file's objects as the `istio` Component's patches leave
+    /// them (the text of each object a patch changes), beside `docs`;
+    /// empty for the other layers.
+    meshed: Vec<Option<String>>,
 }
 
 /// [`tree`] with at most about `max_objects` objects per overlay part
@@ -202,6 +336,27 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         .iter()
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    // The `istio` Component's patches: a tree in parts applies them here,
+    // into a copy of the base (see `MESHED_BASE`).
+    let istio_patches = if attach {
+        vec![]
+    } else {
+        istio_component_patches(m)
+    };
+    let mut all = overlays().to_vec();
+    all.push(("plain", vec![]));
+    let all: Vec<(&str, Vec<Group>)> = all
+        .into_iter()
+        .map(|(o, set)| (o, groups_where(m, &set)))
+        .collect();
+    // The layers beside the base in an overlay that has the `istio`
+    // Component: its patches must change none of their objects, or those
+    // would need a patched copy too.
+    let meshed_with: Vec<Group> = all
+        .iter()
+        .filter(|(_, g)| g.contains(&Group::Istio))
+        .flat_map(|(_, g)| g.iter().copied())
         .collect();
     // What the kustomizations and replacements need of each file, kept
     // while the file itself is turned into text.
@@ -229,11 +384,30 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
             .zip(owners)
             .map(|(d, o)| (o, super::yaml::to_string(&d.value)))
             .collect();
+        let meshed = if f.group == Group::Base {
+            f.docs
+                .iter()
+                .map(|d| patched(&istio_patches, &d.value).map(|v| super::yaml::to_string(&v)))
+                .collect()
+        } else {
+            if meshed_with.contains(&f.group) {
+                for d in &f.docs {
+                    assert!(
+                        patched(&istio_patches, &d.value).is_none(),
+                        "an istio patch changes {} of {}: only the base has a patched copy",
+                        d.value["metadata"]["name"],
+                        f.path
+                    );
+                }
+            }
+            vec![]
+        };
         let pending = Pending {
             group: f.group,
             dir,
             name,
             docs,
+            meshed,
         };
         (ft, pending)
     };
@@ -251,12 +425,6 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         },
     );
 
-    let mut all = overlays().to_vec();
-    all.push(("plain", vec![]));
-    let all: Vec<(&str, Vec<Group>)> = all
-        .into_iter()
-        .map(|(o, set)| (o, groups_where(m, &set)))
-        .collect();
     // Objects per overlay: the base's and its Components'.
     let objects_in = |groups: &[Group]| -> usize {
         pending
@@ -285,19 +453,48 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
     let mut layer_files: BTreeMap<(Group, usize), Vec<String>> = BTreeMap::new();
     let mut layer_docs: BTreeMap<(Group, usize), (String, Vec<u8>)> = BTreeMap::new();
     let mut flat: Vec<(Group, String)> = vec![];
+    // Whether an overlay with the `istio` Component is split: its parts
+    // then list the base's objects with the patches applied
+    // (`MESHED_BASE`), one file per part in the base's order.
+    let meshed_parts = n_parts > 1
+        && !istio_patches.is_empty()
+        && all
+            .iter()
+            .zip(&counts)
+            .any(|((_, g), c)| g.contains(&Group::Istio) && *c > max_objects);
+    let mut meshed_docs: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     for p in pending {
         if n_parts == 1 {
             t.insert(format!("{}/{}", p.dir, p.name), yaml_docs(&p.docs));
             flat.push((p.group, p.name));
             continue;
         }
-        for (o, text) in p.docs {
+        for (i, (o, text)) in p.docs.iter().enumerate() {
             let (_, buf) = layer_docs
-                .entry((p.group, part_of(o)))
+                .entry((p.group, part_of(*o)))
                 .or_insert_with(|| (p.dir.clone(), yaml_docs(&[])));
             buf.extend_from_slice(b"---\n");
             buf.extend_from_slice(text.as_bytes());
+            if meshed_parts && p.group == Group::Base {
+                let buf = meshed_docs
+                    .entry(part_of(*o))
+                    .or_insert_with(|| yaml_docs(&[]));
+                buf.extend_from_slice(b"---\n");
+                buf.extend_from_slice(p.meshed[i].as_ref().unwrap_or(text).as_bytes());
+            }
         }
+    }
+    for (k, bytes) in meshed_docs {
+        let d = parts::dir(k, n_parts);
+        t.insert(format!("{MESHED_BASE}/{d}/{PART_FILE}"), bytes);
+        t.insert(
+            format!("{MESHED_BASE}/{d}/kustomization.yaml"),
+            yaml(&json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [PART_FILE],
+            })),
+        );
     }
     for ((group, k), (dir, bytes)) in layer_docs {
         let d = parts::dir(k, n_parts);
@@ -338,7 +535,6 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
         );
     }
 
-    let mut istio_patches = vec![];
     for (group, dir) in COMPONENTS {
         t.insert(
             format!("{}/kustomization.yaml", objects_dir(group)),
@@ -349,34 +545,33 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
             "kind": "Component",
             "resources": ["objects"],
         });
-        let patches = if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
+        let vendors: Vec<Patch>;
+        let patches: &[Patch] = if attach && matches!(group, Group::Istio | Group::NetworkPolicy) {
             // The vendor's workloads, each by kind and name.
             let mut all = super::attach::patches(m, group == Group::Istio);
             if group == Group::Istio {
                 all.extend(super::attach::waypoint_patches(m));
             }
-            all.into_iter()
+            vendors = all
+                .into_iter()
                 .map(|(path, body, target)| Patch {
                     path,
                     body,
                     target: Some(target),
-                    service: None,
                 })
-                .collect()
+                .collect();
+            &vendors
         } else if group == Group::Istio {
-            istio_component_patches(m)
+            &istio_patches
         } else {
-            vec![]
+            &[]
         };
         if group == Group::Istio || (attach && group == Group::NetworkPolicy) || !patches.is_empty()
         {
-            for p in &patches {
+            for p in patches {
                 t.insert(format!("components/{dir}/{}", p.path), yaml(&p.body));
             }
             k["patches"] = json!(patches.iter().map(Patch::by_path).collect::<Vec<_>>());
-        }
-        if group == Group::Istio {
-            istio_patches = patches;
         }
         t.insert(format!("components/{dir}/kustomization.yaml"), yaml(&k));
     }
@@ -417,7 +612,7 @@ pub fn tree_with(m: &Model, max_objects: usize) -> Tree {
                     n_parts,
                     layer_files: &layer_files,
                     targets: &included,
-                    patches: &istio_patches,
+                    meshed_base: meshed_parts,
                 },
             );
             continue;
@@ -458,14 +653,15 @@ struct SplitOverlay<'a> {
     n_parts: usize,
     layer_files: &'a BTreeMap<(Group, usize), Vec<String>>,
     targets: &'a [&'a FileTargets],
-    patches: &'a [Patch],
+    /// Whether `MESHED_BASE` is written: the parts of an overlay with the
+    /// `istio` Component list it instead of the base and the patches.
+    meshed_base: bool,
 }
 
 /// An overlay over the limit, as `overlays/<name>/part-K/`: each lists the
-/// layers' `part-K` folders, carries the injection patches (by label, so
-/// they apply to whatever the part holds) and the waypoint patches of its
-/// own Services, and its own `namespace-replacements.yaml`; a README says
-/// how to apply them all.
+/// layers' `part-K` folders (with the `istio` Component, the base's as
+/// its patches leave them, `MESHED_BASE`, and no patches) and its own
+/// `namespace-replacements.yaml`; a README says how to apply them all.
 fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
     let n = s.n_parts;
     let part_of = |owner: Option<usize>| match owner {
@@ -474,6 +670,7 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
     };
     let mut layers = vec![Group::Base];
     layers.extend(s.groups.iter().copied());
+    let meshed = s.meshed_base && s.groups.contains(&Group::Istio);
     let mut written = vec![];
     for k in 1..=n {
         let resources: Vec<String> = layers
@@ -481,6 +678,7 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
             .filter(|g| s.layer_files.contains_key(&(**g, k)))
             .map(|g| {
                 let dir = match g {
+                    Group::Base if meshed => MESHED_BASE.to_string(),
                     Group::Base => "base".to_string(),
                     g => objects_dir(*g),
                 };
@@ -542,17 +740,6 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
             "kind": "Kustomization",
             "resources": resources,
         });
-        if s.groups.contains(&Group::Istio) {
-            let mine: Vec<Value> = s
-                .patches
-                .iter()
-                .filter(|p| p.service.is_none_or(|i| part_of(Some(i)) == k))
-                .map(Patch::inline)
-                .collect();
-            if !mine.is_empty() {
-                kz["patches"] = json!(mine);
-            }
-        }
         kz["sortOptions"] = json!({ "order": "fifo" });
         let mut text = format!(
             "# Part {k} of {n} of overlays/{}: apply every part (README.md).
@@ -571,10 +758,15 @@ fn split_overlay(m: &Model, t: &mut Tree, s: &SplitOverlay) {
     // The overlay's own path keeps working (the objects of every part, as
     // one slow build) so that nothing pointing at it breaks when a policy
     // grows past the limit; the README says to apply the parts instead.
+    // In the order of the parts, as the apply loop applies them: the
+    // default ("legacy") sort would re-add every object, one more pass
+    // quadratic in all of them (a fifth of this build's CPU at 400
+    // services, where it takes half a minute).
     let all = json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": written,
+        "sortOptions": { "order": "fifo" },
     });
     let mut text = format!(
         "# All {n} parts of overlays/{} as one build: slow; apply the parts (README.md).\n",
@@ -658,7 +850,6 @@ fn istio_component_patches(m: &Model) -> Vec<Patch> {
                 "kind": kind,
                 "labelSelector": selector,
             })),
-            service: None,
         });
     }
     // The `tests` component's probes (listed before this one) take
@@ -686,12 +877,11 @@ fn istio_component_patches(m: &Model) -> Vec<Patch> {
                 "kind": "Pod",
                 "labelSelector": selector,
             })),
-            service: None,
         });
     }
     // The chart's Services carry the waypoint labels when this holds.
     let waypoints = emit::workload::waypoint_cond().eval_defaults(m, &[(ISTIO_ENABLED, true)]);
-    for (i, s) in m.services.iter().enumerate() {
+    for s in &m.services {
         if waypoints && m.needs_waypoint(&s.name) {
             patches.push(Patch {
                 path: format!("patches/waypoint-{}.yaml", s.name),
@@ -707,7 +897,6 @@ fn istio_component_patches(m: &Model) -> Vec<Patch> {
                     },
                 }),
                 target: None,
-                service: Some(i),
             });
         }
     }
