@@ -5,19 +5,28 @@
 //! built from (same keys in the same source order, same strings, numbers
 //! and nulls; missing keys and positions index to a shared null), so a
 //! check gives the same answer on either. It is never modified after it is
-//! built. Strings are shared through an [`Interner`] (one allocation per
-//! distinct string in a window, not one per occurrence: every object
-//! repeats `apiVersion`, `metadata`, `name`, its labels...), maps are boxed
-//! slices of (key, value) in source order with a linear lookup (objects
-//! have few keys; no hash table, no spare capacity), arrays are boxed
-//! slices. A node is 24 bytes, a map entry 40 (a `serde_json::Value` with
-//! `preserve_order` is 80, and an `IndexMap` entry about 112 plus its
-//! table).
+//! built, so equal parts can be shared: strings, and maps and arrays below
+//! an object's root, go through an [`Interner`] (one allocation per
+//! distinct string or subtree in a window, not one per occurrence: every
+//! object repeats `apiVersion`, `metadata`, `name`, its labels, and most
+//! repeat small subtrees such as `{mode: ISTIO_MUTUAL}` or a port list).
+//! Maps are slices of (key, value) in source order with a linear lookup
+//! (objects have few keys; no hash table, no spare capacity), arrays are
+//! slices. Strings, maps and arrays sit behind one 8-byte pointer to a
+//! reference-counted allocation that holds their length ([`thin`]), and
+//! numbers are stored as `serde_json::Number` stores them (u64, i64 or
+//! f64) with the variant tag in the node's own, so a node is 16 bytes and
+//! a map entry 24 (a `serde_json::Value` with `preserve_order` is 80, and
+//! an `IndexMap` entry about 112 plus its table).
 
-use serde_json::{Number, Value};
+use serde_json::Value;
+use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::ops::Deref;
 use std::sync::Arc;
+use thin::Thin;
 
 /// One value of the tree (the variants of `serde_json::Value`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,69 +35,260 @@ pub enum Node {
     Null,
     Bool(bool),
     Number(Number),
-    String(Arc<str>),
-    Array(Box<[Node]>),
+    String(Str),
+    Array(Array),
     Object(NodeMap),
+}
+
+/// A JSON number as `serde_json::Number` holds one (without its
+/// `arbitrary_precision` feature, which this crate does not enable): a
+/// non-negative integer, a negative one or a finite float, which reads,
+/// compares and prints as that `Number` does (`1` and `1.0` differ; a float
+/// stays a float).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Number(N);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum N {
+    PosInt(u64),
+    /// Always negative, as in `serde_json`.
+    NegInt(i64),
+    Float(f64),
+}
+
+impl Number {
+    pub fn as_u64(&self) -> Option<u64> {
+        match self.0 {
+            N::PosInt(u) => Some(u),
+            _ => None,
+        }
+    }
+    pub fn as_i64(&self) -> Option<i64> {
+        match self.0 {
+            N::PosInt(u) => i64::try_from(u).ok(),
+            N::NegInt(i) => Some(i),
+            N::Float(_) => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        Some(match self.0 {
+            N::PosInt(u) => u as f64,
+            N::NegInt(i) => i as f64,
+            N::Float(f) => f,
+        })
+    }
+    /// The `serde_json::Number` it was built from.
+    pub fn to_json(self) -> serde_json::Number {
+        match self.0 {
+            N::PosInt(u) => u.into(),
+            N::NegInt(i) => i.into(),
+            N::Float(f) => {
+                serde_json::Number::from_f64(f).expect("finite: read from a serde_json::Number")
+            }
+        }
+    }
+    /// The same representation (a float by its bits), for sharing.
+    fn same(&self, other: &Number) -> bool {
+        match (self.0, other.0) {
+            (N::Float(a), N::Float(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }
+    }
+    fn bits(&self) -> u64 {
+        match self.0 {
+            N::PosInt(u) => u,
+            N::NegInt(i) => i as u64,
+            N::Float(f) => f.to_bits(),
+        }
+    }
+}
+
+impl From<&serde_json::Number> for Number {
+    fn from(n: &serde_json::Number) -> Number {
+        // `serde_json` keeps a non-negative integer as u64 and only
+        // negative ones as i64, so the variant is recovered exactly.
+        Number(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => N::PosInt(u),
+            (None, Some(i)) => N::NegInt(i),
+            (None, None) => N::Float(n.as_f64().expect("a float without arbitrary_precision")),
+        })
+    }
+}
+
+/// As `serde_json::Number` prints it (`8080`, `-2`, `1.5`, `1.0`).
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_json(), f)
+    }
+}
+
+/// A shared string behind one 8-byte pointer; reads as a `&str`.
+#[derive(Clone)]
+pub struct Str(Thin<u8>);
+
+impl Str {
+    pub fn new(s: &str) -> Str {
+        Str(Thin::from_slice(s.as_bytes()))
+    }
+    /// The same allocation (not only the same text).
+    pub fn ptr_eq(a: &Str, b: &Str) -> bool {
+        Thin::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // SAFETY: a `Str` is only built from a `&str` (`Str::new`).
+        unsafe { std::str::from_utf8_unchecked(self.0.as_slice()) }
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+/// The interner looks strings up by their text.
+impl Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        self
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        Str::ptr_eq(self, other) || **self == **other
+    }
+}
+impl Eq for Str {}
+
+/// As the `str` hashes, so that a set of `Str` is searched with a `&str`.
+impl Hash for Str {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (**self).hash(h)
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str::new(s)
+    }
+}
+
+/// The items of an array behind one 8-byte pointer; reads as a `&[Node]`.
+#[derive(Clone)]
+pub struct Array(Thin<Node>);
+
+impl Deref for Array {
+    type Target = [Node];
+    fn deref(&self) -> &[Node] {
+        self.0.as_slice()
+    }
+}
+
+impl PartialEq for Array {
+    fn eq(&self, other: &Array) -> bool {
+        Thin::ptr_eq(&self.0, &other.0) || **self == **other
+    }
+}
+
+impl fmt::Debug for Array {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
 }
 
 /// A map in source order (its keys are distinct, as the parser leaves
 /// them).
-#[derive(Debug, Clone, Default)]
-pub struct NodeMap(Box<[(Arc<str>, Node)]>);
+#[derive(Clone)]
+pub struct NodeMap(Thin<(Str, Node)>);
+
+impl Default for NodeMap {
+    fn default() -> NodeMap {
+        NodeMap(Thin::from_tail(&mut Vec::new(), 0))
+    }
+}
 
 /// Equal when they hold the same keys with equal values, in any order, as
 /// `serde_json::Map` compares (an `IndexMap` under `preserve_order`).
 impl PartialEq for NodeMap {
     fn eq(&self, other: &NodeMap) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        Thin::ptr_eq(&self.0, &other.0)
+            || (self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v)))
+    }
+}
+
+impl fmt::Debug for NodeMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
 static NULL: Node = Node::Null;
 
 impl NodeMap {
+    fn entries(&self) -> &[(Str, Node)] {
+        self.0.as_slice()
+    }
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        self.entries()
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries().len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries().is_empty()
     }
     /// (key, value) pairs in source order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Node)> + ExactSizeIterator {
-        self.0.iter().map(|(k, v)| (&**k, v))
+        self.entries().iter().map(|(k, v)| (&**k, v))
     }
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.0.iter().map(|(k, _)| &**k)
+        self.entries().iter().map(|(k, _)| &**k)
     }
-    /// A copy without `key` (the strings stay shared).
+    /// A copy without `key` (the strings and values stay shared).
     pub fn without(&self, key: &str) -> NodeMap {
-        NodeMap(
-            self.0
-                .iter()
-                .filter(|(k, _)| &**k != key)
-                .cloned()
-                .collect(),
-        )
+        let mut kept: Vec<(Str, Node)> = self
+            .entries()
+            .iter()
+            .filter(|(k, _)| &**k != key)
+            .cloned()
+            .collect();
+        NodeMap(Thin::from_tail(&mut kept, 0))
     }
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Node> + ExactSizeIterator {
-        self.0.iter().map(|(_, v)| v)
+        self.entries().iter().map(|(_, v)| v)
     }
 }
 
 impl<'a> IntoIterator for &'a NodeMap {
     type Item = (&'a str, &'a Node);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Arc<str>, Node)>,
-        fn(&'a (Arc<str>, Node)) -> (&'a str, &'a Node),
+        std::slice::Iter<'a, (Str, Node)>,
+        fn(&'a (Str, Node)) -> (&'a str, &'a Node),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (&**k, v))
+        self.entries().iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -213,7 +413,7 @@ impl Node {
         match self {
             Node::Null => Value::Null,
             Node::Bool(b) => Value::Bool(*b),
-            Node::Number(n) => Value::Number(n.clone()),
+            Node::Number(n) => Value::Number(n.to_json()),
             Node::String(s) => Value::String(s.to_string()),
             Node::Array(a) => Value::Array(a.iter().map(Node::to_json).collect()),
             Node::Object(m) => Value::Object(
@@ -275,7 +475,7 @@ impl PartialEq<Value> for Node {
         match (self, other) {
             (Node::Null, Value::Null) => true,
             (Node::Bool(a), Value::Bool(b)) => a == b,
-            (Node::Number(a), Value::Number(b)) => a == b,
+            (Node::Number(a), Value::Number(b)) => *a == Number::from(b),
             (Node::String(a), Value::String(b)) => **a == **b,
             (Node::Array(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
@@ -292,47 +492,411 @@ impl PartialEq<Value> for Node {
 /// Strings longer than this are not looked up (certificates, scripts):
 /// they are rarely repeated and would only grow the set.
 const INTERN_MAX_LEN: usize = 128;
-/// The set is emptied when it reaches this many strings, which bounds its
-/// own memory on inputs of millions of distinct names; the strings every
-/// object repeats are back in it at the next object.
+/// The string set is emptied when it reaches this many strings, which
+/// bounds its own memory on inputs of millions of distinct names; the
+/// strings every object repeats are back in it at the next object.
 const INTERN_WINDOW: usize = 1 << 16;
+/// The same for each of the sets of shared maps and arrays.
+const TREE_WINDOW: usize = 1 << 16;
 
-/// Shares equal strings (see the module comment). One per thread.
+/// Shares equal strings and equal subtrees (see the module comment). One
+/// per thread.
 #[derive(Default)]
 pub struct Interner {
-    set: HashSet<Arc<str>>,
+    strings: HashSet<Str>,
+    maps: HashSet<Shared<(Str, Node)>, BuildHasherDefault<Fx>>,
+    arrays: HashSet<Shared<Node>, BuildHasherDefault<Fx>>,
+    /// The entries and items of the maps and arrays being built, innermost
+    /// last (one buffer reused, not one `Vec` per map).
+    entries: Vec<(Str, Node)>,
+    items: Vec<Node>,
+    /// The last file name given to [`Interner::file`], as given and as kept.
+    file: Option<(Arc<str>, Str)>,
 }
 
 impl Interner {
-    pub fn intern(&mut self, s: &str) -> Arc<str> {
+    pub fn intern(&mut self, s: &str) -> Str {
         if s.len() > INTERN_MAX_LEN {
-            return Arc::from(s);
+            return Str::new(s);
         }
-        if let Some(a) = self.set.get(s) {
+        if let Some(a) = self.strings.get(s) {
             return a.clone();
         }
-        if self.set.len() >= INTERN_WINDOW {
-            self.set.clear();
+        if self.strings.len() >= INTERN_WINDOW {
+            self.strings.clear();
         }
-        let a: Arc<str> = Arc::from(s);
-        self.set.insert(a.clone());
+        let a = Str::new(s);
+        self.strings.insert(a.clone());
         a
     }
 
+    /// The name of an object's file, shared by the objects of that file
+    /// (they come file by file; names longer than `INTERN_MAX_LEN` too).
+    pub fn file(&mut self, name: &Arc<str>) -> Str {
+        match &self.file {
+            Some((given, kept)) if Arc::ptr_eq(given, name) || **given == **name => kept.clone(),
+            _ => {
+                let kept = Str::new(name);
+                self.file = Some((name.clone(), kept.clone()));
+                kept
+            }
+        }
+    }
+
     /// The compact form of `v` (consumed: its parts are freed as they are
-    /// converted).
+    /// converted). Its root map or array is not shared (it is the one
+    /// object's own: it holds its name), every map and array below it is.
     pub fn node(&mut self, v: Value) -> Node {
+        self.build(v, false)
+    }
+
+    fn build(&mut self, v: Value, share: bool) -> Node {
         match v {
             Value::Null => Node::Null,
             Value::Bool(b) => Node::Bool(b),
-            Value::Number(n) => Node::Number(n),
+            Value::Number(n) => Node::Number(Number::from(&n)),
             Value::String(s) => Node::String(self.intern(&s)),
-            Value::Array(a) => Node::Array(a.into_iter().map(|x| self.node(x)).collect()),
-            Value::Object(m) => Node::Object(NodeMap(
-                m.into_iter()
-                    .map(|(k, x)| (self.intern(&k), self.node(x)))
-                    .collect(),
-            )),
+            Value::Array(a) => {
+                let start = self.items.len();
+                for x in a {
+                    let n = self.build(x, true);
+                    self.items.push(n);
+                }
+                Node::Array(Array(cons(&mut self.arrays, &mut self.items, start, share)))
+            }
+            Value::Object(m) => {
+                let start = self.entries.len();
+                for (k, x) in m {
+                    let k = self.intern(&k);
+                    let n = self.build(x, true);
+                    self.entries.push((k, n));
+                }
+                Node::Object(NodeMap(cons(
+                    &mut self.maps,
+                    &mut self.entries,
+                    start,
+                    share,
+                )))
+            }
+        }
+    }
+}
+
+/// The slice of `stack[start..]` (taken off the stack), as the one the
+/// set already holds when it holds one with the same parts.
+fn cons<T: Parts>(
+    set: &mut HashSet<Shared<T>, BuildHasherDefault<Fx>>,
+    stack: &mut Vec<T>,
+    start: usize,
+    share: bool,
+) -> Thin<T> {
+    if !share {
+        return Thin::from_tail(stack, start);
+    }
+    if let Some(found) = set.get(Shallow::new(&stack[start..])) {
+        let found = found.0.clone();
+        stack.truncate(start);
+        return found;
+    }
+    if set.len() >= TREE_WINDOW {
+        set.clear();
+    }
+    let made = Thin::from_tail(stack, start);
+    set.insert(Shared(made.clone()));
+    made
+}
+
+/// Compared and hashed shallowly: the parts of a map or array are already
+/// shared when it is built, so two with the same parts (the same scalars,
+/// and the same string and subtree allocations, in the same order) are
+/// equal, and comparing them costs a word per part, not a walk of the
+/// subtree. (Equal parts in different allocations, after a window was
+/// emptied, only miss a chance to share.)
+trait Parts {
+    fn same(&self, other: &Self) -> bool;
+    fn hash_parts(&self, h: &mut Fx);
+}
+
+impl Parts for Node {
+    fn same(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::Null, Node::Null) => true,
+            (Node::Bool(a), Node::Bool(b)) => a == b,
+            (Node::Number(a), Node::Number(b)) => a.same(b),
+            (Node::String(a), Node::String(b)) => Str::ptr_eq(a, b),
+            (Node::Array(a), Node::Array(b)) => Thin::ptr_eq(&a.0, &b.0),
+            (Node::Object(a), Node::Object(b)) => Thin::ptr_eq(&a.0, &b.0),
+            _ => false,
+        }
+    }
+    fn hash_parts(&self, h: &mut Fx) {
+        let (tag, word) = match self {
+            Node::Null => (0, 0),
+            Node::Bool(b) => (1, u64::from(*b)),
+            Node::Number(n) => (2, n.bits()),
+            Node::String(s) => (3, s.0.addr()),
+            Node::Array(a) => (4, a.0.addr()),
+            Node::Object(m) => (5, m.0.addr()),
+        };
+        h.add(tag);
+        h.add(word);
+    }
+}
+
+impl Parts for (Str, Node) {
+    fn same(&self, other: &Self) -> bool {
+        Str::ptr_eq(&self.0, &other.0) && self.1.same(&other.1)
+    }
+    fn hash_parts(&self, h: &mut Fx) {
+        h.add(self.0 .0.addr());
+        self.1.hash_parts(h);
+    }
+}
+
+/// A shared slice in an interner's set.
+struct Shared<T>(Thin<T>);
+
+/// The parts of a slice being built, to look it up in the set before it
+/// is allocated.
+#[repr(transparent)]
+struct Shallow<T>([T]);
+
+impl<T> Shallow<T> {
+    fn new(parts: &[T]) -> &Shallow<T> {
+        // SAFETY: `Shallow<T>` is a `repr(transparent)` wrapper of `[T]`,
+        // so the two references have the same layout and metadata.
+        unsafe { &*(parts as *const [T] as *const Shallow<T>) }
+    }
+}
+
+impl<T: Parts> Hash for Shallow<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let mut fx = Fx::default();
+        fx.add(self.0.len() as u64);
+        self.0.iter().for_each(|p| p.hash_parts(&mut fx));
+        h.write_u64(fx.finish());
+    }
+}
+impl<T: Parts> PartialEq for Shallow<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.same(b))
+    }
+}
+impl<T: Parts> Eq for Shallow<T> {}
+
+impl<T> Borrow<Shallow<T>> for Shared<T> {
+    fn borrow(&self) -> &Shallow<T> {
+        Shallow::new(self.0.as_slice())
+    }
+}
+impl<T: Parts> Hash for Shared<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        Borrow::<Shallow<T>>::borrow(self).hash(h)
+    }
+}
+impl<T: Parts> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Borrow::<Shallow<T>>::borrow(self) == Borrow::<Shallow<T>>::borrow(other)
+    }
+}
+impl<T: Parts> Eq for Shared<T> {}
+
+/// The Fx hash (rustc's `FxHasher`: a rotate, xor and multiply per word),
+/// for the words of [`Parts`]; SipHash, the std default, costs several
+/// times more per word and its resistance to chosen collisions buys
+/// nothing here (the words are addresses and small numbers). `finish`
+/// rotates, as `rustc-hash` 2 does, so the set's bucket index (the low
+/// bits) depends on every word, not only on the last one's low bits.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n)
+    }
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+/// `Thin<T>`: an immutable, reference-counted `[T]` behind one 8-byte
+/// pointer, the count and the length in a 4 + 4-byte header before the
+/// items (`Arc<[T]>` is a 16-byte pointer to a 16-byte header, `Box<[T]>`
+/// a 16-byte pointer). A tree holds one per string, map and array, so
+/// halving the pointer makes a node 16 bytes and a map entry 24 instead of
+/// 24 and 40, and the counted header lets the interner share them. The
+/// `thin-vec` crate is thin but owned (a clone copies, so nothing could be
+/// shared) and keeps a capacity this never needs; this module is the small
+/// part of `std::sync::Arc` it takes (the same orderings: see the comments
+/// in `alloc::sync`), with a 32-bit count and length.
+mod thin {
+    use std::alloc::{self, Layout};
+    use std::marker::PhantomData;
+    use std::ptr::{self, NonNull};
+    use std::sync::atomic::{self, AtomicU32, Ordering};
+
+    #[repr(C)]
+    struct Header {
+        refs: AtomicU32,
+        len: u32,
+    }
+
+    pub struct Thin<T> {
+        header: NonNull<Header>,
+        owns: PhantomData<T>,
+    }
+
+    // SAFETY: as for `Arc<[T]>`: clones on several threads give shared
+    // access to the items, and the last one to drop them may be on any
+    // thread.
+    unsafe impl<T: Send + Sync> Send for Thin<T> {}
+    unsafe impl<T: Send + Sync> Sync for Thin<T> {}
+
+    /// More references than this abort the process, as `Arc` does past
+    /// `isize::MAX`: the count must never wrap to a free while references
+    /// remain. (Two billion references are 16 GiB of pointers alone; a
+    /// tree of a million objects holds a few million in all.)
+    const MAX_REFS: u32 = i32::MAX as u32;
+
+    /// The allocation for `len` items and the offset of the first.
+    fn layout<T>(len: usize) -> (Layout, usize) {
+        let items = Layout::array::<T>(len).expect("a slice that fits in memory");
+        let (whole, offset) = Layout::new::<Header>()
+            .extend(items)
+            .expect("a slice that fits in memory");
+        (whole.pad_to_align(), offset)
+    }
+
+    impl<T> Thin<T> {
+        /// A new allocation with the header for `len` items written, and
+        /// the (uninitialised) place of the first item.
+        fn allocate(len: usize) -> (NonNull<Header>, *mut T) {
+            let len32 = u32::try_from(len).expect("a string or slice of under 4 Gi items");
+            let (layout, offset) = layout::<T>(len);
+            // SAFETY: the layout is not zero-sized (it holds the header).
+            let raw = unsafe { alloc::alloc(layout) };
+            let Some(header) = NonNull::new(raw.cast::<Header>()) else {
+                alloc::handle_alloc_error(layout)
+            };
+            // SAFETY: `raw` is a fresh allocation of `layout`, aligned for
+            // the header at 0 and for the items at `offset`.
+            unsafe {
+                header.as_ptr().write(Header {
+                    refs: AtomicU32::new(1),
+                    len: len32,
+                });
+                (header, raw.add(offset).cast::<T>())
+            }
+        }
+
+        /// Moves `v[start..]` into a new allocation (`v` keeps
+        /// `v[..start]`).
+        pub fn from_tail(v: &mut Vec<T>, start: usize) -> Thin<T> {
+            let len = v.len().checked_sub(start).expect("start within the vector");
+            let (header, items) = Thin::<T>::allocate(len);
+            // SAFETY: the `len` items at `start` are initialised and move
+            // into the new place, which holds `len` items and does not
+            // overlap; the vector then forgets them (nothing can panic in
+            // between, so none is dropped twice or lost).
+            unsafe {
+                ptr::copy_nonoverlapping(v.as_ptr().add(start), items, len);
+                v.set_len(start);
+            }
+            Thin {
+                header,
+                owns: PhantomData,
+            }
+        }
+
+        fn header(&self) -> &Header {
+            // SAFETY: the header lives as long as any reference to it.
+            unsafe { self.header.as_ref() }
+        }
+
+        fn items(&self) -> *mut T {
+            // SAFETY: the offset is within the allocation (`layout`: it
+            // does not depend on the length).
+            unsafe {
+                self.header
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(layout::<T>(0).1)
+                    .cast::<T>()
+            }
+        }
+
+        pub fn as_slice(&self) -> &[T] {
+            // SAFETY: `len` initialised items follow the header and are
+            // never written again while it lives.
+            unsafe { std::slice::from_raw_parts(self.items(), self.header().len as usize) }
+        }
+
+        pub fn ptr_eq(a: &Thin<T>, b: &Thin<T>) -> bool {
+            a.header == b.header
+        }
+
+        /// The address, which identifies the allocation while it lives.
+        pub fn addr(&self) -> u64 {
+            self.header.as_ptr() as usize as u64
+        }
+    }
+
+    impl<T: Copy> Thin<T> {
+        pub fn from_slice(s: &[T]) -> Thin<T> {
+            let (header, items) = Thin::<T>::allocate(s.len());
+            // SAFETY: the new place holds `s.len()` items and does not
+            // overlap `s`; `T: Copy`, so copying bits is a copy.
+            unsafe { ptr::copy_nonoverlapping(s.as_ptr(), items, s.len()) };
+            Thin {
+                header,
+                owns: PhantomData,
+            }
+        }
+    }
+
+    impl<T> Clone for Thin<T> {
+        fn clone(&self) -> Thin<T> {
+            // Relaxed, as `Arc::clone`: a new reference is made from an
+            // existing one, which keeps the allocation alive meanwhile.
+            if self.header().refs.fetch_add(1, Ordering::Relaxed) >= MAX_REFS {
+                std::process::abort();
+            }
+            Thin {
+                header: self.header,
+                owns: PhantomData,
+            }
+        }
+    }
+
+    impl<T> Drop for Thin<T> {
+        fn drop(&mut self) {
+            // Release, then Acquire before freeing, as `Arc::drop`: every
+            // other reference's use of the items happens before the free.
+            if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            atomic::fence(Ordering::Acquire);
+            let len = self.header().len as usize;
+            // SAFETY: this was the last reference: the items are dropped
+            // once and the allocation freed with the layout it was made
+            // with.
+            unsafe {
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.items(), len));
+                alloc::dealloc(self.header.as_ptr().cast::<u8>(), layout::<T>(len).0);
+            }
         }
     }
 }
@@ -381,6 +945,42 @@ mod tests {
         }
     }
 
+    /// Every kind of number reads, compares and prints as the
+    /// `serde_json::Number` it came from.
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        let v = json!([
+            0,
+            1,
+            u64::MAX,
+            i64::MAX,
+            -1,
+            i64::MIN,
+            1.0,
+            -0.5,
+            1e300,
+            0.1
+        ]);
+        let n = Node::from(v.clone());
+        for (x, y) in n.as_array().unwrap().iter().zip(v.as_array().unwrap()) {
+            assert_eq!(x.as_u64(), y.as_u64(), "{y}");
+            assert_eq!(x.as_i64(), y.as_i64(), "{y}");
+            assert_eq!(x.as_f64(), y.as_f64(), "{y}");
+            assert_eq!(x.to_string(), y.to_string());
+            assert_eq!(x.to_json(), *y);
+            assert_eq!(x, y);
+            let Node::Number(num) = x else { panic!("{x}") };
+            assert_eq!(num.to_string(), y.to_string());
+        }
+        // An integer and a float of the same value differ, as in serde_json.
+        assert_ne!(n[1], n[6]);
+        assert_ne!(n[1], json!(1.0));
+        assert_eq!(n[6].to_string(), "1.0");
+        assert_eq!(n[6].as_u64(), None);
+        assert_eq!(n[2].as_i64(), None);
+        assert_eq!(n[4].as_u64(), None);
+    }
+
     #[test]
     fn equal_strings_share_one_allocation() {
         let mut i = Interner::default();
@@ -389,15 +989,88 @@ mod tests {
         let (Node::String(x), Node::String(y)) = (&a["name"], &b["name"]) else {
             panic!("{a} {b}")
         };
-        assert!(Arc::ptr_eq(x, y));
+        assert!(Str::ptr_eq(x, y));
         let Node::String(z) = &a["labels"]["app"] else {
             panic!("{a}")
         };
-        assert!(Arc::ptr_eq(x, z));
-        assert!(Arc::ptr_eq(
-            &a.as_object().unwrap().0[0].0,
-            &b.as_object().unwrap().0[0].0
+        assert!(Str::ptr_eq(x, z));
+        assert!(Str::ptr_eq(
+            &a.as_object().unwrap().entries()[0].0,
+            &b.as_object().unwrap().entries()[0].0
         ));
+    }
+
+    fn same_map(a: &Node, b: &Node) -> bool {
+        match (a, b) {
+            (Node::Object(x), Node::Object(y)) => Thin::ptr_eq(&x.0, &y.0),
+            (Node::Array(x), Node::Array(y)) => Thin::ptr_eq(&x.0, &y.0),
+            _ => panic!("{a} {b}"),
+        }
+    }
+
+    /// Equal maps and arrays below the roots share one allocation, within
+    /// an object and across objects; different ones (another value, order
+    /// or number type) and the roots do not.
+    #[test]
+    fn equal_subtrees_share_one_allocation() {
+        let mut i = Interner::default();
+        let dr = |name: &str| {
+            json!({"kind": "DestinationRule", "metadata": {"name": name},
+                "spec": {"host": name, "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+                    "ports": [{"port": 80}], "alt": {"tls": {"mode": "ISTIO_MUTUAL"}}}})
+        };
+        let a = i.node(dr("a"));
+        let b = i.node(dr("b"));
+        let a2 = i.node(dr("a"));
+        let tp = |n: &Node| n["spec"]["trafficPolicy"].clone();
+        assert!(same_map(&tp(&a), &tp(&b)));
+        assert!(same_map(&tp(&a)["tls"], &a["spec"]["alt"]["tls"]));
+        assert!(same_map(&a["spec"]["ports"], &b["spec"]["ports"]));
+        assert!(!same_map(&a["spec"], &b["spec"]));
+        assert!(same_map(&a["spec"], &a2["spec"]));
+        assert!(same_map(&a["metadata"], &a2["metadata"]));
+        // The root is never shared, even when equal.
+        assert!(!same_map(&a, &a2));
+        assert_eq!(a, a2);
+        assert_eq!(a.to_json(), dr("a"));
+        assert_eq!(b.to_json(), dr("b"));
+        let c = i.node(
+            json!({"x": {"p": 80, "q": 1}, "y": {"q": 1, "p": 80}, "z": {"p": 80.0, "q": 1}}),
+        );
+        assert!(!same_map(&c["x"], &c["y"]));
+        assert_eq!(c["x"], c["y"]);
+        assert!(!same_map(&c["x"], &c["z"]));
+        assert_ne!(c["x"], c["z"]);
+        assert_eq!(c["z"]["p"].to_string(), "80.0");
+        let e = i.node(json!({"a": [], "b": {}, "c": [], "d": {}}));
+        assert!(same_map(&e["a"], &e["c"]));
+        assert!(same_map(&e["b"], &e["d"]));
+    }
+
+    /// The sets are emptied at their window; what was built before and
+    /// after reads the same, and sharing starts again.
+    #[test]
+    fn the_windows_bound_the_sets_and_trees_stay_right() {
+        let mut i = Interner::default();
+        let mut kept = vec![];
+        for n in 0..TREE_WINDOW + 10 {
+            kept.push(i.node(json!({"spec": {"n": n, "m": {"mode": "STRICT"}}})));
+        }
+        assert!(i.maps.len() <= TREE_WINDOW);
+        assert!(i.strings.len() <= INTERN_WINDOW);
+        for (n, k) in kept.iter().enumerate() {
+            assert_eq!(
+                k.to_json(),
+                json!({"spec": {"n": n, "m": {"mode": "STRICT"}}})
+            );
+        }
+        let last = kept.len() - 1;
+        assert!(same_map(
+            &kept[last]["spec"]["m"],
+            &kept[last - 1]["spec"]["m"]
+        ));
+        drop(kept);
+        assert_eq!(i.entries.len() + i.items.len(), 0);
     }
 
     #[test]
@@ -407,17 +1080,50 @@ mod tests {
         for n in 0..INTERN_WINDOW + 10 {
             kept.push(i.intern(&format!("s{n}")));
         }
-        assert!(i.set.len() <= INTERN_WINDOW);
+        assert!(i.strings.len() <= INTERN_WINDOW);
         assert_eq!(&*kept[0], "s0");
         assert_eq!(&*kept[INTERN_WINDOW + 9], format!("s{}", INTERN_WINDOW + 9));
         let long = "x".repeat(INTERN_MAX_LEN + 1);
         assert_eq!(&*i.intern(&long), long);
-        assert!(!i.set.contains(long.as_str()));
+        assert!(!i.strings.contains(long.as_str()));
+        assert_eq!(&*i.intern(""), "");
+    }
+
+    /// Every item is dropped exactly once, when its last reference goes,
+    /// whichever thread that is on.
+    #[test]
+    fn thin_slices_drop_their_items_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let drops = Arc::new(AtomicUsize::new(0));
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let mut v: Vec<Counted> = (0..5).map(|_| Counted(drops.clone())).collect();
+        let t = Thin::from_tail(&mut v, 2);
+        assert_eq!((v.len(), t.as_slice().len()), (2, 3));
+        drop(v);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        let clones: Vec<_> = (0..4).map(|_| t.clone()).collect();
+        drop(t);
+        std::thread::scope(|s| {
+            for c in clones {
+                s.spawn(move || drop(c));
+            }
+        });
+        assert_eq!(drops.load(Ordering::SeqCst), 5);
+        let empty: Thin<Counted> = Thin::from_tail(&mut vec![], 0);
+        assert!(empty.as_slice().is_empty());
     }
 
     #[test]
-    fn a_node_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Node>(), 24);
-        assert_eq!(std::mem::size_of::<(Arc<str>, Node)>(), 40);
+    fn a_node_is_16_bytes_and_crosses_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Node>();
+        assert_eq!(std::mem::size_of::<Node>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 16);
+        assert_eq!(std::mem::size_of::<(Str, Node)>(), 24);
     }
 }
