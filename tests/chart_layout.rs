@@ -3,8 +3,8 @@
 //! synthesized policy of 120 services compiled both ways (the threshold
 //! forced down through `helm::chart_with`), rendered by Helm 3 and Helm 4
 //! with the mesh off, with Istio sidecars, with Istio before 1.25
-//! (principals instead of service accounts) and in ambient mode, and
-//! compared object by object.
+//! (principals instead of service accounts), in ambient mode and with
+//! namespace-wide mTLS, and compared object by object.
 
 mod common;
 
@@ -79,11 +79,14 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     write_dir(&grouped, &two, "test", false).unwrap();
     write_dir(&mixed, &three, "test", false).unwrap();
 
-    let cases: [(&str, Option<&[&'static str]>); 4] = [
+    // Namespace-wide mTLS turns off every PeerAuthentication of a bucket,
+    // which share one guard there.
+    let cases: [(&str, Option<&[&'static str]>); 5] = [
         ("mesh off", None),
         ("istio sidecars", Some(&[])),
         ("istio 1.24", Some(&["istio.version=1.24"])),
         ("istio ambient", Some(&["istio.dataplane=ambient"])),
+        ("istio namespace-wide", Some(&["istio.namespaceWide=true"])),
     ];
     for h in HELMS {
         for (what, sets) in cases {

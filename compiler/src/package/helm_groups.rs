@@ -13,7 +13,9 @@
 //! check) and then holds each service's objects unchanged, grouped by kind
 //! in Helm's install order and, within a kind, in the model's order
 //! ([`by_kind`]); a service's opening lines (`$pod`) come again before each
-//! of its objects that reads them. The objects rendered are the same as the
+//! of its objects that reads them. Neighbouring objects under the same
+//! guard that reads values only share one `if` block ([`mergeable`]).
+//! The objects rendered are the same as the
 //! per-service layout's, and so is `helm template`'s text: Helm sorts by
 //! kind alone, stably, so objects of one kind keep their order.
 //! A bucket whose text would pass [`MAX_GROUP_BYTES`] falls back to one file
@@ -171,6 +173,38 @@ fn by_kind(parts: &[Part]) -> Vec<(usize, usize)> {
             .then((pa, da).cmp(&(pb, db)))
     });
     order
+}
+
+/// The last line of a guarded object's text (`helm::body`).
+const END_LINE: &str = "{{- end }}\n";
+
+/// A guarded object's guard line and the text after it, when the object
+/// can share its `if` block with a neighbour of the same guard: the guard
+/// reads values only (`$.Values`, `$.Capabilities`, `$portable`, never a
+/// variable an opening or an object binds) and the object binds no
+/// variable (inside a shared block it would still be bound for the next
+/// object). Then one `{{- if X }}` around two objects renders what two
+/// blocks did: `X` has the same value both times. Runs of one guard are
+/// common once a bucket is grouped by kind (every Sidecar of a bucket
+/// under `ne $.Values.istio.dataplane "ambient"`, every PeerAuthentication
+/// under `not $.Values.istio.namespaceWide`), and each `if` is parsed and
+/// run on every render.
+fn mergeable(text: &str) -> Option<(&str, &str)> {
+    let (guard, rest) = text.split_at(text.find('\n')? + 1);
+    let expr = guard.strip_prefix("{{- if ")?.strip_suffix(" }}\n")?;
+    let values_only =
+        expr.match_indices('$')
+            .all(|(i, _)| match expr[i..].strip_prefix(PORTABLE_VAR) {
+                Some(after) => !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'),
+                None => expr[i + 1..].starts_with('.'),
+            });
+    (values_only
+        && !expr.contains("{{")
+        && rest.starts_with("---\n")
+        && rest.ends_with(END_LINE)
+        && !rest.contains(":=")
+        && !rest.contains("$portable ="))
+    .then_some((guard, rest))
 }
 
 /// The variables `opening`'s lines bind (`{{- $pod := ... }}` binds `$pod`).
@@ -348,6 +382,9 @@ impl Grouper {
             .collect();
         let mut written = vec![false; parts.len()];
         let mut last = None;
+        // The guard of the object just written, while its block may take
+        // the next object too ([`mergeable`]).
+        let mut open: Option<&str> = None;
         for (pi, di) in by_kind(parts) {
             let p = &parts[pi];
             let text = &p.body[p.docs[di].1.clone()];
@@ -362,8 +399,19 @@ impl Grouper {
                 body.push_str(opening);
                 written[pi] = true;
                 last = Some(pi);
+                open = None;
             }
-            body.push_str(text);
+            let guard = mergeable(text);
+            match (open, guard) {
+                (Some(o), Some((g, rest))) if o == g => {
+                    // One block for both: drop the previous `end` and
+                    // this `if`.
+                    body.truncate(body.len() - END_LINE.len());
+                    body.push_str(rest);
+                }
+                _ => body.push_str(text),
+            }
+            open = guard.map(|(g, _)| g);
         }
         if hoist {
             body = body.replace(&portable_if, &portable_var_if);
@@ -588,12 +636,48 @@ mod tests {
                 objs.sort_by_key(|(kind, i, _, _)| (rank(kind), *i));
                 let mut bodies = String::new();
                 let mut last = 0;
+                // Neighbours under the same guard share one `if` block
+                // when the guard reads values only and the first binds
+                // nothing.
+                let mut open: Option<&str> = None;
+                let mut shared = 0;
                 for (_, i, binding, o) in &objs {
                     if o.contains("$pod.") && last != *i {
                         bodies.push_str(binding);
                         last = *i;
+                        open = None;
                     }
-                    bodies.push_str(o);
+                    let guard = o
+                        .starts_with("{{- if ")
+                        .then(|| o.split_inclusive('\n').next().unwrap());
+                    match (open, guard) {
+                        (Some(a), Some(b)) if a == b => {
+                            assert!(bodies.ends_with("{{- end }}\n"));
+                            bodies.truncate(bodies.len() - "{{- end }}\n".len());
+                            bodies.push_str(&o[b.len()..]);
+                            shared += 1;
+                        }
+                        _ => bodies.push_str(o),
+                    }
+                    let plain_guard = guard.is_some_and(|g| {
+                        g.replace("$.", "")
+                            .replace("$portable", "")
+                            .find('$')
+                            .is_none()
+                    });
+                    open = guard.filter(|_| plain_guard && !o.contains(":="));
+                }
+                if group == Group::Istio {
+                    // Every Sidecar and PeerAuthentication of the bucket
+                    // under one guard each.
+                    assert!(shared > 2 * n - 4, "{path}: {shared} of {n}");
+                    assert_eq!(
+                        bodies
+                            .matches("{{- if not $.Values.istio.namespaceWide }}")
+                            .count(),
+                        1,
+                        "{path}"
+                    );
                 }
                 let kinds: Vec<&str> = got.lines().filter_map(|l| l.strip_prefix("kind: ")).fold(
                     vec![],
