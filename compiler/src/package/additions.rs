@@ -9,7 +9,9 @@
 //! Invariant: the templates know the policy only through this table (name,
 //! pod selector, target ports), and every name in it passed the model's
 //! checks, so no text of the policy becomes template code. `waypoint`
-//! marks the services whose callers pass a waypoint in ambient mode.
+//! marks the services whose callers pass a waypoint in ambient mode. Most
+//! rows travel as words in one Go string literal ([`compact`]), the others
+//! (attached services, a service without ports) as a template line each.
 
 use crate::model::Model;
 use serde_json::{json, Value};
@@ -39,10 +41,12 @@ fn selector(m: &Model, name: &str) -> String {
     }
 }
 
-/// The table the additions template binds as `$services`.
+/// The table the additions template binds as `$services`: the rows
+/// [`compact`] does not hold, each as its own template line.
 pub fn services(m: &Model) -> Vec<Value> {
     m.services
         .iter()
+        .filter(|s| compact_row(m, s).is_none())
         .map(|s| {
             let mut ports: Vec<u16> = s.ports.iter().map(|p| p.target_port).collect();
             ports.sort();
@@ -71,6 +75,48 @@ pub fn services(m: &Model) -> Vec<Value> {
         .collect()
 }
 
+/// A service's row as words (`<name>:<port>,<port>:<1 or 0>`: its target
+/// ports and whether it needs a waypoint), when its selector and host are
+/// the chart's own (`<app>.selectorLabels` with the service as component;
+/// the host its name, or with `serviceNames: release` under the fullname)
+/// and it has a port.
+fn compact_row(m: &Model, s: &crate::model::Service) -> Option<String> {
+    if s.attach.is_some() || s.ports.is_empty() {
+        return None;
+    }
+    let mut ports: Vec<u16> = s.ports.iter().map(|p| p.target_port).collect();
+    ports.sort();
+    ports.dedup();
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    Some(format!(
+        "{}:{}:{}",
+        s.name,
+        ports.join(","),
+        u8::from(m.needs_waypoint(&s.name))
+    ))
+}
+
+/// The rows of the services whose table entry follows from their name,
+/// ports and waypoint alone, as one Go string literal the template splits
+/// (`templates/additions.yaml`), and the host expression of such a row
+/// (`$name` is its service). Why: Helm parses every template file on every
+/// render, whether or not the table is built; a line of about thirty
+/// template tokens per service was a sixth of a large chart's template
+/// tokens, one literal is one. Names are DNS labels (the model's checks),
+/// so neither a space, a colon nor a quote can be in one.
+pub fn compact(m: &Model) -> (String, &'static str) {
+    let rows: Vec<String> = m
+        .services
+        .iter()
+        .filter_map(|s| compact_row(m, s))
+        .collect();
+    let host = match m.service_names {
+        crate::model::ServiceNames::Service => "$name",
+        crate::model::ServiceNames::Release => "(printf \"%s-%s\" $fullname $name)",
+    };
+    (serde_json::to_string(&rows.join(" ")).expect("json"), host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,23 +125,59 @@ mod tests {
     fn table_of_the_example_policy() {
         let text = include_str!("../../../policies/orderflow.yaml");
         let m = crate::compile_model(text, None).expect("compiles");
+        // Every service of this policy is the chart's own: all are words.
+        assert!(m
+            .services
+            .iter()
+            .all(|s| s.attach.is_none() && !s.ports.is_empty()));
+        assert!(services(&m).is_empty());
+        let (rows, host) = compact(&m);
+        assert_eq!(host, "$name");
+        let words: Vec<String> = m
+            .services
+            .iter()
+            .map(|s| {
+                let mut want: Vec<u16> = s.ports.iter().map(|p| p.target_port).collect();
+                want.sort();
+                want.dedup();
+                let want: Vec<String> = want.iter().map(|p| p.to_string()).collect();
+                let waypoint = if m.needs_waypoint(&s.name) { "1" } else { "0" };
+                format!("{}:{}:{waypoint}", s.name, want.join(","))
+            })
+            .collect();
+        assert_eq!(rows, format!("\"{}\"", words.join(" ")));
+        assert!(words.iter().any(|w| w.ends_with(":1")) && words.iter().any(|w| w.ends_with(":0")));
+    }
+
+    #[test]
+    fn attached_services_keep_their_own_lines() {
+        let text = include_str!("../../../policies/onlineboutique.yaml");
+        let m = crate::compile_model(text, None).expect("compiles");
+        let attached: Vec<&str> = m
+            .services
+            .iter()
+            .filter(|s| s.attach.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert!(!attached.is_empty());
         let rows = services(&m);
+        let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, attached);
         let first = &rows[0];
-        let s = &m.services[0];
-        assert_eq!(first["name"], json!(s.name));
+        let s = m.service(names[0]).unwrap();
+        let a = s.attach.as_ref().unwrap();
         assert_eq!(
-            first["selector"],
-            json!(format!(
-                "(include \"orderflow.selectorLabels\" (dict \"ctx\" $ \"component\" \"{}\") | fromYaml)",
-                s.name
-            ))
+            first["host"],
+            json!(serde_json::to_string(&a.service).unwrap())
         );
-        let mut want: Vec<u16> = s.ports.iter().map(|p| p.target_port).collect();
-        want.sort();
-        want.dedup();
-        assert_eq!(first["ports"], json!(want));
-        assert_eq!(first["host"], json!(format!("\"{}\"", s.name)));
-        assert_eq!(first["waypoint"], json!(m.needs_waypoint(&s.name)));
+        assert!(first["selector"]
+            .as_str()
+            .unwrap()
+            .ends_with(" | fromJson)"));
+        let (words, _) = compact(&m);
+        for n in &attached {
+            assert!(!words.contains(&format!("{n}:")), "{n} in {words}");
+        }
     }
 
     #[test]
@@ -106,13 +188,6 @@ mod tests {
             1,
         );
         let m = crate::compile_model(&text, None).expect("compiles");
-        let rows = services(&m);
-        assert_eq!(
-            rows[0]["host"],
-            json!(format!(
-                "(printf \"%s-%s\" $fullname \"{}\")",
-                m.services[0].name
-            ))
-        );
+        assert_eq!(compact(&m).1, "(printf \"%s-%s\" $fullname $name)");
     }
 }

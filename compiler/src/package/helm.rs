@@ -231,7 +231,13 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         render("NOTES.txt") + &super::upgrades::notes(m),
     );
     // Made only for its template: a value per service.
-    let additions = context! { addition_services => super::additions::services(m), ..ctx.clone() };
+    let (rows, row_host) = super::additions::compact(m);
+    let additions = context! {
+        addition_services => super::additions::services(m),
+        addition_rows => rows,
+        addition_row_host => row_host,
+        ..ctx.clone()
+    };
     put(
         &mut tree,
         "templates/additions.yaml",
