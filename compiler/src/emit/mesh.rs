@@ -350,7 +350,7 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     }
     let mut spec = json!({ "workloadSelector": { "labels": n.selector(out, Some(&s.name)) } });
     identity::set_sidecar_egress(n, out, &mut spec, &before, &dests, &after);
-    additions::sidecar_hosts(out, &spec, n.app, &s.name);
+    additions::sidecar_hosts(out, &spec, &s.name);
     spec["outboundTrafficPolicy"] = json!({ "mode": "REGISTRY_ONLY" });
     v["spec"] = spec;
     v

@@ -441,6 +441,9 @@ pub(crate) fn assemble(
 ) -> String {
     let body = emit::hoist::fold_meta(body);
     extra.extend(emit::hoist::bindings(app, &body));
+    if body.contains(emit::additions::EXTRA_EGRESS_HOSTS) {
+        extra.push(emit::additions::extra_egress_binding(app));
+    }
     head(group, app, prelude, &extra) + &body + &foot(group)
 }
 

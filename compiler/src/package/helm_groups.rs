@@ -585,8 +585,10 @@ mod tests {
                     };
                     let head = helm::head(group, &m.name, &own_prelude, &[]);
                     let mut rest = own.strip_prefix(&head).unwrap_or_else(|| panic!("{own}"));
-                    // The hoisted pieces the service's objects read.
-                    while rest.starts_with("{{- $hoist_") {
+                    // The hoisted pieces and the extraEgress hosts the
+                    // service's objects read.
+                    let binding = crate::emit::additions::extra_egress_binding(&m.name);
+                    while rest.starts_with("{{- $hoist_") || rest.starts_with(&binding) {
                         rest = &rest[rest.find('\n').unwrap() + 1..];
                     }
                     let objects = rest.strip_suffix(&helm::foot(group)).unwrap();
