@@ -10,17 +10,19 @@
 //! distinct string or subtree in a window, not one per occurrence: every
 //! object repeats `apiVersion`, `metadata`, `name`, its labels, and most
 //! repeat small subtrees such as `{mode: ISTIO_MUTUAL}` or a port list).
-//! Maps are slices of (key, value) in source order with a linear lookup
-//! (objects have few keys; no hash table, no spare capacity), arrays are
+//! Maps are their values in source order behind their shape, the array of
+//! their keys, which maps with the same keys share (a linear lookup:
+//! objects have few keys; no hash table, no spare capacity); arrays are
 //! slices. A node is one 8-byte word whose low three bits say what it is
 //! (allocations are 8-aligned, so a pointer leaves them free): null, a
 //! boolean and integers of up to 61 bits sit in the word itself; strings,
 //! maps, arrays and the rare larger integer or float sit behind a pointer
 //! to a reference-counted allocation that holds their length ([`thin`]).
-//! So a map entry is 16 bytes and an array item 8 (a `serde_json::Value`
-//! with `preserve_order` is 80, and an `IndexMap` entry about 112 plus its
-//! table). At a million objects the trees hold about 8 million map
-//! entries: the tagged word saved 64 MB over a 16-byte enum.
+//! So a map of n keys is 16 + 8n bytes and an array item 8 (a
+//! `serde_json::Value` with `preserve_order` is 80, and an `IndexMap` entry
+//! about 112 plus its table). At a million objects the trees hold about 3
+//! million maps of 8 million keys: the tagged word saved 64 MB over a
+//! 16-byte enum, and shared shapes 35 MB more.
 
 use serde_json::Value;
 use std::borrow::Borrow;
@@ -410,14 +412,19 @@ impl fmt::Debug for Array {
 }
 
 /// A map in source order (its keys are distinct, as the parser leaves
-/// them).
+/// them): its shape (the array of its keys, as string nodes) and then its
+/// values, in one allocation. Maps with the same keys in the same order
+/// share one shape (through the [`Interner`], as any array), so a map
+/// costs 16 bytes plus 8 per value: most objects repeat a few shapes
+/// (`{apiVersion, kind, metadata, spec}`, `{name, namespace}`), and at a
+/// million objects this is 35 MB less than (key, value) pairs.
 #[derive(Clone)]
 #[repr(transparent)]
-pub struct NodeMap(Thin<(Str, Node), MAP_TAG>);
+pub struct NodeMap(Thin<Node, MAP_TAG>);
 
 impl Default for NodeMap {
     fn default() -> NodeMap {
-        NodeMap(Thin::from_tail(&mut Vec::new(), 0))
+        NodeMap::from_parts(Vec::new(), Vec::new())
     }
 }
 
@@ -438,55 +445,79 @@ impl fmt::Debug for NodeMap {
 
 static NULL: Node = Node::NULL;
 
+/// The text of a key node (keys are always strings: `NodeMap`'s shapes
+/// are only built from interned keys).
+fn key_str(k: &Node) -> &str {
+    k.as_str().unwrap_or("")
+}
+
 impl NodeMap {
-    fn entries(&self) -> &[(Str, Node)] {
-        self.0.as_slice()
+    /// A map (not shared) of these keys and values, in this order.
+    fn from_parts(keys: Vec<Str>, values: Vec<Node>) -> NodeMap {
+        debug_assert_eq!(keys.len(), values.len());
+        let mut shape: Vec<Node> = keys.into_iter().map(Node::from).collect();
+        let shape = Node::from(Array(Thin::from_tail(&mut shape, 0)));
+        let mut items = Vec::with_capacity(values.len() + 1);
+        items.push(shape);
+        items.extend(values);
+        NodeMap(Thin::from_tail(&mut items, 0))
+    }
+    /// The key nodes, in order.
+    fn shape(&self) -> &[Node] {
+        self.0.as_slice()[0].as_array().unwrap_or(&[])
+    }
+    /// The values, in the order of the keys.
+    fn values_slice(&self) -> &[Node] {
+        &self.0.as_slice()[1..]
     }
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries()
-            .iter()
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| v)
+        let at = self.shape().iter().position(|k| key_str(k) == key)?;
+        self.values_slice().get(at)
     }
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
     pub fn len(&self) -> usize {
-        self.entries().len()
+        self.values_slice().len()
     }
     pub fn is_empty(&self) -> bool {
-        self.entries().is_empty()
+        self.values_slice().is_empty()
     }
     /// (key, value) pairs in source order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Node)> + ExactSizeIterator {
-        self.entries().iter().map(|(k, v)| (&**k, v))
+        self.into_iter()
     }
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.entries().iter().map(|(k, _)| &**k)
+        self.shape().iter().map(key_str)
     }
     /// A copy without `key` (the strings and values stay shared).
     pub fn without(&self, key: &str) -> NodeMap {
-        let mut kept: Vec<(Str, Node)> = self
-            .entries()
+        let (keys, values) = self
+            .shape()
             .iter()
-            .filter(|(k, _)| &**k != key)
-            .cloned()
-            .collect();
-        NodeMap(Thin::from_tail(&mut kept, 0))
+            .zip(self.values_slice())
+            .filter(|(k, _)| key_str(k) != key)
+            .map(|(k, v)| (Str::from(key_str(k)), v.clone()))
+            .unzip();
+        NodeMap::from_parts(keys, values)
     }
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Node> + ExactSizeIterator {
-        self.entries().iter().map(|(_, v)| v)
+        self.values_slice().iter()
     }
 }
 
 impl<'a> IntoIterator for &'a NodeMap {
     type Item = (&'a str, &'a Node);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Str, Node)>,
-        fn(&'a (Str, Node)) -> (&'a str, &'a Node),
+    type IntoIter = std::iter::Zip<
+        std::iter::Map<std::slice::Iter<'a, Node>, fn(&'a Node) -> &'a str>,
+        std::slice::Iter<'a, Node>,
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries().iter().map(|(k, v)| (&**k, v))
+        let keys: fn(&'a Node) -> &'a str = key_str;
+        self.shape()
+            .iter()
+            .map(keys)
+            .zip(self.values_slice().iter())
     }
 }
 
@@ -693,11 +724,12 @@ const TREE_WINDOW: usize = 1 << 16;
 #[derive(Default)]
 pub struct Interner {
     strings: HashSet<Str>,
-    maps: HashSet<Shared<(Str, Node), MAP_TAG>, BuildHasherDefault<Fx>>,
+    maps: HashSet<Shared<Node, MAP_TAG>, BuildHasherDefault<Fx>>,
     arrays: HashSet<Shared<Node, ARRAY_TAG>, BuildHasherDefault<Fx>>,
-    /// The entries and items of the maps and arrays being built, innermost
-    /// last (one buffer reused, not one `Vec` per map).
-    entries: Vec<(Str, Node)>,
+    /// The items of the maps (shape, then values) and arrays being built,
+    /// and the keys of the maps, innermost last (buffers reused, not one
+    /// `Vec` per map).
+    keys: Vec<Node>,
     items: Vec<Node>,
     /// The last file name given to [`Interner::file`], as given and as kept.
     file: Option<(Arc<str>, Str)>,
@@ -754,18 +786,20 @@ impl Interner {
                 Node::from(Array(cons(&mut self.arrays, &mut self.items, start, share)))
             }
             Value::Object(m) => {
-                let start = self.entries.len();
+                // The shape's place first, then the values; the keys on
+                // their own stack, made one shared array at the end.
+                let start = self.items.len();
+                self.items.push(Node::NULL);
+                let kstart = self.keys.len();
                 for (k, x) in m {
                     let k = self.intern(&k);
+                    self.keys.push(Node::from(k));
                     let n = self.build(x, true);
-                    self.entries.push((k, n));
+                    self.items.push(n);
                 }
-                Node::from(NodeMap(cons(
-                    &mut self.maps,
-                    &mut self.entries,
-                    start,
-                    share,
-                )))
+                let shape = cons(&mut self.arrays, &mut self.keys, kstart, true);
+                self.items[start] = Node::from(Array(shape));
+                Node::from(NodeMap(cons(&mut self.maps, &mut self.items, start, share)))
             }
         }
     }
@@ -825,16 +859,6 @@ impl Parts for Node {
             }
             _ => h.add(self.word as u64),
         }
-    }
-}
-
-impl Parts for (Str, Node) {
-    fn same(&self, other: &Self) -> bool {
-        Str::ptr_eq(&self.0, &other.0) && self.1.same(&other.1)
-    }
-    fn hash_parts(&self, h: &mut Fx) {
-        h.add(self.0 .0.addr());
-        self.1.hash_parts(h);
     }
 }
 
@@ -1052,11 +1076,6 @@ mod thin {
         pub fn word(&self) -> usize {
             self.word.get()
         }
-
-        /// The same, for hashing.
-        pub fn addr(&self) -> u64 {
-            self.word.get() as u64
-        }
     }
 
     impl<T: Copy, const TAG: usize> Thin<T, TAG> {
@@ -1207,10 +1226,10 @@ mod tests {
             panic!("{a}")
         };
         assert!(Str::ptr_eq(x, z));
-        assert!(Str::ptr_eq(
-            &a.as_object().unwrap().entries()[0].0,
-            &b.as_object().unwrap().entries()[0].0
-        ));
+        assert_eq!(
+            a.as_object().unwrap().shape()[0].word,
+            b.as_object().unwrap().shape()[0].word
+        );
     }
 
     fn same_map(a: &Node, b: &Node) -> bool {
@@ -1260,6 +1279,35 @@ mod tests {
         assert!(same_map(&e["b"], &e["d"]));
     }
 
+    /// Maps with the same keys in the same order share their shape, with
+    /// different values or not; another order or another key does not.
+    #[test]
+    fn maps_with_the_same_keys_share_one_shape() {
+        let mut i = Interner::default();
+        let a = i.node(json!({"m": {"name": "a", "namespace": "x"}}));
+        let b = i.node(
+            json!({"m": {"name": "b", "namespace": "y"}, "n": {"namespace": "y", "name": "b"}}),
+        );
+        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].word;
+        assert_eq!(shape(&a["m"]), shape(&b["m"]));
+        assert_ne!(shape(&b["m"]), shape(&b["n"]));
+        assert_ne!(shape(&a), shape(&b));
+        assert_eq!(b["m"], b["n"]);
+        let m = b["n"].as_object().unwrap();
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["namespace", "name"]);
+        assert_eq!(
+            m.values().map(|v| v.as_str().unwrap()).collect::<Vec<_>>(),
+            ["y", "b"]
+        );
+        let w = m.without("namespace");
+        assert_eq!(Node::from(w.clone()).to_json(), json!({"name": "b"}));
+        assert_eq!(w.len(), 1);
+        assert!(m.contains_key("name") && !w.contains_key("namespace"));
+        let empty = NodeMap::default();
+        assert!(empty.is_empty() && empty.get("x").is_none());
+        assert_eq!(Node::from(empty).to_json(), json!({}));
+    }
+
     /// The sets are emptied at their window; what was built before and
     /// after reads the same, and sharing starts again.
     #[test]
@@ -1283,7 +1331,7 @@ mod tests {
             &kept[last - 1]["spec"]["m"]
         ));
         drop(kept);
-        assert_eq!(i.entries.len() + i.items.len(), 0);
+        assert_eq!(i.keys.len() + i.items.len(), 0);
     }
 
     #[test]
@@ -1336,6 +1384,5 @@ mod tests {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Node>();
         assert_eq!(std::mem::size_of::<Node>(), 8);
-        assert_eq!(std::mem::size_of::<(Str, Node)>(), 16);
     }
 }
