@@ -21,6 +21,6 @@ pub(crate) mod testing;
 pub mod yaml11;
 
 pub use index::ObjectIndex;
-pub use node::Node;
+pub use node::{Node, View};
 pub use object::{Object, Parsed};
 pub use read::parse;

@@ -21,8 +21,8 @@ pub mod output;
 pub(crate) mod values;
 
 use crate::manifest::istio::{principal_parts, principals, protocol};
-use crate::manifest::Node;
 use crate::manifest::Object;
+use crate::manifest::{Node, View};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Between a service and its version in a source's name: `reviews@v2`
@@ -170,9 +170,9 @@ impl Rendered {
                     !s.selector.is_empty()
                         && s.selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
                         && s.ports.iter().any(|sp| {
-                            let targets = match &sp.target {
-                                Node::String(t) => **t == **pname,
-                                Node::Number(n) => n.as_u64() == Some(*num),
+                            let targets = match sp.target.view() {
+                                View::String(t) => **t == **pname,
+                                View::Number(n) => n.as_u64() == Some(*num),
                                 _ => sp.port == *num,
                             };
                             targets && protocol(&sp.name, sp.app_protocol.as_deref()) == Some(true)

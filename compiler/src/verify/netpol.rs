@@ -11,8 +11,8 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/>
 
 use super::{Rendered, SourceFacts, Workload};
-use crate::manifest::Node;
 use crate::manifest::Object;
+use crate::manifest::{Node, View};
 use std::collections::BTreeMap;
 
 /// An address outside the cluster (TEST-NET-3) that egress hosts stand for.
@@ -133,14 +133,14 @@ fn port_matches(ports: &Node, port: u16, port_name: Option<&str>) -> bool {
             if p["protocol"].as_str().is_some_and(|pr| pr != "TCP") {
                 return false;
             }
-            match &p["port"] {
-                Node::Null => true,
-                Node::Number(n) => {
+            match p["port"].view() {
+                View::Null => true,
+                View::Number(n) => {
                     let n = n.as_u64().unwrap_or(0);
                     let end = p["endPort"].as_u64().unwrap_or(n);
                     (n..=end).contains(&u64::from(port))
                 }
-                Node::String(s) => port_name == Some(&**s),
+                View::String(s) => port_name == Some(&**s),
                 _ => false,
             }
         }),

@@ -4,6 +4,7 @@
 //! <https://istio.io/latest/docs/ops/common-problems/security-issues/>
 
 use super::{protocol, selector_of, Set, Svc};
+use crate::manifest::View;
 use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
@@ -63,9 +64,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         let mut ports: Vec<(u64, &str, bool)> = vec![];
         for s in fronting {
             for p in &s.ports {
-                let target = match &p.target {
-                    crate::manifest::Node::Number(n) => n.as_u64(),
-                    crate::manifest::Node::String(name) => set
+                let target = match p.target.view() {
+                    View::Number(n) => n.as_u64(),
+                    View::String(name) => set
                         .selected_indexes(&s.namespace, &s.selector)
                         .filter(|w| sel.is_empty() || chosen.contains(w))
                         .flat_map(|w| &set.workloads[w].ports)

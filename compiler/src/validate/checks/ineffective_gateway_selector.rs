@@ -27,7 +27,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             let Some(sel) = spec["selector"]["matchLabels"].as_object() else {
                 continue;
             };
-            let sel = string_map(&crate::manifest::Node::Object(sel.clone()));
+            let sel = string_map(&crate::manifest::Node::from(sel.clone()));
             for w in set.selected_indexes(set.ns(i), &sel) {
                 if let Some(g) = set.workloads[w].labels.get(LABEL) {
                     out.push((

@@ -9,19 +9,41 @@ use crate::manifest::Node;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    // (namespace, service name or external host) -> subsets defined for it
-    let mut defined: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    for (i, o) in set.of_kind("networking.istio.io", "DestinationRule") {
-        let Some(host) = o.value["spec"]["host"].as_str() else {
-            continue;
-        };
-        let key = key_of(host, set.ns(i));
-        let names = o.value["spec"]["subsets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["name"].as_str().map(str::to_string));
-        defined.entry(key).or_default().extend(names);
+    // The (namespace, service name or external host) keys some route names
+    // a subset of: only their DestinationRules are read (a set of a
+    // hundred thousand DestinationRules and no subsets builds nothing).
+    let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (i, o) in set.of_kind("networking.istio.io", "VirtualService") {
+        let spec = &o.value["spec"];
+        for kind in ["http", "tcp", "tls"] {
+            for r in spec[kind].as_array().into_iter().flatten() {
+                let dests = r["route"].as_array().into_iter().flatten();
+                for d in dests.map(|d| &d["destination"]).chain([&r["mirror"]]) {
+                    if let (Some(host), Some(_)) = (d["host"].as_str(), d["subset"].as_str()) {
+                        wanted.insert(key_of(host, set.ns(i)), BTreeSet::new());
+                    }
+                }
+            }
+        }
+    }
+    // Those keys -> the subsets their DestinationRules define.
+    let mut defined = wanted;
+    if !defined.is_empty() {
+        for (i, o) in set.of_kind("networking.istio.io", "DestinationRule") {
+            let Some(host) = o.value["spec"]["host"].as_str() else {
+                continue;
+            };
+            let Some(names) = defined.get_mut(&key_of(host, set.ns(i))) else {
+                continue;
+            };
+            names.extend(
+                o.value["spec"]["subsets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string)),
+            );
+        }
     }
     let mut out = vec![];
     for (i, o) in set.of_kind("networking.istio.io", "VirtualService") {

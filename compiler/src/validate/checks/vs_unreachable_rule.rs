@@ -95,7 +95,7 @@ fn covered(a: &PrefixMatch, b: &PrefixMatch) -> bool {
 
 fn without_name(m: &Node) -> Node {
     match m.as_object() {
-        Some(o) => Node::Object(o.without("name")),
+        Some(o) => Node::from(o.without("name")),
         None => m.clone(),
     }
 }

@@ -8,6 +8,7 @@
 use super::analysis::in_mesh;
 use super::workload_services_protocol::is_waypoint;
 use super::Set;
+use crate::manifest::View;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
@@ -29,9 +30,9 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
                 let Some(port) = p["port"].as_u64() else {
                     continue;
                 };
-                let target = match &p["targetPort"] {
-                    crate::manifest::Node::String(s) if !s.is_empty() => s.to_string(),
-                    crate::manifest::Node::Number(n) if n.as_u64() != Some(0) => n.to_string(),
+                let target = match p["targetPort"].view() {
+                    View::String(s) if !s.is_empty() => s.to_string(),
+                    View::Number(n) if n.as_u64() != Some(0) => n.to_string(),
                     _ => port.to_string(),
                 };
                 targets
