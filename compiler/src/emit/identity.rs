@@ -53,7 +53,7 @@ pub fn release_prefix_line(app: &str) -> String {
 }
 
 /// A piece of an identity string (owned [`Part`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Piece {
     Lit(String),
     /// Template expression and its default.

@@ -159,13 +159,13 @@ fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> V
         sources.sort();
         sources.dedup();
         // `from: reviews` and `from: reviews@v2` in one rule name the
-        // same ServiceAccount twice: keep it once.
-        let mut seen = std::collections::BTreeSet::new();
-        let ids: Vec<Identity> = sources
-            .iter()
-            .flat_map(|src| source_identities(m, n, src))
-            .filter(|i| seen.insert(format!("{:?}", i.account)))
-            .collect();
+        // same ServiceAccount twice: keep it once (its first place).
+        let ids = first_of_each_account(
+            sources
+                .iter()
+                .flat_map(|src| source_identities(m, n, src))
+                .collect(),
+        );
         let op = ap::Operation {
             ports,
             methods,
@@ -179,6 +179,24 @@ fn rules(m: &Model, n: &Names, out: &mut Out, s: &Service, edges: &[&Edge]) -> V
         rules.push(rule);
     }
     rules
+}
+
+/// `ids` without the later identities of an account already listed, in
+/// order: compared as pieces, not through a formatted key per identity.
+fn first_of_each_account(ids: Vec<Identity>) -> Vec<Identity> {
+    let mut by_account: Vec<usize> = (0..ids.len()).collect();
+    // Stable: the first place of each account comes first among equals.
+    by_account.sort_by(|&a, &b| ids[a].account.cmp(&ids[b].account));
+    let mut keep = vec![true; ids.len()];
+    for w in by_account.windows(2) {
+        if ids[w[0]].account == ids[w[1]].account {
+            keep[w[1]] = false;
+        }
+    }
+    ids.into_iter()
+        .zip(keep)
+        .filter_map(|(i, k)| k.then_some(i))
+        .collect()
 }
 
 /// An ALLOW policy named `<service>[-suffix]`, attached by `attach`
@@ -354,4 +372,52 @@ fn sidecar(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Value {
     spec["outboundTrafficPolicy"] = json!({ "mode": "REGISTRY_ONLY" });
     v["spec"] = spec;
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(account: &[Piece], tag: &str) -> Identity {
+        Identity {
+            principal: vec![lit(tag)],
+            account: account.to_vec(),
+            release_suffix: None,
+        }
+    }
+
+    #[test]
+    fn an_account_is_kept_once_at_its_first_place() {
+        let a = [val("$x", "a"), lit("-api")];
+        let b = [lit("ns/b")];
+        let c = [val("$x", "a"), lit("-web")];
+        let kept = first_of_each_account(vec![
+            id(&c, "c1"),
+            id(&a, "a1"),
+            id(&c, "c2"),
+            id(&b, "b1"),
+            id(&a, "a2"),
+            id(&a, "a3"),
+        ]);
+        let got: Vec<(Vec<Piece>, Vec<Piece>)> =
+            kept.into_iter().map(|i| (i.account, i.principal)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (c.to_vec(), vec![lit("c1")]),
+                (a.to_vec(), vec![lit("a1")]),
+                (b.to_vec(), vec![lit("b1")]),
+            ]
+        );
+        assert!(first_of_each_account(vec![]).is_empty());
+    }
+
+    /// A literal and a value of the same text stay two accounts, as they
+    /// were when the key was the formatted pieces.
+    #[test]
+    fn a_literal_and_a_value_of_the_same_text_are_two_accounts() {
+        let kept = first_of_each_account(vec![id(&[lit("a")], "lit"), id(&[val("a", "a")], "val")]);
+        let tags: Vec<Vec<Piece>> = kept.into_iter().map(|i| i.principal).collect();
+        assert_eq!(tags, vec![vec![lit("lit")], vec![lit("val")]]);
+    }
 }

@@ -40,6 +40,7 @@ use cond::Cond;
 pub use out::{Fragment, Mode, Out, Part};
 pub use registry::{each, each_prepared, emit, threads, Emitter, Files, EMITTERS};
 use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 
 /// Which switch an object depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -218,12 +219,22 @@ impl<'a> Names<'a> {
 
     /// How an attached service is found, if `svc` is one.
     pub fn attached(&self, svc: &str) -> Option<&'a crate::model::Attach> {
+        // A policy attaches all its services or none (E0293,
+        // `model::attach`): without an attached first service there is no
+        // name to look up, which spares a hash per selector, label and
+        // identity (most of a large compile's emitter calls).
+        if !self.attach_mode() {
+            return None;
+        }
         self.model.service(svc).and_then(|s| s.attach.as_ref())
     }
 
     /// Whether the release's services are attached (never mixed: see model).
     pub fn attach_mode(&self) -> bool {
-        self.model.services.iter().any(|s| s.attach.is_some())
+        self.model
+            .services
+            .first()
+            .is_some_and(|s| s.attach.is_some())
     }
 
     /// Whether generated Services take the service's own name
@@ -291,11 +302,15 @@ impl<'a> Names<'a> {
     /// The file's label block (`$labels` or `$selector`, see [`helm_prelude`])
     /// plus the component, quoted: a service may be called `on` or `y`.
     fn helper_lines(&self, var: &str, component: Option<&str>) -> Vec<String> {
-        let var = match var {
-            "$labels" => hoist::Hoist::Labels.var(),
-            _ => hoist::Hoist::Selector.var(),
+        // The same two lines in every object of every file: made once.
+        static LABELS: OnceLock<String> = OnceLock::new();
+        static SELECTOR: OnceLock<String> = OnceLock::new();
+        let (line, piece) = match var {
+            "$labels" => (&LABELS, hoist::Hoist::Labels),
+            _ => (&SELECTOR, hoist::Hoist::Selector),
         };
-        let mut lines = vec![format!("{{{{- {var} }}}}")];
+        let first = line.get_or_init(|| format!("{{{{- {} }}}}", piece.var()));
+        let mut lines = vec![first.clone()];
         if let Some(c) = component {
             lines.push(format!("app.kubernetes.io/component: \"{c}\""));
         }
