@@ -9,13 +9,13 @@
 //! object per question.
 
 use super::analysis;
-use super::compact::{Keys, Labels, Postings, Selector, Strings};
+use super::compact::{Keyed, Labels, Selector, Strings};
 use super::istio::split_host;
 use super::lookup::Lookup;
 use super::node::Str;
 use super::object::Object;
 use crate::manifest::Node;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
 /// as (metadata, spec); `None` for kinds that hold no pod.
@@ -76,11 +76,12 @@ pub struct ObjectIndex<'a> {
     /// the workloads and Services, once each; the maps below key on their
     /// ids.
     pub(crate) strings: Strings,
-    /// Indexes into `services` by (namespace, name) and by namespace, and
-    /// the rest in `index`: checks stay linear on large sets.
-    services_by_name: HashMap<(u32, u32), u32>,
-    services_by_ns: HashMap<u32, u32>,
-    services_of_ns: Postings,
+    /// Indexes into `services` by (namespace, name) (sorted by key, one
+    /// per key: 12 bytes a Service, where a `HashMap` took about 27) and by
+    /// namespace, and the rest in `index`: checks stay linear on large
+    /// sets.
+    services_by_name: Box<[((u32, u32), u32)]>,
+    services_of_ns: Keyed<u32>,
     index: Lookup,
     /// The shared indexes of the Istio-analyzer checks, built on first use
     /// (a `OnceLock`: the checks run on several threads).
@@ -228,17 +229,26 @@ impl<'a> ObjectIndex<'a> {
                 });
             }
         }
-        let mut services_by_name = HashMap::with_capacity(services.len());
-        let mut namespaces: Keys<u32> = Keys::default();
+        let mut services_by_name = Vec::with_capacity(services.len());
         let mut in_ns = Vec::with_capacity(services.len());
         for (i, s) in services.iter().enumerate() {
             let ns = strings.intern(&s.namespace).0;
             let name = strings.intern(&s.name).0;
-            // A repeated (namespace, name), M011's finding, keeps the last.
-            services_by_name.insert((ns, name), i as u32);
-            in_ns.push((namespaces.number(ns), i as u32));
+            services_by_name.push(((ns, name), i as u32));
+            in_ns.push((ns, i as u32));
         }
-        let services_of_ns = Postings::new(namespaces.count(), in_ns);
+        // A repeated (namespace, name), M011's finding, keeps the last:
+        // sorted by key then index, of equal keys `dedup_by` keeps the
+        // first it sees, so the later one is moved into its place.
+        services_by_name.sort_unstable();
+        services_by_name.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        let services_of_ns = Keyed::new(in_ns);
         let service_entry_hosts = objects
             .iter()
             .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
@@ -257,8 +267,7 @@ impl<'a> ObjectIndex<'a> {
             workloads,
             services,
             strings,
-            services_by_name,
-            services_by_ns: namespaces.into_map(),
+            services_by_name: services_by_name.into_boxed_slice(),
             services_of_ns,
             index,
             analysis: std::sync::OnceLock::new(),
@@ -330,8 +339,7 @@ impl<'a> ObjectIndex<'a> {
         let list = self
             .strings
             .id(ns)
-            .and_then(|ns| self.services_by_ns.get(&ns))
-            .map_or(&[][..], |n| self.services_of_ns.get(*n as usize));
+            .map_or(&[][..], |ns| self.services_of_ns.get(&ns));
         list.iter().map(|i| &self.services[*i as usize])
     }
 
@@ -341,9 +349,11 @@ impl<'a> ObjectIndex<'a> {
     pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
         let (name, namespace) = split_host(host, ns)?;
         let key = (self.strings.id(namespace)?, self.strings.id(name)?);
-        self.services_by_name
-            .get(&key)
-            .map(|i| &self.services[*i as usize])
+        let at = self
+            .services_by_name
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()?;
+        Some(&self.services[self.services_by_name[at].1 as usize])
     }
 
     /// Whether a ServiceEntry in the set declares this host.
