@@ -8,7 +8,7 @@
 //! check; every map is keyed by namespace so no check loops over all
 //! Services or all workloads per object.
 
-use super::compact::{Keys, Postings};
+use super::compact::Keyed;
 use super::index::{string_map, ObjectIndex};
 use crate::manifest::Node;
 use std::collections::{BTreeMap, HashMap};
@@ -22,9 +22,8 @@ pub struct Index {
     /// namespace (selectors within one namespace, and the Services in front
     /// of a workload, are `ObjectIndex::selected_indexes` and
     /// `ObjectIndex::fronting_indexes`); keyed by the ids of
-    /// `ObjectIndex::strings`, lists in `by_label_any`.
-    label_lists: HashMap<(u32, u32), u32>,
-    by_label_any: Postings,
+    /// `ObjectIndex::strings`.
+    by_label_any: Keyed<(u32, u32)>,
     /// Namespace objects by name.
     pub namespaces: HashMap<String, usize>,
     /// Istio Gateways by (namespace, name).
@@ -43,18 +42,16 @@ pub struct Index {
 impl Index {
     pub fn new(set: &ObjectIndex) -> Self {
         let mut ix = Index::default();
-        let mut lists: Keys<(u32, u32)> = Keys::default();
         let mut pairs = vec![];
         for (i, w) in set.workloads.iter().enumerate() {
             for (k, v) in w.labels.iter() {
                 // Every label of a workload was interned by the index.
                 let key = (set.strings.id(k), set.strings.id(v));
                 let key = key.0.zip(key.1).expect("workload labels are interned");
-                pairs.push((lists.number(key), i as u32));
+                pairs.push((key, i as u32));
             }
         }
-        ix.by_label_any = Postings::new(lists.count(), pairs);
-        ix.label_lists = lists.into_map();
+        ix.by_label_any = Keyed::new(pairs);
         for (i, o) in set.objects.iter().enumerate() {
             let key = || (set.ns(i).to_string(), o.name().to_string());
             match (o.group(), o.kind()) {
@@ -98,8 +95,7 @@ impl Index {
             .iter()
             .map(|(k, v)| {
                 let key = set.strings.id(k).zip(set.strings.id(v));
-                key.and_then(|k| self.label_lists.get(&k))
-                    .map_or(&[][..], |l| self.by_label_any.get(*l as usize))
+                key.map_or(&[][..], |k| self.by_label_any.get(&k))
             })
             .collect();
         let Some(shortest) = lists.iter().min_by_key(|l| l.len()) else {

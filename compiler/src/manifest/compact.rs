@@ -3,7 +3,8 @@
 //! strings (at a million objects in one namespace the index held 280 MB
 //! in `BTreeMap<String, String>`s, `(String, String, String)` keys and
 //! `Vec<usize>`s; see BENCHMARKS.md):
-//! - [`Strings`]: every distinct string of the index once, with a `u32` id;
+//! - [`Strings`]: every distinct string of the index once, with a `u32` id,
+//!   kept as the objects' own [`Str`] where they have it (no copy);
 //! - [`Labels`]: a label or annotation map as a sorted slice of shared
 //!   strings;
 //! - [`Postings`]: many ascending lists of `u32` in two flat arrays.
@@ -13,30 +14,55 @@
 //! `Postings` like a `Vec<Vec<u32>>` of ascending lists); only memory and
 //! cost differ.
 
+use super::node::{Node, Str};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 /// Distinct strings, each stored once and numbered in order of arrival.
+/// A string is an 8-byte [`Str`]: the objects' own allocation when it came
+/// from a string node (`keep`), so the index copies no text it can share
+/// (at a million objects an `Arc<str>` per distinct string was 4 MB, and
+/// each field holding one 16 bytes).
 #[derive(Default)]
 pub struct Strings {
-    ids: HashMap<Arc<str>, u32>,
+    ids: HashMap<Str, u32>,
 }
 
 impl Strings {
-    /// The shared copy of `s` and its id, adding it when new.
-    pub fn intern(&mut self, s: &str) -> (u32, Arc<str>) {
+    /// The shared copy of `s` and its id, adding a copy of it when new.
+    pub fn intern(&mut self, s: &str) -> (u32, Str) {
         if let Some((k, id)) = self.ids.get_key_value(s) {
             return (*id, k.clone());
         }
+        self.add(Str::new(s))
+    }
+
+    /// Like `intern`, keeping `s` itself (another reference to its
+    /// allocation, not a copy) when new.
+    pub fn keep(&mut self, s: &Str) -> (u32, Str) {
+        if let Some((k, id)) = self.ids.get_key_value(&**s) {
+            return (*id, k.clone());
+        }
+        self.add(s.clone())
+    }
+
+    fn add(&mut self, s: Str) -> (u32, Str) {
         let id = u32::try_from(self.ids.len()).expect("fewer than 2^32 strings");
-        let k: Arc<str> = Arc::from(s);
-        self.ids.insert(k.clone(), id);
-        (id, k)
+        self.ids.insert(s.clone(), id);
+        (id, s)
     }
 
     /// The shared copy of `s`.
-    pub fn arc(&mut self, s: &str) -> Arc<str> {
+    pub fn share(&mut self, s: &str) -> Str {
         self.intern(s).1
+    }
+
+    /// The shared copy of a string node's text (the node's own allocation
+    /// when new), or of `default` for any other node.
+    pub fn text(&mut self, v: &Node, default: &str) -> Str {
+        match v {
+            Node::String(s) => self.keep(s).1,
+            _ => self.share(default),
+        }
     }
 
     /// The id of `s`, if it was interned (a string the index never saw
@@ -47,9 +73,9 @@ impl Strings {
 }
 
 /// A label (or annotation) map: (key, value) pairs sorted by key, keys
-/// distinct, strings shared through [`Strings`].
+/// distinct, strings shared through [`Strings`]; 16 bytes a pair.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Labels(Box<[(Arc<str>, Arc<str>)]>);
+pub struct Labels(Box<[(Str, Str)]>);
 
 impl Labels {
     /// From (key, value) pairs in any order; a later pair of the same key
@@ -58,20 +84,27 @@ impl Labels {
         strings: &mut Strings,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Labels {
-        let mut v: Vec<(Arc<str>, Arc<str>)> = pairs
-            .into_iter()
-            .map(|(k, v)| (strings.arc(k.as_ref()), strings.arc(v.as_ref())))
-            .collect();
+        Labels::from_shared(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (strings.share(k.as_ref()), strings.share(v.as_ref())))
+                .collect(),
+        )
+    }
+
+    /// From pairs already shared through [`Strings`], in any order (as `new`).
+    pub fn from_shared(mut v: Vec<(Str, Str)>) -> Labels {
         // Stable, so pairs of one key stay in arrival order; keep the last.
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Arc<str>, Arc<str>)> = Vec::with_capacity(v.len());
-        for pair in v {
-            match out.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => out.push(pair),
+        v.sort_by(|a, b| str::cmp(&a.0, &b.0));
+        v.dedup_by(|later, earlier| {
+            let same = *later.0 == *earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
             }
-        }
-        Labels(out.into_boxed_slice())
+            same
+        });
+        // Exact: a `Vec` grown by pushes holds room for 4 pairs.
+        Labels(v.into_boxed_slice())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -174,6 +207,61 @@ impl Postings {
     }
 }
 
+/// [`Postings`] found by key: the distinct keys sorted, list `i` the one
+/// of `keys[i]`, so a lookup is a binary search over small `Copy` keys (of
+/// the index's `u32` string ids) and there is no hash table: a
+/// `HashMap<(u32, u32, u32), u32>` of 125,000 keys is 262,144 buckets of
+/// 17 bytes (4.25 MiB); here 12 bytes a key.
+#[derive(Debug)]
+pub struct Keyed<K> {
+    keys: Box<[K]>,
+    lists: Postings,
+}
+
+impl<K> Default for Keyed<K> {
+    fn default() -> Self {
+        Keyed {
+            keys: Box::default(),
+            lists: Postings::default(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> Keyed<K> {
+    /// From (key, item) pairs in any order; each key's list comes out
+    /// ascending, duplicates kept.
+    pub fn new(mut pairs: Vec<(K, u32)>) -> Keyed<K> {
+        pairs.sort_unstable();
+        let distinct = pairs
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| *i == 0 || pairs[i - 1].0 != p.0)
+            .count();
+        let mut keys = Vec::with_capacity(distinct);
+        let mut starts = Vec::with_capacity(distinct + 1);
+        let mut items = Vec::with_capacity(pairs.len());
+        for (k, item) in pairs {
+            if keys.last() != Some(&k) {
+                keys.push(k);
+                starts.push(items.len() as u32);
+            }
+            items.push(item);
+        }
+        starts.push(items.len() as u32);
+        Keyed {
+            keys: keys.into_boxed_slice(),
+            lists: Postings { starts, items },
+        }
+    }
+
+    /// The list of `key` (empty for a key never given).
+    pub fn get(&self, key: &K) -> &[u32] {
+        self.keys
+            .binary_search(key)
+            .map_or(&[], |i| self.lists.get(i))
+    }
+}
+
 /// Keys numbered in order of arrival, for building [`Postings`].
 pub struct Keys<K> {
     ids: HashMap<K, u32>,
@@ -235,8 +323,21 @@ mod tests {
         let again = Labels::new(&mut s, owned());
         assert_eq!(again, labels);
         assert_eq!(s.intern("web").0, id);
-        assert!(Arc::ptr_eq(&again.0[1].1, &labels.0[1].1));
+        assert!(Str::ptr_eq(&again.0[1].1, &labels.0[1].1));
         assert_eq!(s.id("never"), None);
+        // A kept string is the caller's allocation, and later copies of its
+        // text share it.
+        let node = Str::new("kept");
+        let (kid, kept) = s.keep(&node);
+        assert!(Str::ptr_eq(&kept, &node));
+        assert!(Str::ptr_eq(&s.intern("kept").1, &node));
+        assert_eq!(s.intern("kept").0, kid);
+        assert!(Str::ptr_eq(&s.keep(&Str::new("kept")).1, &node));
+        assert!(Str::ptr_eq(
+            &s.text(&Node::String(Str::new("web")), "x"),
+            &labels.0[1].1
+        ));
+        assert_eq!(&*s.text(&Node::Null, "default"), "default");
     }
 
     #[test]
@@ -249,5 +350,35 @@ mod tests {
         assert_eq!(p.get(4), [] as [u32; 0]);
         let empty = Postings::new(0, vec![]);
         assert_eq!(empty.get(0), [] as [u32; 0]);
+    }
+
+    #[test]
+    fn keyed_postings_find_each_key_list() {
+        let pairs = vec![
+            ((2, 7), 9),
+            ((0, 1), 3),
+            ((2, 7), 1),
+            ((0, 1), 1),
+            ((5, 0), 4),
+        ];
+        let k = Keyed::new(pairs.clone());
+        // As a map of key -> ascending list, built the slow way.
+        let mut want: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+        for (key, item) in pairs {
+            want.entry(key).or_default().push(item);
+        }
+        for (key, mut list) in want {
+            list.sort();
+            assert_eq!(k.get(&key), list, "{key:?}");
+        }
+        assert_eq!(k.get(&(0, 1)), [1, 3]);
+        assert_eq!(k.get(&(2, 7)), [1, 9]);
+        assert_eq!(k.get(&(5, 0)), [4]);
+        for missing in [(0, 0), (1, 0), (2, 8), (9, 9)] {
+            assert_eq!(k.get(&missing), [] as [u32; 0], "{missing:?}");
+        }
+        let empty: Keyed<u32> = Keyed::new(vec![]);
+        assert_eq!(empty.get(&0), [] as [u32; 0]);
+        assert_eq!(Keyed::<u32>::default().get(&3), [] as [u32; 0]);
     }
 }

@@ -9,13 +9,13 @@
 //! object per question.
 
 use super::analysis;
-use super::compact::{Keys, Labels, Postings, Selector, Strings};
+use super::compact::{Keyed, Labels, Selector, Strings};
 use super::istio::split_host;
 use super::lookup::Lookup;
+use super::node::Str;
 use super::object::Object;
 use crate::manifest::Node;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
 /// as (metadata, spec); `None` for kinds that hold no pod.
@@ -35,30 +35,35 @@ pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
 }
 
 /// A pod template (or Pod) with what the checks need of it.
-/// Strings are shared through the index's [`Strings`] (see `compact`).
+/// Strings are shared through the index's [`Strings`] (see `compact`: the
+/// objects' own, 8 bytes each), lists are exact boxed slices (a `Vec`
+/// grown by pushes or collected from a `flatten` holds room for 4: at a
+/// million objects that spare room was 30 MB of the index's 97). 72 bytes.
 pub struct Workload {
     pub object: usize,
-    pub namespace: Arc<str>,
+    pub namespace: Str,
     pub labels: Labels,
     pub annotations: Labels,
-    pub service_account: Arc<str>,
+    pub service_account: Str,
     /// Container ports: (name, number).
-    pub ports: Vec<(Arc<str>, u64)>,
+    pub ports: Box<[(Str, u64)]>,
 }
 
+/// 40 bytes.
 pub struct ServicePort {
-    pub name: Arc<str>,
+    pub name: Str,
     pub port: u64,
     pub target: Node,
-    pub app_protocol: Option<Arc<str>>,
+    pub app_protocol: Option<Str>,
 }
 
+/// 56 bytes.
 pub struct Svc {
     pub object: usize,
-    pub namespace: Arc<str>,
-    pub name: Arc<str>,
+    pub namespace: Str,
+    pub name: Str,
     pub selector: Labels,
-    pub ports: Vec<ServicePort>,
+    pub ports: Box<[ServicePort]>,
 }
 
 /// The objects under check, with indexes built once.
@@ -71,11 +76,12 @@ pub struct ObjectIndex<'a> {
     /// the workloads and Services, once each; the maps below key on their
     /// ids.
     pub(crate) strings: Strings,
-    /// Indexes into `services` by (namespace, name) and by namespace, and
-    /// the rest in `index`: checks stay linear on large sets.
-    services_by_name: HashMap<(u32, u32), u32>,
-    services_by_ns: HashMap<u32, u32>,
-    services_of_ns: Postings,
+    /// Indexes into `services` by (namespace, name) (sorted by key, one
+    /// per key: 12 bytes a Service, where a `HashMap` took about 27) and by
+    /// namespace, and the rest in `index`: checks stay linear on large
+    /// sets.
+    services_by_name: Box<[((u32, u32), u32)]>,
+    services_of_ns: Keyed<u32>,
     index: Lookup,
     /// The shared indexes of the Istio-analyzer checks, built on first use
     /// (a `OnceLock`: the checks run on several threads).
@@ -100,16 +106,20 @@ pub fn string_map(v: &Node) -> BTreeMap<String, String> {
 }
 
 /// The labels (or annotations) of a `metadata`-like map, as `string_map`
-/// reads them, strings shared.
+/// reads them, strings shared (a string value is the object's own).
 fn labels(strings: &mut Strings, v: &Node) -> Labels {
-    let pairs = v.as_object().into_iter().flatten().map(|(k, v)| {
-        let v = match v.as_str() {
-            Some(s) => std::borrow::Cow::Borrowed(s),
-            None => std::borrow::Cow::Owned(v.to_string()),
+    let Some(map) = v.as_object() else {
+        return Labels::default();
+    };
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, v) in map.iter() {
+        let v = match v {
+            Node::String(s) => strings.keep(s).1,
+            _ => strings.share(&v.to_string()),
         };
-        (k, v)
-    });
-    Labels::new(strings, pairs)
+        pairs.push((strings.share(k), v));
+    }
+    Labels::from_shared(pairs)
 }
 
 impl<'a> ObjectIndex<'a> {
@@ -118,14 +128,18 @@ impl<'a> ObjectIndex<'a> {
         let mut workloads = vec![];
         let mut services = vec![];
         for (i, o) in objects.iter().enumerate() {
-            let ns = strings.arc(o.namespace(default_namespace));
+            // `Object::namespace`, the node's own string when it has one.
+            let ns = match &o.value["metadata"]["namespace"] {
+                Node::String(s) if !s.is_empty() => strings.keep(s).1,
+                _ => strings.share(default_namespace),
+            };
             let template = pod_template(o);
             if let Some((meta, spec)) = template {
                 let mut ports = vec![];
                 for c in spec["containers"].as_array().into_iter().flatten() {
                     for p in c["ports"].as_array().into_iter().flatten() {
                         ports.push((
-                            strings.arc(p["name"].as_str().unwrap_or("")),
+                            strings.text(&p["name"], ""),
                             p["containerPort"].as_u64().unwrap_or(0),
                         ));
                     }
@@ -135,9 +149,8 @@ impl<'a> ObjectIndex<'a> {
                     namespace: ns.clone(),
                     labels: labels(&mut strings, &meta["labels"]),
                     annotations: labels(&mut strings, &meta["annotations"]),
-                    service_account: strings
-                        .arc(spec["serviceAccountName"].as_str().unwrap_or("default")),
-                    ports,
+                    service_account: strings.text(&spec["serviceAccountName"], "default"),
+                    ports: ports.into_boxed_slice(),
                 });
             }
             // A WorkloadEntry (a VM in the mesh) is a workload to Istio's
@@ -149,13 +162,12 @@ impl<'a> ObjectIndex<'a> {
                     namespace: ns.clone(),
                     labels: labels(&mut strings, &spec["labels"]),
                     annotations: Labels::default(),
-                    service_account: strings
-                        .arc(spec["serviceAccount"].as_str().unwrap_or("default")),
+                    service_account: strings.text(&spec["serviceAccount"], "default"),
                     ports: spec["ports"]
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .map(|(k, v)| (strings.arc(k), v.as_u64().unwrap_or(0)))
+                        .map(|(k, v)| (strings.share(k), v.as_u64().unwrap_or(0)))
                         .collect(),
                 });
             }
@@ -185,8 +197,8 @@ impl<'a> ObjectIndex<'a> {
                         namespace: ns.clone(),
                         labels: Labels::new(&mut strings, pairs),
                         annotations: Labels::default(),
-                        service_account: strings.arc(&sa),
-                        ports: vec![],
+                        service_account: strings.share(&sa),
+                        ports: Box::default(),
                     });
                 }
             }
@@ -196,35 +208,47 @@ impl<'a> ObjectIndex<'a> {
                     .into_iter()
                     .flatten()
                     .map(|p| ServicePort {
-                        name: strings.arc(p["name"].as_str().unwrap_or("")),
+                        name: strings.text(&p["name"], ""),
                         port: p["port"].as_u64().unwrap_or(0),
                         target: p
                             .get("targetPort")
                             .cloned()
                             .unwrap_or_else(|| p["port"].clone()),
-                        app_protocol: p["appProtocol"].as_str().map(|a| strings.arc(a)),
+                        app_protocol: match &p["appProtocol"] {
+                            Node::String(a) => Some(strings.keep(a).1),
+                            _ => None,
+                        },
                     })
                     .collect();
                 services.push(Svc {
                     object: i,
                     namespace: ns,
-                    name: strings.arc(o.name()),
+                    name: strings.text(&o.value["metadata"]["name"], ""),
                     selector: labels(&mut strings, &o.value["spec"]["selector"]),
                     ports,
                 });
             }
         }
-        let mut services_by_name = HashMap::with_capacity(services.len());
-        let mut namespaces: Keys<u32> = Keys::default();
+        let mut services_by_name = Vec::with_capacity(services.len());
         let mut in_ns = Vec::with_capacity(services.len());
         for (i, s) in services.iter().enumerate() {
             let ns = strings.intern(&s.namespace).0;
             let name = strings.intern(&s.name).0;
-            // A repeated (namespace, name), M011's finding, keeps the last.
-            services_by_name.insert((ns, name), i as u32);
-            in_ns.push((namespaces.number(ns), i as u32));
+            services_by_name.push(((ns, name), i as u32));
+            in_ns.push((ns, i as u32));
         }
-        let services_of_ns = Postings::new(namespaces.count(), in_ns);
+        // A repeated (namespace, name), M011's finding, keeps the last:
+        // sorted by key then index, of equal keys `dedup_by` keeps the
+        // first it sees, so the later one is moved into its place.
+        services_by_name.sort_unstable();
+        services_by_name.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        let services_of_ns = Keyed::new(in_ns);
         let service_entry_hosts = objects
             .iter()
             .filter(|o| o.kind() == "ServiceEntry" && o.group().ends_with("istio.io"))
@@ -243,8 +267,7 @@ impl<'a> ObjectIndex<'a> {
             workloads,
             services,
             strings,
-            services_by_name,
-            services_by_ns: namespaces.into_map(),
+            services_by_name: services_by_name.into_boxed_slice(),
             services_of_ns,
             index,
             analysis: std::sync::OnceLock::new(),
@@ -316,8 +339,7 @@ impl<'a> ObjectIndex<'a> {
         let list = self
             .strings
             .id(ns)
-            .and_then(|ns| self.services_by_ns.get(&ns))
-            .map_or(&[][..], |n| self.services_of_ns.get(*n as usize));
+            .map_or(&[][..], |ns| self.services_of_ns.get(&ns));
         list.iter().map(|i| &self.services[*i as usize])
     }
 
@@ -327,9 +349,11 @@ impl<'a> ObjectIndex<'a> {
     pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
         let (name, namespace) = split_host(host, ns)?;
         let key = (self.strings.id(namespace)?, self.strings.id(name)?);
-        self.services_by_name
-            .get(&key)
-            .map(|i| &self.services[*i as usize])
+        let at = self
+            .services_by_name
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()?;
+        Some(&self.services[self.services_by_name[at].1 as usize])
     }
 
     /// Whether a ServiceEntry in the set declares this host.

@@ -15,7 +15,7 @@
 //! - objects by kind;
 //! - ServiceEntry hosts, exact ones in a hash set.
 
-use super::compact::{Keys, Postings, Selector, Strings};
+use super::compact::{Keyed, Keys, Postings, Selector, Strings};
 use super::index::{Svc, Workload};
 use super::istio::host_matches;
 use std::collections::{HashMap, HashSet};
@@ -25,12 +25,10 @@ use std::collections::{HashMap, HashSet};
 /// and `Vec<usize>`s at a million objects).
 #[derive(Default)]
 pub struct Lookup {
-    /// (namespace, key, value) -> list of indexes into `workloads`.
-    label_lists: HashMap<(u32, u32, u32), u32>,
-    by_label: Postings,
-    /// namespace -> list of indexes into `workloads`.
-    ns_lists: HashMap<u32, u32>,
-    by_ns: Postings,
+    /// (namespace, key, value) -> indexes into `workloads`.
+    by_label: Keyed<(u32, u32, u32)>,
+    /// namespace -> indexes into `workloads`.
+    by_ns: Keyed<u32>,
     /// workload -> indexes into `services` whose selector picks it.
     fronting: Postings,
     /// kind -> list of object indexes.
@@ -48,22 +46,18 @@ impl Lookup {
         kinds: impl Iterator<Item = &'k str>,
         service_entry_hosts: impl Iterator<Item = String>,
     ) -> Self {
-        let mut labels: Keys<(u32, u32, u32)> = Keys::default();
-        let mut namespaces: Keys<u32> = Keys::default();
-        let (mut in_label, mut in_ns) = (vec![], vec![]);
+        let (mut in_label, mut in_ns) = (vec![], Vec::with_capacity(workloads.len()));
         for (i, w) in workloads.iter().enumerate() {
             let ns = strings.intern(&w.namespace).0;
-            in_ns.push((namespaces.number(ns), i as u32));
+            in_ns.push((ns, i as u32));
             for (k, v) in w.labels.iter() {
                 let key = (ns, strings.intern(k).0, strings.intern(v).0);
-                in_label.push((labels.number(key), i as u32));
+                in_label.push((key, i as u32));
             }
         }
         let mut ix = Lookup {
-            by_label: Postings::new(labels.count(), in_label),
-            label_lists: labels.into_map(),
-            by_ns: Postings::new(namespaces.count(), in_ns),
-            ns_lists: namespaces.into_map(),
+            by_label: Keyed::new(in_label),
+            by_ns: Keyed::new(in_ns),
             ..Default::default()
         };
         let mut fronting = vec![];
@@ -109,15 +103,11 @@ impl Lookup {
         ns: &str,
         selector: &'s S,
     ) -> impl Iterator<Item = usize> + 's {
-        let list = |key: Option<(u32, u32, u32)>| -> &[u32] {
-            key.and_then(|k| self.label_lists.get(&k))
-                .map_or(&[], |l| self.by_label.get(*l as usize))
-        };
+        let list =
+            |key: Option<(u32, u32, u32)>| -> &[u32] { key.map_or(&[], |k| self.by_label.get(&k)) };
         let ns_id = strings.id(ns);
         let candidates: &[u32] = if selector.is_empty() {
-            ns_id
-                .and_then(|n| self.ns_lists.get(&n))
-                .map_or(&[], |l| self.by_ns.get(*l as usize))
+            ns_id.map_or(&[], |n| self.by_ns.get(&n))
         } else {
             selector
                 .pairs()
