@@ -14,7 +14,7 @@
 //! `Postings` like a `Vec<Vec<u32>>` of ascending lists); only memory and
 //! cost differ.
 
-use super::node::{Node, Str};
+use super::node::{Node, Str, View};
 use std::collections::{BTreeMap, HashMap};
 
 /// Distinct strings, each stored once and numbered in order of arrival.
@@ -59,8 +59,8 @@ impl Strings {
     /// The shared copy of a string node's text (the node's own allocation
     /// when new), or of `default` for any other node.
     pub fn text(&mut self, v: &Node, default: &str) -> Str {
-        match v {
-            Node::String(s) => self.keep(s).1,
+        match v.view() {
+            View::String(s) => self.keep(s).1,
             _ => self.share(default),
         }
     }
@@ -334,10 +334,10 @@ mod tests {
         assert_eq!(s.intern("kept").0, kid);
         assert!(Str::ptr_eq(&s.keep(&Str::new("kept")).1, &node));
         assert!(Str::ptr_eq(
-            &s.text(&Node::String(Str::new("web")), "x"),
+            &s.text(&Node::from(Str::new("web")), "x"),
             &labels.0[1].1
         ));
-        assert_eq!(&*s.text(&Node::Null, "default"), "default");
+        assert_eq!(&*s.text(&Node::NULL, "default"), "default");
     }
 
     #[test]

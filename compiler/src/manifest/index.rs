@@ -14,7 +14,7 @@ use super::istio::split_host;
 use super::lookup::Lookup;
 use super::node::Str;
 use super::object::Object;
-use crate::manifest::Node;
+use crate::manifest::{Node, View};
 use std::collections::BTreeMap;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
@@ -113,8 +113,8 @@ fn labels(strings: &mut Strings, v: &Node) -> Labels {
     };
     let mut pairs = Vec::with_capacity(map.len());
     for (k, v) in map.iter() {
-        let v = match v {
-            Node::String(s) => strings.keep(s).1,
+        let v = match v.view() {
+            View::String(s) => strings.keep(s).1,
             _ => strings.share(&v.to_string()),
         };
         pairs.push((strings.share(k), v));
@@ -129,8 +129,8 @@ impl<'a> ObjectIndex<'a> {
         let mut services = vec![];
         for (i, o) in objects.iter().enumerate() {
             // `Object::namespace`, the node's own string when it has one.
-            let ns = match &o.value["metadata"]["namespace"] {
-                Node::String(s) if !s.is_empty() => strings.keep(s).1,
+            let ns = match o.value["metadata"]["namespace"].view() {
+                View::String(s) if !s.is_empty() => strings.keep(s).1,
                 _ => strings.share(default_namespace),
             };
             let template = pod_template(o);
@@ -214,8 +214,8 @@ impl<'a> ObjectIndex<'a> {
                             .get("targetPort")
                             .cloned()
                             .unwrap_or_else(|| p["port"].clone()),
-                        app_protocol: match &p["appProtocol"] {
-                            Node::String(a) => Some(strings.keep(a).1),
+                        app_protocol: match p["appProtocol"].view() {
+                            View::String(a) => Some(strings.keep(a).1),
                             _ => None,
                         },
                     })

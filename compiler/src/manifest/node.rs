@@ -39,9 +39,29 @@ use thin::Thin;
 /// node's only field, and a [`Str`], [`Array`] or [`NodeMap`] is the same
 /// word (with the same tag), so a `&Node` of that kind reads as a
 /// reference to one of them.
+///
+/// The word is a pointer, not a `usize`, so that a pointer's provenance
+/// survives the tag (`map_addr`; strict provenance, as Miri checks it);
+/// inline values are pointers without provenance.
 #[repr(transparent)]
 pub struct Node {
-    word: usize,
+    word: *const u8,
+}
+// SAFETY: as for `Arc`: every payload (bytes, nodes, numbers) is Send +
+// Sync and never written after it is built, and the counts are atomic.
+unsafe impl Send for Node {}
+unsafe impl Sync for Node {}
+impl Node {
+    /// The word's bits (the tag, an inline value, or a tagged address).
+    fn w(&self) -> usize {
+        self.word.addr()
+    }
+    /// A node of an inline value (null, a boolean, a small integer).
+    const fn inline(w: usize) -> Node {
+        Node {
+            word: std::ptr::without_provenance(w),
+        }
+    }
 }
 
 // The tags: the low three bits of a node's word.
@@ -62,7 +82,10 @@ const POS_INLINE_MAX: u64 = (1 << 61) - 1;
 const NEG_INLINE_MIN: i64 = -(1 << 60);
 
 // The inline integers and the pointer tags assume a 64-bit word.
-const _: () = assert!(usize::BITS == 64);
+const _: () = assert!(
+    usize::BITS == 64,
+    "meshpack's manifest trees need a 64-bit target"
+);
 
 /// What a node is, borrowed (the variants of `serde_json::Value`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,22 +104,23 @@ pub enum View<'a> {
 struct Big(Thin<Number, BIG_TAG>);
 
 impl Node {
-    pub const NULL: Node = Node { word: NULL_TAG };
+    pub const NULL: Node = Node::inline(NULL_TAG);
 
     /// Reads the word as the pointer type of its tag.
     ///
     /// SAFETY: the caller checked that the tag is the one `T` carries.
     unsafe fn cast<T>(&self) -> &T {
+        const { assert!(std::mem::size_of::<T>() == 8 && std::mem::align_of::<T>() == 8) };
         &*(self as *const Node).cast::<T>()
     }
 
     pub fn view(&self) -> View<'_> {
         // SAFETY (casts): each arm's tag is the one its type carries.
-        match self.word & TAG_MASK {
+        match self.w() & TAG_MASK {
             NULL_TAG => View::Null,
-            BOOL_TAG => View::Bool(self.word >> 3 != 0),
-            POS_TAG => View::Number(Number(N::PosInt((self.word >> 3) as u64))),
-            NEG_TAG => View::Number(Number(N::NegInt((self.word as i64) >> 3))),
+            BOOL_TAG => View::Bool(self.w() >> 3 != 0),
+            POS_TAG => View::Number(Number(N::PosInt((self.w() >> 3) as u64))),
+            NEG_TAG => View::Number(Number(N::NegInt((self.w() as i64) >> 3))),
             STR_TAG => View::String(unsafe { self.cast::<Str>() }),
             ARRAY_TAG => View::Array(unsafe { self.cast::<Array>() }),
             MAP_TAG => View::Object(unsafe { self.cast::<NodeMap>() }),
@@ -105,7 +129,7 @@ impl Node {
     }
 
     fn tag(&self) -> usize {
-        self.word & TAG_MASK
+        self.w() & TAG_MASK
     }
 }
 
@@ -149,7 +173,7 @@ impl Drop for Node {
 
 impl PartialEq for Node {
     fn eq(&self, other: &Node) -> bool {
-        self.word == other.word && self.tag() != BIG_TAG || self.view() == other.view()
+        (self.w() == other.w() && self.tag() != BIG_TAG) || self.view() == other.view()
     }
 }
 
@@ -161,21 +185,15 @@ impl fmt::Debug for Node {
 
 impl From<bool> for Node {
     fn from(b: bool) -> Node {
-        Node {
-            word: BOOL_TAG | usize::from(b) << 3,
-        }
+        Node::inline(BOOL_TAG | usize::from(b) << 3)
     }
 }
 
 impl From<Number> for Node {
     fn from(n: Number) -> Node {
         match n.0 {
-            N::PosInt(u) if u <= POS_INLINE_MAX => Node {
-                word: POS_TAG | (u as usize) << 3,
-            },
-            N::NegInt(i) if i >= NEG_INLINE_MIN => Node {
-                word: NEG_TAG | (i << 3) as usize,
-            },
+            N::PosInt(u) if u <= POS_INLINE_MAX => Node::inline(POS_TAG | (u as usize) << 3),
+            N::NegInt(i) if i >= NEG_INLINE_MIN => Node::inline(NEG_TAG | (i << 3) as usize),
             _ => Node::take(Big(Thin::from_slice(&[n]))),
         }
     }
@@ -201,10 +219,10 @@ impl From<NodeMap> for Node {
 
 /// The pointer types whose word a node takes over (with its count).
 trait Word {
-    fn word(&self) -> usize;
+    fn word(&self) -> *const u8;
 }
 impl<T: Word> Word for ManuallyDrop<T> {
-    fn word(&self) -> usize {
+    fn word(&self) -> *const u8 {
         (**self).word()
     }
 }
@@ -304,22 +322,22 @@ impl fmt::Display for Number {
 pub struct Str(Thin<u8, STR_TAG>);
 
 impl Word for Str {
-    fn word(&self) -> usize {
+    fn word(&self) -> *const u8 {
         self.0.word()
     }
 }
 impl Word for Array {
-    fn word(&self) -> usize {
+    fn word(&self) -> *const u8 {
         self.0.word()
     }
 }
 impl Word for NodeMap {
-    fn word(&self) -> usize {
+    fn word(&self) -> *const u8 {
         self.0.word()
     }
 }
 impl Word for Big {
-    fn word(&self) -> usize {
+    fn word(&self) -> *const u8 {
         self.0.word()
     }
 }
@@ -453,18 +471,20 @@ fn key_str(k: &Node) -> &str {
 
 impl NodeMap {
     /// A map (not shared) of these keys and values, in this order.
-    fn from_parts(keys: Vec<Str>, values: Vec<Node>) -> NodeMap {
+    fn from_parts(mut keys: Vec<Node>, values: Vec<Node>) -> NodeMap {
         debug_assert_eq!(keys.len(), values.len());
-        let mut shape: Vec<Node> = keys.into_iter().map(Node::from).collect();
-        let shape = Node::from(Array(Thin::from_tail(&mut shape, 0)));
+        debug_assert!(keys.iter().all(|k| k.tag() == STR_TAG));
+        let shape_node = Node::from(Array(Thin::from_tail(&mut keys, 0)));
         let mut items = Vec::with_capacity(values.len() + 1);
-        items.push(shape);
+        items.push(shape_node);
         items.extend(values);
         NodeMap(Thin::from_tail(&mut items, 0))
     }
     /// The key nodes, in order.
     fn shape(&self) -> &[Node] {
-        self.0.as_slice()[0].as_array().unwrap_or(&[])
+        let shape = &self.0.as_slice()[0];
+        debug_assert_eq!(shape.tag(), ARRAY_TAG);
+        shape.as_array().unwrap_or(&[])
     }
     /// The values, in the order of the keys.
     fn values_slice(&self) -> &[Node] {
@@ -497,7 +517,7 @@ impl NodeMap {
             .iter()
             .zip(self.values_slice())
             .filter(|(k, _)| key_str(k) != key)
-            .map(|(k, v)| (Str::from(key_str(k)), v.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .unzip();
         NodeMap::from_parts(keys, values)
     }
@@ -845,7 +865,7 @@ trait Parts {
 /// pointer with the same representation.
 impl Parts for Node {
     fn same(&self, other: &Node) -> bool {
-        self.word == other.word
+        self.w() == other.w()
             || (self.tag() == BIG_TAG
                 && other.tag() == BIG_TAG
                 && matches!((self.view(), other.view()),
@@ -857,7 +877,7 @@ impl Parts for Node {
                 h.add(BIG_TAG as u64);
                 h.add(n.bits());
             }
-            _ => h.add(self.word as u64),
+            _ => h.add(self.w() as u64),
         }
     }
 }
@@ -945,8 +965,9 @@ impl Hasher for Fx {
 /// pointer, the count and the length in a 4 + 4-byte header before the
 /// items (`Arc<[T]>` is a 16-byte pointer to a 16-byte header, `Box<[T]>`
 /// a 16-byte pointer). A tree holds one per string, map and array, so
-/// halving the pointer makes a node 16 bytes and a map entry 24 instead of
-/// 24 and 40, and the counted header lets the interner share them. The
+/// halving the pointer, and its low three bits carrying the tag, make a
+/// node 8 bytes (a map 16 plus 8 per value), and the counted header lets
+/// the interner share them. The
 /// `thin-vec` crate is thin but owned (a clone copies, so nothing could be
 /// shared) and keeps a capacity this never needs; this module is the small
 /// part of `std::sync::Arc` it takes (the same orderings: see the comments
@@ -954,7 +975,6 @@ impl Hasher for Fx {
 mod thin {
     use std::alloc::{self, Layout};
     use std::marker::PhantomData;
-    use std::num::NonZeroUsize;
     use std::ptr::{self, NonNull};
     use std::sync::atomic::{self, AtomicU32, Ordering};
 
@@ -969,7 +989,7 @@ mod thin {
     /// word a `Node` of this kind holds.
     #[repr(transparent)]
     pub struct Thin<T, const TAG: usize> {
-        word: NonZeroUsize,
+        word: NonNull<u8>,
         owns: PhantomData<T>,
     }
 
@@ -999,7 +1019,7 @@ mod thin {
 
         /// A new allocation with the header for `len` items written, and
         /// the (uninitialised) place of the first item.
-        fn allocate(len: usize) -> (NonZeroUsize, *mut T) {
+        fn allocate(len: usize) -> (NonNull<u8>, *mut T) {
             #[allow(clippy::let_unit_value)]
             let () = Self::TAG_FITS;
             let len32 = u32::try_from(len).expect("a string or slice of under 4 Gi items");
@@ -1017,7 +1037,7 @@ mod thin {
                     len: len32,
                 });
             }
-            let word = NonZeroUsize::new(raw as usize | TAG).expect("a non-null address");
+            let word = NonNull::new(raw.map_addr(|a| a | TAG)).expect("a non-null address");
             // SAFETY: as above.
             (word, unsafe { raw.add(offset).cast::<T>() })
         }
@@ -1042,7 +1062,10 @@ mod thin {
         }
 
         fn header_ptr(&self) -> *mut Header {
-            (self.word.get() & !(std::mem::align_of::<Header>() - 1)) as *mut Header
+            self.word
+                .as_ptr()
+                .map_addr(|a| a & !(std::mem::align_of::<Header>() - 1))
+                .cast::<Header>()
         }
 
         fn header(&self) -> &Header {
@@ -1073,8 +1096,8 @@ mod thin {
 
         /// The tagged address, which identifies the allocation while it
         /// lives; the word a node of it holds.
-        pub fn word(&self) -> usize {
-            self.word.get()
+        pub fn word(&self) -> *const u8 {
+            self.word.as_ptr()
         }
     }
 
@@ -1227,8 +1250,8 @@ mod tests {
         };
         assert!(Str::ptr_eq(x, z));
         assert_eq!(
-            a.as_object().unwrap().shape()[0].word,
-            b.as_object().unwrap().shape()[0].word
+            a.as_object().unwrap().shape()[0].w(),
+            b.as_object().unwrap().shape()[0].w()
         );
     }
 
@@ -1288,7 +1311,7 @@ mod tests {
         let b = i.node(
             json!({"m": {"name": "b", "namespace": "y"}, "n": {"namespace": "y", "name": "b"}}),
         );
-        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].word;
+        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].w();
         assert_eq!(shape(&a["m"]), shape(&b["m"]));
         assert_ne!(shape(&b["m"]), shape(&b["n"]));
         assert_ne!(shape(&a), shape(&b));
