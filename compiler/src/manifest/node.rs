@@ -321,26 +321,16 @@ impl fmt::Display for Number {
 #[repr(transparent)]
 pub struct Str(Thin<u8, STR_TAG>);
 
-impl Word for Str {
-    fn word(&self) -> *const u8 {
-        self.0.word()
-    }
+macro_rules! word_of_thin {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn word(&self) -> *const u8 {
+                self.0.word()
+            }
+        }
+    )*};
 }
-impl Word for Array {
-    fn word(&self) -> *const u8 {
-        self.0.word()
-    }
-}
-impl Word for NodeMap {
-    fn word(&self) -> *const u8 {
-        self.0.word()
-    }
-}
-impl Word for Big {
-    fn word(&self) -> *const u8 {
-        self.0.word()
-    }
-}
+word_of_thin!(Str, Array, NodeMap, Big);
 
 impl Str {
     pub fn new(s: &str) -> Str {
