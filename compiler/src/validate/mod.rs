@@ -213,7 +213,12 @@ type Part = (
 /// Parse, check and reduce one batch of documents: each object is
 /// checked against its schema whole, then trimmed (`retain`) and kept in
 /// its compact form, its strings shared through the thread's `strings`.
-fn work(reg: &schemas::Registry, docs: &[Doc], strings: &mut Interner) -> Result<Part, Error> {
+fn work(
+    reg: &schemas::Registry,
+    docs: &[Doc],
+    strings: &mut Interner,
+    mesh_checks: bool,
+) -> Result<Part, Error> {
     let (mut parsed, mut errors) = (vec![], vec![]);
     for d in docs {
         input::parse_doc(d, &mut parsed, &mut errors);
@@ -225,7 +230,11 @@ fn work(reg: &schemas::Registry, docs: &[Doc], strings: &mut Interner) -> Result
         let (verdict, found) = check_object(reg, &o)?;
         verdicts.push(verdict);
         findings.extend(found.into_iter().map(|f| (i, f)));
-        retain::retain(&mut o);
+        if mesh_checks {
+            retain::retain(&mut o);
+        } else {
+            retain::ids_only(&mut o);
+        }
         objects.push(o.into_object(strings));
     }
     Ok((objects, errors, verdicts, findings))
@@ -255,7 +264,10 @@ fn run(
                 loop {
                     let next = work_rx.lock().expect("work queue").recv();
                     let Ok((seq, docs)) = next else { break };
-                    if part_tx.send((seq, work(reg, &docs, &mut strings))).is_err() {
+                    if part_tx
+                        .send((seq, work(reg, &docs, &mut strings, opts.mesh_checks)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -375,4 +387,86 @@ fn run(
         .findings
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without mesh checks objects keep only their ids (`retain::ids_only`),
+    /// and every finding reads as it does with them: schema findings, a
+    /// missing schema by id and line, and the counts.
+    #[test]
+    fn without_mesh_checks_findings_and_counts_are_the_same() {
+        let text = "\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: shop, labels: {app: w}}
+spec: {size: 3}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: shop}
+data: {k: v}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: shop}
+spec:
+  replicas: two
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}}
+    spec: {containers: [{name: c, image: 'x:1'}]}
+";
+        let sources = [("m.yaml".to_string(), text.to_string())];
+        let run = |mesh_checks| {
+            let opts = Options {
+                mesh_checks,
+                ..Options::default()
+            };
+            validate(&sources, &opts).expect("runs")
+        };
+        let (with, without) = (run(true), run(false));
+        let schema_findings = |r: &Report| -> Vec<Finding> {
+            r.findings
+                .iter()
+                .filter(|f| f.code.starts_with('V'))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(schema_findings(&without), schema_findings(&with));
+        let missing = without
+            .findings
+            .iter()
+            .find(|f| f.code == "V003")
+            .expect("V003");
+        assert_eq!(
+            (
+                missing.file.as_str(),
+                missing.line,
+                missing.object.as_deref()
+            ),
+            ("m.yaml", 1, Some("Widget/shop/w"))
+        );
+        let replicas = without
+            .findings
+            .iter()
+            .find(|f| f.code == "V004")
+            .expect("V004");
+        assert_eq!(
+            (replicas.line, replicas.object.as_deref()),
+            (15, Some("Deployment/shop/d"))
+        );
+        assert_eq!(
+            (
+                without.resources,
+                without.valid,
+                without.invalid,
+                without.errors
+            ),
+            (3, 1, 1, 1)
+        );
+        assert!(without.findings.iter().all(|f| f.code.starts_with('V')));
+    }
 }

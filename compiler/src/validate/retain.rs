@@ -25,6 +25,9 @@
 //! - of the pod's and each container's `securityContext`, everything but
 //!   `runAsUser` (M031, the only check that reads a security context).
 //!
+//! With `--no-mesh-checks` nothing reads more than an object's id, so
+//! `ids_only` keeps its apiVersion, kind, name and namespace alone.
+//!
 //! The test `every_checks_fixtures_find_the_same_with_and_without_trimming`
 //! runs every check on its fixtures both ways.
 //!
@@ -55,6 +58,20 @@ const CONTAINER_KEEPS: [&str; 7] = [
     "command",
     "args",
 ];
+
+/// Reduce `o` to what a finding about it needs when no mesh check runs
+/// (`--no-mesh-checks`): its apiVersion, kind, name and namespace (schema
+/// findings are made before; a missing schema is reported by id).
+pub(crate) fn ids_only(o: &mut Parsed) {
+    o.text = None;
+    let Some(m) = o.value.as_object_mut() else {
+        return;
+    };
+    m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace"));
+    }
+}
 
 /// Reduce `o` to what the mesh checks read (see the module comment).
 pub(crate) fn retain(o: &mut Parsed) {
@@ -266,6 +283,29 @@ mod tests {
                 }}}}
             })
         );
+    }
+
+    /// Without mesh checks an object keeps its id and nothing else, and
+    /// reads the same id as before.
+    #[test]
+    fn without_mesh_checks_only_the_id_stays() {
+        let mut o = object(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "namespace": "n", "labels": {"app": "a"}, "annotations": {"x": "y"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}}
+        }));
+        let id = o.id();
+        ids_only(&mut o);
+        assert_eq!(
+            o.value,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "n"}})
+        );
+        assert_eq!(o.id(), id);
+        assert!(o.text.is_none());
+        // Not a map (an invalid document): left as it is.
+        let mut o = object(json!(["x"]));
+        ids_only(&mut o);
+        assert_eq!(o.value, json!(["x"]));
     }
 
     #[test]
