@@ -436,11 +436,14 @@ spec:
                 .collect()
         };
         assert_eq!(schema_findings(&without), schema_findings(&with));
-        let missing = without
-            .findings
-            .iter()
-            .find(|f| f.code == "V003")
-            .expect("V003");
+        let first = |code: &str| {
+            without
+                .findings
+                .iter()
+                .find(|f| f.code == code)
+                .unwrap_or_else(|| panic!("no {code} in {:?}", without.findings))
+        };
+        let missing = first("V003");
         assert_eq!(
             (
                 missing.file.as_str(),
@@ -449,11 +452,7 @@ spec:
             ),
             ("m.yaml", 1, Some("Widget/shop/w"))
         );
-        let replicas = without
-            .findings
-            .iter()
-            .find(|f| f.code == "V004")
-            .expect("V004");
+        let replicas = first("V004");
         assert_eq!(
             (replicas.line, replicas.object.as_deref()),
             (15, Some("Deployment/shop/d"))
