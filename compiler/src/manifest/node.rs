@@ -221,12 +221,6 @@ impl From<NodeMap> for Node {
 trait Word {
     fn word(&self) -> *const u8;
 }
-impl<T: Word> Word for ManuallyDrop<T> {
-    fn word(&self) -> *const u8 {
-        (**self).word()
-    }
-}
-
 impl Node {
     fn take<T: Word>(t: T) -> Node {
         let t = ManuallyDrop::new(t);
