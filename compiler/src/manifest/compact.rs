@@ -198,6 +198,28 @@ impl Postings {
         Postings { starts, items }
     }
 
+    /// Item `i` in list `list_of[i]`, for lists `0..lists` (so each list
+    /// is ascending): a counting sort, with no (list, item) pairs to build
+    /// and sort (for the objects by kind at a million objects, 8 MB and a
+    /// doubling `Vec` of them at the index's peak).
+    pub fn of_items(lists: usize, list_of: &[u32]) -> Postings {
+        let mut starts = vec![0u32; lists + 1];
+        for &l in list_of {
+            starts[l as usize + 1] += 1;
+        }
+        for l in 0..lists {
+            starts[l + 1] += starts[l];
+        }
+        let mut next = starts.clone();
+        let mut items = vec![0u32; list_of.len()];
+        for (i, &l) in list_of.iter().enumerate() {
+            let at = &mut next[l as usize];
+            items[*at as usize] = i as u32;
+            *at += 1;
+        }
+        Postings { starts, items }
+    }
+
     /// List `i` (empty past the end).
     pub fn get(&self, i: usize) -> &[u32] {
         match (self.starts.get(i), self.starts.get(i + 1)) {
@@ -350,6 +372,26 @@ mod tests {
         assert_eq!(p.get(4), [] as [u32; 0]);
         let empty = Postings::new(0, vec![]);
         assert_eq!(empty.get(0), [] as [u32; 0]);
+    }
+
+    #[test]
+    fn postings_of_items_list_each_item_under_its_list_in_order() {
+        let p = Postings::of_items(4, &[2, 0, 2, 0, 2, 3]);
+        assert_eq!(p.get(0), [1, 3]);
+        assert_eq!(p.get(1), [] as [u32; 0]);
+        assert_eq!(p.get(2), [0, 2, 4]);
+        assert_eq!(p.get(3), [5]);
+        assert_eq!(p.get(4), [] as [u32; 0]);
+        let pairs: Vec<(u32, u32)> = [2, 0, 2, 0, 2, 3]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (*l, i as u32))
+            .collect();
+        let by_pairs = Postings::new(4, pairs);
+        for l in 0..5 {
+            assert_eq!(p.get(l), by_pairs.get(l), "list {l}");
+        }
+        assert_eq!(Postings::of_items(0, &[]).get(0), [] as [u32; 0]);
     }
 
     #[test]

@@ -71,18 +71,18 @@ impl Lookup {
         }
         ix.fronting = Postings::new(workloads.len(), fronting);
         let mut kind_keys: Keys<Box<str>> = Keys::default();
-        let mut of_kind = vec![];
+        let mut kind_of = Vec::with_capacity(kinds.size_hint().0);
         let mut last: Option<(&str, u32)> = None;
-        for (i, kind) in kinds.enumerate() {
+        for kind in kinds {
             // Objects come in runs of one kind: look the kind up once a run.
             let n = match last {
                 Some((k, n)) if k == kind => n,
                 _ => kind_keys.number(kind.into()),
             };
             last = Some((kind, n));
-            of_kind.push((n, i as u32));
+            kind_of.push(n);
         }
-        ix.by_kind = Postings::new(kind_keys.count(), of_kind);
+        ix.by_kind = Postings::of_items(kind_keys.count(), &kind_of);
         ix.kind_lists = kind_keys.into_map();
         for h in service_entry_hosts {
             if h.starts_with('*') {
