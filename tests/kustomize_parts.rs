@@ -283,7 +283,8 @@ fn adding_a_service_changes_one_part() {
     let touched: BTreeSet<Option<usize>> = diff.iter().map(|p| part_in(p)).collect();
     // The new service's part; outside parts only the layers' own lists of
     // all their files (what a customer composing layers reads) and the
-    // optional mtls-permissive Component (one patch per service).
+    // optional mtls-permissive Component (its one patch names every
+    // service).
     assert_eq!(touched, [None, Some(k)].into_iter().collect(), "{diff:#?}");
     for p in diff.iter().filter(|p| part_in(p).is_none()) {
         assert!(

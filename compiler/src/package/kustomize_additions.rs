@@ -141,21 +141,50 @@ fn mtls(m: &Model, t: &mut Tree) {
     );
     // The services that follow the release's mode; those with their own
     // keep it (as the chart's istio.mtls.mode does).
-    let patches: Vec<Value> = m
+    let names: Vec<String> = m
         .services
         .iter()
         .filter(|s| s.mtls.is_none())
-        .map(|s| {
-            json!({
-                "path": "patches/mode.yaml",
-                "target": {"group": "security.istio.io", "kind": "PeerAuthentication", "name": format!("{}-{}", m.name, s.name)},
-            })
-        })
+        .map(|s| format!("{}-{}", m.name, s.name))
         .collect();
+    // One patch whose target names them all: a target's name is a regular
+    // expression kustomize anchors at both ends, so the alternation selects
+    // exactly the objects one patch per name would. Each patch costs
+    // kustomize a pass over every object it holds (`resWrangler.Select`),
+    // so a patch per service made this Component cost about 0.5 s of CPU
+    // in each part of a 1,000-service tree (docs/kustomize.md).
+    // https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
+    let patches = if names.is_empty() {
+        vec![]
+    } else {
+        vec![json!({
+            "path": "patches/mode.yaml",
+            "target": {"group": "security.istio.io", "kind": "PeerAuthentication", "name": names_regex(&names)},
+        })]
+    };
     t.insert(
         "components/mtls-permissive/kustomization.yaml".into(),
         yaml(&component(patches, vec![])),
     );
+}
+
+/// A regular expression (RE2, as Go's `regexp` reads it) matching exactly
+/// `names` once anchored: the names escaped and joined by `|`. Release and
+/// service names are DNS labels, so escaping changes nothing in practice;
+/// it keeps a `.` from matching any character.
+fn names_regex(names: &[String]) -> String {
+    let escaped: Vec<String> = names
+        .iter()
+        .map(|n| {
+            n.chars()
+                .flat_map(|c| {
+                    let special = "\\.+*?()|[]{}^$".contains(c);
+                    special.then_some('\\').into_iter().chain([c])
+                })
+                .collect()
+        })
+        .collect();
+    escaped.join("|")
 }
 
 /// The examples: the first service with a port as the destination of an
@@ -257,4 +286,42 @@ fn additions(m: &Model, t: &mut Tree) {
         format!("{dir}/examples/sidecar-{}.yaml", s.name),
         yaml(&patch),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    fn doc(bytes: &[u8]) -> Value {
+        serde_yaml::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn mtls_permissive_is_one_patch_naming_the_services_that_follow_the_release() {
+        let policy = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: shop\nspec:\n  version: 1.0.0\n  services:\n    api:\n      image: registry.example.com/api:1.0.0\n      ports: {http: 8080}\n    db:\n      image: registry.example.com/db:1.0.0\n      mtls: STRICT\n      ports: {tcp-postgres: 5432}\n    web:\n      image: registry.example.com/web:1.0.0\n      ports: {http: 8080}\n";
+        let m = crate::compile_model(policy, None).unwrap();
+        let mut t = super::Tree::new();
+        super::mtls(&m, &mut t);
+        let k = doc(&t["components/mtls-permissive/kustomization.yaml"]);
+        assert_eq!(k["kind"], "Component");
+        // db sets its own mode: not named.
+        assert_eq!(
+            k["patches"],
+            json!([{
+                "path": "patches/mode.yaml",
+                "target": {"group": "security.istio.io", "kind": "PeerAuthentication", "name": "shop-api|shop-web"},
+            }])
+        );
+        assert_eq!(
+            doc(&t["components/mtls-permissive/patches/mode.yaml"]),
+            json!([{"op": "replace", "path": "/spec/mtls/mode", "value": "PERMISSIVE"}])
+        );
+    }
+
+    #[test]
+    fn names_regex_escapes_what_a_regular_expression_reads() {
+        let names = ["a.b".to_string(), "c-d".to_string(), "e+(f)".to_string()];
+        assert_eq!(super::names_regex(&names), r"a\.b|c-d|e\+\(f\)");
+        assert_eq!(super::names_regex(&[]), "");
+    }
 }
