@@ -341,6 +341,8 @@ fn main() -> ExitCode {
                 default_namespace: namespace,
                 mesh_checks: !no_mesh_checks,
                 enable,
+                // One validation, then the process exits.
+                keep_until_exit: true,
             };
             match actions::validate::run(&paths, &opts) {
                 Ok((report, note)) => {

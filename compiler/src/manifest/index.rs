@@ -128,9 +128,9 @@ fn capacities(objects: &[Object]) -> (usize, usize) {
     let (mut workloads, mut services) = (0, 0);
     for o in objects {
         match o.kind() {
-            "Pod" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
-            | "CronJob" | "WorkloadEntry" | "Gateway" => workloads += 1,
+            "WorkloadEntry" | "Gateway" => workloads += 1,
             "Service" => services += 1,
+            _ if pod_template(o).is_some() => workloads += 1,
             _ => {}
         }
     }

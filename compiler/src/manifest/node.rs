@@ -194,10 +194,17 @@ impl From<bool> for Node {
 
 impl From<Number> for Node {
     fn from(n: Number) -> Node {
+        Node::number_in(n, None)
+    }
+}
+
+impl Node {
+    /// A number's node, a large one allocated in `arena` when given.
+    fn number_in(n: Number, arena: Option<&mut thin::Arena>) -> Node {
         match n.0 {
             N::PosInt(u) if u <= POS_INLINE_MAX => Node::inline(POS_TAG | (u as usize) << 3),
             N::NegInt(i) if i >= NEG_INLINE_MIN => Node::inline(NEG_TAG | (i << 3) as usize),
-            _ => Node::take(Big(Thin::from_slice(&[n], None))),
+            _ => Node::take(Big(Thin::from_slice(&[n], arena))),
         }
     }
 }
@@ -801,7 +808,7 @@ impl Interner {
         match v {
             Value::Null => Node::NULL,
             Value::Bool(b) => Node::from(b),
-            Value::Number(n) => Node::from(Number::from(&n)),
+            Value::Number(n) => Node::number_in(Number::from(&n), self.arena.as_mut()),
             Value::String(s) => Node::from(self.intern(&s)),
             Value::Array(a) => {
                 let start = self.items.len();
@@ -1082,13 +1089,20 @@ mod thin {
                 return Self::chunk_of(size);
             }
             if self.next.is_null() || self.end - self.next.addr() < size {
-                let len = self.chunk;
-                self.chunk = (len * 2).min(Self::MAX_CHUNK);
+                // At least `size`: chunks start small, and the first
+                // thing asked for may be a 5 KiB annotation.
+                let len = self.chunk.max(size);
+                self.chunk = (self.chunk * 2).min(Self::MAX_CHUNK);
                 self.next = Self::chunk_of(len);
                 self.end = self.next.addr() + len;
             }
+            assert!(
+                self.end - self.next.addr() >= size,
+                "a place inside the chunk"
+            );
             let place = self.next;
-            // SAFETY: `size` bytes fit before `end` (checked above), so
+            // SAFETY: `size` bytes fit before `end` (the current chunk had
+            // room, or the new one is at least `size` long; asserted), so
             // the new cursor is within the chunk or one past its end.
             self.next = unsafe { place.add(size) };
             place
@@ -1116,6 +1130,8 @@ mod thin {
 
     impl<T, const TAG: usize> Thin<T, TAG> {
         const TAG_FITS: () = assert!(TAG < std::mem::align_of::<Header>());
+        /// An arena hands out 8-aligned places only.
+        const ALIGN_FITS: () = assert!(std::mem::align_of::<T>() <= 8);
 
         /// A new allocation (from `arena`, never freed, when given) with
         /// the header for `len` items written, and the (uninitialised)
@@ -1123,6 +1139,8 @@ mod thin {
         fn allocate(len: usize, arena: Option<&mut Arena>) -> (NonNull<u8>, *mut T) {
             #[allow(clippy::let_unit_value)]
             let () = Self::TAG_FITS;
+            #[allow(clippy::let_unit_value)]
+            let () = Self::ALIGN_FITS;
             let len32 = u32::try_from(len).expect("a string or slice of under 4 Gi items");
             let (layout, offset) = layout::<T>(len);
             let (raw, refs) = match arena {
@@ -1550,6 +1568,32 @@ mod tests {
             assert_eq!(n["i"].as_u64(), Some(i as u64));
         }
         assert_eq!(arena.node(json!(big.clone())).as_str(), Some(big.as_str()));
+    }
+
+    /// Whatever comes first into a fresh arena, and however large (up to
+    /// the size that gets a chunk alone), lands inside a chunk: strings of
+    /// 5 KiB and 100 KiB, maps and arrays of a thousand items, between
+    /// small ones, all read back whole.
+    #[test]
+    fn places_larger_than_the_current_chunk_get_a_chunk_that_holds_them() {
+        for first in [5 << 10, 100 << 10, 300 << 10] {
+            let mut arena = Interner::leaking();
+            let text = |n: usize, c: char| c.to_string().repeat(n);
+            let values = [
+                json!(text(first, 'a')),
+                json!({"small": "x"}),
+                json!(text(first + 8, 'b')),
+                json!((0..1000).map(|i| format!("k{i}")).collect::<Vec<_>>()),
+                Value::Object((0..1000).map(|i| (format!("key-{i}"), json!(i))).collect()),
+                json!({"n": 1e300, "big": u64::MAX}),
+                json!(text(3 << 10, 'c')),
+            ];
+            let kept: Vec<Node> = values.iter().map(|v| arena.node(v.clone())).collect();
+            for (n, v) in kept.iter().zip(&values) {
+                assert_eq!(n, v, "first {first}");
+                assert_eq!(&n.to_json(), v);
+            }
+        }
     }
 
     #[test]
