@@ -171,7 +171,9 @@ fn mtls(m: &Model, t: &mut Tree) {
 /// A regular expression (RE2, as Go's `regexp` reads it) matching exactly
 /// `names` once anchored: the names escaped and joined by `|`. Release and
 /// service names are DNS labels, so escaping changes nothing in practice;
-/// it keeps a `.` from matching any character.
+/// it keeps a `.` from matching any character. Not `regex::escape`: it
+/// also escapes `-` (and `#`, `&`, `~`), which RE2 reads the same either
+/// way, but every name in the committed Component would read `shop\-api`.
 fn names_regex(names: &[String]) -> String {
     let escaped: Vec<String> = names
         .iter()
