@@ -300,11 +300,7 @@ pub fn rendered_set(objs: Vec<Value>, namespace: &str) -> meshpack::verify::Rend
     let objects = objs
         .into_iter()
         .enumerate()
-        .map(|(i, value)| meshpack::validate::input::Object {
-            file: "rendered".into(),
-            line: i + 1,
-            value: value.into(),
-        })
+        .map(|(i, value)| meshpack::validate::input::Object::new("rendered", i + 1, value.into()))
         .collect();
     meshpack::verify::Rendered::new(objects, namespace, "cluster.local")
 }

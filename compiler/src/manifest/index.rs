@@ -317,6 +317,12 @@ impl<'a> ObjectIndex<'a> {
             .filter(move |(_, o)| o.group().ends_with(&suffix))
     }
 
+    /// The object indexes of each kind (of any group), ascending, one list
+    /// a kind.
+    pub fn objects_by_kind(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        self.index.by_kind()
+    }
+
     /// Workloads in `ns` whose labels include all of `selector`.
     pub fn selected<'s, S: Selector>(
         &'s self,

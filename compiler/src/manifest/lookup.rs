@@ -43,7 +43,7 @@ impl Lookup {
         strings: &mut Strings,
         workloads: &[Workload],
         services: &[Svc],
-        kinds: impl Iterator<Item = &'k str>,
+        kinds: impl Iterator<Item = &'k str> + Clone,
         service_entry_hosts: impl Iterator<Item = String>,
     ) -> Self {
         let (mut in_label, mut in_ns) = (vec![], Vec::with_capacity(workloads.len()));
@@ -71,18 +71,18 @@ impl Lookup {
         }
         ix.fronting = Postings::new(workloads.len(), fronting);
         let mut kind_keys: Keys<Box<str>> = Keys::default();
-        let mut kind_of = Vec::with_capacity(kinds.size_hint().0);
-        let mut last: Option<(&str, u32)> = None;
-        for kind in kinds {
+        ix.by_kind = Postings::of_items_with(|each| {
             // Objects come in runs of one kind: look the kind up once a run.
-            let n = match last {
-                Some((k, n)) if k == kind => n,
-                _ => kind_keys.number(kind.into()),
-            };
-            last = Some((kind, n));
-            kind_of.push(n);
-        }
-        ix.by_kind = Postings::of_items(kind_keys.count(), &kind_of);
+            let mut last: Option<(&str, u32)> = None;
+            for kind in kinds.clone() {
+                let n = match last {
+                    Some((k, n)) if k == kind => n,
+                    _ => kind_keys.number(kind.into()),
+                };
+                last = Some((kind, n));
+                each(n);
+            }
+        });
         ix.kind_lists = kind_keys.into_map();
         for h in service_entry_hosts {
             if h.starts_with('*') {
@@ -138,6 +138,11 @@ impl Lookup {
         self.kind_lists
             .get(kind)
             .map_or(&[], |l| self.by_kind.get(*l as usize))
+    }
+
+    /// The object indexes of each kind, ascending, one list a kind.
+    pub fn by_kind(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        self.by_kind.lists()
     }
 
     /// Whether a ServiceEntry host (exact, or `*.suffix`) covers `host`.

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod compact;
+pub mod files;
 pub mod index;
 pub mod istio;
 pub mod lookup;

@@ -749,7 +749,7 @@ pub struct Interner {
     keys: Vec<Node>,
     items: Vec<Node>,
     /// The last file name given to [`Interner::file`], as given and as kept.
-    file: Option<(Arc<str>, Str)>,
+    file: Option<(Arc<str>, super::files::FileId)>,
     /// Where its strings, maps and arrays are allocated when they are
     /// never freed (`leaking`); the global allocator otherwise.
     arena: Option<thin::Arena>,
@@ -784,15 +784,15 @@ impl Interner {
         a
     }
 
-    /// The name of an object's file, shared by the objects of that file
-    /// (they come file by file; names longer than `INTERN_MAX_LEN` too).
-    pub fn file(&mut self, name: &Arc<str>) -> Str {
+    /// The number of an object's file (objects come file by file: the
+    /// table is asked once a file, not once an object).
+    pub fn file(&mut self, name: &Arc<str>) -> super::files::FileId {
         match &self.file {
-            Some((given, kept)) if Arc::ptr_eq(given, name) || **given == **name => kept.clone(),
+            Some((given, id)) if Arc::ptr_eq(given, name) || **given == **name => *id,
             _ => {
-                let kept = Str::new_in(name, self.arena.as_mut());
-                self.file = Some((name.clone(), kept.clone()));
-                kept
+                let id = super::files::FileId::of(name);
+                self.file = Some((name.clone(), id));
+                id
             }
         }
     }

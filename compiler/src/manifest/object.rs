@@ -10,7 +10,8 @@
 //! take `Parsed`; readers of many objects (`validate`'s mesh checks,
 //! `verify`) take `Object`, which holds the same values in far less memory.
 
-use super::node::{Interner, Node, Str};
+use super::files::FileId;
+use super::node::{Interner, Node};
 use serde_json::Value;
 use std::ops::Range;
 use std::sync::Arc;
@@ -31,17 +32,39 @@ pub struct Parsed {
 }
 
 /// One object as the checks read it: the same values as the [`Parsed`] it
-/// came from, without the source text. 24 bytes besides its tree (a
-/// million are kept).
+/// came from, without the source text. 16 bytes besides its tree (a
+/// million are kept): its file is a number in the process's table of
+/// file names (`files`), its line 32 bits.
 #[derive(Debug, Clone)]
 pub struct Object {
-    /// The file it was read from, one allocation per file and thread (the
-    /// interner's: an 8-byte pointer, where the `Arc<str>` of [`Parsed`] is
-    /// 16).
-    pub file: Str,
-    /// 1-based line where its document starts.
-    pub line: usize,
     pub value: Node,
+    file: FileId,
+    line: u32,
+}
+
+impl Object {
+    /// An object read from `file` at `line` (for readers that build trees
+    /// themselves).
+    pub fn new(file: &str, line: usize, value: Node) -> Object {
+        Object {
+            value,
+            file: FileId::of(file),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file(), self.line)
+    }
+    /// The file it was read from.
+    pub fn file(&self) -> &'static str {
+        self.file.name()
+    }
+    /// 1-based line where its document starts.
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
 }
 
 impl Parsed {
@@ -49,7 +72,8 @@ impl Parsed {
     pub fn into_object(self, strings: &mut Interner) -> Object {
         Object {
             file: strings.file(&self.file),
-            line: self.line,
+            // A line past 2^32 would need a 4 GiB document before it.
+            line: u32::try_from(self.line).unwrap_or(u32::MAX),
             value: strings.node(self.value),
         }
     }
@@ -99,9 +123,6 @@ macro_rules! ids {
                     _ => format!("{}/{}", self.kind(), self.name()),
                 }
             }
-            pub fn location(&self) -> String {
-                format!("{}:{}", self.file, self.line)
-            }
         }
     };
 }
@@ -109,6 +130,11 @@ ids!(Parsed);
 ids!(Object);
 
 impl Parsed {
+    /// `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
     /// The line of the node at a JSON pointer (`/spec/replicas`), or of the
     /// nearest ancestor found; the document's first line otherwise.
     pub fn line_of(&self, pointer: &str) -> usize {
@@ -148,10 +174,11 @@ impl Parsed {
 mod tests {
     use super::*;
 
-    /// The objects of a file share one copy of its name, however long.
+    /// The objects of a file share one number for its name, however long;
+    /// an object is 16 bytes besides its tree.
     #[test]
-    fn objects_share_their_file_name_and_are_24_bytes() {
-        assert_eq!(std::mem::size_of::<Object>(), 24);
+    fn objects_share_their_file_name_and_are_16_bytes() {
+        assert_eq!(std::mem::size_of::<Object>(), 16);
         let long: Arc<str> = Arc::from(format!("{}/m.yaml", "d".repeat(300)).as_str());
         let other: Arc<str> = Arc::from("other.yaml");
         let parsed = |file: &Arc<str>, line| Parsed {
@@ -161,10 +188,11 @@ mod tests {
             text: None,
         };
         let objects = compact(vec![parsed(&long, 1), parsed(&long, 5), parsed(&other, 1)]);
-        assert_eq!(&*objects[0].file, &*long);
+        assert_eq!(objects[0].file(), &*long);
         assert_eq!(objects[1].location(), format!("{long}:5"));
-        assert!(Str::ptr_eq(&objects[0].file, &objects[1].file));
-        assert_eq!(&*objects[2].file, "other.yaml");
+        assert_eq!(objects[0].file, objects[1].file);
+        assert_eq!(objects[2].file(), "other.yaml");
+        assert_eq!((objects[2].line(), objects[1].line()), (1, 5));
         assert_eq!(objects[2].id(), "ConfigMap/c");
     }
 }

@@ -418,8 +418,8 @@ fn run(
                 let o = &objects[idx];
                 report.errors += 1;
                 report.findings.push(Finding {
-                    file: o.file.to_string(),
-                    line: o.line,
+                    file: o.file().to_string(),
+                    line: o.line(),
                     object: Some(o.id()),
                     code: "V003",
                     severity: Severity::Error,
@@ -444,8 +444,8 @@ fn run(
                 invalid[f.object] = true;
             }
             report.findings.push(Finding {
-                file: o.file.to_string(),
-                line: o.line,
+                file: o.file().to_string(),
+                line: o.line(),
                 object: Some(o.id()),
                 code: f.code,
                 severity: f.severity,

@@ -11,11 +11,23 @@ use std::collections::HashSet;
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
     let namespaces: HashSet<&str> = set.workloads.iter().map(|w| &*w.namespace).collect();
-    let accounts: HashSet<(&str, &str)> = set
+    // (namespace, ServiceAccount) pairs as the index's string ids, sorted:
+    // 8 bytes a workload, where a `HashSet<(&str, &str)>` took 12.5 MB at
+    // its peak for 125,000 workloads (the checks' peak at a million
+    // objects). Every workload's strings are in the index, so a string
+    // without an id is one no workload has.
+    let id = |s: &str| set.strings.id(s);
+    let mut accounts: Vec<(u32, u32)> = set
         .workloads
         .iter()
-        .map(|w| (&*w.namespace, &*w.service_account))
+        .filter_map(|w| Some((id(&w.namespace)?, id(&w.service_account)?)))
         .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let runs_as = |ns: &str, sa: &str| match (id(ns), id(sa)) {
+        (Some(ns), Some(sa)) => accounts.binary_search(&(ns, sa)).is_ok(),
+        _ => false,
+    };
     let mut out = vec![];
     for (i, o) in set.of_kind("security.istio.io", "AuthorizationPolicy") {
         for p in principals(o) {
@@ -25,7 +37,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
                 continue;
             }
-            if !accounts.contains(&(ns, sa)) {
+            if !runs_as(ns, sa) {
                 out.push((
                     i,
                     format!(
@@ -38,7 +50,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             if ns.contains('*') || sa.contains('*') || !namespaces.contains(ns) {
                 continue;
             }
-            if !accounts.contains(&(ns, sa)) {
+            if !runs_as(ns, sa) {
                 out.push((
                     i,
                     format!(
