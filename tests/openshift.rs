@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -336,5 +337,140 @@ fn batch_kinds_and_own_security_contexts_too() {
     assert_eq!(kinds(&pods), all);
     for (w, pod) in pods {
         assert_eq!(offences(&pod), Vec::<String>::new(), "kustomize {w}");
+    }
+}
+
+/// A policy of `n` services cycling through every workload kind and four
+/// container securityContexts of their own (none, runAsUser only,
+/// runAsUser and runAsGroup, runAsGroup only), five and four being
+/// coprime so every pair occurs; one more service in two versions (two
+/// Deployments named after the versions) sets runAsUser.
+fn mixed_policy(n: usize) -> (String, BTreeMap<String, Vec<&'static str>>) {
+    let kinds = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"];
+    let own: [&[&'static str]; 4] = [
+        &[],
+        &["runAsUser"],
+        &["runAsUser", "runAsGroup"],
+        &["runAsGroup"],
+    ];
+    let mut text = String::from("apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: mix\nspec:\n  version: 1.0.0\n  services:\n");
+    let mut ids = BTreeMap::new();
+    for i in 0..n {
+        let name = format!("s{i:03}");
+        let kind = kinds[i % kinds.len()];
+        let set = own[i % own.len()];
+        text.push_str(&format!(
+            "    {name}:\n      image: registry.example.com/{name}:1.0.0\n      workload: {kind}\n"
+        ));
+        match kind {
+            "CronJob" => text.push_str("      schedule: \"0 3 * * *\"\n"),
+            "Job" => {}
+            _ => text.push_str("      ports: {http: 8080}\n"),
+        }
+        // The container's other fields stay: a capability beside the IDs.
+        let mut sc = vec!["capabilities: {add: [NET_BIND_SERVICE]}".to_string()];
+        sc.extend(set.iter().map(|k| format!("{k}: {}", 1000 + i)));
+        if !set.is_empty() || i % 8 == 0 {
+            text.push_str(&format!("      securityContext: {{{}}}\n", sc.join(", ")));
+        }
+        ids.insert(name, set.to_vec());
+    }
+    text.push_str("    versioned:\n      image: registry.example.com/versioned:1.0.0\n      ports: {http: 8080}\n      securityContext: {runAsUser: 4242}\n      versions:\n        v1: {}\n        v2: {}\n");
+    ids.insert("versioned".into(), vec!["runAsUser"]);
+    (text, ids)
+}
+
+/// The Component's patches, grouped by kind and by the IDs a service's
+/// own container securityContext sets, remove exactly what the chart
+/// omits: checked object by object, field by field, against the same
+/// overlay without the Component, with both kubectls (kustomize 5.4 and
+/// 5.7), over the mesh and without it.
+#[test]
+fn the_component_removes_each_services_own_ids_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, own) = mixed_policy(40);
+    let policy = dir.path().join("mix.yaml");
+    std::fs::write(&policy, text).unwrap();
+    let tree = dir.path().join("k");
+    let (code, out) = meshpack(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        dir.path().join("mix").to_str().unwrap(),
+        "--kustomize",
+        tree.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for base in ["istio", "plain"] {
+        let with = tree.join(format!("overlays/openshift-{base}"));
+        std::fs::create_dir_all(&with).unwrap();
+        std::fs::write(
+            with.join("kustomization.yaml"),
+            format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../{base}]\ncomponents: [../../components/openshift]\n"),
+        )
+        .unwrap();
+        for kubectl in ["helm3/kubectl", "helm4/kubectl"] {
+            let render = |overlay: &std::path::Path| {
+                parse(&run(Command::new(tools().join(kubectl))
+                    .arg("kustomize")
+                    .arg(overlay)))
+            };
+            let before = by_id(&render(&tree.join("overlays").join(base)));
+            let after = by_id(&render(&with));
+            assert_eq!(
+                before.keys().collect::<Vec<_>>(),
+                after.keys().collect::<Vec<_>>(),
+                "{kubectl} {base}"
+            );
+            let mut seen = BTreeMap::new();
+            for (id, was) in &before {
+                let mut want = was.clone();
+                let spec = match was["kind"].as_str() {
+                    Some("CronJob") => &mut want["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                    Some("Deployment" | "StatefulSet" | "DaemonSet" | "Job") => {
+                        &mut want["spec"]["template"]["spec"]
+                    }
+                    _ => {
+                        assert_eq!(&after[id], was, "{kubectl} {base} {id} changed");
+                        continue;
+                    }
+                };
+                let svc = was["metadata"]["labels"]["app.kubernetes.io/component"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let pod = spec["securityContext"].as_object_mut().unwrap();
+                for k in ["runAsUser", "runAsGroup", "fsGroup"] {
+                    assert!(pod.remove(k).is_some(), "{kubectl} {base} {id}: pod {k}");
+                }
+                let c = spec["containers"][0]["securityContext"]
+                    .as_object_mut()
+                    .unwrap();
+                for k in ["runAsUser", "runAsGroup"] {
+                    // The base keeps the service's own IDs, and only those.
+                    let has = c.remove(k).is_some();
+                    assert_eq!(
+                        has,
+                        own[&svc].contains(&k),
+                        "{kubectl} {base} {id}: container {k}"
+                    );
+                }
+                assert_eq!(
+                    c["capabilities"]["drop"],
+                    serde_json::json!(["ALL"]),
+                    "{kubectl} {base} {id}"
+                );
+                assert_eq!(after[id], want, "{kubectl} {base} {id}");
+                *seen.entry(svc).or_insert(0) += 1;
+            }
+            // Every service's workload was checked: both versions of one.
+            assert_eq!(
+                seen.keys().collect::<Vec<_>>(),
+                own.keys().collect::<Vec<_>>()
+            );
+            assert_eq!(seen["versioned"], 2, "{kubectl} {base}");
+            let api = &after["Deployment/mix-versioned-v2"]["spec"]["template"]["spec"];
+            assert!(api["containers"][0]["securityContext"]["runAsUser"].is_null());
+        }
     }
 }
