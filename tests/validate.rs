@@ -458,3 +458,51 @@ fn json_codes_docs_and_readme_agree() {
         }
     }
 }
+
+/// A flood of objects without a schema: text and JUnit show five of the
+/// kind and one finding that counts the rest; JSON lists every object;
+/// the summary counts are the same in all three (kubeconform's).
+#[test]
+fn objects_without_a_schema_are_shown_in_part_except_in_json() {
+    let input: Vec<String> = (0..12)
+        .map(|i| format!("apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w{i}, namespace: shop}}\n"))
+        .collect();
+    let input = input.join("---\n");
+    let summary =
+        "Summary: 12 resources found in 1 file - Valid: 0, Invalid: 0, Errors: 12, Skipped: 0";
+
+    let (code, out) = meshpack_validate(&input, &[]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let mut want: Vec<String> = (0..5)
+        .map(|i| format!("stdin:{}: Widget/shop/w{i}: error[V003] no schema for example.com/v1 Widget; pass --crd or --schema-location, or --ignore-missing-schemas", 4 * i + 1))
+        .collect();
+    want.push("stdin:21: error[V003] 7 more Widget objects (example.com/v1) have no schema, the first at stdin:21; pass --crd or --schema-location, or --ignore-missing-schemas (-o json lists every one)".into());
+    want.push(summary.into());
+    assert_eq!(lines, want);
+
+    let (code, out) = meshpack_validate(&input, &["-o", "json"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let objects: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["object"].as_str().unwrap())
+        .collect();
+    let every: Vec<String> = (0..12).map(|i| format!("Widget/shop/w{i}")).collect();
+    assert_eq!(objects, every);
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"files": 1, "resources": 12, "valid": 0, "invalid": 0, "errors": 12, "skipped": 0})
+    );
+
+    let (code, out) = meshpack_validate(&input, &["-o", "junit"]);
+    assert_eq!(code, 1);
+    assert_eq!(out.matches("<testcase ").count(), 6, "{out}");
+    assert!(
+        out.contains("<testcase name=\"document at line 21\" classname=\"stdin\">")
+            && out.contains("<testsuites name=\"meshpack validate\" tests=\"12\" failures=\"6\">"),
+        "{out}"
+    );
+}

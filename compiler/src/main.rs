@@ -65,7 +65,8 @@ enum Command {
         /// Files or folders (`*.yaml`, `*.yml`, `*.json`); `-` for standard input.
         #[arg(default_value = "-")]
         paths: Vec<PathBuf>,
-        /// Output: text, json or junit.
+        /// Output: text, json or junit. Text and junit show 5 objects of
+        /// each kind without a schema and count the rest; json lists every one.
         #[arg(short, long, value_enum, default_value_t = actions::validate::Format::Text)]
         output: actions::validate::Format,
         /// Kubernetes version of the built-in schemas.
@@ -343,13 +344,26 @@ fn main() -> ExitCode {
                 enable,
                 // One validation, then the process exits.
                 keep_until_exit: true,
+                missing_schemas_shown: actions::validate::missing_schemas_shown(output),
             };
             match actions::validate::run(&paths, &opts) {
                 Ok((report, note)) => {
                     if let Some(note) = note {
                         eprintln!("{note}");
                     }
-                    print!("{}", actions::validate::render(&report, output));
+                    // Written as it is formatted: a report can hold a
+                    // million findings (`-o json`), its text gigabytes.
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    let written = actions::validate::write(&report, output, &mut out)
+                        .and_then(|()| std::io::Write::flush(&mut out));
+                    match written {
+                        // A reader that stopped early (`| head`) took what it wanted.
+                        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                            eprintln!("error: writing the report: {e}");
+                            return ExitCode::from(2);
+                        }
+                        _ => {}
+                    }
                     if report.failed() {
                         ExitCode::from(1)
                     } else {

@@ -41,13 +41,35 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> Result<(Report, Option<String>)
     Ok((report, found.note()))
 }
 
-/// The report in a format.
-pub fn render(r: &Report, format: Format) -> String {
+/// Objects of one apiVersion and kind without a schema that get a V003
+/// finding each in a format; one more finding counts the rest. Text and
+/// JUnit are read by people (a million identical lines, or test cases,
+/// hide everything else); JSON is read by programs, which may want every
+/// object, so it lists them all.
+pub const MISSING_SCHEMAS_SHOWN: usize = 5;
+
+/// [`Options::missing_schemas_shown`] for a format.
+pub fn missing_schemas_shown(format: Format) -> Option<usize> {
     match format {
-        Format::Json => report::json(r),
-        Format::Junit => report::junit(r),
-        Format::Text => report::text(r),
+        Format::Json => None,
+        Format::Junit | Format::Text => Some(MISSING_SCHEMAS_SHOWN),
     }
+}
+
+/// Write the report in a format, finding by finding.
+pub fn write(r: &Report, format: Format, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    match format {
+        Format::Json => report::json(r, w),
+        Format::Junit => report::junit(r, w),
+        Format::Text => report::text(r, w),
+    }
+}
+
+/// The report in a format, as a string.
+pub fn render(r: &Report, format: Format) -> String {
+    let mut out = vec![];
+    write(r, format, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("reports are UTF-8")
 }
 
 #[cfg(test)]

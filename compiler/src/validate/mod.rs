@@ -9,6 +9,7 @@ pub(crate) mod cel;
 pub mod checks;
 pub mod crd;
 pub mod input;
+pub(crate) mod missing;
 pub(crate) mod report;
 pub(crate) mod retain;
 pub(crate) mod schedule;
@@ -20,7 +21,7 @@ use crate::manifest::node::Interner;
 use crate::manifest::read::Doc;
 use crate::manifest::{Object, Parsed};
 use std::path::PathBuf;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 /// Why validation could not run (a finding about the manifests is not an
 /// error: it goes in the [`Report`]).
@@ -37,6 +38,10 @@ pub enum Error {
     /// or a schema that does not compile. The message is all there is.
     #[error("{0}")]
     Schemas(String),
+    /// A validator thread panicked: a bug in meshpack, reported rather
+    /// than left to hang the run or to give a report without its objects.
+    #[error("a validator thread failed ({0}); this is a bug in meshpack: please report it with the input that caused it")]
+    Worker(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +86,10 @@ pub struct Options {
     /// that stays taken for one that validates again and again (off by
     /// default).
     pub keep_until_exit: bool,
+    /// How many objects of one apiVersion and kind without a schema get a
+    /// V003 finding each; one more V003 finding counts the rest (`None`:
+    /// every one). The counts are the same either way.
+    pub missing_schemas_shown: Option<usize>,
 }
 
 impl Default for Options {
@@ -95,6 +104,7 @@ impl Default for Options {
             mesh_checks: true,
             enable: vec![],
             keep_until_exit: false,
+            missing_schemas_shown: None,
         }
     }
 }
@@ -324,6 +334,45 @@ fn free_what_reading_left() {
     }
 }
 
+/// Read the documents and hand them to the validator threads in batches,
+/// keeping the parts that come back meanwhile. Stops early, without an
+/// error, when no worker is left to take a batch (`run` says why).
+/// The message a panic was given.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|m| m.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+fn send_batches(
+    docs: impl Iterator<Item = Result<Doc, Error>>,
+    work_tx: &mpsc::SyncSender<(usize, Vec<Doc>)>,
+    part_rx: &mpsc::Receiver<(usize, Result<Part, Error>)>,
+    kept: &mut Kept,
+) -> Result<(), Error> {
+    let mut seq = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    for d in docs {
+        batch.push(d?);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if work_tx.send((seq, full)).is_err() {
+                break; // every worker has ended
+            }
+            seq += 1;
+            while let Ok((n, part)) = part_rx.try_recv() {
+                kept.add(n, part);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = work_tx.send((seq, batch));
+    }
+    Ok(())
+}
+
 fn run(
     docs: impl Iterator<Item = Result<Doc, Error>>,
     files: usize,
@@ -342,51 +391,49 @@ fn run(
         .map_or(1, |n| n.get())
         .min(8);
     let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<Doc>)>(threads * 2);
-    let work_rx = Mutex::new(work_rx);
+    // The workers own the receiver (and nothing else does): when every
+    // one of them has ended, panicked too, the channel is closed and the
+    // reading thread's `send` fails instead of waiting forever for room.
+    let work_rx = Arc::new(Mutex::new(work_rx));
     let (part_tx, part_rx) = mpsc::channel::<(usize, Result<Part, Error>)>();
     let mut kept = Kept::new(files);
-    let read: Result<(), Error> = std::thread::scope(|s| {
+    let read = std::thread::scope(|s| {
         for _ in 0..threads {
-            let (reg, work_rx, part_tx) = (&reg, &work_rx, part_tx.clone());
-            s.spawn(move || {
-                let mut strings = if opts.keep_until_exit {
-                    Interner::leaking()
-                } else {
-                    Interner::default()
-                };
-                loop {
-                    let next = work_rx.lock().expect("work queue").recv();
-                    let Ok((seq, docs)) = next else { break };
-                    if part_tx
-                        .send((seq, work(reg, &docs, &mut strings, opts.mesh_checks)))
-                        .is_err()
-                    {
-                        break;
+            {
+                let (reg, work_rx, part_tx) = (&reg, Arc::clone(&work_rx), part_tx.clone());
+                s.spawn(move || {
+                    let mut strings = if opts.keep_until_exit {
+                        Interner::leaking()
+                    } else {
+                        Interner::default()
+                    };
+                    loop {
+                        // A worker that panicked held no lock (it panics in
+                        // `work`), but a poisoned queue is still a queue.
+                        let next = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((seq, docs)) = next else { break };
+                        // A panic (a bug in a check, on hostile input) is this
+                        // batch's error, so the run fails with its message;
+                        // the worker stops, its interner possibly half-updated.
+                        let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            #[cfg(test)]
+                            tests::panic_if_asked(&docs);
+                            work(reg, &docs, &mut strings, opts.mesh_checks)
+                        }));
+                        let stop = part.is_err();
+                        let part = part.unwrap_or_else(|p| Err(Error::Worker(panic_message(&*p))));
+                        if part_tx.send((seq, part)).is_err() || stop {
+                            break;
+                        }
                     }
-                }
-            });
-        }
-        drop(part_tx);
-        let mut seq = 0;
-        let mut batch = Vec::with_capacity(BATCH);
-        for d in docs {
-            batch.push(d?);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if work_tx.send((seq, full)).is_err() {
-                    break;
-                }
-                seq += 1;
-                while let Ok((n, part)) = part_rx.try_recv() {
-                    kept.add(n, part);
-                }
+                });
             }
         }
-        if !batch.is_empty() {
-            let _ = work_tx.send((seq, batch));
-        }
+        drop(work_rx);
+        drop(part_tx);
+        let read = send_batches(docs, &work_tx, &part_rx, &mut kept);
         drop(work_tx);
-        Ok(())
+        read
     });
     // (If reading failed, the workers still drained what was sent.)
     for (n, part) in part_rx {
@@ -409,32 +456,24 @@ fn run(
     report.resources = objects.len();
     let mut invalid = vec![false; objects.len()];
     let mut schema_findings = schema_findings.into_iter().peekable();
+    let mut missing = missing::Missing::new(opts.missing_schemas_shown);
+    let mut missing_count = 0;
     for (idx, verdict) in verdicts.into_iter().enumerate() {
         match verdict {
             Verdict::Invalid => invalid[idx] = true,
             Verdict::Valid => {}
             Verdict::Missing if opts.ignore_missing_schemas => report.skipped += 1,
             Verdict::Missing => {
-                let o = &objects[idx];
                 report.errors += 1;
-                report.findings.push(Finding {
-                    file: o.file().to_string(),
-                    line: o.line(),
-                    object: Some(o.id()),
-                    code: "V003",
-                    severity: Severity::Error,
-                    message: format!(
-                        "no schema for {} {}; pass --crd or --schema-location, or --ignore-missing-schemas",
-                        o.api_version(),
-                        o.kind()
-                    ),
-                });
+                missing_count += 1;
+                report.findings.extend(missing.object(&objects[idx]));
             }
         }
         while let Some((_, f)) = schema_findings.next_if(|(i, _)| *i == idx) {
             report.findings.push(f);
         }
     }
+    report.findings.extend(missing.rest());
 
     if opts.mesh_checks {
         let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
@@ -460,7 +499,7 @@ fn run(
         .resources
         .saturating_sub(report.invalid)
         .saturating_sub(report.skipped)
-        .saturating_sub(report.findings.iter().filter(|f| f.code == "V003").count());
+        .saturating_sub(missing_count);
     report
         .findings
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -470,6 +509,66 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A document holding this makes the worker that gets its batch panic
+    /// (`panic_if_asked`): a stand-in for a bug in a check.
+    const PANIC: &str = "meshpack-test-worker-panics";
+
+    pub(super) fn panic_if_asked(docs: &[Doc]) {
+        if docs.iter().any(|d| d.text[d.range.clone()].contains(PANIC)) {
+            panic!("asked to by the test");
+        }
+    }
+
+    /// `validate` of `objects` ConfigMaps, those at `panics` asking their
+    /// worker to panic, in a thread: its result, or `None` if it did not
+    /// end within a minute (it hung).
+    fn validate_with_panics(objects: usize, panics: &[usize]) -> Option<Result<Report, Error>> {
+        let text: Vec<String> = (0..objects)
+            .map(|i| {
+                let v = if panics.contains(&i) { PANIC } else { "v" };
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: shop}}\ndata: {{k: {v}}}\n")
+            })
+            .collect();
+        let sources = [("m.yaml".to_string(), text.join("---\n"))];
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(validate(&sources, &Options::default()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60)).ok()
+    }
+
+    /// Every worker panicking (each batch asks it to) fails the run with
+    /// the panic's message; before, the reading thread waited forever for
+    /// room in the queue no one read. One worker of several panicking
+    /// fails it too: its batch is lost, and a report without those objects
+    /// would be wrong.
+    #[test]
+    fn a_worker_that_panics_fails_the_run_instead_of_hanging() {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        // More batches than the queue holds and the workers take.
+        let batches = threads * 4 + 2;
+        let every_batch: Vec<usize> = (0..batches).map(|b| b * BATCH).collect();
+        for panics in [every_batch, vec![BATCH + 3]] {
+            let result = validate_with_panics(batches * BATCH, &panics)
+                .unwrap_or_else(|| panic!("validate hung with panics at {panics:?}"));
+            let e = result.expect_err("a run whose worker panicked");
+            assert!(
+                matches!(&e, Error::Worker(m) if m == "asked to by the test"),
+                "{e:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                "a validator thread failed (asked to by the test); this is a bug in meshpack: please report it with the input that caused it"
+            );
+        }
+        let fine = validate_with_panics(3 * BATCH, &[])
+            .expect("ends")
+            .expect("runs");
+        assert_eq!((fine.resources, fine.valid), (3 * BATCH, 3 * BATCH));
+    }
 
     /// Parts put back in input order whatever order they arrive in: the
     /// objects, their verdicts and schema findings (renumbered), read

@@ -1,11 +1,19 @@
 //! Output of `meshpack validate`: for people (default), JSON and JUnit XML
 //! for CI systems. JSON findings carry `ist`, the `istioctl analyze` code
 //! a mesh check reproduces (null when it has none).
+//!
+//! Invariant: every format is written finding by finding to the writer it
+//! is given, with no tree or string of the whole report in between: a
+//! report can hold a million findings (a `--schema-location` without the
+//! input's kinds and `-o json`), and a `serde_json::Value` per finding and
+//! the whole text were most of the 3.5 GB such a run took.
 
 use super::{Finding, Report};
 use crate::diag::Severity;
-use serde_json::json;
+use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 fn severity(s: Severity) -> &'static str {
     match s {
@@ -29,48 +37,77 @@ pub(crate) fn summary(r: &Report) -> String {
     )
 }
 
-pub(crate) fn text(r: &Report) -> String {
-    let mut s = String::new();
+pub(crate) fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
     for f in &r.findings {
-        let obj = f
-            .object
-            .as_deref()
-            .map(|o| format!(" {o}:"))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            "{}:{}:{obj} {}[{}] {}\n",
-            f.file,
-            f.line,
-            severity(f.severity),
-            f.code,
-            f.message
-        ));
+        write!(w, "{}:{}:", f.file, f.line)?;
+        if let Some(o) = &f.object {
+            write!(w, " {o}:")?;
+        }
+        writeln!(w, " {}[{}] {}", severity(f.severity), f.code, f.message)?;
     }
-    s.push_str(&summary(r));
-    s.push('\n');
-    s
+    writeln!(w, "{}", summary(r))
 }
 
-pub(crate) fn json(r: &Report) -> String {
-    let findings: Vec<_> = r
-        .findings
-        .iter()
-        .map(|f| {
-            json!({
-                "file": f.file, "line": f.line, "object": f.object,
-                "code": f.code, "ist": super::checks::ist_code(f.code),
-                "severity": severity(f.severity), "message": f.message,
-            })
-        })
-        .collect();
-    let v = json!({
-        "findings": findings,
-        "summary": {
-            "files": r.files, "resources": r.resources, "valid": r.valid,
-            "invalid": r.invalid, "errors": r.errors, "skipped": r.skipped,
+/// The JSON of a report, its fields in the order `-o json` has always
+/// written them.
+#[derive(Serialize)]
+struct Json<'a> {
+    findings: JsonFindings<'a>,
+    summary: JsonSummary,
+}
+
+/// Serialized one finding at a time (`collect_seq`), not collected first.
+struct JsonFindings<'a>(&'a [Finding]);
+
+impl Serialize for JsonFindings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| JsonFinding {
+            file: &f.file,
+            line: f.line,
+            object: f.object.as_deref(),
+            code: f.code,
+            ist: super::checks::ist_code(f.code),
+            severity: severity(f.severity),
+            message: &f.message,
+        }))
+    }
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    file: &'a str,
+    line: usize,
+    object: Option<&'a str>,
+    code: &'a str,
+    ist: Option<&'static str>,
+    severity: &'static str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    files: usize,
+    resources: usize,
+    valid: usize,
+    invalid: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+pub(crate) fn json(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let v = Json {
+        findings: JsonFindings(&r.findings),
+        summary: JsonSummary {
+            files: r.files,
+            resources: r.resources,
+            valid: r.valid,
+            invalid: r.invalid,
+            errors: r.errors,
+            skipped: r.skipped,
         },
-    });
-    serde_json::to_string_pretty(&v).expect("json") + "\n"
+    };
+    serde_json::to_writer_pretty(&mut *w, &v)?;
+    writeln!(w)
 }
 
 fn xml(s: &str) -> String {
@@ -82,13 +119,13 @@ fn xml(s: &str) -> String {
 
 /// One test suite per file, one test case per object with findings; errors
 /// are failures, warnings are written to system-out.
-pub(crate) fn junit(r: &Report) -> String {
-    let mut by_file: BTreeMap<&str, BTreeMap<String, Vec<&Finding>>> = BTreeMap::new();
+pub(crate) fn junit(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    let mut by_file: BTreeMap<&str, BTreeMap<Cow<str>, Vec<&Finding>>> = BTreeMap::new();
     for f in &r.findings {
-        let key = f
-            .object
-            .clone()
-            .unwrap_or_else(|| format!("document at line {}", f.line));
+        let key = match &f.object {
+            Some(o) => Cow::Borrowed(o.as_str()),
+            None => Cow::Owned(format!("document at line {}", f.line)),
+        };
         by_file
             .entry(&f.file)
             .or_default()
@@ -101,36 +138,41 @@ pub(crate) fn junit(r: &Report) -> String {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"meshpack validate\" tests=\"{}\" failures=\"{failures}\">\n",
+    writeln!(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    writeln!(
+        w,
+        "<testsuites name=\"meshpack validate\" tests=\"{}\" failures=\"{failures}\">",
         r.resources
-    );
+    )?;
     for (file, cases) in by_file {
         let fails = cases
             .values()
             .filter(|fs| fs.iter().any(|f| f.severity == Severity::Error))
             .count();
-        s.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">\n",
+        writeln!(
+            w,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">",
             xml(file),
             cases.len()
-        ));
+        )?;
         for (name, fs) in cases {
-            s.push_str(&format!(
-                "    <testcase name=\"{}\" classname=\"{}\">\n",
+            writeln!(
+                w,
+                "    <testcase name=\"{}\" classname=\"{}\">",
                 xml(&name),
                 xml(file)
-            ));
+            )?;
             for f in &fs {
                 if f.severity == Severity::Error {
-                    s.push_str(&format!(
-                        "      <failure type=\"{}\" message=\"{}\">{}:{}: {}</failure>\n",
+                    writeln!(
+                        w,
+                        "      <failure type=\"{}\" message=\"{}\">{}:{}: {}</failure>",
                         f.code,
                         xml(&f.message),
                         xml(&f.file),
                         f.line,
                         xml(&f.message)
-                    ));
+                    )?;
                 }
             }
             let warnings: Vec<String> = fs
@@ -139,15 +181,11 @@ pub(crate) fn junit(r: &Report) -> String {
                 .map(|f| format!("warning[{}] {}", f.code, xml(&f.message)))
                 .collect();
             if !warnings.is_empty() {
-                s.push_str(&format!(
-                    "      <system-out>{}</system-out>\n",
-                    warnings.join("\n")
-                ));
+                writeln!(w, "      <system-out>{}</system-out>", warnings.join("\n"))?;
             }
-            s.push_str("    </testcase>\n");
+            writeln!(w, "    </testcase>")?;
         }
-        s.push_str("  </testsuite>\n");
+        writeln!(w, "  </testsuite>")?;
     }
-    s.push_str("</testsuites>\n");
-    s
+    writeln!(w, "</testsuites>")
 }
