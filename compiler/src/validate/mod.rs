@@ -42,6 +42,10 @@ pub enum Error {
     /// than left to hang the run or to give a report without its objects.
     #[error("a validator thread failed ({0}); this is a bug in meshpack: please report it with the input that caused it")]
     Worker(String),
+    /// A mesh check panicked (its code, the panic's message): a bug in
+    /// meshpack, reported as the validator threads' panics are.
+    #[error("mesh check {0} failed ({1}); this is a bug in meshpack: please report it with the input that caused it")]
+    Check(&'static str, String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,11 +338,8 @@ fn free_what_reading_left() {
     }
 }
 
-/// Read the documents and hand them to the validator threads in batches,
-/// keeping the parts that come back meanwhile. Stops early, without an
-/// error, when no worker is left to take a batch (`run` says why).
 /// The message a panic was given.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|m| m.to_string())
@@ -346,6 +347,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// Read the documents and hand them to the validator threads in batches,
+/// keeping the parts that come back meanwhile. Stops early, without an
+/// error, when no worker is left to take a batch (`run` says why).
 fn send_batches(
     docs: impl Iterator<Item = Result<Doc, Error>>,
     work_tx: &mpsc::SyncSender<(usize, Vec<Doc>)>,
@@ -477,7 +481,9 @@ fn run(
 
     if opts.mesh_checks {
         let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
-        for f in checks::run_enabled(&set, &opts.enable) {
+        let found =
+            checks::run_enabled(&set, &opts.enable).map_err(|p| Error::Check(p.code, p.message))?;
+        for f in found {
             let o = &objects[f.object];
             if f.severity == Severity::Error {
                 invalid[f.object] = true;

@@ -242,8 +242,10 @@ mod tests {
             trimmed.iter_mut().for_each(retain);
             let whole = crate::manifest::object::compact(whole);
             let trimmed = crate::manifest::object::compact(trimmed);
-            let want = checks::run_enabled(&Set::new(&whole, "default"), &enable);
-            let got = checks::run_enabled(&Set::new(&trimmed, "default"), &enable);
+            let want =
+                checks::run_enabled(&Set::new(&whole, "default"), &enable).expect("checks run");
+            let got =
+                checks::run_enabled(&Set::new(&trimmed, "default"), &enable).expect("checks run");
             fired += want.len();
             if got != want {
                 failures.push(format!(

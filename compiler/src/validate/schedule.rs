@@ -10,9 +10,12 @@
 //!
 //! Invariant: the findings are exactly those of running the checks one
 //! after the other in `CHECKS` order, in that order: each check's findings
-//! are put back in its slot before they are concatenated.
+//! are put back in its slot before they are concatenated. A check that
+//! panics (a bug) makes the run an error, the first such check in `CHECKS`
+//! order, however many threads: the same whichever thread ran it.
 
-use super::checks::{Check, Finding, Set, CHECKS, OPT_IN};
+use super::checks::{Check, Finding, Panicked, Set, CHECKS, OPT_IN};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -46,8 +49,14 @@ fn start_order(checks: &[&Check]) -> Vec<usize> {
     order
 }
 
-fn findings(c: &Check, set: &Set) -> Vec<Finding> {
-    (c.run)(set)
+/// One check's findings, or its panic (caught, so that the other checks
+/// run on and the run fails with a message instead of aborting).
+fn findings(c: &Check, set: &Set) -> Result<Vec<Finding>, Panicked> {
+    let found = catch_unwind(AssertUnwindSafe(|| (c.run)(set))).map_err(|p| Panicked {
+        code: c.code,
+        message: super::panic_message(&*p),
+    })?;
+    Ok(found
         .into_iter()
         .map(|(object, message)| Finding {
             code: c.code,
@@ -55,22 +64,30 @@ fn findings(c: &Check, set: &Set) -> Vec<Finding> {
             object,
             message,
         })
-        .collect()
+        .collect())
 }
 
 /// Run the selected checks on `threads` threads (1: on this one); the
 /// findings in `CHECKS` order.
-pub(crate) fn run(set: &Set, enabled: &[String], threads: usize) -> Vec<Finding> {
-    let checks = selected(enabled);
+pub(crate) fn run(set: &Set, enabled: &[String], threads: usize) -> Result<Vec<Finding>, Panicked> {
+    run_checks(set, &selected(enabled), threads)
+}
+
+fn run_checks(set: &Set, checks: &[&Check], threads: usize) -> Result<Vec<Finding>, Panicked> {
     if threads <= 1 || checks.len() <= 1 {
-        return checks.iter().flat_map(|c| findings(c, set)).collect();
+        let mut out = vec![];
+        for c in checks {
+            out.extend(findings(c, set)?);
+        }
+        return Ok(out);
     }
-    let order = start_order(&checks);
+    let order = start_order(checks);
     // Task 0 builds the shared analysis index; task k > 0 runs check
     // `order[k - 1]`.
     let tasks = checks.len() + 1;
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Vec<Finding>>> = checks.iter().map(|_| Mutex::new(vec![])).collect();
+    let slots: Vec<Mutex<Result<Vec<Finding>, Panicked>>> =
+        checks.iter().map(|_| Mutex::new(Ok(vec![]))).collect();
     std::thread::scope(|s| {
         for _ in 0..threads.min(tasks) {
             s.spawn(|| loop {
@@ -79,19 +96,23 @@ pub(crate) fn run(set: &Set, enabled: &[String], threads: usize) -> Vec<Finding>
                     break;
                 }
                 if t == 0 {
-                    set.analysis();
+                    // A panic here leaves the index unbuilt: each check
+                    // that asks for it builds it again, and reports the
+                    // panic as its own.
+                    let _ = catch_unwind(AssertUnwindSafe(|| set.analysis()));
                     continue;
                 }
                 let i = order[t - 1];
                 let found = findings(checks[i], set);
-                *slots[i].lock().expect("check slot") = found;
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = found;
             });
         }
     });
-    slots
-        .into_iter()
-        .flat_map(|m| m.into_inner().expect("check slot"))
-        .collect()
+    let mut out = vec![];
+    for slot in slots {
+        out.extend(slot.into_inner().unwrap_or_else(|e| e.into_inner())?);
+    }
+    Ok(out)
 }
 
 /// Threads for the checks: as many as the validator threads.
@@ -144,7 +165,7 @@ spec:
     fn parallel_findings_equal_sequential_ones_in_check_order() {
         let objs = objects(MIXED);
         let set = Set::new(&objs, "default");
-        let one = run(&set, &[], 1);
+        let one = run(&set, &[], 1).expect("no check panics");
         let codes: Vec<&str> = one.iter().map(|f| f.code).collect();
         assert!(
             codes.len() >= 4 && codes.windows(2).all(|w| w[0] <= w[1]),
@@ -152,10 +173,55 @@ spec:
         );
         for threads in [2, 3, 8] {
             let set = Set::new(&objs, "default");
-            assert_eq!(run(&set, &[], threads), one, "{threads} threads");
+            assert_eq!(
+                run(&set, &[], threads),
+                Ok(one.clone()),
+                "{threads} threads"
+            );
         }
         let with_opt_in = run(&set, &["M058".to_string()], 2);
         assert_eq!(with_opt_in, run(&set, &["M058".to_string()], 1));
+    }
+
+    /// A check that panics fails the run with its code and message, the
+    /// first in `CHECKS` order whatever the threads; the others still run
+    /// (no abort, no hang).
+    #[test]
+    fn a_panicking_check_is_an_error_naming_it() {
+        fn boom(_: &Set) -> Vec<(usize, String)> {
+            panic!("boom on purpose")
+        }
+        fn bang(_: &Set) -> Vec<(usize, String)> {
+            panic!("{}", String::from("bang"))
+        }
+        let fake = |code, run| Check {
+            code,
+            severity: crate::diag::Severity::Error,
+            summary: "",
+            ist: None,
+            run,
+        };
+        let (t1, t2) = (fake("T001", boom), fake("T002", bang));
+        let mut checks: Vec<&Check> = selected(&[]);
+        checks.insert(3, &t2);
+        checks.insert(1, &t1);
+        let objs = objects(MIXED);
+        let set = Set::new(&objs, "default");
+        for threads in [1, 2, 8] {
+            assert_eq!(
+                run_checks(&set, &checks, threads),
+                Err(Panicked {
+                    code: "T001",
+                    message: "boom on purpose".into()
+                }),
+                "{threads} threads"
+            );
+        }
+        checks.remove(1);
+        assert_eq!(
+            run_checks(&set, &checks, 2).map_err(|p| (p.code, p.message)),
+            Err(("T002", "bang".to_string()))
+        );
     }
 
     #[test]

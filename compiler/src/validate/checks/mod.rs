@@ -549,14 +549,22 @@ pub fn ist_code(code: &str) -> Option<&'static str> {
 pub const OPT_IN: &[&str] = &["M058"];
 
 /// Every check but the opt-in ones.
-pub fn run_all(set: &Set) -> Vec<Finding> {
+pub fn run_all(set: &Set) -> Result<Vec<Finding>, Panicked> {
     run_enabled(set, &[])
+}
+
+/// A check that panicked: a bug in meshpack, which fails the run (with
+/// the check's code and the panic's message) rather than abort it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panicked {
+    pub code: &'static str,
+    pub message: String,
 }
 
 /// Every check but the opt-in ones not named in `enabled`, on as many
 /// threads as there are cores (`validate::schedule`); the findings in
 /// `CHECKS` order.
-pub fn run_enabled(set: &Set, enabled: &[String]) -> Vec<Finding> {
+pub fn run_enabled(set: &Set, enabled: &[String]) -> Result<Vec<Finding>, Panicked> {
     super::schedule::run(set, enabled, super::schedule::threads())
 }
 
