@@ -9,16 +9,18 @@
 use super::Finding;
 use crate::diag::Severity;
 use crate::manifest::Object;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Kind -> (objects seen, where the first one not shown is).
-type ByKind = HashMap<String, (usize, Option<(String, usize)>)>;
+type ByKind = BTreeMap<String, (usize, Option<(String, usize)>)>;
 
 /// The objects without a schema seen so far, by apiVersion and kind.
 pub(crate) struct Missing {
     shown: Option<usize>,
-    /// apiVersion -> its kinds.
-    kinds: HashMap<String, ByKind>,
+    /// apiVersion -> its kinds. Ordered: the items of a `List` share its
+    /// line, so two kinds' counting findings can share a position, and the
+    /// report's sort by position keeps them in the order given here.
+    kinds: BTreeMap<String, ByKind>,
 }
 
 impl Missing {
@@ -27,7 +29,7 @@ impl Missing {
     pub(crate) fn new(shown: Option<usize>) -> Missing {
         Missing {
             shown,
-            kinds: HashMap::new(),
+            kinds: BTreeMap::new(),
         }
     }
 

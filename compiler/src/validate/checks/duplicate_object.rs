@@ -5,10 +5,10 @@ use super::Set;
 use std::hash::{BuildHasher, RandomState};
 
 pub fn run(set: &Set) -> Vec<(usize, String)> {
-    // One (hash, index) pair per object, sorted, instead of a hash map
-    // keyed by four borrowed strings: at a million objects the map's
-    // 72-byte buckets were 150 MB at the run's peak, the pairs are 8 MB
-    // (a 32-bit hash: about a hundred pairs of distinct keys share one at
+    // (hash, index) pairs, sorted, instead of a hash map keyed by four
+    // borrowed strings: at a million objects the map's 72-byte buckets
+    // were 150 MB at the run's peak, the pairs 8 bytes an object of one
+    // kind (a 32-bit hash: about a hundred pairs of distinct keys share one at
     // a million objects, and cost a comparison each). Objects whose keys
     // hash alike are then compared by their keys.
     let key = |i: usize| {
@@ -33,6 +33,8 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
             if same_hash.len() < 2 {
                 continue;
             }
+            // In object order (the sort put equal hashes by index); the
+            // first object of each key is the one the others repeat.
             for (n, &(_, i)) in same_hash.iter().enumerate() {
                 let i = i as usize;
                 if let Some(&(_, first)) = same_hash[..n]
