@@ -373,6 +373,13 @@ impl<'a> ObjectIndex<'a> {
     /// `name.ns.svc.<domain>` name their namespace.
     pub fn service_for_host(&self, host: &str, ns: &str) -> Option<&Svc> {
         let (name, namespace) = split_host(host, ns)?;
+        self.service_named(name, namespace)
+    }
+
+    /// The Service `namespace/name` (of a repeated name, M011's finding,
+    /// the last: the one `kubectl apply` leaves in the cluster). A binary
+    /// search: checks ask once per address, host or reference they read.
+    pub fn service_named(&self, name: &str, namespace: &str) -> Option<&Svc> {
         let key = (self.strings.id(namespace)?, self.strings.id(name)?);
         let at = self
             .services_by_name
