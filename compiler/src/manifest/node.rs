@@ -21,7 +21,8 @@
 //! or, for a reader that keeps its trees to the end (`validate`, through
 //! [`Interner::leaking`]), to a place in a chunk that is never freed and
 //! whose count is never touched.
-//! So a map of n keys is 16 + 8n bytes and an array item 8 (a
+//! So a map of n keys is 16 + 8n bytes (less 8 for each value its shape
+//! carries: an object's `apiVersion` and `kind`, see [`NodeMap`]) and an array item 8 (a
 //! `serde_json::Value` with `preserve_order` is 80, and an `IndexMap` entry
 //! about 112 plus its table). At a million objects the trees hold about 3
 //! million maps of 8 million keys: the tagged word saved 64 MB over a
@@ -433,6 +434,14 @@ impl fmt::Debug for Array {
 /// costs 16 bytes plus 8 per value: most objects repeat a few shapes
 /// (`{apiVersion, kind, metadata, spec}`, `{name, namespace}`), and at a
 /// million objects this is 35 MB less than (key, value) pairs.
+///
+/// A shape may also carry values every map of that shape has: an object's
+/// `apiVersion` and `kind` (`Interner::node`), the same for every object
+/// of a kind, live in the shape, not in each root map (16 bytes an object,
+/// 15 MiB at a million). Such a shape is its n keys and then n slots, each
+/// the key's value or [`STORED`] (the value is the map's: the j-th
+/// `STORED` slot is the map's j-th value); a map without carried values
+/// has as many values as its shape has keys, one that has them fewer.
 #[derive(Clone)]
 #[repr(transparent)]
 pub struct NodeMap(Thin<Node, MAP_TAG>);
@@ -477,64 +486,155 @@ impl NodeMap {
         items.extend(values);
         NodeMap(Thin::from_tail(&mut items, 0, None))
     }
-    /// The key nodes, in order.
+    /// The shape's nodes: the keys, then (when it carries values) a slot
+    /// per key.
     fn shape(&self) -> &[Node] {
         let shape = &self.0.as_slice()[0];
         debug_assert_eq!(shape.tag(), ARRAY_TAG);
         shape.as_array().unwrap_or(&[])
     }
-    /// The values, in the order of the keys.
-    fn values_slice(&self) -> &[Node] {
+    /// The map's own values (all of them, unless its shape carries some).
+    fn stored(&self) -> &[Node] {
         &self.0.as_slice()[1..]
     }
+    /// The keys, and the shape's slots (empty when it carries no value).
+    fn parts(&self) -> (&[Node], &[Node]) {
+        let shape = self.shape();
+        if shape.len() == self.stored().len() {
+            (shape, &[])
+        } else {
+            shape.split_at(shape.len() / 2)
+        }
+    }
     pub fn get(&self, key: &str) -> Option<&Node> {
-        let at = self.shape().iter().position(|k| key_str(k) == key)?;
-        self.values_slice().get(at)
+        let (keys, slots) = self.parts();
+        let at = keys.iter().position(|k| key_str(k) == key)?;
+        if slots.is_empty() {
+            return self.stored().get(at);
+        }
+        match &slots[at] {
+            s if s.w() == STORED.w() => {
+                let j = slots[..at].iter().filter(|s| s.w() == STORED.w()).count();
+                self.stored().get(j)
+            }
+            carried => Some(carried),
+        }
     }
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
     pub fn len(&self) -> usize {
-        self.values_slice().len()
+        self.parts().0.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.values_slice().is_empty()
+        self.len() == 0
     }
     /// (key, value) pairs in source order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Node)> + ExactSizeIterator {
+    pub fn iter(&self) -> Entries<'_> {
         self.into_iter()
     }
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.shape().iter().map(key_str)
+        self.parts().0.iter().map(key_str)
     }
-    /// A copy without `key` (the strings and values stay shared).
+    /// A copy without `key` (the strings and values stay shared; values
+    /// its shape carried become the copy's own).
     pub fn without(&self, key: &str) -> NodeMap {
         let (keys, values) = self
-            .shape()
+            .parts()
+            .0
             .iter()
-            .zip(self.values_slice())
+            .zip(self.values())
             .filter(|(k, _)| key_str(k) != key)
             .map(|(k, v)| (k.clone(), v.clone()))
             .unzip();
         NodeMap::from_parts(keys, values)
     }
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Node> + ExactSizeIterator {
-        self.values_slice().iter()
+        self.iter().map(|(_, v)| v)
     }
 }
 
+/// A slot of a shape that carries values: the key's value is the map's own.
+/// A boolean's tag with a value no boolean has, so it is never a value.
+const STORED: Node = Node::inline(BOOL_TAG | 2 << 3);
+
+/// A map's (key, value) pairs in source order, from both ends.
+pub struct Entries<'a> {
+    keys: &'a [Node],
+    /// The shape's slots (empty when it carries no value: the values are
+    /// `stored` in key order).
+    slots: &'a [Node],
+    stored: &'a [Node],
+}
+
+impl<'a> Entries<'a> {
+    /// The value of the key at `at` (0 or the last), taking it off.
+    fn take(&mut self, front: bool) -> Option<(&'a str, &'a Node)> {
+        let (key, keys) = if front {
+            let (k, rest) = self.keys.split_first()?;
+            (k, rest)
+        } else {
+            let (k, rest) = self.keys.split_last()?;
+            (k, rest)
+        };
+        self.keys = keys;
+        let slot = match self.slots.len() {
+            0 => None,
+            _ if front => self.slots.split_first(),
+            _ => self.slots.split_last(),
+        };
+        let value = match slot {
+            Some((s, rest)) => {
+                self.slots = rest;
+                (s.w() != STORED.w()).then_some(s)
+            }
+            None => None,
+        };
+        let value = match value {
+            Some(carried) => carried,
+            None if front => {
+                let (v, rest) = self.stored.split_first()?;
+                self.stored = rest;
+                v
+            }
+            None => {
+                let (v, rest) = self.stored.split_last()?;
+                self.stored = rest;
+                v
+            }
+        };
+        Some((key_str(key), value))
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a str, &'a Node);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.take(true)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.keys.len(), Some(self.keys.len()))
+    }
+}
+
+impl DoubleEndedIterator for Entries<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.take(false)
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
+
 impl<'a> IntoIterator for &'a NodeMap {
     type Item = (&'a str, &'a Node);
-    type IntoIter = std::iter::Zip<
-        std::iter::Map<std::slice::Iter<'a, Node>, fn(&'a Node) -> &'a str>,
-        std::slice::Iter<'a, Node>,
-    >;
-    fn into_iter(self) -> Self::IntoIter {
-        let keys: fn(&'a Node) -> &'a str = key_str;
-        self.shape()
-            .iter()
-            .map(keys)
-            .zip(self.values_slice().iter())
+    type IntoIter = Entries<'a>;
+    fn into_iter(self) -> Entries<'a> {
+        let (keys, slots) = self.parts();
+        Entries {
+            keys,
+            slots,
+            stored: self.stored(),
+        }
     }
 }
 
@@ -837,6 +937,9 @@ impl Interner {
                     let n = self.build(x, true);
                     self.items.push(n);
                 }
+                if !share {
+                    carry_kind(&mut self.keys, kstart, &mut self.items, start + 1);
+                }
                 let shape = cons(
                     &mut self.arrays,
                     &mut self.keys,
@@ -854,6 +957,28 @@ impl Interner {
                 );
                 Node::from(NodeMap(m))
             }
+        }
+    }
+}
+
+/// Moves a root map's `apiVersion` and `kind`, when they are strings,
+/// into its shape (see [`NodeMap`]): `keys[kstart..]` become the keys and
+/// then a slot per key, `values[vstart..]` the values left to the map.
+/// Shapes are shared, so every object of a kind carries them once.
+fn carry_kind(keys: &mut Vec<Node>, kstart: usize, values: &mut Vec<Node>, vstart: usize) {
+    let carried =
+        |k: &Node, v: &Node| matches!(key_str(k), "apiVersion" | "kind") && v.tag() == STR_TAG;
+    let n = keys.len() - kstart;
+    if !(0..n).any(|i| carried(&keys[kstart + i], &values[vstart + i])) {
+        return;
+    }
+    let own: Vec<Node> = values.drain(vstart..).collect();
+    for (i, v) in own.into_iter().enumerate() {
+        if carried(&keys[kstart + i], &v) {
+            keys.push(v);
+        } else {
+            keys.push(STORED);
+            values.push(v);
         }
     }
 }
@@ -1461,6 +1586,76 @@ mod tests {
         let empty = NodeMap::default();
         assert!(empty.is_empty() && empty.get("x").is_none());
         assert_eq!(Node::from(empty).to_json(), json!({}));
+    }
+
+    /// A root map's `apiVersion` and `kind` (strings) live in its shape,
+    /// shared by every object of the kind; the map reads exactly as before
+    /// from both ends, wherever the two keys stand.
+    #[test]
+    fn objects_of_a_kind_carry_their_api_version_and_kind_in_one_shape() {
+        let mut i = Interner::default();
+        let obj = |name: &str| {
+            json!({"metadata": {"name": name}, "kind": "Service", "spec": {"a": 1},
+                "apiVersion": "v1", "status": null})
+        };
+        let (a, b) = (i.node(obj("a")), i.node(obj("b")));
+        let m = a.as_object().unwrap();
+        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].w();
+        assert_eq!(shape(&a), shape(&b));
+        // Three of five values are the map's own.
+        assert_eq!(m.stored().len(), 3);
+        assert_eq!(m.len(), 5);
+        assert_eq!(a, obj("a"));
+        assert_eq!(a.to_json(), obj("a"));
+        assert_eq!(a.to_string(), obj("a").to_string());
+        assert_eq!(a["kind"], "Service");
+        assert_eq!(a["apiVersion"], "v1");
+        assert_eq!(a["metadata"]["name"], "a");
+        assert!(a["status"].is_null() && a.get("status").is_some());
+        assert_eq!(a.get("nope"), None);
+        let keys = ["metadata", "kind", "spec", "apiVersion", "status"];
+        assert_eq!(m.keys().collect::<Vec<_>>(), keys);
+        let values: Vec<Value> = m.values().map(Node::to_json).collect();
+        let want = [
+            json!({"name": "a"}),
+            json!("Service"),
+            json!({"a": 1}),
+            json!("v1"),
+            json!(null),
+        ];
+        assert_eq!(values, want);
+        let back: Vec<(&str, Value)> = m.iter().rev().map(|(k, v)| (k, v.to_json())).collect();
+        let want_back: Vec<(&str, Value)> = keys.into_iter().zip(want).rev().collect();
+        assert_eq!(back, want_back);
+        // From both ends at once, and counted.
+        let mut it = m.iter();
+        assert_eq!(it.len(), 5);
+        assert_eq!(it.next().map(|(k, _)| k), Some("metadata"));
+        assert_eq!(it.next_back().map(|(k, _)| k), Some("status"));
+        assert_eq!(it.next_back().map(|(k, _)| k), Some("apiVersion"));
+        assert_eq!(
+            it.next().map(|(k, v)| (k, v.to_json())),
+            Some(("kind", json!("Service")))
+        );
+        assert_eq!(it.len(), 1);
+        assert_eq!(it.next().map(|(k, _)| k), Some("spec"));
+        assert_eq!(it.next(), None);
+        let w = m.without("kind");
+        assert_eq!(
+            Node::from(w).to_json(),
+            json!({"metadata": {"name": "a"}, "spec": {"a": 1}, "apiVersion": "v1", "status": null})
+        );
+        // Another kind: another shape. A kind that is not a string, and
+        // maps below the root, carry nothing.
+        let c = i.node(json!({"metadata": {"name": "a"}, "kind": "Pod", "spec": {"a": 1}, "apiVersion": "v1", "status": null}));
+        assert_ne!(shape(&a), shape(&c));
+        let d = i.node(json!({"kind": 7, "apiVersion": "v1", "x": {"kind": "Pod"}}));
+        assert_eq!(d.as_object().unwrap().stored().len(), 2);
+        assert_eq!(d["x"].as_object().unwrap().stored().len(), 1);
+        assert_eq!(
+            d.to_json(),
+            json!({"kind": 7, "apiVersion": "v1", "x": {"kind": "Pod"}})
+        );
     }
 
     /// The sets are emptied at their window; what was built before and

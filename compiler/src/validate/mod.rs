@@ -324,13 +324,14 @@ impl Kept {
     }
 }
 
-/// Gives back to the kernel the memory reading freed (the documents'
-/// text and parse trees, in the heaps of the validator threads, which
-/// end with the reading): mimalloc keeps free pages for a while, and the
-/// object index, built next on this thread, would not reuse another
-/// thread's. `true` also reclaims the heaps of threads that have ended.
+/// Gives back to the kernel the memory a stage freed: after reading, the
+/// documents' text and parse trees, in the heaps of the validator threads,
+/// which end with the reading (`true` also reclaims the heaps of threads
+/// that have ended); after the index, what building it grew and dropped.
+/// mimalloc keeps free pages for a while, and the object index, built
+/// next on this thread, would not reuse another thread's.
 /// <https://microsoft.github.io/mimalloc/group__extended.html>
-fn free_what_reading_left() {
+fn give_back_freed_memory() {
     #[cfg(not(feature = "system-alloc"))]
     // SAFETY: a collection of the allocator's own free lists.
     unsafe {
@@ -444,7 +445,7 @@ fn run(
         kept.add(n, part);
     }
     read?;
-    free_what_reading_left();
+    give_back_freed_memory();
     let Kept {
         objects,
         verdicts,
@@ -481,6 +482,10 @@ fn run(
 
     if opts.mesh_checks {
         let set = crate::manifest::ObjectIndex::new(&objects, &opts.default_namespace);
+        // Building the index grew and dropped its tables (the string
+        // table's rehashes, the lists' sort buffers) on this thread: 8 MiB
+        // of RSS at a million objects that the checks' peak sat on top of.
+        give_back_freed_memory();
         let found =
             checks::run_enabled(&set, &opts.enable).map_err(|p| Error::Check(p.code, p.message))?;
         for f in found {
