@@ -14,6 +14,7 @@ pub(crate) mod diff;
 pub mod emit;
 pub(crate) mod fsread;
 pub(crate) mod gateway_api;
+pub(crate) mod heap;
 pub mod import;
 pub(crate) mod istio;
 pub mod lock;

@@ -91,25 +91,13 @@ fn policy_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_t`,
-/// mimalloc.h of v2 and v3 alike; the Rust bindings name no constant for it).
-#[cfg(not(feature = "system-alloc"))]
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// A compile keeps the memory it frees for its own later allocations.
-/// mimalloc otherwise returns freed ranges to the kernel a second after
-/// (`purge_delay`), and the next phase faults them in again, each page
-/// zeroed anew: the policy's parse trees are freed just before the
-/// emitters allocate as much. With no purge, a 10,000-service compile took
-/// a quarter fewer page faults (68k -> 51k, median of 10 alternating
-/// runs), for a peak RSS of 208 MiB instead of 184.
-/// <https://microsoft.github.io/mimalloc/group__options.html>
+/// A compile keeps the memory it frees for its own later allocations
+/// (`heap::keep_freed_memory`): the policy's parse trees are freed just
+/// before the emitters allocate as much. With no purge, a 10,000-service
+/// compile took a quarter fewer page faults (68k -> 51k, median of 10
+/// alternating runs), for a peak RSS of 208 MiB instead of 184.
 fn keep_freed_memory() {
-    #[cfg(not(feature = "system-alloc"))]
-    // SAFETY: sets one integer option; mimalloc reads it when it would purge.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
-    }
+    crate::heap::keep_freed_memory();
 }
 
 /// Compile (or check) every policy of the request.

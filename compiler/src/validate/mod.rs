@@ -326,17 +326,11 @@ impl Kept {
 
 /// Gives back to the kernel the memory a stage freed: after reading, the
 /// documents' text and parse trees, in the heaps of the validator threads,
-/// which end with the reading (`true` also reclaims the heaps of threads
-/// that have ended); after the index, what building it grew and dropped.
-/// mimalloc keeps free pages for a while, and the object index, built
-/// next on this thread, would not reuse another thread's.
-/// <https://microsoft.github.io/mimalloc/group__extended.html>
+/// which end with the reading; after the index, what building it grew and
+/// dropped. The object index, built next on this thread, would not reuse
+/// another thread's.
 fn give_back_freed_memory() {
-    #[cfg(not(feature = "system-alloc"))]
-    // SAFETY: a collection of the allocator's own free lists.
-    unsafe {
-        libmimalloc_sys::mi_collect(true);
-    }
+    crate::heap::give_back_freed_memory();
 }
 
 /// The message a panic was given.
