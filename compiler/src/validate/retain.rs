@@ -18,7 +18,10 @@
 //!   Job, CronJob), everything in `spec` but the pod template (`replicas`,
 //!   the workload's own `selector`, its update strategy...): the checks
 //!   read a workload through its pod template only;
-//! - in pod templates (and Pods): `volumes`, and per container everything
+//! - in pod templates (and Pods): everything but the containers, init
+//!   containers, service account and `securityContext` (`volumes`,
+//!   `affinity`, `tolerations`, `nodeSelector`...: often the largest part
+//!   of a real chart's pod), and per container everything
 //!   but `name`, `image`, `ports`, `securityContext` (M031 reads the UID),
 //!   `env` (M052 reads istiod's) and `command` and `args` (M060 and M061
 //!   read the addresses in them, as in `env`);
@@ -47,6 +50,16 @@ const METADATA_ONLY: [(&str, &str); 7] = [
     ("policy", "PodDisruptionBudget"),
     ("autoscaling", "HorizontalPodAutoscaler"),
     ("", "LimitRange"),
+];
+
+/// What a pod spec keeps (`serviceAccount` is the deprecated name of
+/// `serviceAccountName`).
+const POD_KEEPS: [&str; 5] = [
+    "containers",
+    "initContainers",
+    "serviceAccountName",
+    "serviceAccount",
+    "securityContext",
 ];
 
 const CONTAINER_KEEPS: [&str; 7] = [
@@ -139,7 +152,7 @@ fn pod_spec(spec: &mut Value) {
     let Some(spec) = spec.as_object_mut() else {
         return;
     };
-    spec.remove("volumes");
+    spec.retain(|k, _| POD_KEEPS.contains(&k.as_str()));
     security_context(spec);
     for list in ["containers", "initContainers"] {
         for c in spec
@@ -181,6 +194,12 @@ mod tests {
                     "serviceAccountName": "a",
                     "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "automountServiceAccountToken": false,
+                    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app": "a"}}}}]}},
+                    "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                    "initContainers": [{"name": "i", "image": "i:0", "resources": {}}],
                     "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}],
                         "env": [{"name": "A", "value": "b"}], "resources": {"limits": {"cpu": "1"}},
                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}},
@@ -200,6 +219,7 @@ mod tests {
                     "spec": {
                         "serviceAccountName": "a",
                         "securityContext": {"runAsUser": 10001},
+                        "initContainers": [{"name": "i", "image": "i:0"}],
                         "containers": [{"name": "c", "image": "i:1", "ports": [{"name": "http", "containerPort": 8080}],
                             "env": [{"name": "A", "value": "b"}]},
                             {"name": "d", "image": "i:2", "securityContext": {"runAsUser": 1337}}]
@@ -281,7 +301,7 @@ mod tests {
                 "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
                 "spec": {"jobTemplate": {"spec": {"template": {
                     "metadata": {"labels": {"app": "c"}},
-                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i:1"}]}
+                    "spec": {"containers": [{"name": "c", "image": "i:1"}]}
                 }}}}
             })
         );
