@@ -223,6 +223,8 @@ pub fn fold_meta(body: &str) -> String {
     let namespace = format!("namespace: {{{{ {} }}}}", super::out::RELEASE_NAMESPACE);
     let labels = Hoist::Labels.var();
     let (labels_head, labels_tail) = labels.split_once("{0}").expect("an indentation");
+    let ns_labels = Hoist::NsLabels.var();
+    let (ns_head, ns_tail) = ns_labels.split_once("{0}").expect("an indentation");
     let bytes = body.as_bytes();
     let mut out = String::with_capacity(body.len());
     let mut copied = 0;
@@ -258,9 +260,8 @@ pub fn fold_meta(body: &str) -> String {
             continue;
         }
         let end = if third.ends_with('\n') { "\n" } else { "" };
-        let var = Hoist::NsLabels.var().replace("{0}", &indent.to_string());
         out.push_str(&body[copied..start]);
-        let _ = write!(out, "{pad}{{{{- {var} }}}}{end}");
+        let _ = write!(out, "{pad}{{{{- {ns_head}{indent}{ns_tail} }}}}{end}");
         copied = body.len() - rest.len() + third_len;
     }
     out.push_str(&body[copied..]);

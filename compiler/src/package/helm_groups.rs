@@ -220,9 +220,12 @@ fn bound_vars(opening: &str) -> Vec<&str> {
 
 /// Whether template `text` reads the variable `$<var>`.
 fn reads(text: &str, var: &str) -> bool {
-    let pat = format!("${var}");
-    text.match_indices(&pat).any(|(i, _)| {
-        !text[i + pat.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    // Each `$` followed by the name (no string made per call: this runs
+    // for every object of every bucket).
+    memchr::memchr_iter(b'$', text.as_bytes()).any(|i| {
+        text[i + 1..].strip_prefix(var).is_some_and(|after| {
+            !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        })
     })
 }
 
