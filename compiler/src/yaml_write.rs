@@ -197,7 +197,31 @@ fn plain_is_safe(s: &str) -> bool {
         return false;
     };
     // Indicators; a leading `.` is only a problem for numbers (`.5`, `.inf`).
-    if b"-?:,[]{}#&*!|>'\"%@` ".contains(&first) {
+    // `matches!` rather than `[u8]::contains`, which calls memchr: this
+    // runs for every key and string of a chart (millions at 10,000
+    // services), and byte by byte below.
+    if matches!(
+        first,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+            | b' '
+    ) {
         return false;
     }
     if matches!(b[b.len() - 1], b' ' | b':') {
@@ -221,12 +245,31 @@ fn plain_is_safe(s: &str) -> bool {
                 break;
             }
         }
-        numberish = numberish && (c.is_ascii_hexdigit() || b"+-._:xXoObBtTzZ ".contains(&c));
+        numberish = numberish
+            && (c.is_ascii_hexdigit()
+                || matches!(
+                    c,
+                    b'+' | b'-'
+                        | b'.'
+                        | b'_'
+                        | b':'
+                        | b'x'
+                        | b'X'
+                        | b'o'
+                        | b'O'
+                        | b'b'
+                        | b'B'
+                        | b't'
+                        | b'T'
+                        | b'z'
+                        | b'Z'
+                        | b' '
+                ));
     }
     if b.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
-    let starts_numeric = first.is_ascii_digit() || b"+-.".contains(&first);
+    let starts_numeric = first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.');
     if numberish && starts_numeric && s != "." {
         return false;
     }

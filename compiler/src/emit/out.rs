@@ -220,11 +220,28 @@ impl<T: serde::Serialize> serde::Serialize for At<T> {
 /// The Helm template of a string assembled from parts: a double-quoted
 /// YAML scalar, literals escaped, values as `{{ expr }}`.
 pub fn template_text(parts: &[Part]) -> String {
-    let mut t = String::from("\"");
+    // Written into one string: this runs for every name of every object
+    // (a string or two per part: 3.8% of a 10,000-service compile's
+    // instructions, callgrind). YAML's escapes hold no `{`, so escaping `{{` after them,
+    // in the part's own text, is what escaping the whole string gives.
+    let mut t = String::with_capacity(64);
+    t.push('"');
     for p in parts {
         match p {
-            Part::Lit(s) => t.push_str(&escape_template(&yaml_dq_escape(s))),
-            Part::Val(e, _) => t.push_str(&format!("{{{{ {e} }}}}")),
+            Part::Lit(s) => {
+                let start = t.len();
+                push_yaml_dq_escaped(&mut t, s);
+                if t[start..].contains("{{") {
+                    let escaped = escape_template(&t[start..]);
+                    t.truncate(start);
+                    t.push_str(&escaped);
+                }
+            }
+            Part::Val(e, _) => {
+                t.push_str("{{ ");
+                t.push_str(e);
+                t.push_str(" }}");
+            }
         }
     }
     t.push('"');
@@ -236,8 +253,7 @@ pub fn escape_template(s: &str) -> String {
     s.replace("{{", "{{ \"{{\" }}")
 }
 
-fn yaml_dq_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
+fn push_yaml_dq_escaped(o: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => o.push_str("\\\""),
@@ -248,7 +264,6 @@ fn yaml_dq_escape(s: &str) -> String {
             c => o.push(c),
         }
     }
-    o
 }
 
 #[cfg(test)]

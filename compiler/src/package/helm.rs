@@ -441,7 +441,12 @@ pub(crate) fn assemble(
 ) -> String {
     let body = emit::hoist::fold_meta(body);
     extra.extend(emit::hoist::bindings(app, &body));
-    if body.contains(emit::additions::EXTRA_EGRESS_HOSTS) {
+    if memchr::memmem::find(
+        body.as_bytes(),
+        emit::additions::EXTRA_EGRESS_HOSTS.as_bytes(),
+    )
+    .is_some()
+    {
         extra.push(emit::additions::extra_egress_binding(app));
     }
     head(group, app, prelude, &extra) + &body + &foot(group)

@@ -162,17 +162,20 @@ pub fn kind_rank(kind: &str) -> (usize, &str) {
 /// per service (at 1,000 services about 0.05 s of Helm 4's CPU per render,
 /// pprof). Same-kind objects keep their order, so Helm's output is the same.
 fn by_kind(parts: &[Part]) -> Vec<(usize, usize)> {
-    let mut order: Vec<(usize, usize)> = parts
+    // Each object's rank once (not on every comparison); (part, object)
+    // pairs are distinct, so an unstable sort gives the one order.
+    let mut order: Vec<((usize, &str), usize, usize)> = parts
         .iter()
         .enumerate()
-        .flat_map(|(p, part)| (0..part.docs.len()).map(move |d| (p, d)))
+        .flat_map(|(p, part)| {
+            part.docs
+                .iter()
+                .enumerate()
+                .map(move |(d, (kind, _))| (kind_rank(kind), p, d))
+        })
         .collect();
-    order.sort_by(|&(pa, da), &(pb, db)| {
-        kind_rank(&parts[pa].docs[da].0)
-            .cmp(&kind_rank(&parts[pb].docs[db].0))
-            .then((pa, da).cmp(&(pb, db)))
-    });
-    order
+    order.sort_unstable();
+    order.into_iter().map(|(_, p, d)| (p, d)).collect()
 }
 
 /// The last line of a guarded object's text (`helm::body`).
@@ -217,10 +220,27 @@ fn bound_vars(opening: &str) -> Vec<&str> {
 
 /// Whether template `text` reads the variable `$<var>`.
 fn reads(text: &str, var: &str) -> bool {
-    let pat = format!("${var}");
-    text.match_indices(&pat).any(|(i, _)| {
-        !text[i + pat.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    // Each `$` followed by the name (no string made per call: this runs
+    // for every object of every bucket).
+    memchr::memchr_iter(b'$', text.as_bytes()).any(|i| {
+        text[i + 1..].strip_prefix(var).is_some_and(|after| {
+            !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        })
     })
+}
+
+/// `text` with every match of `find` replaced by `with` (`str::replace`,
+/// with `memmem`'s search: it runs over whole bucket files).
+fn replace_all(text: &str, find: &memchr::memmem::Finder, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for at in find.find_iter(text.as_bytes()) {
+        out.push_str(&text[copied..at]);
+        out.push_str(with);
+        copied = at + find.needle().len();
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Collects the per-service files of one kind at a time and hands out
@@ -347,7 +367,10 @@ impl Grouper {
 
     fn bucket_text(&self, group: Group, b: usize, parts: &[Part]) -> String {
         let portable_if = format!("{{{{- if {} }}}}", identity::portable());
-        let hoist = parts.iter().any(|p| p.body.contains(&portable_if));
+        let portable = memchr::memmem::Finder::new(&portable_if);
+        let hoist = parts
+            .iter()
+            .any(|p| portable.find(p.body.as_bytes()).is_some());
         let mut prelude: Vec<String> = vec![];
         for p in parts {
             for l in &p.prelude {
@@ -414,7 +437,7 @@ impl Grouper {
             open = guard.map(|(g, _)| g);
         }
         if hoist {
-            body = body.replace(&portable_if, &portable_var_if);
+            body = replace_all(&body, &portable, &portable_var_if);
         }
         self.with_upgrades(helm::assemble(group, &self.app, &prelude, extra, &body))
     }
