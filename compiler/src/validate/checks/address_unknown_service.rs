@@ -52,7 +52,7 @@ fn findings(set: &Set) -> Found {
                 let ns = a.namespace.as_deref().unwrap_or(&w.namespace);
                 // From the index: a scan of every Service per address was
                 // quadratic (a million objects, 125,000 workloads naming 3
-                // peers each: 692 s, now 35 s; BENCHMARKS.md).
+                // peers each: 692 s, now 25 s; BENCHMARKS.md).
                 let Some(svc) = set.service_named(&a.name, ns) else {
                     unknown.push((
                         w.object,
