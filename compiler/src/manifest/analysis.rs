@@ -136,7 +136,8 @@ pub fn selector_string(sel: &BTreeMap<String, String>) -> String {
 
 /// The pod spec and pod metadata of a workload object (a Pod or the pod
 /// template of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or
-/// CronJob).
+/// CronJob). In `validate` the spec holds only what `validate/retain.rs`
+/// keeps (`POD_KEEPS`, `CONTAINER_KEEPS`).
 pub fn pod_template(v: &Node) -> Option<(&Node, &Node)> {
     match v["kind"].as_str()? {
         "Pod" => Some((&v["metadata"], &v["spec"])),

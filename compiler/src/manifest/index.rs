@@ -18,7 +18,9 @@ use crate::manifest::{Node, View};
 use std::collections::BTreeMap;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
-/// as (metadata, spec); `None` for kinds that hold no pod.
+/// as (metadata, spec); `None` for kinds that hold no pod. In `validate`
+/// the spec holds only what `validate/retain.rs` keeps (`POD_KEEPS`,
+/// `CONTAINER_KEEPS`): a check that reads another field must add it there.
 pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
     match o.kind() {
         "Pod" => Some((&o.value["metadata"], &o.value["spec"])),

@@ -122,7 +122,12 @@ impl Node {
         // SAFETY (casts): each arm's tag is the one its type carries.
         match self.w() & TAG_MASK {
             NULL_TAG => View::Null,
-            BOOL_TAG => View::Bool(self.w() >> 3 != 0),
+            BOOL_TAG => {
+                // Only `false` and `true`: `STORED`, a shape's slot, must
+                // never be read as a value.
+                debug_assert!(self.w() >> 3 <= 1, "a shape's STORED slot read as a value");
+                View::Bool(self.w() >> 3 != 0)
+            }
             POS_TAG => View::Number(Number(N::PosInt((self.w() >> 3) as u64))),
             NEG_TAG => View::Number(Number(N::NegInt((self.w() as i64) >> 3))),
             STR_TAG => View::String(unsafe { self.cast::<Str>() }),
@@ -568,7 +573,7 @@ pub struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
-    /// The value of the key at `at` (0 or the last), taking it off.
+    /// The first (`front`) or last entry, taking it off.
     fn take(&mut self, front: bool) -> Option<(&'a str, &'a Node)> {
         let (key, keys) = if front {
             let (k, rest) = self.keys.split_first()?;
@@ -972,15 +977,22 @@ fn carry_kind(keys: &mut Vec<Node>, kstart: usize, values: &mut Vec<Node>, vstar
     if !(0..n).any(|i| carried(&keys[kstart + i], &values[vstart + i])) {
         return;
     }
-    let own: Vec<Node> = values.drain(vstart..).collect();
-    for (i, v) in own.into_iter().enumerate() {
-        if carried(&keys[kstart + i], &v) {
+    // In place (a million roots): the values left to the map move down
+    // over those carried, which move into the shape.
+    let mut kept = vstart;
+    for i in 0..n {
+        let at = vstart + i;
+        if carried(&keys[kstart + i], &values[at]) {
+            let v = std::mem::take(&mut values[at]);
             keys.push(v);
         } else {
             keys.push(STORED);
-            values.push(v);
+            values.swap(kept, at);
+            kept += 1;
         }
     }
+    // What is left past `kept` are the nulls `take` left behind.
+    values.truncate(kept);
 }
 
 /// The slice of `stack[start..]` (taken off the stack), as the one the
@@ -1031,10 +1043,14 @@ impl Parts for Node {
                     (View::Number(a), View::Number(b)) if a.same(&b)))
     }
     fn hash_parts(&self, h: &mut Fx) {
-        match self.view() {
-            View::Number(n) if self.tag() == BIG_TAG => {
-                h.add(BIG_TAG as u64);
-                h.add(n.bits());
+        // By the word, but a number behind a pointer by its value. (The tag
+        // first: a shape's parts include `STORED`, which is no value.)
+        match self.tag() {
+            BIG_TAG => {
+                if let View::Number(n) = self.view() {
+                    h.add(BIG_TAG as u64);
+                    h.add(n.bits());
+                }
             }
             _ => h.add(self.w() as u64),
         }

@@ -178,7 +178,33 @@ fn addresses(text: &str) -> Vec<Address> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::run as check;
     use super::*;
+
+    /// Of two Services with one namespace and name (M011's error), the
+    /// ports checked are the later one's, as `kubectl apply` leaves it and
+    /// as the mesh checks' host lookup reads it.
+    #[test]
+    fn a_repeated_service_is_read_as_its_last() {
+        let svc = |port: u16| {
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: db, namespace: shop}}\nspec: {{selector: {{app: db}}, ports: [{{name: tcp, port: {port}}}]}}\n"
+            )
+        };
+        let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: 'x:1', env: [{name: DB, value: 'db:80'}]}]}\n";
+        let yaml = |first: u16, last: u16| format!("{}---\n{}---\n{web}", svc(first), svc(last));
+        // The later Service has port 80: nothing to report.
+        assert_eq!(check(run_ports, &yaml(8080, 80)), vec![]);
+        assert_eq!(check(run_services, &yaml(8080, 80)), vec![]);
+        // The later one lacks it: M061, naming the later one's ports.
+        assert_eq!(
+            check(run_ports, &yaml(80, 8080)),
+            vec![(
+                "Deployment/shop/web".to_string(),
+                "container web env DB names `db:80`, but Service shop/db has no port 80 (it has 8080)".to_string()
+            )]
+        );
+    }
 
     fn a(name: &str, ns: Option<&str>, port: Option<u64>) -> Address {
         Address {
