@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Modules everything may use: diagnostics, bounded reads, the low-level
-/// YAML reader and the typed resources.
+/// YAML reader, the typed resources and the allocator's knobs (`heap`).
 const BASE: &[&str] = &[
     "diag",
+    "heap",
     "codes",
     "fsread",
     "yaml_pos",
