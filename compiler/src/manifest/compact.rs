@@ -5,8 +5,8 @@
 //! `Vec<usize>`s; see BENCHMARKS.md):
 //! - [`Strings`]: every distinct string of the index once, with a `u32` id,
 //!   kept as the objects' own [`Str`] where they have it (no copy);
-//! - [`Labels`]: a label or annotation map as a sorted slice of shared
-//!   strings;
+//! - [`Labels`]: a label or annotation map as a map node in key order (the
+//!   object's own when it is one);
 //! - [`Postings`]: many ascending lists of `u32` in two flat arrays.
 //!
 //! Invariant: each reads exactly like what it replaces (`Labels` like a
@@ -14,7 +14,7 @@
 //! `Postings` like a `Vec<Vec<u32>>` of ascending lists); only memory and
 //! cost differ.
 
-use super::node::{Node, Str, View};
+use super::node::{Node, NodeMap, Str, View};
 use std::collections::{BTreeMap, HashMap};
 
 /// Distinct strings, each stored once and numbered in order of arrival.
@@ -72,10 +72,13 @@ impl Strings {
     }
 }
 
-/// A label (or annotation) map: (key, value) pairs sorted by key, keys
-/// distinct, strings shared through [`Strings`]; 16 bytes a pair.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Labels(Box<[(Str, Str)]>);
+/// A label (or annotation) map: keys distinct and ascending, values
+/// strings, as one map node: 8 bytes, and no allocation of its own when
+/// the object's map already is one (`of_map`: most label maps have a few
+/// keys, written in order, and their trees are shared). At a million
+/// objects a boxed slice of shared string pairs per map was 9 MB more.
+#[derive(Clone, Default)]
+pub struct Labels(Option<NodeMap>);
 
 impl Labels {
     /// From (key, value) pairs in any order; a later pair of the same key
@@ -103,15 +106,66 @@ impl Labels {
             }
             same
         });
-        // Exact: a `Vec` grown by pushes holds room for 4 pairs.
-        Labels(v.into_boxed_slice())
+        if v.is_empty() {
+            return Labels::default();
+        }
+        let (keys, values) = v
+            .into_iter()
+            .map(|(k, v)| (Node::from(k), Node::from(v)))
+            .unzip();
+        Labels(Some(NodeMap::from_parts(keys, values)))
+    }
+
+    /// A label map as `string_map` reads an object's (a value that is no
+    /// string is its JSON text), every string shared through `strings`:
+    /// the map itself when its keys are already in order and its values
+    /// strings, else a sorted copy.
+    pub fn of_map(strings: &mut Strings, map: &NodeMap) -> Labels {
+        let mut in_order = true;
+        let mut last: Option<&str> = None;
+        for (k, v) in map.iter() {
+            strings.share(k);
+            match v.view() {
+                View::String(s) => {
+                    strings.keep(s);
+                }
+                _ => in_order = false,
+            }
+            in_order &= last.is_none_or(|l| l < k);
+            last = Some(k);
+        }
+        if map.is_empty() {
+            return Labels::default();
+        }
+        if in_order && map.plain().is_some() {
+            return Labels(Some(map.clone()));
+        }
+        Labels::from_shared(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match v.view() {
+                        View::String(s) => strings.keep(s).1,
+                        _ => strings.share(&v.to_string()),
+                    };
+                    (strings.share(k), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// The keys and the values (string nodes), in key order.
+    fn parts(&self) -> (&[Node], &[Node]) {
+        self.0
+            .as_ref()
+            .and_then(NodeMap::plain)
+            .unwrap_or((&[], &[]))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| (**k).cmp(key))
+        let (keys, values) = self.parts();
+        keys.binary_search_by(|k| k.as_str().unwrap_or("").cmp(key))
             .ok()
-            .map(|i| &*self.0[i].1)
+            .and_then(|i| values[i].as_str())
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -120,15 +174,18 @@ impl Labels {
 
     /// (key, value) pairs in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        let (keys, values) = self.parts();
+        keys.iter()
+            .zip(values)
+            .map(|(k, v)| (k.as_str().unwrap_or(""), v.as_str().unwrap_or("")))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.parts().0.len()
     }
 
     /// Whether every (key, value) of `selector` is here.
@@ -141,6 +198,20 @@ impl Labels {
         self.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+}
+
+/// Equal when they hold the same pairs (both are in key order).
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+impl Eq for Labels {}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -338,6 +409,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_object_label_map_is_kept_when_in_key_order_and_sorted_otherwise() {
+        let mut s = Strings::default();
+        let first_key = |l: &Labels| l.iter().next().map(|(k, _)| k.as_ptr());
+        // In order, all strings: the object's own map (its own key text).
+        let tree = Node::from(serde_json::json!({"app": "a", "version": "v1"}));
+        let map = tree.as_object().unwrap();
+        let kept = Labels::of_map(&mut s, map);
+        assert_eq!(
+            kept.iter().collect::<Vec<_>>(),
+            [("app", "a"), ("version", "v1")]
+        );
+        assert_eq!(first_key(&kept), map.keys().next().map(str::as_ptr));
+        assert_eq!(kept.get("version"), Some("v1"));
+        assert_eq!(kept.get("v"), None);
+        // Out of order, or a value that is no string (read as its JSON
+        // text, as `string_map` reads it): a sorted copy.
+        let tree = Node::from(serde_json::json!({"version": "v1", "app": "a", "n": 3}));
+        let map = tree.as_object().unwrap();
+        let sorted = Labels::of_map(&mut s, map);
+        assert_eq!(
+            sorted.iter().collect::<Vec<_>>(),
+            [("app", "a"), ("n", "3"), ("version", "v1")]
+        );
+        assert_ne!(first_key(&sorted), map.keys().nth(1).map(str::as_ptr));
+        assert_eq!(sorted.get("n"), Some("3"));
+        // Every string is in the table either way; an empty map is empty.
+        for t in ["app", "a", "version", "v1", "n", "3"] {
+            assert!(s.id(t).is_some(), "{t}");
+        }
+        let empty = Node::from(serde_json::json!({}));
+        let none = Labels::of_map(&mut s, empty.as_object().unwrap());
+        assert!(none.is_empty() && none == Labels::default());
+        assert_eq!(kept, Labels::new(&mut s, [("version", "v1"), ("app", "a")]));
+    }
+
+    #[test]
     fn labels_read_like_the_map_they_replace() {
         let mut s = Strings::default();
         let pairs = [("tier", "web"), ("app", "a"), ("app", "b"), ("z", "")];
@@ -366,7 +473,8 @@ mod tests {
         let again = Labels::new(&mut s, owned());
         assert_eq!(again, labels);
         assert_eq!(s.intern("web").0, id);
-        assert!(Str::ptr_eq(&again.0[1].1, &labels.0[1].1));
+        let second = |l: &Labels| l.iter().nth(1).map(|(_, v)| v.as_ptr());
+        assert_eq!(second(&again), second(&labels));
         assert_eq!(s.id("never"), None);
         // A kept string is the caller's allocation, and later copies of its
         // text share it.
@@ -376,10 +484,10 @@ mod tests {
         assert!(Str::ptr_eq(&s.intern("kept").1, &node));
         assert_eq!(s.intern("kept").0, kid);
         assert!(Str::ptr_eq(&s.keep(&Str::new("kept")).1, &node));
-        assert!(Str::ptr_eq(
-            &s.text(&Node::from(Str::new("web")), "x"),
-            &labels.0[1].1
-        ));
+        assert_eq!(
+            Some(s.text(&Node::from(Str::new("web")), "x").as_ptr()),
+            second(&labels)
+        );
         assert_eq!(&*s.text(&Node::NULL, "default"), "default");
     }
 

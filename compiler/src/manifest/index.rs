@@ -40,7 +40,7 @@ pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
 /// Strings are shared through the index's [`Strings`] (see `compact`: the
 /// objects' own, 8 bytes each), lists are exact boxed slices (a `Vec`
 /// grown by pushes or collected from a `flatten` holds room for 4: at a
-/// million objects that spare room was 30 MB of the index's 97). 72 bytes.
+/// million objects that spare room was 30 MB of the index's 97). 56 bytes.
 pub struct Workload {
     pub object: usize,
     pub namespace: Str,
@@ -59,7 +59,7 @@ pub struct ServicePort {
     pub app_protocol: Option<Str>,
 }
 
-/// 56 bytes.
+/// 48 bytes.
 pub struct Svc {
     pub object: usize,
     pub namespace: Str,
@@ -108,20 +108,12 @@ pub fn string_map(v: &Node) -> BTreeMap<String, String> {
 }
 
 /// The labels (or annotations) of a `metadata`-like map, as `string_map`
-/// reads them, strings shared (a string value is the object's own).
+/// reads them, strings shared.
 fn labels(strings: &mut Strings, v: &Node) -> Labels {
-    let Some(map) = v.as_object() else {
-        return Labels::default();
-    };
-    let mut pairs = Vec::with_capacity(map.len());
-    for (k, v) in map.iter() {
-        let v = match v.view() {
-            View::String(s) => strings.keep(s).1,
-            _ => strings.share(&v.to_string()),
-        };
-        pairs.push((strings.share(k), v));
+    match v.as_object() {
+        Some(map) => Labels::of_map(strings, map),
+        None => Labels::default(),
     }
-    Labels::from_shared(pairs)
 }
 
 /// How many workloads `ObjectIndex::new` may find at most (a Gateway API

@@ -22,7 +22,7 @@
 //! [`Interner::leaking`]), to a place in a chunk that is never freed and
 //! whose count is never touched.
 //! So a map of n keys is 16 + 8n bytes (less 8 for each value its shape
-//! carries: an object's `apiVersion` and `kind`, see [`NodeMap`]) and an array item 8 (a
+//! carries: an object's `apiVersion`, `kind` and namespace, see [`NodeMap`]) and an array item 8 (a
 //! `serde_json::Value` with `preserve_order` is 80, and an `IndexMap` entry
 //! about 112 plus its table). At a million objects the trees hold about 3
 //! million maps of 8 million keys: the tagged word saved 64 MB over a
@@ -443,7 +443,7 @@ impl fmt::Debug for Array {
 /// A shape may also carry values every map of that shape has: an object's
 /// `apiVersion` and `kind` (`Interner::node`), the same for every object
 /// of a kind, live in the shape, not in each root map (16 bytes an object,
-/// 15 MiB at a million). Such a shape is its n keys and then n slots, each
+/// 15 MiB at a million), and its metadata's `namespace` (8 more). Such a shape is its n keys and then n slots, each
 /// the key's value or [`STORED`] (the value is the map's: the j-th
 /// `STORED` slot is the map's j-th value); a map without carried values
 /// has as many values as its shape has keys, one that has them fewer.
@@ -481,8 +481,9 @@ fn key_str(k: &Node) -> &str {
 }
 
 impl NodeMap {
-    /// A map (not shared) of these keys and values, in this order.
-    fn from_parts(mut keys: Vec<Node>, values: Vec<Node>) -> NodeMap {
+    /// A map (not shared) of these keys (string nodes, distinct) and
+    /// values, in this order.
+    pub(super) fn from_parts(mut keys: Vec<Node>, values: Vec<Node>) -> NodeMap {
         debug_assert_eq!(keys.len(), values.len());
         debug_assert!(keys.iter().all(|k| k.tag() == STR_TAG));
         let shape_node = Node::from(Array(Thin::from_tail(&mut keys, 0, None)));
@@ -510,6 +511,13 @@ impl NodeMap {
         } else {
             shape.split_at(shape.len() / 2)
         }
+    }
+    /// The keys and the values, in source order, when the shape carries no
+    /// value (every map but an object's root and `metadata`, and every map
+    /// `from_parts` made).
+    pub(super) fn plain(&self) -> Option<(&[Node], &[Node])> {
+        let (keys, slots) = self.parts();
+        slots.is_empty().then(|| (keys, self.stored()))
     }
     pub fn get(&self, key: &str) -> Option<&Node> {
         let (keys, slots) = self.parts();
@@ -906,10 +914,11 @@ impl Interner {
     /// converted). Its root map or array is not shared (it is the one
     /// object's own: it holds its name), every map and array below it is.
     pub fn node(&mut self, v: Value) -> Node {
-        self.build(v, false)
+        self.build(v, Place::Root)
     }
 
-    fn build(&mut self, v: Value, share: bool) -> Node {
+    fn build(&mut self, v: Value, place: Place) -> Node {
+        let share = place != Place::Root;
         match v {
             Value::Null => Node::NULL,
             Value::Bool(b) => Node::from(b),
@@ -918,7 +927,7 @@ impl Interner {
             Value::Array(a) => {
                 let start = self.items.len();
                 for x in a {
-                    let n = self.build(x, true);
+                    let n = self.build(x, Place::Below);
                     self.items.push(n);
                 }
                 let a = cons(
@@ -937,13 +946,17 @@ impl Interner {
                 self.items.push(Node::NULL);
                 let kstart = self.keys.len();
                 for (k, x) in m {
+                    let inner = match place {
+                        Place::Root if k == "metadata" => Place::Metadata,
+                        _ => Place::Below,
+                    };
                     let k = self.intern(&k);
                     self.keys.push(Node::from(k));
-                    let n = self.build(x, true);
+                    let n = self.build(x, inner);
                     self.items.push(n);
                 }
-                if !share {
-                    carry_kind(&mut self.keys, kstart, &mut self.items, start + 1);
+                if place != Place::Below {
+                    carry(place, &mut self.keys, kstart, &mut self.items, start + 1);
                 }
                 let shape = cons(
                     &mut self.arrays,
@@ -966,13 +979,31 @@ impl Interner {
     }
 }
 
-/// Moves a root map's `apiVersion` and `kind`, when they are strings,
-/// into its shape (see [`NodeMap`]): `keys[kstart..]` become the keys and
-/// then a slot per key, `values[vstart..]` the values left to the map.
-/// Shapes are shared, so every object of a kind carries them once.
-fn carry_kind(keys: &mut Vec<Node>, kstart: usize, values: &mut Vec<Node>, vstart: usize) {
-    let carried =
-        |k: &Node, v: &Node| matches!(key_str(k), "apiVersion" | "kind") && v.tag() == STR_TAG;
+/// Where a map being built sits in its object, for the values its shape
+/// carries (see [`NodeMap`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// The object's own map (not shared): its `apiVersion` and `kind`.
+    Root,
+    /// The root's `metadata` (unique to the object, by its name): its
+    /// `namespace`, one of few in any input (8 bytes an object).
+    Metadata,
+    Below,
+}
+
+/// Moves the values a map at `place` carries, when they are strings, into
+/// its shape (see [`NodeMap`]): `keys[kstart..]` become the keys and then
+/// a slot per key, `values[vstart..]` the values left to the map. Shapes
+/// are shared, so every object of a kind (or namespace) carries them once.
+fn carry(place: Place, keys: &mut Vec<Node>, kstart: usize, values: &mut Vec<Node>, vstart: usize) {
+    let carried = |k: &Node, v: &Node| {
+        v.tag() == STR_TAG
+            && match place {
+                Place::Root => matches!(key_str(k), "apiVersion" | "kind"),
+                Place::Metadata => key_str(k) == "namespace",
+                Place::Below => false,
+            }
+    };
     let n = keys.len() - kstart;
     if !(0..n).any(|i| carried(&keys[kstart + i], &values[vstart + i])) {
         return;
@@ -1672,6 +1703,48 @@ mod tests {
             d.to_json(),
             json!({"kind": 7, "apiVersion": "v1", "x": {"kind": "Pod"}})
         );
+    }
+
+    /// An object's `metadata.namespace` (a string) lives in the shape of
+    /// its metadata, shared by every object of the namespace with the same
+    /// metadata keys; nowhere else does a namespace key carry.
+    #[test]
+    fn metadata_carries_its_namespace_in_one_shape() {
+        let mut i = Interner::default();
+        let obj = |name: &str, ns: Value| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+                "spec": {"namespace": "x"}})
+        };
+        let (a, b) = (
+            i.node(obj("a", json!("shop"))),
+            i.node(obj("b", json!("shop"))),
+        );
+        let c = i.node(obj("c", json!("other")));
+        let meta = |n: &Node| n["metadata"].as_object().unwrap().clone();
+        let shape = |m: &NodeMap| m.0.as_slice()[0].w();
+        assert_eq!(shape(&meta(&a)), shape(&meta(&b)));
+        assert_ne!(shape(&meta(&a)), shape(&meta(&c)));
+        assert_eq!(meta(&a).stored().len(), 2);
+        assert!(meta(&a).plain().is_none());
+        for (n, name, ns) in [(&a, "a", "shop"), (&b, "b", "shop"), (&c, "c", "other")] {
+            assert_eq!(*n, obj(name, json!(ns)));
+            assert_eq!(n.to_string(), obj(name, json!(ns)).to_string());
+            assert_eq!(n["metadata"]["namespace"], ns);
+            let m = meta(n);
+            let keys: Vec<&str> = m.iter().rev().map(|(k, _)| k).collect();
+            assert_eq!(keys, ["labels", "namespace", "name"]);
+        }
+        // Not a string; or not an object's metadata: stored as any value.
+        let d = i.node(obj("d", json!(null)));
+        assert_eq!(meta(&d).stored().len(), 3);
+        assert_eq!(d, obj("d", json!(null)));
+        assert_eq!(a["spec"].as_object().unwrap().stored().len(), 1);
+        assert!(a["metadata"]["labels"]
+            .as_object()
+            .unwrap()
+            .plain()
+            .is_some());
     }
 
     /// The sets are emptied at their window; what was built before and
