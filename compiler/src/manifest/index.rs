@@ -15,7 +15,8 @@ use super::lookup::Lookup;
 use super::node::Str;
 use super::object::Object;
 use crate::manifest::{Node, View};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// The pod template of a workload object (a Pod's own metadata and spec),
 /// as (metadata, spec); `None` for kinds that hold no pod. In `validate`
@@ -38,9 +39,10 @@ pub fn pod_template(o: &Object) -> Option<(&Node, &Node)> {
 
 /// A pod template (or Pod) with what the checks need of it.
 /// Strings are shared through the index's [`Strings`] (see `compact`: the
-/// objects' own, 8 bytes each), lists are exact boxed slices (a `Vec`
-/// grown by pushes or collected from a `flatten` holds room for 4: at a
-/// million objects that spare room was 30 MB of the index's 97). 56 bytes.
+/// objects' own, 8 bytes each), label maps are the objects' own where they
+/// can be, and port lists are shared by every row with the same list (most
+/// workloads of a chart expose the same one or two ports: at a million
+/// objects a list per row was 5 MB). 56 bytes.
 pub struct Workload {
     pub object: usize,
     pub namespace: Str,
@@ -48,7 +50,7 @@ pub struct Workload {
     pub annotations: Labels,
     pub service_account: Str,
     /// Container ports: (name, number).
-    pub ports: Box<[(Str, u64)]>,
+    pub ports: Arc<[(Str, u64)]>,
 }
 
 /// 40 bytes.
@@ -65,7 +67,8 @@ pub struct Svc {
     pub namespace: Str,
     pub name: Str,
     pub selector: Labels,
-    pub ports: Box<[ServicePort]>,
+    /// Shared by the Services whose trees share one port list.
+    pub ports: Arc<[ServicePort]>,
 }
 
 /// The objects under check, with indexes built once.
@@ -140,6 +143,18 @@ impl<'a> ObjectIndex<'a> {
         let (most_workloads, services_count) = capacities(objects);
         let mut workloads = Vec::with_capacity(most_workloads);
         let mut services = Vec::with_capacity(services_count);
+        // The port lists made so far: a workload's by its ports, a
+        // Service's by its tree's list (trees share equal subtrees).
+        let mut workload_ports: HashSet<Arc<[(Str, u64)]>> = HashSet::new();
+        let mut service_ports: HashMap<usize, Arc<[ServicePort]>> = HashMap::new();
+        let mut shared = |ports: Vec<(Str, u64)>| match workload_ports.get(&ports[..]) {
+            Some(found) => found.clone(),
+            None => {
+                let made: Arc<[(Str, u64)]> = ports.into();
+                workload_ports.insert(made.clone());
+                made
+            }
+        };
         for (i, o) in objects.iter().enumerate() {
             // `Object::namespace`, the node's own string when it has one.
             let ns = match o.value["metadata"]["namespace"].view() {
@@ -163,7 +178,7 @@ impl<'a> ObjectIndex<'a> {
                     labels: labels(&mut strings, &meta["labels"]),
                     annotations: labels(&mut strings, &meta["annotations"]),
                     service_account: strings.text(&spec["serviceAccountName"], "default"),
-                    ports: ports.into_boxed_slice(),
+                    ports: shared(ports),
                 });
             }
             // A WorkloadEntry (a VM in the mesh) is a workload to Istio's
@@ -176,12 +191,14 @@ impl<'a> ObjectIndex<'a> {
                     labels: labels(&mut strings, &spec["labels"]),
                     annotations: Labels::default(),
                     service_account: strings.text(&spec["serviceAccount"], "default"),
-                    ports: spec["ports"]
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| (strings.share(k), v.as_u64().unwrap_or(0)))
-                        .collect(),
+                    ports: shared(
+                        spec["ports"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (strings.share(k), v.as_u64().unwrap_or(0)))
+                            .collect(),
+                    ),
                 });
             }
             // Istio deploys the pods of its Gateway API Gateways (ingress
@@ -211,28 +228,38 @@ impl<'a> ObjectIndex<'a> {
                         labels: Labels::new(&mut strings, pairs),
                         annotations: Labels::default(),
                         service_account: strings.share(&sa),
-                        ports: Box::default(),
+                        ports: shared(vec![]),
                     });
                 }
             }
             if o.kind() == "Service" && o.api_version() == "v1" {
-                let ports = o.value["spec"]["ports"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| ServicePort {
-                        name: strings.text(&p["name"], ""),
-                        port: p["port"].as_u64().unwrap_or(0),
-                        target: p
-                            .get("targetPort")
-                            .cloned()
-                            .unwrap_or_else(|| p["port"].clone()),
-                        app_protocol: match p["appProtocol"].view() {
-                            View::String(a) => Some(strings.keep(a).1),
-                            _ => None,
-                        },
-                    })
-                    .collect();
+                let list = &o.value["spec"]["ports"];
+                let make = |strings: &mut Strings| -> Arc<[ServicePort]> {
+                    list.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| ServicePort {
+                            name: strings.text(&p["name"], ""),
+                            port: p["port"].as_u64().unwrap_or(0),
+                            target: p
+                                .get("targetPort")
+                                .cloned()
+                                .unwrap_or_else(|| p["port"].clone()),
+                            app_protocol: match p["appProtocol"].view() {
+                                View::String(a) => Some(strings.keep(a).1),
+                                _ => None,
+                            },
+                        })
+                        .collect()
+                };
+                let ports = match service_ports.get(&list.identity()) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let made = make(&mut strings);
+                        service_ports.insert(list.identity(), made.clone());
+                        made
+                    }
+                };
                 services.push(Svc {
                     object: i,
                     namespace: ns,
@@ -390,4 +417,94 @@ impl<'a> ObjectIndex<'a> {
 
 pub fn selector_of(v: &Node) -> Option<BTreeMap<String, String>> {
     v.get("matchLabels").map(string_map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::testing::objects;
+
+    /// Rows whose port lists are equal share one list; every row reads
+    /// its own ports, labels and selector as written.
+    #[test]
+    fn equal_port_lists_are_shared_and_each_row_reads_its_own() {
+        let objs = objects(
+            r#"
+apiVersion: v1
+kind: Service
+metadata: {name: a, namespace: shop}
+spec: {selector: {app: a}, ports: [{name: http, port: 80, targetPort: http, appProtocol: http}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: b, namespace: shop}
+spec: {selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, appProtocol: http}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: c, namespace: shop}
+spec: {selector: {app: c}, ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a, namespace: shop}
+spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: a, image: "x:1", ports: [{name: http, containerPort: 8080}]}]}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: b, namespace: shop}
+spec: {template: {metadata: {labels: {version: v1, app: b}}, spec: {containers: [{name: b, image: "x:2", ports: [{name: http, containerPort: 8080}]}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: shop, labels: {app: c}}
+spec: {containers: [{name: c, image: "x:3", ports: [{name: grpc, containerPort: 9090}]}]}
+"#,
+        );
+        let set = ObjectIndex::new(&objs, "default");
+        let [a, b, c] = &set.services[..] else {
+            panic!("three Services")
+        };
+        assert!(Arc::ptr_eq(&a.ports, &b.ports));
+        assert!(!Arc::ptr_eq(&a.ports, &c.ports));
+        let read = |s: &Svc| -> Vec<(String, u64, String, Option<String>)> {
+            s.ports
+                .iter()
+                .map(|p| {
+                    let app = p.app_protocol.as_ref().map(|a| a.to_string());
+                    (p.name.to_string(), p.port, p.target.to_string(), app)
+                })
+                .collect()
+        };
+        let http = (
+            "http".to_string(),
+            80,
+            "\"http\"".to_string(),
+            Some("http".into()),
+        );
+        assert_eq!(read(a), read(b));
+        assert_eq!(read(a), [http]);
+        assert_eq!(read(c), [("grpc".into(), 9090, "9090".into(), None)]);
+        assert_eq!(c.selector.iter().collect::<Vec<_>>(), [("app", "c")]);
+        let [wa, wb, wc] = &set.workloads[..] else {
+            panic!("three workloads")
+        };
+        assert!(Arc::ptr_eq(&wa.ports, &wb.ports));
+        assert!(!Arc::ptr_eq(&wa.ports, &wc.ports));
+        let ports = |w: &Workload| -> Vec<(String, u64)> {
+            w.ports.iter().map(|(n, p)| (n.to_string(), *p)).collect()
+        };
+        assert_eq!(ports(wa), [("http".to_string(), 8080)]);
+        assert_eq!(ports(wc), [("grpc".to_string(), 9090)]);
+        assert_eq!(
+            wb.labels.iter().collect::<Vec<_>>(),
+            [("app", "b"), ("version", "v1")]
+        );
+        assert_eq!(wc.labels.iter().collect::<Vec<_>>(), [("app", "c")]);
+        assert_eq!(
+            set.selected_indexes("shop", &c.selector)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+    }
 }

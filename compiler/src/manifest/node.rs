@@ -60,6 +60,13 @@ impl Node {
     fn w(&self) -> usize {
         self.word.addr()
     }
+    /// Which node this is: for a string, array or map its allocation (the
+    /// same for every node that shares it, while it lives), for an inline
+    /// value the value. Equal identities are equal nodes; equal nodes
+    /// may have different identities (built apart).
+    pub(crate) fn identity(&self) -> usize {
+        self.w()
+    }
     /// A node of an inline value (null, a boolean, a small integer).
     const fn inline(w: usize) -> Node {
         Node {

@@ -163,7 +163,7 @@ impl Rendered {
                 .unwrap_or(o.name())
                 .to_string();
             let mut ports = BTreeMap::new();
-            for (pname, num) in &w.ports {
+            for (pname, num) in w.ports.iter() {
                 // Istio reads the protocol from the Service port that targets
                 // this container port.
                 let http = cset.services_in(&w.namespace).any(|s| {

@@ -16,7 +16,7 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         {
             continue;
         }
-        for p in &s.ports {
+        for p in s.ports.iter() {
             if protocol(&p.name, p.app_protocol.as_deref()).is_none() || &*p.name == "tcp" {
                 out.push((
                     s.object,

@@ -63,13 +63,13 @@ pub fn run(set: &Set) -> Vec<(usize, String)> {
         // the first selected pod of that Service that has the name.
         let mut ports: Vec<(u64, &str, bool)> = vec![];
         for s in fronting {
-            for p in &s.ports {
+            for p in s.ports.iter() {
                 let target = match p.target.view() {
                     View::Number(n) => n.as_u64(),
                     View::String(name) => set
                         .selected_indexes(&s.namespace, &s.selector)
                         .filter(|w| sel.is_empty() || chosen.contains(w))
-                        .flat_map(|w| &set.workloads[w].ports)
+                        .flat_map(|w| set.workloads[w].ports.iter())
                         .find(|(n, _)| **n == **name)
                         .map(|(_, n)| *n),
                     _ => Some(p.port),
