@@ -454,9 +454,13 @@ impl fmt::Debug for Array {
 /// the key's value or [`STORED`] (the value is the map's: the j-th
 /// `STORED` slot is the map's j-th value); a map without carried values
 /// has as many values as its shape has keys, one that has them fewer.
+///
+/// A map read by a process that keeps its trees (`Interner::leaking`) has
+/// no header of its own: 8 bytes a map, and a million objects hold about
+/// 3.5 million maps that no other shares (see [`thin::MapItems`]).
 #[derive(Clone)]
 #[repr(transparent)]
-pub struct NodeMap(Thin<Node, MAP_TAG>);
+pub struct NodeMap(thin::MapItems<MAP_TAG>);
 
 impl Default for NodeMap {
     fn default() -> NodeMap {
@@ -468,7 +472,7 @@ impl Default for NodeMap {
 /// `serde_json::Map` compares (an `IndexMap` under `preserve_order`).
 impl PartialEq for NodeMap {
     fn eq(&self, other: &NodeMap) -> bool {
-        Thin::ptr_eq(&self.0, &other.0)
+        thin::MapItems::ptr_eq(&self.0, &other.0)
             || (self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v)))
     }
 }
@@ -497,26 +501,26 @@ impl NodeMap {
         let mut items = Vec::with_capacity(values.len() + 1);
         items.push(shape_node);
         items.extend(values);
-        NodeMap(Thin::from_tail(&mut items, 0, None))
+        NodeMap(thin::MapItems::from_tail(&mut items, 0, None))
     }
     /// The shape's nodes: the keys, then (when it carries values) a slot
-    /// per key.
+    /// per key and the [`carries`] mark.
     fn shape(&self) -> &[Node] {
-        let shape = &self.0.as_slice()[0];
-        debug_assert_eq!(shape.tag(), ARRAY_TAG);
-        shape.as_array().unwrap_or(&[])
+        self.0.shape()
     }
     /// The map's own values (all of them, unless its shape carries some).
     fn stored(&self) -> &[Node] {
-        &self.0.as_slice()[1..]
+        &self.0.items()[1..]
     }
     /// The keys, and the shape's slots (empty when it carries no value).
     fn parts(&self) -> (&[Node], &[Node]) {
         let shape = self.shape();
-        if shape.len() == self.stored().len() {
-            (shape, &[])
-        } else {
-            shape.split_at(shape.len() / 2)
+        match shape.last().and_then(carried_mark) {
+            Some(_) => {
+                let keys = (shape.len() - 1) / 2;
+                (&shape[..keys], &shape[keys..2 * keys])
+            }
+            None => (shape, &[]),
         }
     }
     /// The keys and the values, in source order, when the shape carries no
@@ -577,6 +581,27 @@ impl NodeMap {
 /// A slot of a shape that carries values: the key's value is the map's own.
 /// A boolean's tag with a value no boolean has, so it is never a value.
 const STORED: Node = Node::inline(BOOL_TAG | 2 << 3);
+
+/// The last node of a shape that carries values, after its slots: how
+/// many values the map stores itself (`STORED` slots). A boolean's tag
+/// with a value of 3 or more, so it is neither a value nor `STORED`, and
+/// no key (keys are strings): a shape's last node says whether it carries.
+fn carries(stored: usize) -> Node {
+    Node::inline(BOOL_TAG | (stored + 3) << 3)
+}
+
+/// How many values a map of a carrying shape stores, from its mark.
+fn carried_mark(last: &Node) -> Option<usize> {
+    (last.tag() == BOOL_TAG && last.w() >> 3 >= 3).then(|| (last.w() >> 3) - 3)
+}
+
+/// How many values a map of this shape stores itself.
+fn stored_len(shape: &[Node]) -> usize {
+    match shape.last().and_then(carried_mark) {
+        Some(n) => n,
+        None => shape.len(),
+    }
+}
 
 /// A map's (key, value) pairs in source order, from both ends.
 pub struct Entries<'a> {
@@ -861,8 +886,8 @@ const TREE_WINDOW: usize = 1 << 16;
 #[derive(Default)]
 pub struct Interner {
     strings: HashSet<Str>,
-    maps: HashSet<Shared<Node, MAP_TAG>, BuildHasherDefault<Fx>>,
-    arrays: HashSet<Shared<Node, ARRAY_TAG>, BuildHasherDefault<Fx>>,
+    maps: HashSet<Shared<thin::MapItems<MAP_TAG>>, BuildHasherDefault<Fx>>,
+    arrays: HashSet<Shared<Thin<Node, ARRAY_TAG>>, BuildHasherDefault<Fx>>,
     /// The items of the maps (shape, then values) and arrays being built,
     /// and the keys of the maps, innermost last (buffers reused, not one
     /// `Vec` per map).
@@ -972,7 +997,12 @@ impl Interner {
                     true,
                     self.arena.as_mut(),
                 );
-                self.items[start] = Node::from(Array(shape));
+                let shape = Node::from(Array(shape));
+                // A map from an arena holds its shape untagged (`MapItems`).
+                self.items[start] = match self.arena {
+                    Some(_) => thin::untagged(shape),
+                    None => shape,
+                };
                 let m = cons(
                     &mut self.maps,
                     &mut self.items,
@@ -1029,21 +1059,22 @@ fn carry(place: Place, keys: &mut Vec<Node>, kstart: usize, values: &mut Vec<Nod
             kept += 1;
         }
     }
+    keys.push(carries(kept - vstart));
     // What is left past `kept` are the nulls `take` left behind.
     values.truncate(kept);
 }
 
 /// The slice of `stack[start..]` (taken off the stack), as the one the
 /// set already holds when it holds one with the same parts.
-fn cons<T: Parts, const TAG: usize>(
-    set: &mut HashSet<Shared<T, TAG>, BuildHasherDefault<Fx>>,
-    stack: &mut Vec<T>,
+fn cons<S: Slice>(
+    set: &mut HashSet<Shared<S>, BuildHasherDefault<Fx>>,
+    stack: &mut Vec<S::Item>,
     start: usize,
     share: bool,
     arena: Option<&mut thin::Arena>,
-) -> Thin<T, TAG> {
+) -> S {
     if !share {
-        return Thin::from_tail(stack, start, arena);
+        return S::from_tail(stack, start, arena);
     }
     if let Some(found) = set.get(Shallow::new(&stack[start..])) {
         let found = found.0.clone();
@@ -1053,9 +1084,38 @@ fn cons<T: Parts, const TAG: usize>(
     if set.len() >= TREE_WINDOW {
         set.clear();
     }
-    let made = Thin::from_tail(stack, start, arena);
+    let made = S::from_tail(stack, start, arena);
     set.insert(Shared(made.clone()));
     made
+}
+
+/// What `cons` makes: an allocation of the slice it is given.
+trait Slice: Clone {
+    type Item: Parts;
+    fn from_tail(
+        stack: &mut Vec<Self::Item>,
+        start: usize,
+        arena: Option<&mut thin::Arena>,
+    ) -> Self;
+    fn parts(&self) -> &[Self::Item];
+}
+impl<T: Parts, const TAG: usize> Slice for Thin<T, TAG> {
+    type Item = T;
+    fn from_tail(stack: &mut Vec<T>, start: usize, arena: Option<&mut thin::Arena>) -> Self {
+        Thin::from_tail(stack, start, arena)
+    }
+    fn parts(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+impl Slice for thin::MapItems<MAP_TAG> {
+    type Item = Node;
+    fn from_tail(stack: &mut Vec<Node>, start: usize, arena: Option<&mut thin::Arena>) -> Self {
+        thin::MapItems::from_tail(stack, start, arena)
+    }
+    fn parts(&self) -> &[Node] {
+        self.items()
+    }
 }
 
 /// Compared and hashed shallowly: the parts of a map or array are already
@@ -1096,7 +1156,7 @@ impl Parts for Node {
 }
 
 /// A shared slice in an interner's set.
-struct Shared<T, const TAG: usize>(Thin<T, TAG>);
+struct Shared<S>(S);
 
 /// The parts of a slice being built, to look it up in the set before it
 /// is allocated.
@@ -1126,22 +1186,22 @@ impl<T: Parts> PartialEq for Shallow<T> {
 }
 impl<T: Parts> Eq for Shallow<T> {}
 
-impl<T, const TAG: usize> Borrow<Shallow<T>> for Shared<T, TAG> {
-    fn borrow(&self) -> &Shallow<T> {
-        Shallow::new(self.0.as_slice())
+impl<S: Slice> Borrow<Shallow<S::Item>> for Shared<S> {
+    fn borrow(&self) -> &Shallow<S::Item> {
+        Shallow::new(self.0.parts())
     }
 }
-impl<T: Parts, const TAG: usize> Hash for Shared<T, TAG> {
+impl<S: Slice> Hash for Shared<S> {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        Borrow::<Shallow<T>>::borrow(self).hash(h)
+        Borrow::<Shallow<S::Item>>::borrow(self).hash(h)
     }
 }
-impl<T: Parts, const TAG: usize> PartialEq for Shared<T, TAG> {
+impl<S: Slice> PartialEq for Shared<S> {
     fn eq(&self, other: &Self) -> bool {
-        Borrow::<Shallow<T>>::borrow(self) == Borrow::<Shallow<T>>::borrow(other)
+        Borrow::<Shallow<S::Item>>::borrow(self) == Borrow::<Shallow<S::Item>>::borrow(other)
     }
 }
-impl<T: Parts, const TAG: usize> Eq for Shared<T, TAG> {}
+impl<S: Slice> Eq for Shared<S> {}
 
 /// The Fx hash (rustc's `FxHasher`: a rotate, xor and multiply per word),
 /// for the words of [`Parts`]; SipHash, the std default, costs several
@@ -1186,6 +1246,7 @@ impl Hasher for Fx {
 /// part of `std::sync::Arc` it takes (the same orderings: see the comments
 /// in `alloc::sync`), with a 32-bit count and length.
 mod thin {
+    use super::{Node, ARRAY_TAG, NULL_TAG, TAG_MASK};
     use std::alloc::{self, Layout};
     use std::marker::PhantomData;
     use std::ptr::{self, NonNull};
@@ -1457,6 +1518,179 @@ mod thin {
             }
         }
     }
+
+    /// A map's items (its shape, then the values it stores; see
+    /// `NodeMap`) behind one word: the address of the first item, with
+    /// `TAG` in its low bits. One from the global allocator is laid out as
+    /// a [`Thin`] (the counted header just before the items), and its first
+    /// item is the shape's node. One from an [`Arena`] has no header: it is
+    /// never freed, so there is nothing to count, and its length follows
+    /// from its shape (`stored_len`); that saves 8 bytes a map, and every
+    /// object holds a few maps no other shares (its root and `metadata`,
+    /// and any holding its name). Its first item is then the shape's word
+    /// with no tag ([`untagged`]: the shape is the arena's too, never
+    /// freed), which is how the two are told apart.
+    #[repr(transparent)]
+    pub struct MapItems<const TAG: usize> {
+        word: NonNull<u8>,
+    }
+
+    // SAFETY: as for `Thin<Node, TAG>`.
+    unsafe impl<const TAG: usize> Send for MapItems<TAG> {}
+    unsafe impl<const TAG: usize> Sync for MapItems<TAG> {}
+
+    /// The shape node `n` (an array from an arena) as an arena map holds
+    /// it: its address without the tag (a node that reads as null, and
+    /// whose drop does nothing: an arena's array is not counted).
+    pub(super) fn untagged(n: Node) -> Node {
+        debug_assert_eq!(n.tag(), ARRAY_TAG);
+        let n = std::mem::ManuallyDrop::new(n);
+        Node {
+            word: n.word.map_addr(|a| a & !TAG_MASK),
+        }
+    }
+
+    impl<const TAG: usize> MapItems<TAG> {
+        /// Moves `v[start..]` (the shape, then the values) into a new
+        /// allocation: from `arena` when given, and then the shape must be
+        /// `untagged` already (so that the interner's set compares the
+        /// items it holds with the ones on its stack), else from the global
+        /// allocator with a counted header.
+        pub fn from_tail(v: &mut Vec<Node>, start: usize, arena: Option<&mut Arena>) -> Self {
+            let len = v.len().checked_sub(start).expect("start within the vector");
+            assert!(len >= 1, "a map's items start with its shape");
+            assert_eq!(
+                v[start].tag() == NULL_TAG,
+                arena.is_some(),
+                "an arena's map holds its shape untagged, any other tagged"
+            );
+            let items: *mut Node = match arena {
+                Some(arena) => {
+                    let layout = Layout::array::<Node>(len).expect("a map that fits in memory");
+                    arena.take(layout).cast::<Node>()
+                }
+                None => Thin::<Node, TAG>::allocate(len, None).1,
+            };
+            // SAFETY: as in `Thin::from_tail`: the `len` items move into a
+            // new place that holds `len` items, and the vector forgets them.
+            unsafe {
+                ptr::copy_nonoverlapping(v.as_ptr().add(start), items, len);
+                v.set_len(start);
+            }
+            MapItems {
+                word: NonNull::new(items.cast::<u8>().map_addr(|a| a | TAG)).expect("non-null"),
+            }
+        }
+
+        fn first(&self) -> *mut Node {
+            self.word
+                .as_ptr()
+                .map_addr(|a| a & !TAG_MASK)
+                .cast::<Node>()
+        }
+
+        /// The first item: the shape, tagged or not.
+        fn shape_slot(&self) -> &Node {
+            // SAFETY: every map has its shape as first item, which lives as
+            // long as the map.
+            unsafe { &*self.first() }
+        }
+
+        /// The counted header, when the map has one.
+        fn header(&self) -> Option<&Header> {
+            if self.shape_slot().tag() == NULL_TAG {
+                return None;
+            }
+            // SAFETY: a map with a tagged shape was laid out by
+            // `Thin::allocate`: its header is just before the items.
+            Some(unsafe {
+                &*self
+                    .first()
+                    .cast::<u8>()
+                    .sub(layout::<Node>(0).1)
+                    .cast::<Header>()
+            })
+        }
+
+        /// The shape's nodes.
+        pub fn shape(&self) -> &[Node] {
+            let slot = self.shape_slot();
+            if slot.tag() != NULL_TAG {
+                debug_assert_eq!(slot.tag(), ARRAY_TAG);
+                return slot.as_array().unwrap_or(&[]);
+            }
+            // SAFETY: an untagged shape is the address of an array's
+            // allocation (a `Thin<Node, ARRAY_TAG>`'s header, then its
+            // items), from the arena, never freed.
+            unsafe {
+                let header = slot.word.cast::<Header>();
+                let items = slot.word.add(layout::<Node>(0).1).cast::<Node>();
+                std::slice::from_raw_parts(items, (*header).len as usize)
+            }
+        }
+
+        /// The shape, then the values the map stores.
+        pub fn items(&self) -> &[Node] {
+            let len = match self.header() {
+                Some(h) => h.len as usize,
+                None => 1 + super::stored_len(self.shape()),
+            };
+            // SAFETY: `len` initialised items start at `first`, never
+            // written again while the map lives.
+            unsafe { std::slice::from_raw_parts(self.first(), len) }
+        }
+
+        pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+            a.word == b.word
+        }
+
+        pub fn word(&self) -> *const u8 {
+            self.word.as_ptr()
+        }
+
+        /// Whether the map has a counted header (it is not an arena's).
+        #[cfg(test)]
+        pub fn counted(&self) -> bool {
+            self.header().is_some()
+        }
+    }
+
+    impl<const TAG: usize> Clone for MapItems<TAG> {
+        fn clone(&self) -> Self {
+            // As `Thin::clone`; an arena's map has no count.
+            if let Some(h) = self.header() {
+                if h.refs.load(Ordering::Relaxed) != IMMORTAL
+                    && h.refs.fetch_add(1, Ordering::Relaxed) >= MAX_REFS
+                {
+                    std::process::abort();
+                }
+            }
+            MapItems { word: self.word }
+        }
+    }
+
+    impl<const TAG: usize> Drop for MapItems<TAG> {
+        fn drop(&mut self) {
+            // As `Thin::drop`; an arena's map is never freed.
+            let Some(h) = self.header() else {
+                return;
+            };
+            if h.refs.load(Ordering::Relaxed) == IMMORTAL
+                || h.refs.fetch_sub(1, Ordering::Release) != 1
+            {
+                return;
+            }
+            atomic::fence(Ordering::Acquire);
+            let len = h.len as usize;
+            let header = ptr::from_ref(h).cast_mut().cast::<u8>();
+            // SAFETY: the last reference: the items are dropped once and
+            // the allocation freed with the layout `Thin::allocate` made.
+            unsafe {
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.first(), len));
+                alloc::dealloc(header, layout::<Node>(len).0);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1568,7 +1802,7 @@ mod tests {
 
     fn same_map(a: &Node, b: &Node) -> bool {
         match (a.view(), b.view()) {
-            (View::Object(x), View::Object(y)) => Thin::ptr_eq(&x.0, &y.0),
+            (View::Object(x), View::Object(y)) => thin::MapItems::ptr_eq(&x.0, &y.0),
             (View::Array(x), View::Array(y)) => Thin::ptr_eq(&x.0, &y.0),
             _ => panic!("{a} {b}"),
         }
@@ -1622,7 +1856,7 @@ mod tests {
         let b = i.node(
             json!({"m": {"name": "b", "namespace": "y"}, "n": {"namespace": "y", "name": "b"}}),
         );
-        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].w();
+        let shape = |n: &Node| n.as_object().unwrap().shape().as_ptr() as usize;
         assert_eq!(shape(&a["m"]), shape(&b["m"]));
         assert_ne!(shape(&b["m"]), shape(&b["n"]));
         assert_ne!(shape(&a), shape(&b));
@@ -1647,14 +1881,19 @@ mod tests {
     /// from both ends, wherever the two keys stand.
     #[test]
     fn objects_of_a_kind_carry_their_api_version_and_kind_in_one_shape() {
-        let mut i = Interner::default();
+        for i in [Interner::default(), Interner::leaking()] {
+            carry_api_version_and_kind(i);
+        }
+    }
+
+    fn carry_api_version_and_kind(mut i: Interner) {
         let obj = |name: &str| {
             json!({"metadata": {"name": name}, "kind": "Service", "spec": {"a": 1},
                 "apiVersion": "v1", "status": null})
         };
         let (a, b) = (i.node(obj("a")), i.node(obj("b")));
         let m = a.as_object().unwrap();
-        let shape = |n: &Node| n.as_object().unwrap().0.as_slice()[0].w();
+        let shape = |n: &Node| n.as_object().unwrap().shape().as_ptr() as usize;
         assert_eq!(shape(&a), shape(&b));
         // Three of five values are the map's own.
         assert_eq!(m.stored().len(), 3);
@@ -1717,7 +1956,12 @@ mod tests {
     /// metadata keys; nowhere else does a namespace key carry.
     #[test]
     fn metadata_carries_its_namespace_in_one_shape() {
-        let mut i = Interner::default();
+        for i in [Interner::default(), Interner::leaking()] {
+            carry_namespace(i);
+        }
+    }
+
+    fn carry_namespace(mut i: Interner) {
         let obj = |name: &str, ns: Value| {
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
@@ -1729,7 +1973,7 @@ mod tests {
         );
         let c = i.node(obj("c", json!("other")));
         let meta = |n: &Node| n["metadata"].as_object().unwrap().clone();
-        let shape = |m: &NodeMap| m.0.as_slice()[0].w();
+        let shape = |m: &NodeMap| m.shape().as_ptr() as usize;
         assert_eq!(shape(&meta(&a)), shape(&meta(&b)));
         assert_ne!(shape(&meta(&a)), shape(&meta(&c)));
         assert_eq!(meta(&a).stored().len(), 2);
@@ -1837,6 +2081,10 @@ mod tests {
         let kept = arena.node(v.clone());
         assert_eq!(kept, v);
         assert_eq!(kept.to_json(), v);
+        // Its maps have no header (8 bytes each); the global allocator's do.
+        assert!(!kept.as_object().unwrap().0.counted());
+        assert!(!kept["a"]["a"][3].as_object().unwrap().0.counted());
+        assert!(Node::from(v.clone()).as_object().unwrap().0.counted());
         // Shared below the root, as with the global allocator.
         assert!(same_map(&kept["a"], &kept["b"]));
         let counted = Interner::default().node(v.clone());
