@@ -21,10 +21,11 @@
 //! or, for a reader that keeps its trees to the end (`validate`, through
 //! [`Interner::leaking`]), to a place in a chunk that is never freed and
 //! whose count is never touched.
-//! So a map of n keys is 16 + 8n bytes (less 8 for each value its shape
-//! carries: an object's `apiVersion`, `kind` and namespace, see [`NodeMap`]) and an array item 8 (a
-//! `serde_json::Value` with `preserve_order` is 80, and an `IndexMap` entry
-//! about 112 plus its table). At a million objects the trees hold about 3
+//! So a map of n keys is 16 + 8n bytes, 8 + 8n in a chunk (less 8 for
+//! each value its shape carries: an object's `apiVersion`, `kind` and
+//! namespace, see [`NodeMap`]) and an array item 8 (a `serde_json::Value`
+//! with `preserve_order` is 80, and an `IndexMap` entry about 112 plus its
+//! table). At a million objects the trees hold about 3
 //! million maps of 8 million keys: the tagged word saved 64 MB over a
 //! 16-byte enum, and shared shapes 35 MB more.
 
@@ -450,10 +451,11 @@ impl fmt::Debug for Array {
 /// A shape may also carry values every map of that shape has: an object's
 /// `apiVersion` and `kind` (`Interner::node`), the same for every object
 /// of a kind, live in the shape, not in each root map (16 bytes an object,
-/// 15 MiB at a million), and its metadata's `namespace` (8 more). Such a shape is its n keys and then n slots, each
-/// the key's value or [`STORED`] (the value is the map's: the j-th
-/// `STORED` slot is the map's j-th value); a map without carried values
-/// has as many values as its shape has keys, one that has them fewer.
+/// 15 MiB at a million), and its metadata's `namespace` (8 more). Such a
+/// shape is its n keys, then n slots, each the key's value or [`STORED`]
+/// (the value is the map's: the j-th `STORED` slot is the map's j-th
+/// value), then a mark of how many values its maps store ([`carries`]); a
+/// shape without the mark carries nothing.
 ///
 /// A map read by a process that keeps its trees (`Interner::leaking`) has
 /// no header of its own: 8 bytes a map, and a million objects hold about
