@@ -406,6 +406,7 @@ impl<K: std::hash::Hash + Eq> Keys<K> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::node::Interner;
     use super::*;
 
     #[test]
@@ -438,6 +439,17 @@ mod tests {
         for t in ["app", "a", "version", "v1", "n", "3"] {
             assert!(s.id(t).is_some(), "{t}");
         }
+        // A map whose shape carries a value (an object's `metadata` carries
+        // its namespace): in order and all strings, but read through a copy.
+        let object = Interner::leaking().node(serde_json::json!(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "shop"}}
+        ));
+        let carried = Labels::of_map(&mut s, object["metadata"].as_object().unwrap());
+        assert_eq!(
+            carried.iter().collect::<Vec<_>>(),
+            [("name", "a"), ("namespace", "shop")]
+        );
+        assert_eq!(carried.get("namespace"), Some("shop"));
         let empty = Node::from(serde_json::json!({}));
         let none = Labels::of_map(&mut s, empty.as_object().unwrap());
         assert!(none.is_empty() && none == Labels::default());

@@ -137,7 +137,7 @@ fn capacities(objects: &[Object]) -> (usize, usize) {
 impl<'a> ObjectIndex<'a> {
     pub fn new(objects: &'a [Object], default_namespace: &'a str) -> Self {
         let mut strings = Strings::default();
-        // Sized first: grown by pushes, the two lists (72 and 56 bytes an
+        // Sized first: grown by pushes, the two lists (56 and 48 bytes an
         // item) held their old and new buffers at once, and left the old
         // ones behind, at the index's peak.
         let (most_workloads, services_count) = capacities(objects);

@@ -1584,7 +1584,11 @@ mod thin {
             }
         }
 
+        const TAG_FITS: () = assert!(TAG < std::mem::align_of::<Header>());
+
         fn first(&self) -> *mut Node {
+            #[allow(clippy::let_unit_value)]
+            let () = Self::TAG_FITS;
             self.word
                 .as_ptr()
                 .map_addr(|a| a & !TAG_MASK)
@@ -1684,10 +1688,13 @@ mod thin {
             }
             atomic::fence(Ordering::Acquire);
             let len = h.len as usize;
-            let header = ptr::from_ref(h).cast_mut().cast::<u8>();
             // SAFETY: the last reference: the items are dropped once and
-            // the allocation freed with the layout `Thin::allocate` made.
+            // the allocation freed with the layout `Thin::allocate` made,
+            // through a pointer from the word (which may free the whole
+            // allocation; one from `h`, a reference to the header alone,
+            // may not: Miri's borrow models refuse it).
             unsafe {
+                let header = self.first().cast::<u8>().sub(layout::<Node>(0).1);
                 ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.first(), len));
                 alloc::dealloc(header, layout::<Node>(len).0);
             }
