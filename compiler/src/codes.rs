@@ -92,7 +92,7 @@ pub const CODES: &[Code] = &[
     c("E0237", "a rule allows traffic to a service that declares no ports", "add ports to the service"),
     c("E0238", "`paths` or `methods` on a port that is not HTTP", "Istio would silently deny this traffic: narrow the rule with `ports:` to HTTP ports, or split it"),
     c("E0239", "`from: []`, `to: []` or `ports: []` in a rule lists nothing", "name at least one source, destination or port, or remove `ports` to allow every port"),
-    c("E0240", "a gateway name is not a DNS-1035 label, is the reserved `waypoint`, or is the name of a service with its own VirtualService", "use lowercase letters, digits and `-`, and another name than `waypoint` or a routed service's"),
+    c("E0240", "a gateway name is not a DNS-1035 label, is the reserved `waypoint`, is the name of a service with its own VirtualService, or is too long for its objects' names", "use lowercase letters, digits and `-`, another name than `waypoint` or a routed service's, and a name that leaves the release part 8 characters of 63"),
     c("E0241", "a gateway lists no host", "add the host names it answers for"),
     c("E0242", "a gateway host is not a host name", "write a DNS name such as `app.example.com` or `*.example.com`"),
     c("E0243", "`httpsRedirect` without `tls`", "add `tls.credentialName`, or remove `httpsRedirect`"),

@@ -1,6 +1,7 @@
 //! Gateways: hosts, TLS, the ingress workload that serves them, and their
 //! routes.
 
+use super::MIN_FULLNAME;
 use super::{is_dns_label, is_dns_subdomain, is_host, parse_duration, Resolver, Service};
 use crate::policy;
 use std::collections::BTreeMap;
@@ -79,11 +80,13 @@ pub fn is_header_name(s: &str) -> bool {
 impl Resolver<'_> {
     pub(super) fn gateway(
         &mut self,
+        app: &str,
         name: &str,
         g: &policy::Gateway,
         index: &BTreeMap<&str, &Service>,
     ) -> Gateway {
         let path = format!("spec.gateways.{name}");
+        let longest = longest_gateway_object(name, g);
         if !is_dns_label(name) {
             self.err_key(
                 "E0240",
@@ -97,6 +100,30 @@ impl Resolver<'_> {
                 &path,
                 "gateway name `waypoint` is reserved".into(),
                 "the ambient waypoint is `<release>-waypoint`; choose another name".into(),
+            );
+        } else if app.len().max(MIN_FULLNAME) + 1 + longest.len() > 63 {
+            // Checked here, not left to the chart: its fullname gets what
+            // the longest suffix leaves, and a gateway that leaves less than
+            // MIN_FULLNAME renders names such as `-web` that the API server
+            // refuses (and releases that collide).
+            self.err_key(
+                "E0240",
+                &path,
+                if app.len() > MIN_FULLNAME {
+                    format!(
+                        "`{app}-{longest}` is {} characters; object names stop at 63",
+                        app.len() + 1 + longest.len()
+                    )
+                } else {
+                    format!(
+                        "`<release>-{longest}` leaves the release part {} of 63 characters; it keeps at least {MIN_FULLNAME}",
+                        62usize.saturating_sub(longest.len())
+                    )
+                },
+                format!(
+                    "shorten the gateway name to at most {} characters (its longest object is `<release>-{longest}`)",
+                    (63 - 1 - (longest.len() - name.len())).saturating_sub(app.len().max(MIN_FULLNAME))
+                ),
             );
         } else if index.get(name).is_some_and(|s| s.traffic.routes_requests()) {
             // Both would render the VirtualService `<release>-<name>`: the
@@ -405,4 +432,35 @@ impl Resolver<'_> {
             ),
         }
     }
+}
+
+/// The longest name, after `<release>-`, of the objects a gateway renders
+/// or makes Istio deploy:
+/// - `<gateway>-redirect`, the HTTPRoute of `httpsRedirect`, and
+///   `<gateway>-host-<i>`, the HTTPRoute of the routes for one host
+///   (`emit::gateway::gateway_api_file`);
+/// - `<gateway>-istio`, the Deployment and Service Istio deploys for a
+///   Gateway API Gateway of class `istio`, whose Service name is a DNS-1035
+///   label (63 characters at most).
+///   <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+fn longest_gateway_object(name: &str, g: &policy::Gateway) -> String {
+    let mut longest = format!("{name}-istio");
+    let mut consider = |n: String| {
+        if n.len() > longest.len() {
+            longest = n;
+        }
+    };
+    if g.https_redirect && g.tls.is_some() {
+        consider(format!("{name}-redirect"));
+    }
+    let last_host = g
+        .routes
+        .iter()
+        .filter_map(|r| r.host.as_ref())
+        .filter_map(|h| g.hosts.iter().position(|x| x == h))
+        .max();
+    if let Some(i) = last_host {
+        consider(format!("{name}-host-{i}"));
+    }
+    longest
 }

@@ -169,7 +169,7 @@ impl Resolver<'_> {
         let gateways: Vec<Gateway> = spec
             .gateways
             .iter()
-            .map(|(n, g)| self.gateway(n, g, &index))
+            .map(|(n, g)| self.gateway(&name, n, g, &index))
             .collect();
         let mut edges = BTreeSet::new();
         let mut to_externals = vec![];

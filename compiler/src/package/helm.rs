@@ -151,7 +151,16 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         .map(|s| s.name.len() + 1)
         .max()
         .unwrap_or(0);
-    let fullname_max = (63 - suffix).min(crate::model::MAX_OBJECT_NAME - longest_service);
+    // `resolve` refuses names that leave less (services: E0211, gateways:
+    // E0240); a chart that cut every release name to nothing would render
+    // names such as `-web`, which the API server refuses.
+    let fullname_max = 63usize
+        .saturating_sub(suffix)
+        .min(crate::model::MAX_OBJECT_NAME.saturating_sub(longest_service));
+    debug_assert!(
+        fullname_max >= crate::model::MIN_FULLNAME,
+        "an object name suffix of {suffix} characters leaves the release part {fullname_max}"
+    );
 
     let Side {
         values_yaml,
