@@ -382,6 +382,7 @@ struct Hostile {
     description: String,
     path: String,
     gateway: Option<(String, String, String)>, // name, credentialName, issuer
+    external: Option<String>,                  // an external service's name
 }
 
 fn hostile() -> impl Strategy<Value = Hostile> {
@@ -404,16 +405,20 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         hostile_text(),
         hostile_text(),
         proptest::option::of((k8s_name(), k8s_name(), k8s_name())),
+        proptest::option::of(k8s_name()),
     )
         .prop_map(
-            |(services, versions, registry, pull_secret, description, path, gateway)| Hostile {
-                services,
-                versions,
-                registry,
-                pull_secret,
-                description,
-                path,
-                gateway,
+            |(services, versions, registry, pull_secret, description, path, gateway, external)| {
+                Hostile {
+                    services,
+                    versions,
+                    registry,
+                    pull_secret,
+                    description,
+                    path,
+                    gateway,
+                    external,
+                }
             },
         )
 }
@@ -458,6 +463,11 @@ fn hostile_yaml(h: &Hostile) -> String {
             "routes": [{"prefix": "/", "to": first}]}});
         allow.push(json!({"from": format!("gateway/{g}"), "to": first}));
     }
+    if let Some(x) = &h.external {
+        spec["services"][x] =
+            json!({"external": {"host": "db.example.com", "ports": {"tcp-pg": 5432}}});
+        allow.push(json!({"from": first, "to": x}));
+    }
     spec["allow"] = json!(allow);
     serde_yaml::to_string(&json!({"apiVersion": "meshpack.dev/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "hp"}, "spec": spec})).unwrap()
 }
@@ -501,6 +511,7 @@ fn hostile_check(policy: &str) -> Result<&'static str, String> {
             description: "d".into(),
             path: "x".into(),
             gateway: None,
+            external: None,
         }),
     )
     .unwrap();

@@ -32,9 +32,34 @@ fn is_ip(s: &str) -> bool {
 }
 
 impl Resolver<'_> {
-    pub(super) fn external(&mut self, name: &str, s: &policy::Service) -> Option<External> {
+    pub(super) fn external(
+        &mut self,
+        app: &str,
+        name: &str,
+        s: &policy::Service,
+    ) -> Option<External> {
         let e = s.external.as_ref()?;
         let path = format!("spec.services.{name}");
+        // Its ServiceEntry, ServiceAccount and WorkloadEntry are
+        // `<release>-<name>`, and the name is a label value and a file name.
+        if !super::is_dns_label(name) {
+            self.err_key(
+                "E0210",
+                &path,
+                format!("service name `{name}` is not a DNS-1035 label"),
+                "use lowercase letters, digits and `-`, starting with a letter".into(),
+            );
+        } else if let Some(why) = super::names::release_room(app, name, 63) {
+            self.err_key(
+                "E0211",
+                &path,
+                format!("{why} (the external service's ServiceEntry)"),
+                format!(
+                    "shorten the name to at most {} characters",
+                    62usize.saturating_sub(app.len().max(super::MIN_FULLNAME))
+                ),
+            );
+        }
         // An external service is not deployed: fields about its pods mean nothing.
         let deployed_fields = [
             ("image", s.image.is_some()),

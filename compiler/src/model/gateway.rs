@@ -77,7 +77,42 @@ pub fn is_header_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
 }
 
+/// Suffix of the NetworkPolicy that admits the Ingress controller to a
+/// service gateways may reach (`emit::ingress`): the longest object name a
+/// service renders, so a gateway edge leaves the release part less room
+/// than E0211 alone guarantees.
+const FROM_INGRESS: &str = "-from-ingress";
+
 impl Resolver<'_> {
+    /// Services that gateways may reach keep their `<release>-<service>-from-ingress`
+    /// NetworkPolicy within 63 characters with the release part at least
+    /// MIN_FULLNAME. A name already too long for E0211 is reported there only.
+    pub(super) fn check_ingress_names(&mut self, app: &str, edges: &[super::Edge]) {
+        let mut seen = std::collections::BTreeSet::new();
+        for e in edges {
+            if !matches!(e.source, super::Source::Gateway(_)) || !seen.insert(e.dest.as_str()) {
+                continue;
+            }
+            let name = e.dest.as_str();
+            let release = app.len().max(MIN_FULLNAME);
+            if release + 1 + name.len() > super::MAX_OBJECT_NAME {
+                continue; // reported by E0211 already
+            }
+            let object = format!("{name}{FROM_INGRESS}");
+            if let Some(why) = super::names::release_room(app, &object, 63) {
+                self.err_key(
+                    "E0211",
+                    &format!("spec.services.{name}"),
+                    format!("{why} (the NetworkPolicy admitting the Ingress controller, as gateways may reach `{name}`)"),
+                    format!(
+                        "shorten the service name to at most {} characters",
+                        (63 - 1 - FROM_INGRESS.len()).saturating_sub(release)
+                    ),
+                );
+            }
+        }
+    }
+
     pub(super) fn gateway(
         &mut self,
         app: &str,
@@ -101,7 +136,7 @@ impl Resolver<'_> {
                 "gateway name `waypoint` is reserved".into(),
                 "the ambient waypoint is `<release>-waypoint`; choose another name".into(),
             );
-        } else if app.len().max(MIN_FULLNAME) + 1 + longest.len() > 63 {
+        } else if let Some(why) = super::names::release_room(app, &longest, 63) {
             // Checked here, not left to the chart: its fullname gets what
             // the longest suffix leaves, and a gateway that leaves less than
             // MIN_FULLNAME renders names such as `-web` that the API server
@@ -109,17 +144,7 @@ impl Resolver<'_> {
             self.err_key(
                 "E0240",
                 &path,
-                if app.len() > MIN_FULLNAME {
-                    format!(
-                        "`{app}-{longest}` is {} characters; object names stop at 63",
-                        app.len() + 1 + longest.len()
-                    )
-                } else {
-                    format!(
-                        "`<release>-{longest}` leaves the release part {} of 63 characters; it keeps at least {MIN_FULLNAME}",
-                        62usize.saturating_sub(longest.len())
-                    )
-                },
+                why,
                 format!(
                     "shorten the gateway name to at most {} characters (its longest object is `<release>-{longest}`)",
                     (63 - 1 - (longest.len() - name.len())).saturating_sub(app.len().max(MIN_FULLNAME))

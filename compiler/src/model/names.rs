@@ -111,6 +111,31 @@ fn registry(s: &str) -> bool {
     host_ok && port_ok && path_ok
 }
 
+/// Why `<release>-<object>` does not fit in `limit` characters with the
+/// release part at least [`super::MIN_FULLNAME`] long (the chart cuts longer
+/// release names to fit; below that, releases in one namespace collide and
+/// at 0 names start with `-`), or `None` when it fits. The release part is
+/// taken as the policy name when that is longer, as a release named after
+/// the chart renders it so.
+pub fn release_room(app: &str, object: &str, limit: usize) -> Option<String> {
+    let release = app.len().max(super::MIN_FULLNAME);
+    if release + 1 + object.len() <= limit {
+        return None;
+    }
+    Some(if app.len() > super::MIN_FULLNAME {
+        format!(
+            "`{app}-{object}` is {} characters; object names stop at {limit}",
+            app.len() + 1 + object.len()
+        )
+    } else {
+        format!(
+            "`<release>-{object}` leaves the release part {} of {limit} characters; it keeps at least {}",
+            (limit - 1).saturating_sub(object.len()),
+            super::MIN_FULLNAME
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +195,28 @@ mod tests {
         for bad in ["x y", "{{ .Values.x }}", "a/b", "-a", &"a".repeat(64)] {
             assert!(!check(Rule::LabelValue, bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn release_room_keeps_eight_characters_for_the_release() {
+        // 8 + 1 + 54 = 63: fits exactly; one more does not.
+        assert_eq!(release_room("hp", &"a".repeat(54), 63), None);
+        assert_eq!(
+            release_room("hp", &"a".repeat(55), 63).as_deref(),
+            Some(format!("`<release>-{}` leaves the release part 7 of 63 characters; it keeps at least 8", "a".repeat(55)).as_str())
+        );
+        // A policy name longer than 8 is the release part a release named
+        // after the chart renders.
+        assert_eq!(release_room("a-long-app-name", &"b".repeat(47), 63), None);
+        assert_eq!(
+            release_room("a-long-app-name", &"b".repeat(48), 63).as_deref(),
+            Some(
+                format!(
+                    "`a-long-app-name-{}` is 64 characters; object names stop at 63",
+                    "b".repeat(48)
+                )
+                .as_str()
+            )
+        );
     }
 }

@@ -151,7 +151,7 @@ impl Resolver<'_> {
         let externals: Vec<External> = spec
             .services
             .iter()
-            .filter_map(|(n, s)| self.external(n, s))
+            .filter_map(|(n, s)| self.external(&name, n, s))
             .collect();
         let mut services: Vec<Service> = spec
             .services
@@ -180,6 +180,7 @@ impl Resolver<'_> {
         }
         let edges: Vec<Edge> = edges.into_iter().collect();
         self.check_routes_allowed(&gateways, &edges);
+        self.check_ingress_names(&name, &edges);
         self.check_mtls_for_rules(
             st.mtls.map(MtlsMode::from).unwrap_or(MtlsMode::Strict),
             &services,
