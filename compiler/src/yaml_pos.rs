@@ -198,6 +198,15 @@ pub(crate) fn yaml_printable(c: char) -> bool {
 /// The first character YAML does not allow, with its position: a NUL or
 /// other control byte is reported where it is, not at 1:1.
 pub(crate) fn forbidden_char(text: &str) -> Option<Diagnostic> {
+    // Almost every policy is printable ASCII: one pass over the bytes,
+    // which the compiler vectorises, settles it. Line by line with
+    // `chars()` was ~1% of compiling 10,000 services, on one core before
+    // any other work starts. Any other byte (UTF-8 or a control
+    // character) goes the slow way, which finds and places it.
+    let plain = |b: &u8| matches!(b, b' '..=b'~' | b'\t' | b'\n' | b'\r');
+    if text.as_bytes().iter().all(plain) {
+        return None;
+    }
     for (i, line) in text.split('\n').enumerate() {
         if let Some((col, c)) = line.chars().enumerate().find(|(_, c)| !yaml_printable(*c)) {
             return Some(
@@ -699,5 +708,42 @@ pub(crate) mod tests {
         let c = codes("a: [1, 2\nb: 3\n");
         assert_eq!(c[0].0, "E0002");
         assert!(c[0].1.is_some());
+    }
+
+    #[test]
+    fn forbidden_characters_are_found_and_placed_past_the_ascii_fast_path() {
+        let at = |t: &str| forbidden_char(t).map(|d| (d.pos.map(|p| (p.line, p.col)), d.message));
+        assert_eq!(at("a: b\n\tc: 'd'\r\n"), None);
+        // UTF-8 text is allowed: the slow path runs and finds nothing.
+        assert_eq!(at("a: caf\u{e9}\nb: \u{1F600}\n"), None);
+        assert_eq!(
+            at("a: b\nc: d\u{0}e\n"),
+            Some((
+                Some((2, 5)),
+                "the character U+0000 is not allowed in YAML".into()
+            ))
+        );
+        // After a multi-byte character, columns count characters.
+        assert_eq!(
+            at("a: \u{e9}\u{7f}\n"),
+            Some((
+                Some((1, 5)),
+                "the character U+007F is not allowed in YAML".into()
+            ))
+        );
+        assert_eq!(
+            at("x: \u{feff}\n"),
+            Some((
+                Some((1, 4)),
+                "the character U+FEFF is not allowed in YAML".into()
+            ))
+        );
+        assert_eq!(
+            at("x: \u{80}\n"),
+            Some((
+                Some((1, 4)),
+                "the character U+0080 is not allowed in YAML".into()
+            ))
+        );
     }
 }

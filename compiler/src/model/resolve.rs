@@ -10,7 +10,7 @@ use super::types::Index;
 use super::*;
 use crate::diag::{suggest, Diagnostic, Diagnostics};
 use crate::policy::{self, PortRef, Spans};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Resolve a loaded policy under a profile's settings.
 pub fn resolve(
@@ -171,14 +171,19 @@ impl Resolver<'_> {
             .iter()
             .map(|(n, g)| self.gateway(&name, n, g, &index))
             .collect();
-        let mut edges = BTreeSet::new();
+        // Sorted and without repeats, as a BTreeSet would hold them: one
+        // sort at the end is cheaper than 30,000 ordered inserts comparing
+        // names (10,000 services, perf).
+        let mut edges = vec![];
         let mut to_externals = vec![];
         for (i, rule) in spec.allow.iter().enumerate() {
             let (es, xs) = self.rule(i, rule, &index, &ext_index, &spec.gateways);
             edges.extend(es);
             to_externals.extend(xs);
         }
-        let edges: Vec<Edge> = edges.into_iter().collect();
+        edges.sort_unstable();
+        edges.dedup();
+        let edges: Vec<Edge> = edges;
         self.check_routes_allowed(&gateways, &edges);
         self.check_ingress_names(&name, &edges);
         self.check_mtls_for_rules(
