@@ -130,16 +130,33 @@ fn make_certs(dir: &Path) -> PathBuf {
     dir.join("ca.pem")
 }
 
-impl Registry {
-    /// Start a registry; `auth` adds htpasswd, `tls` a certificate.
-    pub fn start(auth: Option<(&str, &str)>, tls: bool) -> Registry {
-        let bin = tool("docker-registry");
-        let dir = tempfile::tempdir().unwrap();
+/// A port no other registry of this test process was given. The port
+/// comes from binding port 0 and is free again when the listener is
+/// dropped, so two tests running side by side could be handed the same
+/// one: the second registry then fails to bind, `wait_ready` connects to
+/// the first, and the test talks to a registry another test may stop (CI
+/// saw `Couldn't connect to server` that way).
+fn fresh_port() -> u16 {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+}
+
+impl Registry {
+    /// Start a registry; `auth` adds htpasswd, `tls` a certificate.
+    pub fn start(auth: Option<(&str, &str)>, tls: bool) -> Registry {
+        let bin = tool("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let port = fresh_port();
         let mut cfg = format!(
             "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: meshpack-test\n",
             dir.path().join("storage").display()
