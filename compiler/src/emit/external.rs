@@ -35,9 +35,16 @@ pub fn host_slug(host: &str) -> String {
     if s.len() <= 40 {
         return s;
     }
+    hashed_slug(host)
+}
+
+/// The slug's first 31 characters and 8 hex digits of the host's SHA-256.
+fn hashed_slug(host: &str) -> String {
+    let s = host.replace("*.", "wildcard.").replace('.', "-");
     let hash = Sha256::digest(host.as_bytes());
     let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hex}", s[..31].trim_end_matches('-'))
+    let cut = s.len().min(31);
+    format!("{}-{hex}", s[..cut].trim_end_matches('-'))
 }
 
 /// The ServiceEntry name of a protocol.
@@ -59,17 +66,39 @@ fn istio_protocol(p: Protocol) -> &'static str {
 fn egress_file(m: &Model, mode: Mode) -> File {
     let mut f = File::new("istio/egress.yaml", Group::Istio, mode);
     let n = Names::new(m);
+    // One ServiceEntry per host, with every port the `egress` list gives
+    // it: one per entry named two objects `egress-<host>` when a host had
+    // two ports (the model refuses one port with two protocols).
+    let mut hosts: Vec<(&str, Vec<(u16, Protocol)>)> = vec![];
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
     for e in m.egress.iter().filter(|e| e.service.is_none()) {
-        let proto = istio_protocol(e.protocol);
-        let wildcard = e.host.starts_with('*');
+        let i = *at.entry(e.host.as_str()).or_insert_with(|| {
+            hosts.push((e.host.as_str(), vec![]));
+            hosts.len() - 1
+        });
+        let ports = &mut hosts[i].1;
+        if !ports.iter().any(|(p, _)| *p == e.port) {
+            ports.push((e.port, e.protocol));
+        }
+    }
+    let slugs = egress_slugs(hosts.iter().map(|(h, _)| *h));
+    for ((host, mut ports), slug) in hosts.into_iter().zip(slugs) {
+        ports.sort_by_key(|(p, _)| *p);
+        let wildcard = host.starts_with('*');
         let spec = ServiceEntrySpec {
-            hosts: vec![e.host.clone()],
-            ports: vec![ServicePort {
-                number: e.port,
-                name: format!("{}-{}", proto.to_ascii_lowercase(), e.port),
-                protocol: proto.into(),
-                target_port: None,
-            }],
+            hosts: vec![host.to_string()],
+            ports: ports
+                .into_iter()
+                .map(|(port, protocol)| {
+                    let proto = istio_protocol(protocol);
+                    ServicePort {
+                        number: port,
+                        name: format!("{}-{}", proto.to_ascii_lowercase(), port),
+                        protocol: proto.into(),
+                        target_port: None,
+                    }
+                })
+                .collect(),
             location: "MESH_EXTERNAL".into(),
             // DNS cannot resolve a wildcard; NONE forwards to the address the
             // application resolved itself (TLS routes by SNI).
@@ -78,11 +107,33 @@ fn egress_file(m: &Model, mode: Mode) -> File {
             export_to: vec![".".into()],
         };
         let mut v = to_value(&ServiceEntry::new("", spec));
-        let slug = format!("egress-{}", host_slug(&e.host));
-        v["metadata"] = n.meta(&mut f.out, &slug, None);
+        v["metadata"] = n.meta(&mut f.out, &format!("egress-{slug}"), None);
         f.push(v);
     }
     f
+}
+
+/// Each host's [`host_slug`], or, where two hosts share one (`a-b.example.com`
+/// and `a.b-example.com` both make `a-b-example-com`), the form with a hash
+/// of the host for each of them, so that no two ServiceEntries share a name.
+fn egress_slugs<'h>(hosts: impl Iterator<Item = &'h str>) -> Vec<String> {
+    let hosts: Vec<&str> = hosts.collect();
+    let slugs: Vec<String> = hosts.iter().map(|h| host_slug(h)).collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &slugs {
+        *count.entry(s.as_str()).or_default() += 1;
+    }
+    hosts
+        .iter()
+        .zip(&slugs)
+        .map(|(h, s)| {
+            if count[s.as_str()] > 1 {
+                hashed_slug(h)
+            } else {
+                s.clone()
+            }
+        })
+        .collect()
 }
 
 /// Labels of a VM's WorkloadEntry: the release's selector labels, so that
@@ -248,4 +299,63 @@ fn vm_authorization(m: &Model, n: &Names, out: &mut Out, x: &External) -> Value 
         "rules": rules,
     });
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {name: shop}\nspec:\n  version: 1.0.0\n  services:\n    web: {image: 'r.example.com/web:1', ports: {http: 8080}}\n    api: {image: 'r.example.com/api:1', ports: {http: 9000}}\n  egress:\n    - {host: api.example.com, port: 8443, from: web}\n    - {host: api.example.com, port: 443, from: web}\n    - {host: api.example.com, port: 443, from: api}\n    - {host: a-b.example.com, port: 443, from: web}\n    - {host: a.b-example.com, port: 443, protocol: HTTPS, from: web}\n";
+
+    #[test]
+    fn one_service_entry_per_host_and_no_two_with_one_name() {
+        let m = crate::compile_model(POLICY, None).unwrap();
+        let f = egress_file(&m, Mode::Plain);
+        let got: Vec<(String, &Value, &Value)> = f
+            .docs
+            .iter()
+            .map(|d| {
+                (
+                    d.value["metadata"]["name"].to_string(),
+                    &d.value["spec"]["hosts"],
+                    &d.value["spec"]["ports"],
+                )
+            })
+            .collect();
+        let port = |n: u16, p: &str| json!({"number": n, "name": format!("{}-{n}", p.to_ascii_lowercase()), "protocol": p});
+        // The hosts in the order of the `egress` list; one host's entries
+        // make one ServiceEntry with its ports in order, a repeated port once.
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].1, &json!(["api.example.com"]));
+        assert_eq!(got[0].2, &json!([port(443, "TLS"), port(8443, "TCP")]));
+        assert_eq!(got[1].1, &json!(["a-b.example.com"]));
+        assert_eq!(got[1].2, &json!([port(443, "TLS")]));
+        assert_eq!(got[2].1, &json!(["a.b-example.com"]));
+        assert_eq!(got[2].2, &json!([port(443, "HTTPS")]));
+        assert!(got[0].0.contains("egress-api-example-com"), "{}", got[0].0);
+        // `a-b.example.com` and `a.b-example.com` share a slug: each gets
+        // a hash of its own host instead.
+        assert_eq!(
+            egress_slugs(["a-b.example.com", "a.b-example.com", "x.example.com"].into_iter()),
+            [
+                hashed_slug("a-b.example.com"),
+                hashed_slug("a.b-example.com"),
+                "x-example-com".to_string()
+            ]
+        );
+        assert_ne!(
+            hashed_slug("a-b.example.com"),
+            hashed_slug("a.b-example.com")
+        );
+        assert!(
+            got[1].0.contains(&hashed_slug("a-b.example.com")),
+            "{}",
+            got[1].0
+        );
+        assert!(
+            got[2].0.contains(&hashed_slug("a.b-example.com")),
+            "{}",
+            got[2].0
+        );
+    }
 }

@@ -49,6 +49,13 @@ impl Resolver<'_> {
                 format!("service name `{name}` is not a DNS-1035 label"),
                 "use lowercase letters, digits and `-`, starting with a letter".into(),
             );
+        } else if name.starts_with("egress-") {
+            self.err_key(
+                "E0217",
+                &path,
+                format!("external service name `{name}` starts with `egress-`"),
+                "the `egress` list's ServiceEntries are `<release>-egress-<host>`; choose another name".into(),
+            );
         } else if let Some(why) = super::names::release_room(app, name, 63) {
             self.err_key(
                 "E0211",

@@ -113,6 +113,77 @@ impl Resolver<'_> {
         }
     }
 
+    /// Names meshpack makes by adding a suffix to a service's or a
+    /// gateway's name must not be the name another service or gateway
+    /// renders for an object of the same kind (kustomize refuses the
+    /// tree, and Helm keeps only the later object):
+    /// - the NetworkPolicy `<service>-from-ingress` of a service gateways
+    ///   reach against `<service>-from`'s `<service>-from-ingress`
+    ///   (its ingress NetworkPolicy);
+    /// - the waypoint AuthorizationPolicy `<service>-waypoint` against the
+    ///   AuthorizationPolicy of a service named `<service>-waypoint`;
+    /// - a gateway's HTTPRoutes (`<gateway>`, `<gateway>-host-<i>`,
+    ///   `<gateway>-redirect`) against another gateway's.
+    pub(super) fn check_derived_names(&mut self, m: &super::Model) {
+        let services: std::collections::BTreeSet<&str> =
+            m.services.iter().map(|s| s.name.as_str()).collect();
+        let reached: std::collections::BTreeSet<&str> = m
+            .edges
+            .iter()
+            .filter(|e| matches!(e.source, super::Source::Gateway(_)))
+            .map(|e| e.dest.as_str())
+            .collect();
+        for s in &m.services {
+            let name = s.name.as_str();
+            let from = format!("{name}-from");
+            if reached.contains(name) && services.contains(from.as_str()) {
+                self.err_key(
+                    "E0208",
+                    &format!("spec.services.{from}"),
+                    format!("`{from}`'s ingress NetworkPolicy would be `<release>-{name}{FROM_INGRESS}`, the name of the one admitting the Ingress controller to `{name}`"),
+                    format!("rename `{from}`, e.g. `{name}-client`"),
+                );
+            }
+            let waypoint = format!("{name}-waypoint");
+            if services.contains(waypoint.as_str()) && m.needs_waypoint(name) {
+                self.err_key(
+                    "E0208",
+                    &format!("spec.services.{waypoint}"),
+                    format!("`{waypoint}`'s AuthorizationPolicy would have the name of `{name}`'s waypoint AuthorizationPolicy, `<release>-{waypoint}`"),
+                    format!("rename `{waypoint}`"),
+                );
+            }
+        }
+        let mut routes: BTreeMap<String, &str> = BTreeMap::new();
+        for g in &m.gateways {
+            let mut names = vec![g.name.clone()];
+            let mut hosts: Vec<usize> = g
+                .routes
+                .iter()
+                .filter_map(|r| r.host.as_ref())
+                .filter_map(|h| g.hosts.iter().position(|x| x == h))
+                .collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            names.extend(hosts.iter().map(|i| format!("{}-host-{i}", g.name)));
+            if g.tls.is_some() && g.https_redirect {
+                names.push(format!("{}-redirect", g.name));
+            }
+            for n in names {
+                if let Some(other) = routes.get(&n) {
+                    self.err_key(
+                        "E0240",
+                        &format!("spec.gateways.{}", g.name),
+                        format!("gateways `{other}` and `{}` would both render the HTTPRoute `<release>-{n}`", g.name),
+                        "rename one gateway: `<gateway>-host-<i>` and `<gateway>-redirect` are the names of a gateway's own routes".into(),
+                    );
+                } else {
+                    routes.insert(n, &g.name);
+                }
+            }
+        }
+    }
+
     pub(super) fn gateway(
         &mut self,
         app: &str,
@@ -226,6 +297,29 @@ impl Resolver<'_> {
                 );
             }
         }
+        // The Istio Gateway's `selector` and the NetworkPolicies'
+        // `podSelector` for the gateway's pods.
+        if let Some(sel) = &g.selector {
+            for (k, v) in sel {
+                let at = format!("{path}.selector.{k}");
+                self.name_key(super::names::Rule::LabelKey, "E0244", &at, k, "a label key");
+                self.name(
+                    super::names::Rule::LabelValue,
+                    "E0244",
+                    &at,
+                    v,
+                    "a label value",
+                );
+            }
+            if sel.is_empty() {
+                self.err_key(
+                    "E0244",
+                    &format!("{path}.selector"),
+                    format!("gateway `{name}` has an empty selector, which would select every gateway pod"),
+                    "give the labels of its gateway pods, e.g. `selector: {istio: ingressgateway}`".into(),
+                );
+            }
+        }
         let mut routes = vec![];
         for (i, r) in g.routes.iter().enumerate() {
             if let Some(route) = self.route(&format!("{path}.routes[{i}]"), g, r, index) {
@@ -314,6 +408,21 @@ impl Resolver<'_> {
                     "write a URI path such as `/api`".into(),
                 );
             }
+            PathMatch::Prefix(p) | PathMatch::Exact(p) => {
+                if let Some(why) = path_fault(p) {
+                    let field = if r.prefix.is_some() {
+                        "prefix"
+                    } else {
+                        "exact"
+                    };
+                    self.err(
+                        "E0246",
+                        &format!("{rp}.{field}"),
+                        format!("route path `{p}` {why}"),
+                        "write a normalised URI path: no `//`, `/./` or `/../`, no `#` or encoded `/`, and other characters percent-encoded".into(),
+                    );
+                }
+            }
             PathMatch::Regex(x) => {
                 if let Err(e) = regex::Regex::new(x) {
                     let first = e.to_string().lines().last().unwrap_or("").to_string();
@@ -325,7 +434,6 @@ impl Resolver<'_> {
                     );
                 }
             }
-            _ => {}
         }
         if let Some(h) = &r.host {
             if !g.hosts.contains(h) {
@@ -488,4 +596,42 @@ fn longest_gateway_object(name: &str, g: &policy::Gateway) -> String {
         consider(format!("{name}-host-{i}"));
     }
     longest
+}
+
+/// Why a prefix or exact path is one the Gateway API's HTTPRoute refuses
+/// (its CEL rules on `spec.rules[].matches[].path`, gateway.networking.k8s.io
+/// v1.6.1 `httproutes.yaml`), and Ingress's `Exact`/`Prefix` paths too
+/// (the API server refuses `//`, `/./` and `/../` there); `None` when fine.
+fn path_fault(p: &str) -> Option<String> {
+    for bad in ["//", "/./", "/../", "%2f", "%2F", "#"] {
+        if p.contains(bad) {
+            return Some(format!("contains `{bad}`"));
+        }
+    }
+    for bad in ["/..", "/."] {
+        if p.ends_with(bad) {
+            return Some(format!("ends with `{bad}`"));
+        }
+    }
+    // ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() || b"-/._~!$&'()*+,;=:@".contains(&c) {
+            i += 1;
+        } else if c == b'%'
+            && b.len() > i + 2
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            i += 3;
+        } else {
+            let ch = p[i..].chars().next().unwrap_or('?');
+            return Some(format!(
+                "has `{ch}`, which a URI path writes percent-encoded"
+            ));
+        }
+    }
+    None
 }

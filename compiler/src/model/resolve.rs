@@ -119,6 +119,26 @@ impl Resolver<'_> {
                 format!("`{}` is not a SemVer 2 version", spec.version),
                 "Helm needs versions like `2.3.0` or `2.3.0-rc.1`".into(),
             );
+        } else if !names::check(names::Rule::LabelValue, &spec.version) {
+            // The chart labels every object `app.kubernetes.io/version` and
+            // every pod `service.istio.io/canonical-revision` with it.
+            self.err(
+                "E0203",
+                "spec.version",
+                format!("`{}` cannot be a label value (objects carry it as `app.kubernetes.io/version`)", spec.version),
+                "label values are at most 63 letters, digits, `-`, `_` and `.`: drop the build metadata (`+...`) or shorten the pre-release".into(),
+            );
+        } else if name.len() + 1 + spec.version.len() > 63 {
+            self.err(
+                "E0203",
+                "spec.version",
+                format!(
+                    "`{name}-{}` (the `helm.sh/chart` label) is {} characters; label values stop at 63",
+                    spec.version,
+                    name.len() + 1 + spec.version.len()
+                ),
+                "shorten the version's pre-release part or the policy name".into(),
+            );
         }
         let defaults = st.defaults.clone().unwrap_or_default();
         let default_registry = spec.images.as_ref().and_then(|i| i.registry.clone());
@@ -197,6 +217,7 @@ impl Resolver<'_> {
             .enumerate()
             .map(|(i, e)| self.egress(i, e, &index))
             .collect();
+        self.check_egress_protocols(&egress);
         egress.extend(merge_external_egress(to_externals));
         let telemetry = spec.telemetry.as_ref().map(|t| self.telemetry(t));
         let mesh = self.mesh(spec, st);
@@ -218,7 +239,7 @@ impl Resolver<'_> {
                     None
                 }
             });
-        Model {
+        let model = Model {
             description: chart
                 .and_then(|c| c.description.clone())
                 .unwrap_or_else(|| {
@@ -273,7 +294,9 @@ impl Resolver<'_> {
             service_names: spec.service_names.unwrap_or_default().into(),
             index: Index::default(),
         }
-        .with_index()
+        .with_index();
+        self.check_derived_names(&model);
+        model
     }
 }
 

@@ -354,6 +354,34 @@ impl Resolver<'_> {
         }
     }
 
+    /// One ServiceEntry per host (`emit::external`) has one protocol per
+    /// port: two `egress` entries giving one host and port two protocols
+    /// would render a ServiceEntry Istio refuses (port numbers are unique).
+    /// `egress` holds `spec.egress` in order.
+    pub(super) fn check_egress_protocols(&mut self, egress: &[Egress]) {
+        let mut seen: BTreeMap<(&str, u16), (usize, Protocol)> = BTreeMap::new();
+        for (i, e) in egress.iter().enumerate() {
+            match seen.get(&(e.host.as_str(), e.port)) {
+                Some((j, p)) if *p != e.protocol => self.err(
+                    "E0251",
+                    &format!("spec.egress[{i}].protocol"),
+                    format!(
+                        "`{}` port {} is {} here and {} in spec.egress[{j}]",
+                        e.host,
+                        e.port,
+                        e.protocol.as_str().to_ascii_uppercase(),
+                        p.as_str().to_ascii_uppercase()
+                    ),
+                    "give one protocol per host and port: the host's ServiceEntry lists each port once".into(),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert((e.host.as_str(), e.port), (i, e.protocol));
+                }
+            }
+        }
+    }
+
     pub(super) fn egress(
         &mut self,
         i: usize,
