@@ -215,6 +215,92 @@ impl Resolver<'_> {
 
     /// Every mount names a volume the pod has; no volume takes a name
     /// meshpack generates.
+    /// The main container's mount paths are unique (the API server
+    /// refuses a pod whose container mounts two volumes at one path):
+    /// meshpack's own `/tmp` and storage mount, the `files` and the
+    /// `volumeMounts`. Init containers' names are unique and not the main
+    /// container's, the service's name.
+    pub(super) fn check_mounts(&mut self, name: &str, pod: &Pod, storage: Option<&str>) {
+        let path = format!("spec.services.{name}");
+        let mut seen: Vec<(String, String)> =
+            vec![("/tmp".into(), "the writable `/tmp` meshpack mounts".into())];
+        if let Some(m) = storage {
+            seen.push((m.to_string(), "the storage mount".into()));
+        }
+        // (mount path, where it is written, what it is for a person)
+        let mut paths: Vec<(String, String, String)> = pod
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.mount_path.clone(),
+                    format!("{path}.files.{}", f.mount_path),
+                    format!("the file mounted at `{}`", f.mount_path),
+                )
+            })
+            .collect();
+        for (i, m) in pod
+            .volume_mounts
+            .iter()
+            .flat_map(|v| v.as_array().into_iter().flatten())
+            .enumerate()
+        {
+            if let Some(p) = m["mountPath"].as_str() {
+                paths.push((
+                    p.to_string(),
+                    format!("{path}.volumeMounts[{i}].mountPath"),
+                    format!("volumeMounts[{i}]"),
+                ));
+            }
+        }
+        if let Some(m) = storage {
+            if m.trim_end_matches('/') == "/tmp" {
+                self.err(
+                    "E0314",
+                    &format!("{path}.storage.mountPath"),
+                    "storage is mounted at `/tmp`, where meshpack mounts the writable `/tmp`"
+                        .into(),
+                    "mount the storage elsewhere, e.g. `/data`".into(),
+                );
+            }
+        }
+        for (p, at, what) in paths {
+            let norm = p.trim_end_matches('/');
+            if let Some((_, first)) = seen.iter().find(|(q, _)| q.trim_end_matches('/') == norm) {
+                self.err(
+                    "E0314",
+                    &at,
+                    format!("`{p}` is mounted twice in `{name}`'s container (also by {first})"),
+                    "give each mount its own path; the API server refuses a container with two mounts at one path".into(),
+                );
+            } else {
+                seen.push((p, what));
+            }
+        }
+        let mut init: Vec<&str> = vec![];
+        for (i, c) in pod
+            .init_containers
+            .iter()
+            .flat_map(|v| v.as_array().into_iter().flatten())
+            .enumerate()
+        {
+            let Some(n) = c["name"].as_str() else {
+                continue;
+            };
+            if n == name || init.contains(&n) {
+                self.err(
+                    "E0314",
+                    &format!("{path}.initContainers[{i}].name"),
+                    format!("init container name `{n}` is taken in `{name}`'s pod"),
+                    format!(
+                        "container names in a pod are unique, and `{name}` is the main container's"
+                    ),
+                );
+            }
+            init.push(n);
+        }
+    }
+
     fn check_volumes(&mut self, path: &str, pod: &Pod, has_files: bool) {
         let names: Vec<String> = pod
             .volumes
@@ -223,6 +309,22 @@ impl Resolver<'_> {
             .filter_map(|v| v["name"].as_str().map(str::to_string))
             .collect();
         for (i, n) in names.iter().enumerate() {
+            let at = format!("{path}.volumes[{i}].name");
+            if !super::names::check(super::names::Rule::Dns1123Label, n) {
+                self.err(
+                    "E0313",
+                    &at,
+                    format!("volume name `{n}` is not a DNS-1123 label"),
+                    "use at most 63 lowercase letters, digits and `-`".into(),
+                );
+            } else if names[..i].contains(n) {
+                self.err(
+                    "E0313",
+                    &at,
+                    format!("two volumes are named `{n}`"),
+                    "give each volume its own name".into(),
+                );
+            }
             if GENERATED_VOLUMES.contains(&n.as_str()) {
                 self.err(
                     "E0313",

@@ -223,7 +223,9 @@ impl Resolver<'_> {
         let pod = if attach.is_some() {
             Pod::default()
         } else {
-            self.pod(name, s, workload)
+            let pod = self.pod(name, s, workload);
+            self.check_mounts(name, &pod, storage.as_ref().map(|v| v.mount_path.as_str()));
+            pod
         };
         Service {
             name: name.to_string(),
