@@ -395,19 +395,6 @@ impl Resolver<'_> {
             }
         };
         match &path {
-            PathMatch::Prefix(p) | PathMatch::Exact(p) if !p.starts_with('/') => {
-                let field = if r.prefix.is_some() {
-                    "prefix"
-                } else {
-                    "exact"
-                };
-                self.err(
-                    "E0246",
-                    &format!("{rp}.{field}"),
-                    format!("route path `{p}` does not start with `/`"),
-                    "write a URI path such as `/api`".into(),
-                );
-            }
             PathMatch::Prefix(p) | PathMatch::Exact(p) => {
                 if let Some(why) = path_fault(p) {
                     let field = if r.prefix.is_some() {
@@ -419,7 +406,7 @@ impl Resolver<'_> {
                         "E0246",
                         &format!("{rp}.{field}"),
                         format!("route path `{p}` {why}"),
-                        "write a normalised URI path: no `//`, `/./` or `/../`, no `#` or encoded `/`, and other characters percent-encoded".into(),
+                        "write a normalised URI path such as `/api`: no `//`, `/./` or `/../`, no `#` or encoded `/`, and other characters percent-encoded".into(),
                     );
                 }
             }
@@ -603,6 +590,9 @@ fn longest_gateway_object(name: &str, g: &policy::Gateway) -> String {
 /// v1.6.1 `httproutes.yaml`), and Ingress's `Exact`/`Prefix` paths too
 /// (the API server refuses `//`, `/./` and `/../` there); `None` when fine.
 fn path_fault(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return Some("does not start with `/`".into());
+    }
     for bad in ["//", "/./", "/../", "%2f", "%2F", "#"] {
         if p.contains(bad) {
             return Some(format!("contains `{bad}`"));

@@ -69,6 +69,12 @@ pub struct Pod {
     pub schedule: Option<String>,
 }
 
+/// The items of a list field (`volumes`, `volumeMounts`, `initContainers`),
+/// none when it is not set or not a list.
+fn items(v: &Option<Value>) -> impl Iterator<Item = &Value> {
+    v.iter().flat_map(|v| v.as_array().into_iter().flatten())
+}
+
 /// Which pod fields a service sets: attached and external services refuse them.
 pub(super) fn fields_set(s: &policy::Service) -> [(&'static str, bool); 11] {
     [
@@ -239,12 +245,7 @@ impl Resolver<'_> {
                 )
             })
             .collect();
-        for (i, m) in pod
-            .volume_mounts
-            .iter()
-            .flat_map(|v| v.as_array().into_iter().flatten())
-            .enumerate()
-        {
+        for (i, m) in items(&pod.volume_mounts).enumerate() {
             if let Some(p) = m["mountPath"].as_str() {
                 paths.push((
                     p.to_string(),
@@ -278,12 +279,7 @@ impl Resolver<'_> {
             }
         }
         let mut init: Vec<&str> = vec![];
-        for (i, c) in pod
-            .init_containers
-            .iter()
-            .flat_map(|v| v.as_array().into_iter().flatten())
-            .enumerate()
-        {
+        for (i, c) in items(&pod.init_containers).enumerate() {
             let Some(n) = c["name"].as_str() else {
                 continue;
             };
@@ -302,10 +298,7 @@ impl Resolver<'_> {
     }
 
     fn check_volumes(&mut self, path: &str, pod: &Pod, has_files: bool) {
-        let names: Vec<String> = pod
-            .volumes
-            .iter()
-            .flat_map(|v| v.as_array().into_iter().flatten())
+        let names: Vec<String> = items(&pod.volumes)
             .filter_map(|v| v["name"].as_str().map(str::to_string))
             .collect();
         for (i, n) in names.iter().enumerate() {
@@ -339,12 +332,7 @@ impl Resolver<'_> {
         if has_files {
             known.push("files");
         }
-        for (i, m) in pod
-            .volume_mounts
-            .iter()
-            .flat_map(|v| v.as_array().into_iter().flatten())
-            .enumerate()
-        {
+        for (i, m) in items(&pod.volume_mounts).enumerate() {
             let Some(n) = m["name"].as_str() else {
                 continue;
             };
