@@ -383,6 +383,8 @@ struct Hostile {
     path: String,
     gateway: Option<(String, String, String)>, // name, credentialName, issuer
     external: Option<String>,                  // an external service's name
+    egress: Vec<(String, u16, Option<String>)>, // host, port, protocol
+    route_path: String,                        // the gateway route's prefix
 }
 
 fn hostile() -> impl Strategy<Value = Hostile> {
@@ -406,9 +408,31 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         hostile_text(),
         proptest::option::of((k8s_name(), k8s_name(), k8s_name())),
         proptest::option::of(k8s_name()),
+        proptest::collection::vec(
+            (
+                proptest::sample::select(EGRESS_HOSTS.to_vec()).prop_map(str::to_string),
+                proptest::sample::select(vec![443u16, 8443]),
+                proptest::option::of(
+                    proptest::sample::select(vec!["TLS", "TCP", "HTTPS"]).prop_map(str::to_string),
+                ),
+            ),
+            0..=3,
+        ),
+        proptest::sample::select(ROUTE_PATHS.to_vec()).prop_map(str::to_string),
     )
         .prop_map(
-            |(services, versions, registry, pull_secret, description, path, gateway, external)| {
+            |(
+                services,
+                versions,
+                registry,
+                pull_secret,
+                description,
+                path,
+                gateway,
+                external,
+                egress,
+                route_path,
+            )| {
                 Hostile {
                     services,
                     versions,
@@ -418,10 +442,28 @@ fn hostile() -> impl Strategy<Value = Hostile> {
                     path,
                     gateway,
                     external,
+                    egress,
+                    route_path,
                 }
             },
         )
 }
+
+/// Egress hosts: one twice (two ports, maybe two protocols), and two whose
+/// slugs collide.
+const EGRESS_HOSTS: [&str; 3] = ["api.example.com", "a-b.example.com", "a.b-example.com"];
+
+/// Route prefixes, most of which the HTTPRoute and Ingress APIs refuse.
+const ROUTE_PATHS: [&str; 8] = [
+    "/",
+    "/api",
+    "/api//v1",
+    "/a b",
+    "/x/../y",
+    "/%2fetc",
+    "/ok#frag",
+    "/caf\u{e9}",
+];
 
 fn hostile_yaml(h: &Hostile) -> String {
     let mut services = serde_json::Map::new();
@@ -445,6 +487,17 @@ fn hostile_yaml(h: &Hostile) -> String {
     let mut allow = vec![
         json!({"from": first, "to": "*", "ports": ["http"], "paths": [format!("/{}", h.path)]}),
     ];
+    let egress: Vec<Value> = h
+        .egress
+        .iter()
+        .map(|(host, port, proto)| {
+            let mut e = json!({"host": host, "port": port, "from": first});
+            if let Some(p) = proto {
+                e["protocol"] = json!(p);
+            }
+            e
+        })
+        .collect();
     let mut spec =
         json!({"version": "1.0.0", "chart": {"description": h.description}, "services": services});
     let mut images = serde_json::Map::new();
@@ -460,13 +513,16 @@ fn hostile_yaml(h: &Hostile) -> String {
     if let Some((g, cred, issuer)) = &h.gateway {
         spec["gateways"] = json!({g.clone(): {"hosts": ["app.example.com"],
             "tls": {"credentialName": cred, "certManager": {"issuer": issuer}},
-            "routes": [{"prefix": "/", "to": first}]}});
+            "routes": [{"prefix": h.route_path, "to": first}]}});
         allow.push(json!({"from": format!("gateway/{g}"), "to": first}));
     }
     if let Some(x) = &h.external {
         spec["services"][x] =
             json!({"external": {"host": "db.example.com", "ports": {"tcp-pg": 5432}}});
         allow.push(json!({"from": first, "to": x}));
+    }
+    if !egress.is_empty() {
+        spec["egress"] = json!(egress);
     }
     spec["allow"] = json!(allow);
     serde_yaml::to_string(&json!({"apiVersion": "meshpack.dev/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "hp"}, "spec": spec})).unwrap()
@@ -512,6 +568,8 @@ fn hostile_check(policy: &str) -> Result<&'static str, String> {
             path: "x".into(),
             gateway: None,
             external: None,
+            egress: vec![],
+            route_path: "/".into(),
         }),
     )
     .unwrap();
