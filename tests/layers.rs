@@ -20,6 +20,7 @@ const BASE: &[&str] = &[
     "yaml_pos",
     "yaml_write",
     "istio",
+    "keyed_hash",
     "gateway_api",
 ];
 

@@ -17,6 +17,7 @@ pub(crate) mod gateway_api;
 pub(crate) mod heap;
 pub mod import;
 pub(crate) mod istio;
+pub(crate) mod keyed_hash;
 pub mod lock;
 pub(crate) mod manifest;
 pub mod model;

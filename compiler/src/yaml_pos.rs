@@ -7,9 +7,10 @@
 //! (`spec.allow[3].from[0]`) to its position; callers look positions up by
 //! path. The same pass rejects what serde_yaml would accept silently or too
 //! late: duplicate keys, several documents, deep nesting and alias bombs.
-//! Depends on nothing in the crate but `diag`.
+//! Depends on nothing in the crate but `diag` and `keyed_hash`.
 
 use crate::diag::{Diagnostic, Pos};
+use crate::keyed_hash::Keyed;
 use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::Marker;
@@ -35,64 +36,6 @@ pub(crate) const MAX_ALIAS_BYTES: usize = 4 << 20;
 pub struct Spans {
     values: HashMap<u64, Pos, Keyed>,
     keys: HashMap<u64, Pos, Keyed>,
-}
-
-/// The hasher of [`Spans`]' keys, which are already well-mixed 64-bit
-/// hashes: one folded multiply (the 128-bit product's halves xored, as
-/// foldhash and wyhash mix) of the key with two secret random
-/// seeds, so bucket positions still depend on a secret, as with
-/// `RandomState`. SipHash-1-3 here and in `Keys` was three quarters of
-/// the time the scan spends outside yaml-rust2 (~500,000 inserts at
-/// 10,000 services, perf).
-#[derive(Debug, Clone, Copy)]
-struct Keyed {
-    seeds: [u64; 2],
-}
-
-impl Default for Keyed {
-    fn default() -> Self {
-        use std::hash::{BuildHasher, RandomState};
-        // `RandomState` is seeded once per thread and then varied per
-        // instance: two of its hashes give two independent secret words.
-        let state = RandomState::new();
-        Keyed {
-            seeds: [state.hash_one(0u64), state.hash_one(1u64) | 1],
-        }
-    }
-}
-
-impl std::hash::BuildHasher for Keyed {
-    type Hasher = KeyedHasher;
-    fn build_hasher(&self) -> KeyedHasher {
-        KeyedHasher {
-            seeds: self.seeds,
-            hash: 0,
-        }
-    }
-}
-
-struct KeyedHasher {
-    seeds: [u64; 2],
-    hash: u64,
-}
-
-impl std::hash::Hasher for KeyedHasher {
-    fn write_u64(&mut self, k: u64) {
-        let p = u128::from(k ^ self.seeds[0] ^ self.hash) * u128::from(self.seeds[1]);
-        self.hash = (p as u64) ^ ((p >> 64) as u64);
-    }
-    /// Only `u64` keys are hashed; other input goes through the same mix
-    /// eight bytes at a time.
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.hash
-    }
 }
 
 impl Spans {

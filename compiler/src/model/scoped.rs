@@ -27,8 +27,15 @@ impl Model {
     /// Whether the service's versions run under a ServiceAccount each
     /// (`<fullname>-<service>-<version>`): some rule names one of them.
     pub fn version_identities(&self, service: &str) -> bool {
-        // The index files a version's edges under its service, so this is
-        // linear in the service's own edges (called per edge by emitters).
+        match self.flags(service) {
+            Some(f) => f.version_identities,
+            None => self.find_version_identities(service),
+        }
+    }
+
+    /// [`Model::version_identities`] from the edges (the index files a
+    /// version's edges under its service: linear in the service's own).
+    pub(super) fn find_version_identities(&self, service: &str) -> bool {
         self.edges_from(service)
             .any(|e| matches!(&e.source, Source::Version { service: s, .. } if s == service))
     }

@@ -8,6 +8,7 @@
 
 use super::{Attach, EnvVal, External, Gateway, Pod, Telemetry, Traffic, Upgrades, Version};
 use super::{Dataplane, MtlsMode, ServiceNames};
+use crate::keyed_hash::Keyed;
 use std::collections::HashMap;
 
 /// Longest `<application>-<service>` name: a StatefulSet's pods carry
@@ -61,10 +62,20 @@ pub struct Model {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Index {
-    services: HashMap<String, usize>,
-    edges_to: HashMap<String, Vec<usize>>,
-    edges_from: HashMap<String, Vec<usize>>,
-    egress_from: HashMap<String, Vec<usize>>,
+    services: HashMap<String, usize, Keyed>,
+    edges_to: HashMap<String, Vec<usize>, Keyed>,
+    edges_from: HashMap<String, Vec<usize>, Keyed>,
+    egress_from: HashMap<String, Vec<usize>, Keyed>,
+    /// Per service, in `services`' order: what emitters ask of each
+    /// service several times per object ([`Model::needs_waypoint`],
+    /// [`Model::version_identities`]), answered once.
+    flags: Vec<Flags>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Flags {
+    pub(super) waypoint: bool,
+    pub(super) version_identities: bool,
 }
 
 impl Model {
@@ -120,6 +131,13 @@ impl Model {
     }
 
     pub(super) fn with_index(mut self) -> Self {
+        self.reindex();
+        self
+    }
+
+    /// Build the lookups again after changing the services, edges or
+    /// egress (`verify` widens a model by the chart's additions).
+    pub fn reindex(&mut self) {
         let mut ix = Index::default();
         for (i, s) in self.services.iter().enumerate() {
             ix.services.insert(s.name.clone(), i);
@@ -138,7 +156,21 @@ impl Model {
             }
         }
         self.index = ix;
-        self
+        self.index.flags = self
+            .services
+            .iter()
+            .map(|s| Flags {
+                waypoint: self.find_needs_waypoint(&s.name),
+                version_identities: self.find_version_identities(&s.name),
+            })
+            .collect();
+    }
+
+    pub(super) fn flags(&self, name: &str) -> Option<Flags> {
+        self.index
+            .services
+            .get(name)
+            .and_then(|i| self.index.flags.get(*i).copied())
     }
 
     pub fn service(&self, name: &str) -> Option<&Service> {
@@ -171,6 +203,13 @@ impl Model {
     /// need a proxy to apply them. A StatefulSet's headless Service has no
     /// address a waypoint could take over: clients reach its pods directly.
     pub fn needs_waypoint(&self, name: &str) -> bool {
+        match self.flags(name) {
+            Some(f) => f.waypoint,
+            None => self.find_needs_waypoint(name),
+        }
+    }
+
+    fn find_needs_waypoint(&self, name: &str) -> bool {
         let l7_rules = self
             .edges_to(name)
             .any(|e| !e.paths.is_empty() || !e.methods.is_empty());

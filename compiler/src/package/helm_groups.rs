@@ -358,8 +358,15 @@ impl Grouper {
             }
             // Too large for one file: each service's own file instead.
             for p in parts {
-                let text = helm::assemble(group, &self.app, &p.prelude, vec![], &p.body);
-                sink(p.path, self.with_upgrades(text));
+                let text = helm::assemble_with(
+                    group,
+                    &self.app,
+                    &p.prelude,
+                    vec![],
+                    &p.body,
+                    self.upgrades_line.as_deref(),
+                );
+                sink(p.path, text);
             }
         }
         self.done = self.done.max(upto);
@@ -439,14 +446,14 @@ impl Grouper {
         if hoist {
             body = replace_all(&body, &portable, &portable_var_if);
         }
-        self.with_upgrades(helm::assemble(group, &self.app, &prelude, extra, &body))
-    }
-
-    fn with_upgrades(&self, mut text: String) -> String {
-        if let Some(line) = &self.upgrades_line {
-            helm::insert_upgrades_line(&mut text, line);
-        }
-        text
+        helm::assemble_with(
+            group,
+            &self.app,
+            &prelude,
+            extra,
+            &body,
+            self.upgrades_line.as_deref(),
+        )
     }
 }
 

@@ -65,9 +65,10 @@ impl Hooks for Template<'_> {
 
 /// Whether `b` holds `{{`, and whether it holds `mpx`: one pass.
 fn scan(b: &[u8]) -> (bool, bool) {
+    // `memchr2` skips the bytes that are neither (most of every scalar).
     let (mut braces, mut marker) = (false, false);
-    for (i, &c) in b.iter().enumerate() {
-        match c {
+    for i in memchr::memchr2_iter(b'{', b'm', b) {
+        match b[i] {
             b'{' if b.get(i + 1) == Some(&b'{') => braces = true,
             b'm' if b[i + 1..].starts_with(b"px") => marker = true,
             _ => {}
@@ -81,7 +82,7 @@ pub(super) fn marker_index(s: &str) -> Option<usize> {
 }
 
 fn push_spaces(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    crate::yaml_write::indent(out, n);
 }
 
 /// `line` with each `{N}` (N = 0..=4) replaced by `indent + N`: a fragment

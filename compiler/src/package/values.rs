@@ -352,44 +352,54 @@ fn tree(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Node<'_> {
     root
 }
 
-fn yaml_value(v: &Value, indent: usize) -> String {
+/// A value after its key (`key:` is written): ` {}`, ` []`, ` <scalar>`,
+/// or its block on the next lines at `indent`.
+fn push_value(out: &mut String, v: &Value, indent: usize) {
     match v {
-        Value::Object(o) if o.is_empty() => " {}".into(),
-        Value::Array(a) if a.is_empty() => " []".into(),
+        Value::Object(o) if o.is_empty() => out.push_str(" {}"),
+        Value::Array(a) if a.is_empty() => out.push_str(" []"),
         Value::Object(_) | Value::Array(_) => {
             let text = super::yaml::to_string(v);
-            let pad = " ".repeat(indent);
-            let mut s = String::new();
             for line in text.lines() {
-                s.push('\n');
-                s.push_str(&pad);
-                s.push_str(line);
+                out.push('\n');
+                crate::yaml_write::indent(out, indent);
+                out.push_str(line);
             }
-            s
         }
-        _ => format!(" {}", super::yaml::to_string(v).trim_end()),
+        _ => {
+            out.push(' ');
+            let start = out.len();
+            crate::yaml_write::write(out, v, &mut crate::yaml_write::Plain);
+            out.truncate(out.trim_end().len().max(start));
+        }
     }
 }
 
+/// Written straight into `out`: a row per line pair, no string made per
+/// row (values.yaml has ~20 rows per service).
 fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
     let Node::Map(children) = node else { return };
     for (i, (k, child)) in children.list.iter().enumerate() {
-        let pad = "  ".repeat(depth);
         if depth == 0 && i > 0 {
             out.push('\n');
         }
         match child {
             Node::Leaf(ix) => {
                 let en = &entries[*ix];
-                out.push_str(&format!("{pad}# -- {}\n", en.description));
-                out.push_str(&format!(
-                    "{pad}{}:{}\n",
-                    yaml_key(k),
-                    yaml_value(&en.default, (depth + 1) * 2)
-                ));
+                crate::yaml_write::indent(out, depth * 2);
+                out.push_str("# -- ");
+                out.push_str(&en.description);
+                out.push('\n');
+                crate::yaml_write::indent(out, depth * 2);
+                push_key(out, k);
+                out.push(':');
+                push_value(out, &en.default, (depth + 1) * 2);
+                out.push('\n');
             }
             Node::Map(_) => {
-                out.push_str(&format!("{pad}{}:\n", yaml_key(k)));
+                crate::yaml_write::indent(out, depth * 2);
+                push_key(out, k);
+                out.push_str(":\n");
                 write(child, entries, depth + 1, out);
             }
         }
@@ -398,10 +408,8 @@ fn write(node: &Node, entries: &[Entry], depth: usize, out: &mut String) {
 
 /// A key as the one YAML writer writes it: quoted wherever YAML 1.1 (Helm's
 /// reader) would take it for a boolean, a number or null (`on`, `no`, `y`).
-fn yaml_key(k: &str) -> String {
-    super::yaml::to_string(&Value::String(k.to_string()))
-        .trim_end()
-        .to_string()
+fn push_key(out: &mut String, k: &str) {
+    crate::yaml_write::key(out, k);
 }
 
 pub fn values_yaml(m: &Model, entries: &[Entry]) -> String {

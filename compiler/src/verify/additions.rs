@@ -271,6 +271,8 @@ pub fn fold(m: &mut Model, a: &Additions) -> Result<(), String> {
             service: None,
         });
     }
+    // The lookups (edges into a service, its flags) must see the new edges.
+    m.reindex();
     Ok(())
 }
 
