@@ -523,6 +523,119 @@ fn values_schema_rejects_wrong_types_and_unknown_keys() {
     }
 }
 
+/// A chart of `services` (a policy body under `spec.services`), written to
+/// a temporary folder.
+fn chart_of(name: &str, services: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let policy = format!(
+        "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: {name}\nspec:\n  version: 1.0.0\n  services:\n{services}"
+    );
+    let m = meshpack::compile_model(&policy, None).unwrap_or_else(|d| panic!("{d:?}"));
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join(name);
+    meshpack::package::write_dir(&chart, &meshpack::package(&m).chart, "test", false).unwrap();
+    (dir, chart)
+}
+
+/// `helm template <release>`: the rendered objects, or Helm's error.
+fn template_as(
+    h: &str,
+    chart: &std::path::Path,
+    release: &str,
+    args: &[&str],
+) -> Result<String, String> {
+    let out = Command::new(helm(h))
+        .args(["template", release])
+        .arg(chart)
+        .args(args)
+        .output()
+        .unwrap();
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+/// Helm takes release names with dots and leading digits. Where an object
+/// made from such a name would be refused (a Service, which is a DNS-1035
+/// label: the chart's own with `serviceNames: release`, or the one Istio
+/// deploys for a Gateway API gateway), or accepted with pods that never
+/// start (a StatefulSet's pods take its name as their DNS-1123 host name),
+/// the chart fails first, saying which name and what to do; where nothing
+/// needs it (Deployments, Services named by the service), such a name
+/// installs as before. `fullnameOverride` is checked alike and rescues it.
+#[test]
+fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
+    let (_d1, deployments) = chart_of(
+        "shop",
+        "    api: {image: registry.example.com/api:1.0.0, ports: {http: 8080}}\n",
+    );
+    let (_d2, stateful) = chart_of(
+        "shop",
+        "    db: {image: registry.example.com/db:1.0.0, workload: StatefulSet, storage: {size: 1Gi, mountPath: /data}, ports: {tcp-db: 5432}}\n",
+    );
+    let evalhub = chart();
+    let services = "Services named from it must be DNS-1035 labels";
+    let hostnames = "which must be a DNS-1123 label";
+    for h in HELMS {
+        for (chart, release, args, prefix, why) in [
+            (
+                &evalhub,
+                "shop.prod",
+                &[][..],
+                "shop.prod-evalhub",
+                services,
+            ),
+            (&evalhub, "1shop", &[][..], "1shop-evalhub", services),
+            (
+                &evalhub,
+                "shop",
+                &["--set", "fullnameOverride=my.app"][..],
+                "my.app",
+                services,
+            ),
+            (&stateful, "shop.prod", &[][..], "shop.prod", hostnames),
+        ] {
+            let err = template_as(h, chart, release, args)
+                .expect_err(&format!("{h}: {release} {args:?} was accepted"));
+            assert!(
+                err.contains(&format!("object names would start with \"{prefix}\""))
+                    && err.contains(why)
+                    && err.contains("or set fullnameOverride"),
+                "{h}: {release}: {err}"
+            );
+        }
+        // A leading digit is a DNS-1123 label; dots are fine without
+        // StatefulSets, gateways or `serviceNames: release`.
+        let objs = by_id(&parse(&template_as(h, &stateful, "1shop", &[]).unwrap()));
+        assert_eq!(
+            objs["StatefulSet/1shop-db"]["spec"]["serviceName"], "db",
+            "{h}"
+        );
+        let objs = by_id(&parse(
+            &template_as(h, &deployments, "shop.prod", &[]).unwrap(),
+        ));
+        let d = &objs["Deployment/shop.prod-api"];
+        assert_eq!(
+            d["metadata"]["labels"]["app.kubernetes.io/instance"], "shop.prod",
+            "{h}"
+        );
+        let objs = by_id(&parse(
+            &template_as(
+                h,
+                &evalhub,
+                "shop.prod",
+                &["--set", "fullnameOverride=shop-prod"],
+            )
+            .unwrap(),
+        ));
+        let d = &objs["Deployment/shop-prod-api"];
+        assert_eq!(
+            d["metadata"]["labels"]["app.kubernetes.io/component"], "api",
+            "{h}"
+        );
+    }
+}
+
 #[test]
 fn istio_without_istio_apis_fails_saying_what_to_install() {
     for h in HELMS {

@@ -26,11 +26,19 @@ its SHA-256, so two long release names get different prefixes (but for a 1 in 2^
 {{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
 {{- end }}
+{{- $out := "" }}
 {{- if le (len $full) 40 }}
-{{- $full | trimSuffix "-" }}
+{{- $out = $full | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" ($full | trunc 34 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- $out = printf "%s-%s" ($full | trunc 34 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
 {{- end }}
+{{- /* Helm accepts release names with dots or a leading digit; the API
+server would refuse some objects made from such a name half-way through an
+install. Checked once per template file (the prefix is bound once). */}}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $out) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but Services named from it must be DNS-1035 labels (lowercase letters, digits and '-', starting with a letter). Install under such a release name, or set fullnameOverride to one" $out .Release.Name) }}
+{{- end }}
+{{- $out }}
 {{- end }}
 
 {{/*

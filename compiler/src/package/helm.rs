@@ -196,6 +196,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         fullname_max => fullname_max,
         // Room for `<prefix>-<5 hex digits>` with a prefix of 2 or more.
         fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
+        fullname_rule => fullname_rule(m),
         cert_manager => cert_manager,
         istio_kinds => security_first(istio_kinds),
         telemetry => m.telemetry.is_some(),
@@ -583,6 +584,40 @@ fn body_parts(f: &File) -> (String, usize, Vec<(String, std::ops::Range<usize>)>
         docs.push((kind, start..t.len()));
     }
     (t, opening, docs)
+}
+
+/// What the release's name prefix must be, when some object made from it
+/// needs more than a DNS-1123 subdomain (which Helm's own release-name
+/// check already ensures): `(pattern, why)` for `_helpers.tpl`'s check,
+/// or `None` when dots and a leading digit install fine.
+/// <https://kubernetes.io/docs/concepts/overview/working-with-objects/names/>
+fn fullname_rule(m: &Model) -> Option<(&'static str, &'static str)> {
+    // Services are DNS-1035 labels: the chart's own (`serviceNames:
+    // release`), and those Istio deploys for each Gateway API gateway
+    // (`<gateway>-istio`) and for the ambient waypoint.
+    let services = m.service_names == crate::model::ServiceNames::Release
+        || !m.gateways.is_empty()
+        || emit::ambient::any_waypoint(m);
+    // A StatefulSet's controller sets each pod's `spec.hostname` to the
+    // pod's name, and a pod's host name is a DNS-1123 label: with a dot
+    // the StatefulSet is accepted but none of its pods is.
+    let stateful = m
+        .services
+        .iter()
+        .any(|s| s.workload == crate::model::Workload::StatefulSet);
+    if services {
+        Some((
+            "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+            "Services named from it must be DNS-1035 labels (lowercase letters, digits and '-', starting with a letter)",
+        ))
+    } else if stateful {
+        Some((
+            "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "a StatefulSet's pods take its name as their host name, which must be a DNS-1123 label (lowercase letters, digits and '-', no '.')",
+        ))
+    } else {
+        None
+    }
 }
 
 /// A template file's closing.

@@ -29,15 +29,25 @@ its SHA-256, so two long release names get different prefixes (but for a 1 in 2^
 {{- $full = printf "%s-%s" .Release.Name $name }}
 {{- end }}
 {{- end }}
+{{- $out := "" }}
 {{% if fullname_cut %}}
 {{- if le (len $full) {{{ fullname_max }}} }}
-{{- $full | trimSuffix "-" }}
+{{- $out = $full | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" ($full | trunc {{{ fullname_cut }}} | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- $out = printf "%s-%s" ($full | trunc {{{ fullname_cut }}} | trimSuffix "-") ($full | sha256sum | trunc 5) }}
 {{- end }}
 {{% else %}}
-{{- $full | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{- $out = $full | trunc {{{ fullname_max }}} | trimSuffix "-" }}
 {{% endif %}}
+{{% if fullname_rule %}}
+{{- /* Helm accepts release names with dots or a leading digit; the API
+server would refuse some objects made from such a name half-way through an
+install. Checked once per template file (the prefix is bound once). */}}
+{{- if not (regexMatch "{{{ fullname_rule[0] }}}" $out) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but {{{ fullname_rule[1] }}}. Install under such a release name, or set fullnameOverride to one" $out .Release.Name) }}
+{{- end }}
+{{% endif %}}
+{{- $out }}
 {{- end }}
 
 {{/*
