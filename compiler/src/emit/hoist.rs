@@ -362,11 +362,49 @@ pub fn helpers(app: &str) -> String {
     t + &own_helpers(app)
 }
 
+/// A set of (piece, indentation) pairs: a bit per pair below 128 spaces,
+/// since a bucket file reads the same few pairs hundreds of thousands of
+/// times (a `BTreeSet` insert each was most of [`bindings`]).
+#[derive(Default)]
+struct Pairs {
+    bits: [u128; Hoist::ALL.len()],
+    wide: std::collections::BTreeSet<(usize, usize)>,
+}
+
+impl Pairs {
+    fn insert(&mut self, (h, indent): (usize, usize)) {
+        match indent < 128 {
+            true => self.bits[h] |= 1 << indent,
+            false => {
+                self.wide.insert((h, indent));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bits.iter().all(|b| *b == 0) && self.wide.is_empty()
+    }
+
+    /// The pairs in order, as a `BTreeSet` of them iterates.
+    fn sorted(&self) -> Vec<(usize, usize)> {
+        let mut v: Vec<(usize, usize)> = (0..Hoist::ALL.len())
+            .flat_map(|h| {
+                (0..128)
+                    .filter(move |i| self.bits[h] >> i & 1 == 1)
+                    .map(move |i| (h, i))
+            })
+            .chain(self.wide.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
 /// The binding lines of the pieces `body` reads (`$hoist_<name>_<indent>`),
 /// in [`Hoist::ALL`]'s order, each indentation once.
 pub fn bindings(app: &str, body: &str) -> Vec<String> {
     const PREFIX: &str = "$hoist_";
-    let mut used = std::collections::BTreeSet::new();
+    let mut used = Pairs::default();
     // `memmem` rather than `match_indices`: each scan reads every byte of
     // a bucket file (three per file, 88 MB at 10,000 services).
     for i in memchr::memmem::find_iter(body.as_bytes(), PREFIX) {
@@ -392,7 +430,7 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
         }
     }
     // The pieces workloads read from `$pod`, and their services.
-    let mut pieces = std::collections::BTreeSet::new();
+    let mut pieces = Pairs::default();
     for i in memchr::memmem::find_iter(body.as_bytes(), POD_READ) {
         let rest = &body[i + POD_READ.len()..];
         let Some((name, indent)) = rest.split_once(" }}").and_then(|(r, _)| r.rsplit_once('_'))
@@ -415,6 +453,7 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
         }
     }
     let mut lines: Vec<String> = used
+        .sorted()
         .into_iter()
         .map(|(h, indent): (usize, usize)| {
             let h = Hoist::ALL[h];
@@ -434,6 +473,7 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
         lines.push("{{- $hoist_pods := dict }}".into());
     } else if !pieces.is_empty() {
         let pieces: Vec<(Hoist, usize)> = pieces
+            .sorted()
             .into_iter()
             .map(|(h, i)| (Hoist::ALL[h], i))
             .collect();
