@@ -95,7 +95,7 @@ pub const CODES: &[Code] = &[
     c("E0239", "`from: []`, `to: []` or `ports: []` in a rule lists nothing", "name at least one source, destination or port, or remove `ports` to allow every port"),
     c("E0240", "a gateway name is not a DNS-1035 label, is the reserved `waypoint`, is the name of a service with its own VirtualService, is too long for its objects' names, or gives an HTTPRoute the name of another gateway's", "use lowercase letters, digits and `-`, another name than `waypoint` or a routed service's, and a name that leaves the release part 8 characters of 63"),
     c("E0241", "a gateway lists no host", "add the host names it answers for"),
-    c("E0242", "a gateway host is not a host name", "write a DNS name such as `app.example.com` or `*.example.com`"),
+    c("E0242", "a gateway host is not a host name, or is listed twice", "write each host once, as a DNS name such as `app.example.com` or `*.example.com`"),
     c("E0243", "`httpsRedirect` without `tls`", "add `tls.credentialName`, or remove `httpsRedirect`"),
     c("E0244", "a gateway's `tls.credentialName` or `serviceAccount` is not a valid name, or its `selector` is empty or has a label key or value Kubernetes refuses", "use DNS-1123 subdomains for names, and the labels of the gateway pods for the selector"),
     c("E0245", "unknown cert-manager issuer kind, or an issuer name that is not a DNS-1123 subdomain", "use `Issuer` or `ClusterIssuer`, and an issuer name of lowercase letters, digits, `-` and `.`"),

@@ -534,6 +534,15 @@ impl Resolver<'_> {
                     format!("`{h}` is not a host name"),
                     "write a DNS name such as `app.example.com` or `*.example.com`".into(),
                 );
+            } else if g.hosts[..i].contains(h) {
+                // Each host is a listener of the Gateway API's Gateway, whose
+                // CEL rule wants port, protocol and hostname unique.
+                self.err(
+                    "E0242",
+                    &format!("{path}.hosts[{i}]"),
+                    format!("`{h}` is listed twice"),
+                    "list each host once: the Gateway API's Gateway refuses two listeners for one host and port".into(),
+                );
             }
         }
         if g.https_redirect && g.tls.is_none() {
