@@ -308,8 +308,10 @@ fn regression_policies_verify() {
 // numbers YAML may read as numbers, newlines, quotes, template braces,
 // unicode and boundary lengths. Every policy `compile` accepts must render
 // with Helm 3 and 4, lint clean (--strict), carry no truthy word, and
-// validate, with Istio on and off; every policy it refuses must leave the
-// output as it was. Cases: `HOSTILE_CASES` (default 32).
+// validate, with Istio on and off (and, with a gateway, the Gateway API's
+// form against its upstream CRDs, whose list limits make a gateway of many
+// hosts or routes split its HTTPRoutes); every policy it refuses must
+// leave the output as it was. Cases: `HOSTILE_CASES` (default 32).
 
 const WORDS: [&str; 16] = [
     "on", "off", "yes", "no", "y", "n", "true", "null", "web", "api", "a", "010", "1e3", "0x1f",
@@ -385,6 +387,7 @@ struct Hostile {
     external: Option<String>,                  // an external service's name
     egress: Vec<(String, u16, Option<String>)>, // host, port, protocol
     route_path: String,                        // the gateway route's prefix
+    gateway_size: (usize, usize, bool),        // hosts, routes, httpsRedirect
 }
 
 fn hostile() -> impl Strategy<Value = Hostile> {
@@ -419,6 +422,10 @@ fn hostile() -> impl Strategy<Value = Hostile> {
             0..=3,
         ),
         proptest::sample::select(ROUTE_PATHS.to_vec()).prop_map(str::to_string),
+        prop_oneof![
+            3 => Just((1usize, 1usize, false)),
+            2 => (1usize..=40, 1usize..=40, any::<bool>()),
+        ],
     )
         .prop_map(
             |(
@@ -432,6 +439,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
                 external,
                 egress,
                 route_path,
+                gateway_size,
             )| {
                 Hostile {
                     services,
@@ -444,6 +452,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
                     external,
                     egress,
                     route_path,
+                    gateway_size,
                 }
             },
         )
@@ -511,9 +520,13 @@ fn hostile_yaml(h: &Hostile) -> String {
         spec["images"] = Value::Object(images);
     }
     if let Some((g, cred, issuer)) = &h.gateway {
-        spec["gateways"] = json!({g.clone(): {"hosts": ["app.example.com"],
+        let (hosts, routes, redirect) = h.gateway_size;
+        let mut host_names = vec!["app.example.com".to_string()];
+        host_names.extend((1..hosts).map(|i| format!("h{i}.example.com")));
+        spec["gateways"] = json!({g.clone(): {"hosts": host_names,
             "tls": {"credentialName": cred, "certManager": {"issuer": issuer}},
-            "routes": [{"prefix": h.route_path, "to": first}]}});
+            "httpsRedirect": redirect,
+            "routes": gateway_routes(&h.route_path, routes, hosts, first)}});
         allow.push(json!({"from": format!("gateway/{g}"), "to": first}));
     }
     if let Some(x) = &h.external {
@@ -526,6 +539,30 @@ fn hostile_yaml(h: &Hostile) -> String {
     }
     spec["allow"] = json!(allow);
     serde_yaml::to_string(&json!({"apiVersion": "meshpack.dev/v1alpha1", "kind": "MeshPolicy", "metadata": {"name": "hp"}, "spec": spec})).unwrap()
+}
+
+/// A gateway's routes: the drawn prefix, then as many more as drawn:
+/// routes on `/` with one header each (which tie in the Gateway API's
+/// precedence and must share an HTTPRoute), distinct prefixes, and routes
+/// for one host (their own HTTPRoutes). Over 16 hosts or 16 routes of one
+/// host set, the Gateway API's form splits its HTTPRoutes; over 64
+/// listeners (33 hosts with `httpsRedirect`) compile refuses.
+fn gateway_routes(path: &str, n: usize, hosts: usize, to: &str) -> Vec<Value> {
+    let mut routes = vec![json!({"prefix": path, "to": to})];
+    for i in 1..n {
+        routes.push(match i % 3 {
+            0 => json!({"prefix": "/", "headers": {"x-team": format!("t{i}")}, "to": to}),
+            1 => json!({"prefix": format!("/p{i}"), "to": to}),
+            _ => {
+                let host = match i % hosts {
+                    0 => "app.example.com".to_string(),
+                    k => format!("h{k}.example.com"),
+                };
+                json!({"prefix": format!("/own{i}"), "host": host, "to": to})
+            }
+        });
+    }
+    routes
 }
 
 fn hostile_config() -> Config {
@@ -547,13 +584,18 @@ fn hostile_config() -> Config {
 /// Istio's CRDs, the mesh checks.
 fn validate_options() -> meshpack::validate::Options {
     let mut o = meshpack::validate::Options::default();
-    o.schemas.crd_files = vec![shared_schemas().join("istio/crd-all.gen.yaml")];
+    let gateway_api = shared_schemas().join("gateway-api/standard");
+    o.schemas.crd_files = vec![
+        shared_schemas().join("istio/crd-all.gen.yaml"),
+        gateway_api.join("gateway.networking.k8s.io_gateways.yaml"),
+        gateway_api.join("gateway.networking.k8s.io_httproutes.yaml"),
+    ];
     o
 }
 
 /// One case: compile over a previous good output; accepted policies must
 /// install, refused ones leave everything as it was.
-fn hostile_check(policy: &str) -> Result<&'static str, String> {
+fn hostile_check(policy: &str, gateway: bool) -> Result<&'static str, String> {
     let tmp = tempfile::tempdir().unwrap();
     let chart = tmp.path().join("hp");
     let good = tmp.path().join("good.yaml");
@@ -570,6 +612,7 @@ fn hostile_check(policy: &str) -> Result<&'static str, String> {
             external: None,
             egress: vec![],
             route_path: "/".into(),
+            gateway_size: (1, 1, false),
         }),
     )
     .unwrap();
@@ -614,14 +657,20 @@ fn hostile_check(policy: &str) -> Result<&'static str, String> {
     assert_tree_truthy_clean(&chart);
     let opts = validate_options();
     for h in HELMS {
-        for istio in [false, true] {
-            let args = if istio { istio_args(&[]) } else { vec![] };
+        // (Istio, the Gateway API's form): the latter only with a gateway.
+        let forms = [(false, false), (true, false), (true, true)];
+        for (istio, gateway_api) in forms.into_iter().filter(|f| gateway || !f.1) {
+            let args = match (istio, gateway_api) {
+                (false, _) => vec![],
+                (true, false) => istio_args(&[]),
+                (true, true) => istio_args(&["gatewayApi.enabled=true"]),
+            };
             let mut c = Command::new(helm(h));
             c.args(["template", "hp"]).arg(&chart).args(&args);
             let r = c.output().unwrap();
             if !r.status.success() {
                 return Err(format!(
-                    "{h} istio={istio}: helm template failed:\n{}",
+                    "{h} istio={istio} gatewayApi={gateway_api}: helm template failed:\n{}",
                     String::from_utf8_lossy(&r.stderr)
                 ));
             }
@@ -633,9 +682,12 @@ fn hostile_check(policy: &str) -> Result<&'static str, String> {
             let report = meshpack::validate::validate(&[("rendered".into(), text)], &opts).unwrap();
             if report.failed() {
                 return Err(format!(
-                    "{h} istio={istio}: does not validate: {:?}",
+                    "{h} istio={istio} gatewayApi={gateway_api}: does not validate: {:?}",
                     report.findings
                 ));
+            }
+            if gateway_api {
+                continue; // linted with istio.enabled=true already
             }
             let set = format!("istio.enabled={istio}");
             let lint = Command::new(helm(h))
@@ -663,7 +715,7 @@ proptest! {
     #[test]
     fn hostile_policies_install_or_change_nothing(h in hostile()) {
         let yaml = hostile_yaml(&h);
-        match hostile_check(&yaml) {
+        match hostile_check(&yaml, h.gateway.is_some()) {
             Ok(what) => {
                 let mut t = HOSTILE_TALLY.lock().unwrap();
                 if what == "accepted" { t.0 += 1 } else { t.1 += 1 }
@@ -672,4 +724,32 @@ proptest! {
             Err(e) => prop_assert!(false, "{}\n{}", e, yaml),
         }
     }
+}
+
+/// The Gateway API's form of a gateway with 40 hosts and 40 routes (split
+/// into several HTTPRoutes) installs and validates against the upstream
+/// CRDs; one with 33 hosts and `httpsRedirect` (66 listeners) is refused.
+#[test]
+fn large_gateways_split_or_are_refused() {
+    let policy = |gateway_size| {
+        hostile_yaml(&Hostile {
+            services: vec![("web".into(), "A".into(), "b".into(), None)],
+            versions: None,
+            registry: None,
+            pull_secret: None,
+            description: "d".into(),
+            path: "x".into(),
+            gateway: Some(("pub".into(), "pub-tls".into(), "le".into())),
+            external: None,
+            egress: vec![],
+            route_path: "/".into(),
+            gateway_size,
+        })
+    };
+    assert_eq!(
+        hostile_check(&policy((40, 40, false)), true),
+        Ok("accepted")
+    );
+    assert_eq!(hostile_check(&policy((20, 40, true)), true), Ok("accepted"));
+    assert_eq!(hostile_check(&policy((33, 1, true)), true), Ok("refused"));
 }

@@ -335,10 +335,10 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     let mut docs = vec![to_value(&gw)];
 
     let section = if g.tls.is_some() { "https" } else { "http" };
-    // Each listener serves one host; a route for one host attaches to its own.
-    let parents = |out: &mut Out, section: &str, host: Option<usize>| -> Vec<gt::ParentRef> {
-        (0..g.hosts.len())
-            .filter(|i| host.is_none_or(|h| h == *i))
+    // Each listener serves one host; an HTTPRoute attaches to its hosts' own.
+    let parents = |out: &mut Out, section: &str, hosts: &[usize]| -> Vec<gt::ParentRef> {
+        hosts
+            .iter()
             .map(|i| gt::ParentRef {
                 name: n.object(out, &g.name),
                 namespace: At::scalar(
@@ -350,45 +350,21 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
             })
             .collect()
     };
-    let all_hosts = |out: &mut Out| At::yaml(out, &gv.hosts().expr(), g.hosts.clone());
-    // Routes for a single host go to an HTTPRoute of that host; the rest
-    // share one for all the gateway's hosts.
-    let mut by_host: BTreeMap<Option<&str>, Vec<&model::Route>> = BTreeMap::new();
-    for r in &g.routes {
-        by_host.entry(r.host.as_deref()).or_default().push(r);
-    }
-    for (host, routes) in by_host {
-        let index = host.map(|h| g.hosts.iter().position(|x| x == h).unwrap_or(0));
-        let suffix = match index {
-            None => g.name.clone(),
-            Some(i) => format!("{}-host-{i}", g.name),
+    // Routes for a single host go to HTTPRoutes of that host; the rest
+    // share those for all the gateway's hosts. The model plans them within
+    // the Gateway API's list limits, split where needed so that precedence
+    // picks the same rule (`model::Gateway::http_routes`).
+    for plan in g.http_routes() {
+        let metadata = n.meta(out, &plan.name, None);
+        let hostnames = if plan.all_hosts {
+            At::yaml(out, &gv.hosts().expr(), g.hosts.clone())
+        } else {
+            At::Lit(plan.hosts.iter().map(|&i| g.hosts[i].clone()).collect())
         };
-        let metadata = n.meta(out, &suffix, None);
-        let parent_refs = parents(out, section, index);
-        let hostnames = match host {
-            Some(h) => At::Lit(vec![h.to_string()]),
-            None => all_hosts(out),
-        };
-        let rules = routes.iter().map(|r| http_route_rule(&n, out, r)).collect();
-        let hr = gt::HttpRoute::new(
-            metadata,
-            gt::HttpRouteSpec {
-                parent_refs,
-                hostnames,
-                rules,
-            },
-        );
-        docs.push(to_value(&hr));
-    }
-    if g.tls.is_some() && g.https_redirect {
-        let metadata = n.meta(out, &format!("{}-redirect", g.name), None);
-        let parent_refs = parents(out, "http", None);
-        let hr = gt::HttpRoute::new(
-            metadata,
-            gt::HttpRouteSpec {
-                parent_refs,
-                hostnames: all_hosts(out),
-                rules: vec![gt::HttpRouteRule {
+        let (parent_refs, rules) = match plan.set {
+            model::RouteSet::Redirect => (
+                parents(out, "http", &plan.hosts),
+                vec![gt::HttpRouteRule {
                     filters: vec![gapi::HttpRouteFilter {
                         kind: "RequestRedirect".into(),
                         request_redirect: Some(gapi::RequestRedirect {
@@ -399,6 +375,21 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                     }],
                     ..Default::default()
                 }],
+            ),
+            _ => (
+                parents(out, section, &plan.hosts),
+                plan.rules
+                    .iter()
+                    .map(|&i| http_route_rule(&n, out, &g.routes[i]))
+                    .collect(),
+            ),
+        };
+        let hr = gt::HttpRoute::new(
+            metadata,
+            gt::HttpRouteSpec {
+                parent_refs,
+                hostnames,
+                rules,
             },
         );
         docs.push(to_value(&hr));
@@ -450,5 +441,279 @@ fn http_route_rule(n: &Names, out: &mut Out, r: &model::Route) -> gt::HttpRouteR
             name: n.host(out, &r.service),
             port: r.port,
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// A policy whose gateway `public` has `hosts` hosts, `tls` (with
+    /// `httpsRedirect` if `redirect`), the routes without `host` given, and
+    /// `for_host3` routes for its fourth host.
+    fn policy(hosts: usize, redirect: bool, general: &[String], for_host3: usize) -> String {
+        let hosts: Vec<String> = (0..hosts).map(|i| format!("h{i}.example.com")).collect();
+        let mut routes: Vec<String> = general.to_vec();
+        routes.extend(
+            (0..for_host3).map(|i| format!("{{prefix: /own{i}, host: h3.example.com, to: api}}")),
+        );
+        format!(
+            "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {{name: shop}}\nspec:\n  version: 1.0.0\n  services:\n    web: {{image: 'r.example.com/web:1', ports: {{http: 8080}}}}\n    api: {{image: 'r.example.com/api:1', ports: {{http: 9000}}}}\n  gateways:\n    public:\n      hosts: [{}]\n      tls: {{credentialName: shop-tls}}\n      httpsRedirect: {redirect}\n      routes:\n{}  allow:\n    - {{from: gateway/public, to: web}}\n    - {{from: gateway/public, to: api}}\n",
+            hosts.join(", "),
+            routes.iter().map(|r| format!("        - {r}\n")).collect::<String>()
+        )
+    }
+
+    /// 40 routes without `host`: 28 distinct prefixes, then groups that
+    /// tie in precedence (`/` with one header, 6 of them; `/healthz`
+    /// exact with one header, 3; `/api/`, `/api` and `/api` again to
+    /// another service, without headers, 3),
+    /// interleaved with the others.
+    fn forty_routes() -> Vec<String> {
+        let mut r = vec![];
+        for i in 0..28 {
+            r.push(format!("{{prefix: /p{i}, to: web}}"));
+            match i % 4 {
+                0 if i < 24 => r.push(format!("{{prefix: /, headers: {{x-team: t{i}}}, to: api}}")),
+                1 if i < 12 => r.push(format!(
+                    "{{exact: /healthz, headers: {{x-probe: p{i}}}, to: api}}"
+                )),
+                2 if i < 12 => r.push(match i {
+                    2 => "{prefix: /api/, to: api}".to_string(),
+                    6 => "{prefix: /api, to: api}".to_string(),
+                    _ => "{prefix: /api, to: web}".to_string(),
+                }),
+                _ => {}
+            }
+        }
+        assert_eq!(r.len(), 40);
+        r
+    }
+
+    fn http_routes(f: &File) -> Vec<&Value> {
+        f.docs
+            .iter()
+            .map(|d| &d.value)
+            .filter(|v| v["kind"] == "HTTPRoute")
+            .collect()
+    }
+
+    /// The rules a request to each host meets, as the policy means them
+    /// (one HTTPRoute per host set, without limits): (host, rule) pairs.
+    fn intent(m: &Model, g: &model::Gateway) -> BTreeSet<(String, String)> {
+        let n = Names::new(m);
+        let mut out = Out::new(Mode::Plain);
+        let mut pairs = BTreeSet::new();
+        for r in &g.routes {
+            let rule = to_value(&http_route_rule(&n, &mut out, r)).to_string();
+            for h in &g.hosts {
+                if r.host.as_ref().is_none_or(|x| x == h) {
+                    pairs.insert((h.clone(), rule.clone()));
+                }
+            }
+        }
+        pairs
+    }
+
+    /// Limits, names, attachment, and the union of the split routes is the
+    /// unsplit intent, each (host, rule) once.
+    fn check_split(m: &Model, f: &File) -> Vec<String> {
+        let g = &m.gateways[0];
+        let routes = http_routes(f);
+        let mut names = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        for hr in &routes {
+            let name = hr["metadata"]["name"].as_str().unwrap().to_string();
+            assert!(name.len() <= 63, "{name}");
+            assert!(names.insert(name.clone()), "{name} twice");
+            let spec = &hr["spec"];
+            let hostnames: Vec<&str> = spec["hostnames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap())
+                .collect();
+            let rules = spec["rules"].as_array().unwrap();
+            let parents = spec["parentRefs"].as_array().unwrap();
+            assert!(!hostnames.is_empty() && hostnames.len() <= 16, "{name}");
+            assert!(!rules.is_empty() && rules.len() <= 16, "{name}");
+            assert!(parents.len() <= 32, "{name}");
+            // Attached to its own hosts' listeners, and only those.
+            let redirect = name.contains("-redirect");
+            let sections: Vec<String> = hostnames
+                .iter()
+                .map(|h| {
+                    let i = g.hosts.iter().position(|x| x == h).unwrap();
+                    format!("{}-{i}", if redirect { "http" } else { "https" })
+                })
+                .collect();
+            let want: Vec<Value> = sections
+                .iter()
+                .map(|s| json!({"name": "shop-public", "namespace": "istio-ingress", "sectionName": s}))
+                .collect();
+            assert_eq!(parents, &want, "{name}");
+            if redirect {
+                assert_eq!(
+                    rules,
+                    &vec![
+                        json!({"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]})
+                    ]
+                );
+                for h in hostnames {
+                    assert!(seen.insert(("redirect".to_string(), h.to_string())), "{h}");
+                }
+                continue;
+            }
+            for h in &hostnames {
+                for r in rules {
+                    assert!(
+                        seen.insert((h.to_string(), r.to_string())),
+                        "{name}: {h} {r} twice"
+                    );
+                }
+            }
+        }
+        let mut want = intent(m, g);
+        if g.https_redirect {
+            want.extend(g.hosts.iter().map(|h| ("redirect".to_string(), h.clone())));
+        }
+        assert_eq!(seen, want);
+        names.into_iter().collect()
+    }
+
+    #[test]
+    fn forty_hosts_and_forty_routes_split_within_the_gateway_api_limits() {
+        let text = policy(40, false, &forty_routes(), 20);
+        let m = crate::compile_model(&text, None).unwrap();
+        let g = &m.gateways[0];
+        let f = gateway_api_file(&m, g, Mode::Plain);
+        let gw = &f.docs[0].value;
+        let listeners: Vec<&str> = gw["spec"]["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = (0..40).map(|i| format!("https-{i}")).collect();
+        assert_eq!(listeners, want);
+        let names = check_split(&m, &f);
+        // 40 hosts in 3 chunks (16, 16, 8) times 40 rules in 3 chunks;
+        // host 3's 20 routes in 2.
+        let mut want: Vec<String> = vec!["shop-public".into()];
+        want.extend((1..9).map(|k| format!("shop-public-{k}")));
+        want.extend(["shop-public-host-3".into(), "shop-public-host-3-1".into()]);
+        want.sort();
+        assert_eq!(names, want);
+        // Rules that tie in precedence share an HTTPRoute, in policy order.
+        let routes = http_routes(&f);
+        for (path, kind) in [("/", "PathPrefix"), ("/healthz", "Exact")] {
+            let holders: BTreeSet<&str> =
+                routes
+                    .iter()
+                    .filter(|hr| hr["spec"]["hostnames"][0] == "h0.example.com")
+                    .filter(|hr| {
+                        hr["spec"]["rules"].as_array().unwrap().iter().any(|r| {
+                            r["matches"][0]["path"] == json!({"type": kind, "value": path})
+                        })
+                    })
+                    .map(|hr| hr["metadata"]["name"].as_str().unwrap())
+                    .collect();
+            assert_eq!(holders.len(), 1, "{path}: {holders:?}");
+        }
+        let first = routes
+            .iter()
+            .find(|hr| {
+                hr["spec"]["hostnames"][0] == "h0.example.com"
+                    && hr["spec"]["rules"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["matches"][0]["path"]["value"] == "/api/")
+            })
+            .unwrap();
+        let api: Vec<&Value> = first["spec"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["matches"][0]["path"]["value"])
+            .filter(|v| v.as_str().is_some_and(|p| p.starts_with("/api")))
+            .collect();
+        assert_eq!(api, [&json!("/api/"), &json!("/api"), &json!("/api")]);
+        let teams: Vec<&Value> = routes
+            .iter()
+            .filter(|hr| hr["spec"]["hostnames"][0] == "h0.example.com")
+            .flat_map(|hr| hr["spec"]["rules"].as_array().unwrap())
+            .filter(|r| r["matches"][0]["path"]["value"] == "/")
+            .map(|r| &r["matches"][0]["headers"][0]["value"])
+            .collect();
+        assert_eq!(
+            teams,
+            ["t0", "t4", "t8", "t12", "t16", "t20"]
+                .map(|t| json!(t))
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        // One HTTPRoute whole: host 3's second.
+        let own = routes
+            .iter()
+            .find(|hr| hr["metadata"]["name"] == "shop-public-host-3-1")
+            .unwrap();
+        let rules: Vec<Value> = (16..20)
+            .map(|i| {
+                json!({
+                    "matches": [{"path": {"type": "PathPrefix", "value": format!("/own{i}")}}],
+                    "backendRefs": [{"name": "api", "port": 9000}],
+                })
+            })
+            .collect();
+        assert_eq!(
+            own["spec"],
+            json!({
+                "parentRefs": [{"name": "shop-public", "namespace": "istio-ingress", "sectionName": "https-3"}],
+                "hostnames": ["h3.example.com"],
+                "rules": rules,
+            })
+        );
+    }
+
+    #[test]
+    fn a_redirect_over_sixteen_hosts_splits_and_small_gateways_do_not() {
+        let routes: Vec<String> = (0..3)
+            .map(|i| format!("{{prefix: /p{i}, to: web}}"))
+            .collect();
+        let text = policy(20, true, &routes, 0);
+        let m = crate::compile_model(&text, None).unwrap();
+        let f = gateway_api_file(&m, &m.gateways[0], Mode::Plain);
+        let names = check_split(&m, &f);
+        assert_eq!(
+            names,
+            [
+                "shop-public",
+                "shop-public-1",
+                "shop-public-redirect",
+                "shop-public-redirect-1"
+            ]
+        );
+        assert_eq!(
+            m.gateways[0].route_names(),
+            ["public", "public-1", "public-redirect", "public-redirect-1"]
+        );
+        // 16 hosts and 16 rules: one HTTPRoute, its hostnames the values'.
+        let routes: Vec<String> = (0..16)
+            .map(|i| format!("{{prefix: /p{i}, to: web}}"))
+            .collect();
+        let text = policy(16, true, &routes, 0);
+        let m = crate::compile_model(&text, None).unwrap();
+        let plans = m.gateways[0].http_routes();
+        assert_eq!(
+            plans
+                .iter()
+                .map(|p| (p.name.as_str(), p.all_hosts))
+                .collect::<Vec<_>>(),
+            [("public", true), ("public-redirect", true)]
+        );
+        let f = gateway_api_file(&m, &m.gateways[0], Mode::Plain);
+        assert_eq!(check_split(&m, &f), ["shop-public", "shop-public-redirect"]);
     }
 }

@@ -69,6 +69,234 @@ pub struct Cors {
     pub allow_credentials: bool,
 }
 
+/// The Gateway API's list limits meshpack's objects meet
+/// (gateway.networking.k8s.io v1.6.1, `standard/` CRDs in
+/// `../shared/schemas/gateway-api`): an HTTPRoute's `spec.hostnames` and
+/// `spec.rules` stop at 16 items, `spec.parentRefs` at 32, a rule's
+/// `matches` at 64 and a match's `headers` at 16 (`filters` and
+/// `backendRefs` at 16 too; meshpack writes one of each at most), and a CEL
+/// rule keeps the matches of all rules of a route under 128 (meshpack
+/// writes one match per rule, so 16 rules are 16 matches); a Gateway's
+/// `spec.listeners` stop at 64. Istio's Gateway and VirtualService and
+/// Kubernetes' Ingress have no such limits.
+pub const MAX_ROUTE_HOSTNAMES: usize = 16;
+/// See [`MAX_ROUTE_HOSTNAMES`].
+pub const MAX_ROUTE_RULES: usize = 16;
+/// See [`MAX_ROUTE_HOSTNAMES`]: a rule's match's `headers`.
+pub const MAX_HEADER_MATCHES: usize = 16;
+/// See [`MAX_ROUTE_HOSTNAMES`]: a Gateway's `listeners`.
+pub const MAX_LISTENERS: usize = 64;
+
+/// Which of a gateway's routes an HTTPRoute holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteSet {
+    /// The routes without `host`, for all the gateway's hosts.
+    AllHosts,
+    /// The routes for one host (its index in `Gateway::hosts`).
+    Host(usize),
+    /// `httpsRedirect`: one rule redirecting every host's HTTP listener.
+    Redirect,
+}
+
+/// One HTTPRoute of a gateway's Gateway API form, as
+/// [`Gateway::http_routes`] plans it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoutePlan {
+    /// Its name after `<release>-`: `<base>` for the first HTTPRoute of a
+    /// set, `<base>-<k>` for the k-th more, where `<base>` is `<gateway>`,
+    /// `<gateway>-host-<i>` or `<gateway>-redirect`.
+    pub name: String,
+    pub set: RouteSet,
+    /// Its hostnames and the listeners it attaches to, as indices into
+    /// `Gateway::hosts` (at most 16).
+    pub hosts: Vec<usize>,
+    /// Its rules, as indices into `Gateway::routes`, ascending (at most 16
+    /// unless the model refused the gateway; empty for the redirect).
+    pub rules: Vec<usize>,
+    /// Its hostnames are all the gateway's hosts, which the chart reads
+    /// from `gateways.<name>.hosts` at install time; otherwise they are
+    /// written as the policy gives them.
+    pub all_hosts: bool,
+}
+
+/// The key under which two rules of one HTTPRoute could tie in the Gateway
+/// API's precedence. The HTTPRoute spec (`HTTPRouteRule.matches`,
+/// <https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule>, and
+/// the v1.6.1 CRD's description of the field) orders the rules of all
+/// routes matching a request by: an `Exact` path match; a `PathPrefix`
+/// match with the largest number of characters; a method match; the
+/// largest number of header matches; the largest number of query param
+/// matches; "the precedence of RegularExpression path matches are
+/// implementation-specific". Only "if ties still exist across multiple
+/// Routes" do the oldest creation timestamp, then `{namespace}/{name}` in
+/// alphabetical order decide, and within one HTTPRoute the first matching
+/// rule in list order. So two rules whose keys differ never tie, whichever
+/// HTTPRoutes hold them: both matching one request, their paths are two
+/// exact ones (one value, different header counts), two prefixes of
+/// different lengths, or an exact and a prefix. Two exact or two prefix
+/// matches of one value and header count may tie, and must stay in one
+/// HTTPRoute in their order. A prefix's trailing `/` is ignored in
+/// matching ("When specified, a trailing `/` is ignored"), so `/a/` and
+/// `/a` are one key. Regex matches all share one key: their precedence is
+/// the implementation's, so a split that keeps one apart from any other
+/// rule of the set could change which wins (the model refuses that,
+/// E0252).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TieKey<'a> {
+    Exact(&'a str, usize),
+    Prefix(&'a str, usize),
+    Regex,
+}
+
+fn tie_key(r: &Route) -> TieKey<'_> {
+    match &r.path {
+        PathMatch::Exact(p) => TieKey::Exact(p, r.headers.len()),
+        PathMatch::Prefix(p) => {
+            let t = p.trim_end_matches('/');
+            TieKey::Prefix(if t.is_empty() { "/" } else { t }, r.headers.len())
+        }
+        PathMatch::Regex(_) => TieKey::Regex,
+    }
+}
+
+/// The rules of one host set (indices into `routes`, in policy order) in
+/// groups that may tie (see [`TieKey`]), each in policy order, the groups
+/// in the order of their first rule.
+fn tie_groups(routes: &[Route], set: &[usize]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(TieKey, Vec<usize>)> = vec![];
+    for &i in set {
+        let k = tie_key(&routes[i]);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((k, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Whole groups packed into chunks of at most `max` rules, first fit in
+/// group order, each chunk ascending. A group larger than `max` (refused by
+/// the model, E0252) is cut, so the plan stays total.
+fn pack(groups: Vec<Vec<usize>>, max: usize) -> Vec<Vec<usize>> {
+    let mut chunks: Vec<Vec<usize>> = vec![];
+    for g in groups {
+        for part in g.chunks(max) {
+            match chunks.iter_mut().find(|c| c.len() + part.len() <= max) {
+                Some(c) => c.extend_from_slice(part),
+                None => chunks.push(part.to_vec()),
+            }
+        }
+    }
+    for c in &mut chunks {
+        c.sort_unstable();
+    }
+    chunks
+}
+
+impl Gateway {
+    /// The listeners of its Gateway API Gateway: per host, an HTTPS one
+    /// with `tls`, an HTTP one without `tls` or with `httpsRedirect`.
+    pub fn listeners(&self) -> usize {
+        let per_host = usize::from(self.tls.is_some())
+            + usize::from(self.tls.is_none() || self.https_redirect);
+        self.hosts.len() * per_host
+    }
+
+    /// The host sets of its routes: the routes without `host` (all hosts),
+    /// then those of each host by host name, as indices into `routes`.
+    fn route_sets(&self) -> Vec<(RouteSet, Vec<usize>)> {
+        let mut by_host: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            by_host.entry(r.host.as_deref()).or_default().push(i);
+        }
+        by_host
+            .into_iter()
+            .map(|(h, rules)| {
+                let set = match h {
+                    None => RouteSet::AllHosts,
+                    Some(h) => RouteSet::Host(self.hosts.iter().position(|x| x == h).unwrap_or(0)),
+                };
+                (set, rules)
+            })
+            .collect()
+    }
+
+    /// The HTTPRoutes of its Gateway API form, within the Gateway API's
+    /// list limits: the routes without `host` (`<gateway>`), those of each
+    /// host (`<gateway>-host-<i>`) and, with `httpsRedirect`, the redirect
+    /// (`<gateway>-redirect`). A set over 16 hosts takes an HTTPRoute per
+    /// 16 hosts, each attached to its hosts' listeners only; a set over 16
+    /// rules an HTTPRoute per 16 rules, never parting two rules that may
+    /// tie in precedence ([`TieKey`]), so which rule answers a request is
+    /// the same as in one HTTPRoute. Names stay apart from the other sets'
+    /// in alphabetical order too: `<gateway>` and `<gateway>-<k>` sort
+    /// before `<gateway>-host-...` (a digit before `h`), as `<gateway>`
+    /// alone did. This is the one derivation of the names, which the
+    /// model checks (E0240) and `emit::gateway` writes.
+    pub fn http_routes(&self) -> Vec<HttpRoutePlan> {
+        let mut plans = vec![];
+        let all: Vec<usize> = (0..self.hosts.len()).collect();
+        let mut push = |base: String, set: RouteSet, hosts: &[usize], rules: Vec<Vec<usize>>| {
+            let host_chunks: Vec<&[usize]> = hosts.chunks(MAX_ROUTE_HOSTNAMES).collect();
+            let whole_hosts = !matches!(set, RouteSet::Host(_)) && host_chunks.len() == 1;
+            let mut k = 0;
+            for hc in &host_chunks {
+                for rc in &rules {
+                    plans.push(HttpRoutePlan {
+                        name: if k == 0 {
+                            base.clone()
+                        } else {
+                            format!("{base}-{k}")
+                        },
+                        set,
+                        hosts: hc.to_vec(),
+                        rules: rc.clone(),
+                        all_hosts: whole_hosts,
+                    });
+                    k += 1;
+                }
+            }
+        };
+        for (set, rules) in self.route_sets() {
+            let chunks = pack(tie_groups(&self.routes, &rules), MAX_ROUTE_RULES);
+            match set {
+                RouteSet::Host(i) => push(format!("{}-host-{i}", self.name), set, &[i], chunks),
+                _ => push(self.name.clone(), set, &all, chunks),
+            }
+        }
+        if self.tls.is_some() && self.https_redirect {
+            push(
+                format!("{}-redirect", self.name),
+                RouteSet::Redirect,
+                &all,
+                vec![vec![]],
+            );
+        }
+        plans
+    }
+
+    /// The names of its HTTPRoutes after `<release>-` ([`Self::http_routes`]).
+    pub fn route_names(&self) -> Vec<String> {
+        self.http_routes().into_iter().map(|p| p.name).collect()
+    }
+
+    /// The longest name, after `<release>-`, of the objects it renders or
+    /// makes Istio deploy: its HTTPRoutes ([`Self::route_names`]), and
+    /// `<gateway>-istio`, the Deployment and Service Istio deploys for a
+    /// Gateway API Gateway of class `istio`, whose Service name is a
+    /// DNS-1035 label (63 characters at most).
+    /// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+    pub fn longest_object(&self) -> String {
+        let mut longest = format!("{}-istio", self.name);
+        for n in self.route_names() {
+            if n.len() > longest.len() {
+                longest = n;
+            }
+        }
+        longest
+    }
+}
+
 /// HTTP header names are tokens; Istio and Gateway API take them lower-case.
 pub fn is_header_name(s: &str) -> bool {
     !s.is_empty()
@@ -84,16 +312,31 @@ pub fn is_header_name(s: &str) -> bool {
 const FROM_INGRESS: &str = "-from-ingress";
 
 impl Resolver<'_> {
-    /// Services that gateways may reach keep their `<release>-<service>-from-ingress`
-    /// NetworkPolicy within 63 characters with the release part at least
-    /// MIN_FULLNAME. A name already too long for E0211 is reported there only.
-    pub(super) fn check_ingress_names(&mut self, app: &str, edges: &[super::Edge]) {
-        let mut seen = std::collections::BTreeSet::new();
-        for e in edges {
-            if !matches!(e.source, super::Source::Gateway(_)) || !seen.insert(e.dest.as_str()) {
-                continue;
-            }
-            let name = e.dest.as_str();
+    /// Names meshpack makes by adding a suffix to a service's or a
+    /// gateway's name fit in 63 characters with the release part at least
+    /// MIN_FULLNAME, and are not the name another service or gateway
+    /// renders for an object of the same kind (kustomize refuses the tree,
+    /// and Helm keeps only the later object):
+    /// - the NetworkPolicy `<service>-from-ingress` of a service gateways
+    ///   reach fits (a name already too long for E0211 is reported there
+    ///   only), and is not `<service>-from`'s ingress NetworkPolicy;
+    /// - the waypoint AuthorizationPolicy `<service>-waypoint` against the
+    ///   AuthorizationPolicy of a service named `<service>-waypoint`;
+    /// - a gateway's longest object ([`Gateway::longest_object`]: its
+    ///   HTTPRoutes, as [`Gateway::http_routes`] names them, or the
+    ///   `<gateway>-istio` Istio deploys) fits, and its HTTPRoutes are not
+    ///   another gateway's.
+    pub(super) fn check_derived_names(&mut self, m: &super::Model) {
+        let app = m.name.as_str();
+        let services: std::collections::BTreeSet<&str> =
+            m.services.iter().map(|s| s.name.as_str()).collect();
+        let reached: std::collections::BTreeSet<&str> = m
+            .edges
+            .iter()
+            .filter(|e| matches!(e.source, super::Source::Gateway(_)))
+            .map(|e| e.dest.as_str())
+            .collect();
+        for &name in &reached {
             let release = app.len().max(MIN_FULLNAME);
             if release + 1 + name.len() > super::MAX_OBJECT_NAME {
                 continue; // reported by E0211 already
@@ -111,28 +354,6 @@ impl Resolver<'_> {
                 );
             }
         }
-    }
-
-    /// Names meshpack makes by adding a suffix to a service's or a
-    /// gateway's name must not be the name another service or gateway
-    /// renders for an object of the same kind (kustomize refuses the
-    /// tree, and Helm keeps only the later object):
-    /// - the NetworkPolicy `<service>-from-ingress` of a service gateways
-    ///   reach against `<service>-from`'s `<service>-from-ingress`
-    ///   (its ingress NetworkPolicy);
-    /// - the waypoint AuthorizationPolicy `<service>-waypoint` against the
-    ///   AuthorizationPolicy of a service named `<service>-waypoint`;
-    /// - a gateway's HTTPRoutes (`<gateway>`, `<gateway>-host-<i>`,
-    ///   `<gateway>-redirect`) against another gateway's.
-    pub(super) fn check_derived_names(&mut self, m: &super::Model) {
-        let services: std::collections::BTreeSet<&str> =
-            m.services.iter().map(|s| s.name.as_str()).collect();
-        let reached: std::collections::BTreeSet<&str> = m
-            .edges
-            .iter()
-            .filter(|e| matches!(e.source, super::Source::Gateway(_)))
-            .map(|e| e.dest.as_str())
-            .collect();
         for s in &m.services {
             let name = s.name.as_str();
             let from = format!("{name}-from");
@@ -156,26 +377,35 @@ impl Resolver<'_> {
         }
         let mut routes: BTreeMap<String, &str> = BTreeMap::new();
         for g in &m.gateways {
-            let mut names = vec![g.name.clone()];
-            let mut hosts: Vec<usize> = g
-                .routes
-                .iter()
-                .filter_map(|r| r.host.as_ref())
-                .filter_map(|h| g.hosts.iter().position(|x| x == h))
-                .collect();
-            hosts.sort_unstable();
-            hosts.dedup();
-            names.extend(hosts.iter().map(|i| format!("{}-host-{i}", g.name)));
-            if g.tls.is_some() && g.https_redirect {
-                names.push(format!("{}-redirect", g.name));
+            let path = format!("spec.gateways.{}", g.name);
+            // A name that is no label or the reserved one is reported by
+            // `gateway` already.
+            if is_dns_label(&g.name) && g.name != "waypoint" {
+                let longest = g.longest_object();
+                if let Some(why) = super::names::release_room(app, &longest, 63) {
+                    // Checked here, not left to the chart: its fullname gets
+                    // what the longest suffix leaves, and a gateway that
+                    // leaves less than MIN_FULLNAME renders names such as
+                    // `-web` that the API server refuses (and releases that
+                    // collide).
+                    self.err_key(
+                        "E0240",
+                        &path,
+                        why,
+                        format!(
+                            "shorten the gateway name to at most {} characters (its longest object is `<release>-{longest}`)",
+                            (63 - 1 - (longest.len() - g.name.len())).saturating_sub(app.len().max(MIN_FULLNAME))
+                        ),
+                    );
+                }
             }
-            for n in names {
+            for n in g.route_names() {
                 if let Some(other) = routes.get(&n) {
                     self.err_key(
                         "E0240",
-                        &format!("spec.gateways.{}", g.name),
+                        &path,
                         format!("gateways `{other}` and `{}` would both render the HTTPRoute `<release>-{n}`", g.name),
-                        "rename one gateway: `<gateway>-host-<i>` and `<gateway>-redirect` are the names of a gateway's own routes".into(),
+                        "rename one gateway: `<gateway>-<k>`, `<gateway>-host-<i>[-<k>]` and `<gateway>-redirect[-<k>]` are the names of a gateway's own routes".into(),
                     );
                 } else {
                     routes.insert(n, &g.name);
@@ -184,15 +414,85 @@ impl Resolver<'_> {
         }
     }
 
+    /// The Gateway API's list limits ([`MAX_ROUTE_HOSTNAMES`]) that
+    /// splitting HTTPRoutes ([`Gateway::http_routes`]) cannot meet: a
+    /// Gateway's listeners, and a host set's rules that must share one
+    /// HTTPRoute (tying in precedence, or matching by regex). `resolved`
+    /// says every route of the policy resolved, so `g.routes[i]` is the
+    /// policy's `routes[i]`.
+    fn check_route_limits(&mut self, path: &str, g: &Gateway, resolved: bool) {
+        let listeners = g.listeners();
+        if listeners > MAX_LISTENERS {
+            let (per_host, max_hosts) = if listeners == 2 * g.hosts.len() {
+                ("an HTTPS and an HTTP listener per host", MAX_LISTENERS / 2)
+            } else {
+                ("a listener per host", MAX_LISTENERS)
+            };
+            self.err_key(
+                "E0252",
+                &format!("{path}.hosts"),
+                format!(
+                    "gateway `{}` has {} hosts: its Gateway API Gateway would have {listeners} listeners ({per_host}), and a Gateway holds at most {MAX_LISTENERS}",
+                    g.name,
+                    g.hosts.len()
+                ),
+                format!("give this gateway at most {max_hosts} hosts and declare another gateway for the rest"),
+            );
+        }
+        if !resolved {
+            return;
+        }
+        for (set, rules) in g.route_sets() {
+            if rules.len() <= MAX_ROUTE_RULES {
+                continue;
+            }
+            let which = match set {
+                RouteSet::Host(i) => format!("routes for host `{}`", g.hosts[i]),
+                _ => "routes without `host`".to_string(),
+            };
+            let help = "at most 16 routes of one host set share an HTTPRoute: give some of them a `host`, or match them by `prefix` or `exact` paths that differ";
+            if let Some(&i) = rules
+                .iter()
+                .find(|&&i| matches!(g.routes[i].path, PathMatch::Regex(_)))
+            {
+                self.err(
+                    "E0252",
+                    &format!("{path}.routes[{i}].regex"),
+                    format!(
+                        "gateway `{}` has {} {which}, more than one HTTPRoute's 16 rules, and this one matches by regex: the Gateway API leaves the precedence of regex matches to the implementation, so splitting the routes over several HTTPRoutes could change which route answers a request",
+                        g.name,
+                        rules.len()
+                    ),
+                    help.into(),
+                );
+                continue;
+            }
+            for group in tie_groups(&g.routes, &rules) {
+                if let Some(&i) = group.get(MAX_ROUTE_RULES) {
+                    self.err_key(
+                        "E0252",
+                        &format!("{path}.routes[{i}]"),
+                        format!(
+                            "gateway `{}` has {} {which} matching {} with {} header matches each: they tie in the Gateway API's precedence, so they must share one HTTPRoute, which holds at most {MAX_ROUTE_RULES} rules",
+                            g.name,
+                            group.len(),
+                            g.routes[i].path.describe(),
+                            g.routes[i].headers.len()
+                        ),
+                        help.into(),
+                    );
+                }
+            }
+        }
+    }
+
     pub(super) fn gateway(
         &mut self,
-        app: &str,
         name: &str,
         g: &policy::Gateway,
         index: &BTreeMap<&str, &Service>,
     ) -> Gateway {
         let path = format!("spec.gateways.{name}");
-        let longest = longest_gateway_object(name, g);
         if !is_dns_label(name) {
             self.err_key(
                 "E0240",
@@ -206,20 +506,6 @@ impl Resolver<'_> {
                 &path,
                 "gateway name `waypoint` is reserved".into(),
                 "the ambient waypoint is `<release>-waypoint`; choose another name".into(),
-            );
-        } else if let Some(why) = super::names::release_room(app, &longest, 63) {
-            // Checked here, not left to the chart: its fullname gets what
-            // the longest suffix leaves, and a gateway that leaves less than
-            // MIN_FULLNAME renders names such as `-web` that the API server
-            // refuses (and releases that collide).
-            self.err_key(
-                "E0240",
-                &path,
-                why,
-                format!(
-                    "shorten the gateway name to at most {} characters (its longest object is `<release>-{longest}`)",
-                    (63 - 1 - (longest.len() - name.len())).saturating_sub(app.len().max(MIN_FULLNAME))
-                ),
             );
         } else if index.get(name).is_some_and(|s| s.traffic.routes_requests()) {
             // Both would render the VirtualService `<release>-<name>`: the
@@ -247,6 +533,15 @@ impl Resolver<'_> {
                     &format!("{path}.hosts[{i}]"),
                     format!("`{h}` is not a host name"),
                     "write a DNS name such as `app.example.com` or `*.example.com`".into(),
+                );
+            } else if g.hosts[..i].contains(h) {
+                // Each host is a listener of the Gateway API's Gateway, whose
+                // CEL rule wants port, protocol and hostname unique.
+                self.err(
+                    "E0242",
+                    &format!("{path}.hosts[{i}]"),
+                    format!("`{h}` is listed twice"),
+                    "list each host once: the Gateway API's Gateway refuses two listeners for one host and port".into(),
                 );
             }
         }
@@ -331,7 +626,8 @@ impl Resolver<'_> {
         } else {
             ("ingressgateway", "istio-ingressgateway")
         };
-        Gateway {
+        let resolved = routes.len() == g.routes.len();
+        let gateway = Gateway {
             name: name.to_string(),
             hosts: g.hosts.clone(),
             internal: g.internal,
@@ -355,7 +651,9 @@ impl Resolver<'_> {
             }),
             https_redirect: g.https_redirect,
             routes,
-        }
+        };
+        self.check_route_limits(&path, &gateway, resolved);
+        gateway
     }
 
     fn route(
@@ -431,6 +729,17 @@ impl Resolver<'_> {
                     format!("the gateway answers for: {}", g.hosts.join(", ")),
                 );
             }
+        }
+        if r.headers.len() > MAX_HEADER_MATCHES {
+            self.err_key(
+                "E0252",
+                &format!("{rp}.headers"),
+                format!(
+                    "route matches {} headers; the Gateway API's HTTPRoute matches at most {MAX_HEADER_MATCHES}",
+                    r.headers.len()
+                ),
+                format!("match at most {MAX_HEADER_MATCHES} headers in one route"),
+            );
         }
         for k in r.headers.keys() {
             if !is_header_name(k) {
@@ -552,37 +861,6 @@ impl Resolver<'_> {
             ),
         }
     }
-}
-
-/// The longest name, after `<release>-`, of the objects a gateway renders
-/// or makes Istio deploy:
-/// - `<gateway>-redirect`, the HTTPRoute of `httpsRedirect`, and
-///   `<gateway>-host-<i>`, the HTTPRoute of the routes for one host
-///   (`emit::gateway::gateway_api_file`);
-/// - `<gateway>-istio`, the Deployment and Service Istio deploys for a
-///   Gateway API Gateway of class `istio`, whose Service name is a DNS-1035
-///   label (63 characters at most).
-///   <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
-fn longest_gateway_object(name: &str, g: &policy::Gateway) -> String {
-    let mut longest = format!("{name}-istio");
-    let mut consider = |n: String| {
-        if n.len() > longest.len() {
-            longest = n;
-        }
-    };
-    if g.https_redirect && g.tls.is_some() {
-        consider(format!("{name}-redirect"));
-    }
-    let last_host = g
-        .routes
-        .iter()
-        .filter_map(|r| r.host.as_ref())
-        .filter_map(|h| g.hosts.iter().position(|x| x == h))
-        .max();
-    if let Some(i) = last_host {
-        consider(format!("{name}-host-{i}"));
-    }
-    longest
 }
 
 /// Why a prefix or exact path is one the Gateway API's HTTPRoute refuses

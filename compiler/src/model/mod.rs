@@ -33,7 +33,10 @@ pub use upgrades::{is_value_path, Upgrades};
 
 pub use attach::Attach;
 pub use external::External;
-pub use gateway::{Cors, Gateway, GatewayTls, PathMatch, Route};
+pub use gateway::{
+    Cors, Gateway, GatewayTls, HttpRoutePlan, PathMatch, Route, RouteSet, MAX_HEADER_MATCHES,
+    MAX_LISTENERS, MAX_ROUTE_HOSTNAMES, MAX_ROUTE_RULES,
+};
 pub use modes::{Dataplane, MtlsMode, ServiceNames};
 pub use pod::{parse_text, ports_of, render, EnvVal, File as PodFile, Piece, Pod, Ports, Text};
 pub use resolve::resolve;

@@ -21,6 +21,10 @@ pub enum Rule {
     /// Kubernetes 1.34): printable ASCII but `=`. A newline or other control
     /// character is refused by every version.
     EnvVarName,
+    /// `IsConfigMapKey`: the key of a ConfigMap or Secret (`secretKeyRef.key`,
+    /// `configMapKeyRef.key`): at most 253 letters, digits, `-`, `_` and
+    /// `.`, and neither `.`, `..` nor starting with `..`.
+    ConfigMapKey,
     /// An image registry: `host[:port][/path]` as Docker reads references.
     Registry,
     /// `IsQualifiedName`: label keys (`[prefix/]name`, the prefix a DNS-1123
@@ -38,6 +42,7 @@ impl Rule {
             Rule::Dns1123Label => "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters",
             Rule::Dns1123Subdomain => "a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, each dot-separated part starting and ending with a letter or digit, at most 253 characters",
             Rule::EnvVarName => "printable ASCII characters except `=`, at least one",
+            Rule::ConfigMapKey => "a key of letters, digits, `-`, `_` and `.`, at most 253 characters, other than `.` and `..` and not starting with `..`",
             Rule::Registry => "a registry host with an optional port and path, e.g. `registry.example.com:5000/team`",
             Rule::LabelKey => "a label key: an optional DNS-1123 subdomain and `/`, then at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
             Rule::LabelValue => "a label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
@@ -53,6 +58,14 @@ pub fn check(rule: Rule, s: &str) -> bool {
         Rule::Dns1123Subdomain => s.len() <= 253 && s.split('.').all(|l| label(l, 63)),
         Rule::EnvVarName => {
             !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=')
+        }
+        Rule::ConfigMapKey => {
+            !s.is_empty()
+                && s.len() <= 253
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && !s.starts_with("..")
+                && s != "."
         }
         Rule::Registry => registry(s),
         Rule::LabelKey => match s.split_once('/') {
@@ -145,6 +158,19 @@ mod tests {
         assert!(check(Rule::Dns1035Label, "api-2"));
         for bad in ["2api", "Api", "a-", "", "a\nb", "a_b", &"a".repeat(64)] {
             assert!(!check(Rule::Dns1035Label, bad), "{bad:?}");
+        }
+        for good in [
+            "tls.crt",
+            "DB_PASSWORD",
+            "a-b",
+            ".env",
+            "x..y",
+            &"k".repeat(253),
+        ] {
+            assert!(check(Rule::ConfigMapKey, good), "{good:?}");
+        }
+        for bad in ["", ".", "..", "..x", "a/b", "a b", "é", &"k".repeat(254)] {
+            assert!(!check(Rule::ConfigMapKey, bad), "{bad:?}");
         }
         assert!(check(Rule::Dns1123Label, "2api"));
         assert!(check(Rule::Dns1123Subdomain, "fast.ssd-1"));

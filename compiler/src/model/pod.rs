@@ -194,6 +194,7 @@ impl Resolver<'_> {
         if ok {
             self.check_volumes(&path, &pod, s.files.is_some());
         }
+        self.check_env_refs(&path, s);
         pod.files = self.files(&path, s.files.as_ref());
         match (workload, &pod.schedule) {
             (Workload::CronJob, None) => self.err_key(
@@ -294,6 +295,110 @@ impl Resolver<'_> {
                 );
             }
             init.push(n);
+        }
+    }
+
+    /// The names env vars give Kubernetes, as the API server checks a pod
+    /// (Kubernetes 1.34, pkg/apis/core/validation: `validateEnvVarValueFrom`,
+    /// `validateEnvFrom`): a `secretKeyRef` or `configMapKeyRef` names its
+    /// Secret or ConfigMap by a DNS-1123 subdomain and its key by
+    /// `IsConfigMapKey`; an `envFrom` entry names its ConfigMap or Secret
+    /// so too, and its `prefix` is an env var name (printable ASCII but
+    /// `=`, `IsEnvVarName` relaxed, GA in 1.34); init containers' env var
+    /// names are too. The service's and its versions' env keys are
+    /// checked with the service (E0216); the fragments' shapes by
+    /// `fragment` (a name or key that is not a string is reported there).
+    fn check_env_refs(&mut self, path: &str, s: &policy::Service) {
+        let envs = std::iter::once((path.to_string(), &s.env)).chain(
+            s.versions
+                .iter()
+                .map(|(v, pv)| (format!("{path}.versions.{v}"), &pv.env)),
+        );
+        for (at, env) in envs {
+            for (k, v) in env {
+                if let policy::EnvValue::From(m) = v {
+                    self.env_source_refs(&format!("{at}.env.{k}"), m);
+                }
+            }
+        }
+        if let Some(list) = &s.env_from {
+            self.env_from_refs(&format!("{path}.envFrom"), list);
+        }
+        for (i, c) in items(&s.init_containers).enumerate() {
+            let at = format!("{path}.initContainers[{i}]");
+            for (j, e) in c["env"].as_array().into_iter().flatten().enumerate() {
+                if let Some(n) = e["name"].as_str() {
+                    self.name(
+                        super::names::Rule::EnvVarName,
+                        "E0216",
+                        &format!("{at}.env[{j}].name"),
+                        n,
+                        "an environment variable name",
+                    );
+                }
+                if let Some(m) = e["valueFrom"].as_object() {
+                    self.env_source_refs(&format!("{at}.env[{j}].valueFrom"), m);
+                }
+            }
+            self.env_from_refs(&format!("{at}.envFrom"), &c["envFrom"]);
+        }
+    }
+
+    /// An `EnvVarSource`'s Secret or ConfigMap name and key (E0319).
+    fn env_source_refs(&mut self, at: &str, m: &serde_json::Map<String, Value>) {
+        for (field, what) in [("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")] {
+            let Some(r) = m.get(field).and_then(Value::as_object) else {
+                continue;
+            };
+            self.referent_name(&format!("{at}.{field}"), r, what);
+            if let Some(k) = r.get("key").and_then(Value::as_str) {
+                self.name(
+                    super::names::Rule::ConfigMapKey,
+                    "E0319",
+                    &format!("{at}.{field}.key"),
+                    k,
+                    &format!("a {what} key"),
+                );
+            }
+        }
+    }
+
+    /// An `envFrom` list's ConfigMap and Secret names (E0319) and
+    /// prefixes (E0216).
+    fn env_from_refs(&mut self, at: &str, list: &Value) {
+        for (i, e) in list.as_array().into_iter().flatten().enumerate() {
+            let at = format!("{at}[{i}]");
+            for (field, what) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+                if let Some(r) = e[field].as_object() {
+                    self.referent_name(&format!("{at}.{field}"), r, what);
+                }
+            }
+            if let Some(p) = e["prefix"].as_str().filter(|p| !p.is_empty()) {
+                self.name(
+                    super::names::Rule::EnvVarName,
+                    "E0216",
+                    &format!("{at}.prefix"),
+                    p,
+                    "an environment variable prefix",
+                );
+            }
+        }
+    }
+
+    /// The `name` of a reference to a Secret or ConfigMap: a DNS-1123
+    /// subdomain (so not empty), as `ValidateSecretName` and
+    /// `ValidateConfigMapName` require (E0319).
+    fn referent_name(&mut self, at: &str, r: &serde_json::Map<String, Value>, what: &str) {
+        // Without a name or with another type: reported by `fragment`
+        // (Kubernetes' schema requires `name` there).
+        if let Some(n) = r.get("name").and_then(Value::as_str) {
+            self.name(
+                super::names::Rule::Dns1123Subdomain,
+                "E0319",
+                &format!("{at}.name"),
+                n,
+                &format!("a {what} name"),
+            );
         }
     }
 

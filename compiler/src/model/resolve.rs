@@ -189,7 +189,7 @@ impl Resolver<'_> {
         let gateways: Vec<Gateway> = spec
             .gateways
             .iter()
-            .map(|(n, g)| self.gateway(&name, n, g, &index))
+            .map(|(n, g)| self.gateway(n, g, &index))
             .collect();
         // Sorted and without repeats, as a BTreeSet would hold them: one
         // sort at the end is cheaper than 30,000 ordered inserts comparing
@@ -205,7 +205,6 @@ impl Resolver<'_> {
         edges.dedup();
         let edges: Vec<Edge> = edges;
         self.check_routes_allowed(&gateways, &edges);
-        self.check_ingress_names(&name, &edges);
         self.check_mtls_for_rules(
             st.mtls.map(MtlsMode::from).unwrap_or(MtlsMode::Strict),
             &services,

@@ -209,14 +209,21 @@ impl Resolver<'_> {
                 );
             }
         }
-        for k in s.env.keys() {
-            self.name_key(
-                names::Rule::EnvVarName,
-                "E0216",
-                &format!("{path}.env.{k}"),
-                k,
-                "an environment variable name",
-            );
+        let envs = std::iter::once((path.clone(), &s.env)).chain(
+            s.versions
+                .iter()
+                .map(|(v, pv)| (format!("{path}.versions.{v}"), &pv.env)),
+        );
+        for (at, env) in envs {
+            for k in env.keys() {
+                self.name_key(
+                    names::Rule::EnvVarName,
+                    "E0216",
+                    &format!("{at}.env.{k}"),
+                    k,
+                    "an environment variable name",
+                );
+            }
         }
         let has_http = ports.iter().any(|p| p.protocol.is_http());
         let traffic = self.traffic(name, s.traffic.as_ref(), &versions, has_http);
