@@ -636,6 +636,51 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
     }
 }
 
+/// `gateways.<name>.hosts` set at install time replaces the policy's hosts
+/// in the gateway's one HTTPRoute; over the 16 an HTTPRoute takes, the
+/// chart fails naming the value and the limit (the API server would refuse
+/// the HTTPRoute after the rest was applied). Istio's Gateway takes any
+/// number, and 16 still render.
+#[test]
+fn install_time_gateway_hosts_over_the_httproute_limit_fail_saying_what_to_do() {
+    let list = |n: usize| {
+        let hosts: Vec<String> = (0..n).map(|i| format!("h{i}.example.com")).collect();
+        format!("gateways.public.hosts={{{}}}", hosts.join(","))
+    };
+    let (seventeen, sixteen) = (list(17), list(16));
+    for h in HELMS {
+        let gateway_api = |hosts: &str| {
+            let mut args = istio_args(&["gatewayApi.enabled=true"]);
+            args.extend(["--set", hosts]);
+            template_as(h, &chart(), "evalhub", &args)
+        };
+        let err = gateway_api(&seventeen).expect_err(&format!("{h}: 17 hosts were accepted"));
+        assert!(
+            err.contains("gateways.public.hosts lists 17 hosts, but a Gateway API HTTPRoute takes at most 16")
+                && err.contains("list the hosts in the policy's gateway"),
+            "{h}: {err}"
+        );
+        let objs = by_id(&parse(&gateway_api(&sixteen).unwrap()));
+        let hostnames = objs["HTTPRoute/evalhub-public"]["spec"]["hostnames"]
+            .as_array()
+            .unwrap();
+        assert_eq!(hostnames.len(), 16, "{h}");
+        assert_eq!(hostnames[15], "h15.example.com", "{h}");
+        let mut args = istio_args(&[]);
+        args.extend(["--set", &seventeen]);
+        let objs = by_id(&parse(&template_as(h, &chart(), "evalhub", &args).unwrap()));
+        let servers = objs["Gateway/evalhub-public"]["spec"]["servers"]
+            .as_array()
+            .unwrap();
+        assert!(
+            servers
+                .iter()
+                .any(|s| s["hosts"].as_array().unwrap().len() == 17),
+            "{h}: {servers:?}"
+        );
+    }
+}
+
 #[test]
 fn istio_without_istio_apis_fails_saying_what_to_install() {
     for h in HELMS {

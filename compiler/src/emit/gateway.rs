@@ -354,6 +354,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     // share those for all the gateway's hosts. The model plans them within
     // the Gateway API's list limits, split where needed so that precedence
     // picks the same rule (`model::Gateway::http_routes`).
+    let mut hosts_checked = false;
     for plan in g.http_routes() {
         let metadata = n.meta(out, &plan.name, None);
         let hostnames = if plan.all_hosts {
@@ -392,7 +393,23 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                 rules,
             },
         );
-        docs.push(to_value(&hr));
+        let mut v = to_value(&hr);
+        if plan.all_hosts && !hosts_checked {
+            hosts_checked = true;
+            // The values' hosts replace the policy's here: more than the
+            // HTTPRoute takes would pass Helm and be refused by the API
+            // server (a larger policy gateway is split at compile time).
+            let hosts = gv.hosts().expr();
+            let max = model::MAX_ROUTE_HOSTNAMES;
+            let guard = format!(
+                "{{{{- if gt (len {hosts}) {max} }}}}{{{{- fail (printf \"gateways.{name}.hosts lists %d hosts, but a Gateway API HTTPRoute takes at most {max} (gatewayApi.enabled=true). Set at most {max}, or list the hosts in the policy's gateway, where meshpack splits its HTTPRoutes\" (len {hosts})) }}}}{{{{- end }}}}",
+                name = g.name
+            );
+            if let Some(key) = out.lines(vec![guard]) {
+                v["spec"][key.as_str()] = Value::Null;
+            }
+        }
+        docs.push(v);
     }
     for d in docs {
         f.push(d);
