@@ -492,9 +492,12 @@ mod tests {
         for i in 0..28 {
             r.push(format!("{{prefix: /p{i}, to: web}}"));
             match i % 4 {
-                0 if i < 24 => r.push(format!("{{prefix: /, headers: {{x-team: t{i}}}, to: api}}")),
+                // Each its own header: one request may carry them all.
+                0 if i < 24 => r.push(format!(
+                    "{{prefix: /, headers: {{x-team-{i}: on}}, to: api}}"
+                )),
                 1 if i < 12 => r.push(format!(
-                    "{{exact: /healthz, headers: {{x-probe: p{i}}}, to: api}}"
+                    "{{exact: /healthz, headers: {{x-probe-{i}: on}}, to: api}}"
                 )),
                 2 if i < 12 => r.push(match i {
                     2 => "{prefix: /api/, to: api}".to_string(),
@@ -599,6 +602,26 @@ mod tests {
         names.into_iter().collect()
     }
 
+    /// Routes one header's values tell apart (`x-tenant: t0` ... `t39`)
+    /// never match one request together, so they need not share an
+    /// HTTPRoute: 40 split into 16, 16 and 8, in policy order.
+    #[test]
+    fn routes_told_apart_by_one_header_split_past_sixteen() {
+        let tenants: Vec<String> = (0..40)
+            .map(|i| format!("{{prefix: /, headers: {{x-tenant: t{i}}}, to: api}}"))
+            .collect();
+        let text = policy(2, false, &tenants, 0);
+        let m = crate::compile_model(&text, None).unwrap_or_else(|d| panic!("{d:?}"));
+        let f = gateway_api_file(&m, &m.gateways[0], Mode::Plain);
+        let names = check_split(&m, &f);
+        assert_eq!(names, ["shop-public", "shop-public-1", "shop-public-2"]);
+        let firsts: Vec<&Value> = http_routes(&f)
+            .iter()
+            .map(|hr| &hr["spec"]["rules"][0]["matches"][0]["headers"][0]["value"])
+            .collect();
+        assert_eq!(firsts, [&json!("t0"), &json!("t16"), &json!("t32")]);
+    }
+
     #[test]
     fn forty_hosts_and_forty_routes_split_within_the_gateway_api_limits() {
         let text = policy(40, false, &forty_routes(), 20);
@@ -662,14 +685,21 @@ mod tests {
             .filter(|hr| hr["spec"]["hostnames"][0] == "h0.example.com")
             .flat_map(|hr| hr["spec"]["rules"].as_array().unwrap())
             .filter(|r| r["matches"][0]["path"]["value"] == "/")
-            .map(|r| &r["matches"][0]["headers"][0]["value"])
+            .map(|r| &r["matches"][0]["headers"][0]["name"])
             .collect();
         assert_eq!(
             teams,
-            ["t0", "t4", "t8", "t12", "t16", "t20"]
-                .map(|t| json!(t))
-                .iter()
-                .collect::<Vec<_>>()
+            [
+                "x-team-0",
+                "x-team-4",
+                "x-team-8",
+                "x-team-12",
+                "x-team-16",
+                "x-team-20"
+            ]
+            .map(|t| json!(t))
+            .iter()
+            .collect::<Vec<_>>()
         );
         // One HTTPRoute whole: host 3's second.
         let own = routes

@@ -171,7 +171,52 @@ fn tie_groups(routes: &[Route], set: &[usize]) -> Vec<Vec<usize>> {
             None => groups.push((k, vec![i])),
         }
     }
-    groups.into_iter().map(|(_, v)| v).collect()
+    groups
+        .into_iter()
+        .flat_map(|(_, v)| may_match_together(routes, &v))
+        .collect()
+}
+
+/// `group` (rules of one [`TieKey`], in policy order) parted into the
+/// smallest sets such that any two rules one request could match are in
+/// one set, each in policy order, the sets ordered by their first rule.
+/// Rules whose exact header matches give one header two values (`x-tenant:
+/// a` and `x-tenant: b`) never match one request, so their order never
+/// decides anything (header names compare case-insensitively, as HTTP's).
+fn may_match_together(routes: &[Route], group: &[usize]) -> Vec<Vec<usize>> {
+    let conflict = |a: &Route, b: &Route| {
+        a.headers.iter().any(|(ka, va)| {
+            b.headers
+                .iter()
+                .any(|(kb, vb)| ka.eq_ignore_ascii_case(kb) && va != vb)
+        })
+    };
+    // Union-find over the group's positions.
+    let mut parent: Vec<usize> = (0..group.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for a in 0..group.len() {
+        for b in a + 1..group.len() {
+            if !conflict(&routes[group[a]], &routes[group[b]]) {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut sets: Vec<(usize, Vec<usize>)> = vec![];
+    for (pos, &i) in group.iter().enumerate() {
+        let r = root(&mut parent, pos);
+        match sets.iter_mut().find(|(k, _)| *k == r) {
+            Some((_, v)) => v.push(i),
+            None => sets.push((r, vec![i])),
+        }
+    }
+    sets.into_iter().map(|(_, v)| v).collect()
 }
 
 /// Whole groups packed into chunks of at most `max` rules, first fit in
@@ -450,7 +495,7 @@ impl Resolver<'_> {
                 RouteSet::Host(i) => format!("routes for host `{}`", g.hosts[i]),
                 _ => "routes without `host`".to_string(),
             };
-            let help = "at most 16 routes of one host set share an HTTPRoute: give some of them a `host`, or match them by `prefix` or `exact` paths that differ";
+            let help = "at most 16 routes of one host set share an HTTPRoute: give some of them a `host`, match them by `prefix` or `exact` paths that differ (instead of a `regex`), or keep the set to 16 routes";
             if let Some(&i) = rules
                 .iter()
                 .find(|&&i| matches!(g.routes[i].path, PathMatch::Regex(_)))
@@ -902,4 +947,45 @@ fn path_fault(p: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(headers: &[(&str, &str)]) -> Route {
+        Route {
+            path: PathMatch::Prefix("/".into()),
+            host: None,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            rewrite: None,
+            cors: None,
+            service: "api".into(),
+            port: 80,
+        }
+    }
+
+    /// Rules one header's values tell apart never tie; header names
+    /// compare case-insensitively; a rule that may match together with
+    /// two others joins them into one group.
+    #[test]
+    fn rules_that_may_match_one_request_share_a_group() {
+        let routes = [
+            route(&[("x-tenant", "a")]),
+            route(&[("X-Tenant", "b")]),
+            route(&[("x-tenant", "c")]),
+            route(&[("X-TENANT", "a")]),
+        ];
+        let all: Vec<usize> = (0..routes.len()).collect();
+        assert_eq!(tie_groups(&routes, &all), [vec![0, 3], vec![1], vec![2]]);
+        let routes = [
+            route(&[("x-tenant", "a"), ("x-b", "1")]),
+            route(&[("x-tenant", "b"), ("x-b", "1")]),
+            route(&[("x-c", "1"), ("x-b", "1")]),
+        ];
+        assert_eq!(tie_groups(&routes, &[0, 1, 2]), [vec![0, 1, 2]]);
+    }
 }
