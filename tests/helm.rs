@@ -555,14 +555,15 @@ fn template_as(
     }
 }
 
-/// Helm takes release names with dots and leading digits. Where an object
-/// made from such a name would be refused (a Service, which is a DNS-1035
-/// label: the chart's own with `serviceNames: release`, or the one Istio
-/// deploys for a Gateway API gateway), or accepted with pods that never
-/// start (a StatefulSet's pods take its name as their DNS-1123 host name),
-/// the chart fails first, saying which name and what to do; where nothing
-/// needs it (Deployments, Services named by the service), such a name
-/// installs as before. `fullnameOverride` is checked alike and rescues it.
+/// Helm takes release names with dots and leading digits, and any
+/// `fullnameOverride`. Where an object rendered with the given values would
+/// be refused (a Service is a DNS-1035 label: the chart's own with
+/// `serviceNames: release`, or the one Istio deploys for a Gateway API
+/// gateway or the ambient waypoint), or accepted with pods that never start
+/// (a StatefulSet's pods take its name as their DNS-1123 host name), or
+/// is no DNS-1123 subdomain at all, the chart fails first, saying which name
+/// and what to do; where nothing needs more (Deployments, Services named by
+/// the service, Istio's own Gateway), such a name installs as before.
 #[test]
 fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
     let (_d1, deployments) = chart_of(
@@ -574,8 +575,12 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
         "    db: {image: registry.example.com/db:1.0.0, workload: StatefulSet, storage: {size: 1Gi, mountPath: /data}, ports: {tcp-db: 5432}}\n",
     );
     let evalhub = chart();
-    let services = "Services named from it must be DNS-1035 labels";
-    let hostnames = "which must be a DNS-1123 label";
+    let subdomain = "object names are DNS-1123 subdomains";
+    let hostnames =
+        "a StatefulSet's pods take its name as their host name, which must be a DNS-1123 label";
+    let gateways = "with gatewayApi.enabled Istio names each gateway's Service after it";
+    let mut gateway_api = mesh_api_args();
+    gateway_api.extend(["--set", "gatewayApi.enabled=true"]);
     for h in HELMS {
         for (chart, release, args, prefix, why) in [
             (
@@ -583,17 +588,30 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
                 "shop.prod",
                 &[][..],
                 "shop.prod-evalhub",
-                services,
+                hostnames,
             ),
-            (&evalhub, "1shop", &[][..], "1shop-evalhub", services),
+            (
+                &evalhub,
+                "1shop",
+                &gateway_api[..],
+                "1shop-evalhub",
+                gateways,
+            ),
             (
                 &evalhub,
                 "shop",
                 &["--set", "fullnameOverride=my.app"][..],
                 "my.app",
-                services,
+                hostnames,
             ),
             (&stateful, "shop.prod", &[][..], "shop.prod", hostnames),
+            (
+                &deployments,
+                "shop",
+                &["--set", "fullnameOverride=My_App"][..],
+                "My_App",
+                subdomain,
+            ),
         ] {
             let err = template_as(h, chart, release, args)
                 .expect_err(&format!("{h}: {release} {args:?} was accepted"));
@@ -604,13 +622,20 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
                 "{h}: {release}: {err}"
             );
         }
-        // A leading digit is a DNS-1123 label; dots are fine without
-        // StatefulSets, gateways or `serviceNames: release`.
+        // A leading digit is a DNS-1123 label; Istio's own Gateway (the
+        // default) names no Service after the release.
+        let objs = by_id(&parse(&template_as(h, &evalhub, "1shop", &[]).unwrap()));
+        assert_eq!(
+            objs["StatefulSet/1shop-evalhub-postgres"]["spec"]["serviceName"], "postgres",
+            "{h}"
+        );
         let objs = by_id(&parse(&template_as(h, &stateful, "1shop", &[]).unwrap()));
         assert_eq!(
             objs["StatefulSet/1shop-db"]["spec"]["serviceName"], "db",
             "{h}"
         );
+        // Dots are fine without StatefulSets, gateways or `serviceNames:
+        // release`.
         let objs = by_id(&parse(
             &template_as(h, &deployments, "shop.prod", &[]).unwrap(),
         ));

@@ -30,13 +30,27 @@ its SHA-256, so two long release names get different prefixes (but for a 1 in 2^
 {{- if le (len $full) 30 }}
 {{- $out = $full | trimSuffix "-" }}
 {{- else }}
-{{- $out = printf "%s-%s" ($full | trunc 24 | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- $out = printf "%s-%s" ($full | trunc 24 | trimSuffix "-" | trimSuffix ".") ($full | sha256sum | trunc 5) }}
 {{- end }}
-{{- /* Helm accepts release names with dots or a leading digit; the API
-server would refuse some objects made from such a name half-way through an
-install. Checked once per template file (the prefix is bound once). */}}
-{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $out) }}
-{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but Services named from it must be DNS-1035 labels (lowercase letters, digits and '-', starting with a letter). Install under such a release name, or set fullnameOverride to one" $out .Release.Name) }}
+{{- /* Helm accepts release names with dots or a leading digit, and any
+fullnameOverride; the API server would refuse some objects made from such
+a name half-way through an install, so the name is checked against what
+the objects rendered with these values need. Checked once per template
+file (the prefix is bound once). */}}
+{{- $pattern := "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" }}
+{{- $why := "object names are DNS-1123 subdomains (lowercase letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit)" }}
+{{- $pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }}
+{{- $why = "a StatefulSet's pods take its name as their host name, which must be a DNS-1123 label (lowercase letters, digits and '-', no '.')" }}
+{{- if and .Values.gatewayApi.enabled (eq .Values.gatewayApi.className "istio") }}
+{{- $pattern = "^[a-z]([-a-z0-9]*[a-z0-9])?$" }}
+{{- $why = "with gatewayApi.enabled Istio names each gateway's Service after it, and a Service name is a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)" }}
+{{- end }}
+{{- if and .Values.istio.enabled (eq .Values.istio.dataplane "ambient") }}
+{{- $pattern = "^[a-z]([-a-z0-9]*[a-z0-9])?$" }}
+{{- $why = "in ambient mode Istio names the waypoint's Service after it, and a Service name is a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)" }}
+{{- end }}
+{{- if not (regexMatch $pattern $out) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but %s. Install under such a release name, or set fullnameOverride to one" $out .Release.Name $why) }}
 {{- end }}
 {{- $out }}
 {{- end }}

@@ -12,6 +12,7 @@ use super::helm_groups::{Grouper, Layout};
 use super::markers;
 use super::values::{self, Entry};
 use super::Tree;
+use crate::emit::cond::Cond;
 use crate::emit::{self, File, Fragment, Group, Mode};
 use crate::model::{Model, Source};
 use minijinja::syntax::SyntaxConfig;
@@ -196,7 +197,8 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         fullname_max => fullname_max,
         // Room for `<prefix>-<5 hex digits>` with a prefix of 2 or more.
         fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
-        fullname_rule => fullname_rule(m),
+        fullname_label => fullname_label(m),
+        fullname_installed => fullname_installed(m),
         cert_manager => cert_manager,
         istio_kinds => security_first(istio_kinds),
         telemetry => m.telemetry.is_some(),
@@ -586,38 +588,56 @@ fn body_parts(f: &File) -> (String, usize, Vec<(String, std::ops::Range<usize>)>
     (t, opening, docs)
 }
 
-/// What the release's name prefix must be, when some object made from it
-/// needs more than a DNS-1123 subdomain (which Helm's own release-name
-/// check already ensures): `(pattern, why)` for `_helpers.tpl`'s check,
-/// or `None` when dots and a leading digit install fine.
+/// What the release's name prefix must be beyond a DNS-1123 subdomain
+/// (which `_helpers.tpl` always checks): `(pattern, why)` when objects the
+/// chart always renders need more; `None` when dots and a leading digit
+/// install fine.
 /// <https://kubernetes.io/docs/concepts/overview/working-with-objects/names/>
-fn fullname_rule(m: &Model) -> Option<(&'static str, &'static str)> {
-    // Services are DNS-1035 labels: the chart's own (`serviceNames:
-    // release`), and those Istio deploys for each Gateway API gateway
-    // (`<gateway>-istio`) and for the ambient waypoint.
-    let services = m.service_names == crate::model::ServiceNames::Release
-        || !m.gateways.is_empty()
-        || emit::ambient::any_waypoint(m);
+fn fullname_label(m: &Model) -> Option<(&'static str, &'static str)> {
+    // The chart's own Services, named `<fullname>-<service>`, are DNS-1035
+    // labels.
+    if m.service_names == crate::model::ServiceNames::Release {
+        return Some((
+            "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+            "Services named from it must be DNS-1035 labels (lowercase letters, digits and '-', starting with a letter)",
+        ));
+    }
     // A StatefulSet's controller sets each pod's `spec.hostname` to the
     // pod's name, and a pod's host name is a DNS-1123 label: with a dot
     // the StatefulSet is accepted but none of its pods is.
-    let stateful = m
-        .services
+    m.services
         .iter()
-        .any(|s| s.workload == crate::model::Workload::StatefulSet);
-    if services {
-        Some((
-            "^[a-z]([-a-z0-9]*[a-z0-9])?$",
-            "Services named from it must be DNS-1035 labels (lowercase letters, digits and '-', starting with a letter)",
-        ))
-    } else if stateful {
-        Some((
+        .any(|s| s.workload == crate::model::Workload::StatefulSet)
+        .then_some((
             "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
             "a StatefulSet's pods take its name as their host name, which must be a DNS-1123 label (lowercase letters, digits and '-', no '.')",
         ))
-    } else {
-        None
+}
+
+/// Values under which Istio makes Services named from the prefix, which
+/// must then be a DNS-1035 label: `(condition, why)` for `_helpers.tpl`.
+/// Istio names the Deployment and Service of a Gateway API gateway of its
+/// class `<gateway>-istio`, and those of the ambient waypoint after it.
+/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+fn fullname_installed(m: &Model) -> Vec<(String, &'static str)> {
+    let mut v = vec![];
+    if !m.gateways.is_empty() {
+        v.push((
+            Cond::is(&emit::values::GATEWAY_API_ENABLED)
+                .and(Cond::eq(&emit::values::GATEWAY_API_CLASS_NAME, "istio"))
+                .helm_top(),
+            "with gatewayApi.enabled Istio names each gateway's Service after it, and a Service name is a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)",
+        ));
     }
+    if emit::ambient::any_waypoint(m) {
+        v.push((
+            Cond::is(&emit::values::ISTIO_ENABLED)
+                .and(emit::ambient::ambient())
+                .helm_top(),
+            "in ambient mode Istio names the waypoint's Service after it, and a Service name is a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)",
+        ));
+    }
+    v
 }
 
 /// A template file's closing.

@@ -34,19 +34,31 @@ its SHA-256, so two long release names get different prefixes (but for a 1 in 2^
 {{- if le (len $full) {{{ fullname_max }}} }}
 {{- $out = $full | trimSuffix "-" }}
 {{- else }}
-{{- $out = printf "%s-%s" ($full | trunc {{{ fullname_cut }}} | trimSuffix "-") ($full | sha256sum | trunc 5) }}
+{{- $out = printf "%s-%s" ($full | trunc {{{ fullname_cut }}} | trimSuffix "-" | trimSuffix ".") ($full | sha256sum | trunc 5) }}
 {{- end }}
 {{% else %}}
-{{- $out = $full | trunc {{{ fullname_max }}} | trimSuffix "-" }}
+{{- $out = $full | trunc {{{ fullname_max }}} | trimSuffix "-" | trimSuffix "." }}
 {{% endif %}}
-{{% if fullname_rule %}}
-{{- /* Helm accepts release names with dots or a leading digit; the API
-server would refuse some objects made from such a name half-way through an
-install. Checked once per template file (the prefix is bound once). */}}
-{{- if not (regexMatch "{{{ fullname_rule[0] }}}" $out) }}
-{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but {{{ fullname_rule[1] }}}. Install under such a release name, or set fullnameOverride to one" $out .Release.Name) }}
+{{- /* Helm accepts release names with dots or a leading digit, and any
+fullnameOverride; the API server would refuse some objects made from such
+a name half-way through an install, so the name is checked against what
+the objects rendered with these values need. Checked once per template
+file (the prefix is bound once). */}}
+{{- $pattern := "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" }}
+{{- $why := "object names are DNS-1123 subdomains (lowercase letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit)" }}
+{{% if fullname_label %}}
+{{- $pattern = "{{{ fullname_label[0] }}}" }}
+{{- $why = "{{{ fullname_label[1] }}}" }}
+{{% endif %}}
+{{% for c in fullname_installed %}}
+{{- if {{{ c[0] }}} }}
+{{- $pattern = "^[a-z]([-a-z0-9]*[a-z0-9])?$" }}
+{{- $why = "{{{ c[1] }}}" }}
 {{- end }}
-{{% endif %}}
+{{% endfor %}}
+{{- if not (regexMatch $pattern $out) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but %s. Install under such a release name, or set fullnameOverride to one" $out .Release.Name $why) }}
+{{- end }}
 {{- $out }}
 {{- end }}
 
