@@ -513,7 +513,17 @@ pub mod tracing {
 pub fn secret(name: &str) -> Val<Str> {
     Val::at(vec![Seg::Key("secrets"), Seg::Name(name.to_string())], None).described(
         "Name of the customer's existing Secret that the policy calls by this key (the chart reads it, never creates it, and holds no secret value).",
-        schema(|_| json!({"type": "string", "minLength": 1})),
+        // A Secret's name is a DNS-1123 subdomain (the policy's are checked
+        // at compile time, E0319; an override here would be refused by the
+        // API server only when the pod is created).
+        schema(|_| {
+            json!({
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 253,
+                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            })
+        }),
     )
 }
 
