@@ -353,6 +353,11 @@ mod tests {
                 service: None,
             })
         );
+        // The model's lookups see what was folded in (the index is rebuilt).
+        let into: Vec<&model::Edge> = m.edges_to("api").collect();
+        assert_eq!(into, [m.edges.last().unwrap()]);
+        let out: Vec<&str> = m.egress_from("api").map(|e| e.host.as_str()).collect();
+        assert_eq!(out, ["s3.example.com"]);
         let bad = from_values(&json!({"extraSources": [{"namespace": "x", "services": ["web"]}]}))
             .unwrap();
         assert_eq!(
