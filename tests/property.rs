@@ -390,6 +390,25 @@ struct Hostile {
     gateway_size: (usize, usize, bool),        // hosts, routes, httpsRedirect
 }
 
+impl Hostile {
+    /// One service `web` with nothing hostile, and `gateway` of `size`.
+    fn plain(gateway: Option<(String, String, String)>, size: (usize, usize, bool)) -> Self {
+        Hostile {
+            services: vec![("web".into(), "A".into(), "b".into(), None)],
+            versions: None,
+            registry: None,
+            pull_secret: None,
+            description: "d".into(),
+            path: "x".into(),
+            gateway,
+            external: None,
+            egress: vec![],
+            route_path: "/".into(),
+            gateway_size: size,
+        }
+    }
+}
+
 fn hostile() -> impl Strategy<Value = Hostile> {
     (
         proptest::collection::vec(
@@ -599,23 +618,7 @@ fn hostile_check(policy: &str, gateway: bool) -> Result<&'static str, String> {
     let tmp = tempfile::tempdir().unwrap();
     let chart = tmp.path().join("hp");
     let good = tmp.path().join("good.yaml");
-    std::fs::write(
-        &good,
-        hostile_yaml(&Hostile {
-            services: vec![("web".into(), "A".into(), "b".into(), None)],
-            versions: None,
-            registry: None,
-            pull_secret: None,
-            description: "d".into(),
-            path: "x".into(),
-            gateway: None,
-            external: None,
-            egress: vec![],
-            route_path: "/".into(),
-            gateway_size: (1, 1, false),
-        }),
-    )
-    .unwrap();
+    std::fs::write(&good, hostile_yaml(&Hostile::plain(None, (1, 1, false)))).unwrap();
     let (code, out) = meshpack(&[
         "compile",
         good.to_str().unwrap(),
@@ -732,19 +735,10 @@ proptest! {
 #[test]
 fn large_gateways_split_or_are_refused() {
     let policy = |gateway_size| {
-        hostile_yaml(&Hostile {
-            services: vec![("web".into(), "A".into(), "b".into(), None)],
-            versions: None,
-            registry: None,
-            pull_secret: None,
-            description: "d".into(),
-            path: "x".into(),
-            gateway: Some(("pub".into(), "pub-tls".into(), "le".into())),
-            external: None,
-            egress: vec![],
-            route_path: "/".into(),
+        hostile_yaml(&Hostile::plain(
+            Some(("pub".into(), "pub-tls".into(), "le".into())),
             gateway_size,
-        })
+        ))
     };
     assert_eq!(
         hostile_check(&policy((40, 40, false)), true),
