@@ -331,11 +331,13 @@ impl Gateway {
     /// Gateway API Gateway of class `istio`, whose Service name is a
     /// DNS-1035 label (63 characters at most).
     /// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
-    pub fn longest_object(&self) -> String {
+    /// `route_names` are [`Self::route_names`], which the caller has
+    /// already (planning the routes again would be the same work twice).
+    pub fn longest_object(&self, route_names: &[String]) -> String {
         let mut longest = format!("{}-istio", self.name);
-        for n in self.route_names() {
+        for n in route_names {
             if n.len() > longest.len() {
-                longest = n;
+                longest = n.clone();
             }
         }
         longest
@@ -423,10 +425,11 @@ impl Resolver<'_> {
         let mut routes: BTreeMap<String, &str> = BTreeMap::new();
         for g in &m.gateways {
             let path = format!("spec.gateways.{}", g.name);
+            let names = g.route_names();
             // A name that is no label or the reserved one is reported by
             // `gateway` already.
             if is_dns_label(&g.name) && g.name != "waypoint" {
-                let longest = g.longest_object();
+                let longest = g.longest_object(&names);
                 if let Some(why) = super::names::release_room(app, &longest, 63) {
                     // Checked here, not left to the chart: its fullname gets
                     // what the longest suffix leaves, and a gateway that
@@ -444,7 +447,7 @@ impl Resolver<'_> {
                     );
                 }
             }
-            for n in g.route_names() {
+            for n in names {
                 if let Some(other) = routes.get(&n) {
                     self.err_key(
                         "E0240",

@@ -72,7 +72,12 @@ pub struct Pod {
 /// The items of a list field (`volumes`, `volumeMounts`, `initContainers`),
 /// none when it is not set or not a list.
 fn items(v: &Option<Value>) -> impl Iterator<Item = &Value> {
-    v.iter().flat_map(|v| v.as_array().into_iter().flatten())
+    v.iter().flat_map(list)
+}
+
+/// The items of `v`, none when it is not a list (a container's `env`).
+fn list(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
 }
 
 /// Which pod fields a service sets: attached and external services refuse them.
@@ -326,7 +331,7 @@ impl Resolver<'_> {
         }
         for (i, c) in items(&s.init_containers).enumerate() {
             let at = format!("{path}.initContainers[{i}]");
-            for (j, e) in c["env"].as_array().into_iter().flatten().enumerate() {
+            for (j, e) in list(&c["env"]).enumerate() {
                 if let Some(n) = e["name"].as_str() {
                     self.name(
                         super::names::Rule::EnvVarName,
@@ -365,8 +370,8 @@ impl Resolver<'_> {
 
     /// An `envFrom` list's ConfigMap and Secret names (E0319) and
     /// prefixes (E0216).
-    fn env_from_refs(&mut self, at: &str, list: &Value) {
-        for (i, e) in list.as_array().into_iter().flatten().enumerate() {
+    fn env_from_refs(&mut self, at: &str, entries: &Value) {
+        for (i, e) in list(entries).enumerate() {
             let at = format!("{at}[{i}]");
             for (field, what) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
                 if let Some(r) = e[field].as_object() {
@@ -545,7 +550,7 @@ impl Resolver<'_> {
         {
             let mut strings: Vec<(String, String, &str)> = vec![];
             for key in ["command", "args"] {
-                for (j, a) in c[key].as_array().into_iter().flatten().enumerate() {
+                for (j, a) in list(&c[key]).enumerate() {
                     if let Some(t) = a.as_str() {
                         strings.push((
                             format!("/{i}/{key}/{j}"),
@@ -555,7 +560,7 @@ impl Resolver<'_> {
                     }
                 }
             }
-            for (j, e) in c["env"].as_array().into_iter().flatten().enumerate() {
+            for (j, e) in list(&c["env"]).enumerate() {
                 if let Some(t) = e["value"].as_str() {
                     strings.push((
                         format!("/{i}/env/{j}/value"),
