@@ -24,7 +24,8 @@ charts against the plain chart with Helm 3 and 4, and `kubectl kustomize` of
 every overlay of both Kustomize trees, all parts in turn, alternating; the
 two trees must render the same objects).
 Everything is written under one temporary folder (prefix cperf-), holding one
-size at a time, and removed at the end.
+size at a time, and removed at the end; it is made in /dev/shm when that is a
+tmpfs (see default_work_root), or in --work-dir.
 """
 import argparse
 import os
@@ -54,7 +55,12 @@ def plain_chart(rendered, work):
 
 
 def run(cmd, cap=None, stdout=subprocess.DEVNULL):
-    """Run cmd; return (wall s, cpu s, peak RSS MiB, finished)."""
+    """Run cmd; return (wall s, cpu s, peak RSS MiB, finished).
+
+    Dirty pages are written out first (`sync`, untimed), so that no run
+    pays for writing back what the one before it wrote (see also
+    default_work_root)."""
+    os.sync()
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
     deadline = None if cap is None else start + cap
@@ -72,6 +78,37 @@ def run(cmd, cap=None, stdout=subprocess.DEVNULL):
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{err}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, True
+
+
+def fs_type(path):
+    """The type of the file system holding path, from /proc/mounts."""
+    best, kind = "", "unknown"
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                fields = line.split()
+                mount = fields[1]
+                inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) > len(best):
+                    best, kind = mount, fields[2]
+    except OSError:
+        pass
+    return kind
+
+
+def default_work_root():
+    """/dev/shm when it is a tmpfs: compiles and copies then measure the
+    programs' own work, not the disk's state. On this machine's root (ext4
+    without a journal) creating a file scans the inodes freed in the last
+    minute or more before reusing one (`recently_deleted()` in the kernel's
+    fs/ext4/ialloc.c); the bench removes each run's output, so every later
+    run paid that scan, up to 0.7 s of `cp -r`'s 0.06 s at 10,000 services
+    and a fifth of the compile's perf samples (session 17)."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK) and fs_type(shm) == "tmpfs":
+        return shm
+    return tempfile.gettempdir()
 
 
 def spread(xs, fmt="{:.3f}"):
@@ -337,6 +374,8 @@ def main():
     ap.add_argument("--kustomize-services", default="100,300,1000")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cap", type=float, default=60.0, help="seconds per kubectl kustomize run")
+    ap.add_argument("--work-dir", help="where outputs are written (default: /dev/shm when it is a "
+                    "tmpfs, else the system's temporary folder)")
     ap.add_argument("--before", help="another meshpack binary: print only before/after tables "
                     "(compile fresh and cp -r at --services, helm template at --helm-services, Helm 3 and 4, "
                     "kubectl kustomize at --kustomize-services)")
@@ -347,11 +386,13 @@ def main():
     for tool in (m, helm, kubectl):
         if not os.access(tool, os.X_OK):
             sys.exit(f"error: {tool} is not an executable; run `bash tests/tools.sh` first")
+    root = a.work_dir or default_work_root()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, load {os.getloadavg()[0]:.1f}; "
           f"commit {commit}{' (modified)' if dirty else ''}; {a.runs} alternating pairs per row; "
           "times min/median/max")
+    print(f"outputs under {root} ({fs_type(root)})")
 
     def sizes(s):
         return [int(x) for x in s.split(",") if x]
@@ -361,10 +402,10 @@ def main():
             subprocess.run([m, "synthesize", "--services", str(n)], check=True, stdout=f)
 
     if a.before:
-        with tempfile.TemporaryDirectory(prefix="cperf-") as work:
+        with tempfile.TemporaryDirectory(prefix="cperf-", dir=root) as work:
             versus(a, work, synth, sizes)
         return
-    with tempfile.TemporaryDirectory(prefix="cperf-") as work:
+    with tempfile.TemporaryDirectory(prefix="cperf-", dir=root) as work:
         print("\n### compile (whole process)\n")
         print("| services | files | bytes | fresh wall | fresh CPU | fresh peak RSS | cp -r wall "
               "| fresh / cp -r (wall) | fresh / cp -r (CPU) | recompile wall | fresh + kustomize wall "
