@@ -1005,9 +1005,9 @@ fn kustomize_patches_every_workload_kind_by_name() {
         let db_ingress = objs
             .iter()
             .find(|o| {
-                o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "kinds-mesh-db-ingress"
+                o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "kinds-mesh-db-allow"
             })
-            .expect("db's ingress policy");
+            .expect("db's own policy");
         assert_eq!(
             db_ingress["spec"]["podSelector"]["matchLabels"],
             serde_json::json!({"role": "db"})

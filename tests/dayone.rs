@@ -247,22 +247,35 @@ fn prometheus_is_admitted_under_strict() {
     ));
     for (what, objs) in &renders {
         let by = by_id(objs);
+        // The metrics rule closes the ingress rules of api's own policy.
+        let api = &by["NetworkPolicy/evalhub-api-allow"]["spec"];
+        assert_eq!(api["podSelector"], selector(Some("api")), "{what}");
+        assert_eq!(api["policyTypes"], json!(["Ingress", "Egress"]), "{what}");
+        let rules = api["ingress"].as_array().expect("ingress rules");
         assert_eq!(
-            by["NetworkPolicy/evalhub-api-metrics"]["spec"],
-            json!({"policyTypes": ["Ingress"], "podSelector": selector(Some("api")),
-                   "ingress": [{"from": [peer], "ports": [{"protocol": "TCP", "port": 9090}]}]}),
+            rules.last(),
+            Some(&json!({"from": [peer], "ports": [{"protocol": "TCP", "port": 9090}]})),
             "{what}"
         );
+        // Before it, frontend's rule and the policy's own from monitoring
+        // (the same rule by default; the metrics rule's namespace is a
+        // value of the chart).
+        assert_eq!(
+            rules[0]["from"][0]["podSelector"],
+            selector(Some("frontend")),
+            "{what}"
+        );
+        assert_eq!(rules.len(), 3, "{what}: {rules:?}");
+        assert_eq!(rules[1], rules[2], "{what}");
         assert_eq!(
             by["NetworkPolicy/evalhub-allow-prometheus-envoy"]["spec"],
             json!({"policyTypes": ["Ingress"], "podSelector": selector(None),
                    "ingress": [{"from": [peer], "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}]}]}),
             "{what}"
         );
-        assert!(
-            !by.contains_key("NetworkPolicy/evalhub-frontend-metrics"),
-            "{what}"
-        );
+        // frontend has no metrics port: no rule admits Prometheus to it.
+        let frontend = by["NetworkPolicy/evalhub-frontend-allow"]["spec"]["ingress"].to_string();
+        assert!(!frontend.contains("monitoring"), "{what}: {frontend}");
         let api = &by["Deployment/evalhub-api"]["spec"]["template"]["metadata"]["annotations"];
         assert_eq!(
             api,
@@ -290,7 +303,16 @@ fn prometheus_is_admitted_under_strict() {
         // Without the mesh there is no sidecar port to admit.
         let plain = by_id(&helm_with(h, "evalhub", &[]));
         assert!(!plain.contains_key("NetworkPolicy/evalhub-allow-prometheus-envoy"));
-        assert!(plain.contains_key("NetworkPolicy/evalhub-api-metrics"));
+        assert_eq!(
+            plain["NetworkPolicy/evalhub-api-allow"]["spec"]["ingress"]
+                .as_array()
+                .and_then(|r| r.last()),
+            Some(
+                &json!({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                         "ports": [{"protocol": "TCP", "port": 9090}]})
+            ),
+            "{h}"
+        );
     }
 }
 

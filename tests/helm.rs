@@ -181,7 +181,7 @@ fn network_policies_encode_the_allow_graph() {
         );
         // postgres: api, scheduler and taskrunner on 5432, nothing else.
         assert_eq!(
-            np("postgres-ingress"),
+            np("postgres-allow"),
             json!({
                 "podSelector": selector(Some("postgres")),
                 "policyTypes": ["Ingress"],
@@ -195,16 +195,21 @@ fn network_policies_encode_the_allow_graph() {
                 }],
             })
         );
-        // api: frontend on http; prometheus's namespace on http-metrics;
-        // the gateway (here, without Istio, the ingress controller's
-        // namespace, `ingress.controller.namespace`) on both ports, in a policy of its own.
+        // api: frontend on http; prometheus's namespace on http-metrics,
+        // as the policy says and again as the chart's metrics rule (its
+        // namespace a value, `metrics.prometheus.namespace`); the gateway
+        // (here, without Istio, the ingress controller's namespace,
+        // `ingress.controller.namespace`) on both ports, in a policy of its own.
+        let monitoring = json!({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": 9090}]});
         assert_eq!(
-            np("api-ingress")["ingress"],
+            np("api-allow")["ingress"],
             json!([
                 {"from": [{"podSelector": selector(Some("frontend"))}], "ports": [{"protocol": "TCP", "port": 8080}]},
-                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": 9090}]},
+                monitoring,
+                monitoring,
             ])
         );
+        assert_eq!(np("api-allow")["policyTypes"], json!(["Ingress", "Egress"]));
         assert_eq!(
             np("api-gateways")["ingress"],
             json!([
@@ -214,7 +219,7 @@ fn network_policies_encode_the_allow_graph() {
         );
         // taskrunner reaches its four stores and, on 443, the outside.
         assert_eq!(
-            np("taskrunner-egress")["egress"],
+            np("taskrunner-allow")["egress"],
             json!([
                 {"to": [{"podSelector": selector(Some("clickhouse"))}], "ports": [{"protocol": "TCP", "port": 8123}, {"protocol": "TCP", "port": 9000}]},
                 {"to": [{"podSelector": selector(Some("kafka"))}], "ports": [{"protocol": "TCP", "port": 9092}]},
@@ -225,14 +230,16 @@ fn network_policies_encode_the_allow_graph() {
         );
         // frontend only talks to api and websocket on http.
         assert_eq!(
-            np("frontend-egress")["egress"],
+            np("frontend-allow")["egress"],
             json!([
                 {"to": [{"podSelector": selector(Some("api"))}], "ports": [{"protocol": "TCP", "port": 8080}]},
                 {"to": [{"podSelector": selector(Some("websocket"))}], "ports": [{"protocol": "TCP", "port": 8081}]},
             ])
         );
         // Nothing sends to frontend but the gateway; nothing leaves postgres.
-        assert!(!objs.contains_key("NetworkPolicy/evalhub-postgres-egress"));
+        assert_eq!(np("frontend-allow")["policyTypes"], json!(["Egress"]));
+        assert!(np("frontend-allow").get("ingress").is_none(), "{h}");
+        assert!(np("postgres-allow").get("egress").is_none(), "{h}");
         assert!(
             !objs.contains_key("NetworkPolicy/evalhub-allow-istiod"),
             "{h}: istiod rule without Istio"

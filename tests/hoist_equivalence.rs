@@ -8,7 +8,9 @@
 //! (resources, both security contexts, placement, annotations, injection,
 //! pull secrets, OpenShift, Istio before 1.25, ambient), per service and
 //! chart-wide, and the test checks that the override reached the objects,
-//! so a value the new templates ignored would fail it.
+//! so a value the new templates ignored would fail it. A service's
+//! NetworkPolicies, one per direction then and one now, are compared
+//! merged (`merge_service_policies`).
 
 mod common;
 
@@ -139,6 +141,65 @@ fn today(policy: &Path, dir: &Path, name: &str) -> PathBuf {
     out
 }
 
+/// The starting commit's NetworkPolicies of a service, `<svc>-ingress`
+/// (its callers), `<svc>-metrics` (Prometheus) and `<svc>-egress`, as one
+/// `<svc>-allow`, the way `emit::netpol` writes them since session 17:
+/// ingress rules in that order, then the egress rules, `policyTypes` the
+/// directions that have rules. Every other field must be the same in the
+/// three (the service's labels and selector), or this fails.
+fn merge_service_policies(mut objs: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    let bases: Vec<String> = objs
+        .keys()
+        .filter_map(|k| k.strip_prefix("NetworkPolicy/"))
+        .filter_map(|n| {
+            n.strip_suffix("-ingress")
+                .filter(|b| !b.ends_with("-from"))
+                .or_else(|| n.strip_suffix("-egress"))
+                .or_else(|| n.strip_suffix("-metrics"))
+        })
+        .map(str::to_string)
+        .collect();
+    for base in bases {
+        let parts: Vec<Value> = ["ingress", "metrics", "egress"]
+            .iter()
+            .filter_map(|d| objs.remove(&format!("NetworkPolicy/{base}-{d}")))
+            .collect();
+        if parts.is_empty() {
+            continue; // merged already
+        }
+        let mut merged = parts[0].clone();
+        merged["metadata"]["name"] = json!(format!("{base}-allow"));
+        let (mut ingress, mut egress) = (vec![], vec![]);
+        for p in &parts {
+            assert_eq!(
+                p["metadata"]["labels"], merged["metadata"]["labels"],
+                "{base}"
+            );
+            assert_eq!(
+                p["spec"]["podSelector"], merged["spec"]["podSelector"],
+                "{base}"
+            );
+            ingress.extend(p["spec"]["ingress"].as_array().cloned().unwrap_or_default());
+            egress.extend(p["spec"]["egress"].as_array().cloned().unwrap_or_default());
+        }
+        let spec = merged["spec"].as_object_mut().unwrap();
+        let mut types = vec![];
+        spec.remove("ingress");
+        spec.remove("egress");
+        if !ingress.is_empty() {
+            types.push(json!("Ingress"));
+            spec.insert("ingress".into(), json!(ingress));
+        }
+        if !egress.is_empty() {
+            types.push(json!("Egress"));
+            spec.insert("egress".into(), json!(egress));
+        }
+        spec.insert("policyTypes".into(), json!(types));
+        objs.insert(format!("NetworkPolicy/{base}-allow"), merged);
+    }
+    objs
+}
+
 /// The pod spec of a workload object (a CronJob's is one level deeper).
 fn pod(o: &Value) -> &Value {
     match o["kind"].as_str() {
@@ -203,7 +264,7 @@ fn compare(name: &str, before: &Path, after: &Path, svc: &str, workload: &str, p
         for (i, case) in cases(svc).into_iter().enumerate() {
             let values = tmp.path().join(format!("values-{i}.yaml"));
             std::fs::write(&values, &case.values).unwrap();
-            let want = render(h, before, &values, case.mesh);
+            let want = merge_service_policies(render(h, before, &values, case.mesh));
             let got = render(h, after, &values, case.mesh);
             let what = format!("{name}, Helm {h}, {}", case.what);
             assert_same_objects(&got, &want, &what);

@@ -123,7 +123,7 @@ fn without_istio_nothing_of_the_mesh_or_gateways() {
         assert!(!objs.contains_key("Deployment/orderflow-ledger-db"));
         assert!(!objs.contains_key("Service/payments"));
         // NetworkPolicies still let the workers reach the outside ports.
-        let egress = &spec(&objs, "NetworkPolicy/orderflow-worker-egress")["egress"];
+        let egress = &spec(&objs, "NetworkPolicy/orderflow-worker-allow")["egress"];
         let ports: Vec<&Value> = egress
             .as_array()
             .unwrap()

@@ -208,29 +208,49 @@ fn weakened_mtls_lets_plaintext_in() {
 #[test]
 fn network_policy_mutations() {
     let mut objs = rendered(false);
-    mutate(
-        &mut objs,
-        "NetworkPolicy",
-        "evalhub-postgres-ingress",
-        |o| {
-            o["spec"]["ingress"][0]
-                .as_object_mut()
-                .unwrap()
-                .remove("from");
-        },
-    );
+    mutate(&mut objs, "NetworkPolicy", "evalhub-postgres-allow", |o| {
+        o["spec"]["ingress"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("from");
+    });
     assert_caught(
         &objs,
         &["allowed but not intended: (any other workload) -> postgres:5432 (tcp-postgres)"],
     );
 
     let mut objs = rendered(false);
-    mutate(&mut objs, "NetworkPolicy", "evalhub-frontend-egress", |o| {
+    mutate(&mut objs, "NetworkPolicy", "evalhub-frontend-allow", |o| {
         o["spec"]["egress"][0]["ports"][0]["port"] = 9999.into();
     });
     assert_caught(
         &objs,
         &["intended but not allowed: frontend -> api:8080 (http)"],
+    );
+
+    // A service's one policy holds both directions: without `Egress` in
+    // its `policyTypes` its egress rules count for nothing (the default
+    // deny still isolates the pods' egress), while its ingress rules stand.
+    let mut objs = rendered(false);
+    mutate(
+        &mut objs,
+        "NetworkPolicy",
+        "evalhub-taskrunner-allow",
+        |o| {
+            o["spec"]["policyTypes"] = serde_json::json!(["Ingress"]);
+        },
+    );
+    assert_caught(
+        &objs,
+        &[
+            "intended but not allowed: taskrunner -> postgres:5432 (tcp-postgres)",
+            "intended but not allowed: taskrunner -> kafka:9092 (tcp-kafka)",
+        ],
+    );
+    let (_, out) = verify(&evalhub(), &to_yaml(&objs));
+    assert!(
+        !out.lines().any(|l| l.contains("-> taskrunner")),
+        "taskrunner's ingress rules still count:\n{out}"
     );
 
     let mut objs = rendered(false);
@@ -240,7 +260,7 @@ fn network_policy_mutations() {
     mutate(
         &mut objs,
         "NetworkPolicy",
-        "evalhub-taskrunner-egress",
+        "evalhub-taskrunner-allow",
         |o| {
             o["spec"]["egress"][4]["ports"][0]["port"] = 80.into();
         },

@@ -133,7 +133,7 @@ fn assert_identities(what: &str, objs: &BTreeMap<String, Value>) {
 
 /// ratings admits reviews v2 and v3 from their own pods only.
 fn assert_network_policies(what: &str, objs: &BTreeMap<String, Value>) {
-    let np = &get(objs, "NetworkPolicy/bookinfo-ratings-ingress")["spec"];
+    let np = &get(objs, "NetworkPolicy/bookinfo-ratings-allow")["spec"];
     assert_eq!(
         np["podSelector"]["matchLabels"],
         selector("ratings", None),
@@ -151,7 +151,7 @@ fn assert_network_policies(what: &str, objs: &BTreeMap<String, Value>) {
         "{what}"
     );
     // A rule from productpage to every version of reviews: no version label.
-    let np = &get(objs, "NetworkPolicy/bookinfo-reviews-ingress")["spec"];
+    let np = &get(objs, "NetworkPolicy/bookinfo-reviews-allow")["spec"];
     assert_eq!(
         np["ingress"],
         json!([{
@@ -361,7 +361,7 @@ fn verify_catches_reviews_v1_reaching_ratings() {
                         "cluster.local/ns/{NS}/sa/bookinfo-reviews-v1"
                     )));
             }
-            "NetworkPolicy/bookinfo-ratings-ingress" => {
+            "NetworkPolicy/bookinfo-ratings-allow" => {
                 o["spec"]["ingress"][0]["from"]
                     .as_array_mut()
                     .unwrap()

@@ -68,7 +68,7 @@ pub const CODES: &[Code] = &[
     c("E0204", "the policy declares no service", "add at least one service under `spec.services`"),
     c("E0206", "`spec.mesh.revision` is not an Istio revision name", "use a label value such as `1-24-2` or `canary`"),
     c("E0207", "`spec.images.registry` is not a registry host, or an image pull Secret name is not a DNS-1123 subdomain", "write a registry such as `registry.example.com:5000` and Secret names of lowercase letters, digits, `-` and `.`"),
-    c("E0208", "a service is named like another service plus a suffix meshpack adds (`-from` next to a service gateways reach, `-waypoint` next to a service with a waypoint), so two objects would share a name", "rename the service"),
+    c("E0208", "a service is named like another service plus a suffix meshpack adds (`-waypoint` next to a service with a waypoint), so two objects would share a name", "rename the service"),
     c("E0210", "a service name is not a DNS-1035 label", "use lowercase letters, digits and `-`, starting with a letter"),
     c("E0211", "`<release>-<service>` is longer than object names may be (52 characters, or 63 with the longest suffix: `-from-ingress` for a service gateways reach)", "shorten the service or the policy name"),
     c("E0212", "an image reference is malformed, has no tag or digest, or uses `latest`", "write `[registry/]repository:tag` or `repository@sha256:<64 hex digits>`"),

@@ -7,9 +7,10 @@
 //!   annotations to point there, so a Prometheus outside the mesh can scrape
 //!   a STRICT workload.
 //!   <https://istio.io/latest/docs/ops/integrations/prometheus/#option-1-metrics-merging>
-//! - NetworkPolicies admit the Prometheus namespace (and pod labels) to
-//!   each service's metrics ports, and under Istio to 15020 (merged
-//!   metrics) and 15090 (Envoy's own, `http-envoy-prom`).
+//! - A rule of each service's own NetworkPolicy (`netpol::allow`) admits
+//!   the Prometheus namespace (and pod labels) to its metrics ports, and a
+//!   release-wide policy under Istio to 15020 (merged metrics) and 15090
+//!   (Envoy's own, `http-envoy-prom`).
 //! - Optional Prometheus Operator objects (`monitors.rs`, which uses the
 //!   port names here).
 //!
@@ -99,22 +100,19 @@ fn ingress_policy(
     ))
 }
 
-/// Prometheus to the service's metrics ports (NetworkPolicy group).
-pub fn service_policy(n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
+/// Prometheus to the service's metrics ports: a rule of the service's own
+/// NetworkPolicy (`netpol::allow`).
+pub fn service_rule(n: &Names, out: &mut Out, s: &Service) -> Option<np::Ingress> {
     let mut ports: Vec<u16> = metrics_ports(s).iter().map(|p| p.target_port).collect();
     ports.sort();
     ports.dedup();
     if ports.is_empty() {
         return None;
     }
-    let ports = ports.into_iter().map(np::Port::tcp).collect();
-    Some(ingress_policy(
-        n,
-        out,
-        &format!("{}-metrics", s.name),
-        Some(&s.name),
-        ports,
-    ))
+    Some(np::Ingress {
+        from: Some(vec![prometheus_peer(n, out)]),
+        ports: Some(ports.into_iter().map(np::Port::tcp).collect()),
+    })
 }
 
 /// Prometheus to every pod's merged and Envoy metrics (Istio and

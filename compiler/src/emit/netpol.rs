@@ -2,8 +2,9 @@
 //! without a mesh and as a second layer under one.
 //!
 //! Default deny (ingress and egress) for the release's pods; then per
-//! destination an ingress policy, and per source an egress policy, so that
-//! both ends of every edge agree. NetworkPolicy cannot name a
+//! service one policy, `<service>-allow`, admitting its callers and
+//! letting it reach the services it calls, so that both ends of every edge
+//! agree. NetworkPolicy cannot name a
 //! ServiceAccount or a host name: external sources are matched by namespace,
 //! egress hosts by `networkPolicy.egressCIDRs` on their port, and HTTP paths
 //! and methods are not enforced at this layer.
@@ -49,8 +50,7 @@ pub fn release_file(m: &Model, mode: Mode) -> File {
     release
 }
 
-/// A service's own policies (ingress, egress, metrics); `None` when it
-/// needs none.
+/// A service's own policy; `None` when it needs none.
 pub fn service_file(m: &Model, s: &Service, mode: Mode) -> Option<File> {
     let n = Names::new(m);
     let mut f = File::new(
@@ -59,13 +59,7 @@ pub fn service_file(m: &Model, s: &Service, mode: Mode) -> Option<File> {
         mode,
     );
     f.service = Some(s.name.clone());
-    if let Some(v) = ingress(m, &n, &mut f.out, s) {
-        f.push(v);
-    }
-    if let Some(v) = egress(m, &n, &mut f.out, s) {
-        f.push(v);
-    }
-    if let Some(v) = super::metrics::service_policy(&n, &mut f.out, s) {
+    if let Some(v) = allow(m, &n, &mut f.out, s) {
         f.push(v);
     }
     (!f.docs.is_empty()).then_some(f)
@@ -442,28 +436,54 @@ fn peer(n: &Names, out: &mut Out, src: &Source) -> Peer {
     }
 }
 
-fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
-    // Group sources by the ports they may reach: one rule per port set.
+/// Everything the service's pods may send and receive at L3/L4, in one
+/// NetworkPolicy `<service>-allow`: its callers and Prometheus (on its
+/// metrics ports) in, the services and external hosts it calls out. One
+/// object for both directions, not one per direction (as until session 17):
+/// a policy's `policyTypes` name the directions it isolates and its rules
+/// are allowed per direction, independently, so the union is the same
+/// (<https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource>),
+/// and a thousand services make a thousand fewer objects for the API
+/// server, `helm template` and `kubectl kustomize` (which pays per object).
+/// A direction with no rules is left out of `policyTypes`: the release's
+/// default deny isolates it already.
+fn allow(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
+    let mut ingress = ingress_rules(m, n, out, s);
+    // Kept even when the policy names Prometheus's namespace as a caller on
+    // the metrics port itself: in the chart the namespace is a value
+    // (`metrics.prometheus.namespace`), and the Kustomize tree renders what
+    // the chart renders by default.
+    ingress.extend(super::metrics::service_rule(n, out, s));
+    let egress = egress_rules(m, n, out, s);
+    let mut types = vec![];
+    if !ingress.is_empty() {
+        types.push("Ingress");
+    }
+    if !egress.is_empty() {
+        types.push("Egress");
+    }
+    if types.is_empty() {
+        return None;
+    }
+    let mut v = policy(n, out, &format!("{}-allow", s.name), Some(&s.name), &types);
+    v.spec.ingress = (!ingress.is_empty()).then_some(ingress);
+    v.spec.egress = (!egress.is_empty()).then_some(egress);
+    Some(to_value(&v))
+}
+
+/// The service's callers, one rule per set of ports they may reach
+/// (gateways are `gateway_ingress`'s).
+fn ingress_rules(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Vec<Ingress> {
     let mut by_ports: BTreeMap<Vec<u16>, Vec<&Source>> = BTreeMap::new();
     for e in m.edges_to(&s.name) {
         if matches!(e.source, Source::Gateway(_)) {
-            continue; // `gateway_ingress`
+            continue;
         }
         by_ports
             .entry(s.target_ports(&e.ports))
             .or_default()
             .push(&e.source);
     }
-    if by_ports.is_empty() {
-        return None;
-    }
-    let mut v = policy(
-        n,
-        out,
-        &format!("{}-ingress", s.name),
-        Some(&s.name),
-        &["Ingress"],
-    );
     let mut rules = vec![];
     for (ports, mut sources) in by_ports {
         sources.sort();
@@ -474,11 +494,12 @@ fn ingress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
             ports: Some(ports.into_iter().map(Port::tcp).collect()),
         });
     }
-    v.spec.ingress = Some(rules);
-    Some(to_value(&v))
+    rules
 }
 
-fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
+/// The services the service calls, one rule per destination, then its
+/// external hosts' ports through `networkPolicy.egressCIDRs`.
+fn egress_rules(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Vec<Egress> {
     let mut rules = vec![];
     let mut to: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for e in m.edges_from(&s.name) {
@@ -503,18 +524,7 @@ fn egress(m: &Model, n: &Names, out: &mut Out, s: &Service) -> Option<Value> {
             ports: Some(ext.into_iter().map(Port::tcp).collect()),
         });
     }
-    if rules.is_empty() {
-        return None;
-    }
-    let mut v = policy(
-        n,
-        out,
-        &format!("{}-egress", s.name),
-        Some(&s.name),
-        &["Egress"],
-    );
-    v.spec.egress = Some(rules);
-    Some(to_value(&v))
+    rules
 }
 
 #[cfg(test)]

@@ -366,7 +366,8 @@ impl Resolver<'_> {
     /// and Helm keeps only the later object):
     /// - the NetworkPolicy `<service>-from-ingress` of a service gateways
     ///   reach fits (a name already too long for E0211 is reported there
-    ///   only), and is not `<service>-from`'s ingress NetworkPolicy;
+    ///   only); no other NetworkPolicy name ends in `-ingress` (a
+    ///   service's own is `<service>-allow`, `emit::netpol`);
     /// - the waypoint AuthorizationPolicy `<service>-waypoint` against the
     ///   AuthorizationPolicy of a service named `<service>-waypoint`;
     /// - a gateway's longest object ([`Gateway::longest_object`]: its
@@ -403,15 +404,6 @@ impl Resolver<'_> {
         }
         for s in &m.services {
             let name = s.name.as_str();
-            let from = format!("{name}-from");
-            if reached.contains(name) && services.contains(from.as_str()) {
-                self.err_key(
-                    "E0208",
-                    &format!("spec.services.{from}"),
-                    format!("`{from}`'s ingress NetworkPolicy would be `<release>-{name}{FROM_INGRESS}`, the name of the one admitting the Ingress controller to `{name}`"),
-                    format!("rename `{from}`, e.g. `{name}-client`"),
-                );
-            }
             let waypoint = format!("{name}-waypoint");
             if services.contains(waypoint.as_str()) && m.needs_waypoint(name) {
                 self.err_key(
