@@ -668,6 +668,56 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
     }
 }
 
+/// Istio deploys a Gateway API Gateway of class `istio` as a Deployment
+/// and Service named `<gateway>-istio`: with the longest release name Helm
+/// takes (53 characters), the chart cuts its name prefix so that this
+/// Service's name fits in 63 characters too, where the gateway's name is
+/// the longest the chart renders.
+#[test]
+fn long_release_names_leave_room_for_the_service_istio_deploys_per_gateway() {
+    let gateway = "customer-facing-public-entrypoint";
+    let policy = format!(
+        "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: shop\nspec:\n  version: 1.0.0\n  services:\n    web: {{image: registry.example.com/web:1.0.0, ports: {{http: 8080}}}}\n  gateways:\n    {gateway}:\n      hosts: [shop.example.com]\n      routes:\n      - {{prefix: /, to: web}}\n  allow:\n  - {{from: gateway/{gateway}, to: web}}\n"
+    );
+    let m = meshpack::compile_model(&policy, None).unwrap_or_else(|d| panic!("{d:?}"));
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("shop");
+    meshpack::package::write_dir(&chart, &meshpack::package(&m).chart, "test", false).unwrap();
+    let release = "r".repeat(53);
+    for h in HELMS {
+        let objs = by_id(&parse(
+            &template_as(
+                h,
+                &chart,
+                &release,
+                &istio_args(&["gatewayApi.enabled=true"]),
+            )
+            .unwrap(),
+        ));
+        let gw: Vec<&str> = objs
+            .iter()
+            .filter(|(id, o)| {
+                id.starts_with("Gateway/") && o["apiVersion"] == "gateway.networking.k8s.io/v1"
+            })
+            .map(|(_, o)| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(gw.len(), 1, "{h}: {gw:?}");
+        let deployed = format!("{}-istio", gw[0]);
+        assert!(
+            deployed.len() <= 63,
+            "{h}: {deployed} ({} characters)",
+            deployed.len()
+        );
+        assert!(gw[0].ends_with(&format!("-{gateway}")), "{h}: {}", gw[0]);
+        // The cut leaves a prefix of the release name and a hash.
+        assert!(gw[0].starts_with("rrr"), "{h}: {}", gw[0]);
+        let web = objs["Service/web"]["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(web, "web", "{h}");
+    }
+}
+
 /// `gateways.<name>.hosts` set at install time replaces the policy's hosts
 /// in the gateway's one HTTPRoute; over the 16 an HTTPRoute takes, the
 /// chart fails naming the value and the limit (the API server would refuse

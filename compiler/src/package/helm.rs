@@ -75,24 +75,41 @@ pub fn condition(g: Group) -> Option<String> {
     g.cond().map(|c| c.helm_top())
 }
 
-/// Longest object-name suffix the chart appends to the fullname.
+/// Longest object-name suffix the chart appends to the fullname, counting
+/// the `-istio` Istio appends to a Gateway API Gateway's name for the
+/// Deployment and Service it deploys (a Service name is at most 63
+/// characters too; with a longer one the gateway is never deployed).
+/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
 fn longest_suffix(f: &File) -> usize {
     let mut max = 0;
-    {
-        for d in &f.docs {
-            if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
-                if let Some(Fragment::Inline(t)) =
-                    markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
-                {
-                    // `"{{ include "x.fullname" $ }}-suffix"`
-                    if let Some(i) = t.rfind("}}") {
-                        max = max.max(t[i + 2..].trim_end_matches('"').len());
-                    }
+    for d in &f.docs {
+        if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
+            if let Some(Fragment::Inline(t)) =
+                markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
+            {
+                // `"{{ include "x.fullname" $ }}-suffix"`
+                if let Some(i) = t.rfind("}}") {
+                    let deployed = if is_gateway_api_gateway(&d.value) {
+                        ISTIO_GATEWAY_SUFFIX.len()
+                    } else {
+                        0
+                    };
+                    max = max.max(t[i + 2..].trim_end_matches('"').len() + deployed);
                 }
             }
         }
     }
     max
+}
+
+/// What Istio appends to a Gateway API Gateway's name (class `istio`).
+const ISTIO_GATEWAY_SUFFIX: &str = "-istio";
+
+fn is_gateway_api_gateway(v: &Value) -> bool {
+    v["kind"] == "Gateway"
+        && v["apiVersion"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("gateway.networking.k8s.io/"))
 }
 
 pub fn chart(m: &Model) -> Tree {
