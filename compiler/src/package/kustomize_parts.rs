@@ -29,8 +29,12 @@ use std::collections::HashMap;
 /// duplicate checks of each build; the latter is about a fifth of a part
 /// of ~560 objects. At 1,000 services, 32 parts (about 280 istio objects
 /// each) took 10% less CPU over all parts than 16, and 64 no less than 32
-/// (each kubectl process costs ~40 ms; BENCHMARKS.md, issue #17).
-pub const MAX_OBJECTS: usize = 500;
+/// (each kubectl process costs ~40 ms; BENCHMARKS.md, issue #17). 300,
+/// not 500, since a service's NetworkPolicies became one (session 17): the
+/// istio overlay fell to ~7,950 objects at 1,000 services, which 500 put
+/// in 16 parts of ~500 (1.06x the CPU of 32 parts of ~280 before the
+/// merge); with 300 they are 32 parts of ~250 again.
+pub const MAX_OBJECTS: usize = 300;
 
 /// The label naming the service an object belongs to.
 const COMPONENT: &str = "app.kubernetes.io/component";
