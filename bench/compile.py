@@ -90,7 +90,8 @@ def fs_type(path):
                 fields = line.split()
                 mount = fields[1]
                 inside = path == mount or path.startswith(mount.rstrip("/") + "/")
-                if inside and len(mount) > len(best):
+                # >=: of two mounts on one point, the later one is seen.
+                if inside and len(mount) >= len(best):
                     best, kind = mount, fields[2]
     except OSError:
         pass
@@ -107,7 +108,11 @@ def default_work_root():
     and a fifth of the compile's perf samples (session 17)."""
     shm = "/dev/shm"
     if os.path.isdir(shm) and os.access(shm, os.W_OK) and fs_type(shm) == "tmpfs":
-        return shm
+        st = os.statvfs(shm)
+        # A 10,000-service row holds its policy, two outputs and a copy at
+        # once (~300 MB); a container's default /dev/shm is 64 MiB.
+        if st.f_bavail * st.f_frsize >= 2 * 2**30:
+            return shm
     return tempfile.gettempdir()
 
 
@@ -387,6 +392,8 @@ def main():
         if not os.access(tool, os.X_OK):
             sys.exit(f"error: {tool} is not an executable; run `bash tests/tools.sh` first")
     root = a.work_dir or default_work_root()
+    if not os.path.isdir(root) or not os.access(root, os.W_OK):
+        sys.exit(f"error: --work-dir {root} is not a writable folder")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, load {os.getloadavg()[0]:.1f}; "

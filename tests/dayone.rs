@@ -274,8 +274,9 @@ fn prometheus_is_admitted_under_strict() {
             "{what}"
         );
         // frontend has no metrics port: no rule admits Prometheus to it.
-        let frontend = by["NetworkPolicy/evalhub-frontend-allow"]["spec"]["ingress"].to_string();
-        assert!(!frontend.contains("monitoring"), "{what}: {frontend}");
+        let frontend = &by["NetworkPolicy/evalhub-frontend-allow"]["spec"];
+        assert!(frontend.get("ingress").is_none(), "{what}: {frontend}");
+        assert_eq!(frontend["policyTypes"], json!(["Egress"]), "{what}");
         let api = &by["Deployment/evalhub-api"]["spec"]["template"]["metadata"]["annotations"];
         assert_eq!(
             api,

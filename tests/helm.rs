@@ -669,12 +669,14 @@ fn release_names_that_make_invalid_object_names_fail_saying_what_to_do() {
 }
 
 /// Istio deploys a Gateway API Gateway of class `istio` as a Deployment
-/// and Service named `<gateway>-istio`: with the longest release name Helm
-/// takes (53 characters), the chart cuts its name prefix so that this
-/// Service's name fits in 63 characters too, where the gateway's name is
-/// the longest the chart renders.
+/// and Service named `<gateway>-istio`, a name the chart's own cut of the
+/// release name does not count. Under those values a prefix that leaves
+/// that Service over 63 characters fails the install, naming the gateway,
+/// the Service and the longest prefix that fits; without them the same
+/// release name installs with the prefix it always had (no object renamed),
+/// and a prefix that fits installs with the gateway.
 #[test]
-fn long_release_names_leave_room_for_the_service_istio_deploys_per_gateway() {
+fn release_names_too_long_for_the_service_istio_deploys_per_gateway_fail() {
     let gateway = "customer-facing-public-entrypoint";
     let policy = format!(
         "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: shop\nspec:\n  version: 1.0.0\n  services:\n    web: {{image: registry.example.com/web:1.0.0, ports: {{http: 8080}}}}\n  gateways:\n    {gateway}:\n      hosts: [shop.example.com]\n      routes:\n      - {{prefix: /, to: web}}\n  allow:\n  - {{from: gateway/{gateway}, to: web}}\n"
@@ -683,38 +685,47 @@ fn long_release_names_leave_room_for_the_service_istio_deploys_per_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("shop");
     meshpack::package::write_dir(&chart, &meshpack::package(&m).chart, "test", false).unwrap();
-    let release = "r".repeat(53);
-    for h in HELMS {
-        let objs = by_id(&parse(
-            &template_as(
-                h,
-                &chart,
-                &release,
-                &istio_args(&["gatewayApi.enabled=true"]),
-            )
-            .unwrap(),
-        ));
-        let gw: Vec<&str> = objs
-            .iter()
+    // 63 - len("-customer-facing-public-entrypoint-istio") = 23.
+    let room = 63 - gateway.len() - "--istio".len();
+    assert_eq!(room, 23);
+    // Not cut by the chart's own limit (29 here), too long for the gateway.
+    let long = "production-eu-west-1";
+    let gateway_names = |objs: &std::collections::BTreeMap<String, Value>| -> Vec<String> {
+        objs.iter()
             .filter(|(id, o)| {
                 id.starts_with("Gateway/") && o["apiVersion"] == "gateway.networking.k8s.io/v1"
             })
-            .map(|(_, o)| o["metadata"]["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(gw.len(), 1, "{h}: {gw:?}");
-        let deployed = format!("{}-istio", gw[0]);
+            .map(|(_, o)| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for h in HELMS {
+        let gateway_api = istio_args(&["gatewayApi.enabled=true"]);
+        let err = template_as(h, &chart, long, &gateway_api)
+            .expect_err(&format!("{h}: {long} was accepted"));
+        let prefix = format!("{long}-shop");
         assert!(
-            deployed.len() <= 63,
-            "{h}: {deployed} ({} characters)",
-            deployed.len()
+            err.contains(&format!("object names would start with \"{prefix}\""))
+                && err.contains(&format!("Istio deploys the gateway \"{gateway}\" as a Service named \"{prefix}-{gateway}-istio\""))
+                && err.contains("set fullnameOverride to at most 23 characters"),
+            "{h}: {err}"
         );
-        assert!(gw[0].ends_with(&format!("-{gateway}")), "{h}: {}", gw[0]);
-        // The cut leaves a prefix of the release name and a hash.
-        assert!(gw[0].starts_with("rrr"), "{h}: {}", gw[0]);
-        let web = objs["Service/web"]["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default();
-        assert_eq!(web, "web", "{h}");
+        // Istio's own Gateway (the default): the same name installs as before.
+        let objs = by_id(&parse(
+            &template_as(h, &chart, long, &istio_args(&[])).unwrap(),
+        ));
+        assert_eq!(
+            objs[&format!("Deployment/{prefix}-web")]["metadata"]["labels"]
+                ["app.kubernetes.io/component"],
+            "web",
+            "{h}"
+        );
+        // A prefix that fits: the Service Istio deploys is 63 characters.
+        let mut args = gateway_api.clone();
+        args.extend(["--set", "fullnameOverride=shop-prod-eu-west-1-abc"]);
+        let objs = by_id(&parse(&template_as(h, &chart, long, &args).unwrap()));
+        let gw = gateway_names(&objs);
+        assert_eq!(gw, [format!("shop-prod-eu-west-1-abc-{gateway}")], "{h}");
+        assert_eq!(format!("{}-istio", gw[0]).len(), 63, "{h}");
     }
 }
 

@@ -176,7 +176,7 @@ fn ingress_routes_equal_the_other_forms_and_render_only_without_them() {
             // The controller is the only way in from outside: neither the
             // service's own policy nor the no-mesh gateway policy (which
             // steps aside with `ingress.enabled`) admits another namespace.
-            // (a service only gateways call has no policy of its own).
+            // (a service only gateways call has one only for its egress).
             if let Some(own) = ing.get(&format!("NetworkPolicy/evalhub-{svc}-allow")) {
                 assert!(
                     !own["spec"]["ingress"].to_string().contains("istio-ingress"),

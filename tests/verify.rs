@@ -242,15 +242,29 @@ fn network_policy_mutations() {
     );
     assert_caught(
         &objs,
-        &[
-            "intended but not allowed: taskrunner -> postgres:5432 (tcp-postgres)",
-            "intended but not allowed: taskrunner -> kafka:9092 (tcp-kafka)",
-        ],
+        &["intended but not allowed: taskrunner -> postgres:5432 (tcp-postgres)"],
     );
+    // Exactly taskrunner's egress edges, nothing into it.
     let (_, out) = verify(&evalhub(), &to_yaml(&objs));
-    assert!(
-        !out.lines().any(|l| l.contains("-> taskrunner")),
-        "taskrunner's ingress rules still count:\n{out}"
+    let found: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("intended") || l.starts_with("allowed"))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "intended but not allowed: taskrunner -> clickhouse:8123 (http)",
+            "intended but not allowed: taskrunner -> clickhouse:9000 (tcp-native)",
+            "intended but not allowed: taskrunner -> kafka:9092 (tcp-kafka)",
+            "intended but not allowed: taskrunner -> minio:9000 (http)",
+            "intended but not allowed: taskrunner -> postgres:5432 (tcp-postgres)",
+            "intended but not allowed: taskrunner -> *.s3.amazonaws.com:443",
+            "intended but not allowed: taskrunner -> api.openai.com:443",
+            // The evaluator's probe of a host the policy does not list:
+            // `networkPolicy.egressCIDRs` admits any host on the port.
+            "intended but not allowed: taskrunner -> meshpack-unlisted.example.org:443",
+        ],
+        "{out}"
     );
 
     let mut objs = rendered(false);

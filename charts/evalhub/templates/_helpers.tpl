@@ -52,6 +52,9 @@ file (the prefix is bound once). */}}
 {{- if not (regexMatch $pattern $out) }}
 {{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but %s. Install under such a release name, or set fullnameOverride to one" $out .Release.Name $why) }}
 {{- end }}
+{{- if and (and .Values.gatewayApi.enabled (eq .Values.gatewayApi.className "istio")) (gt (len $out) 50) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but with gatewayApi.enabled Istio deploys the gateway %q as a Service named %q, and a Service name has at most 63 characters. Install under a shorter release name, or set fullnameOverride to at most 50 characters" $out .Release.Name "public" (printf "%s-public-istio" $out)) }}
+{{- end }}
 {{- $out }}
 {{- end }}
 

@@ -551,4 +551,42 @@ mod tests {
         );
         assert_eq!(ingress_namespaces_default(&m), vec!["ingress-nginx"]);
     }
+
+    /// A service named `<x>-from` beside a service `x` gateways reach: its
+    /// own policy is `<x>-from-allow`, the one admitting the Ingress
+    /// controller to `x` `<x>-from-ingress` (E0208 refused the pair while a
+    /// service's ingress policy was `<service>-ingress`).
+    #[test]
+    fn a_service_named_like_the_ingress_policy_of_another_keeps_its_own_name() {
+        let text = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: shop\nspec:\n  version: 1.0.0\n  services:\n    web: {image: example.com/web:1.0, ports: {http: 8080}}\n    web-from: {image: example.com/wf:1.0, ports: {http: 8080}}\n  gateways:\n    public:\n      hosts: [shop.example.com]\n      routes:\n      - {prefix: /, to: web}\n  allow:\n  - {from: gateway/public, to: web}\n  - {from: web, to: web-from}\n";
+        let m = crate::compile_model(text, None).unwrap_or_else(|d| panic!("{d:?}"));
+        // Name -> the component labels of the objects of that name (the
+        // tree holds some objects in several files): one each.
+        let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (path, body) in crate::package(&m).kustomize {
+            if !path.ends_with(".yaml") || path.contains("/examples/") {
+                continue;
+            }
+            for doc in serde_yaml::Deserializer::from_slice(&body) {
+                let v = <Value as serde::Deserialize>::deserialize(doc).unwrap();
+                if v["kind"] == "NetworkPolicy" {
+                    let component = v["metadata"]["labels"]["app.kubernetes.io/component"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    names
+                        .entry(v["metadata"]["name"].as_str().unwrap().to_string())
+                        .or_default()
+                        .insert(component);
+                }
+            }
+        }
+        for (name, components) in &names {
+            assert_eq!(components.len(), 1, "{name}: {components:?}");
+        }
+        let one = |c: &str| BTreeSet::from([c.to_string()]);
+        assert_eq!(names["shop-web-allow"], one("web"));
+        assert_eq!(names["shop-web-from-allow"], one("web-from"));
+        assert_eq!(names["shop-web-from-ingress"], one(""));
+    }
 }

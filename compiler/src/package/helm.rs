@@ -75,41 +75,24 @@ pub fn condition(g: Group) -> Option<String> {
     g.cond().map(|c| c.helm_top())
 }
 
-/// Longest object-name suffix the chart appends to the fullname, counting
-/// the `-istio` Istio appends to a Gateway API Gateway's name for the
-/// Deployment and Service it deploys (a Service name is at most 63
-/// characters too; with a longer one the gateway is never deployed).
-/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+/// Longest object-name suffix the chart appends to the fullname.
 fn longest_suffix(f: &File) -> usize {
     let mut max = 0;
-    for d in &f.docs {
-        if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
-            if let Some(Fragment::Inline(t)) =
-                markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
-            {
-                // `"{{ include "x.fullname" $ }}-suffix"`
-                if let Some(i) = t.rfind("}}") {
-                    let deployed = if is_gateway_api_gateway(&d.value) {
-                        ISTIO_GATEWAY_SUFFIX.len()
-                    } else {
-                        0
-                    };
-                    max = max.max(t[i + 2..].trim_end_matches('"').len() + deployed);
+    {
+        for d in &f.docs {
+            if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
+                if let Some(Fragment::Inline(t)) =
+                    markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
+                {
+                    // `"{{ include "x.fullname" $ }}-suffix"`
+                    if let Some(i) = t.rfind("}}") {
+                        max = max.max(t[i + 2..].trim_end_matches('"').len());
+                    }
                 }
             }
         }
     }
     max
-}
-
-/// What Istio appends to a Gateway API Gateway's name (class `istio`).
-const ISTIO_GATEWAY_SUFFIX: &str = "-istio";
-
-fn is_gateway_api_gateway(v: &Value) -> bool {
-    v["kind"] == "Gateway"
-        && v["apiVersion"]
-            .as_str()
-            .is_some_and(|a| a.starts_with("gateway.networking.k8s.io/"))
 }
 
 pub fn chart(m: &Model) -> Tree {
@@ -216,6 +199,7 @@ pub fn chart_to_with(m: &Model, layout: &Layout, sink: &mut dyn FnMut(String, Ve
         fullname_cut => (fullname_max >= 8).then(|| fullname_max - 6),
         fullname_label => fullname_label(m),
         fullname_installed => fullname_installed(m),
+        gateway_istio => gateway_istio(m),
         cert_manager => cert_manager,
         istio_kinds => security_first(istio_kinds),
         telemetry => m.telemetry.is_some(),
@@ -640,9 +624,7 @@ fn fullname_installed(m: &Model) -> Vec<(String, &'static str)> {
     let mut v = vec![];
     if !m.gateways.is_empty() {
         v.push((
-            Cond::is(&emit::values::GATEWAY_API_ENABLED)
-                .and(Cond::eq(&emit::values::GATEWAY_API_CLASS_NAME, "istio"))
-                .helm_top(),
+            gateway_api_istio(),
             "with gatewayApi.enabled Istio names each gateway's Service after it, and a Service name is a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)",
         ));
     }
@@ -655,6 +637,28 @@ fn fullname_installed(m: &Model) -> Vec<(String, &'static str)> {
         ));
     }
     v
+}
+
+/// The values under which Istio deploys each Gateway API Gateway itself.
+fn gateway_api_istio() -> String {
+    Cond::is(&emit::values::GATEWAY_API_ENABLED)
+        .and(Cond::eq(&emit::values::GATEWAY_API_CLASS_NAME, "istio"))
+        .helm_top()
+}
+
+/// `(condition, longest prefix, gateway)`: Istio deploys a Gateway API
+/// Gateway of class `istio` as a Deployment and Service named
+/// `<gateway>-istio`, and a Service name is at most 63 characters, which
+/// the chart's own names (`fullname_max`) do not count: under those values
+/// a name prefix longer than 63 minus `-<gateway>-istio` of the longest
+/// gateway fails the install, saying so. A failure, not a shorter cut:
+/// cutting every object's prefix by six more characters would rename the
+/// objects of installs that work (a StatefulSet's volumes with them).
+/// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+fn gateway_istio(m: &Model) -> Option<(String, usize, String)> {
+    let g = m.gateways.iter().max_by_key(|g| g.name.len())?;
+    let room = 63usize.saturating_sub(format!("-{}-istio", g.name).len());
+    Some((gateway_api_istio(), room, g.name.clone()))
 }
 
 /// A template file's closing.

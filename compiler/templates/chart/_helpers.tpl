@@ -59,6 +59,11 @@ file (the prefix is bound once). */}}
 {{- if not (regexMatch $pattern $out) }}
 {{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but %s. Install under such a release name, or set fullnameOverride to one" $out .Release.Name $why) }}
 {{- end }}
+{{% if gateway_istio %}}
+{{- if and ({{{ gateway_istio[0] }}}) (gt (len $out) {{{ gateway_istio[1] }}}) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but with gatewayApi.enabled Istio deploys the gateway %q as a Service named %q, and a Service name has at most 63 characters. Install under a shorter release name, or set fullnameOverride to at most {{{ gateway_istio[1] }}} characters" $out .Release.Name "{{{ gateway_istio[2] }}}" (printf "%s-{{{ gateway_istio[2] }}}-istio" $out)) }}
+{{- end }}
+{{% endif %}}
 {{- $out }}
 {{- end }}
 
