@@ -729,38 +729,78 @@ fn release_names_too_long_for_the_service_istio_deploys_per_gateway_fail() {
     }
 }
 
-/// `gateways.<name>.hosts` set at install time replaces the policy's hosts
-/// in the gateway's one HTTPRoute; over the 16 an HTTPRoute takes, the
-/// chart fails naming the value and the limit (the API server would refuse
-/// the HTTPRoute after the rest was applied). Istio's Gateway takes any
-/// number, and 16 still render.
+/// With the Gateway API a gateway's listeners are the policy's hosts, and
+/// an HTTPRoute serves only hosts a listener has: `gateways.<name>.hosts`
+/// set at install time to other hosts (the value's Certificate and
+/// HTTPRoute hostnames, no listener's) fails the render, naming the value
+/// and the policy's hosts, where before the routes were applied and served
+/// nothing. The policy's hosts in another order render; Istio's Gateway
+/// takes any hosts, 17 too.
 #[test]
-fn install_time_gateway_hosts_over_the_httproute_limit_fail_saying_what_to_do() {
-    let list = |n: usize| {
-        let hosts: Vec<String> = (0..n).map(|i| format!("h{i}.example.com")).collect();
-        format!("gateways.public.hosts={{{}}}", hosts.join(","))
-    };
-    let (seventeen, sixteen) = (list(17), list(16));
+fn install_time_gateway_hosts_other_than_the_listeners_fail_with_the_gateway_api() {
+    let list = |hosts: &[&str]| format!("gateways.public.hosts={{{}}}", hosts.join(","));
+    let seventeen: Vec<String> = (0..17).map(|i| format!("h{i}.example.com")).collect();
+    let seventeen: Vec<&str> = seventeen.iter().map(String::as_str).collect();
+    let policy = "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: shop\nspec:\n  version: 1.0.0\n  services:\n    web: {image: registry.example.com/web:1.0.0, ports: {http: 8080}}\n  gateways:\n    public:\n      hosts: [a.example.com, b.example.com]\n      routes:\n      - {prefix: /, to: web}\n  allow:\n  - {from: gateway/public, to: web}\n";
+    let m = meshpack::compile_model(policy, None).unwrap_or_else(|d| panic!("{d:?}"));
+    let dir = tempfile::tempdir().unwrap();
+    let two_hosts = dir.path().join("shop");
+    meshpack::package::write_dir(&two_hosts, &meshpack::package(&m).chart, "test", false).unwrap();
     for h in HELMS {
         let gateway_api = |hosts: &str| {
             let mut args = istio_args(&["gatewayApi.enabled=true"]);
             args.extend(["--set", hosts]);
             template_as(h, &chart(), "evalhub", &args)
         };
-        let err = gateway_api(&seventeen).expect_err(&format!("{h}: 17 hosts were accepted"));
-        assert!(
-            err.contains("gateways.public.hosts lists 17 hosts, but a Gateway API HTTPRoute takes at most 16")
-                && err.contains("list the hosts in the policy's gateway"),
-            "{h}: {err}"
-        );
-        let objs = by_id(&parse(&gateway_api(&sixteen).unwrap()));
-        let hostnames = objs["HTTPRoute/evalhub-public"]["spec"]["hostnames"]
+        for hosts in [
+            list(&["shop.customer.com"]),
+            list(&["evalhub.example.com", "shop.customer.com"]),
+            list(&seventeen),
+        ] {
+            let err = gateway_api(&hosts).expect_err(&format!("{h}: {hosts} was accepted"));
+            assert!(
+                err.contains("but with gatewayApi.enabled=true the Gateway's listeners are the policy's hosts, [\"evalhub.example.com\"]")
+                    && err.contains("gateways.public.hosts is [\"")
+                    && err.contains("keep Istio's Gateway (gatewayApi.enabled=false)"),
+                "{h}: {hosts}: {err}"
+            );
+        }
+        // The policy's own hosts: listeners, HTTPRoute and Certificate agree.
+        let objs = by_id(&parse(
+            &gateway_api(&list(&["evalhub.example.com"])).unwrap(),
+        ));
+        let listeners: Vec<&Value> = objs["Gateway/evalhub-public"]["spec"]["listeners"]
             .as_array()
-            .unwrap();
-        assert_eq!(hostnames.len(), 16, "{h}");
-        assert_eq!(hostnames[15], "h15.example.com", "{h}");
+            .unwrap()
+            .iter()
+            .map(|l| &l["hostname"])
+            .collect();
+        assert_eq!(
+            listeners,
+            [&json!("evalhub.example.com"), &json!("evalhub.example.com")],
+            "{h}"
+        );
+        assert_eq!(
+            objs["HTTPRoute/evalhub-public"]["spec"]["hostnames"],
+            json!(["evalhub.example.com"]),
+            "{h}"
+        );
+        // The same hosts in another order.
+        let mut args = istio_args(&["gatewayApi.enabled=true"]);
+        args.extend([
+            "--set",
+            "gateways.public.hosts={b.example.com,a.example.com}",
+        ]);
+        let objs = by_id(&parse(&template_as(h, &two_hosts, "shop", &args).unwrap()));
+        assert_eq!(
+            objs["HTTPRoute/shop-public"]["spec"]["hostnames"],
+            json!(["b.example.com", "a.example.com"]),
+            "{h}"
+        );
+        // Istio's Gateway takes the values' hosts, however many.
         let mut args = istio_args(&[]);
-        args.extend(["--set", &seventeen]);
+        let many = list(&seventeen);
+        args.extend(["--set", &many]);
         let objs = by_id(&parse(&template_as(h, &chart(), "evalhub", &args).unwrap()));
         let servers = objs["Gateway/evalhub-public"]["spec"]["servers"]
             .as_array()

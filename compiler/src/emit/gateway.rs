@@ -332,7 +332,26 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
             listeners,
         },
     );
-    let mut docs = vec![to_value(&gw)];
+    let mut gw = to_value(&gw);
+    // The listeners are the policy's hosts, one per host, and an HTTPRoute
+    // attaches only to listeners whose hostname its hostnames match
+    // (<https://gateway-api.sigs.k8s.io/reference/spec/#httproutespec>): other
+    // hosts at install time would leave the routes serving nothing (and the
+    // Certificate naming hosts no listener serves), so the chart fails
+    // instead, naming the way out. Istio's Gateway takes the values' hosts.
+    let hosts = gv.hosts().expr();
+    let policy_hosts: Vec<String> = g.hosts.iter().map(|h| format!("{h:?}")).collect();
+    // A Go string literal of the hosts' JSON (Rust's escapes are Go's here).
+    let policy = format!("{:?}", serde_json::to_string(&g.hosts).expect("strings"));
+    let guard = format!(
+        "{{{{- if ne (sortAlpha {hosts} | toJson) (sortAlpha (list {list}) | toJson) }}}}{{{{- fail (printf \"gateways.{name}.hosts is %s, but with gatewayApi.enabled=true the Gateway's listeners are the policy's hosts, %s, one per host, and an HTTPRoute serves only hosts a listener has. Change the gateway's hosts in the policy and compile again, or keep Istio's Gateway (gatewayApi.enabled=false), which takes these values\" ({hosts} | toJson) {policy}) }}}}{{{{- end }}}}",
+        list = policy_hosts.join(" "),
+        name = g.name,
+    );
+    if let Some(key) = out.lines(vec![guard]) {
+        gw["spec"][key.as_str()] = Value::Null;
+    }
+    let mut docs = vec![gw];
 
     let section = if g.tls.is_some() { "https" } else { "http" };
     // Each listener serves one host; an HTTPRoute attaches to its hosts' own.
@@ -354,7 +373,6 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
     // share those for all the gateway's hosts. The model plans them within
     // the Gateway API's list limits, split where needed so that precedence
     // picks the same rule (`model::Gateway::http_routes`).
-    let mut hosts_checked = false;
     for plan in g.http_routes() {
         let metadata = n.meta(out, &plan.name, None);
         let hostnames = if plan.all_hosts {
@@ -393,23 +411,7 @@ pub fn gateway_api_file(m: &Model, g: &model::Gateway, mode: Mode) -> File {
                 rules,
             },
         );
-        let mut v = to_value(&hr);
-        if plan.all_hosts && !hosts_checked {
-            hosts_checked = true;
-            // The values' hosts replace the policy's here: more than the
-            // HTTPRoute takes would pass Helm and be refused by the API
-            // server (a larger policy gateway is split at compile time).
-            let hosts = gv.hosts().expr();
-            let max = model::MAX_ROUTE_HOSTNAMES;
-            let guard = format!(
-                "{{{{- if gt (len {hosts}) {max} }}}}{{{{- fail (printf \"gateways.{name}.hosts lists %d hosts, but a Gateway API HTTPRoute takes at most {max} (gatewayApi.enabled=true). Set at most {max}, or list the hosts in the policy's gateway, where meshpack splits its HTTPRoutes\" (len {hosts})) }}}}{{{{- end }}}}",
-                name = g.name
-            );
-            if let Some(key) = out.lines(vec![guard]) {
-                v["spec"][key.as_str()] = Value::Null;
-            }
-        }
-        docs.push(v);
+        docs.push(to_value(&hr));
     }
     for d in docs {
         f.push(d);

@@ -771,7 +771,7 @@ impl Gw {
 
     pub fn hosts(&self) -> Val<List> {
         self.val(&["hosts"], None).described(
-            "Host names the gateway answers for.",
+            "Host names the gateway answers for. With `gatewayApi.enabled` only the policy's (in any order): the Gateway's listeners are those.",
             schema(|_| json!({"items": {"type": "string"}, "minItems": 1})),
         )
     }
