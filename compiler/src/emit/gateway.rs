@@ -468,20 +468,21 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// A policy whose gateway `public` has `hosts` hosts, `tls` (with
-    /// `httpsRedirect` if `redirect`), the routes without `host` given, and
-    /// `for_host3` routes for its fourth host.
-    fn policy(hosts: usize, redirect: bool, general: &[String], for_host3: usize) -> String {
+    /// The model of a policy whose gateway `public` has `hosts` hosts,
+    /// `tls` (with `httpsRedirect` if `redirect`), the routes without
+    /// `host` given, and `for_host3` routes for its fourth host.
+    fn model(hosts: usize, redirect: bool, general: &[String], for_host3: usize) -> Model {
         let hosts: Vec<String> = (0..hosts).map(|i| format!("h{i}.example.com")).collect();
         let mut routes: Vec<String> = general.to_vec();
         routes.extend(
             (0..for_host3).map(|i| format!("{{prefix: /own{i}, host: h3.example.com, to: api}}")),
         );
-        format!(
+        let text = format!(
             "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata: {{name: shop}}\nspec:\n  version: 1.0.0\n  services:\n    web: {{image: 'r.example.com/web:1', ports: {{http: 8080}}}}\n    api: {{image: 'r.example.com/api:1', ports: {{http: 9000}}}}\n  gateways:\n    public:\n      hosts: [{}]\n      tls: {{credentialName: shop-tls}}\n      httpsRedirect: {redirect}\n      routes:\n{}  allow:\n    - {{from: gateway/public, to: web}}\n    - {{from: gateway/public, to: api}}\n",
             hosts.join(", "),
             routes.iter().map(|r| format!("        - {r}\n")).collect::<String>()
-        )
+        );
+        crate::compile_model(&text, None).unwrap_or_else(|d| panic!("{d:?}"))
     }
 
     /// 40 routes without `host`: 28 distinct prefixes, then groups that
@@ -612,8 +613,7 @@ mod tests {
         let tenants: Vec<String> = (0..40)
             .map(|i| format!("{{prefix: /, headers: {{x-tenant: t{i}}}, to: api}}"))
             .collect();
-        let text = policy(2, false, &tenants, 0);
-        let m = crate::compile_model(&text, None).unwrap_or_else(|d| panic!("{d:?}"));
+        let m = model(2, false, &tenants, 0);
         let f = gateway_api_file(&m, &m.gateways[0], Mode::Plain);
         let names = check_split(&m, &f);
         assert_eq!(names, ["shop-public", "shop-public-1", "shop-public-2"]);
@@ -626,8 +626,7 @@ mod tests {
 
     #[test]
     fn forty_hosts_and_forty_routes_split_within_the_gateway_api_limits() {
-        let text = policy(40, false, &forty_routes(), 20);
-        let m = crate::compile_model(&text, None).unwrap();
+        let m = model(40, false, &forty_routes(), 20);
         let g = &m.gateways[0];
         let f = gateway_api_file(&m, g, Mode::Plain);
         let gw = &f.docs[0].value;
@@ -731,8 +730,7 @@ mod tests {
         let routes: Vec<String> = (0..3)
             .map(|i| format!("{{prefix: /p{i}, to: web}}"))
             .collect();
-        let text = policy(20, true, &routes, 0);
-        let m = crate::compile_model(&text, None).unwrap();
+        let m = model(20, true, &routes, 0);
         let f = gateway_api_file(&m, &m.gateways[0], Mode::Plain);
         let names = check_split(&m, &f);
         assert_eq!(
@@ -752,8 +750,7 @@ mod tests {
         let routes: Vec<String> = (0..16)
             .map(|i| format!("{{prefix: /p{i}, to: web}}"))
             .collect();
-        let text = policy(16, true, &routes, 0);
-        let m = crate::compile_model(&text, None).unwrap();
+        let m = model(16, true, &routes, 0);
         let plans = m.gateways[0].http_routes();
         assert_eq!(
             plans

@@ -325,6 +325,13 @@ impl Gateway {
         self.http_routes().into_iter().map(|p| p.name).collect()
     }
 
+    /// `<gateway>-istio`, after `<release>-`: the name of the Deployment
+    /// and Service Istio deploys for a Gateway API Gateway of class `istio`.
+    /// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
+    pub fn istio_deployment(&self) -> String {
+        format!("{}-istio", self.name)
+    }
+
     /// The longest name, after `<release>-`, of the objects it renders or
     /// makes Istio deploy: its HTTPRoutes ([`Self::route_names`]), and
     /// `<gateway>-istio`, the Deployment and Service Istio deploys for a
@@ -334,7 +341,7 @@ impl Gateway {
     /// `route_names` are [`Self::route_names`], which the caller has
     /// already (planning the routes again would be the same work twice).
     pub fn longest_object(&self, route_names: &[String]) -> String {
-        let mut longest = format!("{}-istio", self.name);
+        let mut longest = self.istio_deployment();
         for n in route_names {
             if n.len() > longest.len() {
                 longest = n.clone();

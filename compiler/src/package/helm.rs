@@ -646,7 +646,7 @@ fn gateway_api_istio() -> String {
         .helm_top()
 }
 
-/// `(condition, longest prefix, gateway)`: Istio deploys a Gateway API
+/// `(condition, longest prefix, gateway, its deployment)`: Istio deploys a Gateway API
 /// Gateway of class `istio` as a Deployment and Service named
 /// `<gateway>-istio`, and a Service name is at most 63 characters, which
 /// the chart's own names (`fullname_max`) do not count: under those values
@@ -655,10 +655,11 @@ fn gateway_api_istio() -> String {
 /// cutting every object's prefix by six more characters would rename the
 /// objects of installs that work (a StatefulSet's volumes with them).
 /// <https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment>
-fn gateway_istio(m: &Model) -> Option<(String, usize, String)> {
+fn gateway_istio(m: &Model) -> Option<(String, usize, String, String)> {
     let g = m.gateways.iter().max_by_key(|g| g.name.len())?;
-    let room = 63usize.saturating_sub(format!("-{}-istio", g.name).len());
-    Some((gateway_api_istio(), room, g.name.clone()))
+    let deployment = g.istio_deployment();
+    let room = 63usize.saturating_sub(1 + deployment.len());
+    Some((gateway_api_istio(), room, g.name.clone(), deployment))
 }
 
 /// A template file's closing.

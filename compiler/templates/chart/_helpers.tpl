@@ -61,7 +61,7 @@ file (the prefix is bound once). */}}
 {{- end }}
 {{% if gateway_istio %}}
 {{- if and ({{{ gateway_istio[0] }}}) (gt (len $out) {{{ gateway_istio[1] }}}) }}
-{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but with gatewayApi.enabled Istio deploys the gateway %q as a Service named %q, and a Service name has at most 63 characters. Install under a shorter release name, or set fullnameOverride to at most {{{ gateway_istio[1] }}} characters" $out .Release.Name "{{{ gateway_istio[2] }}}" (printf "%s-{{{ gateway_istio[2] }}}-istio" $out)) }}
+{{- fail (printf "object names would start with %q (from the release name %q, nameOverride or fullnameOverride), but with gatewayApi.enabled Istio deploys the gateway %q as a Service named %q, and a Service name has at most 63 characters. Install under a shorter release name, or set fullnameOverride to at most {{{ gateway_istio[1] }}} characters" $out .Release.Name "{{{ gateway_istio[2] }}}" (printf "%s-{{{ gateway_istio[3] }}}" $out)) }}
 {{- end }}
 {{% endif %}}
 {{- $out }}
