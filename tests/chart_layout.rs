@@ -34,6 +34,7 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     let per_service = tmp.path().join("one/bench");
     let grouped = tmp.path().join("two/bench");
     let mixed = tmp.path().join("three/bench");
+    let unranged = tmp.path().join("four/bench");
     let one = helm::chart_with(
         &m,
         &Layout {
@@ -62,8 +63,24 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
         &Layout {
             group_above: 100,
             max_group_bytes: (small + large) / 2,
+            ranges: true,
         },
     );
+    // Objects of one shape one by one instead of once in a range.
+    let four = helm::chart_with(
+        &m,
+        &Layout {
+            group_above: 100,
+            ranges: false,
+            ..Layout::default()
+        },
+    );
+    assert!(two
+        .values()
+        .any(|t| String::from_utf8_lossy(t).contains("{{- range $s := list ")));
+    assert!(!four
+        .values()
+        .any(|t| String::from_utf8_lossy(t).contains("{{- range $s := list ")));
     let fell_back = |t: &meshpack::package::Tree| {
         t.keys()
             .filter(|p| !p.contains("/bucket-") && p.contains("svc-"))
@@ -78,6 +95,7 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     write_dir(&per_service, &one, "test", false).unwrap();
     write_dir(&grouped, &two, "test", false).unwrap();
     write_dir(&mixed, &three, "test", false).unwrap();
+    write_dir(&unranged, &four, "test", false).unwrap();
 
     // Namespace-wide mTLS turns off every PeerAuthentication of a bucket,
     // which share one guard there.
@@ -90,6 +108,13 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
     ];
     for h in HELMS {
         for (what, sets) in cases {
+            // Ranges change the templates, not one byte of what they render.
+            let args = sets.map(istio_args).unwrap_or_default();
+            assert_eq!(
+                template(h, &grouped, NS, &args),
+                template(h, &unranged, NS, &args),
+                "{h} {what}: ranged and unranged"
+            );
             let want = rendered(h, &per_service, sets);
             for (layout, chart) in [("grouped", &grouped), ("mixed", &mixed)] {
                 let got = rendered(h, chart, sets);

@@ -446,7 +446,20 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
     let mut services: Vec<&str> = vec![];
     for i in memchr::memmem::find_iter(body.as_bytes(), POD_BINDING) {
         let rest = &body[i + POD_BINDING.len()..];
-        if let Some((name, _)) = rest.split_once(" }}") {
+        let Some((name, _)) = rest.split_once(" }}") else {
+            continue;
+        };
+        // Inside a range over services (`package::helm_groups`), the
+        // names are the range's.
+        let names = if name == SERVICE_RANGE_VAR {
+            body[..i]
+                .rfind(SERVICE_RANGE)
+                .and_then(|r| body[r + SERVICE_RANGE.len()..].split_once(" }}"))
+                .map_or(vec![], |(l, _)| l.split(' ').collect())
+        } else {
+            vec![name]
+        };
+        for name in names {
             if !services.contains(&name) {
                 services.push(name);
             }
@@ -481,6 +494,11 @@ pub fn bindings(app: &str, body: &str) -> Vec<String> {
     }
     lines
 }
+
+/// A range over services' quoted names, each bound to [`SERVICE_RANGE_VAR`]
+/// (`package::helm_groups` writes objects of one shape once).
+pub const SERVICE_RANGE: &str = "{{- range $s := list ";
+pub const SERVICE_RANGE_VAR: &str = "$s";
 
 /// What a workload reads a piece from: `$pod.<name>_<indent> }}`.
 const POD_READ: &str = "{{- $pod.";
