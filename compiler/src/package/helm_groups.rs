@@ -98,6 +98,8 @@ const PORTABLE_VAR: &str = "$portable";
 struct Part {
     path: String,
     service: String,
+    /// Finds the service's name in its objects' text ([`shape`]).
+    finder: memchr::memmem::Finder<'static>,
     prelude: Vec<String>,
     body: String,
     /// `body[..opening]` are the opening lines ([`crate::emit::File::opening`]).
@@ -292,16 +294,17 @@ const SERVICE_VAR: &str = "s";
 /// object after a range writes its service's opening lines again.
 #[derive(Default)]
 struct Run {
-    /// The shape of the run's objects; `None` for an object that has none
-    /// (it stays a run of one).
-    shape: Option<String>,
+    /// The shape of the run's objects, when they have one (an object
+    /// without stays a run of one).
+    shape: String,
+    has_shape: bool,
     /// (part, object, whether its opening lines come before it)
     items: Vec<(usize, usize, bool)>,
 }
 
 impl Run {
-    fn takes(&self, shape: &Option<String>) -> bool {
-        !self.items.is_empty() && shape.is_some() && *shape == self.shape
+    fn takes(&self, has_shape: bool, shape: &str) -> bool {
+        !self.items.is_empty() && has_shape && self.has_shape && shape == self.shape
     }
 
     /// Write the run and empty it; true when it was written as a range.
@@ -312,15 +315,15 @@ impl Run {
         open: &mut Option<&'a str>,
     ) -> bool {
         let items = std::mem::take(&mut self.items);
-        let shape = self.shape.take();
-        let Some(shape) = shape.filter(|_| items.len() > 1) else {
+        if !self.has_shape || items.len() < 2 {
             for (pi, di, with_opening) in items {
                 let p = &parts[pi];
                 let opening = with_opening.then_some(&p.body[..p.opening]);
                 single(body, open, opening, &p.body[p.docs[di].1.clone()]);
             }
             return false;
-        };
+        }
+        let shape = &self.shape;
         let names = items.iter().fold(String::new(), |mut l, (pi, _, _)| {
             l.push_str(" \"");
             l.push_str(&parts[*pi].service);
@@ -338,7 +341,7 @@ impl Run {
             &names[1..]
         );
         let close = "{{- end }}{{- end }}\n";
-        match mergeable(&shape).filter(|(g, _)| !reads(g, SERVICE_VAR)) {
+        match mergeable(shape).filter(|(g, _)| !reads(g, SERVICE_VAR)) {
             // The same guard for every object, read once around the range.
             Some((guard, rest)) => {
                 body.push_str(guard);
@@ -349,7 +352,7 @@ impl Run {
             }
             None => {
                 body.push_str(&range);
-                body.push_str(&shape);
+                body.push_str(shape);
                 body.push_str(close);
             }
         }
@@ -358,45 +361,56 @@ impl Run {
     }
 }
 
-/// An object's text (after its opening lines when they come first) with
-/// its service's name read from `$s`: `{{ $s }}` in the text, `$s` for a
+/// Writes to `out` an object's text (after its opening lines when they
+/// come first) with its service's name (`name` finds it) read from `$s`: `{{ $s }}` in the text, `$s` for a
 /// string literal of the name alone inside an action. Only whole words are
 /// replaced (not `api` in `apiVersion`), which keeps unrelated texts apart;
 /// any replacement is sound, since rendering the shape with `$s` bound
-/// to the name gives the text back. `None` when the text already reads a
-/// `$s`, ends without a newline or has an action that does not close.
-fn shape(opening: &str, with_opening: bool, text: &str, name: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len() + if with_opening { opening.len() } else { 0 });
-    let find = memchr::memmem::Finder::new(name.as_bytes());
+/// to the name gives the text back. False (no shape) when the text
+/// already reads a `$s`, ends without a newline or has an action that
+/// does not close.
+fn shape(
+    opening: &str,
+    with_opening: bool,
+    text: &str,
+    name: &memchr::memmem::Finder,
+    out: &mut String,
+) -> bool {
+    static OPEN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"{{"));
+    out.clear();
     for t in [with_opening.then_some(opening), Some(text)]
         .into_iter()
         .flatten()
     {
-        if reads(t, SERVICE_VAR) || !t.ends_with('\n') {
-            return None;
+        if !t.ends_with('\n') || reads(t, SERVICE_VAR) {
+            return false;
         }
         let mut i = 0;
-        while i < t.len() {
-            let open = memchr::memmem::find(&t.as_bytes()[i..], b"{{").map_or(t.len(), |k| i + k);
-            words(&t[i..open], name, &find, &mut out);
-            if open == t.len() {
-                break;
+        for open in OPEN.find_iter(t.as_bytes()) {
+            if open < i {
+                // A `{{` inside the action just read.
+                continue;
             }
-            let close = action_end(t, open)?;
-            literals(&t[open..close], name, &mut out);
+            words(&t[i..open], name, out);
+            let Some(close) = action_end(t, open) else {
+                return false;
+            };
+            literals(&t[open..close], name, out);
             i = close;
         }
+        words(&t[i..], name, out);
     }
-    Some(out)
+    true
 }
 
 /// Text outside actions with each whole-word `name` as `{{ $s }}`.
-fn words(text: &str, name: &str, find: &memchr::memmem::Finder, out: &mut String) {
+fn words(text: &str, find: &memchr::memmem::Finder, out: &mut String) {
     let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
     let b = text.as_bytes();
     let mut copied = 0;
     for at in find.find_iter(b) {
-        let end = at + name.len();
+        let end = at + find.needle().len();
         if at < copied || word(at.checked_sub(1).and_then(|k| b.get(k))) || word(b.get(end)) {
             continue;
         }
@@ -410,7 +424,7 @@ fn words(text: &str, name: &str, find: &memchr::memmem::Finder, out: &mut String
 }
 
 /// An action with each string literal `"<name>"` as `$s`.
-fn literals(action: &str, name: &str, out: &mut String) {
+fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) {
     let b = action.as_bytes();
     let mut copied = 0;
     let mut i = 0;
@@ -418,7 +432,7 @@ fn literals(action: &str, name: &str, out: &mut String) {
         match b[i] {
             b'"' => {
                 let end = literal_end(b, i, b'"').unwrap_or(b.len());
-                if &action[i + 1..end - 1] == name {
+                if action.as_bytes()[i + 1..end - 1] == *name.needle() {
                     out.push_str(&action[copied..i]);
                     out.push('$');
                     out.push_str(SERVICE_VAR);
@@ -554,9 +568,11 @@ impl Grouper {
         );
         self.hand_out(b, sink);
         let service = svc.clone();
+        let finder = memchr::memmem::Finder::new(service.as_bytes()).into_owned();
         self.parts[b].push(Part {
             path: f.path,
             service,
+            finder,
             prelude: f.prelude,
             body: f.body,
             opening: f.opening,
@@ -661,20 +677,26 @@ impl Grouper {
                 }
         };
         let mut run = Run::default();
+        // The shape of the object at hand, compared with the run's.
+        let mut scratch = String::new();
         for (pi, di) in by_kind(parts) {
             let p = &parts[pi];
             let text = &p.body[p.docs[di].1.clone()];
             let mut with_opening = wants(pi, text, last, &written);
             if self.ranges {
-                let mut s = shape(&p.body[..p.opening], with_opening, text, &p.service);
-                if !run.takes(&s) {
+                let p_shape = |with_opening, out: &mut String| {
+                    shape(&p.body[..p.opening], with_opening, text, &p.finder, out)
+                };
+                let mut ok = p_shape(with_opening, &mut scratch);
+                if !run.takes(ok, &scratch) {
                     if run.write(parts, &mut body, &mut open) {
                         // A range's bindings end with it.
                         last = None;
                         with_opening = wants(pi, text, last, &written);
-                        s = shape(&p.body[..p.opening], with_opening, text, &p.service);
+                        ok = p_shape(with_opening, &mut scratch);
                     }
-                    run.shape = s;
+                    run.has_shape = ok;
+                    std::mem::swap(&mut run.shape, &mut scratch);
                 }
                 run.items.push((pi, di, with_opening));
             } else {
@@ -1105,6 +1127,11 @@ mod tests {
     }
     #[test]
     fn a_shape_reads_the_service_name_from_the_range() {
+        let shape = |opening: &str, with_opening: bool, text: &str, name: &str| {
+            let mut out = String::new();
+            let find = memchr::memmem::Finder::new(name.as_bytes());
+            shape(opening, with_opening, text, &find, &mut out).then_some(out)
+        };
         let s = |text: &str, name: &str| shape("", false, text, name);
         // Whole words in text, literals of the name alone in actions.
         assert_eq!(
