@@ -99,12 +99,20 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
 
     // Namespace-wide mTLS turns off every PeerAuthentication of a bucket,
     // which share one guard there.
-    let cases: [(&str, Option<&[&'static str]>); 5] = [
+    let cases: [(&str, Option<&[&'static str]>); 6] = [
         ("mesh off", None),
         ("istio sidecars", Some(&[])),
         ("istio 1.24", Some(&["istio.version=1.24"])),
         ("istio ambient", Some(&["istio.dataplane=ambient"])),
         ("istio namespace-wide", Some(&["istio.namespaceWide=true"])),
+        // Guards and pieces that read one service's values.
+        (
+            "per-service values",
+            Some(&[
+                "services.svc-00006.replicas=3",
+                "services.svc-00007.resources.limits.cpu=2",
+            ]),
+        ),
     ];
     for h in HELMS {
         for (what, sets) in cases {
@@ -136,6 +144,89 @@ fn grouped_and_per_service_layouts_render_the_same_objects() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Names a range must not confuse: Go keywords, the range's own variable,
+/// names that are prefixes of others, names inside longer strings, a brace
+/// right before a name; with replicas, StatefulSets, versions, per-service
+/// mTLS and egress. Grouped from three services up, rendered with and
+/// without ranges: the text is the same, byte for byte.
+#[test]
+fn ranges_render_the_same_text_for_uneven_names() {
+    let names = [
+        "if", "end", "s", "list", "with", "api", "api-v1", "svc-1", "svc-10", "svc-11", "a", "b",
+    ];
+    let mut policy = String::from(
+        "apiVersion: meshpack.dev/v1alpha2\nkind: MeshPolicy\nmetadata:\n  name: uneven\nspec:\n  version: 1.0.0\n  services:\n",
+    );
+    for (i, n) in names.iter().enumerate() {
+        policy.push_str(&format!(
+            "    {n}:\n      image: registry.example.com/x/{n}:1.0.0\n      ports:\n        http: 8080\n"
+        ));
+        if i % 3 == 0 {
+            policy.push_str(&format!(
+                "      env:\n        SELF: http://{n}:8080/{n}/x\n        QUOTED: '\"{n}\"'\n        BRACE: '{{{n}}}'\n"
+            ));
+        }
+        if i % 4 == 1 {
+            policy.push_str("      replicas: 2\n");
+        }
+        if i == 2 || i == 5 {
+            policy.push_str("      workload: StatefulSet\n      storage: 1Gi\n");
+        }
+        if i == 7 {
+            policy.push_str("      mtls: PERMISSIVE\n");
+        }
+        if i == 8 {
+            policy.push_str("      versions:\n        v1: {}\n        v2: {replicas: 2}\n      traffic:\n        split: {v1: 80, v2: 20}\n");
+        }
+    }
+    policy.push_str("  allow:\n");
+    for w in names.windows(2) {
+        policy.push_str(&format!("  - {{from: {}, to: {}}}\n", w[0], w[1]));
+    }
+    policy.push_str(
+        "  egress:\n  - host: api.example.com\n    port: 443\n    from: [if, svc-1, a]\n",
+    );
+    let m = meshpack::compile_model(&policy, None).expect("the policy compiles");
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = |ranges| Layout {
+        group_above: 2,
+        ranges,
+        ..Layout::default()
+    };
+    let ranged = helm::chart_with(&m, &layout(true));
+    let single = helm::chart_with(&m, &layout(false));
+    assert!(ranged
+        .values()
+        .any(|t| String::from_utf8_lossy(t).contains("{{- range $s := list ")));
+    write_dir(&tmp.path().join("r/uneven"), &ranged, "test", false).unwrap();
+    write_dir(&tmp.path().join("s/uneven"), &single, "test", false).unwrap();
+    let cases: [(&str, Option<&[&'static str]>); 4] = [
+        ("mesh off", None),
+        ("istio sidecars", Some(&[])),
+        ("istio ambient", Some(&["istio.dataplane=ambient"])),
+        (
+            "per-service values",
+            Some(&[
+                "services.svc-11.replicas=3",
+                "services.list.resources.limits.cpu=2",
+                "services.end.replicas=0",
+            ]),
+        ),
+    ];
+    for h in HELMS {
+        for (what, sets) in cases {
+            let args = sets.map(istio_args).unwrap_or_default();
+            let got = template(h, &tmp.path().join("r/uneven"), NS, &args);
+            assert!(got.contains("kind: Deployment"), "{h} {what}: {got}");
+            assert_eq!(
+                got,
+                template(h, &tmp.path().join("s/uneven"), NS, &args),
+                "{h} {what}"
+            );
         }
     }
 }

@@ -252,6 +252,36 @@ fn replace_all(text: &str, find: &memchr::memmem::Finder, with: &str) -> String 
     out
 }
 
+/// `text` with each range over services ([`Run`]) written out once per
+/// name, `$s` read as the quoted name: what scans of the text for the
+/// values it reads need (`values_contract::reads`), not what Helm renders
+/// (whitespace and a hoisted guard differ).
+pub fn unrange(text: &str) -> String {
+    const WITH: &str = " }}{{- with $ }}\n";
+    const CLOSE: &str = "{{- end }}{{- end }}\n";
+    let var = format!("${SERVICE_VAR}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(hoist::SERVICE_RANGE) {
+        let after = &rest[at + hoist::SERVICE_RANGE.len()..];
+        let Some((names, after)) = after.split_once(WITH) else {
+            break;
+        };
+        let Some((body, after)) = after.split_once(CLOSE) else {
+            break;
+        };
+        out.push_str(&rest[..at]);
+        for name in names.split(' ') {
+            let t = body.replace(&format!("{{{{ {var} }}}}"), name.trim_matches('"'));
+            let t = t.replace(&format!("{var} "), &format!("{name} "));
+            out.push_str(&t.replace(&format!("{var})"), &format!("{name})")));
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Write one object (after its opening lines, when they come before it),
 /// sharing the open `if` block when it can ([`mergeable`]).
 fn single<'a>(body: &mut String, open: &mut Option<&'a str>, opening: Option<&str>, text: &'a str) {
@@ -325,6 +355,11 @@ impl Run {
         }
         let shape = &self.shape;
         let names = items.iter().fold(String::new(), |mut l, (pi, _, _)| {
+            // A Go string literal as it is: names are DNS labels.
+            debug_assert!(parts[*pi]
+                .service
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-'));
             l.push_str(" \"");
             l.push_str(&parts[*pi].service);
             l.push('"');
@@ -341,7 +376,8 @@ impl Run {
             &names[1..]
         );
         let close = "{{- end }}{{- end }}\n";
-        match mergeable(shape).filter(|(g, _)| !reads(g, SERVICE_VAR)) {
+        // `mergeable` takes a guard reading values only, never `$s`.
+        match mergeable(shape) {
             // The same guard for every object, read once around the range.
             Some((guard, rest)) => {
                 body.push_str(guard);
@@ -383,48 +419,73 @@ fn shape(
         .into_iter()
         .flatten()
     {
-        if !t.ends_with('\n') || reads(t, SERVICE_VAR) {
+        if !t.ends_with('\n') {
             return false;
         }
+        let len = name.needle().len();
+        let mut hits = name.find_iter(t.as_bytes()).peekable();
         let mut i = 0;
         for open in OPEN.find_iter(t.as_bytes()) {
             if open < i {
                 // A `{{` inside the action just read.
                 continue;
             }
-            words(&t[i..open], name, out);
+            words(t, i, open, len, &mut hits, out);
             let Some(close) = action_end(t, open) else {
                 return false;
             };
-            literals(&t[open..close], name, out);
+            if !literals(&t[open..close], name, out) {
+                return false;
+            }
+            // Places of the name inside the action are the literals'.
+            while hits.next_if(|&at| at < close).is_some() {}
             i = close;
         }
-        words(&t[i..], name, out);
+        words(t, i, t.len(), len, &mut hits, out);
     }
     true
 }
 
-/// Text outside actions with each whole-word `name` as `{{ $s }}`.
-fn words(text: &str, find: &memchr::memmem::Finder, out: &mut String) {
-    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    let b = text.as_bytes();
-    let mut copied = 0;
-    for at in find.find_iter(b) {
-        let end = at + find.needle().len();
-        if at < copied || word(at.checked_sub(1).and_then(|k| b.get(k))) || word(b.get(end)) {
+/// `t[from..to]`, text outside actions, with each whole-word name as
+/// `{{ $s }}`; `hits` are the name's places in `t`, in order (one search
+/// of the whole text rather than one per piece between actions).
+fn words(
+    t: &str,
+    from: usize,
+    to: usize,
+    len: usize,
+    hits: &mut std::iter::Peekable<memchr::memmem::FindIter>,
+    out: &mut String,
+) {
+    let b = &t.as_bytes()[..to];
+    let word = |k: usize| {
+        b.get(k)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    let mut copied = from;
+    while let Some(&at) = hits.peek() {
+        if at + len > to {
+            break;
+        }
+        hits.next();
+        // `{` before it too: `{{{ $s }}` would open the action one brace
+        // early (a parse error).
+        let brace = at > from && b[at - 1] == b'{';
+        if at < copied || (at > from && word(at - 1)) || brace || word(at + len) {
             continue;
         }
-        out.push_str(&text[copied..at]);
+        out.push_str(&t[copied..at]);
         out.push_str("{{ $");
         out.push_str(SERVICE_VAR);
         out.push_str(" }}");
-        copied = end;
+        copied = at + len;
     }
-    out.push_str(&text[copied..]);
+    out.push_str(&t[copied..to]);
 }
 
-/// An action with each string literal `"<name>"` as `$s`.
-fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) {
+/// An action with each string literal `"<name>"` as `$s`; false when the
+/// action reads a `$s` of its own (a variable is read in actions only).
+fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) -> bool {
     let b = action.as_bytes();
     let mut copied = 0;
     let mut i = 0;
@@ -432,7 +493,7 @@ fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) {
         match b[i] {
             b'"' => {
                 let end = literal_end(b, i, b'"').unwrap_or(b.len());
-                if action.as_bytes()[i + 1..end - 1] == *name.needle() {
+                if b[i + 1..end - 1] == *name.needle() {
                     out.push_str(&action[copied..i]);
                     out.push('$');
                     out.push_str(SERVICE_VAR);
@@ -441,10 +502,19 @@ fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) {
                 i = end;
             }
             b'`' | b'\'' => i = literal_end(b, i, b[i]).unwrap_or(b.len()),
+            b'$' if action[i + 1..]
+                .strip_prefix(SERVICE_VAR)
+                .is_some_and(|after| {
+                    !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                }) =>
+            {
+                return false
+            }
             _ => i += 1,
         }
     }
     out.push_str(&action[copied..]);
+    true
 }
 
 /// Where the literal opening at `b[start]` with `quote` ends (past its
@@ -1181,6 +1251,8 @@ mod tests {
             .unwrap(),
             "---\n"
         );
+        // Not after a brace: `{{{ $s }}` would not parse.
+        assert_eq!(s("x: \"{a}\" a\n", "a").unwrap(), "x: \"{a}\" {{ $s }}\n");
         // No shape: a text reading `$s` already, one that does not end its
         // line, an action that does not close.
         assert_eq!(s("{{ $s }}\n", "a"), None);
@@ -1199,6 +1271,13 @@ mod tests {
         for (p, t) in ranged.iter().filter(|(p, _)| grouped(p)) {
             let t = String::from_utf8(t.clone()).unwrap();
             ranges += t.matches(crate::emit::hoist::SERVICE_RANGE).count();
+            // The values a scan finds read are the same (`unrange`).
+            let one_by_one = String::from_utf8(single[p].clone()).unwrap();
+            assert_eq!(
+                crate::package::values_contract::reads(&t),
+                crate::package::values_contract::reads(&one_by_one),
+                "{p}"
+            );
             let fewer = t.len() < single[p].len();
             assert!(fewer || p.contains("network-policies/"), "{p}");
         }

@@ -71,7 +71,9 @@ const KNOWN_UNDECLARED: &[(&str, &str)] = &[];
 pub fn reads(text: &str) -> BTreeSet<String> {
     let path = r"\$?(?:\.ctx)?\.Values(?:\.[\w-]+)*";
     let comment = Regex::new(r"(?s)/\*.*?\*/").expect("regex");
-    let mut t = comment.replace_all(text, "").into_owned();
+    // A range over services reads each service's values.
+    let text = super::helm_groups::unrange(text);
+    let mut t = comment.replace_all(&text, "").into_owned();
     // `(index <map> "name")`, innermost first, then a bare `index <map> "name"`.
     let paren = Regex::new(&format!(r#"\(index ({path}) "([^"]+)"\)"#)).expect("regex");
     let bare = Regex::new(&format!(r#"index ({path}) "([^"]+)""#)).expect("regex");
@@ -318,6 +320,10 @@ weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
 {{- range $name, $gw := .Values.gateways }}{{ $gw.tls.credentialName }}{{- end }}
 {{- $registry := .ctx.Values.global.imageRegistry | default .image.registry -}}
 {{- range $e := .Values.extraEgress }}{{ $e.host }}{{- end }}
+{{- range $s := list "a" "b" }}{{- with $ }}
+{{- $pod := index $hoist_pods $s }}
+image: {{ (index $.Values.services $s).image.tag }}
+{{- end }}{{- end }}
 "#;
         let want: BTreeSet<String> = [
             "istio.enabled",
@@ -330,6 +336,8 @@ weight: {{ index (index $.Values.services "api").traffic.split "v2" }}
             "gateways.*.tls.credentialName",
             "global.imageRegistry",
             "extraEgress",
+            "services.a.image.tag",
+            "services.b.image.tag",
         ]
         .into_iter()
         .map(String::from)
