@@ -78,16 +78,14 @@ pub fn condition(g: Group) -> Option<String> {
 /// Longest object-name suffix the chart appends to the fullname.
 fn longest_suffix(f: &File) -> usize {
     let mut max = 0;
-    {
-        for d in &f.docs {
-            if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
-                if let Some(Fragment::Inline(t)) =
-                    markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
-                {
-                    // `"{{ include "x.fullname" $ }}-suffix"`
-                    if let Some(i) = t.rfind("}}") {
-                        max = max.max(t[i + 2..].trim_end_matches('"').len());
-                    }
+    for d in &f.docs {
+        if let Some(Value::String(m)) = d.value.pointer("/metadata/name") {
+            if let Some(Fragment::Inline(t)) =
+                markers::marker_index(m).and_then(|i| f.out.fragments.get(i))
+            {
+                // `"{{ include "x.fullname" $ }}-suffix"`
+                if let Some(i) = t.rfind("}}") {
+                    max = max.max(t[i + 2..].trim_end_matches('"').len());
                 }
             }
         }

@@ -231,11 +231,14 @@ fn bound_vars(opening: &str) -> Vec<&str> {
 fn reads(text: &str, var: &str) -> bool {
     // Each `$` followed by the name (no string made per call: this runs
     // for every object of every bucket).
-    memchr::memchr_iter(b'$', text.as_bytes()).any(|i| {
-        text[i + 1..].strip_prefix(var).is_some_and(|after| {
-            !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        })
-    })
+    memchr::memchr_iter(b'$', text.as_bytes()).any(|i| var_at(text, i, var))
+}
+
+/// Whether `text[i..]` is `$<var>`, the whole variable.
+fn var_at(text: &str, i: usize, var: &str) -> bool {
+    text[i + 1..]
+        .strip_prefix(var)
+        .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// `text` with every match of `find` replaced by `with` (`str::replace`,
@@ -257,24 +260,21 @@ fn replace_all(text: &str, find: &memchr::memmem::Finder, with: &str) -> String 
 /// values it reads need (`values_contract::reads`), not what Helm renders
 /// (whitespace and a hoisted guard differ).
 pub fn unrange(text: &str) -> String {
-    const WITH: &str = " }}{{- with $ }}\n";
-    const CLOSE: &str = "{{- end }}{{- end }}\n";
-    let var = format!("${SERVICE_VAR}");
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(hoist::SERVICE_RANGE) {
         let after = &rest[at + hoist::SERVICE_RANGE.len()..];
-        let Some((names, after)) = after.split_once(WITH) else {
+        let Some((names, after)) = after.split_once(RANGE_WITH) else {
             break;
         };
-        let Some((body, after)) = after.split_once(CLOSE) else {
+        let Some((body, after)) = after.split_once(RANGE_CLOSE) else {
             break;
         };
         out.push_str(&rest[..at]);
         for name in names.split(' ') {
-            let t = body.replace(&format!("{{{{ {var} }}}}"), name.trim_matches('"'));
-            let t = t.replace(&format!("{var} "), &format!("{name} "));
-            out.push_str(&t.replace(&format!("{var})"), &format!("{name})")));
+            let t = body.replace(RANGE_READ, name.trim_matches('"'));
+            let t = t.replace(&format!("{RANGE_VAR} "), &format!("{name} "));
+            out.push_str(&t.replace(&format!("{RANGE_VAR})"), &format!("{name})")));
         }
         rest = after;
     }
@@ -301,9 +301,13 @@ fn single<'a>(body: &mut String, open: &mut Option<&'a str>, opening: Option<&st
     *open = guard.map(|(g, _)| g);
 }
 
-/// The variable a [`Run`]'s `range` binds to each service's name
-/// ([`crate::emit::hoist::SERVICE_RANGE`], without its `$`).
-const SERVICE_VAR: &str = "s";
+/// A [`Run`]'s range: [`hoist::SERVICE_RANGE`], the quoted names, this
+/// (`.` the root again), the object, [`RANGE_CLOSE`].
+const RANGE_WITH: &str = " }}{{- with $ }}\n";
+const RANGE_CLOSE: &str = "{{- end }}{{- end }}\n";
+/// The variable the range binds to each name, and a read of it in text.
+const RANGE_VAR: &str = hoist::SERVICE_RANGE_VAR;
+const RANGE_READ: &str = "{{ $s }}";
 
 /// Neighbouring objects (in a bucket's order) of one shape: the same text
 /// once each service's name is read from `$s` ([`shape`]).
@@ -370,12 +374,7 @@ impl Run {
         // starts with one (the body's first line break, or the one after
         // the object's own `{{- if ... }}`): the text between objects is
         // one newline, as before.
-        let range = format!(
-            "{}{} }}}}{{{{- with $ }}}}\n",
-            hoist::SERVICE_RANGE,
-            &names[1..]
-        );
-        let close = "{{- end }}{{- end }}\n";
+        let range = format!("{}{}{RANGE_WITH}", hoist::SERVICE_RANGE, &names[1..]);
         // `mergeable` takes a guard reading values only, never `$s`.
         match mergeable(shape) {
             // The same guard for every object, read once around the range.
@@ -383,13 +382,13 @@ impl Run {
                 body.push_str(guard);
                 body.push_str(&range);
                 body.push_str(&rest[..rest.len() - END_LINE.len()]);
-                body.push_str(close);
+                body.push_str(RANGE_CLOSE);
                 body.push_str(END_LINE);
             }
             None => {
                 body.push_str(&range);
                 body.push_str(shape);
-                body.push_str(close);
+                body.push_str(RANGE_CLOSE);
             }
         }
         *open = None;
@@ -398,8 +397,9 @@ impl Run {
 }
 
 /// Writes to `out` an object's text (after its opening lines when they
-/// come first) with its service's name (`name` finds it) read from `$s`: `{{ $s }}` in the text, `$s` for a
-/// string literal of the name alone inside an action. Only whole words are
+/// come first) with its service's name (`name` finds it) read from `$s`:
+/// `{{ $s }}` in the text, `$s` for a string literal of the name alone
+/// inside an action. Only whole words are
 /// replaced (not `api` in `apiVersion`), which keeps unrelated texts apart;
 /// any replacement is sound, since rendering the shape with `$s` bound
 /// to the name gives the text back. False (no shape) when the text
@@ -415,6 +415,7 @@ fn shape(
     static OPEN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"{{"));
     out.clear();
+    let len = name.needle().len();
     for t in [with_opening.then_some(opening), Some(text)]
         .into_iter()
         .flatten()
@@ -422,7 +423,6 @@ fn shape(
         if !t.ends_with('\n') {
             return false;
         }
-        let len = name.needle().len();
         let mut hits = name.find_iter(t.as_bytes()).peekable();
         let mut i = 0;
         for open in OPEN.find_iter(t.as_bytes()) {
@@ -475,9 +475,7 @@ fn words(
             continue;
         }
         out.push_str(&t[copied..at]);
-        out.push_str("{{ $");
-        out.push_str(SERVICE_VAR);
-        out.push_str(" }}");
+        out.push_str(RANGE_READ);
         copied = at + len;
     }
     out.push_str(&t[copied..to]);
@@ -495,21 +493,13 @@ fn literals(action: &str, name: &memchr::memmem::Finder, out: &mut String) -> bo
                 let end = literal_end(b, i, b'"').unwrap_or(b.len());
                 if b[i + 1..end - 1] == *name.needle() {
                     out.push_str(&action[copied..i]);
-                    out.push('$');
-                    out.push_str(SERVICE_VAR);
+                    out.push_str(RANGE_VAR);
                     copied = end;
                 }
                 i = end;
             }
             b'`' | b'\'' => i = literal_end(b, i, b[i]).unwrap_or(b.len()),
-            b'$' if action[i + 1..]
-                .strip_prefix(SERVICE_VAR)
-                .is_some_and(|after| {
-                    !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                }) =>
-            {
-                return false
-            }
+            b'$' if var_at(action, i, &RANGE_VAR[1..]) => return false,
             _ => i += 1,
         }
     }
